@@ -1,0 +1,144 @@
+//! Building the application from configuration and running it until stopped.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::serve::ListenerExt;
+use converra::{Environment, Plan};
+use secrecy::ExposeSecret;
+use tokio::net::TcpListener;
+
+use crate::config::{self, Config};
+use crate::core::access::Bootstrap;
+use crate::core::vault::Keyring;
+use crate::core::{Core, Error};
+use crate::providers::Providers;
+use crate::store::Store;
+
+/// Why the application could not start. Never contains key material.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    #[error("cannot open the database {path}: {source}")]
+    Database { path: String, source: crate::store::StoreError },
+    #[error(transparent)]
+    MasterKey(#[from] crate::core::vault::MasterKeyError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen { addr: SocketAddr, source: std::io::Error },
+    #[error("cannot create the first organization: {0}")]
+    Bootstrap(Error),
+}
+
+/// The opened core: database, keyring, providers. Shared by `serve`, `mcp` and the admin CLI.
+pub struct Opened {
+    pub core: Arc<Core>,
+    /// The master key file was just created (first start).
+    pub created_master_key: bool,
+}
+
+/// Opens the database and checks the master key against it.
+pub fn open(config: &Config) -> Result<Opened, StartError> {
+    let (master, created_master_key) = config::load_master_key(&config.master_key)?;
+    let store = Store::open(&config.db_path)
+        .map_err(|source| StartError::Database { path: config.db_path.display().to_string(), source })?;
+    let keyring = Keyring::open(&store, master)?;
+    let providers = Providers::new(config.providers.clone());
+    Ok(Opened { core: Core::new(store, keyring, providers), created_master_key })
+}
+
+/// A bound, ready server.
+pub struct App {
+    pub core: Arc<Core>,
+    pub addr: SocketAddr,
+    /// The organization created on this start, if the database was empty.
+    pub bootstrap: Option<Bootstrap>,
+    listener: TcpListener,
+    router: Router,
+}
+
+impl App {
+    /// Opens everything, bootstraps an empty database, and binds the listener (port 0 picks one).
+    pub async fn build(config: Config) -> Result<Self, StartError> {
+        let opened = open(&config)?;
+        if opened.created_master_key {
+            if let config::MasterKeySource::File(path) = &config.master_key {
+                tracing::warn!(path = %path.display(), "no master key configured: generated a development master key file (mode 0600). \
+                    Back it up: without it the stored provider keys cannot be decrypted. Set CONVERRA_MASTER_KEY in production.");
+            }
+        }
+        let core = opened.core;
+        let bootstrap = if config.bootstrap
+            && core.store().organization_count().await.map_err(|e| StartError::Bootstrap(e.into()))? == 0
+        {
+            Some(
+                core.create_organization("default", "owner@converra.local", Plan::Free, Environment::Test)
+                    .await
+                    .map_err(StartError::Bootstrap)?,
+            )
+        } else {
+            None
+        };
+        let router = crate::http::finish(
+            crate::http::api_routes(core.clone()).merge(crate::mcp::routes(core.clone(), &config)),
+            core.clone(),
+            config.body_limit,
+        );
+        let listener =
+            TcpListener::bind(config.addr).await.map_err(|source| StartError::Listen { addr: config.addr, source })?;
+        let addr = listener.local_addr().map_err(|source| StartError::Listen { addr: config.addr, source })?;
+        Ok(Self { core, addr, bootstrap, listener, router })
+    }
+
+    /// Serves until `shutdown` resolves, then finishes in-flight requests.
+    pub async fn run(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        // Nagle's algorithm would hold small answers back ~40 ms on keep-alive connections.
+        let listener = self.listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        axum::serve(listener, self.router).with_graceful_shutdown(shutdown).await
+    }
+}
+
+/// Prints the bootstrap key once, with how to use it.
+pub fn print_bootstrap(b: &Bootstrap, addr: SocketAddr) {
+    let key = b.api_key.expose_secret();
+    eprintln!();
+    eprintln!(
+        "  Created organization `{}` with owner {} and a first API key (shown only this once):",
+        b.organization.name, b.owner_email
+    );
+    eprintln!();
+    eprintln!("      {key}");
+    eprintln!();
+    eprintln!("  Use it:");
+    eprintln!("      export CONVERRA_API_KEY={key}");
+    eprintln!("      curl -H \"Authorization: Bearer $CONVERRA_API_KEY\" http://{addr}/api/v1/me");
+    eprintln!(
+        "      claude mcp add --transport http converra http://{addr}/api/mcp --header \"Authorization: Bearer {key}\""
+    );
+    eprintln!();
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+/// How long start-up took, for the log line.
+pub fn since(start: Instant) -> u64 {
+    start.elapsed().as_millis() as u64
+}

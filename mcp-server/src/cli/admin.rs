@@ -1,0 +1,136 @@
+//! `converra init` and `converra admin …`: the operator's commands, run against the database
+//! directly (they need the master key, not an API key).
+
+use clap::Subcommand;
+use converra::{Environment, Plan};
+use secrecy::ExposeSecret;
+
+use super::Failure;
+use crate::app;
+use crate::config::{self, Config};
+use crate::core::vault;
+
+#[derive(Subcommand, Debug)]
+pub enum AdminCommand {
+    /// Organizations and plans.
+    Org {
+        #[command(subcommand)]
+        command: OrgCommand,
+    },
+    /// Rewrap every organization's data key under a new master key (resumable).
+    RotateMasterKey {
+        /// File holding the new base64 master key; created (0600) if it does not exist
+        #[arg(long)]
+        new_key_file: std::path::PathBuf,
+    },
+    /// Re-encrypt one organization's provider keys under a new data key.
+    RotateDataKey {
+        /// Organization id or name
+        #[arg(long)]
+        org: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum OrgCommand {
+    /// List organizations with their plan and limits.
+    List {
+        /// Print JSON instead of a table
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change an organization's plan.
+    SetPlan {
+        /// Organization id or name
+        org: String,
+        /// free, pro or enterprise
+        plan: Plan,
+        /// Requests per minute per API key (enterprise only)
+        #[arg(long)]
+        rate_limit: Option<u32>,
+        /// Monthly allowance tokens (enterprise only)
+        #[arg(long)]
+        monthly_tokens: Option<u64>,
+    },
+}
+
+fn open(config: &Config) -> Result<app::Opened, Failure> {
+    app::open(config).map_err(Failure::config)
+}
+
+pub async fn init(
+    config: &Config,
+    org: &str,
+    owner: &str,
+    plan: Plan,
+    environment: Environment,
+) -> Result<(), Failure> {
+    let core = open(config)?.core;
+    let b = core.create_organization(org, owner, plan, environment).await.map_err(Failure::runtime)?;
+    eprintln!(
+        "Created organization `{}` ({}) on plan {} with owner {}.",
+        b.organization.name,
+        b.organization.id,
+        plan.as_str(),
+        b.owner_email
+    );
+    eprintln!("Its first API key follows on stdout. It is shown only this once: store it now.");
+    println!("{}", b.api_key.expose_secret());
+    Ok(())
+}
+
+pub async fn run(config: &Config, command: AdminCommand) -> Result<(), Failure> {
+    match command {
+        AdminCommand::Org { command: OrgCommand::List { json } } => {
+            let orgs = open(config)?.core.admin_organizations().await.map_err(Failure::runtime)?;
+            if json {
+                let rows: Vec<_> = orgs
+                    .iter()
+                    .map(|(o, rpm, tokens)| serde_json::json!({"id": o.id, "name": o.name, "plan": o.plan, "rate_limit_per_min": rpm, "monthly_tokens": tokens}))
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&rows).unwrap_or_default());
+            } else {
+                println!("{:<40} {:<24} {:<11} {:>9} {:>14}", "ID", "NAME", "PLAN", "REQ/MIN", "TOKENS/MONTH");
+                for (o, rpm, tokens) in orgs {
+                    println!("{:<40} {:<24} {:<11} {:>9} {:>14}", o.id, o.name, o.plan.as_str(), rpm, tokens);
+                }
+            }
+            Ok(())
+        }
+        AdminCommand::Org { command: OrgCommand::SetPlan { org, plan, rate_limit, monthly_tokens } } => {
+            let core = open(config)?.core;
+            let o = core.admin_set_plan(&org, plan, rate_limit, monthly_tokens).await.map_err(Failure::runtime)?;
+            eprintln!("Organization `{}` is now on plan {}.", o.name, o.plan.as_str());
+            Ok(())
+        }
+        AdminCommand::RotateMasterKey { new_key_file } => {
+            let opened = open(config)?;
+            let (current, _) = config::load_master_key(&config.master_key).map_err(Failure::config)?;
+            let (new, created) = config::load_master_key(&config::MasterKeySource::File(new_key_file.clone()))
+                .map_err(Failure::config)?;
+            if created {
+                eprintln!("Generated a new master key in {} (mode 0600).", new_key_file.display());
+            }
+            let report = vault::rotate_master_key(opened.core.store(), &current, &new, |org, i, n| {
+                eprintln!("  [{i}/{n}] {org}")
+            })
+            .map_err(Failure::runtime)?;
+            eprintln!(
+                "Master key rotated to version {}: {} organization(s) rewrapped, {} already done.",
+                report.new_version, report.organizations_rewrapped, report.organizations_already_done
+            );
+            eprintln!(
+                "Restart the server with the new key: --master-key-file {} (or CONVERRA_MASTER_KEY).",
+                new_key_file.display()
+            );
+            Ok(())
+        }
+        AdminCommand::RotateDataKey { org } => {
+            let core = open(config)?.core;
+            let found = core.admin_find_organization(&org).await.map_err(Failure::runtime)?;
+            let n = vault::rotate_data_key(&core, &found.id).await.map_err(Failure::runtime)?;
+            eprintln!("Organization `{}`: {n} provider key(s) re-encrypted under a new data key.", found.name);
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,128 @@
+//! The `converra` command line (clap). Each command is a few lines over the core.
+//!
+//! Exit codes: 0 success, 1 failure at run time, 2 bad usage (clap), 3 bad configuration
+//! (master key, database, address).
+
+mod admin;
+mod serve;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use converra::{Environment, Plan};
+
+use crate::config::{Config, MasterKeySource};
+
+#[derive(Parser, Debug)]
+#[command(name = "converra", version, about = "Bring-your-own-AI-key vault and completion gateway")]
+pub struct Cli {
+    /// SQLite database file [env: CONVERRA_DB, default ./converra.db]
+    #[arg(long, global = true)]
+    pub db: Option<PathBuf>,
+    /// Master key file [env: CONVERRA_MASTER_KEY_FILE, default: beside the database]
+    #[arg(long, global = true)]
+    pub master_key_file: Option<PathBuf>,
+    /// Log as JSON lines instead of human text
+    #[arg(long, global = true)]
+    pub log_json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the server (REST, OpenAI-compatible and MCP) on one port.
+    Serve {
+        /// Listen address [env: CONVERRA_ADDR, default 127.0.0.1:8080]
+        #[arg(long)]
+        addr: Option<SocketAddr>,
+    },
+    /// Create an organization, its owner and a first API key (shown once).
+    Init {
+        /// Organization name
+        #[arg(long)]
+        org: String,
+        /// Owner's email
+        #[arg(long)]
+        owner: String,
+        /// Plan: free, pro or enterprise
+        #[arg(long, default_value = "free")]
+        plan: Plan,
+        /// Environment of the first API key: live or test
+        #[arg(long, default_value = "live")]
+        environment: Environment,
+    },
+    /// Operator commands: organizations, plans, key rotation.
+    Admin {
+        #[command(subcommand)]
+        command: admin::AdminCommand,
+    },
+}
+
+/// Everything the CLI can report: exit code and a message for stderr.
+pub struct Failure {
+    pub code: u8,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn config(message: impl std::fmt::Display) -> Self {
+        Self { code: 3, message: message.to_string() }
+    }
+    pub fn runtime(message: impl std::fmt::Display) -> Self {
+        Self { code: 1, message: message.to_string() }
+    }
+}
+
+pub fn run(cli: Cli) -> ExitCode {
+    let config = match Config::from_env() {
+        Ok(config) => apply_flags(config, &cli),
+        Err(e) => return fail(Failure::config(e)),
+    };
+    init_logging(&config);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            return fail(Failure::runtime(format!("cannot start the async runtime: {e}")));
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Serve { addr } => serve::run(Config { addr: addr.unwrap_or(config.addr), ..config }).await,
+            Command::Init { org, owner, plan, environment } => {
+                admin::init(&config, &org, &owner, plan, environment).await
+            }
+            Command::Admin { command } => admin::run(&config, command).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => fail(f),
+    }
+}
+
+fn apply_flags(mut config: Config, cli: &Cli) -> Config {
+    if let Some(db) = &cli.db {
+        config = config.with_db(db.clone());
+    }
+    if let Some(file) = &cli.master_key_file {
+        config.master_key = MasterKeySource::File(file.clone());
+    }
+    config.log_json |= cli.log_json;
+    config
+}
+
+fn fail(f: Failure) -> ExitCode {
+    eprintln!("error: {}", f.message);
+    ExitCode::from(f.code)
+}
+
+/// Logs go to stderr (stdout stays clean for `--json` output and the stdio MCP transport).
+fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log_filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = if config.log_json { builder.json().try_init() } else { builder.compact().try_init() };
+}

@@ -1,0 +1,22 @@
+//! `converra serve`.
+
+use std::time::Instant;
+
+use super::Failure;
+use crate::app::{self, App, StartError};
+use crate::config::Config;
+
+pub async fn run(config: Config) -> Result<(), Failure> {
+    let started = Instant::now();
+    let app = App::build(config.clone()).await.map_err(|e| match e {
+        StartError::Bootstrap(_) => Failure::runtime(e),
+        other => Failure::config(other),
+    })?;
+    if let Some(b) = &app.bootstrap {
+        app::print_bootstrap(b, app.addr);
+    }
+    tracing::info!(addr = %app.addr, db = %config.db_path.display(), ready_ms = app::since(started), "converra is listening");
+    app.run(app::shutdown_signal()).await.map_err(|e| Failure::runtime(format!("server failed: {e}")))?;
+    tracing::info!("stopped");
+    Ok(())
+}

@@ -1,0 +1,175 @@
+//! Configuration: the only place that reads the environment. Command-line flags override it.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use converra::Provider;
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::core::vault::Key;
+use crate::providers::ProviderConfig;
+
+/// Where the master key comes from.
+#[derive(Clone)]
+pub enum MasterKeySource {
+    /// `CONVERRA_MASTER_KEY`: base64 of 32 bytes.
+    Env(SecretString),
+    /// A file holding the base64 key; created (mode 0600) when missing.
+    File(PathBuf),
+}
+
+#[derive(Clone)]
+pub struct Config {
+    pub addr: SocketAddr,
+    pub db_path: PathBuf,
+    pub master_key: MasterKeySource,
+    pub providers: ProviderConfig,
+    pub log_filter: String,
+    pub log_json: bool,
+    /// Hosts the MCP endpoint accepts in `Host` (DNS-rebinding protection); loopback by default.
+    pub mcp_allowed_hosts: Vec<String>,
+    /// Origins the MCP endpoint accepts in `Origin`; empty means browsers' origins are refused.
+    pub mcp_allowed_origins: Vec<String>,
+    /// Largest request body accepted, in bytes.
+    pub body_limit: usize,
+    /// Bootstrap an organization, owner and key on an empty database.
+    pub bootstrap: bool,
+}
+
+/// A configuration value that cannot be used. Never contains key material.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{name} is not valid: {why}")]
+    Invalid { name: &'static str, why: String },
+    #[error("master key file {path}: {why}")]
+    KeyFile { path: String, why: String },
+}
+
+fn list(value: Option<String>) -> Vec<String> {
+    value.map(|v| v.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect()).unwrap_or_default()
+}
+
+impl Config {
+    /// Reads `CONVERRA_*` variables (see the README's configuration table).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+    }
+
+    /// Builds the configuration from any variable lookup (tests pass a map).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let addr = get("CONVERRA_ADDR").unwrap_or_else(|| "127.0.0.1:8080".into());
+        let addr = addr.parse().map_err(|_| ConfigError::Invalid {
+            name: "CONVERRA_ADDR",
+            why: format!("`{addr}` is not an address like 127.0.0.1:8080"),
+        })?;
+        let db_path = PathBuf::from(get("CONVERRA_DB").unwrap_or_else(|| "./converra.db".into()));
+        let master_key = match (get("CONVERRA_MASTER_KEY"), get("CONVERRA_MASTER_KEY_FILE")) {
+            (Some(key), _) => MasterKeySource::Env(SecretString::from(key)),
+            (None, Some(file)) => MasterKeySource::File(file.into()),
+            (None, None) => MasterKeySource::File(default_key_file(&db_path)),
+        };
+        let mut providers = ProviderConfig::default();
+        for p in Provider::ALL {
+            let upper = p.as_str().to_uppercase();
+            if let Some(url) = get(&format!("CONVERRA_{upper}_BASE_URL")) {
+                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                    return Err(ConfigError::Invalid {
+                        name: "CONVERRA_*_BASE_URL",
+                        why: format!("`{url}` must start with http:// or https://"),
+                    });
+                }
+                providers.base_urls.insert(p, url);
+            }
+            if let Some(key) = get(&format!("CONVERRA_PLATFORM_{upper}_KEY")) {
+                providers.platform_keys.insert(p, SecretString::from(key));
+            }
+        }
+        let body_limit = match get("CONVERRA_BODY_LIMIT") {
+            Some(v) => v.parse().map_err(|_| ConfigError::Invalid {
+                name: "CONVERRA_BODY_LIMIT",
+                why: "must be a number of bytes".into(),
+            })?,
+            None => 1024 * 1024,
+        };
+        let mut hosts = list(get("CONVERRA_MCP_ALLOWED_HOSTS"));
+        if hosts.is_empty() {
+            hosts = vec!["localhost".into(), "127.0.0.1".into(), "::1".into()];
+        }
+        Ok(Self {
+            addr,
+            db_path,
+            master_key,
+            providers,
+            log_filter: get("CONVERRA_LOG").unwrap_or_else(|| "info".into()),
+            log_json: get("CONVERRA_LOG_FORMAT").is_some_and(|f| f == "json"),
+            mcp_allowed_hosts: hosts,
+            mcp_allowed_origins: list(get("CONVERRA_MCP_ALLOWED_ORIGINS")),
+            body_limit,
+            bootstrap: true,
+        })
+    }
+
+    /// Uses `db_path` and, unless a key is configured elsewhere, a key file beside it.
+    pub fn with_db(mut self, db_path: PathBuf) -> Self {
+        if let MasterKeySource::File(f) = &self.master_key {
+            if *f == default_key_file(&self.db_path) {
+                self.master_key = MasterKeySource::File(default_key_file(&db_path));
+            }
+        }
+        self.db_path = db_path;
+        self
+    }
+}
+
+/// `converra.db` → `converra.db.master.key`, beside the database.
+pub fn default_key_file(db_path: &Path) -> PathBuf {
+    let mut name = db_path.file_name().map(|n| n.to_os_string()).unwrap_or_else(|| "converra.db".into());
+    name.push(".master.key");
+    db_path.with_file_name(name)
+}
+
+/// Decodes a base64 master key. The error says what is wrong, never what the key is.
+pub fn decode_master_key(text: &str, name: &'static str) -> Result<Key, ConfigError> {
+    let bytes = base64::engine::general_purpose::STANDARD.decode(text.trim()).map_err(|_| ConfigError::Invalid {
+        name,
+        why: "must be base64 (standard alphabet) of 32 random bytes".into(),
+    })?;
+    let len = bytes.len();
+    let bytes: [u8; 32] = bytes
+        .try_into()
+        .map_err(|_| ConfigError::Invalid { name, why: format!("must decode to 32 bytes, not {len}") })?;
+    Ok(Key::from_bytes(bytes))
+}
+
+/// Loads the master key; creates the key file (0600) with a warning when nothing is configured.
+/// Returns the key and whether it was just created.
+pub fn load_master_key(source: &MasterKeySource) -> Result<(Key, bool), ConfigError> {
+    match source {
+        MasterKeySource::Env(value) => Ok((decode_master_key(value.expose_secret(), "CONVERRA_MASTER_KEY")?, false)),
+        MasterKeySource::File(path) => match std::fs::read_to_string(path) {
+            Ok(text) => Ok((decode_master_key(&text, "the master key file")?, false)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let key = Key::random();
+                write_key_file(path, &key)?;
+                Ok((key, true))
+            }
+            Err(e) => Err(ConfigError::KeyFile { path: path.display().to_string(), why: e.to_string() }),
+        },
+    }
+}
+
+/// Writes a key file readable only by its owner, refusing to overwrite one.
+pub fn write_key_file(path: &Path, key: &Key) -> Result<(), ConfigError> {
+    let fail = |e: std::io::Error| ConfigError::KeyFile { path: path.display().to_string(), why: e.to_string() };
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path).map_err(fail)?;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(key.expose_bytes());
+    file.write_all(format!("{encoded}\n").as_bytes()).map_err(fail)?;
+    file.sync_all().map_err(fail)?;
+    Ok(())
+}

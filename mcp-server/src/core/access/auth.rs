@@ -1,0 +1,148 @@
+//! Authentication: from an `Authorization` header to a [`Caller`], the same for every face.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use converra::{Environment, Plan, Role};
+use subtle::ConstantTimeEq;
+
+use super::token;
+use crate::core::{AuthError, Core, Error, RateLimitInfo, Result, ids};
+
+/// Who is calling: an API key acting with its member's *current* role in one organization.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub org_id: String,
+    pub org_name: String,
+    pub plan: Plan,
+    pub member_id: String,
+    pub email: String,
+    pub role: Role,
+    pub api_key_id: String,
+    pub api_key_name: String,
+    pub environment: Environment,
+    /// Requests per minute for this key (from the plan).
+    pub rate_limit_per_min: u32,
+    /// The plan's monthly allowance of platform tokens.
+    pub monthly_tokens: u64,
+}
+
+impl Caller {
+    pub fn require_admin(&self) -> Result<()> {
+        if self.role >= Role::Admin {
+            Ok(())
+        } else {
+            Err(Error::Forbidden("This action requires the admin or owner role"))
+        }
+    }
+
+    pub fn require_owner(&self) -> Result<()> {
+        if self.role == Role::Owner { Ok(()) } else { Err(Error::Forbidden("This action requires the owner role")) }
+    }
+}
+
+/// When each key's `last_used_at` was last written: at most once a minute per key, so the hot
+/// path does not fsync on every request.
+#[derive(Default)]
+pub struct LastUsed(Mutex<HashMap<String, Instant>>);
+
+impl LastUsed {
+    fn due(&self, key_id: &str) -> bool {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        match map.get(key_id) {
+            Some(at) if now.duration_since(*at) < Duration::from_secs(60) => false,
+            _ => {
+                map.insert(key_id.to_owned(), now);
+                true
+            }
+        }
+    }
+}
+
+/// Reads `Bearer <token>` strictly: one space, ASCII, nothing else.
+fn bearer(header: &[u8]) -> Option<&str> {
+    let header = std::str::from_utf8(header).ok()?;
+    let token = header.strip_prefix("Bearer ")?;
+    (!token.is_empty() && token.bytes().all(|b| b.is_ascii_graphic())).then_some(token)
+}
+
+impl Core {
+    /// Authenticates a request and takes one unit of the key's rate limit.
+    ///
+    /// Every failure is a 401 with the spec's exact message; the rate limit is checked only
+    /// for a valid key, so nobody can drain another key's bucket.
+    pub async fn authenticate(&self, authorization: Option<&[u8]>) -> Result<(Caller, RateLimitInfo)> {
+        let header = authorization.ok_or(Error::Unauthorized(AuthError::Missing))?;
+        let token = bearer(header).ok_or(Error::Unauthorized(AuthError::Invalid))?;
+        let caller = self.caller_for_token(token).await?;
+        let info = self.limits.check(&caller.api_key_id, caller.rate_limit_per_min).map_err(Error::RateLimited)?;
+        Ok((caller, info))
+    }
+
+    /// Resolves a bare token (the stdio MCP face's `CONVERRA_API_KEY`) without rate limiting.
+    pub async fn caller_for_token(&self, token: &str) -> Result<Caller> {
+        let invalid = Error::Unauthorized(AuthError::Invalid);
+        // Hash first, so an unknown lookup id and a wrong secret cost the same work.
+        let presented = token::hash(token);
+        let parsed = token::parse(token).ok_or_else(|| Error::Unauthorized(AuthError::Invalid))?;
+        let Some((key, member, org)) = self.store.api_key_for_auth(&parsed.lookup_id).await? else {
+            return Err(invalid);
+        };
+        if !bool::from(key.secret_hash.ct_eq(&presented)) || key.environment != parsed.environment {
+            return Err(invalid);
+        }
+        if key.revoked_at.is_some() {
+            return Err(Error::Unauthorized(AuthError::Revoked));
+        }
+        if let Some(expires) = key.expires_at.as_deref().and_then(ids::parse_time) {
+            if expires <= time::OffsetDateTime::now_utc() {
+                return Err(Error::Unauthorized(AuthError::Expired));
+            }
+        }
+        if self.last_used.due(&key.id) {
+            // Best effort: a failed bookkeeping write must not fail the request.
+            if let Err(e) = self.store.touch_api_key(&key.id, &ids::now()).await {
+                tracing::warn!(api_key_id = %key.id, error = %e, "could not record last use");
+            }
+        }
+        let (rate_limit_per_min, monthly_tokens) =
+            super::plan_limits(org.plan, org.rate_limit_per_min, org.monthly_tokens);
+        Ok(Caller {
+            rate_limit_per_min,
+            monthly_tokens,
+            org_id: org.id,
+            org_name: org.name,
+            plan: org.plan,
+            member_id: member.id,
+            email: member.email,
+            role: member.role,
+            api_key_id: key.id,
+            api_key_name: key.name,
+            environment: key.environment,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer;
+
+    #[test]
+    fn bearer_header_shape_is_strict() {
+        assert_eq!(bearer(b"Bearer abc"), Some("abc"));
+        for bad in [
+            &b"bearer abc"[..],
+            b"Bearer  abc",
+            b"Bearer",
+            b"Bearer ",
+            b"Basic abc",
+            b"Bearer a b",
+            b"Bearer \xff",
+            b"Bearer a\x00",
+        ] {
+            assert_eq!(bearer(bad), None, "{bad:?}");
+        }
+    }
+}

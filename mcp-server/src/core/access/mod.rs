@@ -1,0 +1,14 @@
+//! Organizations, members, roles, projects, Converra API keys, authentication and rate limits.
+
+mod api_keys;
+mod auth;
+mod members;
+mod orgs;
+mod projects;
+mod rate_limit;
+pub mod token;
+
+pub use auth::{Caller, LastUsed};
+pub(crate) use orgs::validate_name;
+pub use orgs::{Bootstrap, plan_limits};
+pub use rate_limit::RateLimits;

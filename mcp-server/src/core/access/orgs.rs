@@ -1,0 +1,194 @@
+//! Organizations: creation (bootstrap, `converra init`), plans, and the operator's admin commands.
+
+use converra::{Environment, Organization, Plan, Role};
+use secrecy::SecretString;
+use serde_json::json;
+
+use super::token;
+use crate::core::{Core, Error, Result, audit, ids};
+use crate::store::{ApiKeyRow, MemberRow, OrgRow};
+
+/// Requests per minute per API key and monthly allowance tokens of a plan. Enterprise
+/// organizations carry their own numbers (defaulting to pro's when unset).
+pub fn plan_limits(plan: Plan, rate_limit_per_min: Option<u32>, monthly_tokens: Option<u64>) -> (u32, u64) {
+    match plan {
+        Plan::Free => (60, 100_000),
+        Plan::Pro => (300, 2_000_000),
+        Plan::Enterprise => (rate_limit_per_min.unwrap_or(300), monthly_tokens.unwrap_or(2_000_000)),
+    }
+}
+
+/// What creating an organization hands back: the first API key is shown once, here.
+pub struct Bootstrap {
+    pub organization: Organization,
+    pub owner_id: String,
+    pub owner_email: String,
+    pub api_key_id: String,
+    pub api_key: SecretString,
+}
+
+pub(super) fn validate_email(email: &str) -> Result<String> {
+    let email = email.trim();
+    let valid = email.len() <= 254
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
+        })
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control());
+    if valid {
+        Ok(email.to_owned())
+    } else {
+        Err(Error::validation("email", "email must be an address like name@example.com"))
+    }
+}
+
+pub(crate) fn validate_name(field: &str, name: &str, max: usize) -> Result<String> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(Error::validation(field, format!("{field} must not be empty")));
+    }
+    if name.chars().count() > max {
+        return Err(Error::validation(field, format!("{field} must be at most {max} characters")));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(Error::validation(field, format!("{field} must not contain control characters")));
+    }
+    Ok(name.to_owned())
+}
+
+impl Core {
+    /// Creates an organization with its owner, a data key and a first API key (`converra init`,
+    /// and the first start of `serve` on an empty database).
+    pub async fn create_organization(
+        &self,
+        name: &str,
+        owner_email: &str,
+        plan: Plan,
+        key_environment: Environment,
+    ) -> Result<Bootstrap> {
+        let name = validate_name("org", name, 100)?;
+        let owner_email = validate_email(owner_email)?;
+        if self.store.organization_by_name(&name).await?.is_some() {
+            return Err(Error::Conflict(format!("An organization named `{name}` already exists")));
+        }
+        let now = ids::now();
+        let org = OrgRow {
+            id: ids::new_id("org"),
+            name,
+            plan,
+            rate_limit_per_min: None,
+            monthly_tokens: None,
+            ai_enabled: true,
+            ai_tone: None,
+            created_at: now.clone(),
+        };
+        let owner = MemberRow {
+            id: ids::new_id("mem"),
+            org_id: org.id.clone(),
+            email: owner_email,
+            role: Role::Owner,
+            created_at: now.clone(),
+        };
+        let t = token::generate(key_environment);
+        let key = ApiKeyRow {
+            id: ids::new_id("key"),
+            lookup_id: t.lookup_id,
+            org_id: org.id.clone(),
+            member_id: owner.id.clone(),
+            name: "Default".into(),
+            environment: key_environment,
+            secret_hash: t.hash,
+            prefix: t.prefix,
+            last_four: t.last_four,
+            expires_at: None,
+            last_used_at: None,
+            revoked_at: None,
+            created_at: now,
+        };
+        let data_key = self.keyring.new_data_key(&org.id)?;
+        let actor = audit::operator();
+        let events = vec![
+            audit::event(
+                &org.id,
+                actor.clone(),
+                "organization.created",
+                "organization",
+                &org.id,
+                json!({"plan": plan.as_str()}),
+            ),
+            audit::event(&org.id, actor.clone(), "member.created", "member", &owner.id, json!({"role": "owner"})),
+            audit::event(
+                &org.id,
+                actor,
+                "api_key.created",
+                "api_key",
+                &key.id,
+                json!({"environment": key_environment.as_str(), "last_four": key.last_four}),
+            ),
+        ];
+        let out = Bootstrap {
+            organization: Organization { id: org.id.clone(), name: org.name.clone(), plan },
+            owner_id: owner.id.clone(),
+            owner_email: owner.email.clone(),
+            api_key_id: key.id.clone(),
+            api_key: t.token,
+        };
+        self.store.create_organization(org, owner, key, data_key, events).await.map_err(|e| {
+            if e.is_unique_violation() {
+                Error::Conflict("An organization with this name already exists".into())
+            } else {
+                e.into()
+            }
+        })?;
+        Ok(out)
+    }
+
+    /// Every organization (operator only: the CLI's `admin org list`).
+    pub async fn admin_organizations(&self) -> Result<Vec<(Organization, u32, u64)>> {
+        Ok(self
+            .store
+            .organizations()
+            .await?
+            .into_iter()
+            .map(|o| {
+                let (rpm, tokens) = plan_limits(o.plan, o.rate_limit_per_min, o.monthly_tokens);
+                (Organization { id: o.id, name: o.name, plan: o.plan }, rpm, tokens)
+            })
+            .collect())
+    }
+
+    /// Finds an organization by id or name (operator only).
+    pub async fn admin_find_organization(&self, org: &str) -> Result<OrgRow> {
+        let found = match self.store.organization(org).await? {
+            Some(o) => Some(o),
+            None => self.store.organization_by_name(org).await?,
+        };
+        found.ok_or(Error::NotFound("Organization"))
+    }
+
+    /// Changes an organization's plan (operator only). Custom limits are for enterprise only.
+    pub async fn admin_set_plan(
+        &self,
+        org: &str,
+        plan: Plan,
+        rate_limit_per_min: Option<u32>,
+        monthly_tokens: Option<u64>,
+    ) -> Result<Organization> {
+        if plan != Plan::Enterprise && (rate_limit_per_min.is_some() || monthly_tokens.is_some()) {
+            return Err(Error::validation("plan", "custom limits can only be set on the enterprise plan"));
+        }
+        if rate_limit_per_min == Some(0) {
+            return Err(Error::validation("rate_limit", "rate limit must be at least 1 request per minute"));
+        }
+        let found = self.admin_find_organization(org).await?;
+        let event = audit::event(
+            &found.id,
+            audit::operator(),
+            "organization.plan_changed",
+            "organization",
+            &found.id,
+            json!({"plan": plan.as_str(), "rate_limit_per_min": rate_limit_per_min, "monthly_tokens": monthly_tokens}),
+        );
+        self.store.set_plan(&found.id, plan, rate_limit_per_min, monthly_tokens, event).await?;
+        Ok(Organization { id: found.id, name: found.name, plan })
+    }
+}

@@ -1,0 +1,152 @@
+//! The one error type of the core. Every face maps it in one place (`http/error.rs`,
+//! `mcp/error.rs`) to the codes and messages of the product spec.
+
+use converra::{ErrorCode, KeyStatus, Provider};
+
+use crate::core::vault::CryptoError;
+use crate::store::StoreError;
+
+/// Why authentication failed; the messages are part of the interface (seed 002).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthError {
+    Missing,
+    Invalid,
+    Expired,
+    Revoked,
+}
+
+impl AuthError {
+    pub fn message(self) -> &'static str {
+        match self {
+            Self::Missing => "Authorization header required",
+            Self::Invalid => "Invalid API key",
+            Self::Expired => "API key has expired",
+            Self::Revoked => "API key has been revoked",
+        }
+    }
+}
+
+/// The caller's rate-limit state, sent as `X-RateLimit-*` headers on every authenticated answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimitInfo {
+    pub limit: u32,
+    pub remaining: u32,
+    /// Unix seconds when the bucket is full again.
+    pub reset: u64,
+    /// Seconds to wait, when the request was refused.
+    pub retry_after: Option<u64>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{}", .0.message())]
+    Unauthorized(AuthError),
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// The object kind, e.g. "Provider key"; a foreign id answers exactly like a missing one.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{message}")]
+    Validation { field: Option<String>, message: String },
+    #[error("{0}")]
+    Conflict(String),
+    #[error("Request body is too large (the limit is {limit} bytes)")]
+    PayloadTooLarge { limit: usize },
+    #[error("Rate limit exceeded: {} requests per minute for this API key", .0.limit)]
+    RateLimited(RateLimitInfo),
+    #[error("No {provider} key is configured for this scope and no platform allowance covers it: add a provider key")]
+    NoProviderKey { provider: Provider },
+    #[error("The monthly AI token allowance of your plan is used up: add your own provider key to continue")]
+    AllowanceExhausted,
+    #[error("AI features are turned off for this organization")]
+    AiDisabled,
+    #[error("{}", .status.message())]
+    Provider { provider: Provider, status: KeyStatus },
+    /// Details are logged (with ids only) where this is mapped, never shown.
+    #[error("Internal error")]
+    Internal(#[from] InternalError),
+}
+
+/// Failures inside Converra. Their text names operations and ids, never values.
+#[derive(Debug, thiserror::Error)]
+pub enum InternalError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+    #[error("{0}")]
+    Other(String),
+}
+
+impl From<StoreError> for Error {
+    fn from(e: StoreError) -> Self {
+        Error::Internal(InternalError::Store(e))
+    }
+}
+
+impl From<CryptoError> for Error {
+    fn from(e: CryptoError) -> Self {
+        Error::Internal(InternalError::Crypto(e))
+    }
+}
+
+impl Error {
+    pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Validation { field: Some(field.into()), message: message.into() }
+    }
+
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Error::Unauthorized(_) => ErrorCode::Unauthorized,
+            Error::Forbidden(_) => ErrorCode::Forbidden,
+            Error::NotFound(_) => ErrorCode::NotFound,
+            Error::Validation { .. } => ErrorCode::ValidationError,
+            Error::Conflict(_) => ErrorCode::Conflict,
+            Error::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
+            Error::RateLimited(_) => ErrorCode::RateLimited,
+            Error::NoProviderKey { .. } => ErrorCode::NoProviderKey,
+            Error::AllowanceExhausted => ErrorCode::AllowanceExhausted,
+            Error::AiDisabled => ErrorCode::AiDisabled,
+            Error::Provider { .. } => ErrorCode::ProviderError,
+            Error::Internal(_) => ErrorCode::Internal,
+        }
+    }
+
+    /// The HTTP status of each code (the MCP face reports the same code and message).
+    pub fn http_status(&self) -> u16 {
+        match self.code() {
+            ErrorCode::Unauthorized => 401,
+            ErrorCode::Forbidden => 403,
+            ErrorCode::NotFound => 404,
+            ErrorCode::ValidationError => 400,
+            ErrorCode::Conflict => 409,
+            ErrorCode::PayloadTooLarge => 413,
+            ErrorCode::RateLimited => 429,
+            ErrorCode::NoProviderKey => 409,
+            ErrorCode::AllowanceExhausted => 402,
+            ErrorCode::AiDisabled => 409,
+            ErrorCode::ProviderError => 502,
+            ErrorCode::Internal => 500,
+        }
+    }
+
+    /// The JSON error body (`{"error": {...}}`) every face shows.
+    pub fn body(&self) -> converra::ErrorBody {
+        converra::ErrorBody {
+            error: converra::ErrorDetail {
+                code: self.code(),
+                message: self.to_string(),
+                field: match self {
+                    Error::Validation { field, .. } => field.clone(),
+                    _ => None,
+                },
+                provider_status: match self {
+                    Error::Provider { status, .. } => Some(*status),
+                    _ => None,
+                },
+            },
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

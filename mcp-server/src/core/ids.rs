@@ -1,0 +1,29 @@
+//! Object ids and timestamps.
+
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+/// A new id like `pk_0193c1e0b2a87d3e9f...`: a readable kind prefix and a time-ordered UUIDv7.
+pub fn new_id(prefix: &str) -> String {
+    format!("{prefix}_{}", uuid::Uuid::now_v7().simple())
+}
+
+/// Now, as RFC 3339 UTC with second precision (what every `*_at` field holds).
+pub fn now() -> String {
+    format_time(OffsetDateTime::now_utc())
+}
+
+pub fn format_time(t: OffsetDateTime) -> String {
+    let t = t.replace_nanosecond(0).unwrap_or(t);
+    t.format(&Rfc3339).unwrap_or_else(|_| t.unix_timestamp().to_string())
+}
+
+pub fn parse_time(s: &str) -> Option<OffsetDateTime> {
+    OffsetDateTime::parse(s, &Rfc3339).ok()
+}
+
+/// The current allowance period, `YYYY-MM` in UTC.
+pub fn current_month() -> String {
+    let now = OffsetDateTime::now_utc();
+    format!("{:04}-{:02}", now.year(), u8::from(now.month()))
+}

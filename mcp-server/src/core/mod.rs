@@ -1,0 +1,48 @@
+//! The domain: service functions every face calls. No SQL (that is `store/`), no HTTP client
+//! (that is `providers/`), no wire framing (that is the faces). Permissions, validation,
+//! resolution and the meaning of errors live here, once.
+
+pub mod access;
+pub mod audit;
+pub mod error;
+pub mod ids;
+pub mod settings;
+pub mod vault;
+
+use std::sync::Arc;
+
+pub use access::Caller;
+pub use error::{AuthError, Error, InternalError, RateLimitInfo, Result};
+
+use crate::providers::Providers;
+use crate::store::Store;
+
+/// Everything the service functions need, built once at start and shared by every face.
+pub struct Core {
+    pub(crate) store: Store,
+    pub(crate) keyring: vault::Keyring,
+    pub(crate) providers: Providers,
+    pub(crate) limits: access::RateLimits,
+    pub(crate) last_used: access::LastUsed,
+}
+
+impl Core {
+    pub fn new(store: Store, keyring: vault::Keyring, providers: Providers) -> Arc<Self> {
+        Arc::new(Self {
+            store,
+            keyring,
+            providers,
+            limits: access::RateLimits::default(),
+            last_used: access::LastUsed::default(),
+        })
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Whether the service can answer (`/readyz`).
+    pub async fn ready(&self) -> bool {
+        self.store.ping().await.is_ok()
+    }
+}

@@ -1,0 +1,238 @@
+//! Provider keys: add, list, update in place, activate (rotation and rollback), test, remove.
+//! Owners and admins manage; members see provider, scope and status only (seed 001).
+
+use converra::{
+    AddProviderKey, Environment, KeyScope, KeyStatus, ProviderKey, ProviderKeyFilter, Role, TestResult,
+    UpdateProviderKey,
+};
+use secrecy::SecretString;
+use serde_json::json;
+
+use super::crypto::{self, SecretContext};
+use super::format;
+use crate::core::{Caller, Core, Error, Result, audit, ids};
+use crate::store::{ProviderKeyRow, TestRecord};
+
+const SCOPE_ORG: &str = "organization";
+
+/// The context the row's ciphertext is bound to.
+pub(super) fn context(row: &ProviderKeyRow) -> SecretContext<'_> {
+    SecretContext {
+        org_id: &row.org_id,
+        scope: row.project_id.as_deref().unwrap_or(SCOPE_ORG),
+        environment: row.environment.as_str(),
+        provider: row.provider.as_str(),
+        key_id: &row.id,
+        data_key_version: row.data_key_version,
+    }
+}
+
+/// What a caller may see of a key: everything for admins and owners, status only for members.
+pub(crate) fn view(row: ProviderKeyRow, role: Role) -> ProviderKey {
+    let full = role >= Role::Admin;
+    ProviderKey {
+        id: row.id,
+        provider: row.provider,
+        scope: if row.project_id.is_some() { KeyScope::Project } else { KeyScope::Organization },
+        project_id: row.project_id,
+        environment: row.environment,
+        active: row.active,
+        status: row.status,
+        name: full.then_some(row.name),
+        masked: full.then_some(row.masked),
+        last_test: row.last_test.filter(|_| full).map(|t| TestResult {
+            status: t.status,
+            message: t.message,
+            tested_at: t.tested_at,
+            latency_ms: t.latency_ms,
+        }),
+        created_by: row.created_by.filter(|_| full),
+        updated_by: row.updated_by.filter(|_| full),
+        created_at: full.then_some(row.created_at),
+        updated_at: full.then_some(row.updated_at),
+    }
+}
+
+fn key_audit(
+    caller: &Caller,
+    action: &'static str,
+    row: &ProviderKeyRow,
+    extra: serde_json::Value,
+) -> crate::store::NewAuditEvent {
+    let mut detail = json!({
+        "provider": row.provider.as_str(),
+        "environment": row.environment.as_str(),
+        "project_id": row.project_id,
+        "last_four": row.last_four,
+    });
+    if let (Some(d), Some(e)) = (detail.as_object_mut(), extra.as_object()) {
+        d.extend(e.clone());
+    }
+    audit::event(&caller.org_id, caller.actor(), action, "provider_key", &row.id, detail)
+}
+
+impl Core {
+    async fn seal_for(&self, row: &mut ProviderKeyRow, secret: &SecretString) -> Result<()> {
+        let (version, key) = self.keyring.data_key(&self.store, &row.org_id, None).await?;
+        row.data_key_version = version;
+        row.ciphertext = crypto::seal_secret(&key, &context(row), secret);
+        Ok(())
+    }
+
+    /// Decrypts a stored key for an outbound provider call. A blob that does not open is an
+    /// error (logged with ids only), never a reason to try another key.
+    pub(crate) async fn open_provider_key(&self, row: &ProviderKeyRow) -> Result<SecretString> {
+        let (_, key) = self.keyring.data_key(&self.store, &row.org_id, Some(row.data_key_version)).await?;
+        crypto::open_secret(&key, &context(row), &row.ciphertext).map_err(|e| {
+            tracing::error!(org_id = %row.org_id, provider_key_id = %row.id, error = %e, "provider key does not decrypt");
+            e.into()
+        })
+    }
+
+    async fn admin_row(&self, caller: &Caller, id: &str) -> Result<ProviderKeyRow> {
+        caller.require_admin()?;
+        self.store.provider_key(&caller.org_id, id).await?.ok_or(Error::NotFound("Provider key"))
+    }
+
+    pub(crate) async fn check_project(&self, caller: &Caller, project_id: Option<&str>) -> Result<()> {
+        if let Some(p) = project_id {
+            self.store.project(&caller.org_id, p).await?.ok_or(Error::NotFound("Project"))?;
+        }
+        Ok(())
+    }
+
+    pub async fn add_provider_key(&self, caller: &Caller, req: AddProviderKey) -> Result<ProviderKey> {
+        caller.require_admin()?;
+        let name = crate::core::access::validate_name("name", &req.name, 100)?;
+        let secret = format::normalize(req.provider, &req.api_key)?;
+        self.check_project(caller, req.project_id.as_deref()).await?;
+        let environment: Environment = req.environment.unwrap_or(caller.environment);
+        let last_test = if req.test {
+            let outcome = self.providers.verify_key(req.provider, &secret).await;
+            if outcome.status != KeyStatus::Ok {
+                return Err(Error::Provider { provider: req.provider, status: outcome.status });
+            }
+            Some(TestRecord {
+                status: outcome.status,
+                message: outcome.status.message().into(),
+                tested_at: ids::now(),
+                latency_ms: outcome.latency_ms,
+            })
+        } else {
+            None
+        };
+        let (masked, last_four) = format::mask(&secret);
+        let now = ids::now();
+        let mut row = ProviderKeyRow {
+            id: ids::new_id("pk"),
+            org_id: caller.org_id.clone(),
+            project_id: req.project_id,
+            environment,
+            provider: req.provider,
+            name,
+            ciphertext: Vec::new(),
+            data_key_version: 0,
+            masked,
+            last_four,
+            active: true,
+            status: last_test.as_ref().map_or(KeyStatus::Untested, |t| t.status),
+            last_test,
+            created_by: Some(caller.member_id.clone()),
+            updated_by: Some(caller.member_id.clone()),
+            created_at: now.clone(),
+            updated_at: now,
+        };
+        self.seal_for(&mut row, &secret).await?;
+        let event = key_audit(caller, "provider_key.created", &row, json!({"tested": req.test}));
+        self.store.insert_provider_key(row.clone(), event).await?;
+        Ok(view(row, caller.role))
+    }
+
+    pub async fn list_provider_keys(&self, caller: &Caller, filter: ProviderKeyFilter) -> Result<Vec<ProviderKey>> {
+        let rows = self.store.provider_keys(&caller.org_id, filter).await?;
+        Ok(rows.into_iter().map(|r| view(r, caller.role)).collect())
+    }
+
+    pub async fn get_provider_key(&self, caller: &Caller, id: &str) -> Result<ProviderKey> {
+        Ok(view(self.admin_row(caller, id).await?, caller.role))
+    }
+
+    /// Replaces the secret in place ("Update API Key"): same id, same slot, untested again.
+    pub async fn update_provider_key(&self, caller: &Caller, id: &str, req: UpdateProviderKey) -> Result<ProviderKey> {
+        let mut row = self.admin_row(caller, id).await?;
+        let name = req.name.as_deref().map(|n| crate::core::access::validate_name("name", n, 100)).transpose()?;
+        let secret = format::normalize(row.provider, &req.api_key)?;
+        let (masked, last_four) = format::mask(&secret);
+        self.seal_for(&mut row, &secret).await?;
+        row.last_four = last_four.clone();
+        let event = key_audit(caller, "provider_key.updated", &row, json!({}));
+        let updated = self
+            .store
+            .update_provider_key_secret(
+                &caller.org_id,
+                id,
+                row.ciphertext,
+                row.data_key_version,
+                masked,
+                last_four,
+                name,
+                caller.member_id.clone(),
+                ids::now(),
+                event,
+            )
+            .await?
+            .ok_or(Error::NotFound("Provider key"))?;
+        Ok(view(updated, caller.role))
+    }
+
+    /// Makes a key the active one of its slot; the previous active key becomes inactive.
+    pub async fn activate_provider_key(&self, caller: &Caller, id: &str) -> Result<ProviderKey> {
+        let row = self.admin_row(caller, id).await?;
+        let event = key_audit(caller, "provider_key.activated", &row, json!({}));
+        let row = self
+            .store
+            .activate_provider_key(&caller.org_id, id, caller.member_id.clone(), ids::now(), event)
+            .await?
+            .ok_or(Error::NotFound("Provider key"))?;
+        Ok(view(row, caller.role))
+    }
+
+    /// Removes the key and destroys its ciphertext.
+    pub async fn remove_provider_key(&self, caller: &Caller, id: &str) -> Result<()> {
+        let row = self.admin_row(caller, id).await?;
+        let event = key_audit(caller, "provider_key.removed", &row, json!({"was_active": row.active}));
+        self.store.delete_provider_key(&caller.org_id, id, event).await?.ok_or(Error::NotFound("Provider key"))?;
+        Ok(())
+    }
+
+    /// Verifies the stored key with the provider's cheapest authenticated call and records it.
+    pub async fn test_provider_key(&self, caller: &Caller, id: &str) -> Result<TestResult> {
+        let row = self.admin_row(caller, id).await?;
+        let secret = self.open_provider_key(&row).await?;
+        let outcome = self.providers.verify_key(row.provider, &secret).await;
+        let record = TestRecord {
+            status: outcome.status,
+            message: outcome.status.message().into(),
+            tested_at: ids::now(),
+            latency_ms: outcome.latency_ms,
+        };
+        let mut event = key_audit(
+            caller,
+            "provider_key.tested",
+            &row,
+            json!({"status": outcome.status.as_str(), "latency_ms": outcome.latency_ms}),
+        );
+        if outcome.status != KeyStatus::Ok {
+            event.outcome = "failure";
+        }
+        if !self.store.record_provider_key_test(&caller.org_id, id, record.clone(), event).await? {
+            return Err(Error::NotFound("Provider key"));
+        }
+        Ok(TestResult {
+            status: record.status,
+            message: record.message,
+            tested_at: record.tested_at,
+            latency_ms: record.latency_ms,
+        })
+    }
+}

@@ -1,0 +1,14 @@
+//! The provider-key vault: envelope encryption, slots and rotation, masking, testing and
+//! resolution. Crypto lives only here.
+
+pub mod crypto;
+mod format;
+mod keyring;
+mod keys;
+mod resolve;
+mod rotation;
+
+pub use crypto::{CryptoError, Key};
+pub use keyring::{Keyring, MasterKeyError};
+pub use resolve::ResolvedKey;
+pub use rotation::{MasterRotation, rotate_data_key, rotate_master_key};

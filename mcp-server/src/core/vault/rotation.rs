@@ -1,0 +1,119 @@
+//! Key rotation.
+//!
+//! - Master key: every organization's data keys are rewrapped under the new master key, one
+//!   organization per transaction, each recording the master-key version that sealed it, so a
+//!   rotation killed half-way resumes where it stopped when run again. Provider-key
+//!   ciphertexts are untouched (they are sealed by the data keys).
+//! - Data key: one organization gets a new data key version and all its provider keys are
+//!   re-encrypted under it in one transaction.
+
+use std::collections::BTreeMap;
+
+use super::crypto::{self, Key};
+use super::keyring;
+use super::keys::context;
+use crate::core::{Core, Error, InternalError, Result, ids};
+use crate::store::{DataKeyRow, Store};
+
+/// What a master-key rotation did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MasterRotation {
+    pub new_version: u32,
+    pub organizations_rewrapped: usize,
+    pub organizations_already_done: usize,
+}
+
+fn other(msg: impl Into<String>) -> Error {
+    Error::Internal(InternalError::Other(msg.into()))
+}
+
+/// Rewraps every data key from `current` to `new`. Safe to run again after a crash.
+pub fn rotate_master_key(
+    store: &Store,
+    current: &Key,
+    new: &Key,
+    mut progress: impl FnMut(&str, usize, usize),
+) -> Result<MasterRotation> {
+    let current_version = keyring::stored_master_version(store)?;
+    let check = keyring::stored_check(store, current_version)?.ok_or_else(|| other("master key check is missing"))?;
+    if !crypto::verify_master(current, current_version, &check) {
+        return Err(Error::validation("master_key", "the current master key does not match this database"));
+    }
+    let target = current_version + 1;
+    match keyring::stored_check(store, target)? {
+        Some(check) if !crypto::verify_master(new, target, &check) => {
+            return Err(Error::validation(
+                "new_key_file",
+                "a rotation to a different new master key is already under way: finish it with that key",
+            ));
+        }
+        Some(_) => {}
+        None => keyring::record_master(store, new, target)?,
+    }
+    let mut by_org: BTreeMap<String, Vec<DataKeyRow>> = BTreeMap::new();
+    for row in store.all_data_keys_sync()? {
+        by_org.entry(row.org_id.clone()).or_default().push(row);
+    }
+    let total = by_org.len();
+    let (mut done, mut skipped) = (0, 0);
+    for (i, (org_id, rows)) in by_org.into_iter().enumerate() {
+        if rows.iter().all(|r| r.master_version == target) {
+            skipped += 1;
+            progress(&org_id, i + 1, total);
+            continue;
+        }
+        let mut rewrapped = Vec::with_capacity(rows.len());
+        for row in rows {
+            if row.master_version == target {
+                rewrapped.push(row);
+                continue;
+            }
+            let dk = crypto::unwrap_data_key(current, &org_id, row.version, &row.wrapped).map_err(|e| {
+                tracing::error!(org_id, data_key_version = row.version, error = %e, "data key does not unwrap with the current master key");
+                Error::from(e)
+            })?;
+            rewrapped.push(DataKeyRow {
+                wrapped: crypto::wrap_data_key(new, &org_id, row.version, &dk),
+                master_version: target,
+                ..row
+            });
+        }
+        store.rewrap_org_data_keys_sync(&org_id, &rewrapped)?;
+        done += 1;
+        progress(&org_id, i + 1, total);
+    }
+    keyring::set_master_version(store, target)?;
+    Ok(MasterRotation { new_version: target, organizations_rewrapped: done, organizations_already_done: skipped })
+}
+
+/// Re-encrypts one organization's provider keys under a new data key. Returns how many.
+pub async fn rotate_data_key(core: &Core, org_id: &str) -> Result<usize> {
+    let store = core.store.clone();
+    let rows = store.org_provider_keys_sync(org_id)?;
+    let mut secrets = Vec::with_capacity(rows.len());
+    for row in &rows {
+        secrets.push(core.open_provider_key(row).await?);
+    }
+    let (current, _) = core.keyring.data_key(&store, org_id, None).await?;
+    let version = current + 1;
+    let new_key = Key::random();
+    let data_key = DataKeyRow {
+        org_id: org_id.to_owned(),
+        version,
+        wrapped: crypto::wrap_data_key(core.keyring.master(), org_id, version, &new_key),
+        master_version: core.keyring.master_version(),
+        created_at: ids::now(),
+    };
+    let reencrypted: Vec<(String, Vec<u8>)> = rows
+        .iter()
+        .zip(&secrets)
+        .map(|(row, secret)| {
+            let mut ctx = context(row);
+            ctx.data_key_version = version;
+            (row.id.clone(), crypto::seal_secret(&new_key, &ctx, secret))
+        })
+        .collect();
+    store.rotate_data_key_sync(&data_key, &reencrypted)?;
+    core.keyring.forget_org(org_id);
+    Ok(rows.len())
+}

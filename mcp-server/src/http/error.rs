@@ -1,0 +1,51 @@
+//! The one mapping from core errors to HTTP answers: status, JSON body, and the headers some
+//! codes require (`WWW-Authenticate` on 401, `Retry-After` and `X-RateLimit-*` on 429).
+
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::core::{Error, RateLimitInfo};
+
+/// A core error on its way out as an HTTP answer.
+pub struct ApiError(pub Error);
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        Self(e)
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+pub fn rate_limit_headers(headers: &mut HeaderMap, info: &RateLimitInfo) {
+    headers.insert("x-ratelimit-limit", HeaderValue::from(info.limit));
+    headers.insert("x-ratelimit-remaining", HeaderValue::from(info.remaining));
+    headers.insert("x-ratelimit-reset", HeaderValue::from(info.reset));
+    if let Some(after) = info.retry_after {
+        headers.insert(header::RETRY_AFTER, HeaderValue::from(after));
+    }
+}
+
+/// Logs what the caller will not see: internal failures with their (id-only) detail.
+pub(crate) fn log(error: &Error) {
+    if let Error::Internal(inner) = error {
+        tracing::error!(error = %inner, "internal error");
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        log(&self.0);
+        let status = StatusCode::from_u16(self.0.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut response = (status, axum::Json(self.0.body())).into_response();
+        let headers = response.headers_mut();
+        match &self.0 {
+            Error::Unauthorized(_) => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(r#"Bearer realm="converra""#));
+            }
+            Error::RateLimited(info) => rate_limit_headers(headers, info),
+            _ => {}
+        }
+        response
+    }
+}

@@ -1,0 +1,111 @@
+//! The HTTP faces: REST under `/api/v1`, health probes, and (mounted by `app.rs`) MCP. Handlers
+//! are a few lines over core functions; the error mapping is `error.rs`, once.
+
+mod auth;
+pub mod error;
+pub mod extract;
+mod resources;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{HeaderName, Request, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Router, middleware};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::core::{Core, Error};
+use error::ApiError;
+
+static BODY_LIMIT: AtomicUsize = AtomicUsize::new(1024 * 1024);
+
+/// The configured body limit, for the 413 message.
+pub(crate) fn body_limit() -> usize {
+    BODY_LIMIT.load(Ordering::Relaxed)
+}
+
+/// The routes that need an API key.
+pub fn api_routes(core: Arc<Core>) -> Router<Arc<Core>> {
+    use resources as r;
+    Router::new()
+        .route("/api/v1/me", get(r::me))
+        .route("/api/v1/api-keys", post(r::create_api_key).get(r::list_api_keys))
+        .route("/api/v1/api-keys/{id}", axum::routing::delete(r::revoke_api_key))
+        .route("/api/v1/members", post(r::create_member).get(r::list_members))
+        .route("/api/v1/members/{id}", axum::routing::patch(r::update_member).delete(r::remove_member))
+        .route("/api/v1/projects", post(r::create_project).get(r::list_projects))
+        .route("/api/v1/projects/{id}", get(r::get_project).delete(r::delete_project))
+        .route("/api/v1/provider-keys", post(r::add_provider_key).get(r::list_provider_keys))
+        .route("/api/v1/provider-keys/resolve", get(r::resolve_provider_key))
+        .route(
+            "/api/v1/provider-keys/{id}",
+            get(r::get_provider_key).put(r::update_provider_key).delete(r::remove_provider_key),
+        )
+        .route("/api/v1/provider-keys/{id}/activate", post(r::activate_provider_key))
+        .route("/api/v1/provider-keys/{id}/test", post(r::test_provider_key))
+        .route("/api/v1/audit-events", get(r::audit_events))
+        .route("/api/v1/settings/ai", get(r::get_ai_settings).put(r::update_ai_settings))
+        .route_layer(middleware::from_fn_with_state(core, auth::require_api_key))
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+async fn readyz(State(core): State<Arc<Core>>) -> Response {
+    if core.ready().await {
+        (StatusCode::OK, "ready").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "not ready").into_response()
+    }
+}
+
+async fn not_found() -> ApiError {
+    ApiError(Error::NotFound("Route"))
+}
+
+async fn method_not_allowed() -> Response {
+    let body = converra::ErrorBody {
+        error: converra::ErrorDetail {
+            code: converra::ErrorCode::NotFound,
+            message: "Method not allowed on this route".into(),
+            field: None,
+            provider_status: None,
+        },
+    };
+    (StatusCode::METHOD_NOT_ALLOWED, axum::Json(body)).into_response()
+}
+
+/// Wraps the routes with what every answer needs: a body limit, request ids, JSON 404/405,
+/// and a trace span that records the path but never the query string or headers.
+pub fn finish(router: Router<Arc<Core>>, core: Arc<Core>, body_limit: usize) -> Router {
+    BODY_LIMIT.store(body_limit, Ordering::Relaxed);
+    let request_id = HeaderName::from_static("x-request-id");
+    router
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(core)
+        .layer(axum::extract::DefaultBodyLimit::max(body_limit))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(
+                    |req: &Request<_>| tracing::info_span!("request", method = %req.method(), path = %req.uri().path()),
+                )
+                .on_request(())
+                .on_response(|res: &Response, latency: Duration, _: &tracing::Span| {
+                    tracing::debug!(
+                        status = res.status().as_u16(),
+                        latency_us = latency.as_micros() as u64,
+                        "answered"
+                    );
+                }),
+        )
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}

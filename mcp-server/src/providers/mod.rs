@@ -1,0 +1,114 @@
+//! The AI providers, behind the narrow interface the core asks for. One file per wire format;
+//! each keeps its provider's quirks (auth header, error body) to itself. Base URLs come only
+//! from operator configuration: no request can change where a key is sent.
+
+mod anthropic;
+mod errors;
+mod gemini;
+mod openai;
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use converra::{KeyStatus, Provider};
+use reqwest::header::HeaderValue;
+use secrecy::{ExposeSecret, SecretString};
+
+/// Where each provider is reached and the operator's own keys behind the allowance.
+#[derive(Clone, Default)]
+pub struct ProviderConfig {
+    pub base_urls: HashMap<Provider, String>,
+    pub platform_keys: HashMap<Provider, SecretString>,
+    /// Timeout of a key test (the cheap models-list call).
+    pub test_timeout: Option<Duration>,
+}
+
+pub fn default_base_url(provider: Provider) -> &'static str {
+    match provider {
+        Provider::Openai => "https://api.openai.com/v1",
+        Provider::Anthropic => "https://api.anthropic.com",
+        Provider::Gemini => "https://generativelanguage.googleapis.com",
+        Provider::Deepseek => "https://api.deepseek.com",
+    }
+}
+
+/// The outcome of verifying a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VerifyOutcome {
+    pub status: KeyStatus,
+    pub latency_ms: u64,
+}
+
+/// One shared HTTP client (pooled, keep-alive, redirects off) for every provider call.
+pub struct Providers {
+    client: reqwest::Client,
+    base_urls: HashMap<Provider, String>,
+    platform_keys: HashMap<Provider, SecretString>,
+    test_timeout: Duration,
+}
+
+impl Providers {
+    pub fn new(config: ProviderConfig) -> Self {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(120))
+            .pool_idle_timeout(Duration::from_secs(90))
+            .tcp_nodelay(true)
+            .user_agent(concat!("converra/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("the HTTP client configuration is static and valid");
+        let base_urls = Provider::ALL
+            .into_iter()
+            .map(|p| {
+                let url = config.base_urls.get(&p).cloned().unwrap_or_else(|| default_base_url(p).to_owned());
+                (p, url.trim_end_matches('/').to_owned())
+            })
+            .collect();
+        Self {
+            client,
+            base_urls,
+            platform_keys: config.platform_keys,
+            test_timeout: config.test_timeout.unwrap_or(Duration::from_secs(10)),
+        }
+    }
+
+    pub fn platform_key(&self, provider: Provider) -> Option<&SecretString> {
+        self.platform_keys.get(&provider)
+    }
+
+    fn base(&self, provider: Provider) -> &str {
+        &self.base_urls[&provider]
+    }
+
+    /// Calls the provider's cheapest authenticated endpoint (list models) with `key`.
+    pub async fn verify_key(&self, provider: Provider, key: &SecretString) -> VerifyOutcome {
+        let request = match provider {
+            Provider::Openai | Provider::Deepseek => openai::list_models(&self.client, self.base(provider), key),
+            Provider::Anthropic => anthropic::list_models(&self.client, self.base(provider), key),
+            Provider::Gemini => gemini::list_models(&self.client, self.base(provider), key),
+        };
+        let started = Instant::now();
+        let status = match request.timeout(self.test_timeout).send().await {
+            Ok(response) => {
+                let code = response.status().as_u16();
+                let body = response.bytes().await.unwrap_or_default();
+                errors::classify(provider, code, &body)
+            }
+            Err(e) => {
+                // reqwest errors carry the URL; ours never carry a key (no `?key=`), but log the kind only.
+                tracing::info!(provider = %provider, timeout = e.is_timeout(), connect = e.is_connect(), "provider unreachable");
+                KeyStatus::Unreachable
+            }
+        };
+        VerifyOutcome { status, latency_ms: started.elapsed().as_millis() as u64 }
+    }
+}
+
+/// A header value holding a secret, marked sensitive so it is redacted from any debug output.
+pub(crate) fn secret_header(prefix: &str, key: &SecretString) -> HeaderValue {
+    let mut value = HeaderValue::from_str(&format!("{prefix}{}", key.expose_secret()))
+        .unwrap_or_else(|_| HeaderValue::from_static("invalid"));
+    value.set_sensitive(true);
+    value
+}

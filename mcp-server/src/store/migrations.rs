@@ -1,0 +1,124 @@
+//! Append-only schema migrations. Each entry runs once, in order, inside a transaction, and the
+//! applied version is kept in `PRAGMA user_version`. Never edit an entry that has shipped: add one.
+
+pub const MIGRATIONS: &[&str] = &[
+    // 1: tenancy, API keys, audit.
+    r#"
+    CREATE TABLE organizations (
+        id                TEXT PRIMARY KEY,
+        name              TEXT NOT NULL UNIQUE,
+        plan              TEXT NOT NULL CHECK (plan IN ('free', 'pro', 'enterprise')),
+        rate_limit_per_min INTEGER,          -- enterprise only
+        monthly_tokens    INTEGER,           -- enterprise only
+        ai_enabled        INTEGER NOT NULL DEFAULT 1,
+        ai_tone           TEXT,
+        created_at        TEXT NOT NULL
+    );
+    CREATE TABLE members (
+        id         TEXT PRIMARY KEY,
+        org_id     TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+        email      TEXT NOT NULL,
+        role       TEXT NOT NULL CHECK (role IN ('owner', 'admin', 'member')),
+        created_at TEXT NOT NULL,
+        UNIQUE (org_id, email)
+    );
+    CREATE TABLE projects (
+        id         TEXT PRIMARY KEY,
+        org_id     TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+        name       TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        UNIQUE (org_id, name)
+    );
+    CREATE TABLE api_keys (
+        id           TEXT PRIMARY KEY,
+        lookup_id    TEXT NOT NULL UNIQUE,   -- the non-secret id embedded in the token
+        org_id       TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+        member_id    TEXT NOT NULL REFERENCES members(id) ON DELETE CASCADE,
+        name         TEXT NOT NULL,
+        environment  TEXT NOT NULL CHECK (environment IN ('live', 'test')),
+        secret_hash  BLOB NOT NULL,          -- SHA-256 of the whole token
+        prefix       TEXT NOT NULL,
+        last_four    TEXT NOT NULL,
+        expires_at   TEXT,
+        last_used_at TEXT,
+        revoked_at   TEXT,
+        created_at   TEXT NOT NULL
+    );
+    CREATE INDEX api_keys_org ON api_keys (org_id, created_at);
+    CREATE TABLE audit_events (
+        seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+        id           TEXT NOT NULL UNIQUE,
+        org_id       TEXT NOT NULL,
+        actor_member TEXT,
+        actor_email  TEXT,
+        actor_key    TEXT,
+        action       TEXT NOT NULL,
+        object_type  TEXT NOT NULL,
+        object_id    TEXT NOT NULL,
+        detail       TEXT NOT NULL,
+        outcome      TEXT NOT NULL,
+        created_at   TEXT NOT NULL
+    );
+    CREATE INDEX audit_events_org ON audit_events (org_id, seq);
+    "#,
+    // 2: the provider-key vault.
+    r#"
+    CREATE TABLE data_keys (
+        org_id          TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+        version         INTEGER NOT NULL,
+        wrapped         BLOB NOT NULL,       -- the data key sealed by the master key
+        master_version  INTEGER NOT NULL,    -- which master key sealed it (rotation resumes from here)
+        created_at      TEXT NOT NULL,
+        PRIMARY KEY (org_id, version)
+    );
+    CREATE TABLE provider_keys (
+        id             TEXT PRIMARY KEY,
+        org_id         TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+        project_id     TEXT REFERENCES projects(id) ON DELETE CASCADE,
+        environment    TEXT NOT NULL CHECK (environment IN ('live', 'test')),
+        provider       TEXT NOT NULL CHECK (provider IN ('openai', 'anthropic', 'gemini', 'deepseek')),
+        name           TEXT NOT NULL,
+        ciphertext     BLOB NOT NULL,
+        data_key_version INTEGER NOT NULL,
+        masked         TEXT NOT NULL,
+        last_four      TEXT NOT NULL,
+        active         INTEGER NOT NULL CHECK (active IN (0, 1)),
+        status         TEXT NOT NULL,
+        test_status    TEXT,
+        test_message   TEXT,
+        tested_at      TEXT,
+        test_latency_ms INTEGER,
+        created_by     TEXT,
+        updated_by     TEXT,
+        created_at     TEXT NOT NULL,
+        updated_at     TEXT NOT NULL
+    );
+    -- At most one active key per slot, enforced by the schema, not only by code.
+    CREATE UNIQUE INDEX provider_keys_one_active
+        ON provider_keys (org_id, ifnull(project_id, ''), environment, provider) WHERE active = 1;
+    CREATE INDEX provider_keys_org ON provider_keys (org_id, created_at);
+    CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    "#,
+    // 3: completions' usage.
+    r#"
+    CREATE TABLE usage_events (
+        id            INTEGER PRIMARY KEY AUTOINCREMENT,
+        org_id        TEXT NOT NULL,
+        project_id    TEXT,
+        api_key_id    TEXT NOT NULL,
+        provider      TEXT NOT NULL,
+        model         TEXT NOT NULL,
+        key_source    TEXT NOT NULL,
+        input_tokens  INTEGER NOT NULL,
+        output_tokens INTEGER NOT NULL,
+        latency_ms    INTEGER NOT NULL,
+        status        TEXT NOT NULL,
+        month         TEXT NOT NULL,         -- YYYY-MM (UTC), the allowance period
+        created_at    TEXT NOT NULL
+    );
+    CREATE INDEX usage_events_org_month ON usage_events (org_id, month);
+    "#,
+];

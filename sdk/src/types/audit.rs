@@ -1,0 +1,34 @@
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Who did something.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Actor {
+    /// The member, when a person's key acted (absent for the operator's CLI).
+    pub member_id: Option<String>,
+    /// Their email at the time.
+    pub email: Option<String>,
+    /// The API key used.
+    pub api_key_id: Option<String>,
+}
+
+/// One audit event. Never contains a secret: provider keys appear as id and last four.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct AuditEvent {
+    /// Event id (`evt_…`).
+    pub id: String,
+    /// Who did it.
+    pub actor: Actor,
+    /// What was done, e.g. `provider_key.created`.
+    pub action: String,
+    /// The kind of object, e.g. `provider_key`.
+    pub object_type: String,
+    /// The object's id.
+    pub object_id: String,
+    /// Non-secret details (e.g. `last_four`, the new role, the test outcome).
+    pub detail: serde_json::Value,
+    /// `success` or `failure`.
+    pub outcome: String,
+    /// When it happened.
+    pub created_at: String,
+}
