@@ -131,6 +131,13 @@ pub enum Error {
     /// including timeouts.
     #[error("could not reach Converra: {0}")]
     Transport(#[source] reqwest::Error),
+    /// No complete answer within the client's timeout (after any automatic retries); see
+    /// [`ConverraBuilder::timeout`](crate::ConverraBuilder::timeout).
+    #[error("Converra did not answer within {after:?}")]
+    Timeout {
+        /// The timeout that elapsed.
+        after: Duration,
+    },
     /// The server's answer was not what this client understands: a body that is not the
     /// expected JSON, an unexpected status, or a stream that ended early.
     #[error("unexpected answer from Converra: {message}")]
@@ -173,7 +180,7 @@ impl Error {
             | Self::Provider { request_id, .. }
             | Self::Server { request_id, .. }
             | Self::Decode { request_id, .. } => request_id.as_deref(),
-            Self::Transport(_) | Self::Config { .. } => None,
+            Self::Transport(_) | Self::Timeout { .. } | Self::Config { .. } => None,
         }
     }
 
@@ -193,7 +200,11 @@ impl Error {
             Self::AiDisabled { .. } => ErrorCode::AiDisabled,
             Self::Provider { .. } => ErrorCode::ProviderError,
             Self::Server { status: 500, .. } => ErrorCode::Internal,
-            Self::Server { .. } | Self::Transport(_) | Self::Decode { .. } | Self::Config { .. } => return None,
+            Self::Server { .. }
+            | Self::Transport(_)
+            | Self::Timeout { .. }
+            | Self::Decode { .. }
+            | Self::Config { .. } => return None,
         })
     }
 
@@ -282,7 +293,7 @@ impl Error {
             | Self::Server { message, .. }
             | Self::Decode { message, .. }
             | Self::Config { message } => message,
-            Self::Transport(_) => return self,
+            Self::Transport(_) | Self::Timeout { .. } => return self,
         };
         if text.contains(secret) {
             *text = text.replace(secret, "[REDACTED]");

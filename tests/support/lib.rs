@@ -1,1 +1,243 @@
+//! The end-to-end harness: `spawn_app()` starts the real server on a random local port with a
+//! fresh SQLite file and master key, and returns a handle with the bootstrap owner's key.
+//! wiremock stands in for the AI providers only (see [`providers`]).
 
+pub mod providers;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use converra_server::app::App;
+use converra_server::config::{Config, MasterKeySource};
+use converra_server::core::Core;
+use converra::{Environment, Plan, Provider};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::Value;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// How to start the app.
+#[derive(Clone, Default)]
+pub struct Options {
+    /// Provider base URLs (point them at wiremock servers).
+    pub base_urls: HashMap<Provider, String>,
+    /// The operator's platform keys behind the allowance.
+    pub platform_keys: HashMap<Provider, String>,
+    /// Largest request body, in bytes.
+    pub body_limit: Option<usize>,
+}
+
+/// A running server with its own database and master key.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub base_url: String,
+    /// The bootstrap owner's `sk_test_` key of organization `default`.
+    pub api_key: String,
+    pub org_id: String,
+    pub owner_id: String,
+    pub db_path: PathBuf,
+    pub master_key: String,
+    pub core: Arc<Core>,
+    pub http: reqwest::Client,
+    options: Options,
+    shutdown: Option<oneshot::Sender<()>>,
+    handle: Option<JoinHandle<()>>,
+    // Dropped last: the database lives in it.
+    _dir: Arc<tempfile::TempDir>,
+}
+
+fn random_master_key() -> String {
+    use base64::Engine;
+    let bytes: [u8; 32] = rand::random();
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+fn config(db_path: &std::path::Path, master_key: &str, options: &Options) -> Config {
+    let mut config = Config::from_lookup(|_| None).expect("defaults are valid");
+    config.addr = "127.0.0.1:0".parse().unwrap();
+    config = config.with_db(db_path.to_owned());
+    config.master_key = MasterKeySource::Env(SecretString::from(master_key.to_owned()));
+    config.providers.base_urls = options.base_urls.clone();
+    config.providers.platform_keys =
+        options.platform_keys.iter().map(|(p, k)| (*p, SecretString::from(k.clone()))).collect();
+    config.providers.test_timeout = Some(std::time::Duration::from_secs(2));
+    if let Some(limit) = options.body_limit {
+        config.body_limit = limit;
+    }
+    config
+}
+
+/// Starts the app with default options.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(Options::default()).await
+}
+
+pub async fn spawn_app_with(options: Options) -> TestApp {
+    let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
+    let db_path = dir.path().join("converra.db");
+    let master_key = random_master_key();
+    let app = App::build(config(&db_path, &master_key, &options)).await.expect("app starts");
+    let bootstrap = app.bootstrap.as_ref().expect("an empty database bootstraps");
+    let (api_key, org_id, owner_id) =
+        (bootstrap.api_key.expose_secret().to_owned(), bootstrap.organization.id.clone(), bootstrap.owner_id.clone());
+    start(app, dir, db_path, master_key, options, api_key, org_id, owner_id)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn start(
+    app: App,
+    dir: Arc<tempfile::TempDir>,
+    db_path: PathBuf,
+    master_key: String,
+    options: Options,
+    api_key: String,
+    org_id: String,
+    owner_id: String,
+) -> TestApp {
+    let (tx, rx) = oneshot::channel::<()>();
+    let (addr, core) = (app.addr, app.core.clone());
+    let handle = tokio::spawn(async move {
+        app.run(async {
+            let _ = rx.await;
+        })
+        .await
+        .expect("server runs");
+    });
+    TestApp {
+        addr,
+        base_url: format!("http://{addr}"),
+        api_key,
+        org_id,
+        owner_id,
+        db_path,
+        master_key,
+        core,
+        http: reqwest::Client::new(),
+        options,
+        shutdown: Some(tx),
+        handle: Some(handle),
+        _dir: dir,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// A request with `Authorization: Bearer key`.
+    pub fn request(&self, method: reqwest::Method, path: &str, key: &str) -> reqwest::RequestBuilder {
+        self.http.request(method, self.url(path)).bearer_auth(key)
+    }
+
+    pub async fn get(&self, path: &str, key: &str) -> Answer {
+        Answer::of(self.request(reqwest::Method::GET, path, key).send().await.expect("request sent")).await
+    }
+
+    pub async fn post(&self, path: &str, key: &str, body: Value) -> Answer {
+        Answer::of(self.request(reqwest::Method::POST, path, key).json(&body).send().await.expect("request sent")).await
+    }
+
+    pub async fn put(&self, path: &str, key: &str, body: Value) -> Answer {
+        Answer::of(self.request(reqwest::Method::PUT, path, key).json(&body).send().await.expect("request sent")).await
+    }
+
+    pub async fn patch(&self, path: &str, key: &str, body: Value) -> Answer {
+        Answer::of(self.request(reqwest::Method::PATCH, path, key).json(&body).send().await.expect("request sent")).await
+    }
+
+    pub async fn delete(&self, path: &str, key: &str) -> Answer {
+        Answer::of(self.request(reqwest::Method::DELETE, path, key).send().await.expect("request sent")).await
+    }
+
+    /// Creates another organization (as the operator would with `converra init`) and returns
+    /// its owner's key.
+    pub async fn new_org(&self, name: &str, plan: Plan) -> String {
+        let b = self.core.create_organization(name, &format!("owner@{name}.example"), plan, Environment::Test).await.unwrap();
+        b.api_key.expose_secret().to_owned()
+    }
+
+    /// Adds a member with `role` to the caller's organization and returns a key acting as them.
+    pub async fn member_key(&self, owner_key: &str, email: &str, role: &str) -> (String, String) {
+        let member = self.post("/api/v1/members", owner_key, serde_json::json!({"email": email, "role": role})).await;
+        assert_eq!(member.status, 201, "{}", member.body);
+        let id = member.body["id"].as_str().unwrap().to_owned();
+        let key = self
+            .post("/api/v1/api-keys", owner_key, serde_json::json!({"name": format!("{role} key"), "member_id": id}))
+            .await;
+        assert_eq!(key.status, 201, "{}", key.body);
+        (id, key.body["key"].as_str().unwrap().to_owned())
+    }
+
+    /// Stops the server gracefully and starts it again on the same database and master key.
+    pub async fn restart(mut self) -> TestApp {
+        self.stop().await;
+        let app = App::build(config(&self.db_path, &self.master_key, &self.options)).await.expect("app restarts");
+        assert!(app.bootstrap.is_none(), "a used database is not bootstrapped again");
+        let dir = self._dir.clone();
+        start(app, dir, self.db_path.clone(), self.master_key.clone(), self.options.clone(), self.api_key.clone(), self.org_id.clone(), self.owner_id.clone())
+    }
+
+    pub async fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(handle) = self.handle.take() {
+            let _ = handle.await;
+        }
+    }
+
+    /// The raw bytes of the database file and its WAL.
+    pub fn raw_database(&self) -> Vec<u8> {
+        let mut bytes = std::fs::read(&self.db_path).unwrap_or_default();
+        let mut wal = self.db_path.clone().into_os_string();
+        wal.push("-wal");
+        bytes.extend(std::fs::read(wal).unwrap_or_default());
+        bytes
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// An HTTP answer, read whole.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub text: String,
+    pub body: Value,
+}
+
+impl Answer {
+    pub async fn of(response: reqwest::Response) -> Self {
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Self { status, headers, text, body }
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts an error answer: status, code and exact message.
+    pub fn assert_error(&self, status: u16, code: &str, message: &str) {
+        assert_eq!(self.status, status, "status of {}", self.text);
+        assert_eq!(self.body["error"]["code"], code, "code of {}", self.text);
+        assert_eq!(self.body["error"]["message"], message, "message of {}", self.text);
+    }
+
+    pub fn assert_code(&self, status: u16, code: &str) {
+        assert_eq!(self.status, status, "status of {}", self.text);
+        assert_eq!(self.body["error"]["code"], code, "code of {}", self.text);
+    }
+}
