@@ -4,9 +4,11 @@
 
 pub mod access;
 pub mod audit;
+pub mod completions;
 pub mod error;
 pub mod ids;
 pub mod settings;
+pub mod usage;
 pub mod vault;
 
 use std::sync::Arc;
