@@ -98,7 +98,9 @@ impl App {
         let listener = self.listener.tap_io(|tcp| {
             let _ = tcp.set_nodelay(true);
         });
-        axum::serve(listener, self.router).with_graceful_shutdown(shutdown).await
+        let result = axum::serve(listener, self.router).with_graceful_shutdown(shutdown).await;
+        self.core.flush_usage().await;
+        result
     }
 }
 

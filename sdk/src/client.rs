@@ -13,9 +13,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::{Error, Result};
-use crate::resources::{
-    ApiKeys, AuditEvents, Completions, Members, Projects, ProviderKeys, Settings, UsageReports,
-};
+use crate::resources::{ApiKeys, AuditEvents, Completions, Members, Projects, ProviderKeys, Settings, UsageReports};
 use crate::retry::{Failure, RetryRule};
 use crate::types::Me;
 
@@ -133,14 +131,13 @@ impl Converra {
     /// [`Error::Config`] if `CONVERRA_API_KEY` is unset or empty, or `CONVERRA_BASE_URL` is not
     /// a valid `http(s)` URL.
     pub fn from_env() -> Result<Self> {
-        let api_key = std::env::var(API_KEY_VAR).ok().filter(|key| !key.trim().is_empty()).ok_or_else(|| {
-            Error::Config {
+        let api_key =
+            std::env::var(API_KEY_VAR).ok().filter(|key| !key.trim().is_empty()).ok_or_else(|| Error::Config {
                 message: format!(
                     "{API_KEY_VAR} is not set: export a Converra API key (sk_live_… or sk_test_…), \
                      e.g. the one printed by `converra init`"
                 ),
-            }
-        })?;
+            })?;
         let mut builder = Self::builder().api_key(api_key);
         if let Some(base_url) = std::env::var(BASE_URL_VAR).ok().filter(|url| !url.trim().is_empty()) {
             builder = builder.base_url(base_url);
@@ -303,6 +300,15 @@ impl Converra {
     /// `{base_url}/api/v1/{segments…}?{query}`, every segment percent-encoded as one segment
     /// (so an id can never add a path level or a query), keeping any path prefix of the base URL.
     fn url(&self, segments: &[&str], query: &impl Serialize) -> Result<Url> {
+        // URL rules drop `.` and `..` segments and an empty one changes the route: such an id
+        // could only ever reach the wrong endpoint, so it is refused before anything is sent.
+        if segments.iter().any(|s| matches!(*s, "" | "." | "..")) {
+            return Err(Error::Validation {
+                field: Some("id".into()),
+                message: "an id must not be empty, `.` or `..`".into(),
+                request_id: None,
+            });
+        }
         let mut url = self.inner.base_url.clone();
         url.path_segments_mut()
             .map_err(|()| Error::Config { message: "the base URL cannot have a path".into() })?
@@ -386,13 +392,15 @@ impl Converra {
     }
 
     fn authorization(&self) -> Result<HeaderValue> {
-        let mut value = HeaderValue::from_str(&format!("Bearer {}", self.inner.api_key.expose_secret())).map_err(|_| {
-            Error::Config { message: "the API key contains characters that cannot be sent in an HTTP header".into() }
-        })?;
+        let mut value =
+            HeaderValue::from_str(&format!("Bearer {}", self.inner.api_key.expose_secret())).map_err(|_| {
+                Error::Config {
+                    message: "the API key contains characters that cannot be sent in an HTTP header".into(),
+                }
+            })?;
         value.set_sensitive(true);
         Ok(value)
     }
-
 }
 
 /// An empty query string.
@@ -580,6 +588,10 @@ mod tests {
         let c = client("http://localhost:9000/prefix/");
         let url = c.url(&["provider-keys", "pk_1/../x?y#z", "activate"], &NoQuery).unwrap();
         assert_eq!(url.as_str(), "http://localhost:9000/prefix/api/v1/provider-keys/pk_1%2F..%2Fx%3Fy%23z/activate");
+        for bad in ["", ".", ".."] {
+            let refused = c.url(&["provider-keys", bad], &NoQuery);
+            assert!(matches!(refused, Err(Error::Validation { .. })), "{bad:?}");
+        }
         let url = client("http://localhost:9000").url(&["me"], &NoQuery).unwrap();
         assert_eq!(url.as_str(), "http://localhost:9000/api/v1/me");
     }
@@ -593,9 +605,19 @@ mod tests {
             environment: Some(Environment::Test),
         };
         let url = c.url(&["provider-keys"], &filter).unwrap();
-        assert_eq!(url.query(), Some("provider=openai&project_id=prj+1%26x&environment=test"));
+        // The order of the pairs follows serde_json's map and does not matter to the server.
+        let mut pairs: Vec<_> = url.query().unwrap().split('&').collect();
+        pairs.sort_unstable();
+        assert_eq!(pairs, ["environment=test", "project_id=prj+1%26x", "provider=openai"]);
         let url = c.url(&["provider-keys"], &ProviderKeyFilter::default()).unwrap();
         assert_eq!(url.as_str(), "http://127.0.0.1:8080/api/v1/provider-keys");
+    }
+
+    #[test]
+    fn client_and_errors_cross_threads() {
+        fn send_sync<T: Send + Sync + 'static>() {}
+        send_sync::<Converra>();
+        send_sync::<Error>();
     }
 
     #[test]

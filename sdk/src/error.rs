@@ -129,7 +129,7 @@ pub enum Error {
     },
     /// The server could not be reached or the connection failed (after any automatic retries),
     /// including timeouts.
-    #[error("could not reach Converra: {0}")]
+    #[error("could not reach Converra: {}", with_causes(.0))]
     Transport(#[source] reqwest::Error),
     /// No complete answer within the client's timeout (after any automatic retries); see
     /// [`ConverraBuilder::timeout`](crate::ConverraBuilder::timeout).
@@ -154,6 +154,22 @@ pub enum Error {
         /// What to fix.
         message: String,
     },
+}
+
+/// `reqwest`'s message says only which request failed; the reason (connection refused, DNS,
+/// TLS, ...) is further down its source chain, and is what the reader needs.
+fn with_causes(error: &reqwest::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 fn field_suffix(field: &Option<String>) -> String {

@@ -119,11 +119,10 @@ mod tests {
 
     #[test]
     fn the_same_events_however_the_body_is_split() {
-        let body = "event: error\r\ndata: {\"x\":\"é€\"}\r\n\r\n: keep-alive\n\ndata:no-space\rdata: second\r\r".as_bytes();
-        let expected = vec![
-            SseEvent { event: Some("error".into()), data: "{\"x\":\"é€\"}".into() },
-            data("no-space\nsecond"),
-        ];
+        let body =
+            "event: error\r\ndata: {\"x\":\"é€\"}\r\n\r\n: keep-alive\n\ndata:no-space\rdata: second\r\r".as_bytes();
+        let expected =
+            vec![SseEvent { event: Some("error".into()), data: "{\"x\":\"é€\"}".into() }, data("no-space\nsecond")];
         for piece in 1..=body.len() {
             assert_eq!(parse_in_pieces(body, piece), expected, "piece size {piece}");
         }

@@ -9,10 +9,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use converra::{Environment, Plan, Provider};
 use converra_server::app::App;
 use converra_server::config::{Config, MasterKeySource};
 use converra_server::core::Core;
-use converra::{Environment, Plan, Provider};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 use tokio::sync::oneshot;
@@ -127,6 +127,11 @@ impl TestApp {
         format!("{}{path}", self.base_url)
     }
 
+    /// An SDK client for `key` against this server (no retries, so tests see every answer).
+    pub fn sdk(&self, key: &str) -> converra::Converra {
+        converra::Converra::builder().api_key(key).base_url(&self.base_url).max_retries(0).build().expect("sdk client")
+    }
+
     /// A request with `Authorization: Bearer key`.
     pub fn request(&self, method: reqwest::Method, path: &str, key: &str) -> reqwest::RequestBuilder {
         self.http.request(method, self.url(path)).bearer_auth(key)
@@ -145,7 +150,8 @@ impl TestApp {
     }
 
     pub async fn patch(&self, path: &str, key: &str, body: Value) -> Answer {
-        Answer::of(self.request(reqwest::Method::PATCH, path, key).json(&body).send().await.expect("request sent")).await
+        Answer::of(self.request(reqwest::Method::PATCH, path, key).json(&body).send().await.expect("request sent"))
+            .await
     }
 
     pub async fn delete(&self, path: &str, key: &str) -> Answer {
@@ -155,7 +161,11 @@ impl TestApp {
     /// Creates another organization (as the operator would with `converra init`) and returns
     /// its owner's key.
     pub async fn new_org(&self, name: &str, plan: Plan) -> String {
-        let b = self.core.create_organization(name, &format!("owner@{name}.example"), plan, Environment::Test).await.unwrap();
+        let b = self
+            .core
+            .create_organization(name, &format!("owner@{name}.example"), plan, Environment::Test)
+            .await
+            .unwrap();
         b.api_key.expose_secret().to_owned()
     }
 
@@ -177,7 +187,16 @@ impl TestApp {
         let app = App::build(config(&self.db_path, &self.master_key, &self.options)).await.expect("app restarts");
         assert!(app.bootstrap.is_none(), "a used database is not bootstrapped again");
         let dir = self._dir.clone();
-        start(app, dir, self.db_path.clone(), self.master_key.clone(), self.options.clone(), self.api_key.clone(), self.org_id.clone(), self.owner_id.clone())
+        start(
+            app,
+            dir,
+            self.db_path.clone(),
+            self.master_key.clone(),
+            self.options.clone(),
+            self.api_key.clone(),
+            self.org_id.clone(),
+            self.owner_id.clone(),
+        )
     }
 
     pub async fn stop(&mut self) {
@@ -196,6 +215,25 @@ impl TestApp {
         wal.push("-wal");
         bytes.extend(std::fs::read(wal).unwrap_or_default());
         bytes
+    }
+
+    /// Stops the server and starts it again on the same database with another master key
+    /// (base64), e.g. after `rotate_master_key`. Panics if the app refuses to start.
+    pub async fn restart_with_master_key(mut self, key_b64: String) -> TestApp {
+        self.stop().await;
+        let app =
+            App::build(config(&self.db_path, &key_b64, &self.options)).await.expect("app restarts with the new key");
+        let dir = self._dir.clone();
+        start(
+            app,
+            dir,
+            self.db_path.clone(),
+            key_b64,
+            self.options.clone(),
+            self.api_key.clone(),
+            self.org_id.clone(),
+            self.owner_id.clone(),
+        )
     }
 }
 

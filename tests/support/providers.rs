@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use converra::Provider;
 use serde_json::{Value, json};
-use wiremock::matchers::{header, method, path};
+use wiremock::matchers::{body_partial_json, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 /// One mock server per provider.
@@ -89,11 +89,19 @@ pub fn models_path(provider: Provider) -> &'static str {
 
 fn models_body(provider: Provider) -> Value {
     match provider {
-        Provider::Openai => json!({"object": "list", "data": [{"id": "gpt-4o-mini", "object": "model", "created": 1721172741, "owned_by": "system"}]}),
-        Provider::Deepseek => json!({"object": "list", "data": [{"id": "deepseek-chat", "object": "model", "owned_by": "deepseek"}]}),
-        Provider::Anthropic => json!({"data": [{"type": "model", "id": "claude-sonnet-4-5", "display_name": "Claude Sonnet 4.5", "created_at": "2025-09-29T00:00:00Z"}],
-            "has_more": false, "first_id": "claude-sonnet-4-5", "last_id": "claude-sonnet-4-5"}),
-        Provider::Gemini => json!({"models": [{"name": "models/gemini-2.5-flash", "displayName": "Gemini 2.5 Flash", "supportedGenerationMethods": ["generateContent"]}]}),
+        Provider::Openai => {
+            json!({"object": "list", "data": [{"id": "gpt-4o-mini", "object": "model", "created": 1721172741, "owned_by": "system"}]})
+        }
+        Provider::Deepseek => {
+            json!({"object": "list", "data": [{"id": "deepseek-chat", "object": "model", "owned_by": "deepseek"}]})
+        }
+        Provider::Anthropic => {
+            json!({"data": [{"type": "model", "id": "claude-sonnet-4-5", "display_name": "Claude Sonnet 4.5", "created_at": "2025-09-29T00:00:00Z"}],
+            "has_more": false, "first_id": "claude-sonnet-4-5", "last_id": "claude-sonnet-4-5"})
+        }
+        Provider::Gemini => {
+            json!({"models": [{"name": "models/gemini-2.5-flash", "displayName": "Gemini 2.5 Flash", "supportedGenerationMethods": ["generateContent"]}]})
+        }
     }
 }
 
@@ -139,7 +147,10 @@ impl MockProviders {
         if provider == Provider::Anthropic {
             ok = ok.and(header("anthropic-version", "2023-06-01"));
         }
-        ok.respond_with(ResponseTemplate::new(200).set_body_json(models_body(provider))).with_priority(1).mount(self.server(provider)).await;
+        ok.respond_with(ResponseTemplate::new(200).set_body_json(models_body(provider)))
+            .with_priority(1)
+            .mount(self.server(provider))
+            .await;
         Mock::given(method("GET"))
             .and(path(models_path(provider)))
             .respond_with(invalid_key_answer(provider, revoked_key(provider)))
@@ -158,5 +169,142 @@ impl MockProviders {
             .with_priority(1)
             .mount(self.server(provider))
             .await;
+    }
+}
+
+/// The chat path of each provider for `model` (Gemini puts the model in the path).
+pub fn chat_path(provider: Provider, model: &str, stream: bool) -> String {
+    match (provider, stream) {
+        (Provider::Openai, _) => "/v1/chat/completions".into(),
+        (Provider::Deepseek, _) => "/chat/completions".into(),
+        (Provider::Anthropic, _) => "/v1/messages".into(),
+        (Provider::Gemini, false) => format!("/v1beta/models/{model}:generateContent"),
+        (Provider::Gemini, true) => format!("/v1beta/models/{model}:streamGenerateContent"),
+    }
+}
+
+/// The provider's real non-streaming answer saying `text`, with 12 input and 5 output tokens.
+pub fn chat_answer(provider: Provider, model: &str, text: &str) -> ResponseTemplate {
+    let body = match provider {
+        Provider::Openai | Provider::Deepseek => json!({
+            "id": "chatcmpl-B9MBs8CjcvOU2jLn4n570S5qMJKcT", "object": "chat.completion", "created": 1741569952, "model": model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text, "refusal": null, "annotations": []},
+                "logprobs": null, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 12, "completion_tokens": 5, "total_tokens": 17,
+                "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+                "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0, "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0}},
+            "service_tier": "default", "system_fingerprint": "fp_06737a9306"}),
+        Provider::Anthropic => json!({
+            "id": "msg_013Zva2CMHLNnXjNJJKqJ2EF", "type": "message", "role": "assistant", "model": model,
+            "content": [{"type": "text", "text": text}], "stop_reason": "end_turn", "stop_sequence": null,
+            "usage": {"input_tokens": 12, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0, "output_tokens": 5}}),
+        Provider::Gemini => json!({
+            "candidates": [{"content": {"parts": [{"text": text}], "role": "model"}, "finishReason": "STOP", "avgLogprobs": -0.05}],
+            "usageMetadata": {"promptTokenCount": 12, "candidatesTokenCount": 5, "totalTokenCount": 17,
+                "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 12}]},
+            "modelVersion": model, "responseId": "mfmgZ-2aHZu2nvgPxu2S8Aw"}),
+    };
+    ResponseTemplate::new(200).set_body_json(body)
+}
+
+/// The provider's real event stream saying `parts` in order (12 input, 5 output tokens).
+pub fn chat_stream(provider: Provider, model: &str, parts: &[&str]) -> ResponseTemplate {
+    let mut out = String::new();
+    let mut event = |name: Option<&str>, data: Value| {
+        if let Some(name) = name {
+            out.push_str(&format!("event: {name}\n"));
+        }
+        out.push_str(&format!("data: {data}\n\n"));
+    };
+    match provider {
+        Provider::Openai | Provider::Deepseek => {
+            let chunk = |delta: Value, finish: Value| {
+                json!({"id": "chatcmpl-123", "object": "chat.completion.chunk", "created": 1694268190,
+                "model": model, "system_fingerprint": "fp_44709d6fcb", "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}]})
+            };
+            event(None, chunk(json!({"role": "assistant", "content": "", "refusal": null}), Value::Null));
+            for p in parts {
+                event(None, chunk(json!({"content": p}), Value::Null));
+            }
+            event(None, chunk(json!({}), json!("stop")));
+            event(
+                None,
+                json!({"id": "chatcmpl-123", "object": "chat.completion.chunk", "created": 1694268190, "model": model, "choices": [],
+                "usage": {"prompt_tokens": 12, "completion_tokens": 5, "total_tokens": 17}}),
+            );
+            out.push_str("data: [DONE]\n\n");
+        }
+        Provider::Anthropic => {
+            event(
+                Some("message_start"),
+                json!({"type": "message_start", "message": {"id": "msg_1nZdL29xx5MUA1yADyHTEsnR8uuvGzszyY", "type": "message",
+                "role": "assistant", "content": [], "model": model, "stop_reason": null, "stop_sequence": null, "usage": {"input_tokens": 12, "output_tokens": 1}}}),
+            );
+            event(
+                Some("content_block_start"),
+                json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+            );
+            event(Some("ping"), json!({"type": "ping"}));
+            for p in parts {
+                event(
+                    Some("content_block_delta"),
+                    json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": p}}),
+                );
+            }
+            event(Some("content_block_stop"), json!({"type": "content_block_stop", "index": 0}));
+            event(
+                Some("message_delta"),
+                json!({"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": null}, "usage": {"output_tokens": 5}}),
+            );
+            event(Some("message_stop"), json!({"type": "message_stop"}));
+        }
+        Provider::Gemini => {
+            let n = parts.len();
+            for (i, p) in parts.iter().enumerate() {
+                let mut c = json!({"candidates": [{"content": {"parts": [{"text": p}], "role": "model"}}], "modelVersion": model});
+                if i + 1 == n {
+                    c["candidates"][0]["finishReason"] = json!("STOP");
+                    c["usageMetadata"] =
+                        json!({"promptTokenCount": 12, "candidatesTokenCount": 5, "totalTokenCount": 17});
+                }
+                event(None, c);
+            }
+        }
+    }
+    ResponseTemplate::new(200).insert_header("content-type", "text/event-stream").set_body_raw(out, "text/event-stream")
+}
+
+impl MockProviders {
+    /// Chat calls with `key` for `model` answer `template` (non-streaming or streaming path).
+    pub async fn answer_chat(
+        &self,
+        provider: Provider,
+        key: &str,
+        model: &str,
+        stream: bool,
+        template: ResponseTemplate,
+    ) {
+        let (name, value) = auth_header(provider, key);
+        let mock =
+            Mock::given(method("POST")).and(path(chat_path(provider, model, stream))).and(header(name, value.as_str()));
+        // OpenAI-style and Anthropic streams share the path: the body's `stream: true` tells them apart.
+        let (mock, priority) = if stream && provider != Provider::Gemini {
+            (mock.and(body_partial_json(json!({"stream": true}))), 1)
+        } else {
+            (mock, 2)
+        };
+        mock.respond_with(template).with_priority(priority).mount(self.server(provider)).await;
+    }
+
+    /// Chat calls of one provider that the tests made, as JSON bodies.
+    pub async fn chat_bodies(&self, provider: Provider) -> Vec<Value> {
+        self.server(provider)
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|r| r.method.as_str() == "POST")
+            .map(|r| serde_json::from_slice(&r.body).unwrap_or(Value::Null))
+            .collect()
     }
 }

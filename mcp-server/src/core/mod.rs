@@ -26,16 +26,18 @@ pub struct Core {
     pub(crate) providers: Providers,
     pub(crate) limits: access::RateLimits,
     pub(crate) last_used: access::LastUsed,
+    pub(crate) usage: usage::UsageRecorder,
 }
 
 impl Core {
     pub fn new(store: Store, keyring: vault::Keyring, providers: Providers) -> Arc<Self> {
         Arc::new(Self {
-            store,
             keyring,
             providers,
             limits: access::RateLimits::default(),
             last_used: access::LastUsed::default(),
+            usage: usage::UsageRecorder::start(store.clone()),
+            store,
         })
     }
 

@@ -2,8 +2,10 @@
 //! are a few lines over core functions; the error mapping is `error.rs`, once.
 
 mod auth;
+mod completions;
 pub mod error;
 pub mod extract;
+mod openai_compat;
 mod resources;
 
 use std::sync::Arc;
@@ -47,9 +49,12 @@ pub fn api_routes(core: Arc<Core>) -> Router<Arc<Core>> {
         )
         .route("/api/v1/provider-keys/{id}/activate", post(r::activate_provider_key))
         .route("/api/v1/provider-keys/{id}/test", post(r::test_provider_key))
+        .route("/api/v1/completions", post(completions::create))
+        .route("/api/v1/usage", get(completions::usage))
         .route("/api/v1/audit-events", get(r::audit_events))
         .route("/api/v1/settings/ai", get(r::get_ai_settings).put(r::update_ai_settings))
-        .route_layer(middleware::from_fn_with_state(core, auth::require_api_key))
+        .route_layer(middleware::from_fn_with_state(core.clone(), auth::require_api_key))
+        .merge(openai_compat::routes(core))
 }
 
 async fn healthz() -> &'static str {

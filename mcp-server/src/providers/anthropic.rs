@@ -1,14 +1,152 @@
-//! Anthropic Messages wire format: `x-api-key` + `anthropic-version`.
+//! Anthropic Messages: `x-api-key` + `anthropic-version`, a required `max_tokens`, the system
+//! prompt as a top-level field, and typed stream events.
 
+use converra::{FinishReason, KeyStatus, MessageRole, Usage};
 use secrecy::SecretString;
+use serde::Deserialize;
+use serde_json::{Value, json};
 
-use super::secret_header;
+use super::chat::{ChatEvent, ChatRequest, ChatResponse, ChatStream, ProviderFailure};
+use super::sse::{self, Step};
+use super::{errors, secret_header};
+use converra::Provider;
 
 pub const VERSION: &str = "2023-06-01";
+/// Anthropic requires `max_tokens`; this is used when the caller sets none.
+const DEFAULT_MAX_TOKENS: u32 = 4096;
 
 pub fn list_models(client: &reqwest::Client, base: &str, key: &SecretString) -> reqwest::RequestBuilder {
     client
         .get(format!("{base}/v1/models"))
         .header("x-api-key", secret_header("", key))
         .header("anthropic-version", VERSION)
+}
+
+fn body(req: &ChatRequest, stream: bool) -> Value {
+    let messages: Vec<Value> = req
+        .messages
+        .iter()
+        .map(|m| json!({"role": if m.role == MessageRole::Assistant { "assistant" } else { "user" }, "content": m.content}))
+        .collect();
+    let mut body = json!({
+        "model": req.model,
+        "max_tokens": req.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS),
+        "messages": messages,
+    });
+    if let Some(system) = &req.system {
+        body["system"] = json!(system);
+    }
+    if let Some(t) = req.temperature {
+        body["temperature"] = json!(t);
+    }
+    if !req.stop.is_empty() {
+        body["stop_sequences"] = json!(req.stop);
+    }
+    if stream {
+        body["stream"] = json!(true);
+    }
+    body
+}
+
+fn request(
+    client: &reqwest::Client,
+    base: &str,
+    key: &SecretString,
+    req: &ChatRequest,
+    stream: bool,
+) -> reqwest::RequestBuilder {
+    client
+        .post(format!("{base}/v1/messages"))
+        .header("x-api-key", secret_header("", key))
+        .header("anthropic-version", VERSION)
+        .json(&body(req, stream))
+}
+
+fn finish_reason(stop_reason: Option<&str>) -> FinishReason {
+    match stop_reason {
+        Some("end_turn") | Some("stop_sequence") | None => FinishReason::Stop,
+        Some("max_tokens") => FinishReason::Length,
+        Some("refusal") => FinishReason::ContentFilter,
+        Some(_) => FinishReason::Other,
+    }
+}
+
+#[derive(Deserialize)]
+struct Message {
+    #[serde(default)]
+    content: Vec<Block>,
+    stop_reason: Option<String>,
+    #[serde(default)]
+    usage: WireUsage,
+}
+
+#[derive(Deserialize)]
+struct Block {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    text: Option<String>,
+}
+
+#[derive(Deserialize, Default, Clone, Copy)]
+struct WireUsage {
+    #[serde(default)]
+    input_tokens: u64,
+    #[serde(default)]
+    output_tokens: u64,
+}
+
+pub async fn complete(
+    client: &reqwest::Client,
+    base: &str,
+    key: &SecretString,
+    req: &ChatRequest,
+) -> Result<ChatResponse, ProviderFailure> {
+    let response = errors::send(Provider::Anthropic, request(client, base, key, req, false)).await?;
+    let message: Message = errors::json(Provider::Anthropic, response).await?;
+    let content =
+        message.content.iter().filter(|b| b.kind == "text").filter_map(|b| b.text.as_deref()).collect::<String>();
+    Ok(ChatResponse {
+        content,
+        finish_reason: finish_reason(message.stop_reason.as_deref()),
+        usage: Usage { input_tokens: message.usage.input_tokens, output_tokens: message.usage.output_tokens },
+    })
+}
+
+pub async fn stream(
+    client: &reqwest::Client,
+    base: &str,
+    key: &SecretString,
+    req: &ChatRequest,
+) -> Result<ChatStream, ProviderFailure> {
+    let response = errors::send(Provider::Anthropic, request(client, base, key, req, true)).await?;
+    let mut usage = Usage::default();
+    let mut stop: Option<String> = None;
+    Ok(sse::events(response, move |data| {
+        let Some(data) = data else { return Step::Fail(ProviderFailure(KeyStatus::Unreachable)) };
+        let Ok(event) = serde_json::from_str::<Value>(data) else {
+            return Step::Fail(ProviderFailure(KeyStatus::ProviderError));
+        };
+        match event["type"].as_str().unwrap_or_default() {
+            "message_start" => {
+                usage.input_tokens = event["message"]["usage"]["input_tokens"].as_u64().unwrap_or_default();
+                Step::Skip
+            }
+            "content_block_delta" => match event["delta"]["text"].as_str() {
+                Some(text) if !text.is_empty() => Step::Emit(ChatEvent::Delta(text.to_owned())),
+                _ => Step::Skip,
+            },
+            "message_delta" => {
+                if let Some(reason) = event["delta"]["stop_reason"].as_str() {
+                    stop = Some(reason.to_owned());
+                }
+                if let Some(out) = event["usage"]["output_tokens"].as_u64() {
+                    usage.output_tokens = out;
+                }
+                Step::Skip
+            }
+            "message_stop" => Step::End(ChatEvent::Done { finish_reason: finish_reason(stop.as_deref()), usage }),
+            _ => Step::Skip,
+        }
+    }))
 }

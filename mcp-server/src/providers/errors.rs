@@ -2,6 +2,50 @@
 //! never copied into a message: a provider's error text can echo part of the key.
 
 use converra::{KeyStatus, Provider};
+use serde::de::DeserializeOwned;
+
+use super::chat::ProviderFailure;
+
+/// Sends a provider request; a transport failure is `unreachable`, a non-2xx answer is
+/// classified from its status and body.
+pub async fn send(provider: Provider, request: reqwest::RequestBuilder) -> Result<reqwest::Response, ProviderFailure> {
+    let response = request.send().await.map_err(|e| {
+        tracing::info!(provider = %provider, timeout = e.is_timeout(), connect = e.is_connect(), "provider unreachable");
+        ProviderFailure(KeyStatus::Unreachable)
+    })?;
+    let status = response.status().as_u16();
+    if (200..300).contains(&status) {
+        return Ok(response);
+    }
+    let body = response.bytes().await.unwrap_or_default();
+    let mapped = classify(provider, status, &body);
+    tracing::info!(provider = %provider, status, mapped = mapped.as_str(), "provider refused the call");
+    Err(ProviderFailure(mapped))
+}
+
+/// Reads a 2xx JSON answer; one we cannot read is a provider error.
+pub async fn json<T: DeserializeOwned>(provider: Provider, response: reqwest::Response) -> Result<T, ProviderFailure> {
+    let bytes = response.bytes().await.map_err(|_| ProviderFailure(KeyStatus::Unreachable))?;
+    serde_json::from_slice(&bytes).map_err(|e| {
+        tracing::warn!(provider = %provider, error = %e, "provider answer did not parse");
+        ProviderFailure(KeyStatus::ProviderError)
+    })
+}
+
+/// Classifies an `event: error` inside a stream (Anthropic's shape: `{"error": {"type": …}}`).
+pub fn classify_stream_error(data: &str) -> KeyStatus {
+    let kind = serde_json::from_str::<serde_json::Value>(data)
+        .ok()
+        .and_then(|v| v["error"]["type"].as_str().map(str::to_owned))
+        .unwrap_or_default();
+    match kind.as_str() {
+        "authentication_error" => KeyStatus::InvalidKey,
+        "permission_error" => KeyStatus::PermissionDenied,
+        "rate_limit_error" => KeyStatus::RateLimited,
+        "billing_error" => KeyStatus::QuotaExceeded,
+        _ => KeyStatus::ProviderError,
+    }
+}
 
 /// Classifies an HTTP answer of `provider`.
 pub fn classify(provider: Provider, status: u16, body: &[u8]) -> KeyStatus {

@@ -1,10 +1,173 @@
-//! Gemini `generateContent` wire format. The key goes in `x-goog-api-key`, never in a `?key=`
-//! query string, so it cannot end up in a URL that an error or a log line repeats.
+//! Gemini `generateContent` / `streamGenerateContent?alt=sse`. The key goes in
+//! `x-goog-api-key`, never in a `?key=` query string, so it cannot end up in a URL that an error
+//! or a log line repeats.
 
+use converra::{FinishReason, KeyStatus, MessageRole, Provider, Usage};
 use secrecy::SecretString;
+use serde::Deserialize;
+use serde_json::{Value, json};
 
-use super::secret_header;
+use super::chat::{ChatEvent, ChatRequest, ChatResponse, ChatStream, ProviderFailure};
+use super::sse::{self, Step};
+use super::{errors, secret_header};
 
 pub fn list_models(client: &reqwest::Client, base: &str, key: &SecretString) -> reqwest::RequestBuilder {
     client.get(format!("{base}/v1beta/models")).header("x-goog-api-key", secret_header("", key))
+}
+
+fn body(req: &ChatRequest) -> Value {
+    let contents: Vec<Value> = req
+        .messages
+        .iter()
+        .map(|m| json!({"role": if m.role == MessageRole::Assistant { "model" } else { "user" }, "parts": [{"text": m.content}]}))
+        .collect();
+    let mut body = json!({"contents": contents});
+    if let Some(system) = &req.system {
+        body["systemInstruction"] = json!({"parts": [{"text": system}]});
+    }
+    let mut config = serde_json::Map::new();
+    if let Some(max) = req.max_tokens {
+        config.insert("maxOutputTokens".into(), json!(max));
+    }
+    if let Some(t) = req.temperature {
+        config.insert("temperature".into(), json!(t));
+    }
+    if !req.stop.is_empty() {
+        config.insert("stopSequences".into(), json!(req.stop));
+    }
+    if !config.is_empty() {
+        body["generationConfig"] = Value::Object(config);
+    }
+    body
+}
+
+/// The model name was checked by the core to be `[A-Za-z0-9._-]`, so it is safe in the path.
+fn request(
+    client: &reqwest::Client,
+    base: &str,
+    key: &SecretString,
+    req: &ChatRequest,
+    stream: bool,
+) -> reqwest::RequestBuilder {
+    let url = if stream {
+        format!("{base}/v1beta/models/{}:streamGenerateContent?alt=sse", req.model)
+    } else {
+        format!("{base}/v1beta/models/{}:generateContent", req.model)
+    };
+    client.post(url).header("x-goog-api-key", secret_header("", key)).json(&body(req))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct GenerateContentResponse {
+    #[serde(default)]
+    candidates: Vec<Candidate>,
+    #[serde(default)]
+    usage_metadata: Option<UsageMetadata>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Candidate {
+    #[serde(default)]
+    content: Option<Content>,
+    #[serde(default)]
+    finish_reason: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Content {
+    #[serde(default)]
+    parts: Vec<Part>,
+}
+
+#[derive(Deserialize)]
+struct Part {
+    #[serde(default)]
+    text: Option<String>,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "camelCase")]
+struct UsageMetadata {
+    #[serde(default)]
+    prompt_token_count: u64,
+    #[serde(default)]
+    candidates_token_count: u64,
+}
+
+fn finish_reason(reason: Option<&str>) -> FinishReason {
+    match reason {
+        Some("STOP") | None => FinishReason::Stop,
+        Some("MAX_TOKENS") => FinishReason::Length,
+        Some("SAFETY") | Some("RECITATION") | Some("PROHIBITED_CONTENT") | Some("BLOCKLIST") => {
+            FinishReason::ContentFilter
+        }
+        Some(_) => FinishReason::Other,
+    }
+}
+
+impl GenerateContentResponse {
+    fn text(&self) -> String {
+        self.candidates
+            .first()
+            .and_then(|c| c.content.as_ref())
+            .map(|c| c.parts.iter().filter_map(|p| p.text.as_deref()).collect())
+            .unwrap_or_default()
+    }
+
+    fn finish(&self) -> Option<&str> {
+        self.candidates.first().and_then(|c| c.finish_reason.as_deref())
+    }
+
+    fn usage(&self) -> Option<Usage> {
+        self.usage_metadata
+            .map(|u| Usage { input_tokens: u.prompt_token_count, output_tokens: u.candidates_token_count })
+    }
+}
+
+pub async fn complete(
+    client: &reqwest::Client,
+    base: &str,
+    key: &SecretString,
+    req: &ChatRequest,
+) -> Result<ChatResponse, ProviderFailure> {
+    let response = errors::send(Provider::Gemini, request(client, base, key, req, false)).await?;
+    let answer: GenerateContentResponse = errors::json(Provider::Gemini, response).await?;
+    Ok(ChatResponse {
+        content: answer.text(),
+        finish_reason: finish_reason(answer.finish()),
+        usage: answer.usage().unwrap_or_default(),
+    })
+}
+
+pub async fn stream(
+    client: &reqwest::Client,
+    base: &str,
+    key: &SecretString,
+    req: &ChatRequest,
+) -> Result<ChatStream, ProviderFailure> {
+    let response = errors::send(Provider::Gemini, request(client, base, key, req, true)).await?;
+    let mut usage = Usage::default();
+    let mut finish: Option<String> = None;
+    Ok(sse::events(response, move |data| {
+        // Gemini has no end marker: the answer is complete when the body ends after a finishReason.
+        let Some(data) = data else {
+            return match finish.take() {
+                Some(reason) => Step::End(ChatEvent::Done { finish_reason: finish_reason(Some(&reason)), usage }),
+                None => Step::Fail(ProviderFailure(KeyStatus::Unreachable)),
+            };
+        };
+        let Ok(chunk) = serde_json::from_str::<GenerateContentResponse>(data) else {
+            return Step::Fail(ProviderFailure(KeyStatus::ProviderError));
+        };
+        if let Some(u) = chunk.usage() {
+            usage = u;
+        }
+        if let Some(reason) = chunk.finish() {
+            finish = Some(reason.to_owned());
+        }
+        let text = chunk.text();
+        if text.is_empty() { Step::Skip } else { Step::Emit(ChatEvent::Delta(text)) }
+    }))
 }

@@ -3,9 +3,12 @@
 //! from operator configuration: no request can change where a key is sent.
 
 mod anthropic;
+pub mod chat;
 mod errors;
 mod gemini;
 mod openai;
+pub mod openai_wire;
+mod sse;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -13,6 +16,8 @@ use std::time::{Duration, Instant};
 use converra::{KeyStatus, Provider};
 use reqwest::header::HeaderValue;
 use secrecy::{ExposeSecret, SecretString};
+
+pub use chat::{ChatEvent, ChatRequest, ChatResponse, ChatStream, ProviderFailure};
 
 /// Where each provider is reached and the operator's own keys behind the allowance.
 #[derive(Clone, Default)]
@@ -102,6 +107,38 @@ impl Providers {
             }
         };
         VerifyOutcome { status, latency_ms: started.elapsed().as_millis() as u64 }
+    }
+}
+
+impl Providers {
+    /// Runs a completion with `key`.
+    pub async fn complete(
+        &self,
+        provider: Provider,
+        key: &SecretString,
+        req: &ChatRequest,
+    ) -> Result<ChatResponse, ProviderFailure> {
+        let (client, base) = (&self.client, self.base(provider));
+        match provider {
+            Provider::Openai | Provider::Deepseek => openai::complete(client, provider, base, key, req).await,
+            Provider::Anthropic => anthropic::complete(client, base, key, req).await,
+            Provider::Gemini => gemini::complete(client, base, key, req).await,
+        }
+    }
+
+    /// Starts a streamed completion with `key`; failures before the first byte come back here.
+    pub async fn stream(
+        &self,
+        provider: Provider,
+        key: &SecretString,
+        req: &ChatRequest,
+    ) -> Result<ChatStream, ProviderFailure> {
+        let (client, base) = (&self.client, self.base(provider));
+        match provider {
+            Provider::Openai | Provider::Deepseek => openai::stream(client, provider, base, key, req).await,
+            Provider::Anthropic => anthropic::stream(client, base, key, req).await,
+            Provider::Gemini => gemini::stream(client, base, key, req).await,
+        }
     }
 }
 

@@ -26,6 +26,8 @@ pub struct Caller {
     pub rate_limit_per_min: u32,
     /// The plan's monthly allowance of platform tokens.
     pub monthly_tokens: u64,
+    /// The organization's AI settings at the time of the request.
+    pub ai: converra::AiSettings,
 }
 
 impl Caller {
@@ -112,6 +114,7 @@ impl Core {
         Ok(Caller {
             rate_limit_per_min,
             monthly_tokens,
+            ai: converra::AiSettings { enabled: org.ai_enabled, tone: org.ai_tone },
             org_id: org.id,
             org_name: org.name,
             plan: org.plan,

@@ -1,0 +1,275 @@
+//! The OpenAI-compatible face: `POST /v1/chat/completions` (streaming and not) and
+//! `GET /v1/models`, in OpenAI's exact shapes and error format, so official OpenAI clients work
+//! by changing only their base URL and key. The project comes from `X-Converra-Project`.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::extract::{Request, State};
+use axum::http::header::AUTHORIZATION;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::sse::{Event, Sse};
+use axum::response::{IntoResponse, Response};
+use converra::{CompletionRequest, ErrorCode, FinishReason, KeySource, Message, MessageRole, Provider};
+use futures_util::StreamExt;
+
+use super::error::rate_limit_headers;
+use crate::core::{Caller, Core, Error};
+use crate::providers::openai_wire::{
+    AssistantMessage, ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, Choice, ChunkChoice, Delta,
+    ModelEntry, ModelList, OpenAiError, OpenAiErrorBody, WireUsage,
+};
+
+/// A core error in OpenAI's error shape.
+pub struct OpenAiApiError(pub Error);
+
+impl From<Error> for OpenAiApiError {
+    fn from(e: Error) -> Self {
+        Self(e)
+    }
+}
+
+fn openai_error(e: &Error) -> OpenAiError {
+    let body = e.body().error;
+    let kind = match body.code {
+        ErrorCode::Unauthorized | ErrorCode::Forbidden | ErrorCode::NotFound | ErrorCode::ValidationError => {
+            "invalid_request_error"
+        }
+        ErrorCode::Conflict | ErrorCode::PayloadTooLarge | ErrorCode::NoProviderKey | ErrorCode::AiDisabled => {
+            "invalid_request_error"
+        }
+        ErrorCode::RateLimited => "rate_limit_error",
+        ErrorCode::AllowanceExhausted => "insufficient_quota",
+        ErrorCode::ProviderError | ErrorCode::Internal => "api_error",
+    };
+    let code = match (body.code, body.provider_status) {
+        (ErrorCode::Unauthorized, _) => "invalid_api_key".to_owned(),
+        (ErrorCode::ProviderError, Some(status)) => status.as_str().to_owned(),
+        (code, _) => code.as_str().to_ascii_lowercase(),
+    };
+    OpenAiError {
+        error: OpenAiErrorBody { message: body.message, kind: kind.into(), param: body.field, code: Some(code) },
+    }
+}
+
+impl IntoResponse for OpenAiApiError {
+    fn into_response(self) -> Response {
+        super::error::log(&self.0);
+        let status = StatusCode::from_u16(self.0.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut response = (status, axum::Json(openai_error(&self.0))).into_response();
+        match &self.0 {
+            Error::Unauthorized(_) => {
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(r#"Bearer realm="converra""#));
+            }
+            Error::RateLimited(info) => rate_limit_headers(response.headers_mut(), info),
+            _ => {}
+        }
+        response
+    }
+}
+
+/// The same authentication as every face, with errors in OpenAI's shape.
+pub async fn require_api_key(State(core): State<Arc<Core>>, mut req: Request, next: Next) -> Response {
+    let header = req.headers().get(AUTHORIZATION).map(|v| v.as_bytes().to_vec());
+    match core.authenticate(header.as_deref()).await {
+        Ok((caller, limits)) => {
+            req.extensions_mut().insert(caller);
+            let mut response = next.run(req).await;
+            rate_limit_headers(response.headers_mut(), &limits);
+            response
+        }
+        Err(e) => OpenAiApiError(e).into_response(),
+    }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default()
+}
+
+fn finish_name(reason: FinishReason) -> String {
+    match reason {
+        FinishReason::Other => "stop".into(),
+        r => r.as_str().into(),
+    }
+}
+
+/// Translates OpenAI's request into ours. Roles other than system/developer/user/assistant
+/// (tools, functions) and non-text content are refused with a clear message.
+fn to_request(req: ChatCompletionRequest, headers: &HeaderMap) -> Result<CompletionRequest, Error> {
+    if req.n.is_some_and(|n| n != 1) {
+        return Err(Error::validation("n", "only n = 1 is supported"));
+    }
+    let mut messages = Vec::with_capacity(req.messages.len());
+    for (i, m) in req.messages.into_iter().enumerate() {
+        let role = match m.role.as_str() {
+            "system" | "developer" => MessageRole::System,
+            "user" => MessageRole::User,
+            "assistant" => MessageRole::Assistant,
+            other => {
+                return Err(Error::validation(
+                    format!("messages[{i}].role"),
+                    format!("role `{other}` is not supported"),
+                ));
+            }
+        };
+        let content = m
+            .content
+            .and_then(|c| c.text())
+            .ok_or_else(|| Error::validation(format!("messages[{i}].content"), "only text content is supported"))?;
+        messages.push(Message { role, content });
+    }
+    let project_id = match headers.get("x-converra-project") {
+        Some(v) => {
+            Some(v.to_str().map_err(|_| Error::validation("X-Converra-Project", "must be a project id"))?.to_owned())
+        }
+        None => None,
+    };
+    Ok(CompletionRequest {
+        model: req.model,
+        messages,
+        max_tokens: req.max_completion_tokens.or(req.max_tokens),
+        temperature: req.temperature,
+        stop: req.stop.map(|s| s.into_vec()).unwrap_or_default(),
+        project_id,
+        tone: None,
+        stream: false,
+    })
+}
+
+pub async fn chat_completions(
+    State(core): State<Arc<Core>>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, OpenAiApiError> {
+    let req: ChatCompletionRequest = super::extract::parse_json(&body)?;
+    let model = req.model.clone();
+    let stream = req.stream.unwrap_or(false);
+    let include_usage = req.stream_options.as_ref().is_some_and(|o| o.include_usage);
+    let request = to_request(req, &headers)?;
+    let created = unix_now();
+    if !stream {
+        let c = core.complete(&caller, request).await?;
+        let answer = ChatCompletion {
+            id: format!("chatcmpl-{}", c.id.trim_start_matches("cmpl_")),
+            object: "chat.completion".into(),
+            created,
+            model,
+            choices: vec![Choice {
+                index: 0,
+                message: AssistantMessage { role: "assistant".into(), content: Some(c.content), refusal: None },
+                logprobs: None,
+                finish_reason: Some(finish_name(c.finish_reason)),
+            }],
+            usage: Some(WireUsage {
+                prompt_tokens: c.usage.input_tokens,
+                completion_tokens: c.usage.output_tokens,
+                total_tokens: c.usage.input_tokens + c.usage.output_tokens,
+            }),
+            system_fingerprint: None,
+        };
+        return Ok(axum::Json(answer).into_response());
+    }
+    let chunks = core.stream(&caller, request).await?;
+    let chunk = move |id: &str, delta: Delta, finish: Option<String>, usage: Option<WireUsage>, choices: bool| {
+        ChatCompletionChunk {
+            id: format!("chatcmpl-{}", id.trim_start_matches("cmpl_")),
+            object: "chat.completion.chunk".into(),
+            created,
+            model: model.clone(),
+            choices: if choices { vec![ChunkChoice { index: 0, delta, finish_reason: finish }] } else { vec![] },
+            usage,
+        }
+    };
+    let events = chunks
+        .flat_map(move |item| {
+            let out: Vec<Event> = match item {
+                Ok(c) if c.key_source.is_some() => vec![json_event(&chunk(
+                    &c.id,
+                    Delta { role: Some("assistant".into()), content: Some(String::new()) },
+                    None,
+                    None,
+                    true,
+                ))],
+                Ok(c) => match (c.finish_reason, c.usage) {
+                    (Some(reason), usage) => {
+                        let mut v =
+                            vec![json_event(&chunk(&c.id, Delta::default(), Some(finish_name(reason)), None, true))];
+                        if let (true, Some(u)) = (include_usage, usage) {
+                            let wire = WireUsage {
+                                prompt_tokens: u.input_tokens,
+                                completion_tokens: u.output_tokens,
+                                total_tokens: u.input_tokens + u.output_tokens,
+                            };
+                            v.push(json_event(&chunk(&c.id, Delta::default(), None, Some(wire), false)));
+                        }
+                        v
+                    }
+                    (None, _) => {
+                        vec![json_event(&chunk(&c.id, Delta { role: None, content: Some(c.delta) }, None, None, true))]
+                    }
+                },
+                Err(e) => {
+                    super::error::log(&e);
+                    vec![json_event(&openai_error(&e))]
+                }
+            };
+            futures_util::stream::iter(out)
+        })
+        .chain(futures_util::stream::once(async { Event::default().data("[DONE]") }))
+        .map(Ok::<_, Infallible>);
+    Ok(Sse::new(events).into_response())
+}
+
+fn json_event<T: serde::Serialize>(value: &T) -> Event {
+    Event::default().json_data(value).unwrap_or_else(|_| Event::default().data("{}"))
+}
+
+/// Known models of the providers this caller can reach (a stored key or the platform key).
+const CATALOG: &[(Provider, &[&str])] = &[
+    (Provider::Openai, &["gpt-4o", "gpt-4o-mini", "gpt-4.1", "gpt-4.1-mini", "o3-mini", "o4-mini"]),
+    (Provider::Anthropic, &["claude-sonnet-4-5", "claude-haiku-4-5", "claude-opus-4-1"]),
+    (Provider::Gemini, &["gemini-2.5-flash", "gemini-2.5-pro"]),
+    (Provider::Deepseek, &["deepseek-chat", "deepseek-reasoner"]),
+];
+
+pub async fn models(State(core): State<Arc<Core>>, caller: Caller) -> Result<axum::Json<ModelList>, OpenAiApiError> {
+    let mut data = Vec::new();
+    for (provider, models) in CATALOG {
+        if core.resolve_key(&caller, *provider, None).await?.source == KeySource::None {
+            continue;
+        }
+        data.extend(models.iter().map(|m| ModelEntry {
+            id: format!("{provider}/{m}"),
+            object: "model".into(),
+            created: 0,
+            owned_by: provider.as_str().into(),
+        }));
+    }
+    Ok(axum::Json(ModelList { object: "list".into(), data }))
+}
+
+/// The `/v1` routes.
+pub fn routes(core: Arc<Core>) -> axum::Router<Arc<Core>> {
+    axum::Router::new()
+        .route("/v1/chat/completions", axum::routing::post(chat_completions))
+        .route("/v1/models", axum::routing::get(models))
+        .route_layer(axum::middleware::from_fn_with_state(core, require_api_key))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_take_openais_shape() {
+        let e = openai_error(&Error::Unauthorized(crate::core::AuthError::Invalid));
+        assert_eq!(e.error.kind, "invalid_request_error");
+        assert_eq!(e.error.code.as_deref(), Some("invalid_api_key"));
+        assert_eq!(e.error.message, "Invalid API key");
+    }
+}
