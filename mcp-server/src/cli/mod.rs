@@ -4,6 +4,7 @@
 //! (master key, database, address).
 
 mod admin;
+mod client;
 mod serve;
 
 use std::net::SocketAddr;
@@ -27,6 +28,9 @@ pub struct Cli {
     /// Log as JSON lines instead of human text
     #[arg(long, global = true)]
     pub log_json: bool,
+    /// Client commands: print JSON instead of tables
+    #[arg(long, global = true)]
+    pub json: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -54,6 +58,8 @@ pub enum Command {
         #[arg(long, default_value = "live")]
         environment: Environment,
     },
+    #[command(flatten)]
+    Client(client::ClientCommand),
     /// Operator commands: organizations, plans, key rotation.
     Admin {
         #[command(subcommand)]
@@ -95,6 +101,7 @@ pub fn run(cli: Cli) -> ExitCode {
                 admin::init(&config, &org, &owner, plan, environment).await
             }
             Command::Admin { command } => admin::run(&config, command).await,
+            Command::Client(command) => client::run(command, cli.json).await,
         }
     });
     match result {

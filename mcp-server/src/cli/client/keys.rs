@@ -1,0 +1,159 @@
+//! `converra keys …`. The secret of `keys add` comes from stdin (piped) or a prompt with echo
+//! off — never from an argument, which would land in shell history.
+
+use std::io::{IsTerminal, Read};
+
+use clap::Subcommand;
+use converra::{AddProviderKey, Converra, Environment, Provider, ProviderKey, ProviderKeyFilter, ResolveQuery};
+
+use super::{Failure, failure, table};
+
+#[derive(Subcommand, Debug)]
+pub enum KeysCommand {
+    /// List provider keys (members see status only).
+    List {
+        #[arg(long)]
+        provider: Option<Provider>,
+        #[arg(long)]
+        project: Option<String>,
+        #[arg(long)]
+        environment: Option<Environment>,
+    },
+    /// Store a provider key; the secret is read from stdin or a hidden prompt.
+    Add {
+        /// openai, anthropic, gemini or deepseek
+        provider: Provider,
+        /// A descriptive name, e.g. OpenAI-Production
+        #[arg(long)]
+        name: String,
+        /// Store it for one project instead of the whole organization
+        #[arg(long)]
+        project: Option<String>,
+        /// live or test (default: your API key's environment)
+        #[arg(long)]
+        environment: Option<Environment>,
+        /// Test the key with the provider first; refuse to save a rejected key
+        #[arg(long)]
+        test: bool,
+    },
+    /// Test a stored key against its provider.
+    Test { id: String },
+    /// Make a key the active one of its slot (rotation, rollback).
+    Activate { id: String },
+    /// Remove a key and destroy its ciphertext.
+    Revoke { id: String },
+    /// Which key a completion would use, and why.
+    Resolve {
+        provider: Provider,
+        #[arg(long)]
+        project: Option<String>,
+    },
+}
+
+fn read_secret() -> Result<String, Failure> {
+    let secret = if std::io::stdin().is_terminal() {
+        rpassword::prompt_password("Provider API key (input hidden): ")
+            .map_err(|e| Failure::runtime(format!("cannot read the key: {e}")))?
+    } else {
+        let mut s = String::new();
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .map_err(|e| Failure::runtime(format!("cannot read the key from stdin: {e}")))?;
+        s
+    };
+    let secret = secret.trim().to_owned();
+    if secret.is_empty() {
+        return Err(Failure { code: 7, message: "no key given: pipe it on stdin or type it at the prompt".into() });
+    }
+    Ok(secret)
+}
+
+fn rows(keys: &[ProviderKey]) -> Vec<Vec<String>> {
+    keys.iter()
+        .map(|k| {
+            vec![
+                k.id.clone(),
+                k.provider.to_string(),
+                k.name.clone().unwrap_or_else(|| "-".into()),
+                k.project_id.clone().unwrap_or_else(|| "organization".into()),
+                k.environment.as_str().into(),
+                k.masked.clone().unwrap_or_else(|| "-".into()),
+                if k.active { "active".into() } else { "inactive".into() },
+                k.status.as_str().into(),
+            ]
+        })
+        .collect()
+}
+
+const HEADERS: [&str; 8] = ["ID", "PROVIDER", "NAME", "SCOPE", "ENV", "KEY", "STATE", "STATUS"];
+
+pub async fn run(client: &Converra, command: KeysCommand, json: bool) -> Result<(), Failure> {
+    let keys = client.provider_keys();
+    match command {
+        KeysCommand::List { provider, project, environment } => {
+            let list =
+                keys.list(ProviderKeyFilter { provider, project_id: project, environment }).await.map_err(failure)?;
+            if json { table::print_json(&converra::List::from(list)) } else { Ok(table::print(&HEADERS, rows(&list))) }
+        }
+        KeysCommand::Add { provider, name, project, environment, test } => {
+            let secret = read_secret()?;
+            let mut req = AddProviderKey::new(provider, name, secret);
+            req.project_id = project;
+            req.environment = environment;
+            req.test = test;
+            let key = keys.add(req).await.map_err(failure)?;
+            if json {
+                return table::print_json(&key);
+            }
+            eprintln!(
+                "Stored {} key {} ({}); it is now the active key of its slot.",
+                key.provider,
+                key.id,
+                key.masked.as_deref().unwrap_or("")
+            );
+            Ok(table::print(&HEADERS, rows(&[key])))
+        }
+        KeysCommand::Test { id } => {
+            let result = keys.test(&id).await.map_err(failure)?;
+            if json {
+                return table::print_json(&result);
+            }
+            println!("{}: {} ({} ms)", result.status.as_str(), result.message, result.latency_ms);
+            if result.status != converra::KeyStatus::Ok {
+                return Err(Failure {
+                    code: 10,
+                    message: format!("the provider did not accept the key: {}", result.message),
+                });
+            }
+            Ok(())
+        }
+        KeysCommand::Activate { id } => {
+            let key = keys.activate(&id).await.map_err(failure)?;
+            if json { table::print_json(&key) } else { Ok(table::print(&HEADERS, rows(&[key]))) }
+        }
+        KeysCommand::Revoke { id } => {
+            keys.remove(&id).await.map_err(failure)?;
+            if json {
+                return table::print_json(&serde_json::json!({"id": id, "removed": true}));
+            }
+            eprintln!(
+                "Removed provider key {id}; its ciphertext is destroyed. Revoke it in the provider's dashboard too."
+            );
+            Ok(())
+        }
+        KeysCommand::Resolve { provider, project } => {
+            let r = keys.resolve(ResolveQuery { provider, project_id: project }).await.map_err(failure)?;
+            if json {
+                return table::print_json(&r);
+            }
+            println!(
+                "{}: {}{}",
+                r.source.as_str(),
+                r.key_id.as_deref().unwrap_or("-"),
+                r.masked.map(|m| format!(" ({m})")).unwrap_or_default()
+            );
+            println!("{}", r.reason);
+            Ok(())
+        }
+    }
+}
