@@ -44,7 +44,8 @@ pub fn open(config: &Config) -> Result<Opened, StartError> {
     let (master, created_master_key) = config::load_master_key(&config.master_key)?;
     let store = Store::open(&config.db_path)
         .map_err(|source| StartError::Database { path: config.db_path.display().to_string(), source })?;
-    let keyring = Keyring::open(&store, master)?;
+    let previous = config.previous_master_key.as_ref().map(config::load_previous_master_key).transpose()?;
+    let keyring = Keyring::open(&store, master, previous)?;
     let providers = Providers::new(config.providers.clone());
     Ok(Opened { core: Core::new(store, keyring, providers), created_master_key })
 }
@@ -63,11 +64,11 @@ impl App {
     /// Opens everything, bootstraps an empty database, and binds the listener (port 0 picks one).
     pub async fn build(config: Config) -> Result<Self, StartError> {
         let opened = open(&config)?;
-        if opened.created_master_key {
-            if let config::MasterKeySource::File(path) = &config.master_key {
-                tracing::warn!(path = %path.display(), "no master key configured: generated a development master key file (mode 0600). \
+        if opened.created_master_key
+            && let config::MasterKeySource::File(path) = &config.master_key
+        {
+            tracing::warn!(path = %path.display(), "no master key configured: generated a development master key file (mode 0600). \
                     Back it up: without it the stored provider keys cannot be decrypted. Set CONVERRA_MASTER_KEY in production.");
-            }
         }
         let core = opened.core;
         let bootstrap = if config.bootstrap

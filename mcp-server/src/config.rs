@@ -25,6 +25,8 @@ pub struct Config {
     pub addr: SocketAddr,
     pub db_path: PathBuf,
     pub master_key: MasterKeySource,
+    /// The master key being retired, during a master-key rotation.
+    pub previous_master_key: Option<MasterKeySource>,
     pub providers: ProviderConfig,
     pub log_filter: String,
     pub log_json: bool,
@@ -70,6 +72,12 @@ impl Config {
             (None, Some(file)) => MasterKeySource::File(file.into()),
             (None, None) => MasterKeySource::File(default_key_file(&db_path)),
         };
+        let previous_master_key = match (get("CONVERRA_PREVIOUS_MASTER_KEY"), get("CONVERRA_PREVIOUS_MASTER_KEY_FILE"))
+        {
+            (Some(key), _) => Some(MasterKeySource::Env(SecretString::from(key))),
+            (None, Some(file)) => Some(MasterKeySource::File(file.into())),
+            (None, None) => None,
+        };
         let mut providers = ProviderConfig::default();
         for p in Provider::ALL {
             let upper = p.as_str().to_uppercase();
@@ -101,6 +109,7 @@ impl Config {
             addr,
             db_path,
             master_key,
+            previous_master_key,
             providers,
             log_filter: get("CONVERRA_LOG").unwrap_or_else(|| "info".into()),
             log_json: get("CONVERRA_LOG_FORMAT").is_some_and(|f| f == "json"),
@@ -113,10 +122,10 @@ impl Config {
 
     /// Uses `db_path` and, unless a key is configured elsewhere, a key file beside it.
     pub fn with_db(mut self, db_path: PathBuf) -> Self {
-        if let MasterKeySource::File(f) = &self.master_key {
-            if *f == default_key_file(&self.db_path) {
-                self.master_key = MasterKeySource::File(default_key_file(&db_path));
-            }
+        if let MasterKeySource::File(f) = &self.master_key
+            && *f == default_key_file(&self.db_path)
+        {
+            self.master_key = MasterKeySource::File(default_key_file(&db_path));
         }
         self.db_path = db_path;
         self
@@ -157,6 +166,18 @@ pub fn load_master_key(source: &MasterKeySource) -> Result<(Key, bool), ConfigEr
             }
             Err(e) => Err(ConfigError::KeyFile { path: path.display().to_string(), why: e.to_string() }),
         },
+    }
+}
+
+/// Loads the previous master key (during a rotation); it must exist.
+pub fn load_previous_master_key(source: &MasterKeySource) -> Result<Key, ConfigError> {
+    match source {
+        MasterKeySource::Env(value) => decode_master_key(value.expose_secret(), "CONVERRA_PREVIOUS_MASTER_KEY"),
+        MasterKeySource::File(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| ConfigError::KeyFile { path: path.display().to_string(), why: e.to_string() })?;
+            decode_master_key(&text, "the previous master key file")
+        }
     }
 }
 

@@ -219,10 +219,16 @@ impl TestApp {
 
     /// Stops the server and starts it again on the same database with another master key
     /// (base64), e.g. after `rotate_master_key`. Panics if the app refuses to start.
-    pub async fn restart_with_master_key(mut self, key_b64: String) -> TestApp {
+    pub async fn restart_with_master_key(self, key_b64: String) -> TestApp {
+        self.restart_with_master_keys(key_b64, None).await
+    }
+
+    /// Restarts with a new master key and, during a rotation, the previous one.
+    pub async fn restart_with_master_keys(mut self, key_b64: String, previous_b64: Option<String>) -> TestApp {
         self.stop().await;
-        let app =
-            App::build(config(&self.db_path, &key_b64, &self.options)).await.expect("app restarts with the new key");
+        let mut config = config(&self.db_path, &key_b64, &self.options);
+        config.previous_master_key = previous_b64.map(|p| MasterKeySource::Env(SecretString::from(p)));
+        let app = App::build(config).await.expect("app restarts with the new key");
         let dir = self._dir.clone();
         start(
             app,

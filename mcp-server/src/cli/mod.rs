@@ -5,6 +5,7 @@
 
 mod admin;
 mod client;
+mod mcp;
 mod serve;
 
 use std::net::SocketAddr;
@@ -25,6 +26,9 @@ pub struct Cli {
     /// Master key file [env: CONVERRA_MASTER_KEY_FILE, default: beside the database]
     #[arg(long, global = true)]
     pub master_key_file: Option<PathBuf>,
+    /// The master key being retired, while a master-key rotation finishes [env: CONVERRA_PREVIOUS_MASTER_KEY_FILE]
+    #[arg(long, global = true)]
+    pub previous_master_key_file: Option<PathBuf>,
     /// Log as JSON lines instead of human text
     #[arg(long, global = true)]
     pub log_json: bool,
@@ -60,6 +64,8 @@ pub enum Command {
     },
     #[command(flatten)]
     Client(client::ClientCommand),
+    /// Serve the MCP tools over stdin/stdout, acting as the API key in CONVERRA_API_KEY.
+    Mcp(mcp::McpArgs),
     /// Operator commands: organizations, plans, key rotation.
     Admin {
         #[command(subcommand)]
@@ -101,6 +107,7 @@ pub fn run(cli: Cli) -> ExitCode {
                 admin::init(&config, &org, &owner, plan, environment).await
             }
             Command::Admin { command } => admin::run(&config, command).await,
+            Command::Mcp(args) => mcp::run(&config, args).await,
             Command::Client(command) => client::run(command, cli.json).await,
         }
     });
@@ -117,6 +124,9 @@ fn apply_flags(mut config: Config, cli: &Cli) -> Config {
     if let Some(file) = &cli.master_key_file {
         config.master_key = MasterKeySource::File(file.clone());
     }
+    if let Some(file) = &cli.previous_master_key_file {
+        config.previous_master_key = Some(MasterKeySource::File(file.clone()));
+    }
     config.log_json |= cli.log_json;
     config
 }
@@ -128,8 +138,11 @@ fn fail(f: Failure) -> ExitCode {
 
 /// Logs go to stderr (stdout stays clean for `--json` output and the stdio MCP transport).
 fn init_logging(config: &Config) {
+    // rmcp logs whole requests (tool arguments, which can hold a provider key) at debug level:
+    // it is capped at info whatever the filter says.
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log_filter)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
+        .add_directive("rmcp=info".parse().expect("static directive"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     let _ = if config.log_json { builder.json().try_init() } else { builder.compact().try_init() };
 }

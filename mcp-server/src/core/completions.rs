@@ -86,10 +86,10 @@ fn validate(req: &CompletionRequest) -> Result<()> {
     if req.max_tokens == Some(0) {
         return Err(Error::validation("max_tokens", "max_tokens must be at least 1"));
     }
-    if let Some(t) = req.temperature {
-        if !(0.0..=2.0).contains(&t) {
-            return Err(Error::validation("temperature", "temperature must be between 0 and 2"));
-        }
+    if let Some(t) = req.temperature
+        && !(0.0..=2.0).contains(&t)
+    {
+        return Err(Error::validation("temperature", "temperature must be between 0 and 2"));
     }
     if req.stop.len() > 4 {
         return Err(Error::validation("stop", "at most 4 stop sequences"));
@@ -152,13 +152,11 @@ impl Core {
         failure: ProviderFailure,
         started: Instant,
     ) -> Error {
-        if failure.0 == KeyStatus::InvalidKey {
-            if let Some(row) = &p.resolved.row {
-                if let Err(e) = self.store.set_provider_key_status(&caller.org_id, &row.id, KeyStatus::InvalidKey).await
-                {
-                    tracing::warn!(provider_key_id = %row.id, error = %e, "could not mark the key invalid");
-                }
-            }
+        if failure.0 == KeyStatus::InvalidKey
+            && let Some(row) = &p.resolved.row
+            && let Err(e) = self.store.set_provider_key_status(&caller.org_id, &row.id, KeyStatus::InvalidKey).await
+        {
+            tracing::warn!(provider_key_id = %row.id, error = %e, "could not mark the key invalid");
         }
         self.usage
             .record(

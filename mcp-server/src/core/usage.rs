@@ -15,7 +15,7 @@ use super::{Caller, Core, Error, Result, ids};
 use crate::store::{Store, UsageEventRow};
 
 enum Msg {
-    Event(UsageEventRow),
+    Event(Box<UsageEventRow>),
     Flush(oneshot::Sender<()>),
 }
 
@@ -39,7 +39,7 @@ impl UsageRecorder {
                 let mut next = Some(first);
                 while let Some(msg) = next.take() {
                     match msg {
-                        Msg::Event(e) => events.push(e),
+                        Msg::Event(e) => events.push(*e),
                         Msg::Flush(ack) => acks.push(ack),
                     }
                     if events.len() < BATCH {
@@ -117,7 +117,7 @@ impl UsageRecorder {
             month: ids::current_month(),
             created_at: ids::now(),
         };
-        if self.tx.send(Msg::Event(event)).is_err() {
+        if self.tx.send(Msg::Event(Box::new(event))).is_err() {
             tracing::error!("usage writer has stopped; a usage event was lost");
         }
     }

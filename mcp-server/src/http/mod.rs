@@ -1,7 +1,7 @@
 //! The HTTP faces: REST under `/api/v1`, health probes, and (mounted by `app.rs`) MCP. Handlers
 //! are a few lines over core functions; the error mapping is `error.rs`, once.
 
-mod auth;
+pub(crate) mod auth;
 mod completions;
 pub mod error;
 pub mod extract;

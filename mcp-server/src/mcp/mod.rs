@@ -1,13 +1,161 @@
-//! The MCP face (Streamable HTTP at `/api/mcp`, and stdio): coming with the MCP issue.
+//! The MCP face: the seven tools of `tools.rs` over Streamable HTTP at `/api/mcp` (in the same
+//! axum app, behind the same API-key middleware as REST) and over stdio (`converra mcp`).
+//!
+//! HTTP is stateless with plain JSON answers: no session can carry one key's identity into
+//! another key's calls, every request is authenticated and rate limited like REST, and any
+//! replica can answer any request. The caller reaches each tool as an argument
+//! ([`extract::Authenticated`]); core errors become tool errors in one place (`error.rs`).
+
+pub mod error;
+pub mod extract;
+pub mod tools;
 
 use std::sync::Arc;
 
-use axum::Router;
+use axum::{Router, middleware};
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::handler::server::tool::ToolCallContext;
+use rmcp::model::{CallToolRequestParams, CallToolResponse, Implementation, ServerCapabilities, ServerConfig};
+use rmcp::service::RequestContext;
+use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
+use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
+use rmcp::{RoleServer, ServerHandler, ServiceExt, tool_handler};
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::config::Config;
 use crate::core::Core;
+use error::ToolError;
 
-/// The MCP routes (none yet).
-pub fn routes(_core: Arc<Core>, _config: &Config) -> Router<Arc<Core>> {
+/// Where the Streamable HTTP endpoint is mounted.
+pub const PATH: &str = "/api/mcp";
+
+/// What the model is told about the server at `initialize`.
+pub const INSTRUCTIONS: &str = "\
+Converra is this organization's vault for its own AI provider keys (OpenAI, Anthropic, Google Gemini, DeepSeek) \
+and a gateway that runs completions with them. Every call acts as the Converra API key this server was configured \
+with: that member's role in one organization, in that key's environment (live or test).
+- Which provider keys exist and whether they work: list_provider_keys; check one with the provider: test_provider_key.
+- Which key a completion would use, and why: resolve_provider_key.
+- Run a prompt on a provider's model with the organization's key: run_completion.
+- Token usage and the plan's remaining monthly allowance: get_usage.
+- Store a key: prefer asking the user to run `converra keys add` in a terminal (it reads the secret from stdin), so \
+the secret never enters this conversation; add_provider_key is for when they choose to give it here.
+- Remove a key for good: revoke_provider_key (irreversible: confirm with the user first).
+Members may list, resolve, run completions and read usage; admins and owners also add, test and revoke keys. \
+Errors are tool errors whose text is {\"error\": {\"code\", \"message\"}}: FORBIDDEN (role too low), NOT_FOUND \
+(no such object in this organization), VALIDATION_ERROR (which argument, why), NO_PROVIDER_KEY, PROVIDER_ERROR.";
+
+/// The MCP server: one value per HTTP request (stateless), or one for a stdio session.
+pub struct ConverraMcp {
+    core: Arc<Core>,
+    /// Built once; cloned by reference into every per-request server.
+    tool_router: Arc<ToolRouter<Self>>,
+    /// Stdio only: the API key, resolved again before every call so that revocation, expiry
+    /// and role changes apply at once, as over HTTP.
+    stdio_key: Option<Arc<SecretString>>,
+}
+
+impl ConverraMcp {
+    fn new(core: Arc<Core>, tool_router: Arc<ToolRouter<Self>>, stdio_key: Option<Arc<SecretString>>) -> Self {
+        Self { core, tool_router, stdio_key }
+    }
+
+    /// The tools' definitions (names, schemas, annotations), for tests and documentation.
+    pub fn tools() -> Vec<rmcp::model::Tool> {
+        Self::tool_router().list_all()
+    }
+}
+
+#[tool_handler(router = self.tool_router)]
+impl ServerHandler for ConverraMcp {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(Implementation::new("converra", env!("CARGO_PKG_VERSION")))
+            .with_instructions(INSTRUCTIONS)
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        mut context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, rmcp::ErrorData> {
+        if let Some(key) = &self.stdio_key {
+            match self.core.caller_for_token(key.expose_secret()).await {
+                Ok(caller) => {
+                    context.extensions.insert(caller);
+                }
+                Err(e) => return Ok(ToolError(e).into_result().into()),
+            }
+        }
+        self.tool_router.call(ToolCallContext::new(self, request, context)).await
+    }
+}
+
+/// The Streamable HTTP transport's settings: stateless JSON, the configured hosts and origins,
+/// the configured body limit.
+fn http_config(config: &Config) -> StreamableHttpServerConfig {
+    StreamableHttpServerConfig::default()
+        .with_legacy_session_mode(false)
+        .with_json_response(true)
+        .with_allowed_hosts(config.mcp_allowed_hosts.clone())
+        .with_allowed_origins(allowed_origins(config))
+        .enforce_origin_validation()
+        .with_max_request_body_bytes(config.body_limit)
+}
+
+/// The configured origins; when none are, the http(s) origins of the allowed hosts (any port),
+/// so a page served from another site is refused while local tools that send their own
+/// origin still work. Requests without `Origin` (most MCP clients) always pass.
+fn allowed_origins(config: &Config) -> Vec<String> {
+    if !config.mcp_allowed_origins.is_empty() {
+        return config.mcp_allowed_origins.clone();
+    }
+    let mut origins = Vec::new();
+    for host in &config.mcp_allowed_hosts {
+        let authority = if host.parse::<std::net::Ipv6Addr>().is_ok() {
+            format!("[{host}]:*")
+        } else if host.contains(':') {
+            host.clone()
+        } else {
+            format!("{host}:*")
+        };
+        origins.push(format!("http://{authority}"));
+        origins.push(format!("https://{authority}"));
+    }
+    origins
+}
+
+/// The MCP routes: `/api/mcp`, authenticated and rate limited by the REST middleware. No OAuth
+/// discovery documents are served (the router's fallback answers them 404), so clients use the
+/// configured `Authorization: Bearer` header.
+pub fn routes(core: Arc<Core>, config: &Config) -> Router<Arc<Core>> {
+    let tool_router = Arc::new(ConverraMcp::tool_router());
+    let server_core = core.clone();
+    let service = StreamableHttpService::new(
+        move || Ok(ConverraMcp::new(server_core.clone(), tool_router.clone(), None)),
+        Arc::new(NeverSessionManager::default()),
+        http_config(config),
+    );
     Router::new()
+        .route_service(PATH, service)
+        .route_layer(middleware::from_fn_with_state(core, crate::http::auth::require_api_key))
+}
+
+/// Why the stdio server stopped abnormally.
+#[derive(Debug, thiserror::Error)]
+pub enum StdioError {
+    #[error("the MCP client did not initialize: {0}")]
+    Initialize(String),
+    #[error("the MCP stdio server failed: {0}")]
+    Failed(String),
+}
+
+/// Serves the tools over stdin/stdout, as the caller `api_key` identifies, until the client
+/// closes stdin. The key must already be known to resolve (see `cli/mcp.rs`).
+pub async fn serve_stdio(core: Arc<Core>, api_key: SecretString) -> Result<(), StdioError> {
+    let server = ConverraMcp::new(core, Arc::new(ConverraMcp::tool_router()), Some(Arc::new(api_key)));
+    let running =
+        server.serve(rmcp::transport::stdio_pipes()).await.map_err(|e| StdioError::Initialize(e.to_string()))?;
+    running.waiting().await.map_err(|e| StdioError::Failed(e.to_string()))?;
+    Ok(())
 }

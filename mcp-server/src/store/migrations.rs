@@ -121,4 +121,9 @@ pub const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX usage_events_org_month ON usage_events (org_id, month);
     "#,
+    // 4: online master-key rotation keeps the previous wrapping until the new key is in use.
+    r#"
+    ALTER TABLE data_keys ADD COLUMN wrapped_prev BLOB;
+    ALTER TABLE data_keys ADD COLUMN prev_master_version INTEGER;
+    "#,
 ];

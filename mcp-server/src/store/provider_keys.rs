@@ -14,7 +14,25 @@ pub struct DataKeyRow {
     pub version: u32,
     pub wrapped: Vec<u8>,
     pub master_version: u32,
+    /// During a master-key rotation: the same data key sealed by the previous master key, so
+    /// a server still running with that key keeps working.
+    pub wrapped_prev: Option<Vec<u8>>,
+    pub prev_master_version: Option<u32>,
     pub created_at: String,
+}
+
+const DK_COLS: &str = "org_id, version, wrapped, master_version, created_at, wrapped_prev, prev_master_version";
+
+fn data_key_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DataKeyRow> {
+    Ok(DataKeyRow {
+        org_id: r.get(0)?,
+        version: r.get(1)?,
+        wrapped: r.get(2)?,
+        master_version: r.get(3)?,
+        created_at: r.get(4)?,
+        wrapped_prev: r.get(5)?,
+        prev_master_version: r.get(6)?,
+    })
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -112,8 +130,8 @@ fn one_row(c: &Connection, org_id: &str, id: &str) -> StoreResult<Option<Provide
 
 pub(super) fn insert_data_key_row(c: &Connection, d: &DataKeyRow) -> StoreResult<()> {
     c.execute(
-        "INSERT INTO data_keys (org_id, version, wrapped, master_version, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![d.org_id, d.version, d.wrapped, d.master_version, d.created_at],
+        &format!("INSERT INTO data_keys ({DK_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
+        params![d.org_id, d.version, d.wrapped, d.master_version, d.created_at, d.wrapped_prev, d.prev_master_version],
     )?;
     Ok(())
 }
@@ -139,18 +157,12 @@ impl Store {
         let org_id = org_id.to_owned();
         self.run(move |c| {
             Ok(c.query_row(
-                "SELECT org_id, version, wrapped, master_version, created_at FROM data_keys
-                 WHERE org_id = ?1 AND (?2 IS NULL OR version = ?2) ORDER BY version DESC LIMIT 1",
+                &format!(
+                    "SELECT {DK_COLS} FROM data_keys
+                         WHERE org_id = ?1 AND (?2 IS NULL OR version = ?2) ORDER BY version DESC LIMIT 1"
+                ),
                 params![org_id, version],
-                |r| {
-                    Ok(DataKeyRow {
-                        org_id: r.get(0)?,
-                        version: r.get(1)?,
-                        wrapped: r.get(2)?,
-                        master_version: r.get(3)?,
-                        created_at: r.get(4)?,
-                    })
-                },
+                data_key_row,
             )
             .optional()?)
         })
@@ -160,20 +172,8 @@ impl Store {
     /// Every data key of every organization (for master-key rotation).
     pub fn all_data_keys_sync(&self) -> StoreResult<Vec<DataKeyRow>> {
         self.run_sync(|c| {
-            let mut stmt = c.prepare(
-                "SELECT org_id, version, wrapped, master_version, created_at FROM data_keys ORDER BY org_id, version",
-            )?;
-            let rows = stmt
-                .query_map([], |r| {
-                    Ok(DataKeyRow {
-                        org_id: r.get(0)?,
-                        version: r.get(1)?,
-                        wrapped: r.get(2)?,
-                        master_version: r.get(3)?,
-                        created_at: r.get(4)?,
-                    })
-                })?
-                .collect::<Result<Vec<_>, _>>()?;
+            let mut stmt = c.prepare(&format!("SELECT {DK_COLS} FROM data_keys ORDER BY org_id, version"))?;
+            let rows = stmt.query_map([], data_key_row)?.collect::<Result<Vec<_>, _>>()?;
             Ok(rows)
         })
     }
@@ -184,8 +184,9 @@ impl Store {
             let tx = c.transaction()?;
             for d in rewrapped {
                 tx.execute(
-                    "UPDATE data_keys SET wrapped = ?3, master_version = ?4 WHERE org_id = ?1 AND version = ?2",
-                    params![org_id, d.version, d.wrapped, d.master_version],
+                    "UPDATE data_keys SET wrapped = ?3, master_version = ?4, wrapped_prev = ?5, prev_master_version = ?6
+                     WHERE org_id = ?1 AND version = ?2",
+                    params![org_id, d.version, d.wrapped, d.master_version, d.wrapped_prev, d.prev_master_version],
                 )?;
             }
             tx.commit()?;

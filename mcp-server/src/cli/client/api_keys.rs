@@ -67,7 +67,8 @@ pub async fn run(client: &Converra, command: ApiKeysCommand, json: bool) -> Resu
             if json {
                 table::print_json(&converra::List::from(keys))
             } else {
-                Ok(table::print(&["ID", "NAME", "ENV", "KEY", "LAST USED", "STATE"], rows(&keys)))
+                table::print(&["ID", "NAME", "ENV", "KEY", "LAST USED", "STATE"], rows(&keys));
+                Ok(())
             }
         }
         ApiKeysCommand::Revoke { id } => {

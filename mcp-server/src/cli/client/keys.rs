@@ -93,7 +93,12 @@ pub async fn run(client: &Converra, command: KeysCommand, json: bool) -> Result<
         KeysCommand::List { provider, project, environment } => {
             let list =
                 keys.list(ProviderKeyFilter { provider, project_id: project, environment }).await.map_err(failure)?;
-            if json { table::print_json(&converra::List::from(list)) } else { Ok(table::print(&HEADERS, rows(&list))) }
+            if json {
+                table::print_json(&converra::List::from(list))
+            } else {
+                table::print(&HEADERS, rows(&list));
+                Ok(())
+            }
         }
         KeysCommand::Add { provider, name, project, environment, test } => {
             let secret = read_secret()?;
@@ -111,7 +116,8 @@ pub async fn run(client: &Converra, command: KeysCommand, json: bool) -> Result<
                 key.id,
                 key.masked.as_deref().unwrap_or("")
             );
-            Ok(table::print(&HEADERS, rows(&[key])))
+            table::print(&HEADERS, rows(&[key]));
+            Ok(())
         }
         KeysCommand::Test { id } => {
             let result = keys.test(&id).await.map_err(failure)?;
@@ -129,7 +135,12 @@ pub async fn run(client: &Converra, command: KeysCommand, json: bool) -> Result<
         }
         KeysCommand::Activate { id } => {
             let key = keys.activate(&id).await.map_err(failure)?;
-            if json { table::print_json(&key) } else { Ok(table::print(&HEADERS, rows(&[key]))) }
+            if json {
+                table::print_json(&key)
+            } else {
+                table::print(&HEADERS, rows(&[key]));
+                Ok(())
+            }
         }
         KeysCommand::Revoke { id } => {
             keys.remove(&id).await.map_err(failure)?;

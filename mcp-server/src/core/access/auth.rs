@@ -98,10 +98,10 @@ impl Core {
         if key.revoked_at.is_some() {
             return Err(Error::Unauthorized(AuthError::Revoked));
         }
-        if let Some(expires) = key.expires_at.as_deref().and_then(ids::parse_time) {
-            if expires <= time::OffsetDateTime::now_utc() {
-                return Err(Error::Unauthorized(AuthError::Expired));
-            }
+        if let Some(expires) = key.expires_at.as_deref().and_then(ids::parse_time)
+            && expires <= time::OffsetDateTime::now_utc()
+        {
+            return Err(Error::Unauthorized(AuthError::Expired));
         }
         if self.last_used.due(&key.id) {
             // Best effort: a failed bookkeeping write must not fail the request.

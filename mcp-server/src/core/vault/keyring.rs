@@ -23,6 +23,8 @@ pub enum MasterKeyError {
         "the master key does not match this database (it was set up with another key); start with the right CONVERRA_MASTER_KEY or key file"
     )]
     Mismatch,
+    #[error("the previous master key matches no earlier master key of this database")]
+    PreviousMismatch,
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
 }
@@ -30,13 +32,26 @@ pub enum MasterKeyError {
 pub struct Keyring {
     master: Key,
     master_version: u32,
+    /// The master key being retired, during an online rotation (`--previous-master-key-file`).
+    previous: Option<(u32, Key)>,
     data_keys: Mutex<HashMap<(String, u32), Arc<Key>>>,
+}
+
+fn verifies(store: &Store, key: &Key, version: u32) -> bool {
+    store
+        .meta_sync(&check_meta(version))
+        .ok()
+        .flatten()
+        .and_then(|h| unhex(&h))
+        .is_some_and(|check| crypto::verify_master(key, version, &check))
 }
 
 impl Keyring {
     /// Checks `master` against the database (recording it on a fresh database) and finds which
-    /// master-key version it is.
-    pub fn open(store: &Store, master: Key) -> Result<Self, MasterKeyError> {
+    /// master-key version it is: the current one, or the target of a rotation under way. A
+    /// retired key is refused. With `previous` (the key being retired), data keys still sealed
+    /// only by it are rewrapped under `master` now, which finishes an online rotation.
+    pub fn open(store: &Store, master: Key, previous: Option<Key>) -> Result<Self, MasterKeyError> {
         let current: Option<u32> = store.meta_sync(VERSION_META)?.and_then(|v| v.parse().ok());
         let master_version = match current {
             None => {
@@ -44,22 +59,48 @@ impl Keyring {
                 store.set_meta_sync(VERSION_META, "1")?;
                 1
             }
-            Some(current) => {
-                // The current version, or the target of a rotation that is under way.
-                (1..=current + 1)
+            Some(current) => [current + 1, current]
+                .into_iter()
+                .find(|v| verifies(store, &master, *v))
+                .ok_or(MasterKeyError::Mismatch)?,
+        };
+        let previous = match previous {
+            None => None,
+            Some(key) => {
+                let version = (1..master_version)
                     .rev()
-                    .find(|v| {
-                        store
-                            .meta_sync(&check_meta(*v))
-                            .ok()
-                            .flatten()
-                            .and_then(|h| unhex(&h))
-                            .is_some_and(|check| crypto::verify_master(&master, *v, &check))
-                    })
-                    .ok_or(MasterKeyError::Mismatch)?
+                    .find(|v| verifies(store, &key, *v))
+                    .ok_or(MasterKeyError::PreviousMismatch)?;
+                Some((version, key))
             }
         };
-        Ok(Self { master, master_version, data_keys: Mutex::new(HashMap::new()) })
+        let keyring = Self { master, master_version, previous, data_keys: Mutex::new(HashMap::new()) };
+        keyring.adopt_previous(store)?;
+        Ok(keyring)
+    }
+
+    /// Rewraps data keys sealed only by the previous master key (written by a server that was
+    /// still running with it during a rotation) under the current one.
+    fn adopt_previous(&self, store: &Store) -> Result<(), MasterKeyError> {
+        let Some((prev_version, _)) = &self.previous else { return Ok(()) };
+        for row in store.all_data_keys_sync()?.into_iter().filter(|r| r.master_version == *prev_version) {
+            match self.unwrap_row(&row) {
+                Ok(key) => {
+                    let rewrapped = DataKeyRow {
+                        wrapped: crypto::wrap_data_key(&self.master, &row.org_id, row.version, &key),
+                        master_version: self.master_version,
+                        wrapped_prev: Some(row.wrapped.clone()),
+                        prev_master_version: Some(row.master_version),
+                        ..row.clone()
+                    };
+                    store.rewrap_org_data_keys_sync(&row.org_id, &[rewrapped])?;
+                }
+                Err(e) => {
+                    tracing::error!(org_id = %row.org_id, error = %e, "could not adopt a data key sealed by the previous master key")
+                }
+            }
+        }
+        Ok(())
     }
 
     pub fn master_version(&self) -> u32 {
@@ -74,32 +115,51 @@ impl Keyring {
             version: 1,
             wrapped: crypto::wrap_data_key(&self.master, org_id, 1, &key),
             master_version: self.master_version,
+            wrapped_prev: None,
+            prev_master_version: None,
             created_at: ids::now(),
         })
     }
 
+    /// The master key this process holds for `version`, if any.
+    fn key_for(&self, version: Option<u32>) -> Option<&Key> {
+        let version = version?;
+        if version == self.master_version {
+            return Some(&self.master);
+        }
+        self.previous.as_ref().filter(|(v, _)| *v == version).map(|(_, k)| k)
+    }
+
+    /// Unwraps a data key with whichever sealing this process holds a master key for.
+    fn unwrap_row(&self, row: &DataKeyRow) -> Result<Key, CryptoError> {
+        if let Some(master) = self.key_for(Some(row.master_version)) {
+            return crypto::unwrap_data_key(master, &row.org_id, row.version, &row.wrapped);
+        }
+        if let (Some(master), Some(wrapped)) = (self.key_for(row.prev_master_version), &row.wrapped_prev) {
+            return crypto::unwrap_data_key(master, &row.org_id, row.version, wrapped);
+        }
+        tracing::error!(
+            org_id = %row.org_id,
+            data_key_version = row.version,
+            sealed_by = row.master_version,
+            running = self.master_version,
+            "data key is sealed by a master key this server does not hold: start once with --previous-master-key-file to finish the rotation"
+        );
+        Err(CryptoError::Open)
+    }
+
     /// The organization's data key of `version` (the newest when `None`).
     pub async fn data_key(&self, store: &Store, org_id: &str, version: Option<u32>) -> Result<(u32, Arc<Key>)> {
-        if let Some(v) = version {
-            if let Some(k) = self.data_keys.lock().unwrap_or_else(|p| p.into_inner()).get(&(org_id.to_owned(), v)) {
-                return Ok((v, k.clone()));
-            }
+        if let Some(v) = version
+            && let Some(k) = self.data_keys.lock().unwrap_or_else(|p| p.into_inner()).get(&(org_id.to_owned(), v))
+        {
+            return Ok((v, k.clone()));
         }
         let row = store
             .data_key(org_id, version)
             .await?
             .ok_or_else(|| Error::Internal(InternalError::Other(format!("organization {org_id} has no data key"))))?;
-        if row.master_version != self.master_version {
-            tracing::error!(
-                org_id,
-                data_key_version = row.version,
-                sealed_by = row.master_version,
-                running = self.master_version,
-                "data key is sealed by another master key version: finish `converra admin rotate-master-key`"
-            );
-            return Err(CryptoError::Open.into());
-        }
-        let key = crypto::unwrap_data_key(&self.master, org_id, row.version, &row.wrapped).inspect_err(|e| {
+        let key = self.unwrap_row(&row).inspect_err(|e| {
             tracing::error!(org_id, data_key_version = row.version, error = %e, "could not unwrap data key");
         })?;
         let key = Arc::new(key);

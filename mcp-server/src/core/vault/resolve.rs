@@ -24,12 +24,11 @@ impl Core {
         project_id: Option<&str>,
     ) -> Result<ResolvedKey> {
         self.check_project(caller, project_id).await?;
-        if let Some(project) = project_id {
-            if let Some(row) =
+        if let Some(project) = project_id
+            && let Some(row) =
                 self.store.active_provider_key(&caller.org_id, Some(project), caller.environment, provider).await?
-            {
-                return Ok(ResolvedKey { source: KeySource::Project, row: Some(row) });
-            }
+        {
+            return Ok(ResolvedKey { source: KeySource::Project, row: Some(row) });
         }
         if let Some(row) = self.store.active_provider_key(&caller.org_id, None, caller.environment, provider).await? {
             return Ok(ResolvedKey { source: KeySource::Organization, row: Some(row) });

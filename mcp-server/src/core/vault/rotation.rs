@@ -75,6 +75,10 @@ pub fn rotate_master_key(
             rewrapped.push(DataKeyRow {
                 wrapped: crypto::wrap_data_key(new, &org_id, row.version, &dk),
                 master_version: target,
+                // Kept so a server still running with the current key keeps working until it
+                // restarts with the new one.
+                wrapped_prev: Some(row.wrapped.clone()),
+                prev_master_version: Some(row.master_version),
                 ..row
             });
         }
@@ -102,6 +106,8 @@ pub async fn rotate_data_key(core: &Core, org_id: &str) -> Result<usize> {
         version,
         wrapped: crypto::wrap_data_key(core.keyring.master(), org_id, version, &new_key),
         master_version: core.keyring.master_version(),
+        wrapped_prev: None,
+        prev_master_version: None,
         created_at: ids::now(),
     };
     let reencrypted: Vec<(String, Vec<u8>)> = rows

@@ -1,0 +1,285 @@
+//! The gateway benchmark: how much latency Converra adds and how many completions it passes.
+//!
+//! One command: `cargo bench -p converra-server --bench gateway`. It starts
+//! - a fast mock OpenAI-compatible provider (axum, canned `chat.completion`), in this process;
+//! - the release `converra` binary on a fresh database, configured to call the mock;
+//! - a load driver with fixed concurrency (1, 16, 64) for a fixed duration per cell,
+//!   recording latency in HDR histograms,
+//!
+//! and measures, in the same run: direct to the mock, through `/v1/chat/completions` and
+//! through `/api/v1/completions` (organization key resolved, usage recorded, rate limit set
+//! high), the added latency per percentile, the throughput ratio, Converra's peak RSS (from
+//! `/proc`), MCP `tools/call` p50/p99, and cold start to `/readyz`.
+//!
+//! Environment: `BENCH_SECONDS` (per cell, default 5), `BENCH_CONCURRENCY` (default `1,16,64`).
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::routing::post;
+use hdrhistogram::Histogram;
+use serde_json::{Value, json};
+
+const CANNED: &str = r#"{"id":"chatcmpl-bench","object":"chat.completion","created":1741569952,"model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"Hello! How can I help you today?","refusal":null},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":9,"completion_tokens":9,"total_tokens":18},"system_fingerprint":"fp_bench"}"#;
+
+async fn mock_completion() -> impl axum::response::IntoResponse {
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], CANNED)
+}
+
+async fn start_mock() -> SocketAddr {
+    let app = Router::new()
+        .route("/v1/chat/completions", post(mock_completion))
+        .route("/v1/models", axum::routing::get(|| async { r#"{"object":"list","data":[]}"# }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    addr
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+struct Server {
+    child: Child,
+    base: String,
+    key: String,
+    cold_start: Duration,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn start_converra(dir: &std::path::Path, mock: SocketAddr) -> Server {
+    let port = free_port();
+    let db = dir.join("converra.db");
+    let started = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_converra"))
+        .args(["serve", "--addr", &format!("127.0.0.1:{port}"), "--db"])
+        .arg(&db)
+        .env("CONVERRA_OPENAI_BASE_URL", format!("http://{mock}/v1"))
+        .env("CONVERRA_LOG", "warn")
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("converra starts");
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    loop {
+        if let Ok(r) = http.get(format!("{base}/readyz")).send().await
+            && r.status() == 200
+        {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "converra did not become ready");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let cold_start = started.elapsed();
+    let mut key = String::new();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    while let Some(Ok(line)) = lines.next() {
+        if let Some(k) = line.split_whitespace().find(|w| w.starts_with("sk_test_")) {
+            key = k.to_owned();
+            break;
+        }
+    }
+    // Keep draining stderr so the child never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    assert!(!key.is_empty(), "bootstrap key printed");
+    let status = Command::new(env!("CARGO_BIN_EXE_converra"))
+        .args(["admin", "org", "set-plan", "default", "enterprise", "--rate-limit", "100000000", "--db"])
+        .arg(&db)
+        .env("CONVERRA_LOG", "warn")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    Server { child, base, key, cold_start }
+}
+
+struct Cell {
+    hist: Histogram<u64>,
+    requests: u64,
+    errors: u64,
+    elapsed: Duration,
+}
+
+impl Cell {
+    fn rps(&self) -> f64 {
+        self.requests as f64 / self.elapsed.as_secs_f64()
+    }
+    fn ms(&self, q: f64) -> f64 {
+        self.hist.value_at_quantile(q) as f64 / 1000.0
+    }
+}
+
+/// `concurrency` connections, each sending requests back to back for `seconds`.
+async fn drive(
+    url: &str,
+    key: Option<&str>,
+    body: &Value,
+    extra: &[(&str, &str)],
+    concurrency: usize,
+    seconds: f64,
+) -> Cell {
+    let stop = Arc::new(AtomicBool::new(false));
+    let body = Arc::new(serde_json::to_vec(body).unwrap());
+    let mut tasks = Vec::new();
+    let started = Instant::now();
+    for _ in 0..concurrency {
+        let client = reqwest::Client::builder().pool_max_idle_per_host(1).tcp_nodelay(true).build().unwrap();
+        let (url, key, body, stop) = (url.to_owned(), key.map(str::to_owned), body.clone(), stop.clone());
+        let extra: Vec<(String, String)> = extra.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        tasks.push(tokio::spawn(async move {
+            let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap();
+            let (mut n, mut errors) = (0u64, 0u64);
+            while !stop.load(Ordering::Relaxed) {
+                let mut req = client.post(&url).header("content-type", "application/json").body(body.as_ref().clone());
+                if let Some(k) = &key {
+                    req = req.bearer_auth(k);
+                }
+                for (k, v) in &extra {
+                    req = req.header(k, v);
+                }
+                let t = Instant::now();
+                match req.send().await {
+                    Ok(r) if r.status().is_success() => {
+                        let _ = r.bytes().await;
+                        hist.record(t.elapsed().as_micros().max(1) as u64).unwrap();
+                        n += 1;
+                    }
+                    _ => errors += 1,
+                }
+            }
+            (hist, n, errors)
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut cell = Cell {
+        hist: Histogram::new_with_bounds(1, 60_000_000, 3).unwrap(),
+        requests: 0,
+        errors: 0,
+        elapsed: Duration::ZERO,
+    };
+    for t in tasks {
+        let (h, n, e) = t.await.unwrap();
+        cell.hist.add(h).unwrap();
+        cell.requests += n;
+        cell.errors += e;
+    }
+    cell.elapsed = started.elapsed();
+    cell
+}
+
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+fn row(name: &str, c: usize, cell: &Cell) {
+    println!(
+        "| {name:<28} | {c:>3} | {:>9.0} | {:>7.3} | {:>7.3} | {:>7.3} | {:>8.3} | {:>6} |",
+        cell.rps(),
+        cell.ms(0.50),
+        cell.ms(0.90),
+        cell.ms(0.99),
+        cell.hist.max() as f64 / 1000.0,
+        cell.errors
+    );
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    runtime.block_on(run());
+}
+
+async fn run() {
+    let seconds: f64 = std::env::var("BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(5.0);
+    let levels: Vec<usize> = std::env::var("BENCH_CONCURRENCY")
+        .ok()
+        .map(|s| s.split(',').filter_map(|c| c.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![1, 16, 64]);
+    let dir = tempfile::tempdir().unwrap();
+    let mock = start_mock().await;
+    let server = start_converra(dir.path(), mock).await;
+    let http = reqwest::Client::new();
+    let added = http
+        .post(format!("{}/api/v1/provider-keys", server.base))
+        .bearer_auth(&server.key)
+        .json(&json!({"provider": "openai", "name": "bench", "api_key": "sk-proj-BENCHkey0123456789abcdefwxyz"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(added.status(), 201, "provider key added");
+
+    let body = json!({"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": "Hello"}]});
+    let direct_body = json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hello"}]});
+    let direct = format!("http://{mock}/v1/chat/completions");
+    let compat = format!("{}/v1/chat/completions", server.base);
+    let native = format!("{}/api/v1/completions", server.base);
+
+    println!(
+        "\nConverra gateway benchmark — {seconds} s per cell, {} cores\n",
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)
+    );
+    println!("| path                         |   c |     req/s | p50 ms  | p90 ms  | p99 ms  |  max ms  | errors |");
+    println!("|------------------------------|-----|-----------|---------|---------|---------|----------|--------|");
+    let mut summary = Vec::new();
+    for &c in &levels {
+        let d = drive(&direct, None, &direct_body, &[], c, seconds).await;
+        row("direct to mock", c, &d);
+        let o = drive(&compat, Some(&server.key), &body, &[], c, seconds).await;
+        row("converra /v1/chat/completions", c, &o);
+        let n = drive(&native, Some(&server.key), &body, &[], c, seconds).await;
+        row("converra /api/v1/completions", c, &n);
+        summary.push((c, d, o, n));
+    }
+    println!("\nAdded latency (through Converra /v1/chat/completions minus direct), ms:\n");
+    println!("|   c |   p50  |   p90  |   p99  | throughput ratio |");
+    println!("|-----|--------|--------|--------|------------------|");
+    for (c, d, o, _) in &summary {
+        println!(
+            "| {c:>3} | {:>6.3} | {:>6.3} | {:>6.3} | {:>16.2} |",
+            o.ms(0.5) - d.ms(0.5),
+            o.ms(0.9) - d.ms(0.9),
+            o.ms(0.99) - d.ms(0.99),
+            o.rps() / d.rps()
+        );
+    }
+
+    let mcp = format!("{}/api/mcp", server.base);
+    let accept = [("accept", "application/json, text/event-stream")];
+    let list = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "list_provider_keys", "arguments": {}}});
+    let run = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "run_completion",
+        "arguments": {"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": "Hello"}]}}});
+    println!("\nMCP tools/call over loopback (1 connection):\n");
+    println!("| tool                 | calls/s | p50 ms  | p99 ms  | errors |");
+    println!("|----------------------|---------|---------|---------|--------|");
+    for (name, call) in [("list_provider_keys", &list), ("run_completion", &run)] {
+        let m = drive(&mcp, Some(&server.key), call, &accept, 1, seconds.min(3.0)).await;
+        println!("| {name:<20} | {:>7.0} | {:>7.3} | {:>7.3} | {:>6} |", m.rps(), m.ms(0.5), m.ms(0.99), m.errors);
+    }
+
+    println!("\nConverra peak RSS: {:.1} MB", peak_rss_kib(server.child.id()) as f64 / 1024.0);
+    println!(
+        "Cold start to /readyz 200 (fresh database, bootstrap included): {:.0} ms",
+        server.cold_start.as_secs_f64() * 1000.0
+    );
+}
