@@ -432,3 +432,34 @@ async fn openai_compatible_api_answers_in_openais_shapes() {
     let ids: Vec<&str> = models.body["data"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap()).collect();
     assert!(ids.contains(&"anthropic/claude-sonnet-4-5") && !ids.iter().any(|i| i.starts_with("openai/")), "{ids:?}");
 }
+
+#[tokio::test]
+async fn a_removed_or_replaced_provider_key_is_never_used_after_the_request_returns() {
+    let (app, mocks) = app_with_mocks(&[]).await;
+    let first = "sk-proj-FIRSTkey0123456789abcdefgh";
+    let second = "sk-proj-SECONDkey0123456789abcdefg";
+    for (key, text) in [(first, "first"), (second, "second")] {
+        mocks
+            .answer_chat(
+                Provider::Openai,
+                key,
+                "gpt-4o-mini",
+                false,
+                chat_answer(Provider::Openai, "gpt-4o-mini", text),
+            )
+            .await;
+    }
+    let ask = json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]});
+    let id = add_key(&app, &app.api_key, Provider::Openai, first, None).await;
+    // Warm every cache on the request path.
+    for _ in 0..3 {
+        assert_eq!(app.post("/api/v1/completions", &app.api_key, ask.clone()).await.body["content"], "first");
+    }
+    // Replaced in place: the very next completion uses the new secret.
+    let put = app.put(&format!("/api/v1/provider-keys/{id}"), &app.api_key, json!({"api_key": second})).await;
+    assert_eq!(put.status, 200, "{}", put.text);
+    assert_eq!(app.post("/api/v1/completions", &app.api_key, ask.clone()).await.body["content"], "second");
+    // Removed: the very next completion has no key.
+    assert_eq!(app.delete(&format!("/api/v1/provider-keys/{id}"), &app.api_key).await.status, 204);
+    app.post("/api/v1/completions", &app.api_key, ask).await.assert_code(409, "NO_PROVIDER_KEY");
+}

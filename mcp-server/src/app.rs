@@ -71,6 +71,7 @@ impl App {
                     Back it up: without it the stored provider keys cannot be decrypted. Set CONVERRA_MASTER_KEY in production.");
         }
         let core = opened.core;
+        core.store().watch_external_writes();
         let bootstrap = if config.bootstrap
             && core.store().organization_count().await.map_err(|e| StartError::Bootstrap(e.into()))? == 0
         {

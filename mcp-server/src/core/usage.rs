@@ -26,7 +26,10 @@ pub struct UsageRecorder {
     platform: tokio::sync::Mutex<HashMap<(String, String), u64>>,
 }
 
-const BATCH: usize = 512;
+const BATCH: usize = 1024;
+/// How long usage events wait to be written together. The allowance never waits for the
+/// database (it is counted in memory), and reports flush first.
+const BATCH_WINDOW: std::time::Duration = std::time::Duration::from_millis(50);
 
 impl UsageRecorder {
     /// Starts the background writer (needs a tokio runtime).
@@ -34,6 +37,9 @@ impl UsageRecorder {
         let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
         tokio::spawn(async move {
             while let Some(first) = rx.recv().await {
+                // Collect for up to BATCH_WINDOW (or BATCH events, or until a flush is asked
+                // for): one transaction and one fsync per batch instead of per completion.
+                let deadline = tokio::time::Instant::now() + BATCH_WINDOW;
                 let mut events = Vec::new();
                 let mut acks = Vec::new();
                 let mut next = Some(first);
@@ -42,8 +48,8 @@ impl UsageRecorder {
                         Msg::Event(e) => events.push(*e),
                         Msg::Flush(ack) => acks.push(ack),
                     }
-                    if events.len() < BATCH {
-                        next = rx.try_recv().ok();
+                    if events.len() < BATCH && acks.is_empty() {
+                        next = tokio::time::timeout_at(deadline, rx.recv()).await.ok().flatten();
                     }
                 }
                 if !events.is_empty() {

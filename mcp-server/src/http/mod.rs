@@ -100,7 +100,7 @@ pub fn finish(router: Router<Arc<Core>>, core: Arc<Core>, body_limit: usize) -> 
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(
-                    |req: &Request<_>| tracing::info_span!("request", method = %req.method(), path = %req.uri().path()),
+                    |req: &Request<_>| tracing::debug_span!("request", method = %req.method(), path = %req.uri().path()),
                 )
                 .on_request(())
                 .on_response(|res: &Response, latency: Duration, _: &tracing::Span| {

@@ -135,6 +135,16 @@ impl Store {
 
     /// The key with this lookup id, with its member and organization, for authentication.
     pub async fn api_key_for_auth(&self, lookup_id: &str) -> StoreResult<Option<(ApiKeyRow, MemberRow, OrgRow)>> {
+        let generation = self.generation();
+        if let Some(hit) = self.caches().auth.get(&lookup_id.to_owned(), generation) {
+            return Ok(hit);
+        }
+        let found = self.api_key_for_auth_uncached(lookup_id).await?;
+        self.caches().auth.put(lookup_id.to_owned(), generation, found.clone());
+        Ok(found)
+    }
+
+    async fn api_key_for_auth_uncached(&self, lookup_id: &str) -> StoreResult<Option<(ApiKeyRow, MemberRow, OrgRow)>> {
         let lookup_id = lookup_id.to_owned();
         self.run(move |c| {
             let sql = format!(
@@ -200,7 +210,7 @@ impl Store {
     /// Records when a key was last used (the core throttles how often this is called).
     pub async fn touch_api_key(&self, id: &str, at: &str) -> StoreResult<()> {
         let (id, at) = (id.to_owned(), at.to_owned());
-        self.run(move |c| {
+        self.run_unversioned(move |c| {
             c.execute("UPDATE api_keys SET last_used_at = ?2 WHERE id = ?1", [id, at])?;
             Ok(())
         })

@@ -6,6 +6,7 @@
 
 mod api_keys;
 mod audit;
+mod cache;
 mod migrations;
 mod orgs;
 mod projects;
@@ -15,7 +16,9 @@ mod usage;
 pub use orgs::MemberChange;
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use rusqlite::Connection;
 
@@ -54,6 +57,33 @@ pub type StoreResult<T> = Result<T, StoreError>;
 #[derive(Clone)]
 pub struct Store {
     conn: Arc<Mutex<Connection>>,
+    /// Bumped by every committed change (see `cache.rs`).
+    generation: Arc<AtomicU64>,
+    caches: Arc<Caches>,
+}
+
+/// The cached queries of the request path.
+#[derive(Default)]
+pub(crate) struct Caches {
+    pub auth: cache::Cached<String, Option<(ApiKeyRow, MemberRow, OrgRow)>>,
+    pub active_keys: cache::Cached<(String, Option<String>, &'static str, &'static str), Option<ProviderKeyRow>>,
+    pub projects: cache::Cached<(String, String), Option<converra::Project>>,
+}
+
+/// Runs `f` on the connection; a change it makes bumps the generation (when `versioned`).
+fn with_conn<T>(
+    conn: &Mutex<Connection>,
+    generation: &AtomicU64,
+    versioned: bool,
+    f: impl FnOnce(&mut Connection) -> StoreResult<T>,
+) -> StoreResult<T> {
+    let mut guard = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let before = guard.total_changes();
+    let result = f(&mut guard);
+    if versioned && guard.total_changes() != before {
+        generation.fetch_add(1, Ordering::SeqCst);
+    }
+    result
 }
 
 impl Store {
@@ -67,7 +97,27 @@ impl Store {
              PRAGMA busy_timeout = 5000;",
         )?;
         migrate(&mut conn)?;
-        Ok(Self { conn: Arc::new(Mutex::new(conn)) })
+        Ok(Self { conn: Arc::new(Mutex::new(conn)), generation: Arc::new(AtomicU64::new(0)), caches: Arc::default() })
+    }
+
+    /// The current generation: read it *before* a cached query.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn caches(&self) -> &Caches {
+        &self.caches
+    }
+
+    async fn run_inner<T, F>(&self, versioned: bool, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let (conn, generation) = (self.conn.clone(), self.generation.clone());
+        tokio::task::spawn_blocking(move || with_conn(&conn, &generation, versioned, f))
+            .await
+            .map_err(|_| StoreError::Join)?
     }
 
     /// Runs `f` with the connection on the blocking pool.
@@ -76,20 +126,44 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
     {
-        let conn = self.conn.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut guard = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            f(&mut guard)
-        })
-        .await
-        .map_err(|_| StoreError::Join)?
+        self.run_inner(true, f).await
+    }
+
+    /// Like `run`, for bookkeeping writes that no cached query reads (usage, last use), so
+    /// they do not invalidate the caches.
+    pub(crate) async fn run_unversioned<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
+    {
+        self.run_inner(false, f).await
     }
 
     /// Runs `f` with the connection on the current thread (for the CLI's one-shot commands
     /// and start-up, before the runtime serves traffic).
     pub fn run_sync<T>(&self, f: impl FnOnce(&mut Connection) -> StoreResult<T>) -> StoreResult<T> {
-        let mut guard = self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        f(&mut guard)
+        with_conn(&self.conn, &self.generation, true, f)
+    }
+
+    /// Notices commits by other processes (the operator's CLI) and invalidates the caches.
+    /// Runs until the runtime stops.
+    pub fn watch_external_writes(&self) {
+        let store = self.clone();
+        tokio::spawn(async move {
+            let mut last: Option<i64> = None;
+            loop {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                let version = store
+                    .run_unversioned(|c| Ok(c.query_row("PRAGMA data_version", [], |r| r.get::<_, i64>(0))?))
+                    .await;
+                if let Ok(v) = version {
+                    if last.is_some_and(|l| l != v) {
+                        store.generation.fetch_add(1, Ordering::SeqCst);
+                    }
+                    last = Some(v);
+                }
+            }
+        });
     }
 
     /// Whether the database answers (for `/readyz`).

@@ -37,16 +37,24 @@ impl Store {
     }
 
     pub async fn project(&self, org_id: &str, id: &str) -> StoreResult<Option<Project>> {
-        let (org_id, id) = (org_id.to_owned(), id.to_owned());
-        self.run(move |c| {
-            Ok(c.query_row(
-                "SELECT id, name, created_at FROM projects WHERE org_id = ?1 AND id = ?2",
-                [org_id, id],
-                project,
-            )
-            .optional()?)
-        })
-        .await
+        let generation = self.generation();
+        let key = (org_id.to_owned(), id.to_owned());
+        if let Some(hit) = self.caches().projects.get(&key, generation) {
+            return Ok(hit);
+        }
+        let (org_id, id) = key.clone();
+        let found = self
+            .run(move |c| {
+                Ok(c.query_row(
+                    "SELECT id, name, created_at FROM projects WHERE org_id = ?1 AND id = ?2",
+                    [org_id, id],
+                    project,
+                )
+                .optional()?)
+            })
+            .await?;
+        self.caches().projects.put(key, generation, found.clone());
+        Ok(found)
     }
 
     /// Deletes a project and, by cascade, its provider keys. Returns whether it existed.

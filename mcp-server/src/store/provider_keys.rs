@@ -295,19 +295,27 @@ impl Store {
         environment: Environment,
         provider: Provider,
     ) -> StoreResult<Option<ProviderKeyRow>> {
+        let generation = self.generation();
+        let key = (org_id.to_owned(), project_id.map(str::to_owned), environment.as_str(), provider.as_str());
+        if let Some(hit) = self.caches().active_keys.get(&key, generation) {
+            return Ok(hit);
+        }
         let (org_id, project_id) = (org_id.to_owned(), project_id.map(str::to_owned));
-        self.run(move |c| {
-            Ok(query_rows(
-                c,
-                &format!(
+        let found = self
+            .run(move |c| {
+                Ok(query_rows(
+                    c,
+                    &format!(
                     "SELECT {PK_COLS} FROM provider_keys WHERE org_id = ?1 AND ifnull(project_id, '') = ifnull(?2, '')
                      AND environment = ?3 AND provider = ?4 AND active = 1"
                 ),
-                params![org_id, project_id, environment.as_str(), provider.as_str()],
-            )?
-            .pop())
-        })
-        .await
+                    params![org_id, project_id, environment.as_str(), provider.as_str()],
+                )?
+                .pop())
+            })
+            .await?;
+        self.caches().active_keys.put(key, generation, found.clone());
+        Ok(found)
     }
 
     /// Replaces a key's secret (and name) in place. Returns the updated row, or `None` if absent.

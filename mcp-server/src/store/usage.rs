@@ -24,7 +24,7 @@ pub struct UsageEventRow {
 impl Store {
     /// Appends a batch of usage events in one transaction (one fsync for the batch).
     pub async fn insert_usage(&self, events: Vec<UsageEventRow>) -> StoreResult<()> {
-        self.run(move |c| {
+        self.run_unversioned(move |c| {
             let tx = c.transaction()?;
             {
                 let mut stmt = tx.prepare_cached(

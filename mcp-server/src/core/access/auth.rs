@@ -104,10 +104,13 @@ impl Core {
             return Err(Error::Unauthorized(AuthError::Expired));
         }
         if self.last_used.due(&key.id) {
-            // Best effort: a failed bookkeeping write must not fail the request.
-            if let Err(e) = self.store.touch_api_key(&key.id, &ids::now()).await {
-                tracing::warn!(api_key_id = %key.id, error = %e, "could not record last use");
-            }
+            // Bookkeeping off the request path: a failed write must not fail the request.
+            let (store, id) = (self.store.clone(), key.id.clone());
+            tokio::spawn(async move {
+                if let Err(e) = store.touch_api_key(&id, &ids::now()).await {
+                    tracing::warn!(api_key_id = %id, error = %e, "could not record last use");
+                }
+            });
         }
         let (rate_limit_per_min, monthly_tokens) =
             super::plan_limits(org.plan, org.rate_limit_per_min, org.monthly_tokens);

@@ -1,0 +1,39 @@
+//! A read-through cache for the queries on every request's path (authentication, the active
+//! key of a slot, project lookups), invalidated exactly: every write committed through this
+//! store bumps a generation counter, and an entry is only served while the generation it was
+//! read at is still current. A revocation therefore takes effect on the very next request.
+//! Writes by other processes (the operator's CLI) are noticed through `PRAGMA data_version`.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::Mutex;
+
+/// Entries beyond this are dropped wholesale (a cache, not a store).
+const MAX_ENTRIES: usize = 65_536;
+
+pub struct Cached<K, V> {
+    map: Mutex<HashMap<K, (u64, V)>>,
+}
+
+impl<K, V> Default for Cached<K, V> {
+    fn default() -> Self {
+        Self { map: Mutex::new(HashMap::new()) }
+    }
+}
+
+impl<K: Eq + Hash, V: Clone> Cached<K, V> {
+    /// The value read at `generation`, if still current.
+    pub fn get(&self, key: &K, generation: u64) -> Option<V> {
+        let map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(key).filter(|(g, _)| *g == generation).map(|(_, v)| v.clone())
+    }
+
+    /// Remembers `value` as read at `generation` (taken before the read).
+    pub fn put(&self, key: K, generation: u64, value: V) {
+        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= MAX_ENTRIES {
+            map.clear();
+        }
+        map.insert(key, (generation, value));
+    }
+}
