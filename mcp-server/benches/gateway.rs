@@ -1,7 +1,8 @@
 //! The gateway benchmark: how much latency Converra adds and how many completions it passes.
 //!
 //! One command: `cargo bench -p converra-server --bench gateway`. It starts
-//! - a fast mock OpenAI-compatible provider (axum, canned `chat.completion`), in this process;
+//! - a fast mock OpenAI-compatible provider (axum, canned `chat.completion`) in its own
+//!   process (this binary with `--mock`), as a real provider would be;
 //! - the release `converra` binary on a fresh database, configured to call the mock;
 //! - a load driver with fixed concurrency (1, 16, 64) for a fixed duration per cell,
 //!   recording latency in HDR histograms,
@@ -31,7 +32,30 @@ async fn mock_completion() -> impl axum::response::IntoResponse {
     ([(axum::http::header::CONTENT_TYPE, "application/json")], CANNED)
 }
 
-async fn start_mock() -> SocketAddr {
+/// Runs the mock in this process, printing its address (`--mock` mode), until its stdin
+/// closes: when the benchmark ends, however it ends, the mock goes with it.
+async fn serve_mock() {
+    let addr = start_mock_here().await;
+    println!("{addr}");
+    let _ = tokio::task::spawn_blocking(|| std::io::copy(&mut std::io::stdin(), &mut std::io::sink())).await;
+}
+
+/// Starts the mock provider in its own process, like a real provider, so the direct baseline
+/// crosses the same process boundaries as the path through Converra.
+fn start_mock() -> (SocketAddr, Child) {
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .arg("--mock")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("mock provider starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    (line.trim().parse().expect("mock address"), child)
+}
+
+async fn start_mock_here() -> SocketAddr {
     let app = Router::new()
         .route("/v1/chat/completions", post(mock_completion))
         .route("/v1/models", axum::routing::get(|| async { r#"{"object":"list","data":[]}"# }));
@@ -71,6 +95,7 @@ async fn start_converra(dir: &std::path::Path, mock: SocketAddr) -> Server {
         .arg(&db)
         .env("CONVERRA_OPENAI_BASE_URL", format!("http://{mock}/v1"))
         .env("CONVERRA_LOG", "warn")
+        .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .expect("converra starts");
@@ -206,8 +231,13 @@ fn row(name: &str, c: usize, cell: &Cell) {
 }
 
 fn main() {
+    let mock_mode = std::env::args().any(|a| a == "--mock");
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    runtime.block_on(run());
+    if mock_mode {
+        runtime.block_on(serve_mock());
+    } else {
+        runtime.block_on(run());
+    }
 }
 
 async fn run() {
@@ -217,7 +247,7 @@ async fn run() {
         .map(|s| s.split(',').filter_map(|c| c.trim().parse().ok()).collect())
         .unwrap_or_else(|| vec![1, 16, 64]);
     let dir = tempfile::tempdir().unwrap();
-    let mock = start_mock().await;
+    let (mock, mut mock_process) = start_mock();
     let server = start_converra(dir.path(), mock).await;
     let http = reqwest::Client::new();
     let added = http
@@ -282,4 +312,6 @@ async fn run() {
         "Cold start to /readyz 200 (fresh database, bootstrap included): {:.0} ms",
         server.cold_start.as_secs_f64() * 1000.0
     );
+    let _ = mock_process.kill();
+    let _ = mock_process.wait();
 }

@@ -2,11 +2,6 @@
 
 use clap::Parser;
 
-// mimalloc: the request path allocates many small buffers; glibc malloc cost ~13% of CPU at
-// saturation in the gateway benchmark (docs/performance.md).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> std::process::ExitCode {
     converra_server::cli::run(converra_server::cli::Cli::parse())
 }

@@ -13,6 +13,10 @@ use crate::core::{Caller, Error};
 pub struct Json<T>(pub T);
 
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
+    // The common case parses once; only a failure pays for locating the faulty field.
+    if let Ok(value) = serde_json::from_slice(bytes) {
+        return Ok(value);
+    }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
@@ -76,7 +80,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        parts.extensions.get::<Caller>().cloned().ok_or(ApiError(Error::Unauthorized(crate::core::AuthError::Missing)))
+        // Taken, not cloned: one handler extracts the caller once.
+        parts.extensions.remove::<Caller>().ok_or(ApiError(Error::Unauthorized(crate::core::AuthError::Missing)))
     }
 }
 

@@ -50,13 +50,13 @@ fn body(req: &ChatRequest, stream: bool) -> Value {
 
 fn request(
     client: &reqwest::Client,
-    base: &str,
+    url: reqwest::Url,
     key: &SecretString,
     req: &ChatRequest,
     stream: bool,
 ) -> reqwest::RequestBuilder {
     client
-        .post(format!("{base}/v1/messages"))
+        .post(url)
         .header("x-api-key", secret_header("", key))
         .header("anthropic-version", VERSION)
         .json(&body(req, stream))
@@ -98,11 +98,11 @@ struct WireUsage {
 
 pub async fn complete(
     client: &reqwest::Client,
-    base: &str,
+    url: reqwest::Url,
     key: &SecretString,
     req: &ChatRequest,
 ) -> Result<ChatResponse, ProviderFailure> {
-    let response = errors::send(Provider::Anthropic, request(client, base, key, req, false)).await?;
+    let response = errors::send(Provider::Anthropic, request(client, url, key, req, false)).await?;
     let message: Message = errors::json(Provider::Anthropic, response).await?;
     let content =
         message.content.iter().filter(|b| b.kind == "text").filter_map(|b| b.text.as_deref()).collect::<String>();
@@ -115,11 +115,11 @@ pub async fn complete(
 
 pub async fn stream(
     client: &reqwest::Client,
-    base: &str,
+    url: reqwest::Url,
     key: &SecretString,
     req: &ChatRequest,
 ) -> Result<ChatStream, ProviderFailure> {
-    let response = errors::send(Provider::Anthropic, request(client, base, key, req, true)).await?;
+    let response = errors::send(Provider::Anthropic, request(client, url, key, req, true)).await?;
     let mut usage = Usage::default();
     let mut stop: Option<String> = None;
     Ok(sse::events(response, move |data| {

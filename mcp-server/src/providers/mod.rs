@@ -48,6 +48,8 @@ pub struct VerifyOutcome {
 pub struct Providers {
     client: reqwest::Client,
     base_urls: HashMap<Provider, String>,
+    /// Chat endpoints that do not depend on the model, parsed once.
+    chat_urls: HashMap<Provider, reqwest::Url>,
     platform_keys: HashMap<Provider, SecretString>,
     test_timeout: Duration,
 }
@@ -63,16 +65,28 @@ impl Providers {
             .user_agent(concat!("converra/", env!("CARGO_PKG_VERSION")))
             .build()
             .expect("the HTTP client configuration is static and valid");
-        let base_urls = Provider::ALL
+        let base_urls: HashMap<Provider, String> = Provider::ALL
             .into_iter()
             .map(|p| {
                 let url = config.base_urls.get(&p).cloned().unwrap_or_else(|| default_base_url(p).to_owned());
                 (p, url.trim_end_matches('/').to_owned())
             })
             .collect();
+        let chat_urls = base_urls
+            .iter()
+            .filter_map(|(p, base)| {
+                let path = match p {
+                    Provider::Openai | Provider::Deepseek => "/chat/completions",
+                    Provider::Anthropic => "/v1/messages",
+                    Provider::Gemini => return None,
+                };
+                reqwest::Url::parse(&format!("{base}{path}")).ok().map(|u| (*p, u))
+            })
+            .collect();
         Self {
             client,
             base_urls,
+            chat_urls,
             platform_keys: config.platform_keys,
             test_timeout: config.test_timeout.unwrap_or(Duration::from_secs(10)),
         }
@@ -80,6 +94,11 @@ impl Providers {
 
     pub fn platform_key(&self, provider: Provider) -> Option<&SecretString> {
         self.platform_keys.get(&provider)
+    }
+
+    /// The parsed chat endpoint; a base URL that does not parse makes the provider unreachable.
+    fn chat_url(&self, provider: Provider) -> Result<reqwest::Url, ProviderFailure> {
+        self.chat_urls.get(&provider).cloned().ok_or(ProviderFailure(KeyStatus::Unreachable))
     }
 
     fn base(&self, provider: Provider) -> &str {
@@ -120,8 +139,10 @@ impl Providers {
     ) -> Result<ChatResponse, ProviderFailure> {
         let (client, base) = (&self.client, self.base(provider));
         match provider {
-            Provider::Openai | Provider::Deepseek => openai::complete(client, provider, base, key, req).await,
-            Provider::Anthropic => anthropic::complete(client, base, key, req).await,
+            Provider::Openai | Provider::Deepseek => {
+                openai::complete(client, provider, self.chat_url(provider)?, key, req).await
+            }
+            Provider::Anthropic => anthropic::complete(client, self.chat_url(provider)?, key, req).await,
             Provider::Gemini => gemini::complete(client, base, key, req).await,
         }
     }
@@ -135,8 +156,10 @@ impl Providers {
     ) -> Result<ChatStream, ProviderFailure> {
         let (client, base) = (&self.client, self.base(provider));
         match provider {
-            Provider::Openai | Provider::Deepseek => openai::stream(client, provider, base, key, req).await,
-            Provider::Anthropic => anthropic::stream(client, base, key, req).await,
+            Provider::Openai | Provider::Deepseek => {
+                openai::stream(client, provider, self.chat_url(provider)?, key, req).await
+            }
+            Provider::Anthropic => anthropic::stream(client, self.chat_url(provider)?, key, req).await,
             Provider::Gemini => gemini::stream(client, base, key, req).await,
         }
     }

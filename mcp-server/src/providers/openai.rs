@@ -51,25 +51,22 @@ fn body(provider: Provider, req: &ChatRequest, stream: bool) -> ChatCompletionRe
 fn request(
     client: &reqwest::Client,
     provider: Provider,
-    base: &str,
+    url: reqwest::Url,
     key: &SecretString,
     req: &ChatRequest,
     stream: bool,
 ) -> reqwest::RequestBuilder {
-    client
-        .post(format!("{base}/chat/completions"))
-        .header(AUTHORIZATION, secret_header("Bearer ", key))
-        .json(&body(provider, req, stream))
+    client.post(url).header(AUTHORIZATION, secret_header("Bearer ", key)).json(&body(provider, req, stream))
 }
 
 pub async fn complete(
     client: &reqwest::Client,
     provider: Provider,
-    base: &str,
+    url: reqwest::Url,
     key: &SecretString,
     req: &ChatRequest,
 ) -> Result<ChatResponse, ProviderFailure> {
-    let response = errors::send(provider, request(client, provider, base, key, req, false)).await?;
+    let response = errors::send(provider, request(client, provider, url, key, req, false)).await?;
     let answer: ChatCompletion = errors::json(provider, response).await?;
     let choice = answer.choices.into_iter().next();
     let usage = answer.usage.unwrap_or_default();
@@ -83,11 +80,11 @@ pub async fn complete(
 pub async fn stream(
     client: &reqwest::Client,
     provider: Provider,
-    base: &str,
+    url: reqwest::Url,
     key: &SecretString,
     req: &ChatRequest,
 ) -> Result<ChatStream, ProviderFailure> {
-    let response = errors::send(provider, request(client, provider, base, key, req, true)).await?;
+    let response = errors::send(provider, request(client, provider, url, key, req, true)).await?;
     let mut finish: Option<String> = None;
     let mut usage = Usage::default();
     let stream = sse::events(response, move |data| {

@@ -7,6 +7,9 @@ use super::audit::insert_audit;
 use super::orgs::{MEMBER_COLS, ORG_COLS, member_from_raw, org_from_raw, raw_member, raw_org};
 use super::{MemberRow, NewAuditEvent, OrgRow, Store, StoreResult, parse_col};
 
+/// What authentication reads: the key with its member and organization, shared (cached).
+pub type AuthRow = std::sync::Arc<(ApiKeyRow, MemberRow, OrgRow)>;
+
 #[derive(Debug, Clone)]
 pub struct ApiKeyRow {
     pub id: String,
@@ -134,12 +137,12 @@ impl Store {
     }
 
     /// The key with this lookup id, with its member and organization, for authentication.
-    pub async fn api_key_for_auth(&self, lookup_id: &str) -> StoreResult<Option<(ApiKeyRow, MemberRow, OrgRow)>> {
+    pub async fn api_key_for_auth(&self, lookup_id: &str) -> StoreResult<Option<AuthRow>> {
         let generation = self.generation();
         if let Some(hit) = self.caches().auth.get(&lookup_id.to_owned(), generation) {
             return Ok(hit);
         }
-        let found = self.api_key_for_auth_uncached(lookup_id).await?;
+        let found = self.api_key_for_auth_uncached(lookup_id).await?.map(std::sync::Arc::new);
         self.caches().auth.put(lookup_id.to_owned(), generation, found.clone());
         Ok(found)
     }

@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
-pub use api_keys::ApiKeyRow;
+pub use api_keys::{ApiKeyRow, AuthRow};
 pub use audit::NewAuditEvent;
 pub use orgs::{MemberRow, OrgRow};
 pub use provider_keys::{DataKeyRow, NewProviderKey, ProviderKeyRow, TestRecord};
@@ -62,11 +62,14 @@ pub struct Store {
     caches: Arc<Caches>,
 }
 
+/// A provider-key slot: organization, project, environment, provider.
+pub(crate) type SlotKey = (String, Option<String>, &'static str, &'static str);
+
 /// The cached queries of the request path.
 #[derive(Default)]
 pub(crate) struct Caches {
-    pub auth: cache::Cached<String, Option<(ApiKeyRow, MemberRow, OrgRow)>>,
-    pub active_keys: cache::Cached<(String, Option<String>, &'static str, &'static str), Option<ProviderKeyRow>>,
+    pub auth: cache::Cached<String, Option<AuthRow>>,
+    pub active_keys: cache::Cached<SlotKey, Option<Arc<ProviderKeyRow>>>,
     pub projects: cache::Cached<(String, String), Option<converra::Project>>,
 }
 

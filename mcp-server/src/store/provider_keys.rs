@@ -294,7 +294,7 @@ impl Store {
         project_id: Option<&str>,
         environment: Environment,
         provider: Provider,
-    ) -> StoreResult<Option<ProviderKeyRow>> {
+    ) -> StoreResult<Option<std::sync::Arc<ProviderKeyRow>>> {
         let generation = self.generation();
         let key = (org_id.to_owned(), project_id.map(str::to_owned), environment.as_str(), provider.as_str());
         if let Some(hit) = self.caches().active_keys.get(&key, generation) {
@@ -311,7 +311,8 @@ impl Store {
                 ),
                     params![org_id, project_id, environment.as_str(), provider.as_str()],
                 )?
-                .pop())
+                .pop()
+                .map(std::sync::Arc::new))
             })
             .await?;
         self.caches().active_keys.put(key, generation, found.clone());

@@ -89,9 +89,10 @@ impl Core {
         // Hash first, so an unknown lookup id and a wrong secret cost the same work.
         let presented = token::hash(token);
         let parsed = token::parse(token).ok_or_else(|| Error::Unauthorized(AuthError::Invalid))?;
-        let Some((key, member, org)) = self.store.api_key_for_auth(&parsed.lookup_id).await? else {
+        let Some(found) = self.store.api_key_for_auth(&parsed.lookup_id).await? else {
             return Err(invalid);
         };
+        let (key, member, org) = &*found;
         if !bool::from(key.secret_hash.ct_eq(&presented)) || key.environment != parsed.environment {
             return Err(invalid);
         }
@@ -118,14 +119,14 @@ impl Core {
             rate_limit_per_min,
             monthly_tokens,
             ai: converra::AiSettings { enabled: org.ai_enabled, tone: org.ai_tone },
-            org_id: org.id,
-            org_name: org.name,
+            org_id: org.id.clone(),
+            org_name: org.name.clone(),
             plan: org.plan,
-            member_id: member.id,
-            email: member.email,
+            member_id: member.id.clone(),
+            email: member.email.clone(),
             role: member.role,
-            api_key_id: key.id,
-            api_key_name: key.name,
+            api_key_id: key.id.clone(),
+            api_key_name: key.name.clone(),
             environment: key.environment,
         })
     }

@@ -12,7 +12,7 @@ use crate::store::ProviderKeyRow;
 pub struct ResolvedKey {
     pub source: KeySource,
     /// The stored key, for project and organization sources.
-    pub row: Option<ProviderKeyRow>,
+    pub row: Option<std::sync::Arc<ProviderKeyRow>>,
 }
 
 impl Core {
@@ -66,7 +66,7 @@ impl Core {
             ),
         };
         let masked = resolved.row.as_ref().filter(|_| caller.role >= Role::Admin).map(|r| r.masked.clone());
-        Ok(Resolution { source: resolved.source, key_id: resolved.row.map(|r| r.id), masked, reason })
+        Ok(Resolution { source: resolved.source, key_id: resolved.row.map(|r| r.id.clone()), masked, reason })
     }
 
     /// The secret for a resolved key (the platform's own key for the platform source).
