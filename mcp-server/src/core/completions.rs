@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use converra::{
     Completion, CompletionChunk, CompletionRequest, KeySource, KeySourceInfo, KeyStatus, MessageRole, Provider, Role,
-    Tone,
+    Tone, Usage,
 };
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
@@ -143,6 +143,12 @@ impl Core {
         })
     }
 
+    /// Records one completion's usage (successful or not) from what `prepare` worked out.
+    async fn record_usage(&self, caller: &Caller, p: &Prepared, usage: Usage, started: Instant, status: &str) {
+        let (store, model, project) = (&self.store, &p.chat.model, p.project_id.as_deref());
+        self.usage.record(store, caller, p.provider, model, p.resolved.source, project, usage, started, status).await;
+    }
+
     /// Records a provider failure: a 401 on a stored key marks it `invalid_key` so owners see
     /// it in the list. The configured key's failure is reported as is, never retried elsewhere.
     async fn provider_failed(
@@ -158,19 +164,7 @@ impl Core {
         {
             tracing::warn!(provider_key_id = %row.id, error = %e, "could not mark the key invalid");
         }
-        self.usage
-            .record(
-                &self.store,
-                caller,
-                p.provider,
-                &p.chat.model,
-                p.resolved.source,
-                p.project_id.as_deref(),
-                Default::default(),
-                started,
-                failure.0.as_str(),
-            )
-            .await;
+        self.record_usage(caller, p, Default::default(), started, failure.0.as_str()).await;
         Error::Provider { provider: p.provider, status: failure.0 }
     }
 
@@ -184,19 +178,7 @@ impl Core {
             Ok(answer) => answer,
             Err(failure) => return Err(self.provider_failed(caller, &p, failure, started).await),
         };
-        self.usage
-            .record(
-                &self.store,
-                caller,
-                p.provider,
-                &p.chat.model,
-                p.resolved.source,
-                p.project_id.as_deref(),
-                answer.usage,
-                started,
-                "ok",
-            )
-            .await;
+        self.record_usage(caller, &p, answer.usage, started, "ok").await;
         Ok(Completion {
             id: ids::new_id("cmpl"),
             provider: p.provider,
@@ -240,19 +222,7 @@ impl Core {
                         Ok(CompletionChunk { id, delta: text, finish_reason: None, usage: None, key_source: None })
                     }
                     Ok(ChatEvent::Done { finish_reason, usage }) => {
-                        core.usage
-                            .record(
-                                &core.store,
-                                &caller,
-                                p.provider,
-                                &p.chat.model,
-                                p.resolved.source,
-                                p.project_id.as_deref(),
-                                usage,
-                                started,
-                                "ok",
-                            )
-                            .await;
+                        core.record_usage(&caller, &p, usage, started, "ok").await;
                         Ok(CompletionChunk {
                             id,
                             delta: String::new(),
