@@ -61,8 +61,9 @@
 //!
 //! ## Features
 //!
-//! - `client` (default): the HTTP client. Without it the crate is just the wire types, which is
-//!   how the Converra server itself depends on it.
+//! - `client` (default): the HTTP client. Without it the crate is just the wire types: what the
+//!   server's core and faces use (the `converra` binary enables the client for its script
+//!   commands, `converra keys …`, which are built on this SDK).
 #![deny(missing_docs)]
 
 pub mod types;
