@@ -3,37 +3,23 @@
 //! they print, that `--json` parses, that a provider key piped on stdin is never echoed, and
 //! the exit codes scripts branch on.
 
-use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+mod common;
 
-use base64::Engine;
+use std::process::{Output, Stdio};
+use std::time::Duration;
+
+use common::{BIN, random_master_key};
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-const BIN: &str = env!("CARGO_BIN_EXE_converra");
-const START_TIMEOUT: Duration = Duration::from_secs(10);
 const RUN_TIMEOUT: Duration = Duration::from_secs(30);
 /// The OpenAI key the mock accepts; only ever piped on stdin.
 const SECRET: &str = "sk-proj-CLItestOPENAIkey0123456789wxyz";
 /// A format-valid OpenAI key the mock rejects.
 const REJECTED: &str = "sk-proj-REJECTEDopenaiKEY0123456789zzzz";
 const MODEL: &str = "gpt-4o-mini";
-
-/// A port nobody listens on right now.
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    listener.local_addr().unwrap().port()
-}
-
-fn random_master_key() -> String {
-    let bytes: [u8; 32] = rand::random();
-    base64::engine::general_purpose::STANDARD.encode(bytes)
-}
 
 /// A wiremock OpenAI: the models list and chat completions accept [`SECRET`] with OpenAI's
 /// real bodies; any other key gets OpenAI's real 401.
@@ -69,84 +55,31 @@ async fn mock_openai() -> MockServer {
     server
 }
 
-/// A running `converra serve`, killed when dropped.
+/// A running `converra serve` with a fresh database and OpenAI at a mock, killed when dropped.
 struct Server {
-    child: Child,
-    base: String,
-    stderr: Arc<Mutex<String>>,
+    inner: common::Server,
     owner_key: String,
     dir: tempfile::TempDir,
-    http: reqwest::Client,
 }
 
 impl Server {
-    /// Starts `converra serve` on a free port with a fresh database, OpenAI at `openai`, and
-    /// waits (bounded) for `/readyz` and the bootstrap key.
+    /// Starts `converra serve` with OpenAI at `openai` and takes the bootstrap owner's key.
     async fn start(openai: &MockServer) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("converra.db");
-        let addr = format!("127.0.0.1:{}", free_port());
-        let mut command = Command::new(BIN);
-        command
-            .env_clear()
-            .env("CONVERRA_MASTER_KEY", random_master_key())
-            .env("CONVERRA_OPENAI_BASE_URL", format!("{}/v1", openai.uri()))
-            .env("CONVERRA_LOG", "info")
-            .args(["serve", "--addr", &addr, "--db", db.to_str().unwrap()])
-            .current_dir(dir.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        if let Ok(path) = std::env::var("PATH") {
-            command.env("PATH", path);
-        }
-        let mut child = command.spawn().expect("converra serve starts");
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let pipe = child.stderr.take().unwrap();
-        let sink = stderr.clone();
-        std::thread::spawn(move || {
-            let mut reader = BufReader::new(pipe);
-            let mut line = Vec::new();
-            while reader.read_until(b'\n', &mut line).unwrap_or(0) > 0 {
-                sink.lock().unwrap().push_str(&String::from_utf8_lossy(&line));
-                line.clear();
-            }
-        });
-        let mut server = Server {
-            child,
-            base: format!("http://{addr}"),
-            stderr,
-            owner_key: String::new(),
-            dir,
-            http: reqwest::Client::new(),
-        };
-        let started = Instant::now();
-        loop {
-            if let Some(status) = server.child.try_wait().unwrap() {
-                panic!("converra serve exited with {status}: {}", server.log());
-            }
-            let ready = server.http.get(format!("{}/readyz", server.base)).timeout(Duration::from_secs(1)).send().await;
-            if ready.is_ok_and(|r| r.status() == 200) {
-                break;
-            }
-            assert!(started.elapsed() < START_TIMEOUT, "not ready in {START_TIMEOUT:?}: {}", server.log());
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        loop {
-            let log = server.log();
-            if let Some(line) = log.lines().find(|l| l.contains("export CONVERRA_API_KEY=")) {
-                server.owner_key = line.trim().trim_start_matches("export CONVERRA_API_KEY=").to_owned();
-                break;
-            }
-            assert!(started.elapsed() < START_TIMEOUT, "no bootstrap key in: {log}");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        assert!(server.owner_key.starts_with("sk_test_"), "bootstrap key: {}", server.owner_key);
-        server
+        let (master, url) = (random_master_key(), format!("{}/v1", openai.uri()));
+        let envs = [
+            ("CONVERRA_MASTER_KEY", master.as_str()),
+            ("CONVERRA_OPENAI_BASE_URL", url.as_str()),
+            ("CONVERRA_LOG", "info"),
+        ];
+        let inner = common::Server::start(&db, &envs).await;
+        let owner_key = inner.bootstrap_key().await;
+        Server { inner, owner_key, dir }
     }
 
     fn log(&self) -> String {
-        self.stderr.lock().unwrap().clone()
+        self.inner.log()
     }
 
     /// Runs `converra ARGS` as a client with a clean environment: this server's address and
@@ -155,7 +88,7 @@ impl Server {
         let mut command = tokio::process::Command::new(BIN);
         command
             .env_clear()
-            .env("CONVERRA_BASE_URL", &self.base)
+            .env("CONVERRA_BASE_URL", &self.inner.base)
             .args(args)
             .current_dir(self.dir.path())
             .stdin(Stdio::piped())
@@ -189,7 +122,12 @@ impl Server {
     /// A new member with `role` and a key acting as them, over REST.
     async fn member_key(&self, email: &str, role: &str) -> String {
         let post = |path: &str, body: Value| {
-            self.http.post(format!("{}/api/v1/{path}", self.base)).bearer_auth(&self.owner_key).json(&body).send()
+            self.inner
+                .http
+                .post(format!("{}/api/v1/{path}", self.inner.base))
+                .bearer_auth(&self.owner_key)
+                .json(&body)
+                .send()
         };
         let member: Value = post("members", json!({"email": email, "role": role})).await.unwrap().json().await.unwrap();
         let id = member["id"].as_str().unwrap_or_else(|| panic!("member created: {member}"));
@@ -200,13 +138,6 @@ impl Server {
             .await
             .unwrap();
         key["key"].as_str().unwrap_or_else(|| panic!("key created: {key}")).to_owned()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

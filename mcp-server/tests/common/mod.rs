@@ -1,0 +1,179 @@
+//! Running the real `converra` binary in tests: a clean environment, a free port, a server
+//! that is `kill -9`ed when dropped, its stderr captured for log assertions.
+// Each test file compiles this module on its own and uses part of it.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use serde_json::Value;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_converra");
+pub const START_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A port nobody listens on right now.
+pub fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    listener.local_addr().unwrap().port()
+}
+
+pub fn random_master_key() -> String {
+    let bytes: [u8; 32] = rand::random();
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// `converra` with a clean environment (no `CONVERRA_*` from the caller) and trace logging.
+pub fn converra(args: &[&str], envs: &[(&str, &str)]) -> Command {
+    let mut command = Command::new(BIN);
+    command.env_clear().env("CONVERRA_LOG", "trace").args(args);
+    if let Ok(path) = std::env::var("PATH") {
+        command.env("PATH", path);
+    }
+    for (name, value) in envs {
+        command.env(name, value);
+    }
+    command
+}
+
+/// Runs a command that must finish on its own within the start timeout.
+pub fn run(mut command: Command) -> Output {
+    let mut child = command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let started = Instant::now();
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return child.wait_with_output().unwrap();
+        }
+        if started.elapsed() > START_TIMEOUT {
+            let _ = child.kill();
+            let output = child.wait_with_output().unwrap();
+            panic!("the command did not finish: {}", String::from_utf8_lossy(&output.stderr));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+pub fn stderr_of(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// A running `converra serve`, killed (SIGKILL) when dropped.
+pub struct Server {
+    pub child: Child,
+    pub base: String,
+    stderr: Arc<Mutex<String>>,
+    reader: Option<JoinHandle<()>>,
+    pub http: reqwest::Client,
+}
+
+impl Server {
+    /// Starts `converra serve` on a free port with `db` and waits until `/readyz` answers 200.
+    pub async fn start(db: &Path, envs: &[(&str, &str)]) -> Server {
+        let port = free_port();
+        let addr = format!("127.0.0.1:{port}");
+        let mut child = converra(&["serve", "--addr", &addr, "--db", db.to_str().unwrap()], envs)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("converra starts");
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let pipe = child.stderr.take().unwrap();
+        let sink = stderr.clone();
+        let reader = std::thread::spawn(move || {
+            let mut reader = BufReader::new(pipe);
+            let mut line = Vec::new();
+            while reader.read_until(b'\n', &mut line).unwrap_or(0) > 0 {
+                sink.lock().unwrap().push_str(&String::from_utf8_lossy(&line));
+                line.clear();
+            }
+        });
+        let mut server = Server {
+            child,
+            base: format!("http://{addr}"),
+            stderr,
+            reader: Some(reader),
+            http: reqwest::Client::new(),
+        };
+        let started = Instant::now();
+        loop {
+            if let Some(status) = server.child.try_wait().unwrap() {
+                panic!("converra serve exited with {status}: {}", server.finish());
+            }
+            let ready = server.http.get(format!("{}/readyz", server.base)).timeout(Duration::from_secs(1)).send().await;
+            if ready.is_ok_and(|r| r.status() == 200) {
+                break;
+            }
+            assert!(started.elapsed() < START_TIMEOUT, "not ready in {START_TIMEOUT:?}: {}", server.log());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        server
+    }
+
+    pub fn log(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Waits (bounded) until the log contains `needle`.
+    pub async fn wait_for_log(&self, needle: &str) -> String {
+        let started = Instant::now();
+        loop {
+            let log = self.log();
+            if log.contains(needle) {
+                return log;
+            }
+            assert!(started.elapsed() < START_TIMEOUT, "`{needle}` never appeared in: {log}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// The bootstrap key printed once on first start.
+    pub async fn bootstrap_key(&self) -> String {
+        let log = self.wait_for_log("export CONVERRA_API_KEY=").await;
+        let line = log.lines().find(|l| l.contains("export CONVERRA_API_KEY=")).unwrap();
+        let key = line.trim().trim_start_matches("export CONVERRA_API_KEY=").to_owned();
+        assert!(key.starts_with("sk_test_"), "bootstrap key: {key}");
+        key
+    }
+
+    /// `kill -9`, then everything the process wrote to stderr.
+    pub fn finish(&mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
+        }
+        self.log()
+    }
+
+    pub async fn call(&self, method: reqwest::Method, path: &str, key: &str, body: Option<Value>) -> (u16, Value) {
+        let mut request = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(key);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("request sent");
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    pub async fn get(&self, path: &str, key: &str) -> (u16, Value) {
+        self.call(reqwest::Method::GET, path, key, None).await
+    }
+
+    pub async fn post(&self, path: &str, key: &str, body: Value) -> (u16, Value) {
+        self.call(reqwest::Method::POST, path, key, Some(body)).await
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
