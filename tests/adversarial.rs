@@ -264,3 +264,45 @@ async fn another_organizations_ids_answer_exactly_like_missing_ids() {
     assert_eq!(app.get(&format!("/api/v1/provider-keys/{key}"), &app.api_key).await.status, 200);
     assert_eq!(app.get(&format!("/api/v1/projects/{project}"), &app.api_key).await.status, 200);
 }
+
+#[tokio::test]
+async fn a_wrong_secret_and_an_unknown_key_id_are_indistinguishable() {
+    use converra_server::core::access::token;
+    use secrecy::ExposeSecret;
+
+    let app = spawn_app().await;
+    // `known` has a row (its lookup id exists) but its secret does not match the stored hash;
+    // `unknown` has a valid checksum and no row at all.
+    let (known, unknown) = (token::generate(converra::Environment::Test), token::generate(converra::Environment::Test));
+    let db = rusqlite::Connection::open(&app.db_path).unwrap();
+    db.execute(
+        "INSERT INTO api_keys (id, lookup_id, org_id, member_id, name, environment, secret_hash, prefix, last_four, created_at)
+         VALUES ('key_timing', ?1, ?2, ?3, 'timing', 'test', zeroblob(32), 'sk_test_x', 'xxxx', '2026-01-01T00:00:00Z')",
+        rusqlite::params![known.lookup_id, app.org_id, app.owner_id],
+    )
+    .unwrap();
+    let (known, unknown) = (known.token.expose_secret().to_owned(), unknown.token.expose_secret().to_owned());
+
+    let a = app.get("/api/v1/me", &known).await;
+    let b = app.get("/api/v1/me", &unknown).await;
+    assert_eq!((a.status, &a.text), (b.status, &b.text), "the answers differ");
+    a.assert_error(401, "UNAUTHORIZED", "Invalid API key");
+
+    // Interleaved, so drift on the machine hits both alike; medians, so outliers do not count.
+    let (mut tk, mut tu) = (Vec::new(), Vec::new());
+    for _ in 0..300 {
+        for (token, out) in [(&known, &mut tk), (&unknown, &mut tu)] {
+            let started = std::time::Instant::now();
+            let status = app.request(reqwest::Method::GET, "/api/v1/me", token).send().await.unwrap().status();
+            out.push(started.elapsed().as_micros() as f64);
+            assert_eq!(status, 401);
+        }
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(|x, y| x.total_cmp(y));
+        v[v.len() / 2]
+    };
+    let (mk, mu) = (median(&mut tk), median(&mut tu));
+    let bound = (mk.max(mu) * 0.25).max(200.0);
+    assert!((mk - mu).abs() < bound, "median {mk} µs (wrong secret) vs {mu} µs (unknown id)");
+}
