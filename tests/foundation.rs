@@ -2,10 +2,10 @@
 //! validation, audit and restarts — all against the real server on a random port and a real
 //! SQLite file.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use converra::{Environment, Plan};
-use converra_tests::{Answer, Options, TestApp, spawn_app, spawn_app_with};
+use converra_tests::{Answer, Options, TestApp, rfc3339, spawn_app, spawn_app_with, unix_now};
 use reqwest::Method;
 use reqwest::header::{AUTHORIZATION, HeaderValue};
 use serde_json::{Value, json};
@@ -31,26 +31,6 @@ async fn me_with_header(app: &TestApp, header: Option<&[u8]>) -> Answer {
         request = request.header(AUTHORIZATION, HeaderValue::from_bytes(value).expect("a sendable header value"));
     }
     Answer::of(request.send().await.expect("request sent")).await
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
-}
-
-/// `unix` seconds as RFC 3339 UTC (`2027-01-31T00:00:00Z`).
-fn rfc3339(unix: u64) -> String {
-    let (days, secs) = ((unix / 86_400) as i64, unix % 86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", secs / 3600, secs / 60 % 60, secs % 60)
 }
 
 fn str_of<'a>(v: &'a Value, field: &str) -> &'a str {

@@ -44,8 +44,24 @@ async fn the_official_openai_python_client_works_with_only_base_url_and_key_chan
         .await;
     assert_eq!(added.status, 201, "{}", added.text);
     let key = valid_key(Provider::Openai);
-    mocks.answer_chat(Provider::Openai, key, "gpt-4o-mini", false, chat_answer(Provider::Openai, "gpt-4o-mini", "Hello there!")).await;
-    mocks.answer_chat(Provider::Openai, key, "gpt-4o-mini", true, chat_stream(Provider::Openai, "gpt-4o-mini", &["Hel", "lo!"])).await;
+    mocks
+        .answer_chat(
+            Provider::Openai,
+            key,
+            "gpt-4o-mini",
+            false,
+            chat_answer(Provider::Openai, "gpt-4o-mini", "Hello there!"),
+        )
+        .await;
+    mocks
+        .answer_chat(
+            Provider::Openai,
+            key,
+            "gpt-4o-mini",
+            true,
+            chat_stream(Provider::Openai, "gpt-4o-mini", &["Hel", "lo!"]),
+        )
+        .await;
 
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/openai_client.py");
     let (base, api_key) = (app.base_url.clone(), app.api_key.clone());

@@ -3,7 +3,7 @@
 //! wiremock servers replaying the providers' real bodies.
 
 use std::collections::HashSet;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use converra::{
     AddProviderKey, CompletionRequest, Converra, CreateApiKey, CreateMember, CreateProject, Environment, Error,
@@ -11,7 +11,7 @@ use converra::{
     Tone, UpdateAiSettings, UpdateProviderKey, Usage, UsageQuery,
 };
 use converra_tests::providers::{MockProviders, chat_answer, chat_stream, invalid_key_answer, revoked_key, valid_key};
-use converra_tests::{Options, TestApp, spawn_app, spawn_app_with};
+use converra_tests::{Options, TestApp, rfc3339, spawn_app, spawn_app_with, unix_now};
 use futures_util::StreamExt;
 use secrecy::ExposeSecret;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -38,26 +38,6 @@ async fn answer_openai(mocks: &MockProviders, key: &str, text: &str) {
     mocks.answer_chat(Provider::Openai, key, MODEL, false, chat_answer(Provider::Openai, MODEL, text)).await;
     let parts: Vec<&str> = text.split_inclusive(' ').collect();
     mocks.answer_chat(Provider::Openai, key, MODEL, true, chat_stream(Provider::Openai, MODEL, &parts)).await;
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
-}
-
-/// `unix` seconds as RFC 3339 UTC (`2027-01-31T00:00:00Z`).
-fn rfc3339(unix: u64) -> String {
-    let (days, secs) = ((unix / 86_400) as i64, unix % 86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", secs / 3600, secs / 60 % 60, secs % 60)
 }
 
 /// An API error: its code, and the server's request id for support.

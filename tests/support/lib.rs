@@ -285,3 +285,14 @@ impl Answer {
         assert_eq!(self.body["error"]["code"], code, "code of {}", self.text);
     }
 }
+
+/// Now, in unix seconds.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+}
+
+/// `unix` seconds as RFC 3339 UTC (`2027-01-31T00:00:00Z`), the form every `*_at` field takes.
+pub fn rfc3339(unix: u64) -> String {
+    let at = time::OffsetDateTime::from_unix_timestamp(unix as i64).expect("a representable time");
+    converra_server::core::ids::format_time(at)
+}
