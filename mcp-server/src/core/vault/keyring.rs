@@ -42,7 +42,7 @@ fn verifies(store: &Store, key: &Key, version: u32) -> bool {
         .meta_sync(&check_meta(version))
         .ok()
         .flatten()
-        .and_then(|h| unhex(&h))
+        .and_then(|h| decode_b64(&h))
         .is_some_and(|check| crypto::verify_master(key, version, &check))
 }
 
@@ -55,7 +55,7 @@ impl Keyring {
         let current: Option<u32> = store.meta_sync(VERSION_META)?.and_then(|v| v.parse().ok());
         let master_version = match current {
             None => {
-                store.set_meta_sync(&check_meta(1), &hex(&crypto::master_check(&master, 1)))?;
+                store.set_meta_sync(&check_meta(1), &encode_b64(&crypto::master_check(&master, 1)))?;
                 store.set_meta_sync(VERSION_META, "1")?;
                 1
             }
@@ -177,7 +177,7 @@ impl Keyring {
 }
 
 pub(super) fn record_master(store: &Store, key: &Key, version: u32) -> crate::store::StoreResult<()> {
-    store.set_meta_sync(&check_meta(version), &hex(&crypto::master_check(key, version)))
+    store.set_meta_sync(&check_meta(version), &encode_b64(&crypto::master_check(key, version)))
 }
 
 pub(super) fn set_master_version(store: &Store, version: u32) -> crate::store::StoreResult<()> {
@@ -189,13 +189,13 @@ pub(super) fn stored_master_version(store: &Store) -> crate::store::StoreResult<
 }
 
 pub(super) fn stored_check(store: &Store, version: u32) -> crate::store::StoreResult<Option<Vec<u8>>> {
-    Ok(store.meta_sync(&check_meta(version))?.and_then(|h| unhex(&h)))
+    Ok(store.meta_sync(&check_meta(version))?.and_then(|h| decode_b64(&h)))
 }
 
-fn hex(bytes: &[u8]) -> String {
+fn encode_b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
-fn unhex(s: &str) -> Option<Vec<u8>> {
+fn decode_b64(s: &str) -> Option<Vec<u8>> {
     base64::engine::general_purpose::STANDARD.decode(s).ok()
 }
