@@ -280,6 +280,11 @@ async fn usage_totals_by_provider_model_source_and_project() {
         {"key": project, "requests": 1, "input_tokens": 12, "output_tokens": 5}])
     );
     assert_eq!(usage.body["allowance"], json!({"limit": 100000, "used": 0, "remaining": 100000}));
+    // Another organization sees none of it.
+    let rival = app.new_org("rival", Plan::Free).await;
+    let theirs = app.get(&format!("/api/v1/usage?month={month}"), &rival).await;
+    assert_eq!(theirs.body["totals"], json!({"requests": 0, "input_tokens": 0, "output_tokens": 0}));
+    assert_eq!(theirs.body["by_provider"], json!([]));
     let bad = app.get("/api/v1/usage?month=2026-13", &app.api_key).await;
     bad.assert_error(400, "VALIDATION_ERROR", "month must be a calendar month like 2026-11");
 }
