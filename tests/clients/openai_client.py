@@ -1,26 +1,45 @@
 """The official `openai` Python client against Converra's OpenAI-compatible API.
 
-Usage: python openai_client.py BASE_URL API_KEY
-Only the base URL and the key differ from talking to OpenAI itself. Prints one line per check;
-exits non-zero on the first mismatch.
+Usage: python openai_client.py BASE_URL API_KEY   (or CONVERRA_BASE_URL / CONVERRA_API_KEY)
+Only the base URL and the key differ from talking to OpenAI itself. Prints one `ok NAME: VALUE`
+line per check; exits non-zero on the first mismatch. Driven by `tests/clients.rs`, which mounts
+the provider answers this script expects ("Hello there!" whole, "Hel" + "lo!" streamed; 12 input
+and 5 output tokens) and gives the organization an OpenAI key but no Anthropic key.
 """
 
+import asyncio
+import os
 import sys
 
 import openai
-from openai import OpenAI
+from openai import AsyncOpenAI, OpenAI
 
 
 def check(name, actual, expected):
     if actual != expected:
-        print(f"FAIL {name}: {actual!r} != {expected!r}")
+        print(f"FAIL {name}: {actual!r} != {expected!r}", flush=True)
         sys.exit(1)
-    print(f"ok {name}: {actual!r}")
+    print(f"ok {name}: {actual!r}", flush=True)
+
+
+def refused(name, call, error_type, status, code):
+    """`call` must raise `error_type` with `status` and OpenAI's error body carrying `code`."""
+    try:
+        call()
+    except error_type as e:
+        check(f"{name} status", e.status_code, status)
+        check(f"{name} code", e.code, code)
+        return e
+    except Exception as e:  # noqa: BLE001 - any other outcome is a mismatch worth printing
+        check(f"{name} raises", type(e).__name__, error_type.__name__)
+    check(f"{name} raises", "nothing", error_type.__name__)
 
 
 def main():
-    base, key = sys.argv[1], sys.argv[2]
-    client = OpenAI(base_url=base + "/v1", api_key=key, max_retries=0)
+    base = sys.argv[1] if len(sys.argv) > 1 else os.environ["CONVERRA_BASE_URL"]
+    key = sys.argv[2] if len(sys.argv) > 2 else os.environ["CONVERRA_API_KEY"]
+    print(f"ok client version: {openai.__version__!r}", flush=True)
+    client = OpenAI(base_url=base + "/v1", api_key=key, max_retries=0, timeout=20)
 
     answer = client.chat.completions.create(
         model="openai/gpt-4o-mini",
@@ -28,44 +47,87 @@ def main():
         max_tokens=20,
     )
     check("content", answer.choices[0].message.content, "Hello there!")
+    check("role", answer.choices[0].message.role, "assistant")
     check("finish_reason", answer.choices[0].finish_reason, "stop")
     check("usage", (answer.usage.prompt_tokens, answer.usage.completion_tokens, answer.usage.total_tokens), (12, 5, 17))
     check("object", answer.object, "chat.completion")
+    check("model", answer.model, "openai/gpt-4o-mini")
+    check("id prefix", answer.id.startswith("chatcmpl-"), True)
 
+    # A bare model name: the provider is inferred from its prefix.
     stream = client.chat.completions.create(
         model="gpt-4o-mini",
         messages=[{"role": "user", "content": "Say hello"}],
         stream=True,
         stream_options={"include_usage": True},
     )
-    text, finish, usage = "", None, None
+    text, finish, usage, objects = "", None, None, set()
     for chunk in stream:
+        objects.add(chunk.object)
         if chunk.choices:
             text += chunk.choices[0].delta.content or ""
             finish = chunk.choices[0].finish_reason or finish
         if chunk.usage:
-            usage = chunk.usage.total_tokens
+            usage = (chunk.usage.prompt_tokens, chunk.usage.completion_tokens, chunk.usage.total_tokens)
     check("stream content", text, "Hello!")
     check("stream finish_reason", finish, "stop")
-    check("stream usage", usage, 17)
+    check("stream usage", usage, (12, 5, 17))
+    check("stream objects", objects, {"chat.completion.chunk"})
+
+    async def async_stream():
+        async with AsyncOpenAI(base_url=base + "/v1", api_key=key, max_retries=0, timeout=20) as aclient:
+            parts = []
+            async for chunk in await aclient.chat.completions.create(
+                model="openai/gpt-4o-mini", messages=[{"role": "user", "content": "Say hello"}], stream=True
+            ):
+                if chunk.choices:
+                    parts.append(chunk.choices[0].delta.content or "")
+            return "".join(parts)
+
+    check("async stream content", asyncio.run(async_stream()), "Hello!")
 
     models = [m.id for m in client.models.list()]
     check("models include openai/gpt-4o-mini", "openai/gpt-4o-mini" in models, True)
+    check("models only from reachable providers", all(m.startswith("openai/") for m in models), True)
 
-    try:
-        OpenAI(base_url=base + "/v1", api_key="sk_test_not_a_key", max_retries=0).models.list()
-        check("bad key refused", False, True)
-    except openai.AuthenticationError as e:
-        check("bad key status", e.status_code, 401)
-        check("bad key message", e.body["message"] if isinstance(e.body, dict) else e.body, "Invalid API key")
+    bad = OpenAI(base_url=base + "/v1", api_key="sk_test_not_a_key", max_retries=0, timeout=20)
+    e = refused("bad key", lambda: bad.models.list(), openai.AuthenticationError, 401, "invalid_api_key")
+    check("bad key body message", e.body["message"] if isinstance(e.body, dict) else e.body, "Invalid API key")
+    refused(
+        "bad key on chat",
+        lambda: bad.chat.completions.create(model="openai/gpt-4o-mini", messages=[{"role": "user", "content": "x"}]),
+        openai.AuthenticationError,
+        401,
+        "invalid_api_key",
+    )
 
-    try:
-        client.chat.completions.create(model="anthropic/claude-sonnet-4-5", messages=[{"role": "user", "content": "x"}])
-        check("no provider key refused", False, True)
-    except openai.APIStatusError as e:
-        check("no provider key status", e.status_code, 409)
+    refused(
+        "unknown model",
+        lambda: client.chat.completions.create(model="mystery", messages=[{"role": "user", "content": "x"}]),
+        openai.BadRequestError,
+        400,
+        "validation_error",
+    )
+    refused(
+        "no provider key",
+        lambda: client.chat.completions.create(
+            model="anthropic/claude-sonnet-4-5", messages=[{"role": "user", "content": "x"}]
+        ),
+        openai.ConflictError,
+        409,
+        "no_provider_key",
+    )
+    refused(
+        "no provider key, streaming",
+        lambda: client.chat.completions.create(
+            model="anthropic/claude-sonnet-4-5", messages=[{"role": "user", "content": "x"}], stream=True
+        ),
+        openai.ConflictError,
+        409,
+        "no_provider_key",
+    )
 
-    print("all checks passed")
+    print("all checks passed", flush=True)
 
 
 if __name__ == "__main__":
