@@ -468,3 +468,73 @@ async fn a_removed_or_replaced_provider_key_is_never_used_after_the_request_retu
     assert_eq!(app.delete(&format!("/api/v1/provider-keys/{id}"), &app.api_key).await.status, 204);
     app.post("/api/v1/completions", &app.api_key, ask).await.assert_code(409, "NO_PROVIDER_KEY");
 }
+
+#[tokio::test]
+async fn usage_counted_before_a_restart_is_reported_after_it() {
+    let (app, mocks) = app_with_mocks(&[]).await;
+    add_key(&app, &app.api_key, Provider::Openai, valid_key(Provider::Openai), None).await;
+    let answer = chat_answer(Provider::Openai, "gpt-4o-mini", "x");
+    mocks.answer_chat(Provider::Openai, valid_key(Provider::Openai), "gpt-4o-mini", false, answer).await;
+    let ask = json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]});
+    for _ in 0..3 {
+        assert_eq!(app.post("/api/v1/completions", &app.api_key, ask.clone()).await.status, 200);
+    }
+    // No report was asked for before the restart: the counts must be written on shutdown.
+    let app = app.restart().await;
+    let usage = app.get("/api/v1/usage", &app.api_key).await;
+    assert_eq!(usage.body["totals"], json!({"requests": 3, "input_tokens": 36, "output_tokens": 15}));
+}
+
+/// A database from before usage roll-ups (one `usage_events` row per completion) keeps its
+/// history: the upgrade folds the rows into the roll-ups.
+#[tokio::test]
+async fn usage_from_before_the_roll_ups_is_kept_by_the_upgrade() {
+    let mut app = converra_tests::spawn_app().await;
+    app.stop().await;
+    let db = rusqlite::Connection::open(&app.db_path).unwrap();
+    db.execute_batch(
+        "DROP TABLE usage_rollups;
+         CREATE TABLE usage_events (
+             id INTEGER PRIMARY KEY AUTOINCREMENT, org_id TEXT NOT NULL, project_id TEXT, api_key_id TEXT NOT NULL,
+             provider TEXT NOT NULL, model TEXT NOT NULL, key_source TEXT NOT NULL, input_tokens INTEGER NOT NULL,
+             output_tokens INTEGER NOT NULL, latency_ms INTEGER NOT NULL, status TEXT NOT NULL, month TEXT NOT NULL,
+             created_at TEXT NOT NULL);
+         CREATE INDEX usage_events_org_month ON usage_events (org_id, month);
+         PRAGMA user_version = 4;",
+    )
+    .unwrap();
+    let rows: [(Option<&str>, &str, &str, &str, i64, i64, &str, &str); 5] = [
+        (None, "openai", "gpt-4o-mini", "organization", 10, 2, "ok", "2026-10-03T08:00:00Z"),
+        (None, "openai", "gpt-4o-mini", "organization", 20, 4, "ok", "2026-10-03T09:30:00Z"),
+        (Some("prj_old"), "anthropic", "claude-sonnet-4-5", "project", 7, 1, "ok", "2026-10-20T12:00:00Z"),
+        (None, "openai", "gpt-4o-mini", "organization", 0, 0, "invalid_key", "2026-10-21T12:00:00Z"),
+        (None, "openai", "gpt-4o-mini", "organization", 100, 100, "ok", "2026-09-30T23:59:59Z"),
+    ];
+    for (project, provider, model, source, input, output, status, at) in rows {
+        db.execute(
+            "INSERT INTO usage_events (org_id, project_id, api_key_id, provider, model, key_source, input_tokens,
+               output_tokens, latency_ms, status, month, created_at)
+             VALUES (?1, ?2, 'ak_old', ?3, ?4, ?5, ?6, ?7, 120, ?8, substr(?9, 1, 7), ?9)",
+            rusqlite::params![app.org_id, project, provider, model, source, input, output, status, at],
+        )
+        .unwrap();
+    }
+    drop(db);
+
+    let app = app.restart().await;
+    let october = app.get("/api/v1/usage?month=2026-10", &app.api_key).await;
+    assert_eq!(october.status, 200, "{}", october.text);
+    assert_eq!(october.body["totals"], json!({"requests": 3, "input_tokens": 37, "output_tokens": 7}));
+    assert_eq!(
+        october.body["by_project"],
+        json!([
+        {"key": null, "requests": 2, "input_tokens": 30, "output_tokens": 6},
+        {"key": "prj_old", "requests": 1, "input_tokens": 7, "output_tokens": 1}])
+    );
+    let september = app.get("/api/v1/usage?month=2026-09", &app.api_key).await;
+    assert_eq!(september.body["totals"], json!({"requests": 1, "input_tokens": 100, "output_tokens": 100}));
+    let db = rusqlite::Connection::open(&app.db_path).unwrap();
+    let old: i64 =
+        db.query_row("SELECT count(*) FROM sqlite_master WHERE name = 'usage_events'", [], |r| r.get(0)).unwrap();
+    assert_eq!(old, 0, "the per-completion table is gone");
+}

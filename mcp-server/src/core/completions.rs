@@ -144,7 +144,7 @@ impl Core {
     }
 
     /// Records one completion's usage (successful or not) from what `prepare` worked out.
-    async fn record_usage(&self, caller: &Caller, p: &Prepared, usage: Usage, started: Instant, status: &str) {
+    async fn record_usage(&self, caller: &Caller, p: &Prepared, usage: Usage, started: Instant, status: &'static str) {
         let (store, model, project) = (&self.store, &p.chat.model, p.project_id.as_deref());
         self.usage.record(store, caller, p.provider, model, p.resolved.source, project, usage, started, status).await;
     }

@@ -1,77 +1,100 @@
-//! Usage: every completion is recorded (org, project, API key, provider, model, key source,
-//! tokens, latency, status) by a background writer that batches inserts, so the hot path never
-//! waits for an fsync; `flush` drains it (on shutdown, and before a usage report).
+//! Usage: every completion is counted (org, day, project, API key, provider, model, key
+//! source, outcome: requests, tokens, latency) into in-memory roll-ups that a background
+//! writer adds to the database every `BATCH_WINDOW`, so the hot path never waits for SQLite;
+//! `flush` writes them at once (on shutdown, and before a usage report).
 //!
 //! Platform-key tokens are also counted in memory per organization and month, seeded from the
 //! database on first use, so the allowance check never runs on stale numbers.
 
 use std::collections::HashMap;
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use converra::{Allowance, KeySource, Provider, Usage, UsageQuery, UsageReport};
-use tokio::sync::{mpsc, oneshot};
+use time::OffsetDateTime;
 
 use super::{Caller, Core, Error, Result, ids};
-use crate::store::{Store, UsageEventRow};
+use crate::store::{Store, UsageBatch, UsageBucket, UsageCounts};
 
-enum Msg {
-    Event(Box<UsageEventRow>),
-    Flush(oneshot::Sender<()>),
+/// How long counted usage waits to be written. The allowance never waits for the database
+/// (it is counted in memory), and reports flush first.
+const BATCH_WINDOW: Duration = Duration::from_millis(50);
+
+struct Pending {
+    store: Store,
+    batch: Mutex<UsageBatch>,
+    /// Wakes the writer when the first completion of a window is counted, or to stop.
+    wake: tokio::sync::Notify,
+    closed: AtomicBool,
+    /// Held while a batch is taken and written, so `flush` returns only once everything
+    /// counted before it is in the database (not merely taken by the writer).
+    writing: tokio::sync::Mutex<()>,
 }
 
-/// The usage writer and the in-memory allowance counters.
+impl Pending {
+    async fn write(&self) {
+        let _writing = self.writing.lock().await;
+        let batch = std::mem::take(&mut *self.batch.lock().unwrap_or_else(PoisonError::into_inner));
+        if batch.is_empty() {
+            return;
+        }
+        if let Err(e) = self.store.add_usage(batch.clone()).await {
+            // Counts add up, so they go back and are written with the next batch.
+            tracing::error!(buckets = batch.len(), error = %e, "could not record usage; will retry");
+            let mut pending = self.batch.lock().unwrap_or_else(PoisonError::into_inner);
+            for (bucket, counts) in batch {
+                pending.entry(bucket).or_default().add(counts);
+            }
+        }
+    }
+}
+
+/// The usage roll-ups waiting to be written and the in-memory allowance counters.
 pub struct UsageRecorder {
-    tx: mpsc::UnboundedSender<Msg>,
+    pending: Arc<Pending>,
     /// Platform tokens per (organization, month).
     platform: tokio::sync::Mutex<HashMap<(String, String), u64>>,
 }
 
-const BATCH: usize = 1024;
-/// How long usage events wait to be written together. The allowance never waits for the
-/// database (it is counted in memory), and reports flush first.
-const BATCH_WINDOW: std::time::Duration = std::time::Duration::from_millis(50);
+impl Drop for UsageRecorder {
+    /// The writer writes what is left, then stops.
+    fn drop(&mut self) {
+        self.pending.closed.store(true, Ordering::Release);
+        self.pending.wake.notify_one();
+    }
+}
 
 impl UsageRecorder {
     /// Starts the background writer (needs a tokio runtime).
     pub fn start(store: Store) -> Self {
-        let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
+        let pending = Arc::new(Pending {
+            store,
+            batch: Mutex::new(HashMap::new()),
+            wake: tokio::sync::Notify::new(),
+            closed: AtomicBool::new(false),
+            writing: tokio::sync::Mutex::new(()),
+        });
+        let writer = pending.clone();
         tokio::spawn(async move {
-            while let Some(first) = rx.recv().await {
-                // Collect for up to BATCH_WINDOW (or BATCH events, or until a flush is asked
-                // for): one transaction and one fsync per batch instead of per completion.
-                let deadline = tokio::time::Instant::now() + BATCH_WINDOW;
-                let mut events = Vec::new();
-                let mut acks = Vec::new();
-                let mut next = Some(first);
-                while let Some(msg) = next.take() {
-                    match msg {
-                        Msg::Event(e) => events.push(*e),
-                        Msg::Flush(ack) => acks.push(ack),
-                    }
-                    if events.len() < BATCH && acks.is_empty() {
-                        next = tokio::time::timeout_at(deadline, rx.recv()).await.ok().flatten();
-                    }
+            loop {
+                writer.wake.notified().await;
+                let closed = writer.closed.load(Ordering::Acquire);
+                if !closed {
+                    tokio::time::sleep(BATCH_WINDOW).await;
                 }
-                if !events.is_empty() {
-                    let n = events.len();
-                    if let Err(e) = store.insert_usage(events).await {
-                        tracing::error!(events = n, error = %e, "could not record usage");
-                    }
-                }
-                for ack in acks {
-                    let _ = ack.send(());
+                writer.write().await;
+                if closed {
+                    return;
                 }
             }
         });
-        Self { tx, platform: tokio::sync::Mutex::new(HashMap::new()) }
+        Self { pending, platform: tokio::sync::Mutex::new(HashMap::new()) }
     }
 
-    /// Waits until every usage event recorded so far is in the database.
+    /// Waits until every completion counted so far is in the database.
     pub async fn flush(&self) {
-        let (ack, done) = oneshot::channel();
-        if self.tx.send(Msg::Flush(ack)).is_ok() {
-            let _ = done.await;
-        }
+        self.pending.write().await;
     }
 
     /// Platform tokens the organization spent this month.
@@ -86,7 +109,7 @@ impl UsageRecorder {
         Ok(used)
     }
 
-    /// Records one completion (successful or not).
+    /// Counts one completion (successful or not).
     #[allow(clippy::too_many_arguments)]
     pub async fn record(
         &self,
@@ -98,10 +121,10 @@ impl UsageRecorder {
         project_id: Option<&str>,
         usage: Usage,
         started: Instant,
-        status: &str,
+        status: &'static str,
     ) {
         if source == KeySource::Platform && status == "ok" {
-            // Seed before counting, so the database read cannot miss this event.
+            // Seed before counting, so the database read cannot miss this completion.
             if self.platform_used(store, &caller.org_id).await.is_ok() {
                 let mut counters = self.platform.lock().await;
                 if let Some(used) = counters.get_mut(&(caller.org_id.clone(), ids::current_month())) {
@@ -109,22 +132,26 @@ impl UsageRecorder {
                 }
             }
         }
-        let event = UsageEventRow {
+        let today = OffsetDateTime::now_utc().date();
+        let bucket = UsageBucket {
             org_id: caller.org_id.clone(),
+            day: format!("{:04}-{:02}-{:02}", today.year(), u8::from(today.month()), today.day()),
             project_id: project_id.map(str::to_owned),
             api_key_id: caller.api_key_id.clone(),
-            provider: provider.as_str().to_owned(),
+            provider: provider.as_str(),
             model: model.to_owned(),
-            key_source: source.as_str().to_owned(),
-            input_tokens: usage.input_tokens,
-            output_tokens: usage.output_tokens,
-            latency_ms: started.elapsed().as_millis() as u64,
-            status: status.to_owned(),
-            month: ids::current_month(),
-            created_at: ids::now(),
+            key_source: source.as_str(),
+            status,
         };
-        if self.tx.send(Msg::Event(Box::new(event))).is_err() {
-            tracing::error!("usage writer has stopped; a usage event was lost");
+        let counts = UsageCounts::one(usage.input_tokens, usage.output_tokens, started.elapsed().as_millis() as u64);
+        let first = {
+            let mut batch = self.pending.batch.lock().unwrap_or_else(PoisonError::into_inner);
+            let first = batch.is_empty();
+            batch.entry(bucket).or_default().add(counts);
+            first
+        };
+        if first {
+            self.pending.wake.notify_one();
         }
     }
 }

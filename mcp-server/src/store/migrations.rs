@@ -126,4 +126,30 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE data_keys ADD COLUMN wrapped_prev BLOB;
     ALTER TABLE data_keys ADD COLUMN prev_master_version INTEGER;
     "#,
+    // 5: usage as daily roll-ups instead of a row per completion (the per-completion insert
+    // was the gateway's largest cost at load); existing events are folded in.
+    r#"
+    CREATE TABLE usage_rollups (
+        org_id           TEXT NOT NULL,
+        month            TEXT NOT NULL,      -- YYYY-MM (UTC), the allowance period
+        day              TEXT NOT NULL,      -- YYYY-MM-DD (UTC)
+        project_id       TEXT NOT NULL,      -- '' outside any project
+        api_key_id       TEXT NOT NULL,
+        provider         TEXT NOT NULL,
+        model            TEXT NOT NULL,
+        key_source       TEXT NOT NULL,
+        status           TEXT NOT NULL,
+        requests         INTEGER NOT NULL,
+        input_tokens     INTEGER NOT NULL,
+        output_tokens    INTEGER NOT NULL,
+        latency_ms_total INTEGER NOT NULL,
+        latency_ms_max   INTEGER NOT NULL,
+        PRIMARY KEY (org_id, month, day, project_id, api_key_id, provider, model, key_source, status)
+    ) WITHOUT ROWID;
+    INSERT INTO usage_rollups
+        SELECT org_id, month, substr(created_at, 1, 10), ifnull(project_id, ''), api_key_id, provider, model,
+               key_source, status, count(*), sum(input_tokens), sum(output_tokens), sum(latency_ms), max(latency_ms)
+        FROM usage_events GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9;
+    DROP TABLE usage_events;
+    "#,
 ];

@@ -26,7 +26,7 @@ pub use api_keys::{ApiKeyRow, AuthRow};
 pub use audit::NewAuditEvent;
 pub use orgs::{MemberRow, OrgRow};
 pub use provider_keys::{DataKeyRow, NewProviderKey, ProviderKeyRow, TestRecord};
-pub use usage::UsageEventRow;
+pub use usage::{UsageBatch, UsageBucket, UsageCounts};
 
 /// A storage failure. Its text names tables and constraints, never values.
 #[derive(Debug, thiserror::Error)]
