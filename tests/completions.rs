@@ -503,7 +503,9 @@ async fn usage_from_before_the_roll_ups_is_kept_by_the_upgrade() {
          PRAGMA user_version = 4;",
     )
     .unwrap();
-    let rows: [(Option<&str>, &str, &str, &str, i64, i64, &str, &str); 5] = [
+    // (project, provider, model, key source, input tokens, output tokens, status, created at)
+    type OldEvent<'a> = (Option<&'a str>, &'a str, &'a str, &'a str, i64, i64, &'a str, &'a str);
+    let rows: [OldEvent; 5] = [
         (None, "openai", "gpt-4o-mini", "organization", 10, 2, "ok", "2026-10-03T08:00:00Z"),
         (None, "openai", "gpt-4o-mini", "organization", 20, 4, "ok", "2026-10-03T09:30:00Z"),
         (Some("prj_old"), "anthropic", "claude-sonnet-4-5", "project", 7, 1, "ok", "2026-10-20T12:00:00Z"),

@@ -12,7 +12,9 @@
 //! high), the added latency per percentile, the throughput ratio, Converra's peak RSS (from
 //! `/proc`), MCP `tools/call` p50/p99, and cold start to `/readyz`.
 //!
-//! Environment: `BENCH_SECONDS` (per cell, default 5), `BENCH_CONCURRENCY` (default `1,16,64`).
+//! Environment: `BENCH_SECONDS` (per cell, default 5), `BENCH_CONCURRENCY` (default `1,16,64`),
+//! `BENCH_WORKERS` (Converra's `--workers`, default 1 so that Converra, the driver and the
+//! mock each have a core's worth of threads; `default` for one worker per core).
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -86,13 +88,16 @@ impl Drop for Server {
     }
 }
 
-async fn start_converra(dir: &std::path::Path, mock: SocketAddr) -> Server {
+async fn start_converra(dir: &std::path::Path, mock: SocketAddr, workers: Option<&str>) -> Server {
     let port = free_port();
     let db = dir.join("converra.db");
     let started = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_converra"))
-        .args(["serve", "--addr", &format!("127.0.0.1:{port}"), "--db"])
-        .arg(&db)
+    let mut command = Command::new(env!("CARGO_BIN_EXE_converra"));
+    command.args(["serve", "--addr", &format!("127.0.0.1:{port}"), "--db"]).arg(&db);
+    if let Some(n) = workers {
+        command.args(["--workers", n]);
+    }
+    let mut child = command
         .env("CONVERRA_OPENAI_BASE_URL", format!("http://{mock}/v1"))
         .env("CONVERRA_LOG", "warn")
         .stdout(Stdio::null())
@@ -232,7 +237,9 @@ fn row(name: &str, c: usize, cell: &Cell) {
 
 fn main() {
     let mock_mode = std::env::args().any(|a| a == "--mock");
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    // The driver and the mock run on one thread each, like `wrk -t1`: they stand in for other
+    // machines, so they should take as little of the shared cores as they can.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     if mock_mode {
         runtime.block_on(serve_mock());
     } else {
@@ -247,8 +254,10 @@ async fn run() {
         .map(|s| s.split(',').filter_map(|c| c.trim().parse().ok()).collect())
         .unwrap_or_else(|| vec![1, 16, 64]);
     let dir = tempfile::tempdir().unwrap();
+    // `default` leaves Converra at one worker per core.
+    let workers = std::env::var("BENCH_WORKERS").unwrap_or_else(|_| "1".into());
     let (mock, mut mock_process) = start_mock();
-    let server = start_converra(dir.path(), mock).await;
+    let server = start_converra(dir.path(), mock, Some(workers.as_str()).filter(|w| *w != "default")).await;
     let http = reqwest::Client::new();
     let added = http
         .post(format!("{}/api/v1/provider-keys", server.base))
@@ -266,7 +275,8 @@ async fn run() {
     let native = format!("{}/api/v1/completions", server.base);
 
     println!(
-        "\nConverra gateway benchmark — {seconds} s per cell, {} cores\n",
+        "\nConverra gateway benchmark — {seconds} s per cell, {} cores, Converra workers: {workers}; \
+         load driver and mock provider: one thread each\n",
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)
     );
     println!("| path                         |   c |     req/s | p50 ms  | p90 ms  | p99 ms  |  max ms  | errors |");

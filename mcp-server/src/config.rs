@@ -38,7 +38,12 @@ pub struct Config {
     pub body_limit: usize,
     /// Bootstrap an organization, owner and key on an empty database.
     pub bootstrap: bool,
+    /// Threads serving requests; `None` is one per available core.
+    pub workers: Option<usize>,
 }
+
+/// Most worker threads `CONVERRA_WORKERS` / `--workers` accept.
+pub const MAX_WORKERS: usize = 1024;
 
 /// A configuration value that cannot be used. Never contains key material.
 #[derive(Debug, thiserror::Error)]
@@ -101,6 +106,15 @@ impl Config {
             })?,
             None => 1024 * 1024,
         };
+        let workers = match get("CONVERRA_WORKERS") {
+            Some(v) => {
+                Some(v.parse().ok().filter(|n| (1..=MAX_WORKERS).contains(n)).ok_or_else(|| ConfigError::Invalid {
+                    name: "CONVERRA_WORKERS",
+                    why: format!("must be a number of threads from 1 to {MAX_WORKERS}"),
+                })?)
+            }
+            None => None,
+        };
         let mut hosts = list(get("CONVERRA_MCP_ALLOWED_HOSTS"));
         if hosts.is_empty() {
             hosts = vec!["localhost".into(), "127.0.0.1".into(), "::1".into()];
@@ -117,6 +131,7 @@ impl Config {
             mcp_allowed_origins: list(get("CONVERRA_MCP_ALLOWED_ORIGINS")),
             body_limit,
             bootstrap: true,
+            workers,
         })
     }
 

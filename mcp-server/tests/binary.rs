@@ -261,3 +261,38 @@ async fn trace_logs_never_contain_an_api_key_a_provider_key_or_the_master_key() 
         );
     }
 }
+
+#[tokio::test]
+async fn the_number_of_worker_threads_is_configurable_and_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = db_in(&dir);
+    let (status, stderr) = fails_to_start(&db, &[("CONVERRA_WORKERS", "0")], &[]);
+    assert_eq!(status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("CONVERRA_WORKERS is not valid: must be a number of threads from 1 to 1024"), "{stderr}");
+    let (status, stderr) = fails_to_start(&db, &[], &["--workers", "many"]);
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--workers"), "{stderr}");
+
+    // The flag wins over the environment, and the start-up line says what is running.
+    let port = free_port().to_string();
+    let addr = format!("127.0.0.1:{port}");
+    let mut child = converra(
+        &["serve", "--addr", &addr, "--db", db.to_str().unwrap(), "--workers", "3"],
+        &[("CONVERRA_WORKERS", "1")],
+    )
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let line = tokio::task::spawn_blocking(move || {
+        use std::io::BufRead;
+        std::io::BufReader::new(stderr).lines().map_while(Result::ok).find(|l| l.contains("converra is listening"))
+    })
+    .await
+    .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let line = line.expect("a start-up line");
+    assert!(line.contains("workers=3"), "{line}");
+    assert!(!line.contains('\u{1b}'), "no terminal colours in a pipe: {line:?}");
+}

@@ -46,6 +46,9 @@ pub enum Command {
         /// Listen address [env: CONVERRA_ADDR, default 127.0.0.1:8080]
         #[arg(long)]
         addr: Option<SocketAddr>,
+        /// Threads serving requests [env: CONVERRA_WORKERS, default: one per core]
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..=crate::config::MAX_WORKERS as i64))]
+        workers: Option<u16>,
     },
     /// Create an organization, its owner and a first API key (shown once).
     Init {
@@ -94,7 +97,11 @@ pub fn run(cli: Cli) -> ExitCode {
         Err(e) => return fail(Failure::config(e)),
     };
     init_logging(&config);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = config.workers {
+        builder.worker_threads(n);
+    }
+    let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             return fail(Failure::runtime(format!("cannot start the async runtime: {e}")));
@@ -102,7 +109,7 @@ pub fn run(cli: Cli) -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Serve { addr } => serve::run(Config { addr: addr.unwrap_or(config.addr), ..config }).await,
+            Command::Serve { addr, .. } => serve::run(Config { addr: addr.unwrap_or(config.addr), ..config }).await,
             Command::Init { org, owner, plan, environment } => {
                 admin::init(&config, &org, &owner, plan, environment).await
             }
@@ -128,6 +135,9 @@ fn apply_flags(mut config: Config, cli: &Cli) -> Config {
         config.previous_master_key = Some(MasterKeySource::File(file.clone()));
     }
     config.log_json |= cli.log_json;
+    if let Command::Serve { workers: Some(n), .. } = cli.command {
+        config.workers = Some(n.into());
+    }
     config
 }
 
@@ -143,6 +153,8 @@ fn init_logging(config: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log_filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
         .add_directive("rmcp=info".parse().expect("static directive"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Colours only on a terminal: a log file or a pipe gets plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
     let _ = if config.log_json { builder.json().try_init() } else { builder.compact().try_init() };
 }

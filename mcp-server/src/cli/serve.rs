@@ -15,7 +15,8 @@ pub async fn run(config: Config) -> Result<(), Failure> {
     if let Some(b) = &app.bootstrap {
         app::print_bootstrap(b, app.addr);
     }
-    tracing::info!(addr = %app.addr, db = %config.db_path.display(), ready_ms = app::since(started), "converra is listening");
+    let workers = tokio::runtime::Handle::current().metrics().num_workers();
+    tracing::info!(addr = %app.addr, db = %config.db_path.display(), workers, ready_ms = app::since(started), "converra is listening");
     app.run(app::shutdown_signal()).await.map_err(|e| Failure::runtime(format!("server failed: {e}")))?;
     tracing::info!("stopped");
     Ok(())
