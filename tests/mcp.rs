@@ -402,6 +402,11 @@ async fn invalid_arguments_are_validation_tool_errors_naming_the_field() {
         call(&client, "run_completion", json!({"model": "gpt-4o-mini", "messages": [], "stream": true})).await,
     );
     assert_eq!(body["error"]["code"], "VALIDATION_ERROR", "stream is not a tool argument: {body}");
+    assert_eq!(body["error"]["field"], "stream", "{body}");
+    assert_eq!(
+        body["error"]["message"],
+        "run_completion returns the whole answer at once; `stream` is not one of its arguments"
+    );
 
     let body = tool_error(
         call(

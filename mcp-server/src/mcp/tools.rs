@@ -6,9 +6,11 @@
 //! `Result<Json<T>, _>` (not an alias) for the `outputSchema`, and the arguments
 //! `Parameters<T>` for the `inputSchema`.
 
+use std::borrow::Cow;
+
 use converra::{
-    AddProviderKey, Completion, CompletionRequest, List, Message, ProviderKey, ProviderKeyFilter, Resolution,
-    ResolveQuery, TestResult, Tone, UsageQuery, UsageReport,
+    AddProviderKey, Completion, CompletionRequest, List, ProviderKey, ProviderKeyFilter, Resolution, ResolveQuery,
+    TestResult, UsageQuery, UsageReport,
 };
 use rmcp::schemars::{self, JsonSchema};
 use rmcp::{Json, tool, tool_router};
@@ -17,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use super::ConverraMcp;
 use super::error::ToolError;
 use super::extract::{Authenticated, Parameters};
+use crate::core::Error;
 
 /// Arguments of the tools that act on one stored provider key.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -35,41 +38,40 @@ pub struct Removed {
     pub removed: bool,
 }
 
-/// Arguments of `run_completion`: `POST /api/v1/completions` without `stream`, which does not
-/// apply to a tool call (the whole answer comes back at once).
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RunCompletion {
-    /// `provider/model` (e.g. `anthropic/claude-sonnet-4-5`) or a bare model name whose
-    /// provider is inferred from its prefix (`gpt-`, `o1`/`o3`/`o4`, `claude-`, `gemini-`, `deepseek-`).
-    pub model: String,
-    /// The conversation, oldest first.
-    pub messages: Vec<Message>,
-    /// Upper bound on output tokens.
-    pub max_tokens: Option<u32>,
-    /// Sampling temperature, 0 to 2.
-    pub temperature: Option<f32>,
-    /// Sequences that end the answer.
-    #[serde(default)]
-    pub stop: Vec<String>,
-    /// Run in this project (its provider key wins over the organization's).
-    pub project_id: Option<String>,
-    /// Answer in this tone (defaults to the organization's AI settings).
-    pub tone: Option<Tone>,
+/// Arguments of `run_completion`: the body of `POST /api/v1/completions` (the same type, so
+/// the two cannot drift) without `stream`, which does not apply to a tool call: the whole
+/// answer comes back at once.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(transparent)]
+pub struct RunCompletion(CompletionRequest);
+
+impl JsonSchema for RunCompletion {
+    fn schema_name() -> Cow<'static, str> {
+        "RunCompletion".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let mut schema = CompletionRequest::json_schema(generator);
+        if let Some(properties) =
+            schema.as_object_mut().and_then(|s| s.get_mut("properties")).and_then(|p| p.as_object_mut())
+        {
+            properties.remove("stream");
+        }
+        schema
+    }
 }
 
-impl From<RunCompletion> for CompletionRequest {
-    fn from(r: RunCompletion) -> Self {
-        CompletionRequest {
-            model: r.model,
-            messages: r.messages,
-            max_tokens: r.max_tokens,
-            temperature: r.temperature,
-            stop: r.stop,
-            project_id: r.project_id,
-            tone: r.tone,
-            stream: false,
+impl TryFrom<RunCompletion> for CompletionRequest {
+    type Error = Error;
+
+    fn try_from(RunCompletion(request): RunCompletion) -> Result<Self, Error> {
+        if request.stream {
+            return Err(Error::validation(
+                "stream",
+                "run_completion returns the whole answer at once; `stream` is not one of its arguments",
+            ));
         }
+        Ok(request)
     }
 }
 
@@ -153,7 +155,7 @@ impl ConverraMcp {
         Authenticated(caller): Authenticated,
         Parameters(request): Parameters<RunCompletion>,
     ) -> Result<Json<Completion>, ToolError> {
-        Ok(Json(self.core.complete(&caller, request?.into()).await?))
+        Ok(Json(self.core.complete(&caller, request?.try_into()?).await?))
     }
 
     #[tool(
