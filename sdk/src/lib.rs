@@ -78,8 +78,6 @@ mod error;
 pub mod resources;
 #[cfg(feature = "client")]
 mod retry;
-#[cfg(feature = "client")]
-mod sse;
 
 #[cfg(feature = "client")]
 pub use client::{Converra, ConverraBuilder, DEFAULT_BASE_URL, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, RateLimit};

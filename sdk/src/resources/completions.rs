@@ -1,12 +1,10 @@
 //! `/api/v1/completions`: run a completion through the organization's provider keys, whole
 //! or streamed as server-sent events.
 
-use std::collections::VecDeque;
-
+use eventsource_stream::{EventStreamError, Eventsource};
 use futures_util::stream::{self, Stream, StreamExt, TryStreamExt};
 use reqwest::Method;
 
-use crate::sse::{SseEvent, SseParser};
 use crate::types::{Completion, CompletionChunk, CompletionRequest, ErrorBody};
 use crate::{Converra, Error, Result};
 
@@ -104,94 +102,69 @@ enum Step {
     Skip,
 }
 
-fn step(event: &SseEvent, request_id: &Option<String>) -> Step {
+/// Reads one event (`event` is its type, `message` when the server named none).
+fn step(event: &str, data: &str, request_id: &Option<String>) -> Step {
     let decode = |what: &str, e: serde_json::Error| Error::Decode {
         message: format!("{what} in the completion stream could not be read: {e}"),
         request_id: request_id.clone(),
     };
-    match event.event.as_deref() {
-        Some("error") => match serde_json::from_str::<ErrorBody>(&event.data) {
+    match event {
+        "error" => match serde_json::from_str::<ErrorBody>(data) {
             Ok(body) => Step::Fail(Error::from_detail(body.error, None, None, request_id.clone())),
             Err(e) => Step::Fail(decode("an error event", e)),
         },
-        None | Some("message") if event.data.trim() == "[DONE]" => Step::Done,
-        None | Some("message") => match serde_json::from_str::<CompletionChunk>(&event.data) {
+        "message" if data.trim() == "[DONE]" => Step::Done,
+        "message" => match serde_json::from_str::<CompletionChunk>(data) {
             Ok(chunk) => Step::Chunk(chunk),
             Err(e) => Step::Fail(decode("a chunk", e)),
         },
-        Some(_) => Step::Skip,
+        _ => Step::Skip,
     }
 }
 
 /// Where a completion stream is.
 struct ChunkStream<S> {
-    body: S,
-    parser: SseParser,
-    /// Items decoded from the body but not yet handed out.
-    ready: VecDeque<Result<CompletionChunk>>,
-    /// `[DONE]` or an error was seen, or the body ended: hand out `ready`, read no more.
+    events: S,
+    /// `[DONE]` or an error was seen, or the body ended: read no more.
     finished: bool,
     request_id: Option<String>,
     /// Kept to scrub the API key from error messages copied out of the stream.
     client: Converra,
 }
 
-impl<S> ChunkStream<S> {
-    fn handle(&mut self, events: Vec<SseEvent>) {
-        for event in events {
-            if self.finished {
-                return;
-            }
-            match step(&event, &self.request_id) {
-                Step::Chunk(chunk) => self.ready.push_back(Ok(chunk)),
-                Step::Done => self.finished = true,
-                Step::Fail(error) => {
-                    self.ready.push_back(Err(self.client.scrub(error)));
-                    self.finished = true;
-                }
-                Step::Skip => {}
-            }
-        }
-    }
-}
-
-/// The completion chunks of an event-stream body.
+/// The completion chunks of an event-stream body (framing by `eventsource-stream`).
 fn chunks<S, B>(body: S, request_id: Option<String>, client: Converra) -> impl Stream<Item = Result<CompletionChunk>>
 where
     S: Stream<Item = reqwest::Result<B>> + Unpin,
     B: AsRef<[u8]>,
 {
-    let state =
-        ChunkStream { body, parser: SseParser::default(), ready: VecDeque::new(), finished: false, request_id, client };
+    let state = ChunkStream { events: body.eventsource(), finished: false, request_id, client };
     stream::unfold(state, |mut state| async move {
-        loop {
-            if let Some(item) = state.ready.pop_front() {
-                return Some((item, state));
-            }
-            if state.finished {
-                return None;
-            }
-            match state.body.next().await {
-                Some(Ok(bytes)) => {
-                    let events = state.parser.feed(bytes.as_ref());
-                    state.handle(events);
-                }
-                Some(Err(e)) => {
-                    state.finished = true;
-                    return Some((Err(Error::Transport(e)), state));
-                }
-                None => {
-                    state.finished = true;
-                    let message = if state.parser.has_partial_event() {
-                        "the completion stream was cut off in the middle of an event"
-                    } else {
-                        "the completion stream ended without its end marker ([DONE])"
-                    };
-                    let error = Error::Decode { message: message.into(), request_id: state.request_id.clone() };
-                    return Some((Err(error), state));
-                }
-            }
+        while !state.finished {
+            let failure = match state.events.next().await {
+                Some(Ok(event)) => match step(&event.event, &event.data, &state.request_id) {
+                    Step::Chunk(chunk) => return Some((Ok(chunk), state)),
+                    Step::Skip => continue,
+                    Step::Done => {
+                        state.finished = true;
+                        continue;
+                    }
+                    Step::Fail(error) => state.client.scrub(error),
+                },
+                Some(Err(EventStreamError::Transport(e))) => Error::Transport(e),
+                Some(Err(e)) => Error::Decode {
+                    message: format!("the completion stream could not be read: {e}"),
+                    request_id: state.request_id.clone(),
+                },
+                None => Error::Decode {
+                    message: "the completion stream ended without its end marker ([DONE])".into(),
+                    request_id: state.request_id.clone(),
+                },
+            };
+            state.finished = true;
+            return Some((Err(failure), state));
         }
+        None
     })
 }
 
@@ -200,24 +173,20 @@ mod tests {
     use super::*;
     use crate::types::{ErrorCode, FinishReason, KeyStatus};
 
-    fn event(name: Option<&str>, data: &str) -> SseEvent {
-        SseEvent { event: name.map(str::to_owned), data: data.to_owned() }
-    }
-
     #[test]
     fn data_events_are_chunks_until_done() {
         let chunk = r#"{"id":"cmpl_1","delta":"Hel"}"#;
-        assert!(matches!(step(&event(None, chunk), &None), Step::Chunk(c) if c.delta == "Hel"));
-        assert!(matches!(step(&event(None, "[DONE]"), &None), Step::Done));
-        assert!(matches!(step(&event(Some("ping"), "{}"), &None), Step::Skip));
-        assert!(matches!(step(&event(None, "{not json"), &None), Step::Fail(Error::Decode { .. })));
+        assert!(matches!(step("message", chunk, &None), Step::Chunk(c) if c.delta == "Hel"));
+        assert!(matches!(step("message", "[DONE]", &None), Step::Done));
+        assert!(matches!(step("ping", "{}", &None), Step::Skip));
+        assert!(matches!(step("message", "{not json", &None), Step::Fail(Error::Decode { .. })));
     }
 
     #[test]
     fn error_events_become_typed_errors() {
         let data =
             r#"{"error":{"code":"PROVIDER_ERROR","message":"Quota exceeded","provider_status":"quota_exceeded"}}"#;
-        let Step::Fail(err) = step(&event(Some("error"), data), &Some("req_9".into())) else {
+        let Step::Fail(err) = step("error", data, &Some("req_9".into())) else {
             panic!("not a failure");
         };
         assert!(matches!(err, Error::Provider { status: Some(KeyStatus::QuotaExceeded), .. }));
@@ -236,7 +205,7 @@ mod tests {
         let body = concat!(
             "data: {\"id\":\"c\",\"delta\":\"Hel\",\"key_source\":{\"scope\":\"organization\"}}\n\n",
             ": keep-alive\n\n",
-            "data: {\"id\":\"c\",\"delta\":\"lo\"}\n\n",
+            "data: {\"id\":\"c\",\"delta\":\"lo\"}\r\n\r\n",
             "data: {\"id\":\"c\",\"delta\":\"\",\"finish_reason\":\"stop\",\"usage\":{\"input_tokens\":3,\"output_tokens\":2}}\n\n",
             "data: [DONE]\n\n",
             "data: {\"id\":\"ignored after done\",\"delta\":\"x\"}\n\n",
@@ -271,6 +240,6 @@ mod tests {
 
         let items = collect(&["data: {\"id\":\"c\",\"del"]).await;
         assert_eq!(items.len(), 1);
-        assert!(matches!(&items[0], Err(Error::Decode { message, .. }) if message.contains("cut off")));
+        assert!(matches!(&items[0], Err(Error::Decode { message, .. }) if message.contains("[DONE]")));
     }
 }
