@@ -296,3 +296,53 @@ async fn the_number_of_worker_threads_is_configurable_and_checked() {
     assert!(line.contains("workers=3"), "{line}");
     assert!(!line.contains('\u{1b}'), "no terminal colours in a pipe: {line:?}");
 }
+
+#[tokio::test]
+async fn a_backup_taken_while_serving_is_private_checked_and_starts_with_the_same_master_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = db_in(&dir);
+    let master = random_master_key();
+    let envs = [("CONVERRA_MASTER_KEY", master.as_str())];
+    let mut server = Server::start(&db, &envs).await;
+    let owner = server.bootstrap_key().await;
+    let secret = "sk-proj-BACKUPkey0123456789abcdefwxyz";
+    let (status, added) = server
+        .post("/api/v1/provider-keys", &owner, json!({"provider": "openai", "name": "kept", "api_key": secret}))
+        .await;
+    assert_eq!(status, 201, "{added}");
+
+    let backup = dir.path().join("backup.db");
+    let backup_arg = backup.to_str().unwrap();
+    let taken = run(converra(&["admin", "backup", backup_arg, "--db", db.to_str().unwrap()], &envs));
+    assert!(taken.status.success(), "{}", stderr_of(&taken));
+    let said = stderr_of(&taken);
+    assert!(said.contains("1 organization(s) and 1 provider key(s)") && said.contains("integrity check ok"), "{said}");
+    assert!(said.contains("CONVERRA_MASTER_KEY"), "the master key is not in the backup, and it says so: {said}");
+    assert!(!said.contains(&master) && !said.contains(secret));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&backup).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    let raw = std::fs::read(&backup).unwrap();
+    assert!(!raw.windows(secret.len()).any(|w| w == secret.as_bytes()), "the provider key is encrypted in the copy");
+
+    // Never over an existing file; nothing is written or removed.
+    let again = run(converra(&["admin", "backup", backup_arg, "--db", db.to_str().unwrap()], &envs));
+    assert_eq!(again.status.code(), Some(1));
+    assert!(stderr_of(&again).contains("already exists: a backup never overwrites a file"), "{}", stderr_of(&again));
+    assert_eq!(std::fs::read(&backup).unwrap(), raw);
+    let missing = run(converra(&["admin", "backup", backup_arg, "--db", "/nonexistent/converra.db"], &envs));
+    assert_eq!(missing.status.code(), Some(3), "{}", stderr_of(&missing));
+    assert!(stderr_of(&missing).contains("no database at /nonexistent/converra.db"));
+    server.finish();
+
+    // Restored: the copy serves the same organization, and its provider key still decrypts.
+    let mut restored = Server::start(&backup, &envs).await;
+    let (status, keys) = restored.get("/api/v1/provider-keys", &owner).await;
+    assert_eq!(status, 200, "{keys}");
+    assert_eq!(keys["data"][0]["name"], "kept");
+    restored.finish();
+    let rewrap = run(converra(&["admin", "rotate-data-key", "--org", "default", "--db", backup_arg], &envs));
+    assert!(stderr_of(&rewrap).contains("1 provider key(s) re-encrypted"), "{}", stderr_of(&rewrap));
+}

@@ -1,6 +1,8 @@
 //! `converra init` and `converra admin …`: the operator's commands, run against the database
 //! directly (they need the master key, not an API key).
 
+use std::path::{Path, PathBuf};
+
 use clap::Subcommand;
 use converra::{Environment, Plan};
 use secrecy::ExposeSecret;
@@ -9,6 +11,7 @@ use super::Failure;
 use crate::app;
 use crate::config::{self, Config};
 use crate::core::vault;
+use crate::store;
 
 #[derive(Subcommand, Debug)]
 pub enum AdminCommand {
@@ -28,6 +31,11 @@ pub enum AdminCommand {
         /// Organization id or name
         #[arg(long)]
         org: String,
+    },
+    /// Write a consistent copy of the database to a new file (safe while the server runs).
+    Backup {
+        /// The backup file to create (mode 0600); an existing file is never overwritten
+        file: PathBuf,
     },
 }
 
@@ -125,6 +133,7 @@ pub async fn run(config: &Config, command: AdminCommand) -> Result<(), Failure> 
             );
             Ok(())
         }
+        AdminCommand::Backup { file } => backup(config, &file),
         AdminCommand::RotateDataKey { org } => {
             let core = open(config)?.core;
             let found = core.admin_find_organization(&org).await.map_err(Failure::runtime)?;
@@ -133,4 +142,45 @@ pub async fn run(config: &Config, command: AdminCommand) -> Result<(), Failure> 
             Ok(())
         }
     }
+}
+
+/// `admin backup`: the copy is created private (it holds encrypted provider keys and API-key
+/// hashes), checked after writing, and removed again if anything failed.
+fn backup(config: &Config, file: &Path) -> Result<(), Failure> {
+    if !config.db_path.exists() {
+        return Err(Failure::config(format!("no database at {}", config.db_path.display())));
+    }
+    let opened = open(config)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(file).map_err(|e| match e.kind() {
+        std::io::ErrorKind::AlreadyExists => Failure::runtime(format!(
+            "{} already exists: a backup never overwrites a file; name a new one",
+            file.display()
+        )),
+        _ => Failure::runtime(format!("cannot create {}: {e}", file.display())),
+    })?;
+    eprintln!("Backing up {} to {} ...", config.db_path.display(), file.display());
+    let summary = opened.core.store().backup_into(file).and_then(|()| store::check_backup(file));
+    let summary = summary.map_err(|e| {
+        let _ = std::fs::remove_file(file);
+        Failure::runtime(format!("backup failed (nothing kept): {e}"))
+    })?;
+    eprintln!(
+        "Backed up {} organization(s) and {} provider key(s) to {} ({} bytes); integrity check ok.",
+        summary.organizations,
+        summary.provider_keys,
+        file.display(),
+        summary.bytes
+    );
+    let master = match &config.master_key {
+        config::MasterKeySource::File(path) => path.display().to_string(),
+        config::MasterKeySource::Env(_) => "CONVERRA_MASTER_KEY".into(),
+    };
+    eprintln!(
+        "The provider keys in it are encrypted under the master key, which is not in the backup: keep the master key ({master}) backed up too, separately."
+    );
+    Ok(())
 }

@@ -6,6 +6,7 @@
 
 mod api_keys;
 mod audit;
+mod backup;
 mod cache;
 mod migrations;
 mod orgs;
@@ -24,6 +25,7 @@ use rusqlite::Connection;
 
 pub use api_keys::{ApiKeyRow, AuthRow};
 pub use audit::NewAuditEvent;
+pub use backup::{BackupSummary, check_backup};
 pub use orgs::{MemberRow, OrgRow};
 pub use provider_keys::{DataKeyRow, NewProviderKey, ProviderKeyRow, TestRecord};
 pub use usage::{UsageBatch, UsageBucket, UsageCounts};
