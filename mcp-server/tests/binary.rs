@@ -15,6 +15,16 @@ fn db_in(dir: &tempfile::TempDir) -> PathBuf {
     dir.path().join("converra.db")
 }
 
+/// `serve` on a fresh database in `dir` with a random master key from the environment: the
+/// database, the master key, the server and its bootstrap key.
+async fn serving_with_master_key(dir: &tempfile::TempDir) -> (PathBuf, String, Server, String) {
+    let db = db_in(dir);
+    let master = random_master_key();
+    let server = Server::start(&db, &[("CONVERRA_MASTER_KEY", master.as_str())]).await;
+    let owner = server.bootstrap_key().await;
+    (db, master, server, owner)
+}
+
 fn fails_to_start(db: &Path, envs: &[(&str, &str)], extra: &[&str]) -> (ExitStatus, String) {
     let addr = format!("127.0.0.1:{}", free_port());
     let mut args = vec!["serve", "--addr", &addr, "--db", db.to_str().unwrap()];
@@ -169,11 +179,8 @@ async fn init_prints_a_live_key_that_works_and_admin_lists_every_organization() 
 #[tokio::test]
 async fn acknowledged_writes_survive_a_kill_9() {
     let dir = tempfile::tempdir().unwrap();
-    let db = db_in(&dir);
-    let master = random_master_key();
+    let (db, master, mut server, owner) = serving_with_master_key(&dir).await;
     let envs = [("CONVERRA_MASTER_KEY", master.as_str())];
-    let mut server = Server::start(&db, &envs).await;
-    let owner = server.bootstrap_key().await;
 
     let (status, project) = server.post("/api/v1/projects", &owner, json!({"name": "durable"})).await;
     assert_eq!(status, 201, "{project}");
@@ -300,11 +307,8 @@ async fn the_number_of_worker_threads_is_configurable_and_checked() {
 #[tokio::test]
 async fn a_backup_taken_while_serving_is_private_checked_and_starts_with_the_same_master_key() {
     let dir = tempfile::tempdir().unwrap();
-    let db = db_in(&dir);
-    let master = random_master_key();
+    let (db, master, mut server, owner) = serving_with_master_key(&dir).await;
     let envs = [("CONVERRA_MASTER_KEY", master.as_str())];
-    let mut server = Server::start(&db, &envs).await;
-    let owner = server.bootstrap_key().await;
     let secret = "sk-proj-BACKUPkey0123456789abcdefwxyz";
     let (status, added) = server
         .post("/api/v1/provider-keys", &owner, json!({"provider": "openai", "name": "kept", "api_key": secret}))
