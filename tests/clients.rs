@@ -28,7 +28,7 @@ use axum::http::header::{AUTHORIZATION, HOST, ORIGIN};
 use axum::http::{HeaderMap, HeaderName, StatusCode};
 use axum::response::{IntoResponse, Response};
 use converra::Provider;
-use converra_tests::providers::{MockProviders, chat_answer, chat_stream, valid_key};
+use converra_tests::providers::{MockProviders, chat_stream, valid_key};
 use converra_tests::{Options, TestApp, spawn_app, spawn_app_with};
 use serde_json::{Value, json};
 use tokio::process::Command;
@@ -143,7 +143,7 @@ async fn the_official_openai_python_client_works_with_only_base_url_and_key_chan
         .await;
     assert_eq!(added.status, 201, "{}", added.text);
     let model = "gpt-4o-mini";
-    mocks.answer_chat(Provider::Openai, key, model, false, chat_answer(Provider::Openai, model, "Hello there!")).await;
+    mocks.answer_text(Provider::Openai, key, model, "Hello there!").await;
     mocks.answer_chat(Provider::Openai, key, model, true, chat_stream(Provider::Openai, model, &["Hel", "lo!"])).await;
 
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/openai_client.py");

@@ -3,7 +3,7 @@
 //! replaying each provider's real bodies.
 
 use converra::{CompletionRequest, KeySource, Plan, Provider};
-use converra_tests::providers::{MockProviders, chat_answer, chat_stream, invalid_key_answer, valid_key};
+use converra_tests::providers::{MockProviders, chat_stream, invalid_key_answer, valid_key};
 use converra_tests::{Options, TestApp, spawn_app_with};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
@@ -41,9 +41,7 @@ async fn every_provider_answers_through_the_rest_api_with_its_own_wire_format() 
     let (app, mocks) = app_with_mocks(&[]).await;
     for (provider, model) in MODELS {
         let key_id = add_key(&app, &app.api_key, provider, valid_key(provider), None).await;
-        mocks
-            .answer_chat(provider, valid_key(provider), model, false, chat_answer(provider, model, "Hello there!"))
-            .await;
+        mocks.answer_text(provider, valid_key(provider), model, "Hello there!").await;
         let answer = app
             .post(
                 "/api/v1/completions",
@@ -125,33 +123,9 @@ async fn project_key_wins_then_organization_then_platform_then_no_provider_key()
         .unwrap()
         .to_owned();
     let project_key = "sk-proj-PROJECTkey0123456789abcd";
-    mocks
-        .answer_chat(
-            Provider::Openai,
-            project_key,
-            "gpt-4o-mini",
-            false,
-            chat_answer(Provider::Openai, "gpt-4o-mini", "from project"),
-        )
-        .await;
-    mocks
-        .answer_chat(
-            Provider::Openai,
-            valid_key(Provider::Openai),
-            "gpt-4o-mini",
-            false,
-            chat_answer(Provider::Openai, "gpt-4o-mini", "from org"),
-        )
-        .await;
-    mocks
-        .answer_chat(
-            Provider::Openai,
-            "sk-platformKEY0123456789abcdef",
-            "gpt-4o-mini",
-            false,
-            chat_answer(Provider::Openai, "gpt-4o-mini", "from platform"),
-        )
-        .await;
+    mocks.answer_text(Provider::Openai, project_key, "gpt-4o-mini", "from project").await;
+    mocks.answer_text(Provider::Openai, valid_key(Provider::Openai), "gpt-4o-mini", "from org").await;
+    mocks.answer_text(Provider::Openai, "sk-platformKEY0123456789abcdef", "gpt-4o-mini", "from platform").await;
     let ask = |project: Option<String>| {
         let mut body = json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]});
         if let Some(p) = project {
@@ -201,15 +175,7 @@ async fn project_key_wins_then_organization_then_platform_then_no_provider_key()
 #[tokio::test]
 async fn the_allowance_meters_platform_tokens_and_runs_out() {
     let (app, mocks) = app_with_mocks(&[(Provider::Openai, "sk-platformKEY0123456789abcdef")]).await;
-    mocks
-        .answer_chat(
-            Provider::Openai,
-            "sk-platformKEY0123456789abcdef",
-            "gpt-4o-mini",
-            false,
-            chat_answer(Provider::Openai, "gpt-4o-mini", "ok"),
-        )
-        .await;
+    mocks.answer_text(Provider::Openai, "sk-platformKEY0123456789abcdef", "gpt-4o-mini", "ok").await;
     // 40 tokens a month: each call spends 17.
     app.core.admin_set_plan(&app.org_id, Plan::Enterprise, None, Some(40)).await.unwrap();
     let ask = json!({"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]});
@@ -234,15 +200,7 @@ async fn the_allowance_meters_platform_tokens_and_runs_out() {
 
     // The organization's own key lifts the cap (seed 001).
     add_key(&app, &app.api_key, Provider::Openai, valid_key(Provider::Openai), None).await;
-    mocks
-        .answer_chat(
-            Provider::Openai,
-            valid_key(Provider::Openai),
-            "gpt-4o-mini",
-            false,
-            chat_answer(Provider::Openai, "gpt-4o-mini", "mine"),
-        )
-        .await;
+    mocks.answer_text(Provider::Openai, valid_key(Provider::Openai), "gpt-4o-mini", "mine").await;
     let own = app.post("/api/v1/completions", &app.api_key, ask).await;
     assert_eq!(own.body["content"], "mine");
 }
@@ -254,7 +212,7 @@ async fn usage_totals_by_provider_model_source_and_project() {
         app.post("/api/v1/projects", &app.api_key, json!({"name": "p"})).await.body["id"].as_str().unwrap().to_owned();
     for (provider, model) in [MODELS[0], MODELS[1]] {
         add_key(&app, &app.api_key, provider, valid_key(provider), None).await;
-        mocks.answer_chat(provider, valid_key(provider), model, false, chat_answer(provider, model, "x")).await;
+        mocks.answer_text(provider, valid_key(provider), model, "x").await;
     }
     for (model, project) in [("gpt-4o-mini", None), ("gpt-4o-mini", Some(&project)), ("claude-sonnet-4-5", None)] {
         let mut body = json!({"model": model, "messages": [{"role": "user", "content": "hi"}]});
@@ -316,15 +274,7 @@ async fn a_provider_401_is_reported_in_the_seeds_words_and_marks_the_key_invalid
 async fn ai_disabled_tone_and_validation() {
     let (app, mocks) = app_with_mocks(&[]).await;
     add_key(&app, &app.api_key, Provider::Openai, valid_key(Provider::Openai), None).await;
-    mocks
-        .answer_chat(
-            Provider::Openai,
-            valid_key(Provider::Openai),
-            "gpt-4o-mini",
-            false,
-            chat_answer(Provider::Openai, "gpt-4o-mini", "ok"),
-        )
-        .await;
+    mocks.answer_text(Provider::Openai, valid_key(Provider::Openai), "gpt-4o-mini", "ok").await;
     let ask = json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]});
 
     // The organization's default tone becomes a system instruction.
@@ -367,15 +317,7 @@ async fn ai_disabled_tone_and_validation() {
 async fn openai_compatible_api_answers_in_openais_shapes() {
     let (app, mocks) = app_with_mocks(&[]).await;
     add_key(&app, &app.api_key, Provider::Anthropic, valid_key(Provider::Anthropic), None).await;
-    mocks
-        .answer_chat(
-            Provider::Anthropic,
-            valid_key(Provider::Anthropic),
-            "claude-sonnet-4-5",
-            false,
-            chat_answer(Provider::Anthropic, "claude-sonnet-4-5", "Hi!"),
-        )
-        .await;
+    mocks.answer_text(Provider::Anthropic, valid_key(Provider::Anthropic), "claude-sonnet-4-5", "Hi!").await;
     mocks
         .answer_chat(
             Provider::Anthropic,
@@ -444,15 +386,7 @@ async fn a_removed_or_replaced_provider_key_is_never_used_after_the_request_retu
     let first = "sk-proj-FIRSTkey0123456789abcdefgh";
     let second = "sk-proj-SECONDkey0123456789abcdefg";
     for (key, text) in [(first, "first"), (second, "second")] {
-        mocks
-            .answer_chat(
-                Provider::Openai,
-                key,
-                "gpt-4o-mini",
-                false,
-                chat_answer(Provider::Openai, "gpt-4o-mini", text),
-            )
-            .await;
+        mocks.answer_text(Provider::Openai, key, "gpt-4o-mini", text).await;
     }
     let ask = json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]});
     let id = add_key(&app, &app.api_key, Provider::Openai, first, None).await;
@@ -473,8 +407,7 @@ async fn a_removed_or_replaced_provider_key_is_never_used_after_the_request_retu
 async fn usage_counted_before_a_restart_is_reported_after_it() {
     let (app, mocks) = app_with_mocks(&[]).await;
     add_key(&app, &app.api_key, Provider::Openai, valid_key(Provider::Openai), None).await;
-    let answer = chat_answer(Provider::Openai, "gpt-4o-mini", "x");
-    mocks.answer_chat(Provider::Openai, valid_key(Provider::Openai), "gpt-4o-mini", false, answer).await;
+    mocks.answer_text(Provider::Openai, valid_key(Provider::Openai), "gpt-4o-mini", "x").await;
     let ask = json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]});
     for _ in 0..3 {
         assert_eq!(app.post("/api/v1/completions", &app.api_key, ask.clone()).await.status, 200);

@@ -15,7 +15,7 @@ use std::process::Output;
 use std::time::{Duration, SystemTime};
 
 use converra::{AddProviderKey, KeyScope, KeySource, Provider, ProviderKeyFilter, ResolveQuery};
-use converra_tests::providers::{MockProviders, chat_answer, chat_stream, revoked_key, valid_key};
+use converra_tests::providers::{MockProviders, chat_stream, revoked_key, valid_key};
 use converra_tests::{Options, TestApp, spawn_app_with};
 
 /// Every example in `examples/`; a new one needs a test here (see `every_example_is_tested`).
@@ -162,9 +162,7 @@ fn every_example_is_tested() {
 async fn quickstart_stores_tests_and_uses_the_openai_key() {
     let (app, mocks) = app_with_mocks().await;
     let secret = valid_key(Provider::Openai);
-    mocks
-        .answer_chat(Provider::Openai, secret, MODEL, false, chat_answer(Provider::Openai, MODEL, "Hello, Converra!"))
-        .await;
+    mocks.answer_text(Provider::Openai, secret, MODEL, "Hello, Converra!").await;
 
     let run = run_example("quickstart", &app, Some(&app.api_key), &[("OPENAI_API_KEY", secret)], &[]).await;
     run.assert_success();

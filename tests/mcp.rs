@@ -4,7 +4,7 @@
 //! (same 401s and rate-limit headers as REST, DNS-rebinding protection, no OAuth discovery).
 
 use converra::{Plan, Provider};
-use converra_tests::providers::{MockProviders, chat_answer, valid_key};
+use converra_tests::providers::{MockProviders, valid_key};
 use converra_tests::{Answer, Options, TestApp, spawn_app, spawn_app_with};
 use rmcp::model::{CallToolRequestParams, CallToolResult, Tool};
 use rmcp::service::RunningService;
@@ -230,15 +230,7 @@ async fn every_tool_works_for_an_owner() {
     assert_eq!(resolved["key_id"], id.as_str());
     assert!(resolved["reason"].as_str().unwrap().contains("organization"));
 
-    mocks
-        .answer_chat(
-            Provider::Openai,
-            secret,
-            "gpt-4o-mini",
-            false,
-            chat_answer(Provider::Openai, "gpt-4o-mini", "Hello there!"),
-        )
-        .await;
+    mocks.answer_text(Provider::Openai, secret, "gpt-4o-mini", "Hello there!").await;
     let completion = ok(call(
         &client,
         "run_completion",

@@ -10,7 +10,7 @@ use converra::{
     ErrorCode, FinishReason, KeyScope, KeySource, KeyStatus, Plan, Provider, ProviderKeyFilter, ResolveQuery, Role,
     Tone, UpdateAiSettings, UpdateProviderKey, Usage, UsageQuery,
 };
-use converra_tests::providers::{MockProviders, chat_answer, chat_stream, invalid_key_answer, revoked_key, valid_key};
+use converra_tests::providers::{MockProviders, chat_stream, invalid_key_answer, revoked_key, valid_key};
 use converra_tests::{Options, TestApp, rfc3339, spawn_app, spawn_app_with, unix_now};
 use futures_util::StreamExt;
 use secrecy::ExposeSecret;
@@ -35,7 +35,7 @@ async fn app_with_mocks(platform: &[(Provider, &str)]) -> (TestApp, MockProvider
 
 /// Mocks an OpenAI chat answer for `key`, whole and streamed.
 async fn answer_openai(mocks: &MockProviders, key: &str, text: &str) {
-    mocks.answer_chat(Provider::Openai, key, MODEL, false, chat_answer(Provider::Openai, MODEL, text)).await;
+    mocks.answer_text(Provider::Openai, key, MODEL, text).await;
     let parts: Vec<&str> = text.split_inclusive(' ').collect();
     mocks.answer_chat(Provider::Openai, key, MODEL, true, chat_stream(Provider::Openai, MODEL, &parts)).await;
 }

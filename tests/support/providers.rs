@@ -296,6 +296,11 @@ impl MockProviders {
         mock.respond_with(template).with_priority(priority).mount(self.server(provider)).await;
     }
 
+    /// Answers a whole (not streamed) chat of `model` made with `key` with `content`.
+    pub async fn answer_text(&self, provider: Provider, key: &str, model: &str, content: &str) {
+        self.answer_chat(provider, key, model, false, chat_answer(provider, model, content)).await;
+    }
+
     /// Chat calls of one provider that the tests made, as JSON bodies.
     pub async fn chat_bodies(&self, provider: Provider) -> Vec<Value> {
         self.server(provider)
