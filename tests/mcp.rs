@@ -67,6 +67,12 @@ fn assert_tool_error(result: CallToolResult, code: &str, message: &str) -> Value
     body
 }
 
+/// Stores the valid OpenAI key as `OpenAI-Production` through the tool; its id.
+async fn add_openai_key(owner: &Client) -> String {
+    let arguments = json!({"provider": "openai", "name": "OpenAI-Production", "api_key": valid_key(Provider::Openai)});
+    ok(call(owner, "add_provider_key", arguments).await)["id"].as_str().unwrap().to_owned()
+}
+
 async fn app_with_mocks() -> (TestApp, MockProviders) {
     let mocks = MockProviders::start().await;
     let app = spawn_app_with(Options { base_urls: mocks.base_urls(), ..Default::default() }).await;
@@ -282,15 +288,7 @@ async fn every_tool_works_for_an_owner() {
 async fn members_see_status_only_and_may_not_manage_keys() {
     let (app, _mocks) = app_with_mocks().await;
     let owner = connect(&app, &app.api_key).await;
-    let id = ok(call(
-        &owner,
-        "add_provider_key",
-        json!({"provider": "openai", "name": "OpenAI-Production", "api_key": valid_key(Provider::Openai)}),
-    )
-    .await)["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = add_openai_key(&owner).await;
 
     let (_, member_key) = app.member_key(&app.api_key, "m@x.example", "member").await;
     let member = connect(&app, &member_key).await;
@@ -344,15 +342,7 @@ async fn members_see_status_only_and_may_not_manage_keys() {
 async fn another_organizations_key_is_not_found() {
     let (app, _mocks) = app_with_mocks().await;
     let owner = connect(&app, &app.api_key).await;
-    let id = ok(call(
-        &owner,
-        "add_provider_key",
-        json!({"provider": "openai", "name": "OpenAI-Production", "api_key": valid_key(Provider::Openai)}),
-    )
-    .await)["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = add_openai_key(&owner).await;
 
     let other_key = app.new_org("other", Plan::Free).await;
     let other = connect(&app, &other_key).await;
