@@ -22,6 +22,11 @@ pub fn parse_time(s: &str) -> Option<OffsetDateTime> {
     OffsetDateTime::parse(s, &Rfc3339).ok()
 }
 
+/// Now, as seconds since the Unix epoch (rate-limit resets, OpenAI's `created`).
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default()
+}
+
 /// The current allowance period, `YYYY-MM` in UTC.
 pub fn current_month() -> String {
     let now = OffsetDateTime::now_utc();

@@ -4,10 +4,8 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::extract::{Request, State};
-use axum::http::header::AUTHORIZATION;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::sse::{Event, Sse};
@@ -15,8 +13,9 @@ use axum::response::{IntoResponse, Response};
 use converra::{CompletionRequest, ErrorCode, FinishReason, KeySource, Message, MessageRole, Provider};
 use futures_util::StreamExt;
 
+use super::auth;
 use super::error::rate_limit_headers;
-use crate::core::{Caller, Core, Error};
+use crate::core::{Caller, Core, Error, ids};
 use crate::providers::openai_wire::{
     AssistantMessage, ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, Choice, ChunkChoice, Delta,
     ModelEntry, ModelList, OpenAiError, OpenAiErrorBody, WireUsage,
@@ -73,21 +72,8 @@ impl IntoResponse for OpenAiApiError {
 }
 
 /// The same authentication as every face, with errors in OpenAI's shape.
-pub async fn require_api_key(State(core): State<Arc<Core>>, mut req: Request, next: Next) -> Response {
-    let header = req.headers().get(AUTHORIZATION).map(|v| v.as_bytes().to_vec());
-    match core.authenticate(header.as_deref()).await {
-        Ok((caller, limits)) => {
-            req.extensions_mut().insert(caller);
-            let mut response = next.run(req).await;
-            rate_limit_headers(response.headers_mut(), &limits);
-            response
-        }
-        Err(e) => OpenAiApiError(e).into_response(),
-    }
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default()
+pub async fn require_api_key(State(core): State<Arc<Core>>, req: Request, next: Next) -> Response {
+    auth::authenticated(&core, req, next, OpenAiApiError).await
 }
 
 fn finish_name(reason: FinishReason) -> String {
@@ -151,7 +137,7 @@ pub async fn chat_completions(
     let stream = req.stream.unwrap_or(false);
     let include_usage = req.stream_options.as_ref().is_some_and(|o| o.include_usage);
     let request = to_request(req, &headers)?;
-    let created = unix_now();
+    let created = ids::unix_now();
     if !stream {
         let c = core.complete(&caller, request).await?;
         let answer = ChatCompletion {
