@@ -5,23 +5,13 @@
 
 use converra::{Plan, Provider};
 use converra_tests::providers::{MockProviders, valid_key};
-use converra_tests::{Answer, Options, TestApp, spawn_app, spawn_app_with};
+use converra_tests::{Answer, MCP_TOOLS, Options, TestApp, spawn_app, spawn_app_with};
 use rmcp::model::{CallToolRequestParams, CallToolResult, Tool};
 use rmcp::service::RunningService;
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use rmcp::{RoleClient, ServiceExt};
 use serde_json::{Value, json};
-
-const TOOLS: [&str; 7] = [
-    "add_provider_key",
-    "get_usage",
-    "list_provider_keys",
-    "resolve_provider_key",
-    "revoke_provider_key",
-    "run_completion",
-    "test_provider_key",
-];
 
 type Client = RunningService<RoleClient, ()>;
 
@@ -111,7 +101,7 @@ async fn initialize_names_the_server_and_lists_seven_tools_with_schemas_and_anno
     assert_eq!(server.name, "converra");
     assert_eq!(server.version, env!("CARGO_PKG_VERSION"));
     let instructions = info.instructions.as_deref().expect("instructions");
-    for tool in TOOLS {
+    for tool in MCP_TOOLS {
         assert!(instructions.contains(tool), "instructions mention {tool}");
     }
     assert!(info.capabilities.tools.is_some());
@@ -119,7 +109,7 @@ async fn initialize_names_the_server_and_lists_seven_tools_with_schemas_and_anno
     let tools = client.list_all_tools().await.expect("tools/list");
     let mut names: Vec<_> = tools.iter().map(|t| t.name.to_string()).collect();
     names.sort();
-    assert_eq!(names, TOOLS);
+    assert_eq!(names, MCP_TOOLS);
 
     for tool in &tools {
         let name = &tool.name;

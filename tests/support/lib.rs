@@ -4,6 +4,17 @@
 
 pub mod providers;
 
+/// The MCP tools' names, sorted: part of the interface.
+pub const MCP_TOOLS: [&str; 7] = [
+    "add_provider_key",
+    "get_usage",
+    "list_provider_keys",
+    "resolve_provider_key",
+    "revoke_provider_key",
+    "run_completion",
+    "test_provider_key",
+];
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
