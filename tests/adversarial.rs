@@ -111,15 +111,7 @@ async fn deeply_nested_json_is_refused_not_a_crash() {
     let app = spawn_app().await;
     let depth = 10_000;
     let body = format!("{{\"name\": {}1{}}}", "[".repeat(depth), "]".repeat(depth));
-    let answer = Answer::of(
-        app.request(reqwest::Method::POST, "/api/v1/projects", &app.api_key)
-            .header("content-type", "application/json")
-            .body(body)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let answer = app.post_raw("/api/v1/projects", &app.api_key, body).await;
     answer.assert_code(400, "VALIDATION_ERROR");
     assert_eq!(app.get("/api/v1/me", &app.api_key).await.status, 200);
 }

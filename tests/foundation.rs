@@ -594,15 +594,7 @@ async fn an_unknown_field_is_a_400_naming_the_field() {
 async fn malformed_json_is_a_400() {
     let app = spawn_app().await;
     for body in ["{\"name\": ", "not json", "", "[1, 2"] {
-        let answer = Answer::of(
-            app.request(Method::POST, "/api/v1/projects", &app.api_key)
-                .header("content-type", "application/json")
-                .body(body)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let answer = app.post_raw("/api/v1/projects", &app.api_key, body).await;
         answer.assert_code(400, "VALIDATION_ERROR");
     }
     // The right JSON without the JSON content type is refused with a JSON error too.
@@ -623,15 +615,9 @@ async fn a_body_over_the_limit_is_a_413_json_error() {
     // Also without a Content-Length (chunked), the limit holds.
     let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
         vec![Ok(b"{\"name\": \"".to_vec()), Ok(vec![b'y'; 4096]), Ok(b"\"}".to_vec())];
-    let answer = Answer::of(
-        app.request(Method::POST, "/api/v1/projects", &app.api_key)
-            .header("content-type", "application/json")
-            .body(reqwest::Body::wrap_stream(futures_util::stream::iter(chunks)))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let answer = app
+        .post_raw("/api/v1/projects", &app.api_key, reqwest::Body::wrap_stream(futures_util::stream::iter(chunks)))
+        .await;
     answer.assert_code(413, "PAYLOAD_TOO_LARGE");
     // A body under the limit is fine.
     assert_eq!(app.post("/api/v1/projects", &app.api_key, json!({"name": "small"})).await.status, 201);

@@ -156,6 +156,12 @@ impl TestApp {
         Answer::of(self.request(reqwest::Method::POST, path, key).json(&body).send().await.expect("request sent")).await
     }
 
+    /// POSTs `body` as it is, labelled `application/json`: for malformed JSON and streamed bodies.
+    pub async fn post_raw(&self, path: &str, key: &str, body: impl Into<reqwest::Body>) -> Answer {
+        let request = self.request(reqwest::Method::POST, path, key).header("content-type", "application/json");
+        Answer::of(request.body(body).send().await.expect("request sent")).await
+    }
+
     pub async fn put(&self, path: &str, key: &str, body: Value) -> Answer {
         Answer::of(self.request(reqwest::Method::PUT, path, key).json(&body).send().await.expect("request sent")).await
     }
