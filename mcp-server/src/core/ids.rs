@@ -27,6 +27,12 @@ pub fn unix_now() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default()
 }
 
+/// Today, `YYYY-MM-DD` in UTC (a usage roll-up's day).
+pub fn current_day() -> String {
+    let today = OffsetDateTime::now_utc().date();
+    format!("{:04}-{:02}-{:02}", today.year(), u8::from(today.month()), today.day())
+}
+
 /// The current allowance period, `YYYY-MM` in UTC.
 pub fn current_month() -> String {
     let now = OffsetDateTime::now_utc();

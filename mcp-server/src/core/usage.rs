@@ -12,7 +12,6 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use converra::{Allowance, KeySource, Provider, Usage, UsageQuery, UsageReport};
-use time::OffsetDateTime;
 
 use super::{Caller, Core, Error, Result, ids};
 use crate::store::{Store, UsageBatch, UsageBucket, UsageCounts};
@@ -39,12 +38,14 @@ impl Pending {
         if batch.is_empty() {
             return;
         }
+        // Shared with the blocking write, and kept here in case it fails.
+        let batch = Arc::new(batch);
         if let Err(e) = self.store.add_usage(batch.clone()).await {
             // Counts add up, so they go back and are written with the next batch.
             tracing::error!(buckets = batch.len(), error = %e, "could not record usage; will retry");
             let mut pending = self.batch.lock().unwrap_or_else(PoisonError::into_inner);
-            for (bucket, counts) in batch {
-                pending.entry(bucket).or_default().add(counts);
+            for (bucket, counts) in batch.iter() {
+                pending.entry(bucket.clone()).or_default().add(*counts);
             }
         }
     }
@@ -132,10 +133,9 @@ impl UsageRecorder {
                 }
             }
         }
-        let today = OffsetDateTime::now_utc().date();
         let bucket = UsageBucket {
             org_id: caller.org_id.clone(),
-            day: format!("{:04}-{:02}-{:02}", today.year(), u8::from(today.month()), today.day()),
+            day: ids::current_day(),
             project_id: project_id.map(str::to_owned),
             api_key_id: caller.api_key_id.clone(),
             provider: provider.as_str(),

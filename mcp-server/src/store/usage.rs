@@ -4,6 +4,7 @@
 //! a few rows per day instead of one per completion.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use converra::{UsageGroup, UsageTotals};
 use rusqlite::params;
@@ -55,7 +56,7 @@ pub type UsageBatch = HashMap<UsageBucket, UsageCounts>;
 
 impl Store {
     /// Adds a batch to the roll-ups in one transaction (one fsync for the batch).
-    pub async fn add_usage(&self, batch: UsageBatch) -> StoreResult<()> {
+    pub async fn add_usage(&self, batch: Arc<UsageBatch>) -> StoreResult<()> {
         self.run_unversioned(move |c| {
             let tx = c.transaction()?;
             {
@@ -70,7 +71,7 @@ impl Store {
                        latency_ms_total = latency_ms_total + excluded.latency_ms_total,
                        latency_ms_max = max(latency_ms_max, excluded.latency_ms_max)",
                 )?;
-                for (b, n) in &batch {
+                for (b, n) in batch.iter() {
                     stmt.execute(params![
                         b.org_id,
                         &b.day[..7],
