@@ -150,6 +150,9 @@ fn backup(config: &Config, file: &Path) -> Result<(), Failure> {
     if !config.db_path.exists() {
         return Err(Failure::config(format!("no database at {}", config.db_path.display())));
     }
+    // SQLite takes the destination as text.
+    let dest =
+        file.to_str().ok_or_else(|| Failure::config(format!("{}: a backup path must be UTF-8", file.display())))?;
     let opened = open(config)?;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
@@ -163,7 +166,7 @@ fn backup(config: &Config, file: &Path) -> Result<(), Failure> {
         _ => Failure::runtime(format!("cannot create {}: {e}", file.display())),
     })?;
     eprintln!("Backing up {} to {} ...", config.db_path.display(), file.display());
-    let summary = opened.core.store().backup_into(file).and_then(|()| store::check_backup(file));
+    let summary = opened.core.store().backup_into(dest).and_then(|()| store::check_backup(file));
     let summary = summary.map_err(|e| {
         let _ = std::fs::remove_file(file);
         Failure::runtime(format!("backup failed (nothing kept): {e}"))

@@ -16,12 +16,8 @@ pub struct BackupSummary {
 }
 
 impl Store {
-    /// Writes a copy of the database into `dest`, which must not exist or be empty.
-    pub fn backup_into(&self, dest: &Path) -> StoreResult<()> {
-        let dest = dest.to_str().ok_or_else(|| StoreError::Corrupt {
-            table: "backup",
-            what: "the destination path is not valid UTF-8".into(),
-        })?;
+    /// Writes a copy of the database into the file `dest`, which must not exist or be empty.
+    pub fn backup_into(&self, dest: &str) -> StoreResult<()> {
         self.run_sync(|c| {
             c.execute("VACUUM INTO ?1", [dest])?;
             Ok(())
@@ -34,7 +30,7 @@ pub fn check_backup(path: &Path) -> StoreResult<BackupSummary> {
     let c = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
     let integrity: String = c.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
     if integrity != "ok" {
-        return Err(StoreError::Corrupt { table: "backup", what: format!("integrity check: {integrity}") });
+        return Err(StoreError::Integrity(integrity));
     }
     let count = |table: &str| -> StoreResult<u64> {
         Ok(c.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get::<_, i64>(0))? as u64)

@@ -42,6 +42,9 @@ pub enum StoreError {
     /// A stored value could not be read back (e.g. an unknown enum string).
     #[error("corrupt row in {table}: {what}")]
     Corrupt { table: &'static str, what: String },
+    /// SQLite's integrity check found a problem (in a backup just written).
+    #[error("integrity check failed: {0}")]
+    Integrity(String),
 }
 
 impl StoreError {
