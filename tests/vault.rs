@@ -7,12 +7,12 @@ use std::time::Duration;
 
 use base64::Engine;
 use converra::{Plan, Provider};
-use converra_server::config::decode_master_key;
-use converra_server::core::vault::{Key, MasterRotation, rotate_master_key};
+use converra_server::core::vault::{Key, MasterRotation};
 use converra_tests::providers::{
     MockProviders, auth_header, insufficient_quota, models_path, permission_denied, revoked_key, valid_key,
 };
 use converra_tests::{Answer, Options, TestApp, spawn_app_with};
+use futures_util::FutureExt;
 use reqwest::Method;
 use serde_json::{Value, json};
 use wiremock::ResponseTemplate;
@@ -834,11 +834,9 @@ async fn after_a_master_key_rotation_the_app_restarted_with_the_new_key_reads_ev
     let keys = three_orgs_with_keys(&app).await;
     assert_every_key_tests(&app, &keys).await;
 
-    let old = decode_master_key(&app.master_key, "x").unwrap();
     let new = Key::random();
     let mut seen = Vec::new();
-    let report =
-        rotate_master_key(app.core.store(), &old, &new, |org, i, n| seen.push((org.to_owned(), i, n))).unwrap();
+    let report = app.core.rotate_master_key(&new, |org, i, n| seen.push((org.to_owned(), i, n))).await.unwrap();
     assert_eq!(report, MasterRotation { new_version: 2, organizations_rewrapped: 3, organizations_already_done: 0 });
     assert_eq!(seen.iter().map(|(_, i, n)| (*i, *n)).collect::<Vec<_>>(), [(1, 3), (2, 3), (3, 3)]);
 
@@ -859,9 +857,8 @@ async fn after_a_completed_rotation_the_retired_master_key_is_refused_at_start()
     let mocks = MockProviders::start().await;
     let app = app_with(&mocks).await;
     let keys = three_orgs_with_keys(&app).await;
-    let old = decode_master_key(&app.master_key, "x").unwrap();
     let new = Key::random();
-    rotate_master_key(app.core.store(), &old, &new, |_, _, _| {}).unwrap();
+    app.core.rotate_master_key(&new, |_, _, _| {}).await.unwrap();
 
     // Starting on this database with the retired key must fail like any wrong key, rather than
     // start and then fail every decryption.
@@ -873,7 +870,7 @@ async fn after_a_completed_rotation_the_retired_master_key_is_refused_at_start()
         _ => None,
     })
     .unwrap();
-    let opened = converra_server::app::open(&config);
+    let opened = converra_server::app::open(&config).await;
     let error = opened.err().map(|e| e.to_string());
     assert!(
         error.as_deref().is_some_and(|e| e.contains("does not match")),
@@ -889,25 +886,24 @@ async fn a_master_key_rotation_killed_half_way_resumes_and_leaves_every_key_read
     let mocks = MockProviders::start().await;
     let app = app_with(&mocks).await;
     let keys = three_orgs_with_keys(&app).await;
-    let old = decode_master_key(&app.master_key, "x").unwrap();
     let new = Key::random();
 
     // The process "dies" right after the first organization's transaction committed.
-    let killed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        rotate_master_key(app.core.store(), &old, &new, |_, i, _| {
-            if i == 1 {
-                panic!("killed after the first organization");
-            }
-        })
-    }));
+    let killed = std::panic::AssertUnwindSafe(app.core.rotate_master_key(&new, |_, i, _| {
+        if i == 1 {
+            panic!("killed after the first organization");
+        }
+    }))
+    .catch_unwind()
+    .await;
     assert!(killed.is_err(), "the rotation was interrupted");
 
     // A second run with a different new key is refused: one rotation at a time.
     let other = Key::random();
-    assert!(rotate_master_key(app.core.store(), &old, &other, |_, _, _| {}).is_err());
+    assert!(app.core.rotate_master_key(&other, |_, _, _| {}).await.is_err());
 
     // Run again: it finishes the rest and reports what was already done.
-    let report = rotate_master_key(app.core.store(), &old, &new, |_, _, _| {}).unwrap();
+    let report = app.core.rotate_master_key(&new, |_, _, _| {}).await.unwrap();
     assert_eq!(report, MasterRotation { new_version: 2, organizations_rewrapped: 2, organizations_already_done: 1 });
 
     let app = app.restart_with_master_key(b64(&new)).await;
@@ -919,9 +915,8 @@ async fn keys_written_while_a_rotation_runs_online_stay_readable_after_the_resta
     let mocks = MockProviders::start().await;
     let app = app_with(&mocks).await;
     let mut keys = three_orgs_with_keys(&app).await;
-    let old = decode_master_key(&app.master_key, "x").unwrap();
     let new = Key::random();
-    rotate_master_key(app.core.store(), &old, &new, |_, _, _| {}).unwrap();
+    app.core.rotate_master_key(&new, |_, _, _| {}).await.unwrap();
 
     // The server was not stopped: it keeps serving and writing during and after the rotation.
     assert_every_key_tests(&app, &keys).await;

@@ -6,7 +6,6 @@ use std::time::Instant;
 
 use axum::Router;
 use axum::serve::ListenerExt;
-use converra::{Environment, Plan};
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 
@@ -40,12 +39,13 @@ pub struct Opened {
 }
 
 /// Opens the database and checks the master key against it.
-pub fn open(config: &Config) -> Result<Opened, StartError> {
+pub async fn open(config: &Config) -> Result<Opened, StartError> {
     let (master, created_master_key) = config::load_master_key(&config.master_key)?;
-    let store = Store::open(&config.db_path)
+    let store = Store::open_sqlite(&config.db_path)
+        .await
         .map_err(|source| StartError::Database { path: config.db_path.display().to_string(), source })?;
     let previous = config.previous_master_key.as_ref().map(config::load_previous_master_key).transpose()?;
-    let keyring = Keyring::open(&store, master, previous)?;
+    let keyring = Keyring::open(&store, master, previous).await?;
     let providers = Providers::new(config.providers.clone());
     Ok(Opened { core: Core::new(store, keyring, providers), created_master_key })
 }
@@ -63,7 +63,7 @@ pub struct App {
 impl App {
     /// Opens everything, bootstraps an empty database, and binds the listener (port 0 picks one).
     pub async fn build(config: Config) -> Result<Self, StartError> {
-        let opened = open(&config)?;
+        let opened = open(&config).await?;
         if opened.created_master_key
             && let config::MasterKeySource::File(path) = &config.master_key
         {
@@ -71,18 +71,7 @@ impl App {
                     Back it up: without it the stored provider keys cannot be decrypted. Set CONVERRA_MASTER_KEY in production.");
         }
         let core = opened.core;
-        core.store().watch_external_writes();
-        let bootstrap = if config.bootstrap
-            && core.store().organization_count().await.map_err(|e| StartError::Bootstrap(e.into()))? == 0
-        {
-            Some(
-                core.create_organization("default", "owner@converra.local", Plan::Free, Environment::Test)
-                    .await
-                    .map_err(StartError::Bootstrap)?,
-            )
-        } else {
-            None
-        };
+        let bootstrap = if config.bootstrap { core.bootstrap().await.map_err(StartError::Bootstrap)? } else { None };
         let router = crate::http::finish(
             crate::http::api_routes(core.clone()).merge(crate::mcp::routes(core.clone(), &config)),
             core.clone(),

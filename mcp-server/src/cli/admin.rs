@@ -10,8 +10,7 @@ use secrecy::ExposeSecret;
 use super::Failure;
 use crate::app;
 use crate::config::{self, Config};
-use crate::core::vault;
-use crate::store;
+use crate::core::{Error, InternalError};
 
 #[derive(Subcommand, Debug)]
 pub enum AdminCommand {
@@ -62,8 +61,17 @@ pub enum OrgCommand {
     },
 }
 
-fn open(config: &Config) -> Result<app::Opened, Failure> {
-    app::open(config).map_err(Failure::config)
+async fn open(config: &Config) -> Result<app::Opened, Failure> {
+    app::open(config).await.map_err(Failure::config)
+}
+
+/// The operator sees what went wrong inside (store errors name tables, never values).
+fn operator_failure(e: Error) -> Failure {
+    match e {
+        Error::Internal(InternalError::Other(detail)) => Failure::runtime(detail),
+        Error::Internal(inner) => Failure::runtime(inner),
+        e => Failure::runtime(e),
+    }
 }
 
 pub async fn init(
@@ -73,7 +81,7 @@ pub async fn init(
     plan: Plan,
     environment: Environment,
 ) -> Result<(), Failure> {
-    let core = open(config)?.core;
+    let core = open(config).await?.core;
     let b = core.create_organization(org, owner, plan, environment).await.map_err(Failure::runtime)?;
     eprintln!(
         "Created organization `{}` ({}) on plan {} with owner {}.",
@@ -90,7 +98,7 @@ pub async fn init(
 pub async fn run(config: &Config, command: AdminCommand) -> Result<(), Failure> {
     match command {
         AdminCommand::Org { command: OrgCommand::List { json } } => {
-            let orgs = open(config)?.core.admin_organizations().await.map_err(Failure::runtime)?;
+            let orgs = open(config).await?.core.admin_organizations().await.map_err(Failure::runtime)?;
             if json {
                 let rows: Vec<_> = orgs
                     .iter()
@@ -106,23 +114,23 @@ pub async fn run(config: &Config, command: AdminCommand) -> Result<(), Failure> 
             Ok(())
         }
         AdminCommand::Org { command: OrgCommand::SetPlan { org, plan, rate_limit, monthly_tokens } } => {
-            let core = open(config)?.core;
+            let core = open(config).await?.core;
             let o = core.admin_set_plan(&org, plan, rate_limit, monthly_tokens).await.map_err(Failure::runtime)?;
             eprintln!("Organization `{}` is now on plan {}.", o.name, o.plan.as_str());
             Ok(())
         }
         AdminCommand::RotateMasterKey { new_key_file } => {
-            let opened = open(config)?;
-            let (current, _) = config::load_master_key(&config.master_key).map_err(Failure::config)?;
+            let opened = open(config).await?;
             let (new, created) = config::load_master_key(&config::MasterKeySource::File(new_key_file.clone()))
                 .map_err(Failure::config)?;
             if created {
                 eprintln!("Generated a new master key in {} (mode 0600).", new_key_file.display());
             }
-            let report = vault::rotate_master_key(opened.core.store(), &current, &new, |org, i, n| {
-                eprintln!("  [{i}/{n}] {org}")
-            })
-            .map_err(Failure::runtime)?;
+            let report = opened
+                .core
+                .rotate_master_key(&new, |org, i, n| eprintln!("  [{i}/{n}] {org}"))
+                .await
+                .map_err(operator_failure)?;
             eprintln!(
                 "Master key rotated to version {}: {} organization(s) rewrapped, {} already done.",
                 report.new_version, report.organizations_rewrapped, report.organizations_already_done
@@ -133,11 +141,11 @@ pub async fn run(config: &Config, command: AdminCommand) -> Result<(), Failure> 
             );
             Ok(())
         }
-        AdminCommand::Backup { file } => backup(config, &file),
+        AdminCommand::Backup { file } => backup(config, &file).await,
         AdminCommand::RotateDataKey { org } => {
-            let core = open(config)?.core;
+            let core = open(config).await?.core;
             let found = core.admin_find_organization(&org).await.map_err(Failure::runtime)?;
-            let n = vault::rotate_data_key(&core, &found.id).await.map_err(Failure::runtime)?;
+            let n = core.rotate_data_key(&found.id).await.map_err(operator_failure)?;
             eprintln!("Organization `{}`: {n} provider key(s) re-encrypted under a new data key.", found.name);
             Ok(())
         }
@@ -146,35 +154,17 @@ pub async fn run(config: &Config, command: AdminCommand) -> Result<(), Failure> 
 
 /// `admin backup`: the copy is created private (it holds encrypted provider keys and API-key
 /// hashes), checked after writing, and removed again if anything failed.
-fn backup(config: &Config, file: &Path) -> Result<(), Failure> {
+async fn backup(config: &Config, file: &Path) -> Result<(), Failure> {
     if !config.db_path.exists() {
         return Err(Failure::config(format!("no database at {}", config.db_path.display())));
     }
-    // SQLite takes the destination as text.
-    let dest =
-        file.to_str().ok_or_else(|| Failure::config(format!("{}: a backup path must be UTF-8", file.display())))?;
-    let opened = open(config)?;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(file).map_err(|e| match e.kind() {
-        std::io::ErrorKind::AlreadyExists => Failure::runtime(format!(
-            "{} already exists: a backup never overwrites a file; name a new one",
-            file.display()
-        )),
-        _ => Failure::runtime(format!("cannot create {}: {e}", file.display())),
-    })?;
+    let core = open(config).await?.core;
     eprintln!("Backing up {} to {} ...", config.db_path.display(), file.display());
-    let summary = opened.core.store().backup_into(dest).and_then(|()| store::check_backup(file));
-    let summary = summary.map_err(|e| {
-        let _ = std::fs::remove_file(file);
-        Failure::runtime(format!("backup failed (nothing kept): {e}"))
-    })?;
+    let summary = core.backup(file).await.map_err(operator_failure)?;
     eprintln!(
         "Backed up {} organization(s) and {} provider key(s) to {} ({} bytes); integrity check ok.",
-        summary.organizations,
-        summary.provider_keys,
+        summary.counts.organizations,
+        summary.counts.provider_keys,
         file.display(),
         summary.bytes
     );

@@ -22,7 +22,7 @@ pub async fn run(config: &Config, args: McpArgs) -> Result<(), Failure> {
             "CONVERRA_API_KEY is not set: `converra mcp` acts as a Converra API key (sk_live_… or sk_test_…)",
         ));
     };
-    let core = app::open(config).map_err(Failure::config)?.core;
+    let core = app::open(config).await.map_err(Failure::config)?.core;
     // Fail at start with the 401's message ("Invalid API key", "API key has been revoked", …);
     // the key is resolved again before every tool call.
     let caller = core.caller_for_token(key.expose_secret()).await.map_err(Failure::runtime)?;

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod completions;
 pub mod error;
 pub mod ids;
+mod operations;
 pub mod settings;
 pub mod usage;
 pub mod vault;
@@ -15,6 +16,7 @@ use std::sync::Arc;
 
 pub use access::Caller;
 pub use error::{AuthError, Error, InternalError, RateLimitInfo, Result};
+pub use operations::BackupSummary;
 
 use crate::providers::Providers;
 use crate::store::Store;
@@ -30,7 +32,10 @@ pub struct Core {
 }
 
 impl Core {
+    /// Builds the core over an opened store. Starts the store's change watch and the usage
+    /// writer, so it must be called inside a tokio runtime.
     pub fn new(store: Store, keyring: vault::Keyring, providers: Providers) -> Arc<Self> {
+        store.watch_changes();
         Arc::new(Self {
             keyring,
             providers,
@@ -39,10 +44,6 @@ impl Core {
             usage: usage::UsageRecorder::start(store.clone()),
             store,
         })
-    }
-
-    pub fn store(&self) -> &Store {
-        &self.store
     }
 
     /// Whether the service can answer (`/readyz`).

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use converra::{Allowance, KeySource, Provider, Usage, UsageQuery, UsageReport};
 
 use super::{Caller, Core, Error, Result, ids};
-use crate::store::{Store, UsageBatch, UsageBucket, UsageCounts};
+use crate::store::{Store, UsageBatch, UsageBucket, UsageCounts, UsageGroupBy};
 
 /// How long counted usage waits to be written. The allowance never waits for the database
 /// (it is counted in memory), and reports flush first.
@@ -176,10 +176,10 @@ impl Core {
         let totals = self.store.usage_groups(org, &month, None).await?.pop().map(|g| g.totals).unwrap_or_default();
         let used = self.store.platform_tokens_used(org, &month).await?;
         Ok(UsageReport {
-            by_provider: self.store.usage_groups(org, &month, Some("provider")).await?,
-            by_model: self.store.usage_groups(org, &month, Some("model")).await?,
-            by_key_source: self.store.usage_groups(org, &month, Some("key_source")).await?,
-            by_project: self.store.usage_groups(org, &month, Some("project_id")).await?,
+            by_provider: self.store.usage_groups(org, &month, Some(UsageGroupBy::Provider)).await?,
+            by_model: self.store.usage_groups(org, &month, Some(UsageGroupBy::Model)).await?,
+            by_key_source: self.store.usage_groups(org, &month, Some(UsageGroupBy::KeySource)).await?,
+            by_project: self.store.usage_groups(org, &month, Some(UsageGroupBy::Project)).await?,
             allowance: Allowance {
                 limit: caller.monthly_tokens,
                 used,

@@ -2,8 +2,11 @@
 //! key of a slot, project lookups), invalidated exactly: every write committed through this
 //! store bumps a generation counter, and an entry is only served while the generation it was
 //! read at is still current. A revocation therefore takes effect on the very next request.
-//! Writes by other processes (the operator's CLI) are noticed through `PRAGMA data_version`.
+//! Writes by other processes (the operator's CLI, other replicas) are noticed by the backend's
+//! change watch. Only rows that exist are cached: a flood of unknown ids or tokens costs reads,
+//! never memory, and cannot evict what genuine callers use.
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::Mutex;
@@ -23,7 +26,11 @@ impl<K, V> Default for Cached<K, V> {
 
 impl<K: Eq + Hash, V: Clone> Cached<K, V> {
     /// The value read at `generation`, if still current.
-    pub fn get(&self, key: &K, generation: u64) -> Option<V> {
+    pub fn get<Q>(&self, key: &Q, generation: u64) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Eq + Hash + ?Sized,
+    {
         let map = self.map.lock().unwrap_or_else(|p| p.into_inner());
         map.get(key).filter(|(g, _)| *g == generation).map(|(_, v)| v.clone())
     }

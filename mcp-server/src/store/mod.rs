@@ -1,34 +1,30 @@
-//! SQLite storage behind the narrow interface the core asks for. All SQL lives in this folder.
+//! Storage behind the one interface the core asks for. All SQL lives in this folder.
 //!
-//! One connection is opened in WAL mode with `synchronous=FULL`, so a write acknowledged to a
-//! client survives a `kill -9` or a power cut. Every call runs on tokio's blocking pool so an
-//! `fsync` never stalls the async workers.
+//! [`Store`] is the handle the core holds. It dispatches every call to one backend — SQLite
+//! (embedded default, `sqlite/`) or PostgreSQL (`postgres/`) — and owns what both share: the
+//! request-path read cache and its invalidation (`cache.rs`). The backends are an enum, not a
+//! trait object: the set is closed, every method stays a plain `async fn` (no boxed futures on
+//! the hot path), and a method missing from one backend is a compile error in `dispatch!`.
+//!
+//! Every write that changes what a cached query reads goes through [`Store`]'s write methods,
+//! which bump the generation after the backend has committed; writes by other processes or
+//! replicas are noticed by the backend's change watch (`watch_changes`).
 
-mod api_keys;
-mod audit;
-mod backup;
 mod cache;
-mod migrations;
-mod orgs;
-mod projects;
-mod provider_keys;
-mod usage;
-
-pub use orgs::MemberChange;
+mod rows;
+mod sqlite;
 
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use rusqlite::Connection;
+use converra::{AiSettings, AuditEvent, Environment, KeyStatus, Plan, Project, Provider, ProviderKeyFilter, Role};
+use converra::{UsageGroup, UsageTotals};
 
-pub use api_keys::{ApiKeyRow, AuthRow};
-pub use audit::NewAuditEvent;
-pub use backup::{BackupSummary, check_backup};
-pub use orgs::{MemberRow, OrgRow};
-pub use provider_keys::{DataKeyRow, NewProviderKey, ProviderKeyRow, TestRecord};
-pub use usage::{UsageBatch, UsageBucket, UsageCounts};
+pub use rows::{
+    ApiKeyRow, AuthRow, DataKeyRow, MemberChange, MemberRow, NewAuditEvent, NewProviderKey, OrgRow, ProviderKeyRow,
+    Reencrypted, SecretUpdate, TestRecord, UsageBatch, UsageBucket, UsageCounts, UsageGroupBy, VaultCounts,
+};
 
 /// A storage failure. Its text names tables and constraints, never values.
 #[derive(Debug, thiserror::Error)]
@@ -45,153 +41,442 @@ pub enum StoreError {
     /// SQLite's integrity check found a problem (in a backup just written).
     #[error("integrity check failed: {0}")]
     Integrity(String),
+    /// The database was migrated by a newer Converra than this binary.
+    #[error(
+        "the database schema is version {found}, newer than this binary knows ({known}): run the newer converra, or restore a backup taken before the upgrade"
+    )]
+    SchemaTooNew { found: i64, known: i64 },
+    /// The operation exists for one backend only (e.g. a file backup of SQLite).
+    #[error("{0}")]
+    Unsupported(&'static str),
 }
 
 impl StoreError {
     /// Whether a UNIQUE constraint refused the write.
     pub fn is_unique_violation(&self) -> bool {
-        matches!(self, StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _))
-            if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
-                || e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY)
+        match self {
+            StoreError::Sqlite(e) => sqlite::is_unique_violation(e),
+            _ => false,
+        }
     }
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// The backend behind the handle.
+enum Backend {
+    Sqlite(sqlite::Sqlite),
+}
+
+/// Calls the same method on whichever backend this store has.
+macro_rules! dispatch {
+    ($self:ident . $method:ident ( $($arg:expr),* $(,)? )) => {
+        match &*$self.backend {
+            Backend::Sqlite(b) => b.$method($($arg),*).await,
+        }
+    };
+}
+
 /// The database handle. Cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    conn: Arc<Mutex<Connection>>,
-    /// Bumped by every committed change (see `cache.rs`).
+    backend: Arc<Backend>,
+    /// Bumped after every committed change that a cached query could read (see `cache.rs`).
     generation: Arc<AtomicU64>,
     caches: Arc<Caches>,
 }
 
 /// A provider-key slot: organization, project, environment, provider.
-pub(crate) type SlotKey = (String, Option<String>, &'static str, &'static str);
+type SlotKey = (String, Option<String>, &'static str, &'static str);
 
 /// The cached queries of the request path.
 #[derive(Default)]
-pub(crate) struct Caches {
-    pub auth: cache::Cached<String, Option<AuthRow>>,
-    pub active_keys: cache::Cached<SlotKey, Option<Arc<ProviderKeyRow>>>,
-    pub projects: cache::Cached<(String, String), Option<converra::Project>>,
-}
-
-/// Runs `f` on the connection; a change it makes bumps the generation (when `versioned`).
-fn with_conn<T>(
-    conn: &Mutex<Connection>,
-    generation: &AtomicU64,
-    versioned: bool,
-    f: impl FnOnce(&mut Connection) -> StoreResult<T>,
-) -> StoreResult<T> {
-    let mut guard = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    let before = guard.total_changes();
-    let result = f(&mut guard);
-    if versioned && guard.total_changes() != before {
-        generation.fetch_add(1, Ordering::SeqCst);
-    }
-    result
+struct Caches {
+    auth: cache::Cached<String, Option<AuthRow>>,
+    active_keys: cache::Cached<SlotKey, Option<Arc<ProviderKeyRow>>>,
+    projects: cache::Cached<(String, String), Option<Project>>,
 }
 
 impl Store {
-    /// Opens (creating if needed) the database at `path` and applies pending migrations.
-    pub fn open(path: &Path) -> StoreResult<Self> {
-        let mut conn = Connection::open(path)?;
-        conn.execute_batch(
-            "PRAGMA journal_mode = WAL;
-             PRAGMA synchronous = FULL;
-             PRAGMA foreign_keys = ON;
-             PRAGMA busy_timeout = 5000;",
-        )?;
-        migrate(&mut conn)?;
-        Ok(Self { conn: Arc::new(Mutex::new(conn)), generation: Arc::new(AtomicU64::new(0)), caches: Arc::default() })
+    /// Opens (creating if needed) the SQLite database at `path` and applies pending migrations.
+    pub async fn open_sqlite(path: &Path) -> StoreResult<Self> {
+        let path = path.to_owned();
+        let backend =
+            tokio::task::spawn_blocking(move || sqlite::Sqlite::open(&path)).await.map_err(|_| StoreError::Join)??;
+        Ok(Self::with(Backend::Sqlite(backend)))
+    }
+
+    fn with(backend: Backend) -> Self {
+        Self { backend: Arc::new(backend), generation: Arc::default(), caches: Arc::default() }
     }
 
     /// The current generation: read it *before* a cached query.
-    pub(crate) fn generation(&self) -> u64 {
+    fn generation(&self) -> u64 {
         self.generation.load(Ordering::SeqCst)
     }
 
-    pub(crate) fn caches(&self) -> &Caches {
-        &self.caches
+    /// Called after a committed write: every cached entry read before it is stale.
+    fn changed(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
     }
 
-    async fn run_inner<T, F>(&self, versioned: bool, f: F) -> StoreResult<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
-    {
-        let (conn, generation) = (self.conn.clone(), self.generation.clone());
-        tokio::task::spawn_blocking(move || with_conn(&conn, &generation, versioned, f))
-            .await
-            .map_err(|_| StoreError::Join)?
+    /// Runs a write and invalidates the caches once it is over (committed or not).
+    async fn write<T>(&self, write: impl Future<Output = StoreResult<T>>) -> StoreResult<T> {
+        let result = write.await;
+        self.changed();
+        result
     }
 
-    /// Runs `f` with the connection on the blocking pool.
-    pub(crate) async fn run<T, F>(&self, f: F) -> StoreResult<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
-    {
-        self.run_inner(true, f).await
-    }
-
-    /// Like `run`, for bookkeeping writes that no cached query reads (usage, last use), so
-    /// they do not invalidate the caches.
-    pub(crate) async fn run_unversioned<T, F>(&self, f: F) -> StoreResult<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
-    {
-        self.run_inner(false, f).await
-    }
-
-    /// Runs `f` with the connection on the current thread (for the CLI's one-shot commands
-    /// and start-up, before the runtime serves traffic).
-    pub fn run_sync<T>(&self, f: impl FnOnce(&mut Connection) -> StoreResult<T>) -> StoreResult<T> {
-        with_conn(&self.conn, &self.generation, true, f)
-    }
-
-    /// Notices commits by other processes (the operator's CLI) and invalidates the caches.
-    /// Runs until the runtime stops.
-    pub fn watch_external_writes(&self) {
+    /// Notices commits by other processes (the operator's CLI, other replicas) and invalidates
+    /// the caches. Runs until the runtime stops.
+    pub fn watch_changes(&self) {
         let store = self.clone();
         tokio::spawn(async move {
-            let mut last: Option<i64> = None;
-            loop {
-                tokio::time::sleep(Duration::from_millis(250)).await;
-                let version = store
-                    .run_unversioned(|c| Ok(c.query_row("PRAGMA data_version", [], |r| r.get::<_, i64>(0))?))
-                    .await;
-                if let Ok(v) = version {
-                    if last.is_some_and(|l| l != v) {
-                        store.generation.fetch_add(1, Ordering::SeqCst);
-                    }
-                    last = Some(v);
-                }
+            match &*store.backend {
+                Backend::Sqlite(b) => b.watch_changes(|| store.changed()).await,
             }
         });
     }
 
     /// Whether the database answers (for `/readyz`).
     pub async fn ping(&self) -> StoreResult<()> {
-        self.run(|c| Ok(c.query_row("SELECT 1", [], |_| Ok(()))?)).await
+        dispatch!(self.ping())
+    }
+
+    // --- organizations and members ---------------------------------------------------------
+
+    /// Creates an organization with its owner, first API key and data key, atomically.
+    pub async fn create_organization(
+        &self,
+        org: OrgRow,
+        owner: MemberRow,
+        key: ApiKeyRow,
+        data_key: DataKeyRow,
+        audit: Vec<NewAuditEvent>,
+    ) -> StoreResult<()> {
+        self.write(async { dispatch!(self.create_organization(org, owner, key, data_key, audit)) }).await
+    }
+
+    /// Number of organizations (0 means a fresh database to bootstrap).
+    pub async fn organization_count(&self) -> StoreResult<u64> {
+        dispatch!(self.organization_count())
+    }
+
+    pub async fn organization(&self, id: &str) -> StoreResult<Option<OrgRow>> {
+        dispatch!(self.organization(id))
+    }
+
+    pub async fn organization_by_name(&self, name: &str) -> StoreResult<Option<OrgRow>> {
+        dispatch!(self.organization_by_name(name))
+    }
+
+    pub async fn organizations(&self) -> StoreResult<Vec<OrgRow>> {
+        dispatch!(self.organizations())
+    }
+
+    /// Sets the plan (and, for enterprise, its own limits). False if the organization is gone.
+    pub async fn set_plan(
+        &self,
+        org_id: &str,
+        plan: Plan,
+        rate_limit_per_min: Option<u32>,
+        monthly_tokens: Option<u64>,
+        audit: NewAuditEvent,
+    ) -> StoreResult<bool> {
+        self.write(async { dispatch!(self.set_plan(org_id, plan, rate_limit_per_min, monthly_tokens, audit)) }).await
+    }
+
+    pub async fn update_ai_settings(
+        &self,
+        org_id: &str,
+        settings: AiSettings,
+        audit: NewAuditEvent,
+    ) -> StoreResult<()> {
+        self.write(async { dispatch!(self.update_ai_settings(org_id, settings, audit)) }).await
+    }
+
+    pub async fn member(&self, org_id: &str, id: &str) -> StoreResult<Option<MemberRow>> {
+        dispatch!(self.member(org_id, id))
+    }
+
+    pub async fn members(&self, org_id: &str) -> StoreResult<Vec<MemberRow>> {
+        dispatch!(self.members(org_id))
+    }
+
+    pub async fn insert_member(&self, member: MemberRow, audit: NewAuditEvent) -> StoreResult<()> {
+        self.write(async { dispatch!(self.insert_member(member, audit)) }).await
+    }
+
+    /// Changes a member's role; refuses to demote the last owner, and to touch an owner at all
+    /// unless `may_touch_owner` (both checked inside the transaction).
+    pub async fn update_member_role(
+        &self,
+        org_id: &str,
+        id: &str,
+        role: Role,
+        may_touch_owner: bool,
+        audit: NewAuditEvent,
+    ) -> StoreResult<MemberChange> {
+        self.write(async { dispatch!(self.update_member_role(org_id, id, role, may_touch_owner, audit)) }).await
+    }
+
+    /// Removes a member (and, by cascade, their API keys), with the same owner rules.
+    pub async fn delete_member(
+        &self,
+        org_id: &str,
+        id: &str,
+        may_touch_owner: bool,
+        audit: NewAuditEvent,
+    ) -> StoreResult<MemberChange> {
+        self.write(async { dispatch!(self.delete_member(org_id, id, may_touch_owner, audit)) }).await
+    }
+
+    // --- API keys ----------------------------------------------------------------------------
+
+    pub async fn insert_api_key(&self, key: ApiKeyRow, audit: NewAuditEvent) -> StoreResult<()> {
+        self.write(async { dispatch!(self.insert_api_key(key, audit)) }).await
+    }
+
+    /// The key with this lookup id, with its member and organization, for authentication.
+    pub async fn api_key_for_auth(&self, lookup_id: &str) -> StoreResult<Option<AuthRow>> {
+        let generation = self.generation();
+        if let Some(hit) = self.caches.auth.get(lookup_id, generation) {
+            return Ok(hit);
+        }
+        let found: Option<AuthRow> = dispatch!(self.api_key_for_auth(lookup_id))?.map(Arc::new);
+        if found.is_some() {
+            self.caches.auth.put(lookup_id.to_owned(), generation, found.clone());
+        }
+        Ok(found)
+    }
+
+    /// The organization's keys, optionally only one member's, newest first.
+    pub async fn api_keys(&self, org_id: &str, member_id: Option<&str>) -> StoreResult<Vec<ApiKeyRow>> {
+        dispatch!(self.api_keys(org_id, member_id))
+    }
+
+    pub async fn api_key(&self, org_id: &str, id: &str) -> StoreResult<Option<ApiKeyRow>> {
+        dispatch!(self.api_key(org_id, id))
+    }
+
+    /// Marks a key revoked. Returns false if it was already revoked or does not exist.
+    pub async fn revoke_api_key(&self, org_id: &str, id: &str, at: &str, audit: NewAuditEvent) -> StoreResult<bool> {
+        self.write(async { dispatch!(self.revoke_api_key(org_id, id, at, audit)) }).await
+    }
+
+    /// Records when a key was last used (the core throttles how often). No cached query reads
+    /// it, so it does not invalidate the caches.
+    pub async fn touch_api_key(&self, id: &str, at: &str) -> StoreResult<()> {
+        dispatch!(self.touch_api_key(id, at))
+    }
+
+    // --- audit -------------------------------------------------------------------------------
+
+    /// The organization's newest events first.
+    pub async fn audit_events(&self, org_id: &str, limit: u32) -> StoreResult<Vec<AuditEvent>> {
+        dispatch!(self.audit_events(org_id, limit))
+    }
+
+    // --- projects ----------------------------------------------------------------------------
+
+    pub async fn insert_project(&self, org_id: &str, project: Project, audit: NewAuditEvent) -> StoreResult<()> {
+        self.write(async { dispatch!(self.insert_project(org_id, project, audit)) }).await
+    }
+
+    pub async fn projects(&self, org_id: &str) -> StoreResult<Vec<Project>> {
+        dispatch!(self.projects(org_id))
+    }
+
+    pub async fn project(&self, org_id: &str, id: &str) -> StoreResult<Option<Project>> {
+        let generation = self.generation();
+        let key = (org_id.to_owned(), id.to_owned());
+        if let Some(hit) = self.caches.projects.get(&key, generation) {
+            return Ok(hit);
+        }
+        let found = dispatch!(self.project(org_id, id))?;
+        if found.is_some() {
+            self.caches.projects.put(key, generation, found.clone());
+        }
+        Ok(found)
+    }
+
+    /// Deletes a project and, by cascade, its provider keys. Returns whether it existed.
+    pub async fn delete_project(&self, org_id: &str, id: &str, audit: NewAuditEvent) -> StoreResult<bool> {
+        self.write(async { dispatch!(self.delete_project(org_id, id, audit)) }).await
+    }
+
+    // --- the vault: data keys, provider keys, master-key records ------------------------------
+
+    /// One data key version (or the newest when `version` is `None`).
+    pub async fn data_key(&self, org_id: &str, version: Option<u32>) -> StoreResult<Option<DataKeyRow>> {
+        dispatch!(self.data_key(org_id, version))
+    }
+
+    /// Every data key of every organization (for master-key rotation).
+    pub async fn all_data_keys(&self) -> StoreResult<Vec<DataKeyRow>> {
+        dispatch!(self.all_data_keys())
+    }
+
+    /// Replaces data keys of one organization with their rewrapped form, in one transaction.
+    pub async fn rewrap_data_keys(&self, org_id: &str, rewrapped: Vec<DataKeyRow>) -> StoreResult<()> {
+        dispatch!(self.rewrap_data_keys(org_id, rewrapped))
+    }
+
+    /// Adds a data key version and re-encrypts provider keys under it, in one transaction.
+    /// Returns false (and changes nothing) if any key's ciphertext changed since it was read.
+    pub async fn rotate_data_key(&self, data_key: DataKeyRow, reencrypted: Vec<Reencrypted>) -> StoreResult<bool> {
+        self.write(async { dispatch!(self.rotate_data_key(data_key, reencrypted)) }).await
+    }
+
+    /// A vault record (which master key version is current, its verifier).
+    pub async fn meta(&self, key: &str) -> StoreResult<Option<String>> {
+        dispatch!(self.meta(key))
+    }
+
+    pub async fn set_meta(&self, key: &str, value: &str) -> StoreResult<()> {
+        dispatch!(self.set_meta(key, value))
+    }
+
+    /// Writes `value` unless `key` already has one; returns the value the store now holds, so
+    /// two first starts racing with different keys agree on one.
+    pub async fn insert_meta_if_absent(&self, key: &str, value: &str) -> StoreResult<String> {
+        dispatch!(self.insert_meta_if_absent(key, value))
+    }
+
+    /// Inserts `row` as the active key of its slot; the previous active key becomes inactive.
+    pub async fn insert_provider_key(&self, row: NewProviderKey, audit: NewAuditEvent) -> StoreResult<()> {
+        self.write(async { dispatch!(self.insert_provider_key(row, audit)) }).await
+    }
+
+    pub async fn provider_keys(&self, org_id: &str, filter: ProviderKeyFilter) -> StoreResult<Vec<ProviderKeyRow>> {
+        dispatch!(self.provider_keys(org_id, filter))
+    }
+
+    pub async fn provider_key(&self, org_id: &str, id: &str) -> StoreResult<Option<ProviderKeyRow>> {
+        dispatch!(self.provider_key(org_id, id))
+    }
+
+    /// The active key of a slot, if any.
+    pub async fn active_provider_key(
+        &self,
+        org_id: &str,
+        project_id: Option<&str>,
+        environment: Environment,
+        provider: Provider,
+    ) -> StoreResult<Option<Arc<ProviderKeyRow>>> {
+        let generation = self.generation();
+        let key = (org_id.to_owned(), project_id.map(str::to_owned), environment.as_str(), provider.as_str());
+        if let Some(hit) = self.caches.active_keys.get(&key, generation) {
+            return Ok(hit);
+        }
+        let found = dispatch!(self.active_provider_key(org_id, project_id, environment, provider))?.map(Arc::new);
+        self.caches.active_keys.put(key, generation, found.clone());
+        Ok(found)
+    }
+
+    /// Replaces a key's secret (and name) in place. Returns the updated row, or `None` if absent.
+    pub async fn update_provider_key_secret(
+        &self,
+        org_id: &str,
+        id: &str,
+        update: SecretUpdate,
+        audit: NewAuditEvent,
+    ) -> StoreResult<Option<ProviderKeyRow>> {
+        self.write(async { dispatch!(self.update_provider_key_secret(org_id, id, update, audit)) }).await
+    }
+
+    /// Makes a key the active one of its slot (rotation and rollback).
+    pub async fn activate_provider_key(
+        &self,
+        org_id: &str,
+        id: &str,
+        updated_by: &str,
+        at: &str,
+        audit: NewAuditEvent,
+    ) -> StoreResult<Option<ProviderKeyRow>> {
+        self.write(async { dispatch!(self.activate_provider_key(org_id, id, updated_by, at, audit)) }).await
+    }
+
+    /// Deletes a key and its ciphertext. Returns the deleted row.
+    pub async fn delete_provider_key(
+        &self,
+        org_id: &str,
+        id: &str,
+        audit: NewAuditEvent,
+    ) -> StoreResult<Option<ProviderKeyRow>> {
+        self.write(async { dispatch!(self.delete_provider_key(org_id, id, audit)) }).await
+    }
+
+    /// Stores a test outcome (and the key's status) with its audit event.
+    pub async fn record_provider_key_test(
+        &self,
+        org_id: &str,
+        id: &str,
+        test: TestRecord,
+        audit: NewAuditEvent,
+    ) -> StoreResult<bool> {
+        self.write(async { dispatch!(self.record_provider_key_test(org_id, id, test, audit)) }).await
+    }
+
+    /// Marks a key's health from live traffic (e.g. `invalid_key` after a provider 401).
+    pub async fn set_provider_key_status(&self, org_id: &str, id: &str, status: KeyStatus) -> StoreResult<()> {
+        self.write(async { dispatch!(self.set_provider_key_status(org_id, id, status)) }).await
+    }
+
+    /// Every provider key of an organization, for data-key rotation.
+    pub async fn org_provider_keys(&self, org_id: &str) -> StoreResult<Vec<ProviderKeyRow>> {
+        dispatch!(self.org_provider_keys(org_id))
+    }
+
+    // --- usage -------------------------------------------------------------------------------
+
+    /// Adds a batch to the roll-ups in one transaction. No cached query reads usage.
+    pub async fn add_usage(&self, batch: Arc<UsageBatch>) -> StoreResult<()> {
+        dispatch!(self.add_usage(batch))
+    }
+
+    /// Tokens spent on the platform key by an organization in a month.
+    pub async fn platform_tokens_used(&self, org_id: &str, month: &str) -> StoreResult<u64> {
+        dispatch!(self.platform_tokens_used(org_id, month))
+    }
+
+    /// Totals of a month's successful completions, grouped (or overall when `by` is `None`).
+    pub async fn usage_groups(
+        &self,
+        org_id: &str,
+        month: &str,
+        by: Option<UsageGroupBy>,
+    ) -> StoreResult<Vec<UsageGroup>> {
+        dispatch!(self.usage_groups(org_id, month, by))
+    }
+
+    // --- operations --------------------------------------------------------------------------
+
+    /// How many rows of each kind the store holds (backups and migrations check these).
+    pub async fn counts(&self) -> StoreResult<VaultCounts> {
+        dispatch!(self.counts())
+    }
+
+    /// Writes a consistent copy of the database into the new file `dest` while it serves.
+    pub async fn backup_into(&self, dest: &Path) -> StoreResult<()> {
+        match &*self.backend {
+            Backend::Sqlite(b) => b.backup_into(dest).await,
+        }
     }
 }
 
-fn migrate(conn: &mut Connection) -> StoreResult<()> {
-    let current: usize = conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize;
-    for (index, sql) in migrations::MIGRATIONS.iter().enumerate().skip(current) {
-        let tx = conn.transaction()?;
-        tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", (index + 1) as i64)?;
-        tx.commit()?;
-    }
-    Ok(())
+/// Opens a SQLite backup read-only, runs the integrity check and counts what it holds.
+pub async fn check_backup(path: &Path) -> StoreResult<VaultCounts> {
+    let path = path.to_owned();
+    tokio::task::spawn_blocking(move || sqlite::check_backup(&path)).await.map_err(|_| StoreError::Join)?
+}
+
+/// Sums usage rows into totals (both backends return raw sums).
+pub(crate) fn totals(requests: i64, input_tokens: i64, output_tokens: i64) -> UsageTotals {
+    UsageTotals { requests: requests as u64, input_tokens: input_tokens as u64, output_tokens: output_tokens as u64 }
 }
 
 /// Reads a text column into a type that parses from the wire form (roles, plans, ...).
-pub(crate) fn parse_col<T: std::str::FromStr>(table: &'static str, value: String) -> StoreResult<T> {
+pub(crate) fn parse_col<T: std::str::FromStr>(table: &'static str, value: &str) -> StoreResult<T> {
     value.parse().map_err(|_| StoreError::Corrupt { table, what: format!("unexpected value `{value}`") })
 }

@@ -67,9 +67,6 @@ impl Core {
     pub async fn update_member(&self, caller: &Caller, id: &str, req: UpdateMember) -> Result<Member> {
         may_grant(caller, req.role)?;
         let target = self.store.member(&caller.org_id, id).await?.ok_or(Error::NotFound("Member"))?;
-        if target.role == Role::Owner && caller.role != Role::Owner {
-            return Err(Error::Forbidden("Only an owner can change an owner's role"));
-        }
         let event = audit::event(
             &caller.org_id,
             caller.actor(),
@@ -78,9 +75,11 @@ impl Core {
             id,
             json!({"from": target.role.as_str(), "to": req.role.as_str()}),
         );
-        match self.store.update_member_role(&caller.org_id, id, req.role, event).await? {
+        let may_touch_owner = caller.role == Role::Owner;
+        match self.store.update_member_role(&caller.org_id, id, req.role, may_touch_owner, event).await? {
             MemberChange::Done => Ok(Member { role: req.role, ..to_wire(target) }),
             MemberChange::NotFound => Err(Error::NotFound("Member")),
+            MemberChange::OwnerProtected => Err(Error::Forbidden("Only an owner can change an owner's role")),
             MemberChange::LastOwner => {
                 Err(Error::Conflict("The last owner cannot be demoted: make another member owner first".into()))
             }
@@ -90,9 +89,6 @@ impl Core {
     pub async fn remove_member(&self, caller: &Caller, id: &str) -> Result<()> {
         caller.require_admin()?;
         let target = self.store.member(&caller.org_id, id).await?.ok_or(Error::NotFound("Member"))?;
-        if target.role == Role::Owner && caller.role != Role::Owner {
-            return Err(Error::Forbidden("Only an owner can remove an owner"));
-        }
         let event = audit::event(
             &caller.org_id,
             caller.actor(),
@@ -101,9 +97,11 @@ impl Core {
             id,
             json!({"role": target.role.as_str()}),
         );
-        match self.store.delete_member(&caller.org_id, id, event).await? {
+        let may_touch_owner = caller.role == Role::Owner;
+        match self.store.delete_member(&caller.org_id, id, may_touch_owner, event).await? {
             MemberChange::Done => Ok(()),
             MemberChange::NotFound => Err(Error::NotFound("Member")),
+            MemberChange::OwnerProtected => Err(Error::Forbidden("Only an owner can remove an owner")),
             MemberChange::LastOwner => {
                 Err(Error::Conflict("The last owner cannot be removed: make another member owner first".into()))
             }

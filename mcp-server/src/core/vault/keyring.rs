@@ -37,13 +37,8 @@ pub struct Keyring {
     data_keys: Mutex<HashMap<(String, u32), Arc<Key>>>,
 }
 
-fn verifies(store: &Store, key: &Key, version: u32) -> bool {
-    store
-        .meta_sync(&check_meta(version))
-        .ok()
-        .flatten()
-        .and_then(|h| decode_b64(&h))
-        .is_some_and(|check| crypto::verify_master(key, version, &check))
+async fn verifies(store: &Store, key: &Key, version: u32) -> bool {
+    stored_check(store, version).await.ok().flatten().is_some_and(|check| crypto::verify_master(key, version, &check))
 }
 
 impl Keyring {
@@ -51,39 +46,50 @@ impl Keyring {
     /// master-key version it is: the current one, or the target of a rotation under way. A
     /// retired key is refused. With `previous` (the key being retired), data keys still sealed
     /// only by it are rewrapped under `master` now, which finishes an online rotation.
-    pub fn open(store: &Store, master: Key, previous: Option<Key>) -> Result<Self, MasterKeyError> {
-        let current: Option<u32> = store.meta_sync(VERSION_META)?.and_then(|v| v.parse().ok());
-        let master_version = match current {
+    ///
+    /// On a fresh database the key's verifier is written insert-if-absent, so two first starts
+    /// racing with different keys cannot split the vault: the loser finds the winner's verifier
+    /// and is refused as a mismatch.
+    pub async fn open(store: &Store, master: Key, previous: Option<Key>) -> Result<Self, MasterKeyError> {
+        let current: Option<u32> = match store.meta(VERSION_META).await? {
+            Some(v) => v.parse().ok(),
             None => {
-                store.set_meta_sync(&check_meta(1), &encode_b64(&crypto::master_check(&master, 1)))?;
-                store.set_meta_sync(VERSION_META, "1")?;
-                1
+                store.insert_meta_if_absent(&check_meta(1), &encode_b64(&crypto::master_check(&master, 1))).await?;
+                store.insert_meta_if_absent(VERSION_META, "1").await?.parse().ok()
             }
-            Some(current) => [current + 1, current]
-                .into_iter()
-                .find(|v| verifies(store, &master, *v))
-                .ok_or(MasterKeyError::Mismatch)?,
         };
+        let current = current.unwrap_or(1);
+        let mut master_version = None;
+        for v in [current + 1, current] {
+            if verifies(store, &master, v).await {
+                master_version = Some(v);
+                break;
+            }
+        }
+        let master_version = master_version.ok_or(MasterKeyError::Mismatch)?;
         let previous = match previous {
             None => None,
             Some(key) => {
-                let version = (1..master_version)
-                    .rev()
-                    .find(|v| verifies(store, &key, *v))
-                    .ok_or(MasterKeyError::PreviousMismatch)?;
-                Some((version, key))
+                let mut found = None;
+                for v in (1..master_version).rev() {
+                    if verifies(store, &key, v).await {
+                        found = Some(v);
+                        break;
+                    }
+                }
+                Some((found.ok_or(MasterKeyError::PreviousMismatch)?, key))
             }
         };
         let keyring = Self { master, master_version, previous, data_keys: Mutex::new(HashMap::new()) };
-        keyring.adopt_previous(store)?;
+        keyring.adopt_previous(store).await?;
         Ok(keyring)
     }
 
     /// Rewraps data keys sealed only by the previous master key (written by a server that was
     /// still running with it during a rotation) under the current one.
-    fn adopt_previous(&self, store: &Store) -> Result<(), MasterKeyError> {
+    async fn adopt_previous(&self, store: &Store) -> Result<(), MasterKeyError> {
         let Some((prev_version, _)) = &self.previous else { return Ok(()) };
-        for row in store.all_data_keys_sync()?.into_iter().filter(|r| r.master_version == *prev_version) {
+        for row in store.all_data_keys().await?.into_iter().filter(|r| r.master_version == *prev_version) {
             match self.unwrap_row(&row) {
                 Ok(key) => {
                     let rewrapped = DataKeyRow {
@@ -93,7 +99,7 @@ impl Keyring {
                         prev_master_version: Some(row.master_version),
                         ..row.clone()
                     };
-                    store.rewrap_org_data_keys_sync(&row.org_id, &[rewrapped])?;
+                    store.rewrap_data_keys(&row.org_id, vec![rewrapped]).await?;
                 }
                 Err(e) => {
                     tracing::error!(org_id = %row.org_id, error = %e, "could not adopt a data key sealed by the previous master key")
@@ -176,20 +182,20 @@ impl Keyring {
     }
 }
 
-pub(super) fn record_master(store: &Store, key: &Key, version: u32) -> crate::store::StoreResult<()> {
-    store.set_meta_sync(&check_meta(version), &encode_b64(&crypto::master_check(key, version)))
+pub(super) async fn record_master(store: &Store, key: &Key, version: u32) -> crate::store::StoreResult<()> {
+    store.set_meta(&check_meta(version), &encode_b64(&crypto::master_check(key, version))).await
 }
 
-pub(super) fn set_master_version(store: &Store, version: u32) -> crate::store::StoreResult<()> {
-    store.set_meta_sync(VERSION_META, &version.to_string())
+pub(super) async fn set_master_version(store: &Store, version: u32) -> crate::store::StoreResult<()> {
+    store.set_meta(VERSION_META, &version.to_string()).await
 }
 
-pub(super) fn stored_master_version(store: &Store) -> crate::store::StoreResult<u32> {
-    Ok(store.meta_sync(VERSION_META)?.and_then(|v| v.parse().ok()).unwrap_or(1))
+pub(super) async fn stored_master_version(store: &Store) -> crate::store::StoreResult<u32> {
+    Ok(store.meta(VERSION_META).await?.and_then(|v| v.parse().ok()).unwrap_or(1))
 }
 
-pub(super) fn stored_check(store: &Store, version: u32) -> crate::store::StoreResult<Option<Vec<u8>>> {
-    Ok(store.meta_sync(&check_meta(version))?.and_then(|h| decode_b64(&h)))
+pub(super) async fn stored_check(store: &Store, version: u32) -> crate::store::StoreResult<Option<Vec<u8>>> {
+    Ok(store.meta(&check_meta(version)).await?.and_then(|h| decode_b64(&h)))
 }
 
 fn encode_b64(bytes: &[u8]) -> String {

@@ -11,7 +11,7 @@ use serde_json::json;
 use super::crypto::{self, SecretContext};
 use super::format;
 use crate::core::{Caller, Core, Error, Result, audit, ids};
-use crate::store::{ProviderKeyRow, TestRecord};
+use crate::store::{ProviderKeyRow, SecretUpdate, TestRecord};
 
 const SCOPE_ORG: &str = "organization";
 
@@ -171,13 +171,15 @@ impl Core {
             .update_provider_key_secret(
                 &caller.org_id,
                 id,
-                row.ciphertext,
-                row.data_key_version,
-                masked,
-                last_four,
-                name,
-                caller.member_id.clone(),
-                ids::now(),
+                SecretUpdate {
+                    ciphertext: row.ciphertext,
+                    data_key_version: row.data_key_version,
+                    masked,
+                    last_four,
+                    name,
+                    updated_by: caller.member_id.clone(),
+                    at: ids::now(),
+                },
                 event,
             )
             .await?
@@ -191,7 +193,7 @@ impl Core {
         let event = key_audit(caller, "provider_key.activated", &row, json!({}));
         let row = self
             .store
-            .activate_provider_key(&caller.org_id, id, caller.member_id.clone(), ids::now(), event)
+            .activate_provider_key(&caller.org_id, id, &caller.member_id, &ids::now(), event)
             .await?
             .ok_or(Error::NotFound("Provider key"))?;
         Ok(view(row, caller.role))

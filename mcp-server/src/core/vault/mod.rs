@@ -11,4 +11,4 @@ mod rotation;
 pub use crypto::{CryptoError, Key};
 pub use keyring::{Keyring, MasterKeyError};
 pub use resolve::ResolvedKey;
-pub use rotation::{MasterRotation, rotate_data_key, rotate_master_key};
+pub use rotation::MasterRotation;

@@ -5,39 +5,27 @@ use std::path::Path;
 
 use rusqlite::{Connection, OpenFlags};
 
-use super::{Store, StoreError, StoreResult};
+use super::{Sqlite, count_rows};
+use crate::store::{StoreError, StoreResult, VaultCounts};
 
-/// What a finished backup holds.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BackupSummary {
-    pub bytes: u64,
-    pub organizations: u64,
-    pub provider_keys: u64,
-}
-
-impl Store {
+impl Sqlite {
     /// Writes a copy of the database into the file `dest`, which must not exist or be empty.
-    pub fn backup_into(&self, dest: &str) -> StoreResult<()> {
-        self.run_sync(|c| {
+    pub(in crate::store) async fn backup_into(&self, dest: &Path) -> StoreResult<()> {
+        let dest = dest.to_str().ok_or(StoreError::Unsupported("a backup path must be UTF-8"))?.to_owned();
+        self.run(move |c| {
             c.execute("VACUUM INTO ?1", [dest])?;
             Ok(())
         })
+        .await
     }
 }
 
 /// Opens a backup read-only, runs SQLite's integrity check and counts what it holds.
-pub fn check_backup(path: &Path) -> StoreResult<BackupSummary> {
+pub(in crate::store) fn check_backup(path: &Path) -> StoreResult<VaultCounts> {
     let c = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
     let integrity: String = c.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
     if integrity != "ok" {
         return Err(StoreError::Integrity(integrity));
     }
-    let count = |table: &str| -> StoreResult<u64> {
-        Ok(c.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get::<_, i64>(0))? as u64)
-    };
-    Ok(BackupSummary {
-        bytes: std::fs::metadata(path).map(|m| m.len()).unwrap_or_default(),
-        organizations: count("organizations")?,
-        provider_keys: count("provider_keys")?,
-    })
+    count_rows(&c)
 }

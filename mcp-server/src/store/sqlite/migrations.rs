@@ -1,7 +1,29 @@
-//! Append-only schema migrations. Each entry runs once, in order, inside a transaction, and the
-//! applied version is kept in `PRAGMA user_version`. Never edit an entry that has shipped: add one.
+//! Append-only schema migrations of the SQLite backend. Each entry runs once, in order, inside a
+//! transaction, and the applied version is kept in `PRAGMA user_version`. Never edit an entry
+//! that has shipped: add one. Within a release, migrations are additive (new tables, new
+//! nullable columns), so the previous binary keeps working on the migrated schema.
 
-pub const MIGRATIONS: &[&str] = &[
+use rusqlite::Connection;
+
+use crate::store::{StoreError, StoreResult};
+
+/// Applies pending migrations; refuses a schema newer than this binary knows.
+pub(super) fn migrate(conn: &mut Connection) -> StoreResult<()> {
+    let current = conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))?;
+    let known = MIGRATIONS.len() as i64;
+    if current > known {
+        return Err(StoreError::SchemaTooNew { found: current, known });
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (index + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+const MIGRATIONS: &[&str] = &[
     // 1: tenancy, API keys, audit.
     r#"
     CREATE TABLE organizations (

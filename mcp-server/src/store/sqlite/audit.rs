@@ -1,26 +1,13 @@
-//! The audit log: written in the same transaction as the change it records.
+//! The audit log: written in the same transaction as the change it records (see
+//! `Sqlite::audited`).
 
 use converra::{Actor, AuditEvent};
 use rusqlite::{Connection, params};
 
-use super::{Store, StoreResult};
+use super::Sqlite;
+use crate::store::{NewAuditEvent, StoreResult};
 
-/// An audit event to record. `detail` must never hold a secret (the core builds it from ids,
-/// last fours and outcomes only).
-#[derive(Debug, Clone)]
-pub struct NewAuditEvent {
-    pub id: String,
-    pub org_id: String,
-    pub actor: Actor,
-    pub action: &'static str,
-    pub object_type: &'static str,
-    pub object_id: String,
-    pub detail: serde_json::Value,
-    pub outcome: &'static str,
-    pub created_at: String,
-}
-
-pub(super) fn insert_audit(c: &Connection, e: &NewAuditEvent) -> StoreResult<()> {
+pub(super) fn insert(c: &Connection, e: &NewAuditEvent) -> StoreResult<()> {
     c.execute(
         "INSERT INTO audit_events (id, org_id, actor_member, actor_email, actor_key, action, object_type, object_id, detail, outcome, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
@@ -41,14 +28,8 @@ pub(super) fn insert_audit(c: &Connection, e: &NewAuditEvent) -> StoreResult<()>
     Ok(())
 }
 
-impl Store {
-    /// Records an event on its own (for outcomes that change nothing else, e.g. a failed test).
-    pub async fn insert_audit(&self, event: NewAuditEvent) -> StoreResult<()> {
-        self.run(move |c| insert_audit(c, &event)).await
-    }
-
-    /// The organization's newest events first.
-    pub async fn audit_events(&self, org_id: &str, limit: u32) -> StoreResult<Vec<AuditEvent>> {
+impl Sqlite {
+    pub(in crate::store) async fn audit_events(&self, org_id: &str, limit: u32) -> StoreResult<Vec<AuditEvent>> {
         let org_id = org_id.to_owned();
         self.run(move |c| {
             let mut stmt = c.prepare(

@@ -1,0 +1,250 @@
+//! The rows both backends read and write. They hold ciphertext and hashes only: the store
+//! never sees a secret in the clear.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use converra::{Actor, Environment, KeyStatus, Plan, Provider, Role, Tone};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrgRow {
+    pub id: String,
+    pub name: String,
+    pub plan: Plan,
+    pub rate_limit_per_min: Option<u32>,
+    pub monthly_tokens: Option<u64>,
+    pub ai_enabled: bool,
+    pub ai_tone: Option<Tone>,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemberRow {
+    pub id: String,
+    pub org_id: String,
+    pub email: String,
+    pub role: Role,
+    pub created_at: String,
+}
+
+/// What happened to a member change that must keep at least one owner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberChange {
+    Done,
+    NotFound,
+    LastOwner,
+    /// The member is an owner and the change was asked by someone who may not touch owners
+    /// (checked inside the transaction, so a concurrent promotion cannot slip past it).
+    OwnerProtected,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiKeyRow {
+    pub id: String,
+    /// The non-secret id embedded in the token, used to find the row without a scan.
+    pub lookup_id: String,
+    pub org_id: String,
+    pub member_id: String,
+    pub name: String,
+    pub environment: Environment,
+    pub secret_hash: [u8; 32],
+    pub prefix: String,
+    pub last_four: String,
+    pub expires_at: Option<String>,
+    pub last_used_at: Option<String>,
+    pub revoked_at: Option<String>,
+    pub created_at: String,
+}
+
+/// What authentication reads: the key with its member and organization, shared (cached).
+pub type AuthRow = Arc<(ApiKeyRow, MemberRow, OrgRow)>;
+
+/// An organization's data key, sealed by a master key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DataKeyRow {
+    pub org_id: String,
+    pub version: u32,
+    pub wrapped: Vec<u8>,
+    pub master_version: u32,
+    /// During a master-key rotation: the same data key sealed by the previous master key, so
+    /// a server still running with that key keeps working.
+    pub wrapped_prev: Option<Vec<u8>>,
+    pub prev_master_version: Option<u32>,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TestRecord {
+    pub status: KeyStatus,
+    pub message: String,
+    pub tested_at: String,
+    pub latency_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProviderKeyRow {
+    pub id: String,
+    pub org_id: String,
+    pub project_id: Option<String>,
+    pub environment: Environment,
+    pub provider: Provider,
+    pub name: String,
+    pub ciphertext: Vec<u8>,
+    pub data_key_version: u32,
+    pub masked: String,
+    pub last_four: String,
+    pub active: bool,
+    pub status: KeyStatus,
+    pub last_test: Option<TestRecord>,
+    pub created_by: Option<String>,
+    pub updated_by: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// A key to insert as the active key of its slot.
+pub type NewProviderKey = ProviderKeyRow;
+
+/// A new secret for an existing provider key (`PUT /provider-keys/{id}`).
+#[derive(Debug, Clone)]
+pub struct SecretUpdate {
+    pub ciphertext: Vec<u8>,
+    pub data_key_version: u32,
+    pub masked: String,
+    pub last_four: String,
+    pub name: Option<String>,
+    pub updated_by: String,
+    pub at: String,
+}
+
+/// One provider key re-encrypted under a new data key: applied only if the key still holds
+/// `previous` (a compare-and-swap, so a secret replaced meanwhile is never reverted).
+#[derive(Debug, Clone)]
+pub struct Reencrypted {
+    pub id: String,
+    pub previous: Vec<u8>,
+    pub ciphertext: Vec<u8>,
+}
+
+/// An audit event to record. `detail` must never hold a secret (the core builds it from ids,
+/// last fours and outcomes only).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewAuditEvent {
+    pub id: String,
+    pub org_id: String,
+    pub actor: Actor,
+    pub action: &'static str,
+    pub object_type: &'static str,
+    pub object_id: String,
+    pub detail: serde_json::Value,
+    pub outcome: &'static str,
+    pub created_at: String,
+}
+
+/// What a roll-up row counts completions by.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct UsageBucket {
+    pub org_id: String,
+    /// `YYYY-MM-DD` (UTC); its first seven characters are the allowance month.
+    pub day: String,
+    pub project_id: Option<String>,
+    pub api_key_id: String,
+    pub provider: &'static str,
+    pub model: String,
+    pub key_source: &'static str,
+    /// `ok`, or the key status a provider failure left (`invalid_key`, `rate_limited`, …).
+    pub status: &'static str,
+}
+
+/// The counters of one bucket.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UsageCounts {
+    pub requests: u64,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub latency_ms_total: u64,
+    pub latency_ms_max: u64,
+}
+
+impl UsageCounts {
+    /// One completion's counts.
+    pub fn one(input_tokens: u64, output_tokens: u64, latency_ms: u64) -> Self {
+        Self { requests: 1, input_tokens, output_tokens, latency_ms_total: latency_ms, latency_ms_max: latency_ms }
+    }
+
+    pub fn add(&mut self, other: Self) {
+        self.requests += other.requests;
+        self.input_tokens += other.input_tokens;
+        self.output_tokens += other.output_tokens;
+        self.latency_ms_total += other.latency_ms_total;
+        self.latency_ms_max = self.latency_ms_max.max(other.latency_ms_max);
+    }
+}
+
+/// Completions not yet written, summed per bucket.
+pub type UsageBatch = HashMap<UsageBucket, UsageCounts>;
+
+/// A usage report's grouping column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UsageGroupBy {
+    Provider,
+    Model,
+    KeySource,
+    Project,
+}
+
+impl UsageGroupBy {
+    /// The roll-up column's SQL (the same in both dialects); "no project" is stored as ''
+    /// (a key column cannot usefully hold NULL) and reported as null.
+    pub(crate) fn sql(self) -> &'static str {
+        match self {
+            UsageGroupBy::Provider => "provider",
+            UsageGroupBy::Model => "model",
+            UsageGroupBy::KeySource => "key_source",
+            UsageGroupBy::Project => "nullif(project_id, '')",
+        }
+    }
+}
+
+/// What a backup or a copy holds, counted on the copy itself.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct VaultCounts {
+    pub organizations: u64,
+    pub members: u64,
+    pub api_keys: u64,
+    pub projects: u64,
+    pub provider_keys: u64,
+    pub data_keys: u64,
+    pub audit_events: u64,
+    pub usage_rollups: u64,
+}
+
+/// The result of a write that may not apply (a missing row, a refused change): only an
+/// applied change gets its audit event, in the same transaction.
+pub(crate) trait Applied {
+    fn applied(&self) -> bool;
+}
+
+impl Applied for () {
+    fn applied(&self) -> bool {
+        true
+    }
+}
+
+impl Applied for bool {
+    fn applied(&self) -> bool {
+        *self
+    }
+}
+
+impl<T> Applied for Option<T> {
+    fn applied(&self) -> bool {
+        self.is_some()
+    }
+}
+
+impl Applied for MemberChange {
+    fn applied(&self) -> bool {
+        *self == MemberChange::Done
+    }
+}

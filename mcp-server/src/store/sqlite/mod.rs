@@ -1,0 +1,174 @@
+//! The embedded SQLite backend: one file, zero setup.
+//!
+//! One connection in WAL mode with `synchronous=FULL`, so a write acknowledged to a client
+//! survives a `kill -9` or a power cut. Every call runs on tokio's blocking pool so an `fsync`
+//! never stalls the async workers. The database and its `-wal`/`-shm` files are private (0600):
+//! they hold member emails, the audit log and ciphertexts.
+
+mod api_keys;
+mod audit;
+mod backup;
+mod migrations;
+mod orgs;
+mod projects;
+mod provider_keys;
+mod usage;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rusqlite::{Connection, Transaction, TransactionBehavior};
+
+pub(super) use backup::check_backup;
+
+use super::rows::Applied;
+use super::{NewAuditEvent, StoreError, StoreResult, VaultCounts};
+
+pub(super) fn is_unique_violation(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(e, _)
+        if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+            || e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY)
+}
+
+pub(super) struct Sqlite {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl Sqlite {
+    /// Opens (creating if needed, private) the database at `path` and applies pending migrations.
+    pub(super) fn open(path: &Path) -> StoreResult<Self> {
+        private_files(path);
+        let mut conn = Connection::open(path)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = FULL;
+             PRAGMA foreign_keys = ON;
+             PRAGMA secure_delete = ON;
+             PRAGMA busy_timeout = 5000;",
+        )?;
+        migrations::migrate(&mut conn)?;
+        // The WAL and shared-memory files exist now; SQLite gives them the database's mode,
+        // but an older database may have been created before this rule.
+        private_files(path);
+        Ok(Self { conn: Arc::new(Mutex::new(conn)) })
+    }
+
+    /// Runs `f` with the connection on the blocking pool.
+    async fn run<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            f(&mut guard)
+        })
+        .await
+        .map_err(|_| StoreError::Join)?
+    }
+
+    /// The one shape of every audited write: an immediate transaction runs `change`; if it
+    /// applied, its audit events are written in the same transaction; then it commits.
+    async fn audited<T, A, F>(&self, audit: A, change: F) -> StoreResult<T>
+    where
+        T: Applied + Send + 'static,
+        A: IntoIterator<Item = NewAuditEvent> + Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> StoreResult<T> + Send + 'static,
+    {
+        self.transaction(move |tx| {
+            let outcome = change(tx)?;
+            if outcome.applied() {
+                for event in audit {
+                    audit::insert(tx, &event)?;
+                }
+            }
+            Ok(outcome)
+        })
+        .await
+    }
+
+    /// Runs `f` in an immediate transaction (taking the write lock at once, so two writers
+    /// never deadlock upgrading a read) and commits if it succeeds.
+    async fn transaction<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> StoreResult<T> + Send + 'static,
+    {
+        self.run(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let out = f(&tx)?;
+            tx.commit()?;
+            Ok(out)
+        })
+        .await
+    }
+
+    pub(super) async fn ping(&self) -> StoreResult<()> {
+        self.run(|c| Ok(c.query_row("SELECT 1", [], |_| Ok(()))?)).await
+    }
+
+    /// Calls `changed` whenever another process commits (`PRAGMA data_version` moves). Polls,
+    /// since SQLite has no notifications across processes.
+    pub(super) async fn watch_changes(&self, changed: impl Fn()) {
+        let mut last: Option<i64> = None;
+        loop {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            let version = self.run(|c| Ok(c.query_row("PRAGMA data_version", [], |r| r.get::<_, i64>(0))?)).await;
+            if let Ok(v) = version {
+                if last.is_some_and(|l| l != v) {
+                    changed();
+                }
+                last = Some(v);
+            }
+        }
+    }
+
+    pub(super) async fn counts(&self) -> StoreResult<VaultCounts> {
+        self.run(|c| count_rows(c)).await
+    }
+}
+
+/// Counts every table a vault copy must carry.
+fn count_rows(c: &Connection) -> StoreResult<VaultCounts> {
+    let count = |table: &str| -> StoreResult<u64> {
+        Ok(c.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get::<_, i64>(0))? as u64)
+    };
+    Ok(VaultCounts {
+        organizations: count("organizations")?,
+        members: count("members")?,
+        api_keys: count("api_keys")?,
+        projects: count("projects")?,
+        provider_keys: count("provider_keys")?,
+        data_keys: count("data_keys")?,
+        audit_events: count("audit_events")?,
+        usage_rollups: count("usage_rollups")?,
+    })
+}
+
+/// Creates the database file 0600 if it does not exist, and takes group and other access away
+/// from it and its `-wal`/`-shm` files if they have it.
+fn private_files(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        if !path.exists() {
+            let _ = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path);
+        }
+        for suffix in ["", "-wal", "-shm"] {
+            let mut file = path.as_os_str().to_owned();
+            file.push(suffix);
+            if let Ok(meta) = std::fs::metadata(&file)
+                && meta.permissions().mode() & 0o077 != 0
+            {
+                let _ = std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600));
+            }
+        }
+    }
+}
+
+/// Reads a text column that holds a wire enum.
+fn parse<T: std::str::FromStr>(table: &'static str, value: String) -> StoreResult<T> {
+    super::parse_col(table, &value)
+}
