@@ -23,6 +23,10 @@ pub enum StartError {
     Config(#[from] config::ConfigError),
     #[error("cannot open the database {path}: {source}")]
     Database { path: String, source: crate::store::StoreError },
+    #[error(
+        "with PostgreSQL the master key must be given explicitly (CONVERRA_MASTER_KEY or CONVERRA_MASTER_KEY_FILE): there is no database file to keep a generated key beside"
+    )]
+    MasterKeyRequired,
     #[error(transparent)]
     MasterKey(#[from] crate::core::vault::MasterKeyError),
     #[error("cannot listen on {addr}: {source}")]
@@ -40,14 +44,29 @@ pub struct Opened {
 
 /// Opens the database and checks the master key against it.
 pub async fn open(config: &Config) -> Result<Opened, StartError> {
+    let store = open_store(config).await?;
     let (master, created_master_key) = config::load_master_key(&config.master_key)?;
-    let store = Store::open_sqlite(&config.db_path)
-        .await
-        .map_err(|source| StartError::Database { path: config.db_path.display().to_string(), source })?;
     let previous = config.previous_master_key.as_ref().map(config::load_previous_master_key).transpose()?;
     let keyring = Keyring::open(&store, master, previous).await?;
     let providers = Providers::new(config.providers.clone());
     Ok(Opened { core: Core::new(store, keyring, providers), created_master_key })
+}
+
+/// Opens the configured store: PostgreSQL when `CONVERRA_DATABASE_URL` is set, else SQLite.
+pub async fn open_store(config: &Config) -> Result<Store, StartError> {
+    match &config.database_url {
+        Some(url) => {
+            if !config.master_key_configured {
+                return Err(StartError::MasterKeyRequired);
+            }
+            Store::open_postgres(url)
+                .await
+                .map_err(|source| StartError::Database { path: "CONVERRA_DATABASE_URL".into(), source })
+        }
+        None => Store::open_sqlite(&config.db_path)
+            .await
+            .map_err(|source| StartError::Database { path: config.db_path.display().to_string(), source }),
+    }
 }
 
 /// A bound, ready server.

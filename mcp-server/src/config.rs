@@ -23,8 +23,15 @@ pub enum MasterKeySource {
 #[derive(Clone)]
 pub struct Config {
     pub addr: SocketAddr,
+    /// The SQLite file (the embedded default), used when `database_url` is unset.
     pub db_path: PathBuf,
+    /// `CONVERRA_DATABASE_URL` (or the file `CONVERRA_DATABASE_URL_FILE` names): PostgreSQL
+    /// instead of SQLite. Never a flag: a password must not show in `ps`.
+    pub database_url: Option<SecretString>,
     pub master_key: MasterKeySource,
+    /// Whether the master key was configured (rather than defaulted to a file beside the
+    /// SQLite database). PostgreSQL requires it.
+    pub master_key_configured: bool,
     /// The master key being retired, during a master-key rotation.
     pub previous_master_key: Option<MasterKeySource>,
     pub providers: ProviderConfig,
@@ -72,6 +79,28 @@ impl Config {
             why: format!("`{addr}` is not an address like 127.0.0.1:8080"),
         })?;
         let db_path = PathBuf::from(get("CONVERRA_DB").unwrap_or_else(|| "./converra.db".into()));
+        let database_url = match (get("CONVERRA_DATABASE_URL"), get("CONVERRA_DATABASE_URL_FILE")) {
+            (Some(url), _) => Some(SecretString::from(url)),
+            (None, Some(file)) => Some(SecretString::from(
+                std::fs::read_to_string(&file)
+                    .map_err(|e| ConfigError::Invalid {
+                        name: "CONVERRA_DATABASE_URL_FILE",
+                        why: format!("cannot read {file}: {e}"),
+                    })?
+                    .trim()
+                    .to_owned(),
+            )),
+            (None, None) => None,
+        };
+        if let Some(url) = &database_url
+            && !(url.expose_secret().starts_with("postgres://") || url.expose_secret().starts_with("postgresql://"))
+        {
+            return Err(ConfigError::Invalid {
+                name: "CONVERRA_DATABASE_URL",
+                why: "must start with postgres:// (the SQLite file is set with CONVERRA_DB)".into(),
+            });
+        }
+        let master_key_configured = get("CONVERRA_MASTER_KEY").is_some() || get("CONVERRA_MASTER_KEY_FILE").is_some();
         let master_key = match (get("CONVERRA_MASTER_KEY"), get("CONVERRA_MASTER_KEY_FILE")) {
             (Some(key), _) => MasterKeySource::Env(SecretString::from(key)),
             (None, Some(file)) => MasterKeySource::File(file.into()),
@@ -122,7 +151,9 @@ impl Config {
         Ok(Self {
             addr,
             db_path,
+            database_url,
             master_key,
+            master_key_configured,
             previous_master_key,
             providers,
             log_filter: get("CONVERRA_LOG").unwrap_or_else(|| "info".into()),

@@ -216,6 +216,7 @@ impl Error {
             Self::AiDisabled { .. } => ErrorCode::AiDisabled,
             Self::Provider { .. } => ErrorCode::ProviderError,
             Self::Server { status: 500, .. } => ErrorCode::Internal,
+            Self::Server { status: 503, .. } => ErrorCode::Unavailable,
             Self::Server { .. }
             | Self::Transport(_)
             | Self::Timeout { .. }
@@ -285,6 +286,7 @@ impl Error {
             ErrorCode::AiDisabled => Self::AiDisabled { message, request_id },
             ErrorCode::ProviderError => Self::Provider { status: provider_status, message, request_id },
             ErrorCode::Internal => Self::Server { status: status.unwrap_or(500), message, request_id },
+            ErrorCode::Unavailable => Self::Server { status: status.unwrap_or(503), message, request_id },
         }
     }
 

@@ -130,6 +130,7 @@ fn apply_flags(mut config: Config, cli: &Cli) -> Config {
     }
     if let Some(file) = &cli.master_key_file {
         config.master_key = MasterKeySource::File(file.clone());
+        config.master_key_configured = true;
     }
     if let Some(file) = &cli.previous_master_key_file {
         config.previous_master_key = Some(MasterKeySource::File(file.clone()));

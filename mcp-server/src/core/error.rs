@@ -62,6 +62,9 @@ pub enum Error {
     AiDisabled,
     #[error("{}", .status.message())]
     Provider { provider: Provider, status: KeyStatus },
+    /// The store (or another engine the request needs) cannot be reached right now.
+    #[error("Service unavailable: the database cannot be reached; retry shortly")]
+    Unavailable,
     /// Details are logged (with ids only) where this is mapped, never shown.
     #[error("Internal error")]
     Internal(#[from] InternalError),
@@ -80,6 +83,10 @@ pub enum InternalError {
 
 impl From<StoreError> for Error {
     fn from(e: StoreError) -> Self {
+        if e.is_unavailable() {
+            tracing::warn!(error = %e, "the database is unavailable");
+            return Error::Unavailable;
+        }
         Error::Internal(InternalError::Store(e))
     }
 }
@@ -108,6 +115,7 @@ impl Error {
             Error::AllowanceExhausted => ErrorCode::AllowanceExhausted,
             Error::AiDisabled => ErrorCode::AiDisabled,
             Error::Provider { .. } => ErrorCode::ProviderError,
+            Error::Unavailable => ErrorCode::Unavailable,
             Error::Internal(_) => ErrorCode::Internal,
         }
     }
@@ -127,6 +135,7 @@ impl Error {
             ErrorCode::AiDisabled => 409,
             ErrorCode::ProviderError => 502,
             ErrorCode::Internal => 500,
+            ErrorCode::Unavailable => 503,
         }
     }
 

@@ -41,7 +41,7 @@ fn openai_error(e: &Error) -> OpenAiError {
         }
         ErrorCode::RateLimited => "rate_limit_error",
         ErrorCode::AllowanceExhausted => "insufficient_quota",
-        ErrorCode::ProviderError | ErrorCode::Internal => "api_error",
+        ErrorCode::ProviderError | ErrorCode::Internal | ErrorCode::Unavailable => "api_error",
     };
     let code = match (body.code, body.provider_status) {
         (ErrorCode::Unauthorized, _) => "invalid_api_key".to_owned(),

@@ -11,12 +11,17 @@
 //! replicas are noticed by the backend's change watch (`watch_changes`).
 
 mod cache;
+#[cfg(test)]
+mod contract;
+mod postgres;
 mod rows;
 mod sqlite;
 
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+use secrecy::SecretString;
 
 use converra::{AiSettings, AuditEvent, Environment, KeyStatus, Plan, Project, Provider, ProviderKeyFilter, Role};
 use converra::{UsageGroup, UsageTotals};
@@ -32,6 +37,15 @@ pub enum StoreError {
     /// SQLite refused or failed.
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// PostgreSQL refused or failed.
+    #[error("database error: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    /// The database cannot be reached (down, or no connection free in time).
+    #[error("the database is unavailable")]
+    Unavailable,
+    /// A database URL that does not parse (its text is never shown: it can hold a password).
+    #[error("{0} is not a valid postgres:// URL")]
+    BadUrl(&'static str),
     /// The blocking task panicked or was cancelled.
     #[error("database task failed")]
     Join,
@@ -56,6 +70,16 @@ impl StoreError {
     pub fn is_unique_violation(&self) -> bool {
         match self {
             StoreError::Sqlite(e) => sqlite::is_unique_violation(e),
+            StoreError::Postgres(e) => postgres::is_unique_violation(e),
+            _ => false,
+        }
+    }
+
+    /// Whether the database could not be reached (the request may succeed later).
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Unavailable => true,
+            StoreError::Postgres(e) => postgres::is_unreachable(e),
             _ => false,
         }
     }
@@ -64,8 +88,10 @@ impl StoreError {
 pub type StoreResult<T> = Result<T, StoreError>;
 
 /// The backend behind the handle.
+#[allow(clippy::large_enum_variant, reason = "one per process, behind an Arc")]
 enum Backend {
     Sqlite(sqlite::Sqlite),
+    Postgres(postgres::Postgres),
 }
 
 /// Calls the same method on whichever backend this store has.
@@ -73,6 +99,7 @@ macro_rules! dispatch {
     ($self:ident . $method:ident ( $($arg:expr),* $(,)? )) => {
         match &*$self.backend {
             Backend::Sqlite(b) => b.$method($($arg),*).await,
+            Backend::Postgres(b) => b.$method($($arg),*).await,
         }
     };
 }
@@ -106,6 +133,29 @@ impl Store {
         Ok(Self::with(Backend::Sqlite(backend)))
     }
 
+    /// Connects to PostgreSQL at `url` and applies pending migrations (under an advisory lock).
+    pub async fn open_postgres(url: &SecretString) -> StoreResult<Self> {
+        Ok(Self::with(Backend::Postgres(postgres::Postgres::connect(url).await?)))
+    }
+
+    /// Which backend this is, for logs and messages.
+    pub fn backend_name(&self) -> &'static str {
+        match &*self.backend {
+            Backend::Sqlite(_) => "SQLite",
+            Backend::Postgres(_) => "PostgreSQL",
+        }
+    }
+
+    /// A second, independent handle on the same database (as another replica would have).
+    #[cfg(test)]
+    pub(crate) async fn reopen(&self) -> Self {
+        let backend = match &*self.backend {
+            Backend::Sqlite(b) => Backend::Sqlite(sqlite::Sqlite::open(b.path()).expect("reopen SQLite")),
+            Backend::Postgres(b) => Backend::Postgres(b.reopen().await.expect("reopen PostgreSQL")),
+        };
+        Self::with(backend)
+    }
+
     fn with(backend: Backend) -> Self {
         Self { backend: Arc::new(backend), generation: Arc::default(), caches: Arc::default() }
     }
@@ -134,6 +184,7 @@ impl Store {
         tokio::spawn(async move {
             match &*store.backend {
                 Backend::Sqlite(b) => b.watch_changes(|| store.changed()).await,
+                Backend::Postgres(b) => b.watch_changes(|| store.changed()).await,
             }
         });
     }
@@ -461,6 +512,9 @@ impl Store {
     pub async fn backup_into(&self, dest: &Path) -> StoreResult<()> {
         match &*self.backend {
             Backend::Sqlite(b) => b.backup_into(dest).await,
+            Backend::Postgres(_) => Err(StoreError::Unsupported(
+                "admin backup copies a SQLite file; back up PostgreSQL with pg_dump (see docs/scale-out.md)",
+            )),
         }
     }
 }

@@ -64,6 +64,8 @@ pub enum ErrorCode {
     ProviderError,
     /// 500: something failed inside Converra (no detail is exposed).
     Internal,
+    /// 503: the database (or another engine Converra needs) is down; retry later.
+    Unavailable,
 }
 
 impl ErrorCode {
@@ -82,6 +84,7 @@ impl ErrorCode {
             Self::AiDisabled => "AI_DISABLED",
             Self::ProviderError => "PROVIDER_ERROR",
             Self::Internal => "INTERNAL",
+            Self::Unavailable => "UNAVAILABLE",
         }
     }
 }

@@ -33,6 +33,8 @@ pub(super) fn is_unique_violation(e: &rusqlite::Error) -> bool {
 
 pub(super) struct Sqlite {
     conn: Arc<Mutex<Connection>>,
+    #[cfg_attr(not(test), expect(dead_code, reason = "read by Store::reopen in the contract suite"))]
+    path: std::path::PathBuf,
 }
 
 impl Sqlite {
@@ -51,7 +53,12 @@ impl Sqlite {
         // The WAL and shared-memory files exist now; SQLite gives them the database's mode,
         // but an older database may have been created before this rule.
         private_files(path);
-        Ok(Self { conn: Arc::new(Mutex::new(conn)) })
+        Ok(Self { conn: Arc::new(Mutex::new(conn)), path: path.to_owned() })
+    }
+
+    #[cfg(test)]
+    pub(super) fn path(&self) -> &Path {
+        &self.path
     }
 
     /// Runs `f` with the connection on the blocking pool.

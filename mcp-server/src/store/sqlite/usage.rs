@@ -75,7 +75,7 @@ impl Sqlite {
         let (org_id, month) = (org_id.to_owned(), month.to_owned());
         self.run(move |c| {
             let key = by.map_or("NULL", UsageGroupBy::sql);
-            let group = by.map(|_| format!("GROUP BY 1 ORDER BY {key}")).unwrap_or_default();
+            let group = if by.is_some() { "GROUP BY 1 ORDER BY 1 NULLS FIRST" } else { "" };
             let sql = format!(
                 "SELECT {key}, ifnull(sum(requests), 0), ifnull(sum(input_tokens), 0), ifnull(sum(output_tokens), 0)
                  FROM usage_rollups WHERE org_id = ?1 AND month = ?2 AND status = 'ok' {group}"

@@ -1,0 +1,191 @@
+//! Organizations, members, API keys and projects: every method, the unique names, the owner
+//! rules, and the audit row each change writes in its transaction (and only when it applied).
+
+use converra::{AiSettings, Plan, Project, Role, Tone};
+
+use super::{actions, api_key, contract, create_org, event, id, member, now, seed};
+use crate::store::{MemberChange, Store};
+
+contract!(
+    an_organization_is_created_whole_with_its_audit,
+    organization_names_are_unique,
+    plans_and_settings_change_with_an_audit_row_only_when_applied,
+    members_have_unique_emails_per_organization,
+    the_last_owner_stays_and_owners_are_protected_inside_the_transaction,
+    removing_a_member_removes_their_api_keys,
+    api_keys_authenticate_list_revoke_once_and_record_use,
+    projects_have_unique_names_and_audited_changes,
+);
+
+async fn an_organization_is_created_whole_with_its_audit(store: Store) {
+    assert_eq!(store.organization_count().await.unwrap(), 0);
+    let a = create_org(&store, "acme").await;
+    let b = create_org(&store, "globex").await;
+    assert_eq!(store.organization_count().await.unwrap(), 2);
+    assert_eq!(store.organization(&a.org.id).await.unwrap(), Some(a.org.clone()));
+    assert_eq!(store.organization_by_name("globex").await.unwrap(), Some(b.org.clone()));
+    assert_eq!(store.organization("org_missing").await.unwrap(), None);
+    let names: Vec<_> = store.organizations().await.unwrap().into_iter().map(|o| o.name).collect();
+    assert_eq!(names, ["acme", "globex"]);
+    assert_eq!(store.members(&a.org.id).await.unwrap(), std::slice::from_ref(&a.owner));
+    assert_eq!(store.api_key(&a.org.id, &a.key.id).await.unwrap(), Some(a.key.clone()));
+    assert_eq!(store.data_key(&a.org.id, None).await.unwrap(), Some(a.data_key.clone()));
+    assert_eq!(actions(&store, &a.org.id).await, ["organization.created"]);
+}
+
+async fn organization_names_are_unique(store: Store) {
+    create_org(&store, "acme").await;
+    let again = seed("acme");
+    let e = store
+        .create_organization(again.org.clone(), again.owner, again.key, again.data_key, vec![])
+        .await
+        .expect_err("a second organization named acme");
+    assert!(e.is_unique_violation(), "{e}");
+    // Nothing of the refused organization was kept.
+    assert_eq!(store.organization_count().await.unwrap(), 1);
+    assert_eq!(store.organization(&again.org.id).await.unwrap(), None);
+}
+
+async fn plans_and_settings_change_with_an_audit_row_only_when_applied(store: Store) {
+    let a = create_org(&store, "acme").await;
+    let org = &a.org.id;
+    assert!(store.set_plan(org, Plan::Enterprise, Some(900), Some(5_000_000), event(org, "plan", org)).await.unwrap());
+    let found = store.organization(org).await.unwrap().unwrap();
+    assert_eq!(
+        (found.plan, found.rate_limit_per_min, found.monthly_tokens),
+        (Plan::Enterprise, Some(900), Some(5_000_000))
+    );
+    assert!(!store.set_plan("org_missing", Plan::Pro, None, None, event(org, "plan.missing", org)).await.unwrap());
+
+    let settings = AiSettings { enabled: false, tone: Some(Tone::Friendly) };
+    store.update_ai_settings(org, settings, event(org, "settings", org)).await.unwrap();
+    let found = store.organization(org).await.unwrap().unwrap();
+    assert_eq!((found.ai_enabled, found.ai_tone), (false, Some(Tone::Friendly)));
+    assert_eq!(actions(&store, org).await, ["organization.created", "plan", "settings"]);
+}
+
+async fn members_have_unique_emails_per_organization(store: Store) {
+    let a = create_org(&store, "acme").await;
+    let b = create_org(&store, "globex").await;
+    let admin = member(&a.org.id, "ada@example.com", Role::Admin);
+    store.insert_member(admin.clone(), event(&a.org.id, "member.created", &admin.id)).await.unwrap();
+    assert_eq!(store.member(&a.org.id, &admin.id).await.unwrap(), Some(admin.clone()));
+    // Another organization's member is invisible by id.
+    assert_eq!(store.member(&b.org.id, &admin.id).await.unwrap(), None);
+
+    let twin = member(&a.org.id, "ada@example.com", Role::Member);
+    let e = store.insert_member(twin, event(&a.org.id, "member.twin", "x")).await.expect_err("same email twice");
+    assert!(e.is_unique_violation(), "{e}");
+    // The same email in another organization is another person.
+    store.insert_member(member(&b.org.id, "ada@example.com", Role::Member), event(&b.org.id, "m", "x")).await.unwrap();
+    assert_eq!(actions(&store, &a.org.id).await, ["organization.created", "member.created"]);
+    assert_eq!(store.members(&a.org.id).await.unwrap().len(), 2);
+}
+
+async fn the_last_owner_stays_and_owners_are_protected_inside_the_transaction(store: Store) {
+    let a = create_org(&store, "acme").await;
+    let org = &a.org.id;
+    let owner = &a.owner.id;
+    let change = |action| event(org, action, owner);
+    assert_eq!(
+        store.update_member_role(org, owner, Role::Admin, true, change("demote")).await.unwrap(),
+        MemberChange::LastOwner
+    );
+    assert_eq!(store.delete_member(org, owner, true, change("remove")).await.unwrap(), MemberChange::LastOwner);
+    assert_eq!(
+        store.update_member_role(org, "mem_missing", Role::Admin, true, change("x")).await.unwrap(),
+        MemberChange::NotFound
+    );
+
+    let second = member(org, "second@example.com", Role::Member);
+    store.insert_member(second.clone(), change("member.created")).await.unwrap();
+    assert_eq!(
+        store.update_member_role(org, &second.id, Role::Owner, false, change("promote")).await.unwrap(),
+        MemberChange::Done
+    );
+    // An owner cannot be touched by someone who may not touch owners.
+    assert_eq!(
+        store.update_member_role(org, &second.id, Role::Member, false, change("x")).await.unwrap(),
+        MemberChange::OwnerProtected
+    );
+    assert_eq!(store.delete_member(org, &second.id, false, change("x")).await.unwrap(), MemberChange::OwnerProtected);
+    // With two owners, one may go.
+    assert_eq!(
+        store.update_member_role(org, owner, Role::Admin, true, change("demote")).await.unwrap(),
+        MemberChange::Done
+    );
+    assert_eq!(store.member(org, owner).await.unwrap().unwrap().role, Role::Admin);
+    // Only changes that applied were audited.
+    assert_eq!(actions(&store, org).await, ["organization.created", "member.created", "promote", "demote"]);
+}
+
+async fn removing_a_member_removes_their_api_keys(store: Store) {
+    let a = create_org(&store, "acme").await;
+    let org = &a.org.id;
+    let dev = member(org, "dev@example.com", Role::Member);
+    store.insert_member(dev.clone(), event(org, "member.created", &dev.id)).await.unwrap();
+    let key = api_key(org, &dev.id);
+    store.insert_api_key(key.clone(), event(org, "api_key.created", &key.id)).await.unwrap();
+    assert_eq!(
+        store.delete_member(org, &dev.id, false, event(org, "member.removed", &dev.id)).await.unwrap(),
+        MemberChange::Done
+    );
+    assert_eq!(store.api_key(org, &key.id).await.unwrap(), None);
+    assert!(store.api_key_for_auth(&key.lookup_id).await.unwrap().is_none());
+    assert_eq!(
+        actions(&store, org).await,
+        ["organization.created", "member.created", "api_key.created", "member.removed"]
+    );
+}
+
+async fn api_keys_authenticate_list_revoke_once_and_record_use(store: Store) {
+    let a = create_org(&store, "acme").await;
+    let org = &a.org.id;
+    let dev = member(org, "dev@example.com", Role::Member);
+    store.insert_member(dev.clone(), event(org, "member.created", &dev.id)).await.unwrap();
+    let key = api_key(org, &dev.id);
+    store.insert_api_key(key.clone(), event(org, "api_key.created", &key.id)).await.unwrap();
+
+    let auth = store.api_key_for_auth(&key.lookup_id).await.unwrap().expect("the key authenticates");
+    assert_eq!((&auth.0, &auth.1, &auth.2), (&key, &dev, &a.org));
+    assert!(store.api_key_for_auth("lk_unknown").await.unwrap().is_none());
+
+    assert_eq!(store.api_keys(org, None).await.unwrap().len(), 2);
+    assert_eq!(store.api_keys(org, Some(&dev.id)).await.unwrap(), std::slice::from_ref(&key));
+
+    store.touch_api_key(&key.id, "2026-11-30T10:00:00Z").await.unwrap();
+    assert_eq!(
+        store.api_key(org, &key.id).await.unwrap().unwrap().last_used_at.as_deref(),
+        Some("2026-11-30T10:00:00Z")
+    );
+
+    assert!(store.revoke_api_key(org, &key.id, &now(), event(org, "api_key.revoked", &key.id)).await.unwrap());
+    assert!(!store.revoke_api_key(org, &key.id, &now(), event(org, "api_key.revoked.again", &key.id)).await.unwrap());
+    // The cached authentication sees the revocation on the very next read.
+    let auth = store.api_key_for_auth(&key.lookup_id).await.unwrap().unwrap();
+    assert!(auth.0.revoked_at.is_some(), "a revoked key read back as live");
+    assert_eq!(
+        actions(&store, org).await,
+        ["organization.created", "member.created", "api_key.created", "api_key.revoked"]
+    );
+}
+
+async fn projects_have_unique_names_and_audited_changes(store: Store) {
+    let a = create_org(&store, "acme").await;
+    let b = create_org(&store, "globex").await;
+    let org = &a.org.id;
+    let project = Project { id: id("prj"), name: "Mobile".into(), created_at: now() };
+    store.insert_project(org, project.clone(), event(org, "project.created", &project.id)).await.unwrap();
+    assert_eq!(store.project(org, &project.id).await.unwrap(), Some(project.clone()));
+    assert_eq!(store.project(&b.org.id, &project.id).await.unwrap(), None, "another organization's project");
+    assert_eq!(store.projects(org).await.unwrap(), std::slice::from_ref(&project));
+
+    let twin = Project { id: id("prj"), name: "Mobile".into(), created_at: now() };
+    let e = store.insert_project(org, twin, event(org, "project.twin", "x")).await.expect_err("same name twice");
+    assert!(e.is_unique_violation(), "{e}");
+
+    assert!(store.delete_project(org, &project.id, event(org, "project.removed", &project.id)).await.unwrap());
+    assert!(!store.delete_project(org, &project.id, event(org, "project.removed.again", &project.id)).await.unwrap());
+    assert_eq!(store.project(org, &project.id).await.unwrap(), None, "a removed project is not served from a cache");
+    assert_eq!(actions(&store, org).await, ["organization.created", "project.created", "project.removed"]);
+}

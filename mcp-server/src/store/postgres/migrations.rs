@@ -1,0 +1,166 @@
+//! Append-only schema migrations of the PostgreSQL backend, applied at start under a
+//! session-level advisory lock so that replicas starting together migrate once. The applied
+//! version is the one row of `converra_schema`. Never edit an entry that has shipped: add one.
+//! Within a release, migrations are additive (new tables, new nullable columns), so the
+//! previous binary keeps working during a rolling upgrade; a binary refuses a schema newer than
+//! it knows. (Versions count separately from SQLite's: this history starts at SQLite's 5.)
+
+use deadpool_postgres::Object;
+
+use crate::store::{StoreError, StoreResult};
+
+/// Any constant shared by every Converra replica: "cnvrmig" in ASCII.
+const LOCK: i64 = 0x0063_6e76_726d_6967;
+
+pub(super) async fn migrate(client: &mut Object) -> StoreResult<()> {
+    client.execute("SELECT pg_advisory_lock($1)", &[&LOCK]).await?;
+    let result = apply(client).await;
+    // Released even when a migration failed; closing the session would release it too.
+    let unlocked = client.execute("SELECT pg_advisory_unlock($1)", &[&LOCK]).await;
+    result?;
+    unlocked?;
+    Ok(())
+}
+
+async fn apply(client: &mut Object) -> StoreResult<()> {
+    client
+        .batch_execute(
+            "CREATE TABLE IF NOT EXISTS converra_schema (
+                 one     BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (one),
+                 version BIGINT NOT NULL
+             );
+             INSERT INTO converra_schema (version) VALUES (0) ON CONFLICT DO NOTHING;",
+        )
+        .await?;
+    let current: i64 = client.query_one("SELECT version FROM converra_schema", &[]).await?.get(0);
+    let known = MIGRATIONS.len() as i64;
+    if current > known {
+        return Err(StoreError::SchemaTooNew { found: current, known });
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let tx = client.transaction().await?;
+        tx.batch_execute(sql).await?;
+        tx.execute("UPDATE converra_schema SET version = $1", &[&(index as i64 + 1)]).await?;
+        tx.commit().await?;
+    }
+    Ok(())
+}
+
+const MIGRATIONS: &[&str] = &[
+    // 1: the whole schema as SQLite has it at its version 5.
+    r#"
+    CREATE TABLE organizations (
+        id                 TEXT PRIMARY KEY,
+        name               TEXT NOT NULL UNIQUE,
+        plan               TEXT NOT NULL CHECK (plan IN ('free', 'pro', 'enterprise')),
+        rate_limit_per_min BIGINT,           -- enterprise only
+        monthly_tokens     BIGINT,           -- enterprise only
+        ai_enabled         BOOLEAN NOT NULL DEFAULT TRUE,
+        ai_tone            TEXT,
+        created_at         TEXT NOT NULL
+    );
+    CREATE TABLE members (
+        id         TEXT PRIMARY KEY,
+        org_id     TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+        email      TEXT NOT NULL,
+        role       TEXT NOT NULL CHECK (role IN ('owner', 'admin', 'member')),
+        created_at TEXT NOT NULL,
+        UNIQUE (org_id, email)
+    );
+    CREATE TABLE projects (
+        id         TEXT PRIMARY KEY,
+        org_id     TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+        name       TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        UNIQUE (org_id, name)
+    );
+    CREATE TABLE api_keys (
+        id           TEXT PRIMARY KEY,
+        lookup_id    TEXT NOT NULL UNIQUE,
+        org_id       TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+        member_id    TEXT NOT NULL REFERENCES members(id) ON DELETE CASCADE,
+        name         TEXT NOT NULL,
+        environment  TEXT NOT NULL CHECK (environment IN ('live', 'test')),
+        secret_hash  BYTEA NOT NULL,
+        prefix       TEXT NOT NULL,
+        last_four    TEXT NOT NULL,
+        expires_at   TEXT,
+        last_used_at TEXT,
+        revoked_at   TEXT,
+        created_at   TEXT NOT NULL
+    );
+    CREATE INDEX api_keys_org ON api_keys (org_id, created_at);
+    CREATE TABLE audit_events (
+        seq          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        id           TEXT NOT NULL UNIQUE,
+        org_id       TEXT NOT NULL,
+        actor_member TEXT,
+        actor_email  TEXT,
+        actor_key    TEXT,
+        action       TEXT NOT NULL,
+        object_type  TEXT NOT NULL,
+        object_id    TEXT NOT NULL,
+        detail       TEXT NOT NULL,
+        outcome      TEXT NOT NULL,
+        created_at   TEXT NOT NULL
+    );
+    CREATE INDEX audit_events_org ON audit_events (org_id, seq);
+    CREATE TABLE data_keys (
+        org_id              TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+        version             BIGINT NOT NULL,
+        wrapped             BYTEA NOT NULL,
+        master_version      BIGINT NOT NULL,
+        created_at          TEXT NOT NULL,
+        wrapped_prev        BYTEA,
+        prev_master_version BIGINT,
+        PRIMARY KEY (org_id, version)
+    );
+    CREATE TABLE provider_keys (
+        id               TEXT PRIMARY KEY,
+        org_id           TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+        project_id       TEXT REFERENCES projects(id) ON DELETE CASCADE,
+        environment      TEXT NOT NULL CHECK (environment IN ('live', 'test')),
+        provider         TEXT NOT NULL CHECK (provider IN ('openai', 'anthropic', 'gemini', 'deepseek')),
+        name             TEXT NOT NULL,
+        ciphertext       BYTEA NOT NULL,
+        data_key_version BIGINT NOT NULL,
+        masked           TEXT NOT NULL,
+        last_four        TEXT NOT NULL,
+        active           BOOLEAN NOT NULL,
+        status           TEXT NOT NULL,
+        test_status      TEXT,
+        test_message     TEXT,
+        tested_at        TEXT,
+        test_latency_ms  BIGINT,
+        created_by       TEXT,
+        updated_by       TEXT,
+        created_at       TEXT NOT NULL,
+        updated_at       TEXT NOT NULL
+    );
+    -- At most one active key per slot, enforced by the schema, not only by code.
+    CREATE UNIQUE INDEX provider_keys_one_active
+        ON provider_keys (org_id, coalesce(project_id, ''), environment, provider) WHERE active;
+    CREATE INDEX provider_keys_org ON provider_keys (org_id, created_at);
+    CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    CREATE TABLE usage_rollups (
+        org_id           TEXT NOT NULL,
+        month            TEXT NOT NULL,
+        day              TEXT NOT NULL,
+        project_id       TEXT NOT NULL,      -- '' outside any project
+        api_key_id       TEXT NOT NULL,
+        provider         TEXT NOT NULL,
+        model            TEXT NOT NULL,
+        key_source       TEXT NOT NULL,
+        status           TEXT NOT NULL,
+        requests         BIGINT NOT NULL,
+        input_tokens     BIGINT NOT NULL,
+        output_tokens    BIGINT NOT NULL,
+        latency_ms_total BIGINT NOT NULL,
+        latency_ms_max   BIGINT NOT NULL,
+        PRIMARY KEY (org_id, month, day, project_id, api_key_id, provider, model, key_source, status)
+    );
+    "#,
+];

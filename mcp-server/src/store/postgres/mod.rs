@@ -1,0 +1,192 @@
+//! The PostgreSQL backend, for teams that run several replicas on one database.
+//!
+//! tokio-postgres with a deadpool pool: a small, well-kept async client that compiles quickly,
+//! has no link-time conflict with the bundled SQLite (sqlx's optional SQLite driver declares
+//! the same native library as rusqlite), and gives direct access to `LISTEN/NOTIFY`, which the
+//! change watch uses. Every write a cached query reads notifies `converra_changes` inside its
+//! transaction, so every replica (and the CLI's writes) invalidates its caches on commit.
+//!
+//! The schema mirrors SQLite's: timestamps are RFC 3339 text (they sort as they read), secrets
+//! exist only as ciphertext (`bytea`).
+
+mod api_keys;
+mod audit;
+mod migrations;
+mod orgs;
+mod projects;
+mod provider_keys;
+mod usage;
+
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime, Timeouts, Transaction};
+use futures_util::StreamExt;
+use secrecy::{ExposeSecret, SecretString};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::{AsyncMessage, NoTls};
+
+use super::rows::Applied;
+use super::{NewAuditEvent, StoreError, StoreResult, VaultCounts};
+
+/// The channel every cache-relevant commit notifies.
+const CHANNEL: &str = "converra_changes";
+
+/// How long a request waits for a connection, or for PostgreSQL to accept one, before the
+/// store answers "unavailable" instead of hanging.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+pub(super) fn is_unique_violation(e: &tokio_postgres::Error) -> bool {
+    e.code() == Some(&SqlState::UNIQUE_VIOLATION)
+}
+
+/// Whether the error means PostgreSQL could not be reached (rather than refused a statement).
+pub(super) fn is_unreachable(e: &tokio_postgres::Error) -> bool {
+    e.is_closed() || e.as_db_error().is_none() && e.code().is_none()
+}
+
+pub(super) struct Postgres {
+    pool: Pool,
+    config: tokio_postgres::Config,
+}
+
+impl From<PoolError> for StoreError {
+    fn from(e: PoolError) -> Self {
+        match e {
+            PoolError::Backend(e) => StoreError::Postgres(e),
+            _ => StoreError::Unavailable,
+        }
+    }
+}
+
+impl Postgres {
+    /// Connects (checking the URL and that the server answers) and applies pending migrations
+    /// under an advisory lock, so replicas starting together migrate once.
+    pub(super) async fn connect(url: &SecretString) -> StoreResult<Self> {
+        let mut config: tokio_postgres::Config =
+            url.expose_secret().parse().map_err(|_| StoreError::BadUrl("CONVERRA_DATABASE_URL"))?;
+        config.connect_timeout(CONNECT_TIMEOUT);
+        if config.get_application_name().is_none() {
+            config.application_name("converra");
+        }
+        let store = Self::with_config(config)?;
+        let mut client = store.pool.get().await?;
+        migrations::migrate(&mut client).await?;
+        Ok(store)
+    }
+
+    /// Another pool on the same database (as another replica would have).
+    #[cfg(test)]
+    pub(super) async fn reopen(&self) -> StoreResult<Self> {
+        Self::with_config(self.config.clone())
+    }
+
+    fn with_config(config: tokio_postgres::Config) -> StoreResult<Self> {
+        let manager =
+            Manager::from_config(config.clone(), NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let pool = Pool::builder(manager)
+            .max_size(16)
+            .runtime(Runtime::Tokio1)
+            .timeouts(Timeouts {
+                wait: Some(CONNECT_TIMEOUT),
+                create: Some(CONNECT_TIMEOUT),
+                recycle: Some(CONNECT_TIMEOUT),
+            })
+            .build()
+            .map_err(|_| StoreError::Unavailable)?;
+        Ok(Self { pool, config })
+    }
+
+    async fn client(&self) -> StoreResult<deadpool_postgres::Object> {
+        Ok(self.pool.get().await?)
+    }
+
+    pub(super) async fn ping(&self) -> StoreResult<()> {
+        self.client().await?.simple_query("SELECT 1").await?;
+        Ok(())
+    }
+
+    /// Listens on the change channel and calls `changed` for every notification, and after
+    /// every reconnect (notifications sent while disconnected are lost, so everything is
+    /// stale). Runs until the runtime stops.
+    pub(super) async fn watch_changes(&self, changed: impl Fn()) {
+        loop {
+            match self.config.connect(NoTls).await {
+                Ok((client, mut connection)) => {
+                    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+                    let driver = tokio::spawn(async move {
+                        let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+                        while let Some(Ok(message)) = messages.next().await {
+                            if let AsyncMessage::Notification(_) = message
+                                && tx.send(()).is_err()
+                            {
+                                break;
+                            }
+                        }
+                    });
+                    if client.batch_execute(&format!("LISTEN {CHANNEL}")).await.is_ok() {
+                        changed();
+                        while rx.recv().await.is_some() {
+                            changed();
+                        }
+                    }
+                    driver.abort();
+                    tracing::warn!("lost the PostgreSQL change notifications; reconnecting");
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot listen for PostgreSQL change notifications; retrying"),
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+
+    pub(super) async fn counts(&self) -> StoreResult<VaultCounts> {
+        let c = self.client().await?;
+        let row = c
+            .query_one(
+                "SELECT (SELECT count(*) FROM organizations), (SELECT count(*) FROM members),
+                        (SELECT count(*) FROM api_keys), (SELECT count(*) FROM projects),
+                        (SELECT count(*) FROM provider_keys), (SELECT count(*) FROM data_keys),
+                        (SELECT count(*) FROM audit_events), (SELECT count(*) FROM usage_rollups)",
+                &[],
+            )
+            .await?;
+        let n = |i: usize| row.get::<_, i64>(i) as u64;
+        Ok(VaultCounts {
+            organizations: n(0),
+            members: n(1),
+            api_keys: n(2),
+            projects: n(3),
+            provider_keys: n(4),
+            data_keys: n(5),
+            audit_events: n(6),
+            usage_rollups: n(7),
+        })
+    }
+}
+
+/// The one ending of every audited write: if the change applied, its audit events are written
+/// in the same transaction and the other replicas are notified on commit; then it commits.
+async fn commit_audited<T: Applied>(
+    tx: Transaction<'_>,
+    outcome: T,
+    audit: impl IntoIterator<Item = NewAuditEvent>,
+) -> StoreResult<T> {
+    if outcome.applied() {
+        for event in audit {
+            audit::insert(&tx, &event).await?;
+        }
+        notify(&tx).await?;
+    }
+    tx.commit().await?;
+    Ok(outcome)
+}
+
+/// Tells every listening replica, on commit, that cached reads may be stale.
+async fn notify(tx: &Transaction<'_>) -> StoreResult<()> {
+    tx.batch_execute(&format!("NOTIFY {CHANNEL}")).await?;
+    Ok(())
+}
+
+/// Reads a text column that holds a wire enum.
+fn parse<T: std::str::FromStr>(table: &'static str, value: &str) -> StoreResult<T> {
+    super::parse_col(table, value)
+}
