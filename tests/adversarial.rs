@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use converra::{Plan, Provider};
 use converra_tests::providers::valid_key;
-use converra_tests::{Answer, TestApp, spawn_app};
+use converra_tests::{Answer, Options, TestApp, spawn_app, spawn_app_with};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -146,7 +146,7 @@ async fn one_key_s_rate_limit_is_shared_by_rest_and_mcp() {
 
 #[tokio::test]
 async fn racing_rotations_never_leave_two_active_keys_or_resurrect_a_removed_one() {
-    let app = spawn_app().await;
+    let app = spawn_app_with(Options::sqlite_file()).await;
     let add = |n: usize| {
         let secret = format!("sk-proj-RACE{n:04}key0123456789abcdefgh");
         app.post(
@@ -262,7 +262,7 @@ async fn a_wrong_secret_and_an_unknown_key_id_are_indistinguishable() {
     use converra_server::core::access::token;
     use secrecy::ExposeSecret;
 
-    let app = spawn_app().await;
+    let app = spawn_app_with(Options::sqlite_file()).await;
     // `known` has a row (its lookup id exists) but its secret does not match the stored hash;
     // `unknown` has a valid checksum and no row at all.
     let (known, unknown) = (token::generate(converra::Environment::Test), token::generate(converra::Environment::Test));

@@ -422,7 +422,7 @@ async fn usage_counted_before_a_restart_is_reported_after_it() {
 /// history: the upgrade folds the rows into the roll-ups.
 #[tokio::test]
 async fn usage_from_before_the_roll_ups_is_kept_by_the_upgrade() {
-    let mut app = converra_tests::spawn_app().await;
+    let mut app = spawn_app_with(Options::sqlite_file()).await;
     app.stop().await;
     let db = rusqlite::Connection::open(&app.db_path).unwrap();
     db.execute_batch(

@@ -23,6 +23,11 @@ async fn app_with(mocks: &MockProviders) -> TestApp {
     spawn_app_with(Options { base_urls: mocks.base_urls(), ..Default::default() }).await
 }
 
+/// For tests that read or write the SQLite file itself.
+async fn sqlite_app_with(mocks: &MockProviders) -> TestApp {
+    spawn_app_with(Options { base_urls: mocks.base_urls(), sqlite_file: true, ..Default::default() }).await
+}
+
 fn str_of<'a>(v: &'a Value, field: &str) -> &'a str {
     v[field].as_str().unwrap_or_else(|| panic!("`{field}` is a string in {v}"))
 }
@@ -708,7 +713,7 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 #[tokio::test]
 async fn the_database_file_never_contains_a_provider_key_or_the_master_key() {
     let mocks = MockProviders::start().await;
-    let app = app_with(&mocks).await;
+    let app = sqlite_app_with(&mocks).await;
     let web = project(&app, &app.api_key, "web").await;
     for p in Provider::ALL {
         add(&app, &app.api_key, p, valid_key(p), json!({})).await;
@@ -758,7 +763,7 @@ fn set_ciphertext(conn: &rusqlite::Connection, id: &str, blob: &[u8]) {
 #[tokio::test]
 async fn a_ciphertext_moved_to_another_row_fails_to_decrypt_and_never_acts_as_the_other_key() {
     let mocks = MockProviders::start().await;
-    let app = app_with(&mocks).await;
+    let app = sqlite_app_with(&mocks).await;
     let web = project(&app, &app.api_key, "web").await;
     // Same organization, provider and environment; different rows (one of them in a project).
     let good = id_of(&add(&app, &app.api_key, Provider::Openai, valid_key(Provider::Openai), json!({})).await);
@@ -830,7 +835,7 @@ fn b64(key: &Key) -> String {
 #[tokio::test]
 async fn after_a_master_key_rotation_the_app_restarted_with_the_new_key_reads_every_key() {
     let mocks = MockProviders::start().await;
-    let app = app_with(&mocks).await;
+    let app = sqlite_app_with(&mocks).await;
     let keys = three_orgs_with_keys(&app).await;
     assert_every_key_tests(&app, &keys).await;
 
@@ -855,7 +860,7 @@ async fn after_a_master_key_rotation_the_app_restarted_with_the_new_key_reads_ev
 #[tokio::test]
 async fn after_a_completed_rotation_the_retired_master_key_is_refused_at_start() {
     let mocks = MockProviders::start().await;
-    let app = app_with(&mocks).await;
+    let app = sqlite_app_with(&mocks).await;
     let keys = three_orgs_with_keys(&app).await;
     let new = Key::random();
     app.core.rotate_master_key(&new, |_, _, _| {}).await.unwrap();

@@ -1,6 +1,11 @@
 //! The end-to-end harness: `spawn_app()` starts the real server on a random local port with a
-//! fresh SQLite file and master key, and returns a handle with the bootstrap owner's key.
+//! fresh database and master key, and returns a handle with the bootstrap owner's key.
 //! wiremock stands in for the AI providers only (see [`providers`]).
+//!
+//! The database is a fresh SQLite file, or, with `CONVERRA_TEST_BACKEND=postgres`, a fresh
+//! database on the PostgreSQL server `CONVERRA_TEST_DATABASE_URL` names (`.ci/run` runs the
+//! suite both ways). Tests that read the SQLite file itself ask for it with
+//! [`Options::sqlite_file`].
 
 pub mod providers;
 
@@ -38,6 +43,32 @@ pub struct Options {
     pub platform_keys: HashMap<Provider, String>,
     /// Largest request body, in bytes.
     pub body_limit: Option<usize>,
+    /// The test reads or writes the SQLite file itself: always SQLite, whatever the backend.
+    pub sqlite_file: bool,
+}
+
+impl Options {
+    /// Options for a test that inspects the SQLite file directly.
+    pub fn sqlite_file() -> Self {
+        Self { sqlite_file: true, ..Self::default() }
+    }
+}
+
+/// Whether this run tests the PostgreSQL backend (`CONVERRA_TEST_BACKEND=postgres`).
+pub fn on_postgres() -> bool {
+    std::env::var("CONVERRA_TEST_BACKEND").is_ok_and(|b| b == "postgres")
+}
+
+/// Creates an empty database on the test PostgreSQL server and returns its URL.
+pub async fn fresh_postgres_database() -> String {
+    let admin = std::env::var("CONVERRA_TEST_DATABASE_URL")
+        .expect("CONVERRA_TEST_DATABASE_URL names a PostgreSQL server to test against (.ci/run starts one)");
+    let (client, connection) = tokio_postgres::connect(&admin, tokio_postgres::NoTls).await.expect("connect");
+    tokio::spawn(connection);
+    let name = format!("t_{}", uuid::Uuid::now_v7().simple());
+    client.batch_execute(&format!("CREATE DATABASE {name}")).await.expect("create a test database");
+    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(base, _)| base);
+    format!("{base}/{name}")
 }
 
 /// A running server with its own database and master key.
@@ -49,6 +80,8 @@ pub struct TestApp {
     pub org_id: String,
     pub owner_id: String,
     pub db_path: PathBuf,
+    /// The PostgreSQL database, when the run tests that backend.
+    pub database_url: Option<String>,
     pub master_key: String,
     pub core: Arc<Core>,
     pub http: reqwest::Client,
@@ -65,11 +98,13 @@ fn random_master_key() -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
-fn config(db_path: &std::path::Path, master_key: &str, options: &Options) -> Config {
+fn config(db_path: &std::path::Path, database_url: Option<&str>, master_key: &str, options: &Options) -> Config {
     let mut config = Config::from_lookup(|_| None).expect("defaults are valid");
     config.addr = "127.0.0.1:0".parse().unwrap();
     config = config.with_db(db_path.to_owned());
+    config.database_url = database_url.map(|url| SecretString::from(url.to_owned()));
     config.master_key = MasterKeySource::Env(SecretString::from(master_key.to_owned()));
+    config.master_key_configured = true;
     config.providers.base_urls = options.base_urls.clone();
     config.providers.platform_keys =
         options.platform_keys.iter().map(|(p, k)| (*p, SecretString::from(k.clone()))).collect();
@@ -88,12 +123,13 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(options: Options) -> TestApp {
     let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
     let db_path = dir.path().join("converra.db");
+    let database_url = if on_postgres() && !options.sqlite_file { Some(fresh_postgres_database().await) } else { None };
     let master_key = random_master_key();
-    let app = App::build(config(&db_path, &master_key, &options)).await.expect("app starts");
+    let app = App::build(config(&db_path, database_url.as_deref(), &master_key, &options)).await.expect("app starts");
     let bootstrap = app.bootstrap.as_ref().expect("an empty database bootstraps");
     let (api_key, org_id, owner_id) =
         (bootstrap.api_key.expose_secret().to_owned(), bootstrap.organization.id.clone(), bootstrap.owner_id.clone());
-    start(app, dir, db_path, master_key, options, api_key, org_id, owner_id)
+    start(app, dir, db_path, database_url, master_key, options, api_key, org_id, owner_id)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -101,6 +137,7 @@ fn start(
     app: App,
     dir: Arc<tempfile::TempDir>,
     db_path: PathBuf,
+    database_url: Option<String>,
     master_key: String,
     options: Options,
     api_key: String,
@@ -123,6 +160,7 @@ fn start(
         org_id,
         owner_id,
         db_path,
+        database_url,
         master_key,
         core,
         http: reqwest::Client::new(),
@@ -201,13 +239,15 @@ impl TestApp {
     /// Stops the server gracefully and starts it again on the same database and master key.
     pub async fn restart(mut self) -> TestApp {
         self.stop().await;
-        let app = App::build(config(&self.db_path, &self.master_key, &self.options)).await.expect("app restarts");
+        let config = config(&self.db_path, self.database_url.as_deref(), &self.master_key, &self.options);
+        let app = App::build(config).await.expect("app restarts");
         assert!(app.bootstrap.is_none(), "a used database is not bootstrapped again");
         let dir = self._dir.clone();
         start(
             app,
             dir,
             self.db_path.clone(),
+            self.database_url.clone(),
             self.master_key.clone(),
             self.options.clone(),
             self.api_key.clone(),
@@ -225,8 +265,10 @@ impl TestApp {
         }
     }
 
-    /// The raw bytes of the database file and its WAL.
+    /// The raw bytes of the database file and its WAL (a test that reads them starts with
+    /// [`Options::sqlite_file`]).
     pub fn raw_database(&self) -> Vec<u8> {
+        assert!(self.database_url.is_none(), "raw_database reads the SQLite file: start with Options::sqlite_file()");
         let mut bytes = std::fs::read(&self.db_path).unwrap_or_default();
         let mut wal = self.db_path.clone().into_os_string();
         wal.push("-wal");
@@ -243,7 +285,7 @@ impl TestApp {
     /// Restarts with a new master key and, during a rotation, the previous one.
     pub async fn restart_with_master_keys(mut self, key_b64: String, previous_b64: Option<String>) -> TestApp {
         self.stop().await;
-        let mut config = config(&self.db_path, &key_b64, &self.options);
+        let mut config = config(&self.db_path, self.database_url.as_deref(), &key_b64, &self.options);
         config.previous_master_key = previous_b64.map(|p| MasterKeySource::Env(SecretString::from(p)));
         let app = App::build(config).await.expect("app restarts with the new key");
         let dir = self._dir.clone();
@@ -251,6 +293,7 @@ impl TestApp {
             app,
             dir,
             self.db_path.clone(),
+            self.database_url.clone(),
             key_b64,
             self.options.clone(),
             self.api_key.clone(),

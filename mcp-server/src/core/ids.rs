@@ -38,3 +38,16 @@ pub fn current_month() -> String {
     let now = OffsetDateTime::now_utc();
     format!("{:04}-{:02}", now.year(), u8::from(now.month()))
 }
+
+/// Whether `id` has the shape [`new_id`] gives it: `prefix_` and 32 lowercase hex digits.
+pub fn well_formed(prefix: &str, id: &str) -> bool {
+    id.strip_prefix(prefix).and_then(|rest| rest.strip_prefix('_')).is_some_and(|hex| {
+        hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
+}
+
+/// `id` when it is well formed, else exactly what an unknown id of that kind gets (`kind` not
+/// found). Checked before any lookup: a malformed id costs no database read and no cache entry.
+pub fn shaped<'a>(prefix: &str, kind: &'static str, id: &'a str) -> crate::core::Result<&'a str> {
+    if well_formed(prefix, id) { Ok(id) } else { Err(crate::core::Error::NotFound(kind)) }
+}

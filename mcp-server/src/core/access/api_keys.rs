@@ -31,6 +31,7 @@ impl Core {
             Some(id) if id == caller.member_id => caller.member_id.clone(),
             Some(id) => {
                 caller.require_admin()?;
+                let id = ids::shaped("mem", "Member", id)?;
                 let member = self.store.member(&caller.org_id, id).await?.ok_or(Error::NotFound("Member"))?;
                 if member.role >= caller.role && caller.role != Role::Owner {
                     return Err(Error::Forbidden("Admins can create keys only for members with a lower role"));
@@ -86,6 +87,7 @@ impl Core {
     }
 
     pub async fn revoke_api_key(&self, caller: &Caller, id: &str) -> Result<()> {
+        let id = ids::shaped("key", "API key", id)?;
         let key = self.store.api_key(&caller.org_id, id).await?.ok_or(Error::NotFound("API key"))?;
         if key.member_id != caller.member_id {
             if caller.role < Role::Admin {

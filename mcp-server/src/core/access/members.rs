@@ -66,6 +66,7 @@ impl Core {
 
     pub async fn update_member(&self, caller: &Caller, id: &str, req: UpdateMember) -> Result<Member> {
         may_grant(caller, req.role)?;
+        let id = ids::shaped("mem", "Member", id)?;
         let target = self.store.member(&caller.org_id, id).await?.ok_or(Error::NotFound("Member"))?;
         let event = audit::event(
             &caller.org_id,
@@ -88,6 +89,7 @@ impl Core {
 
     pub async fn remove_member(&self, caller: &Caller, id: &str) -> Result<()> {
         caller.require_admin()?;
+        let id = ids::shaped("mem", "Member", id)?;
         let target = self.store.member(&caller.org_id, id).await?.ok_or(Error::NotFound("Member"))?;
         let event = audit::event(
             &caller.org_id,

@@ -33,12 +33,14 @@ impl Core {
     }
 
     pub async fn get_project(&self, caller: &Caller, id: &str) -> Result<Project> {
+        let id = ids::shaped("prj", "Project", id)?;
         self.store.project(&caller.org_id, id).await?.ok_or(Error::NotFound("Project"))
     }
 
     /// Deletes a project and its provider keys.
     pub async fn delete_project(&self, caller: &Caller, id: &str) -> Result<()> {
         caller.require_admin()?;
+        let id = ids::shaped("prj", "Project", id)?;
         let event = audit::event(&caller.org_id, caller.actor(), "project.deleted", "project", id, json!({}));
         if self.store.delete_project(&caller.org_id, id, event).await? {
             Ok(())

@@ -91,11 +91,13 @@ impl Core {
 
     async fn admin_row(&self, caller: &Caller, id: &str) -> Result<ProviderKeyRow> {
         caller.require_admin()?;
+        let id = ids::shaped("pk", "Provider key", id)?;
         self.store.provider_key(&caller.org_id, id).await?.ok_or(Error::NotFound("Provider key"))
     }
 
     pub(crate) async fn check_project(&self, caller: &Caller, project_id: Option<&str>) -> Result<()> {
         if let Some(p) = project_id {
+            let p = ids::shaped("prj", "Project", p)?;
             self.store.project(&caller.org_id, p).await?.ok_or(Error::NotFound("Project"))?;
         }
         Ok(())
@@ -149,6 +151,9 @@ impl Core {
     }
 
     pub async fn list_provider_keys(&self, caller: &Caller, filter: ProviderKeyFilter) -> Result<Vec<ProviderKey>> {
+        if filter.project_id.as_deref().is_some_and(|p| !ids::well_formed("prj", p)) {
+            return Ok(Vec::new()); // no project has that id
+        }
         let rows = self.store.provider_keys(&caller.org_id, filter).await?;
         Ok(rows.into_iter().map(|r| view(r, caller.role)).collect())
     }
