@@ -31,6 +31,19 @@ pub enum AdminCommand {
         #[arg(long)]
         org: String,
     },
+    /// Copy a SQLite vault into PostgreSQL under the same master key, then verify the copy.
+    ///
+    /// The target comes from CONVERRA_DATABASE_URL (or --to without a password: a password on
+    /// a command line shows in `ps`). Rerunnable: an interrupted copy is never served and the
+    /// next run replaces it.
+    Migrate {
+        /// The SQLite database to copy [default: CONVERRA_DB or ./converra.db]
+        #[arg(long)]
+        from: Option<PathBuf>,
+        /// postgres:// URL of the target, without a password [default: CONVERRA_DATABASE_URL]
+        #[arg(long)]
+        to: Option<String>,
+    },
     /// Write a consistent copy of the database to a new file (safe while the server runs).
     Backup {
         /// The backup file to create (mode 0600); an existing file is never overwritten
@@ -142,6 +155,7 @@ pub async fn run(config: &Config, command: AdminCommand) -> Result<(), Failure> 
             Ok(())
         }
         AdminCommand::Backup { file } => backup(config, &file).await,
+        AdminCommand::Migrate { from, to } => migrate(config, from, to).await,
         AdminCommand::RotateDataKey { org } => {
             let core = open(config).await?.core;
             let found = core.admin_find_organization(&org).await.map_err(Failure::runtime)?;
@@ -150,6 +164,59 @@ pub async fn run(config: &Config, command: AdminCommand) -> Result<(), Failure> 
             Ok(())
         }
     }
+}
+
+/// `admin migrate`: the source is the SQLite file, opened (and its master key checked) as
+/// `serve` would; the target is PostgreSQL.
+async fn migrate(config: &Config, from: Option<PathBuf>, to: Option<String>) -> Result<(), Failure> {
+    let target_url = match to {
+        Some(url) if url_has_password(&url) => {
+            return Err(Failure::config(
+                "--to must not hold a password (it would show in `ps`): put the URL in CONVERRA_DATABASE_URL instead",
+            ));
+        }
+        Some(url) => secrecy::SecretString::from(url),
+        None => config.database_url.clone().ok_or_else(|| {
+            Failure::config("no target: set CONVERRA_DATABASE_URL to the PostgreSQL database (or pass --to)")
+        })?,
+    };
+    let mut source = config.clone().with_db(from.unwrap_or_else(|| config.db_path.clone()));
+    source.database_url = None;
+    if !source.db_path.exists() {
+        return Err(Failure::config(format!("no database at {}", source.db_path.display())));
+    }
+    let (master, _) = config::load_master_key(&source.master_key).map_err(Failure::config)?;
+    let core = open(&source).await?.core;
+    let mut target = source.clone();
+    target.database_url = Some(target_url);
+    target.master_key_configured = true;
+    let target = app::open_store(&target).await.map_err(Failure::config)?;
+    eprintln!("Copying {} into PostgreSQL ...", source.db_path.display());
+    let done = core.migrate_vault(target, master).await.map_err(operator_failure)?;
+    let c = &done.counts;
+    eprintln!(
+        "Copied {} organization(s), {} member(s), {} API key(s), {} project(s), {} provider key(s), {} audit event(s) and {} usage row(s); \
+         every count matches and all {} provider key(s) decrypt on PostgreSQL.",
+        c.organizations,
+        c.members,
+        c.api_keys,
+        c.projects,
+        c.provider_keys,
+        c.audit_events,
+        c.usage_rollups,
+        done.provider_keys_verified
+    );
+    eprintln!(
+        "Start the server with CONVERRA_DATABASE_URL and the same master key; keep the SQLite file until you are satisfied."
+    );
+    Ok(())
+}
+
+/// Whether a postgres:// URL carries a password (`user:password@host`).
+fn url_has_password(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = rest.split(['/', '?']).next().unwrap_or_default();
+    authority.rsplit_once('@').is_some_and(|(userinfo, _)| userinfo.contains(':'))
 }
 
 /// `admin backup`: the copy is created private (it holds encrypted provider keys and API-key

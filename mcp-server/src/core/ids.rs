@@ -41,9 +41,9 @@ pub fn current_month() -> String {
 
 /// Whether `id` has the shape [`new_id`] gives it: `prefix_` and 32 lowercase hex digits.
 pub fn well_formed(prefix: &str, id: &str) -> bool {
-    id.strip_prefix(prefix).and_then(|rest| rest.strip_prefix('_')).is_some_and(|hex| {
-        hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    })
+    id.strip_prefix(prefix)
+        .and_then(|rest| rest.strip_prefix('_'))
+        .is_some_and(|hex| hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
 }
 
 /// `id` when it is well formed, else exactly what an unknown id of that kind gets (`kind` not

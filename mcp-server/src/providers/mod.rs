@@ -45,6 +45,7 @@ pub struct VerifyOutcome {
 }
 
 /// One shared HTTP client (pooled, keep-alive, redirects off) for every provider call.
+#[derive(Clone)]
 pub struct Providers {
     client: reqwest::Client,
     base_urls: HashMap<Provider, String>,

@@ -28,7 +28,8 @@ use converra::{UsageGroup, UsageTotals};
 
 pub use rows::{
     ApiKeyRow, AuthRow, DataKeyRow, MemberChange, MemberRow, NewAuditEvent, NewProviderKey, OrgRow, ProviderKeyRow,
-    Reencrypted, SecretUpdate, TestRecord, UsageBatch, UsageBucket, UsageCounts, UsageGroupBy, VaultCounts,
+    Reencrypted, SecretUpdate, TestRecord, UsageBatch, UsageBucket, UsageCounts, UsageGroupBy, UsageRow, VaultCounts,
+    VaultDump,
 };
 
 /// A storage failure. Its text names tables and constraints, never values.
@@ -506,6 +507,17 @@ impl Store {
     /// How many rows of each kind the store holds (backups and migrations check these).
     pub async fn counts(&self) -> StoreResult<VaultCounts> {
         dispatch!(self.counts())
+    }
+
+    /// Everything the store holds, read in one snapshot (`converra admin migrate`).
+    pub async fn dump(&self) -> StoreResult<VaultDump> {
+        dispatch!(self.dump())
+    }
+
+    /// Writes `dump` in one transaction (so an interruption leaves nothing half-written);
+    /// with `replace`, everything the store held is deleted first, in the same transaction.
+    pub async fn load(&self, dump: VaultDump, replace: bool) -> StoreResult<()> {
+        self.write(async { dispatch!(self.load(dump, replace)) }).await
     }
 
     /// Writes a consistent copy of the database into the new file `dest` while it serves.

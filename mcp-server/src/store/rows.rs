@@ -248,3 +248,35 @@ impl Applied for MemberChange {
         *self == MemberChange::Done
     }
 }
+
+/// One usage roll-up row as stored (for copying a vault between stores).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UsageRow {
+    pub org_id: String,
+    pub month: String,
+    pub day: String,
+    /// '' outside any project.
+    pub project_id: String,
+    pub api_key_id: String,
+    pub provider: String,
+    pub model: String,
+    pub key_source: String,
+    pub status: String,
+    pub counts: UsageCounts,
+}
+
+/// Everything a vault holds, in dependency order, for `converra admin migrate`. Secrets are in
+/// it only as ciphertext and hashes, exactly as stored.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct VaultDump {
+    pub meta: Vec<(String, String)>,
+    pub organizations: Vec<OrgRow>,
+    pub members: Vec<MemberRow>,
+    pub api_keys: Vec<ApiKeyRow>,
+    pub projects: Vec<(String, converra::Project)>,
+    pub data_keys: Vec<DataKeyRow>,
+    pub provider_keys: Vec<ProviderKeyRow>,
+    /// `(organization, event)`, oldest first.
+    pub audit_events: Vec<(String, converra::AuditEvent)>,
+    pub usage: Vec<UsageRow>,
+}

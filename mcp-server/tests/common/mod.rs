@@ -177,3 +177,98 @@ impl Drop for Server {
         let _ = self.child.wait();
     }
 }
+
+/// Creates an empty database on the test PostgreSQL server (`CONVERRA_TEST_DATABASE_URL`,
+/// started by `.ci/run`) and returns its URL.
+pub async fn fresh_postgres_database() -> String {
+    let admin = std::env::var("CONVERRA_TEST_DATABASE_URL")
+        .expect("CONVERRA_TEST_DATABASE_URL names a PostgreSQL server to test against (.ci/run starts one)");
+    let (client, connection) = tokio_postgres::connect(&admin, tokio_postgres::NoTls).await.expect("connect");
+    tokio::spawn(connection);
+    let name = format!("t_{}", uuid::Uuid::now_v7().simple());
+    client.batch_execute(&format!("CREATE DATABASE {name}")).await.expect("create a test database");
+    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(base, _)| base);
+    format!("{base}/{name}")
+}
+
+/// A PostgreSQL server of the test's own (so the test may stop and start it), from the binaries
+/// Debian's `postgresql` package installs. As root it runs as the `postgres` user, as
+/// PostgreSQL requires. Stopped when dropped.
+pub struct PrivatePostgres {
+    bin: std::path::PathBuf,
+    dir: tempfile::TempDir,
+    pub port: u16,
+}
+
+impl PrivatePostgres {
+    pub fn start() -> Self {
+        let bin = std::fs::read_dir("/usr/lib/postgresql")
+            .expect("PostgreSQL is installed (.ci/run installs it)")
+            .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+            .max()
+            .expect("a PostgreSQL version");
+        let dir = tempfile::tempdir().unwrap();
+        #[cfg(unix)]
+        std::os::unix::fs::chown(dir.path(), postgres_uid(), None).ok();
+        let pg = Self { bin, dir, port: free_port() };
+        let data = pg.dir.path().join("data");
+        let init = pg.as_postgres("initdb", &["-D", data.to_str().unwrap(), "-A", "trust", "-U", "postgres"]);
+        assert!(init.status.success(), "initdb: {}", String::from_utf8_lossy(&init.stderr));
+        pg.ctl("start");
+        pg
+    }
+
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// Stops the server at once (as a crash or a failover would).
+    pub fn stop(&self) {
+        self.ctl("stop");
+    }
+
+    pub fn start_again(&self) {
+        self.ctl("start");
+    }
+
+    fn ctl(&self, action: &str) {
+        let data = self.dir.path().join("data");
+        let log = self.dir.path().join("log");
+        let options = format!("-p {} -k {} -c listen_addresses=127.0.0.1", self.port, self.dir.path().display());
+        let mut args = vec!["-D", data.to_str().unwrap(), "-l", log.to_str().unwrap(), "-w", "-o", &options, action];
+        if action == "stop" {
+            args.extend(["-m", "immediate"]);
+        }
+        let out = self.as_postgres("pg_ctl", &args);
+        assert!(out.status.success(), "pg_ctl {action}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    fn as_postgres(&self, tool: &str, args: &[&str]) -> Output {
+        let tool = self.bin.join(tool);
+        let mut command = if is_root() {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(&tool);
+            c
+        } else {
+            Command::new(&tool)
+        };
+        command.args(args).output().expect("run a PostgreSQL tool")
+    }
+}
+
+impl Drop for PrivatePostgres {
+    fn drop(&mut self) {
+        let data = self.dir.path().join("data");
+        let _ = self.as_postgres("pg_ctl", &["-D", data.to_str().unwrap(), "-m", "immediate", "stop"]);
+    }
+}
+
+fn is_root() -> bool {
+    Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0\n"))
+}
+
+#[cfg(unix)]
+fn postgres_uid() -> Option<u32> {
+    let out = Command::new("id").args(["-u", "postgres"]).output().ok()?;
+    String::from_utf8(out.stdout).ok()?.trim().parse().ok()
+}

@@ -12,6 +12,9 @@ use crate::store::{DataKeyRow, Store};
 
 const VERSION_META: &str = "master_key_version";
 
+/// Present (as `unverified`) while a copy made by `converra admin migrate` is not verified.
+const MIGRATION_META: &str = "migration";
+
 fn check_meta(version: u32) -> String {
     format!("master_key_check_v{version}")
 }
@@ -25,6 +28,10 @@ pub enum MasterKeyError {
     Mismatch,
     #[error("the previous master key matches no earlier master key of this database")]
     PreviousMismatch,
+    #[error(
+        "this database holds a copy from `converra admin migrate` that was not verified: run the migration again (it replaces the copy)"
+    )]
+    UnverifiedCopy,
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
 }
@@ -51,6 +58,18 @@ impl Keyring {
     /// racing with different keys cannot split the vault: the loser finds the winner's verifier
     /// and is refused as a mismatch.
     pub async fn open(store: &Store, master: Key, previous: Option<Key>) -> Result<Self, MasterKeyError> {
+        if unverified_copy(store).await? {
+            return Err(MasterKeyError::UnverifiedCopy);
+        }
+        Self::open_checked(store, master, previous).await
+    }
+
+    /// Opens a copy that `converra admin migrate` is verifying.
+    pub(super) async fn open_unverified(store: &Store, master: Key) -> Result<Self, MasterKeyError> {
+        Self::open_checked(store, master, None).await
+    }
+
+    async fn open_checked(store: &Store, master: Key, previous: Option<Key>) -> Result<Self, MasterKeyError> {
         let current: Option<u32> = match store.meta(VERSION_META).await? {
             Some(v) => v.parse().ok(),
             None => {
@@ -196,6 +215,21 @@ pub(super) async fn stored_master_version(store: &Store) -> crate::store::StoreR
 
 pub(super) async fn stored_check(store: &Store, version: u32) -> crate::store::StoreResult<Option<Vec<u8>>> {
     Ok(store.meta(&check_meta(version)).await?.and_then(|h| decode_b64(&h)))
+}
+
+/// Whether the store holds a migrated copy that was not verified.
+pub(super) async fn unverified_copy(store: &Store) -> crate::store::StoreResult<bool> {
+    Ok(store.meta(MIGRATION_META).await?.is_some_and(|v| v == "unverified"))
+}
+
+/// Marks a dump, before it is written, as a copy to verify.
+pub(super) fn mark_unverified(dump: &mut crate::store::VaultDump) {
+    dump.meta.retain(|(k, _)| k != MIGRATION_META);
+    dump.meta.push((MIGRATION_META.into(), "unverified".into()));
+}
+
+pub(super) async fn mark_verified(store: &Store) -> crate::store::StoreResult<()> {
+    store.set_meta(MIGRATION_META, "verified").await
 }
 
 fn encode_b64(bytes: &[u8]) -> String {

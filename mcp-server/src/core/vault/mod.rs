@@ -5,10 +5,12 @@ pub mod crypto;
 mod format;
 mod keyring;
 mod keys;
+mod migrate;
 mod resolve;
 mod rotation;
 
 pub use crypto::{CryptoError, Key};
 pub use keyring::{Keyring, MasterKeyError};
+pub use migrate::Migration;
 pub use resolve::ResolvedKey;
 pub use rotation::MasterRotation;

@@ -25,6 +25,11 @@ async fn postgres() -> (Store, Option<tempfile::TempDir>) {
     (Store::open_postgres(&SecretString::from(url)).await.expect("PostgreSQL opens"), None)
 }
 
+/// An empty store of the same backend as `store` (and the directory its file lives in).
+async fn empty_like(store: &Store) -> (Store, Option<tempfile::TempDir>) {
+    if store.backend_name() == "PostgreSQL" { postgres().await } else { sqlite().await }
+}
+
 /// Creates an empty database on the test server and returns its URL.
 pub(crate) async fn fresh_postgres_database() -> String {
     let admin = std::env::var("CONVERRA_TEST_DATABASE_URL")

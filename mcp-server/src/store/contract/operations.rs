@@ -14,6 +14,7 @@ contract!(
     the_audit_log_reads_newest_first_within_its_organization,
     counts_cover_every_table,
     another_handle_sees_a_revocation_within_a_second,
+    a_dump_loads_into_an_empty_store_whole_and_replaces_a_used_one,
 );
 
 fn bucket(org_id: &str, day: &str, provider: &'static str, source: &'static str, status: &'static str) -> UsageBucket {
@@ -110,4 +111,32 @@ async fn another_handle_sees_a_revocation_within_a_second(store: Store) {
     }
     let active = other.active_provider_key(&a.org.id, None, Environment::Live, Provider::Openai).await.unwrap();
     assert!(active.is_none());
+}
+
+async fn a_dump_loads_into_an_empty_store_whole_and_replaces_a_used_one(store: Store) {
+    let a = create_org(&store, "acme").await;
+    let org = &a.org.id;
+    let project = converra::Project { id: super::id("prj"), name: "Mobile".into(), created_at: now() };
+    store.insert_project(org, project.clone(), event(org, "project.created", &project.id)).await.unwrap();
+    let key = super::provider_key(org, Some(&project.id), Provider::Openai, "mobile");
+    store.insert_provider_key(key, event(org, "pk.added", "pk")).await.unwrap();
+    let mut batch = UsageBatch::new();
+    batch.insert(bucket(org, "2026-11-02", "openai", "project", "ok"), UsageCounts::one(3, 4, 5));
+    store.add_usage(Arc::new(batch)).await.unwrap();
+    store.set_meta("master_key_version", "1").await.unwrap();
+    let dump = store.dump().await.unwrap();
+    assert_eq!((dump.organizations.len(), dump.audit_events.len(), dump.usage.len()), (1, 3, 1));
+
+    let (copy, _dir) = super::empty_like(&store).await;
+    copy.load(dump.clone(), false).await.unwrap();
+    assert_eq!(copy.dump().await.unwrap(), dump, "the copy holds exactly what was dumped");
+    assert_eq!(copy.counts().await.unwrap(), store.counts().await.unwrap());
+
+    // Loading again with `replace` leaves one copy, not two.
+    copy.load(dump.clone(), true).await.unwrap();
+    assert_eq!(copy.dump().await.unwrap(), dump);
+    // Without `replace`, a used store refuses (the rows exist), and nothing is half-written.
+    let e = copy.load(dump.clone(), false).await.expect_err("rows already exist");
+    assert!(e.is_unique_violation(), "{e}");
+    assert_eq!(copy.dump().await.unwrap(), dump);
 }

@@ -7,10 +7,10 @@ use super::orgs::{MEMBER_COLS, ORG_COLS, member_at, org_at};
 use super::{Postgres, commit_audited, parse};
 use crate::store::{ApiKeyRow, MemberRow, NewAuditEvent, OrgRow, StoreError, StoreResult};
 
-const KEY_COLS: &str = "k.id, k.lookup_id, k.org_id, k.member_id, k.name, k.environment, k.secret_hash, k.prefix, \
+pub(super) const KEY_COLS: &str = "k.id, k.lookup_id, k.org_id, k.member_id, k.name, k.environment, k.secret_hash, k.prefix, \
                         k.last_four, k.expires_at, k.last_used_at, k.revoked_at, k.created_at";
 
-fn key_at(r: &Row) -> StoreResult<ApiKeyRow> {
+pub(super) fn api_key_at(r: &Row) -> StoreResult<ApiKeyRow> {
     let hash: &[u8] = r.try_get(6)?;
     let secret_hash: [u8; 32] =
         hash.try_into().map_err(|_| StoreError::Corrupt { table: "api_keys", what: "hash is not 32 bytes".into() })?;
@@ -74,7 +74,7 @@ impl Postgres {
              WHERE k.lookup_id = $1"
         );
         let row = c.query_opt(&sql, &[&lookup_id]).await?;
-        row.map(|r| Ok((key_at(&r)?, member_at(&r, 13)?, org_at(&r, 18)?))).transpose()
+        row.map(|r| Ok((api_key_at(&r)?, member_at(&r, 13)?, org_at(&r, 18)?))).transpose()
     }
 
     pub(in crate::store) async fn api_keys(
@@ -92,7 +92,7 @@ impl Postgres {
                 &[&org_id, &member_id],
             )
             .await?;
-        rows.iter().map(key_at).collect()
+        rows.iter().map(api_key_at).collect()
     }
 
     pub(in crate::store) async fn api_key(&self, org_id: &str, id: &str) -> StoreResult<Option<ApiKeyRow>> {
@@ -100,7 +100,7 @@ impl Postgres {
         let row = c
             .query_opt(&format!("SELECT {KEY_COLS} FROM api_keys k WHERE k.org_id = $1 AND k.id = $2"), &[&org_id, &id])
             .await?;
-        row.as_ref().map(key_at).transpose()
+        row.as_ref().map(api_key_at).transpose()
     }
 
     pub(in crate::store) async fn revoke_api_key(

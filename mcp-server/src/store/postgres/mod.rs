@@ -11,6 +11,7 @@
 
 mod api_keys;
 mod audit;
+mod dump;
 mod migrations;
 mod orgs;
 mod projects;

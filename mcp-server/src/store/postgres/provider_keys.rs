@@ -10,9 +10,10 @@ use crate::store::{
     DataKeyRow, NewAuditEvent, NewProviderKey, ProviderKeyRow, Reencrypted, SecretUpdate, StoreResult, TestRecord,
 };
 
-const DK_COLS: &str = "org_id, version, wrapped, master_version, created_at, wrapped_prev, prev_master_version";
+pub(super) const DK_COLS: &str =
+    "org_id, version, wrapped, master_version, created_at, wrapped_prev, prev_master_version";
 
-fn data_key_at(r: &Row) -> StoreResult<DataKeyRow> {
+pub(super) fn data_key_at(r: &Row) -> StoreResult<DataKeyRow> {
     Ok(DataKeyRow {
         org_id: r.try_get(0)?,
         version: r.try_get::<_, i64>(1)? as u32,
@@ -24,10 +25,10 @@ fn data_key_at(r: &Row) -> StoreResult<DataKeyRow> {
     })
 }
 
-const PK_COLS: &str = "id, org_id, project_id, environment, provider, name, ciphertext, data_key_version, masked, last_four, \
+pub(super) const PK_COLS: &str = "id, org_id, project_id, environment, provider, name, ciphertext, data_key_version, masked, last_four, \
                        active, status, test_status, test_message, tested_at, test_latency_ms, created_by, updated_by, created_at, updated_at";
 
-fn key_at(r: &Row) -> StoreResult<ProviderKeyRow> {
+pub(super) fn key_at(r: &Row) -> StoreResult<ProviderKeyRow> {
     let test_status: Option<&str> = r.try_get(12)?;
     Ok(ProviderKeyRow {
         id: r.try_get(0)?,

@@ -6,7 +6,7 @@ use super::orgs::{MEMBER_COLS, ORG_COLS, member_from_raw, org_from_raw, raw_memb
 use super::{Sqlite, parse};
 use crate::store::{ApiKeyRow, MemberRow, NewAuditEvent, OrgRow, StoreError, StoreResult};
 
-const KEY_COLS: &str = "k.id, k.lookup_id, k.org_id, k.member_id, k.name, k.environment, k.secret_hash, k.prefix, \
+pub(super) const KEY_COLS: &str = "k.id, k.lookup_id, k.org_id, k.member_id, k.name, k.environment, k.secret_hash, k.prefix, \
                         k.last_four, k.expires_at, k.last_used_at, k.revoked_at, k.created_at";
 
 type RawKey = (
@@ -25,7 +25,7 @@ type RawKey = (
     String,
 );
 
-fn raw_key(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawKey> {
+pub(super) fn raw_key(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawKey> {
     Ok((
         r.get(0)?,
         r.get(1)?,
@@ -43,7 +43,7 @@ fn raw_key(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawKey> {
     ))
 }
 
-fn key_from_raw(raw: RawKey) -> StoreResult<ApiKeyRow> {
+pub(super) fn key_from_raw(raw: RawKey) -> StoreResult<ApiKeyRow> {
     let (
         id,
         lookup_id,

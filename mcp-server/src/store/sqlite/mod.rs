@@ -8,6 +8,7 @@
 mod api_keys;
 mod audit;
 mod backup;
+mod dump;
 mod migrations;
 mod orgs;
 mod projects;

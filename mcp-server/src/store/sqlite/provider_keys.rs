@@ -9,9 +9,10 @@ use crate::store::{
     DataKeyRow, NewAuditEvent, NewProviderKey, ProviderKeyRow, Reencrypted, SecretUpdate, StoreResult, TestRecord,
 };
 
-const DK_COLS: &str = "org_id, version, wrapped, master_version, created_at, wrapped_prev, prev_master_version";
+pub(super) const DK_COLS: &str =
+    "org_id, version, wrapped, master_version, created_at, wrapped_prev, prev_master_version";
 
-fn data_key_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DataKeyRow> {
+pub(super) fn data_key_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DataKeyRow> {
     Ok(DataKeyRow {
         org_id: r.get(0)?,
         version: r.get(1)?,
@@ -23,7 +24,7 @@ fn data_key_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DataKeyRow> {
     })
 }
 
-const PK_COLS: &str = "id, org_id, project_id, environment, provider, name, ciphertext, data_key_version, masked, last_four, \
+pub(super) const PK_COLS: &str = "id, org_id, project_id, environment, provider, name, ciphertext, data_key_version, masked, last_four, \
                        active, status, test_status, test_message, tested_at, test_latency_ms, created_by, updated_by, created_at, updated_at";
 
 fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(ProviderKeyRow, [String; 3], Option<String>)> {
@@ -73,7 +74,7 @@ fn finish_row(raw: (ProviderKeyRow, [String; 3], Option<String>)) -> StoreResult
     Ok(row)
 }
 
-fn query_rows(c: &Connection, sql: &str, params: impl rusqlite::Params) -> StoreResult<Vec<ProviderKeyRow>> {
+pub(super) fn query_rows(c: &Connection, sql: &str, params: impl rusqlite::Params) -> StoreResult<Vec<ProviderKeyRow>> {
     let mut stmt = c.prepare_cached(sql)?;
     let raws = stmt.query_map(params, read_row)?.collect::<Result<Vec<_>, _>>()?;
     raws.into_iter().map(finish_row).collect()
