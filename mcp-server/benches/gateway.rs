@@ -14,7 +14,9 @@
 //!
 //! Environment: `BENCH_SECONDS` (per cell, default 5), `BENCH_CONCURRENCY` (default `1,16,64`),
 //! `BENCH_WORKERS` (Converra's `--workers`, default 1 so that Converra, the driver and the
-//! mock each have a core's worth of threads; `default` for one worker per core).
+//! mock each have a core's worth of threads; `default` for one worker per core),
+//! `BENCH_DATABASE_URL` (a PostgreSQL server: a second Converra runs on a fresh database there
+//! and its `/v1` path is measured in the same run, beside the SQLite one).
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -70,6 +72,17 @@ async fn start_mock_here() -> SocketAddr {
     addr
 }
 
+async fn add_provider_key(server: &Server) {
+    let added = reqwest::Client::new()
+        .post(format!("{}/api/v1/provider-keys", server.base))
+        .bearer_auth(&server.key)
+        .json(&json!({"provider": "openai", "name": "bench", "api_key": "sk-proj-BENCHkey0123456789abcdefwxyz"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(added.status(), 201, "provider key added");
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
@@ -88,12 +101,39 @@ impl Drop for Server {
     }
 }
 
-async fn start_converra(dir: &std::path::Path, mock: SocketAddr, workers: Option<&str>) -> Server {
+/// The store a benchmarked Converra runs on: SQLite in `dir`, or a PostgreSQL database.
+fn store_env(dir: &std::path::Path, postgres: Option<&str>) -> Vec<(&'static str, String)> {
+    match postgres {
+        None => vec![("CONVERRA_DB", dir.join("converra.db").display().to_string())],
+        Some(url) => vec![
+            ("CONVERRA_DATABASE_URL", url.to_owned()),
+            // PostgreSQL takes an explicit master key (nothing is generated).
+            ("CONVERRA_MASTER_KEY", "YmVuY2htYXJrLW1hc3Rlci1rZXktMzItYnl0ZXMhISE=".to_owned()),
+        ],
+    }
+}
+
+/// Creates an empty database on the PostgreSQL server at `server` and returns its URL.
+async fn fresh_database(server: &str) -> String {
+    let (client, connection) = tokio_postgres::connect(server, tokio_postgres::NoTls).await.expect("connect");
+    tokio::spawn(connection);
+    let name = format!("bench_{}", std::process::id());
+    client.batch_execute(&format!("DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name}")).await.unwrap();
+    let base = server.rsplit_once('/').map_or(server, |(base, _)| base);
+    format!("{base}/{name}")
+}
+
+async fn start_converra(
+    dir: &std::path::Path,
+    mock: SocketAddr,
+    workers: Option<&str>,
+    postgres: Option<&str>,
+) -> Server {
     let port = free_port();
-    let db = dir.join("converra.db");
+    let store = store_env(dir, postgres);
     let started = Instant::now();
     let mut command = Command::new(env!("CARGO_BIN_EXE_converra"));
-    command.args(["serve", "--addr", &format!("127.0.0.1:{port}"), "--db"]).arg(&db);
+    command.args(["serve", "--addr", &format!("127.0.0.1:{port}")]).envs(store.iter().map(|(k, v)| (k, v)));
     if let Some(n) = workers {
         command.args(["--workers", n]);
     }
@@ -129,8 +169,8 @@ async fn start_converra(dir: &std::path::Path, mock: SocketAddr, workers: Option
     std::thread::spawn(move || for _ in lines {});
     assert!(!key.is_empty(), "bootstrap key printed");
     let status = Command::new(env!("CARGO_BIN_EXE_converra"))
-        .args(["admin", "org", "set-plan", "default", "enterprise", "--rate-limit", "100000000", "--db"])
-        .arg(&db)
+        .args(["admin", "org", "set-plan", "default", "enterprise", "--rate-limit", "100000000"])
+        .envs(store.iter().map(|(k, v)| (k, v)))
         .env("CONVERRA_LOG", "warn")
         .status()
         .unwrap();
@@ -257,16 +297,18 @@ async fn run() {
     // `default` leaves Converra at one worker per core.
     let workers = std::env::var("BENCH_WORKERS").unwrap_or_else(|_| "1".into());
     let (mock, mut mock_process) = start_mock();
-    let server = start_converra(dir.path(), mock, Some(workers.as_str()).filter(|w| *w != "default")).await;
-    let http = reqwest::Client::new();
-    let added = http
-        .post(format!("{}/api/v1/provider-keys", server.base))
-        .bearer_auth(&server.key)
-        .json(&json!({"provider": "openai", "name": "bench", "api_key": "sk-proj-BENCHkey0123456789abcdefwxyz"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(added.status(), 201, "provider key added");
+    let workers_flag = Some(workers.as_str()).filter(|w| *w != "default");
+    let server = start_converra(dir.path(), mock, workers_flag, None).await;
+    add_provider_key(&server).await;
+    let postgres = match std::env::var("BENCH_DATABASE_URL") {
+        Ok(url) => {
+            let database = fresh_database(&url).await;
+            let pg = start_converra(dir.path(), mock, workers_flag, Some(&database)).await;
+            add_provider_key(&pg).await;
+            Some(pg)
+        }
+        Err(_) => None,
+    };
 
     let body = json!({"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": "Hello"}]});
     let direct_body = json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hello"}]});
@@ -282,6 +324,7 @@ async fn run() {
     println!("| path                         |   c |     req/s | p50 ms  | p90 ms  | p99 ms  |  max ms  | errors |");
     println!("|------------------------------|-----|-----------|---------|---------|---------|----------|--------|");
     let mut summary = Vec::new();
+    let mut on_postgres = Vec::new();
     for &c in &levels {
         let d = drive(&direct, None, &direct_body, &[], c, seconds).await;
         row("direct to mock", c, &d);
@@ -289,6 +332,11 @@ async fn run() {
         row("converra /v1/chat/completions", c, &o);
         let n = drive(&native, Some(&server.key), &body, &[], c, seconds).await;
         row("converra /api/v1/completions", c, &n);
+        if let Some(pg) = &postgres {
+            let p = drive(&format!("{}/v1/chat/completions", pg.base), Some(&pg.key), &body, &[], c, seconds).await;
+            row("on PostgreSQL /v1/chat/comp.", c, &p);
+            on_postgres.push((c, d.ms(0.5), d.ms(0.99), p, o.rps()));
+        }
         summary.push((c, d, o, n));
     }
     println!("\nAdded latency (through Converra /v1/chat/completions minus direct), ms:\n");
@@ -302,6 +350,21 @@ async fn run() {
             o.ms(0.99) - d.ms(0.99),
             o.rps() / d.rps()
         );
+    }
+
+    if !on_postgres.is_empty() {
+        println!("\nOn PostgreSQL (same run, same mock), /v1/chat/completions, added over direct, ms:\n");
+        println!("|   c |   p50  |   p99  | req/s PostgreSQL | req/s SQLite |");
+        println!("|-----|--------|--------|------------------|--------------|");
+        for (c, d50, d99, p, sqlite_rps) in &on_postgres {
+            println!(
+                "| {c:>3} | {:>6.3} | {:>6.3} | {:>16.0} | {:>12.0} |",
+                p.ms(0.5) - d50,
+                p.ms(0.99) - d99,
+                p.rps(),
+                sqlite_rps
+            );
+        }
     }
 
     let mcp = format!("{}/api/mcp", server.base);
