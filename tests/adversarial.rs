@@ -119,7 +119,7 @@ async fn deeply_nested_json_is_refused_not_a_crash() {
 #[tokio::test]
 async fn one_key_s_rate_limit_is_shared_by_rest_and_mcp() {
     let app = spawn_app().await;
-    app.core.admin_set_plan(&app.org_id, Plan::Enterprise, Some(6), None).await.unwrap();
+    app.core.admin_set_plan(&app.org_id, Plan::Enterprise, Some(6), None, None).await.unwrap();
     let mcp_call = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "list_provider_keys", "arguments": {}}});
     let mut passed = 0;
     for i in 0..12 {
@@ -297,4 +297,30 @@ async fn a_wrong_secret_and_an_unknown_key_id_are_indistinguishable() {
     let (mk, mu) = (median(&mut tk), median(&mut tu));
     let bound = (mk.max(mu) * 0.25).max(200.0);
     assert!((mk - mu).abs() < bound, "median {mk} µs (wrong secret) vs {mu} µs (unknown id)");
+}
+
+#[tokio::test]
+async fn a_member_cannot_multiply_their_rate_limit_with_new_api_keys() {
+    let app = spawn_app().await;
+    // The free plan allows 10 active keys per member; the owner holds the bootstrap key.
+    let mut created = Vec::new();
+    for i in 0..9 {
+        let key = app.post("/api/v1/api-keys", &app.api_key, json!({"name": format!("k{i}")})).await;
+        assert_eq!(key.status, 201, "{}", key.text);
+        created.push(key.body["id"].as_str().unwrap().to_owned());
+    }
+    let refused = app.post("/api/v1/api-keys", &app.api_key, json!({"name": "one too many"})).await;
+    refused.assert_error(
+        409,
+        "API_KEY_LIMIT",
+        "This member already has 10 active API keys, the most the plan allows: revoke one first",
+    );
+    // A revoked key frees its place.
+    assert_eq!(app.delete(&format!("/api/v1/api-keys/{}", created[0]), &app.api_key).await.status, 204);
+    let again = app.post("/api/v1/api-keys", &app.api_key, json!({"name": "replacement"})).await;
+    assert_eq!(again.status, 201, "{}", again.text);
+    // Another member has a cap of their own.
+    let (_, member_key) = app.member_key(&app.api_key, "dev@example.com", "member").await;
+    let theirs = app.post("/api/v1/api-keys", &member_key, json!({"name": "mine"})).await;
+    assert_eq!(theirs.status, 201, "{}", theirs.text);
 }

@@ -177,7 +177,7 @@ async fn the_allowance_meters_platform_tokens_and_runs_out() {
     let (app, mocks) = app_with_mocks(&[(Provider::Openai, "sk-platformKEY0123456789abcdef")]).await;
     mocks.answer_text(Provider::Openai, "sk-platformKEY0123456789abcdef", "gpt-4o-mini", "ok").await;
     // 40 tokens a month: each call spends 17.
-    app.core.admin_set_plan(&app.org_id, Plan::Enterprise, None, Some(40)).await.unwrap();
+    app.core.admin_set_plan(&app.org_id, Plan::Enterprise, None, Some(40), None).await.unwrap();
     let ask = json!({"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]});
     for _ in 0..3 {
         assert_eq!(app.post("/api/v1/completions", &app.api_key, ask.clone()).await.status, 200);
@@ -427,6 +427,7 @@ async fn usage_from_before_the_roll_ups_is_kept_by_the_upgrade() {
     let db = rusqlite::Connection::open(&app.db_path).unwrap();
     db.execute_batch(
         "DROP TABLE usage_rollups;
+         ALTER TABLE organizations DROP COLUMN api_key_limit; -- added by migration 6
          CREATE TABLE usage_events (
              id INTEGER PRIMARY KEY AUTOINCREMENT, org_id TEXT NOT NULL, project_id TEXT, api_key_id TEXT NOT NULL,
              provider TEXT NOT NULL, model TEXT NOT NULL, key_source TEXT NOT NULL, input_tokens INTEGER NOT NULL,

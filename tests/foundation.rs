@@ -251,7 +251,7 @@ async fn every_authenticated_answer_carries_rate_limit_headers() {
 async fn with_a_plan_of_five_per_minute_exactly_five_pass_and_the_sixth_is_429() {
     let app = spawn_app().await;
     let (_, other_key) = create_api_key(&app, &app.api_key, json!({"name": "other"})).await;
-    app.core.admin_set_plan(&app.org_id, Plan::Enterprise, Some(5), None).await.expect("plan set");
+    app.core.admin_set_plan(&app.org_id, Plan::Enterprise, Some(5), None, None).await.expect("plan set");
 
     for i in 0..5u32 {
         let answer = app.get("/api/v1/me", &app.api_key).await;

@@ -528,7 +528,7 @@ async fn an_oversized_body_is_payload_too_large() {
 #[tokio::test]
 async fn the_third_call_at_two_per_minute_is_rate_limited_with_retry_after() {
     let app = spawn_app().await;
-    app.core.admin_set_plan(&app.org_id, Plan::Enterprise, Some(2), None).await.expect("plan set");
+    app.core.admin_set_plan(&app.org_id, Plan::Enterprise, Some(2), None, None).await.expect("plan set");
     let sdk = app.sdk(&app.api_key);
     sdk.me().await.unwrap();
     sdk.projects().list().await.unwrap();
@@ -555,7 +555,7 @@ async fn the_third_call_at_two_per_minute_is_rate_limited_with_retry_after() {
 async fn an_idempotent_call_waits_out_a_short_retry_after_and_succeeds() {
     let app = spawn_app().await;
     // 60 a minute: one unit comes back every second, so Retry-After is about a second.
-    app.core.admin_set_plan(&app.org_id, Plan::Enterprise, Some(60), None).await.expect("plan set");
+    app.core.admin_set_plan(&app.org_id, Plan::Enterprise, Some(60), None, None).await.expect("plan set");
     let once = app.sdk(&app.api_key);
     let retrying = Converra::builder().api_key(&app.api_key).base_url(&app.base_url).max_retries(2).build().unwrap();
     let mut refused = None;
@@ -597,7 +597,7 @@ async fn no_provider_key_whole_and_streamed() {
 async fn the_platform_allowance_runs_out() {
     let (app, mocks) = app_with_mocks(&[(Provider::Openai, PLATFORM_OPENAI)]).await;
     answer_openai(&mocks, PLATFORM_OPENAI, "on the house").await;
-    app.core.admin_set_plan(&app.org_id, Plan::Enterprise, None, Some(1)).await.expect("plan set");
+    app.core.admin_set_plan(&app.org_id, Plan::Enterprise, None, Some(1), None).await.expect("plan set");
     let sdk = app.sdk(&app.api_key);
     let resolved = sdk.provider_keys().resolve(ResolveQuery { provider: Provider::Openai, project_id: None }).await;
     assert_eq!(resolved.unwrap().source, KeySource::Platform);

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use converra::{Plan, Provider};
+use converra_server::core::vault::crypto::unwrap_data_key;
 use converra_server::core::vault::{Key, MasterRotation};
 use converra_tests::providers::{
     MockProviders, auth_header, insufficient_quota, models_path, permission_denied, revoked_key, valid_key,
@@ -941,4 +942,64 @@ async fn keys_written_while_a_rotation_runs_online_stay_readable_after_the_resta
     // From then on the new key alone reads everything.
     let app = app.restart_with_master_key(b64(&new)).await;
     assert_every_key_tests(&app, &keys).await;
+}
+
+/// Every encrypted cell: data-key wrappings (current and previous) and provider-key ciphertexts.
+fn encrypted_cells(app: &TestApp) -> i64 {
+    let conn = sqlite(app);
+    let count = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
+    count("SELECT count(wrapped) + count(wrapped_prev) FROM data_keys") + count("SELECT count(*) FROM provider_keys")
+}
+
+#[tokio::test]
+async fn a_finished_master_key_rotation_leaves_nothing_the_old_key_opens_in_the_database_files() {
+    let mocks = MockProviders::start().await;
+    let app = sqlite_app_with(&mocks).await;
+    let keys = three_orgs_with_keys(&app).await;
+    let old = converra_server::config::decode_master_key(&app.master_key, "old").unwrap();
+    let before = encrypted_cells(&app);
+    let new = Key::random();
+    app.core.rotate_master_key(&new, |_, _, _| {}).await.unwrap();
+    // Finishing is refused while this server still runs with the old key.
+    assert!(app.core.finish_master_key_rotation().await.is_err(), "finished with the old key");
+
+    let app = app.restart_with_master_key(b64(&new)).await;
+    let deleted = app.core.finish_master_key_rotation().await.unwrap();
+    assert_eq!(deleted, 3, "one old wrapping per organization's data key");
+    assert_eq!(encrypted_cells(&app), before, "as many encrypted cells as before the rotation");
+    assert_every_key_tests(&app, &keys).await;
+
+    // No 61-byte window of the database file or its WAL unwraps with the old key, for any
+    // organization's data key.
+    let data_keys: Vec<(String, u32)> = {
+        let conn = sqlite(&app);
+        let mut stmt = conn.prepare("SELECT org_id, version FROM data_keys").unwrap();
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(Result::unwrap).collect()
+    };
+    let raw = app.raw_database();
+    for (org, version) in &data_keys {
+        let opened = raw.windows(61).any(|w| unwrap_data_key(&old, org, *version, w).is_ok());
+        assert!(!opened, "the old master key still opens a data key of {org} in the database files");
+    }
+    // Nothing left to finish.
+    assert_eq!(app.core.finish_master_key_rotation().await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn a_data_key_rotation_racing_a_replaced_secret_never_reverts_it() {
+    let mocks = MockProviders::start().await;
+    let app = app_with(&mocks).await;
+    for round in 0..15 {
+        let id = id_of(&add(&app, &app.api_key, Provider::Openai, revoked_key(Provider::Openai), json!({})).await);
+        let path = format!("/api/v1/provider-keys/{id}");
+        let replace = app.put(&path, &app.api_key, json!({"api_key": valid_key(Provider::Openai)}));
+        let rotate = app.core.rotate_data_key(&app.org_id);
+        let (replaced, rotated) = tokio::join!(replace, rotate);
+        assert_eq!(replaced.status, 200, "round {round}: {}", replaced.text);
+        rotated.unwrap();
+        // The stored secret is the one the PUT wrote, whatever the order.
+        let tested = test_key(&app, &app.api_key, &id).await;
+        assert_eq!(tested.body["status"], "ok", "round {round}: the rotation reverted the new secret: {}", tested.text);
+        app.delete(&format!("/api/v1/provider-keys/{id}"), &app.api_key).await;
+    }
 }

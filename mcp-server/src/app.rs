@@ -114,6 +114,11 @@ impl App {
     }
 }
 
+/// Serves the MCP tools over stdin/stdout as the API key `api_key` (`converra mcp`).
+pub async fn serve_mcp_stdio(core: Arc<Core>, api_key: secrecy::SecretString) -> Result<(), crate::mcp::StdioError> {
+    crate::mcp::serve_stdio(core, api_key).await
+}
+
 /// Prints the bootstrap key once, with how to use it.
 pub fn print_bootstrap(b: &Bootstrap, addr: SocketAddr) {
     let key = b.api_key.expose_secret();

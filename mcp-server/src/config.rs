@@ -204,7 +204,10 @@ pub fn load_master_key(source: &MasterKeySource) -> Result<(Key, bool), ConfigEr
     match source {
         MasterKeySource::Env(value) => Ok((decode_master_key(value.expose_secret(), "CONVERRA_MASTER_KEY")?, false)),
         MasterKeySource::File(path) => match std::fs::read_to_string(path) {
-            Ok(text) => Ok((decode_master_key(&text, "the master key file")?, false)),
+            Ok(text) => {
+                refuse_shared_key_file(path)?;
+                Ok((decode_master_key(&text, "the master key file")?, false))
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let key = Key::random();
                 write_key_file(path, &key)?;
@@ -215,6 +218,30 @@ pub fn load_master_key(source: &MasterKeySource) -> Result<(Key, bool), ConfigEr
     }
 }
 
+/// Refuses a key file that group or others may read, as ssh does with private keys: whoever
+/// can read it can decrypt every provider key.
+fn refuse_shared_key_file(path: &Path) -> Result<(), ConfigError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path)
+            .map_err(|e| ConfigError::KeyFile { path: path.display().to_string(), why: e.to_string() })?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            return Err(ConfigError::KeyFile {
+                path: path.display().to_string(),
+                why: format!(
+                    "is readable by other users (mode {:o}); make it private with `chmod 600 {}`",
+                    mode & 0o777,
+                    path.display()
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Loads the previous master key (during a rotation); it must exist.
 pub fn load_previous_master_key(source: &MasterKeySource) -> Result<Key, ConfigError> {
     match source {
@@ -222,6 +249,7 @@ pub fn load_previous_master_key(source: &MasterKeySource) -> Result<Key, ConfigE
         MasterKeySource::File(path) => {
             let text = std::fs::read_to_string(path)
                 .map_err(|e| ConfigError::KeyFile { path: path.display().to_string(), why: e.to_string() })?;
+            refuse_shared_key_file(path)?;
             decode_master_key(&text, "the previous master key file")
         }
     }

@@ -6,7 +6,11 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod core;
+pub mod edge;
 pub mod http;
 pub mod mcp;
+pub mod openai_wire;
 pub mod providers;
 pub mod store;
+#[cfg(test)]
+mod tidy;

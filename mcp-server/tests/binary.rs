@@ -94,10 +94,50 @@ async fn a_malformed_master_key_refuses_to_start_and_never_prints_the_value() {
     // A key file with garbage in it, likewise.
     let file = dir.path().join("bad.key");
     std::fs::write(&file, "this-is-no-key-SECRETVALUE\n").unwrap();
+    private(&file);
     let (_, stderr) = fails_to_start(&db, &[], &["--master-key-file", file.to_str().unwrap()]);
     assert!(stderr.contains("master key"), "{stderr}");
     assert!(!stderr.contains("SECRETVALUE"), "{stderr}");
     assert!(!dir.path().join("converra.db.master.key").exists(), "no key file was generated instead");
+}
+
+/// `chmod 600 file`.
+fn private(file: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+}
+
+#[cfg(unix)]
+fn mode(file: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(file).unwrap().permissions().mode() & 0o777
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_master_key_file_others_can_read_is_refused_and_the_database_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let db = db_in(&dir);
+    let key_file = dir.path().join("shared.key");
+    std::fs::write(&key_file, format!("{}\n", random_master_key())).unwrap();
+    std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (status, stderr) = fails_to_start(&db, &[], &["--master-key-file", key_file.to_str().unwrap()]);
+    assert_eq!(status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("readable by other users"), "{stderr}");
+    assert!(stderr.contains(&format!("chmod 600 {}", key_file.display())), "the fix is given: {stderr}");
+
+    private(&key_file);
+    let mut server = Server::start(&db, &[("CONVERRA_MASTER_KEY_FILE", key_file.to_str().unwrap())]).await;
+    server.bootstrap_key().await;
+    for suffix in ["", "-wal", "-shm"] {
+        let file = PathBuf::from(format!("{}{suffix}", db.display()));
+        assert_eq!(mode(&file), 0o600, "{} is private", file.display());
+    }
+    server.finish();
 }
 
 #[tokio::test]

@@ -278,7 +278,7 @@ impl Error {
             ErrorCode::Forbidden => Self::Forbidden { message, request_id },
             ErrorCode::NotFound => Self::NotFound { message, request_id },
             ErrorCode::ValidationError => Self::Validation { field, message, request_id },
-            ErrorCode::Conflict => Self::Conflict { message, request_id },
+            ErrorCode::Conflict | ErrorCode::ApiKeyLimit => Self::Conflict { message, request_id },
             ErrorCode::PayloadTooLarge => Self::PayloadTooLarge { message, request_id },
             ErrorCode::RateLimited => Self::RateLimited { retry_after, message, request_id },
             ErrorCode::NoProviderKey => Self::NoProviderKey { message, request_id },

@@ -19,11 +19,16 @@ pub enum AdminCommand {
         #[command(subcommand)]
         command: OrgCommand,
     },
-    /// Rewrap every organization's data key under a new master key (resumable).
+    /// Rewrap every organization's data key under a new master key (resumable); then, once
+    /// every server runs with the new key, `--finish` deletes the old wrappings.
     RotateMasterKey {
         /// File holding the new base64 master key; created (0600) if it does not exist
+        #[arg(long, required_unless_present = "finish", conflicts_with = "finish")]
+        new_key_file: Option<std::path::PathBuf>,
+        /// The last step, run with the new master key configured: delete every wrapping under
+        /// the old key, so the old key no longer opens this database
         #[arg(long)]
-        new_key_file: std::path::PathBuf,
+        finish: bool,
     },
     /// Re-encrypt one organization's provider keys under a new data key.
     RotateDataKey {
@@ -71,6 +76,9 @@ pub enum OrgCommand {
         /// Monthly allowance tokens (enterprise only)
         #[arg(long)]
         monthly_tokens: Option<u64>,
+        /// Active API keys per member (enterprise only)
+        #[arg(long)]
+        api_keys: Option<u32>,
     },
 }
 
@@ -115,24 +123,51 @@ pub async fn run(config: &Config, command: AdminCommand) -> Result<(), Failure> 
             if json {
                 let rows: Vec<_> = orgs
                     .iter()
-                    .map(|(o, rpm, tokens)| serde_json::json!({"id": o.id, "name": o.name, "plan": o.plan, "rate_limit_per_min": rpm, "monthly_tokens": tokens}))
+                    .map(|(o, l)| {
+                        serde_json::json!({"id": o.id, "name": o.name, "plan": o.plan,
+                        "rate_limit_per_min": l.rate_limit_per_min, "monthly_tokens": l.monthly_tokens,
+                        "api_keys_per_member": l.api_keys})
+                    })
                     .collect();
                 println!("{}", serde_json::to_string_pretty(&rows).unwrap_or_default());
             } else {
-                println!("{:<40} {:<24} {:<11} {:>9} {:>14}", "ID", "NAME", "PLAN", "REQ/MIN", "TOKENS/MONTH");
-                for (o, rpm, tokens) in orgs {
-                    println!("{:<40} {:<24} {:<11} {:>9} {:>14}", o.id, o.name, o.plan.as_str(), rpm, tokens);
+                println!(
+                    "{:<40} {:<24} {:<11} {:>9} {:>14} {:>12}",
+                    "ID", "NAME", "PLAN", "REQ/MIN", "TOKENS/MONTH", "KEYS/MEMBER"
+                );
+                for (o, l) in orgs {
+                    println!(
+                        "{:<40} {:<24} {:<11} {:>9} {:>14} {:>12}",
+                        o.id,
+                        o.name,
+                        o.plan.as_str(),
+                        l.rate_limit_per_min,
+                        l.monthly_tokens,
+                        l.api_keys
+                    );
                 }
             }
             Ok(())
         }
-        AdminCommand::Org { command: OrgCommand::SetPlan { org, plan, rate_limit, monthly_tokens } } => {
+        AdminCommand::Org { command: OrgCommand::SetPlan { org, plan, rate_limit, monthly_tokens, api_keys } } => {
             let core = open(config).await?.core;
-            let o = core.admin_set_plan(&org, plan, rate_limit, monthly_tokens).await.map_err(Failure::runtime)?;
+            let o = core
+                .admin_set_plan(&org, plan, rate_limit, monthly_tokens, api_keys)
+                .await
+                .map_err(Failure::runtime)?;
             eprintln!("Organization `{}` is now on plan {}.", o.name, o.plan.as_str());
             Ok(())
         }
-        AdminCommand::RotateMasterKey { new_key_file } => {
+        AdminCommand::RotateMasterKey { finish: true, .. } => {
+            let core = open(config).await?.core;
+            let n = core.finish_master_key_rotation().await.map_err(operator_failure)?;
+            eprintln!(
+                "Rotation finished: {n} wrapping(s) under the old master key deleted. The old key no longer opens this database; a backup taken before the rotation still does (see docs/security.md)."
+            );
+            Ok(())
+        }
+        AdminCommand::RotateMasterKey { new_key_file, .. } => {
+            let new_key_file = new_key_file.expect("clap requires it without --finish");
             let opened = open(config).await?;
             let (new, created) = config::load_master_key(&config::MasterKeySource::File(new_key_file.clone()))
                 .map_err(Failure::config)?;
@@ -149,7 +184,7 @@ pub async fn run(config: &Config, command: AdminCommand) -> Result<(), Failure> 
                 report.new_version, report.organizations_rewrapped, report.organizations_already_done
             );
             eprintln!(
-                "Restart the server with the new key: --master-key-file {} (or CONVERRA_MASTER_KEY).",
+                "Restart the server with the new key: --master-key-file {} (or CONVERRA_MASTER_KEY); once every server runs with it, run `converra admin rotate-master-key --finish` with the new key to retire the old one.",
                 new_key_file.display()
             );
             Ok(())

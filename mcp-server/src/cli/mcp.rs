@@ -27,7 +27,7 @@ pub async fn run(config: &Config, args: McpArgs) -> Result<(), Failure> {
     // the key is resolved again before every tool call.
     let caller = core.caller_for_token(key.expose_secret()).await.map_err(Failure::runtime)?;
     tracing::info!(organization = %caller.org_id, api_key = %caller.api_key_id, "serving MCP over stdio");
-    let result = crate::mcp::serve_stdio(core.clone(), key).await.map_err(Failure::runtime);
+    let result = app::serve_mcp_stdio(core.clone(), key).await.map_err(Failure::runtime);
     core.flush_usage().await;
     result
 }

@@ -50,6 +50,8 @@ pub enum Error {
     Validation { field: Option<String>, message: String },
     #[error("{0}")]
     Conflict(String),
+    #[error("This member already has {limit} active API keys, the most the plan allows: revoke one first")]
+    ApiKeyLimit { limit: u32 },
     #[error("Request body is too large (the limit is {limit} bytes)")]
     PayloadTooLarge { limit: usize },
     #[error("Rate limit exceeded: {} requests per minute for this API key", .0.limit)]
@@ -109,6 +111,7 @@ impl Error {
             Error::NotFound(_) => ErrorCode::NotFound,
             Error::Validation { .. } => ErrorCode::ValidationError,
             Error::Conflict(_) => ErrorCode::Conflict,
+            Error::ApiKeyLimit { .. } => ErrorCode::ApiKeyLimit,
             Error::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
             Error::RateLimited(_) => ErrorCode::RateLimited,
             Error::NoProviderKey { .. } => ErrorCode::NoProviderKey,
@@ -128,6 +131,7 @@ impl Error {
             ErrorCode::NotFound => 404,
             ErrorCode::ValidationError => 400,
             ErrorCode::Conflict => 409,
+            ErrorCode::ApiKeyLimit => 409,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::RateLimited => 429,
             ErrorCode::NoProviderKey => 409,

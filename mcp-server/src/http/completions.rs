@@ -10,10 +10,10 @@ use axum::response::{IntoResponse, Response};
 use converra::{CompletionRequest, UsageQuery};
 use futures_util::StreamExt;
 
-use super::error::ApiResult;
 use super::extract::{Json, Query};
 use crate::core::completions::CompletionStream;
 use crate::core::{Caller, Core};
+use crate::edge::error::ApiResult;
 
 pub async fn create(
     State(core): State<Arc<Core>>,
@@ -34,7 +34,7 @@ fn sse(stream: CompletionStream) -> Response {
             let event = match item {
                 Ok(chunk) => Event::default().json_data(chunk),
                 Err(e) => {
-                    super::error::log(&e);
+                    crate::edge::error::log(&e);
                     Event::default().event("error").json_data(e.body())
                 }
             };

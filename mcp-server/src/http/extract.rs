@@ -6,8 +6,8 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
-use super::error::ApiError;
 use crate::core::{Caller, Error};
+use crate::edge::error::ApiError;
 
 /// Parses a JSON body into a wire type; names the faulty field on failure.
 pub struct Json<T>(pub T);

@@ -1,9 +1,7 @@
 //! The HTTP faces: REST under `/api/v1`, health probes, and (mounted by `app.rs`) MCP. Handlers
 //! are a few lines over core functions; the error mapping is `error.rs`, once.
 
-pub(crate) mod auth;
 mod completions;
-pub mod error;
 pub mod extract;
 mod openai_compat;
 mod resources;
@@ -21,7 +19,8 @@ use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, 
 use tower_http::trace::TraceLayer;
 
 use crate::core::{Core, Error};
-use error::ApiError;
+use crate::edge::auth;
+use crate::edge::error::ApiError;
 
 static BODY_LIMIT: AtomicUsize = AtomicUsize::new(1024 * 1024);
 

@@ -13,10 +13,10 @@ use axum::response::{IntoResponse, Response};
 use converra::{CompletionRequest, ErrorCode, FinishReason, KeySource, Message, MessageRole, Provider};
 use futures_util::StreamExt;
 
-use super::auth;
-use super::error::rate_limit_headers;
 use crate::core::{Caller, Core, Error, ids};
-use crate::providers::openai_wire::{
+use crate::edge::auth;
+use crate::edge::error::rate_limit_headers;
+use crate::openai_wire::{
     AssistantMessage, ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, Choice, ChunkChoice, Delta,
     ModelEntry, ModelList, OpenAiError, OpenAiErrorBody, WireUsage,
 };
@@ -36,9 +36,11 @@ fn openai_error(e: &Error) -> OpenAiError {
         ErrorCode::Unauthorized | ErrorCode::Forbidden | ErrorCode::NotFound | ErrorCode::ValidationError => {
             "invalid_request_error"
         }
-        ErrorCode::Conflict | ErrorCode::PayloadTooLarge | ErrorCode::NoProviderKey | ErrorCode::AiDisabled => {
-            "invalid_request_error"
-        }
+        ErrorCode::Conflict
+        | ErrorCode::ApiKeyLimit
+        | ErrorCode::PayloadTooLarge
+        | ErrorCode::NoProviderKey
+        | ErrorCode::AiDisabled => "invalid_request_error",
         ErrorCode::RateLimited => "rate_limit_error",
         ErrorCode::AllowanceExhausted => "insufficient_quota",
         ErrorCode::ProviderError | ErrorCode::Internal | ErrorCode::Unavailable => "api_error",
@@ -55,7 +57,7 @@ fn openai_error(e: &Error) -> OpenAiError {
 
 impl IntoResponse for OpenAiApiError {
     fn into_response(self) -> Response {
-        super::error::log(&self.0);
+        crate::edge::error::log(&self.0);
         let status = StatusCode::from_u16(self.0.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut response = (status, axum::Json(openai_error(&self.0))).into_response();
         match &self.0 {
@@ -200,7 +202,7 @@ pub async fn chat_completions(
                     }
                 },
                 Err(e) => {
-                    super::error::log(&e);
+                    crate::edge::error::log(&e);
                     vec![json_event(&openai_error(&e))]
                 }
             };

@@ -10,9 +10,9 @@ use converra::{
     UpdateMember, UpdateProviderKey,
 };
 
-use super::error::ApiResult;
 use super::extract::{Json, Path, Query};
 use crate::core::{Caller, Core};
+use crate::edge::error::ApiResult;
 
 type Core_ = State<Arc<Core>>;
 type Out<T> = ApiResult<axum::Json<T>>;

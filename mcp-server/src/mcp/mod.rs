@@ -138,7 +138,7 @@ pub fn routes(core: Arc<Core>, config: &Config) -> Router<Arc<Core>> {
     );
     Router::new()
         .route_service(PATH, service)
-        .route_layer(middleware::from_fn_with_state(core, crate::http::auth::require_api_key))
+        .route_layer(middleware::from_fn_with_state(core, crate::edge::auth::require_api_key))
 }
 
 /// Why the stdio server stopped abnormally.

@@ -7,7 +7,6 @@ pub mod chat;
 mod errors;
 mod gemini;
 mod openai;
-pub mod openai_wire;
 mod sse;
 
 use std::collections::HashMap;

@@ -6,12 +6,12 @@ use reqwest::header::AUTHORIZATION;
 use secrecy::SecretString;
 
 use super::chat::{ChatEvent, ChatRequest, ChatResponse, ChatStream, ProviderFailure};
-use super::openai_wire::{
+use super::sse::{self, Step};
+use super::{errors, secret_header};
+use crate::openai_wire::{
     ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, MessageContent, Stop, StreamOptions, WireMessage,
     finish_reason_of,
 };
-use super::sse::{self, Step};
-use super::{errors, secret_header};
 
 pub fn list_models(client: &reqwest::Client, base: &str, key: &SecretString) -> reqwest::RequestBuilder {
     client.get(format!("{base}/models")).header(AUTHORIZATION, secret_header("Bearer ", key))

@@ -27,9 +27,9 @@ use converra::{AiSettings, AuditEvent, Environment, KeyStatus, Plan, Project, Pr
 use converra::{UsageGroup, UsageTotals};
 
 pub use rows::{
-    ApiKeyRow, AuthRow, DataKeyRow, MemberChange, MemberRow, NewAuditEvent, NewProviderKey, OrgRow, ProviderKeyRow,
-    Reencrypted, SecretUpdate, TestRecord, UsageBatch, UsageBucket, UsageCounts, UsageGroupBy, UsageRow, VaultCounts,
-    VaultDump,
+    ApiKeyRow, AuthRow, CustomLimits, DataKeyRow, MemberChange, MemberRow, NewAuditEvent, NewProviderKey, OrgRow,
+    ProviderKeyRow, Reencrypted, SecretUpdate, TestRecord, UsageBatch, UsageBucket, UsageCounts, UsageGroupBy,
+    UsageRow, VaultCounts, VaultDump,
 };
 
 /// A storage failure. Its text names tables and constraints, never values.
@@ -231,11 +231,10 @@ impl Store {
         &self,
         org_id: &str,
         plan: Plan,
-        rate_limit_per_min: Option<u32>,
-        monthly_tokens: Option<u64>,
+        limits: CustomLimits,
         audit: NewAuditEvent,
     ) -> StoreResult<bool> {
-        self.write(async { dispatch!(self.set_plan(org_id, plan, rate_limit_per_min, monthly_tokens, audit)) }).await
+        self.write(async { dispatch!(self.set_plan(org_id, plan, limits, audit)) }).await
     }
 
     pub async fn update_ai_settings(
@@ -285,8 +284,11 @@ impl Store {
 
     // --- API keys ----------------------------------------------------------------------------
 
-    pub async fn insert_api_key(&self, key: ApiKeyRow, audit: NewAuditEvent) -> StoreResult<()> {
-        self.write(async { dispatch!(self.insert_api_key(key, audit)) }).await
+    /// Inserts a key unless its member already has `cap` active (unrevoked, unexpired) keys,
+    /// counted in the same transaction so concurrent creations cannot pass the cap together.
+    /// Returns whether it was inserted.
+    pub async fn insert_api_key(&self, key: ApiKeyRow, cap: u32, audit: NewAuditEvent) -> StoreResult<bool> {
+        self.write(async { dispatch!(self.insert_api_key(key, cap, audit)) }).await
     }
 
     /// The key with this lookup id, with its member and organization, for authentication.
@@ -372,6 +374,14 @@ impl Store {
     /// Replaces data keys of one organization with their rewrapped form, in one transaction.
     pub async fn rewrap_data_keys(&self, org_id: &str, rewrapped: Vec<DataKeyRow>) -> StoreResult<()> {
         dispatch!(self.rewrap_data_keys(org_id, rewrapped))
+    }
+
+    /// Deletes every data key's wrapping under a previous master key (the last step of a
+    /// master-key rotation), then scrubs what the backend can: on SQLite the freed space is
+    /// zeroed (`secure_delete`) and the WAL is checkpointed and truncated, so neither file
+    /// holds the old wrappings. Returns how many wrappings were deleted.
+    pub async fn drop_previous_wrappings(&self) -> StoreResult<u64> {
+        dispatch!(self.drop_previous_wrappings())
     }
 
     /// Adds a data key version and re-encrypts provider keys under it, in one transaction.

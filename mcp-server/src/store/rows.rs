@@ -13,6 +13,8 @@ pub struct OrgRow {
     pub plan: Plan,
     pub rate_limit_per_min: Option<u32>,
     pub monthly_tokens: Option<u64>,
+    /// Active API keys per member (enterprise only; the plan's number otherwise).
+    pub api_key_limit: Option<u32>,
     pub ai_enabled: bool,
     pub ai_tone: Option<Tone>,
     pub created_at: String,
@@ -25,6 +27,14 @@ pub struct MemberRow {
     pub email: String,
     pub role: Role,
     pub created_at: String,
+}
+
+/// An enterprise organization's own limits (`None`: the plan's).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CustomLimits {
+    pub rate_limit_per_min: Option<u32>,
+    pub monthly_tokens: Option<u64>,
+    pub api_key_limit: Option<u32>,
 }
 
 /// What happened to a member change that must keep at least one owner.

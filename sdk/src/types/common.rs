@@ -50,6 +50,8 @@ pub enum ErrorCode {
     ValidationError,
     /// 409: the request conflicts with the current state.
     Conflict,
+    /// 409: the member's active API keys are at the plan's cap; revoke one first.
+    ApiKeyLimit,
     /// 413: the request body is over the size limit.
     PayloadTooLarge,
     /// 429: the API key's rate limit is spent; see `Retry-After`.
@@ -77,6 +79,7 @@ impl ErrorCode {
             Self::NotFound => "NOT_FOUND",
             Self::ValidationError => "VALIDATION_ERROR",
             Self::Conflict => "CONFLICT",
+            Self::ApiKeyLimit => "API_KEY_LIMIT",
             Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             Self::RateLimited => "RATE_LIMITED",
             Self::NoProviderKey => "NO_PROVIDER_KEY",

@@ -1,5 +1,6 @@
-//! Converra API keys: create (shown once), list (never the secret), revoke (effective on the
-//! very next request: authentication reads the key's row on every request, with no cache).
+//! Converra API keys: create (shown once, at most the plan's number of active keys per
+//! member), list (never the secret), revoke (effective on the very next request: every write
+//! invalidates the authentication cache before it answers).
 
 use converra::{ApiKey, CreateApiKey, CreatedApiKey, Role};
 use serde_json::json;
@@ -76,7 +77,9 @@ impl Core {
             &row.id,
             json!({"environment": environment.as_str(), "member_id": row.member_id, "last_four": row.last_four}),
         );
-        self.store.insert_api_key(row.clone(), event).await?;
+        if !self.store.insert_api_key(row.clone(), caller.api_key_limit, event).await? {
+            return Err(Error::ApiKeyLimit { limit: caller.api_key_limit });
+        }
         Ok(CreatedApiKey { api_key: to_wire(row), key: t.token })
     }
 

@@ -26,6 +26,8 @@ pub struct Caller {
     pub rate_limit_per_min: u32,
     /// The plan's monthly allowance of platform tokens.
     pub monthly_tokens: u64,
+    /// Active API keys each member may hold.
+    pub api_key_limit: u32,
     /// The organization's AI settings at the time of the request.
     pub ai: converra::AiSettings,
 }
@@ -113,11 +115,11 @@ impl Core {
                 }
             });
         }
-        let (rate_limit_per_min, monthly_tokens) =
-            super::plan_limits(org.plan, org.rate_limit_per_min, org.monthly_tokens);
+        let limits = super::plan_limits(org);
         Ok(Caller {
-            rate_limit_per_min,
-            monthly_tokens,
+            rate_limit_per_min: limits.rate_limit_per_min,
+            monthly_tokens: limits.monthly_tokens,
+            api_key_limit: limits.api_keys,
             ai: converra::AiSettings { enabled: org.ai_enabled, tone: org.ai_tone },
             org_id: org.id.clone(),
             org_name: org.name.clone(),

@@ -10,5 +10,5 @@ pub mod token;
 
 pub use auth::{Caller, LastUsed};
 pub(crate) use orgs::validate_name;
-pub use orgs::{Bootstrap, plan_limits};
+pub use orgs::{Bootstrap, PlanLimits, plan_limits};
 pub use rate_limit::RateLimits;

@@ -6,16 +6,33 @@ use serde_json::json;
 
 use super::token;
 use crate::core::{Core, Error, Result, audit, ids};
-use crate::store::{ApiKeyRow, MemberRow, OrgRow};
+use crate::store::{ApiKeyRow, CustomLimits, MemberRow, OrgRow};
 
-/// Requests per minute per API key and monthly allowance tokens of a plan. Enterprise
-/// organizations carry their own numbers (defaulting to pro's when unset).
-pub fn plan_limits(plan: Plan, rate_limit_per_min: Option<u32>, monthly_tokens: Option<u64>) -> (u32, u64) {
-    match plan {
-        Plan::Free => (60, 100_000),
-        Plan::Pro => (300, 2_000_000),
-        Plan::Enterprise => (rate_limit_per_min.unwrap_or(300), monthly_tokens.unwrap_or(2_000_000)),
-    }
+/// What a plan allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlanLimits {
+    /// Requests per minute per API key.
+    pub rate_limit_per_min: u32,
+    /// Platform-allowance tokens per month.
+    pub monthly_tokens: u64,
+    /// Active API keys per member: with the rate limit, what bounds one member's total rate
+    /// (`api_keys × rate_limit_per_min`), so new keys cannot multiply a bucket without end.
+    pub api_keys: u32,
+}
+
+/// The limits of `org`'s plan. Enterprise organizations carry their own numbers (defaulting to
+/// pro's when unset).
+pub fn plan_limits(org: &OrgRow) -> PlanLimits {
+    let (rate_limit_per_min, monthly_tokens, api_keys) = match org.plan {
+        Plan::Free => (60, 100_000, 10),
+        Plan::Pro => (300, 2_000_000, 50),
+        Plan::Enterprise => (
+            org.rate_limit_per_min.unwrap_or(300),
+            org.monthly_tokens.unwrap_or(2_000_000),
+            org.api_key_limit.unwrap_or(50),
+        ),
+    };
+    PlanLimits { rate_limit_per_min, monthly_tokens, api_keys }
 }
 
 /// What creating an organization hands back: the first API key is shown once, here.
@@ -77,6 +94,7 @@ impl Core {
             plan,
             rate_limit_per_min: None,
             monthly_tokens: None,
+            api_key_limit: None,
             ai_enabled: true,
             ai_tone: None,
             created_at: now.clone(),
@@ -143,15 +161,15 @@ impl Core {
     }
 
     /// Every organization (operator only: the CLI's `admin org list`).
-    pub async fn admin_organizations(&self) -> Result<Vec<(Organization, u32, u64)>> {
+    pub async fn admin_organizations(&self) -> Result<Vec<(Organization, PlanLimits)>> {
         Ok(self
             .store
             .organizations()
             .await?
             .into_iter()
             .map(|o| {
-                let (rpm, tokens) = plan_limits(o.plan, o.rate_limit_per_min, o.monthly_tokens);
-                (Organization { id: o.id, name: o.name, plan: o.plan }, rpm, tokens)
+                let limits = plan_limits(&o);
+                (Organization { id: o.id, name: o.name, plan: o.plan }, limits)
             })
             .collect())
     }
@@ -172,12 +190,17 @@ impl Core {
         plan: Plan,
         rate_limit_per_min: Option<u32>,
         monthly_tokens: Option<u64>,
+        api_key_limit: Option<u32>,
     ) -> Result<Organization> {
-        if plan != Plan::Enterprise && (rate_limit_per_min.is_some() || monthly_tokens.is_some()) {
+        let limits = CustomLimits { rate_limit_per_min, monthly_tokens, api_key_limit };
+        if plan != Plan::Enterprise && limits != CustomLimits::default() {
             return Err(Error::validation("plan", "custom limits can only be set on the enterprise plan"));
         }
-        if rate_limit_per_min == Some(0) {
+        if limits.rate_limit_per_min == Some(0) {
             return Err(Error::validation("rate_limit", "rate limit must be at least 1 request per minute"));
+        }
+        if limits.api_key_limit == Some(0) {
+            return Err(Error::validation("api_keys", "members need at least 1 API key"));
         }
         let found = self.admin_find_organization(org).await?;
         let event = audit::event(
@@ -186,9 +209,10 @@ impl Core {
             "organization.plan_changed",
             "organization",
             &found.id,
-            json!({"plan": plan.as_str(), "rate_limit_per_min": rate_limit_per_min, "monthly_tokens": monthly_tokens}),
+            json!({"plan": plan.as_str(), "rate_limit_per_min": limits.rate_limit_per_min,
+                   "monthly_tokens": limits.monthly_tokens, "api_key_limit": limits.api_key_limit}),
         );
-        self.store.set_plan(&found.id, plan, rate_limit_per_min, monthly_tokens, event).await?;
+        self.store.set_plan(&found.id, plan, limits, event).await?;
         Ok(Organization { id: found.id, name: found.name, plan })
     }
 }

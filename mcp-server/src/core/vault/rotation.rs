@@ -97,6 +97,28 @@ impl Core {
         Ok(MasterRotation { new_version: target, organizations_rewrapped: done, organizations_already_done: skipped })
     }
 
+    /// The last step of a master-key rotation (`rotate-master-key --finish`), run with the new
+    /// master key once every server uses it: deletes every data key's wrapping under the old
+    /// key, so the old key and this database (or a later backup) no longer open anything.
+    /// Refused while any data key lacks a wrapping under the current master key. Returns how
+    /// many old wrappings were deleted.
+    pub async fn finish_master_key_rotation(&self) -> Result<u64> {
+        let stored = keyring::stored_master_version(&self.store).await?;
+        if self.keyring.master_version() != stored {
+            return Err(Error::validation(
+                "master_key",
+                "finish the rotation with the new master key (the one the rotation wrapped the data keys under)",
+            ));
+        }
+        let behind = self.store.all_data_keys().await?.iter().filter(|r| r.master_version != stored).count();
+        if behind > 0 {
+            return Err(Error::Conflict(format!(
+                "{behind} data key(s) have no wrapping under the new master key yet: run rotate-master-key --new-key-file again, then --finish"
+            )));
+        }
+        Ok(self.store.drop_previous_wrappings().await?)
+    }
+
     /// Re-encrypts one organization's provider keys under a new data key
     /// (`converra admin rotate-data-key`). Returns how many.
     pub async fn rotate_data_key(&self, org_id: &str) -> Result<usize> {

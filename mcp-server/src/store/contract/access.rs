@@ -4,7 +4,7 @@
 use converra::{AiSettings, Plan, Project, Role, Tone};
 
 use super::{actions, api_key, contract, create_org, event, id, member, now, seed};
-use crate::store::{MemberChange, Store};
+use crate::store::{CustomLimits, MemberChange, Store};
 
 contract!(
     an_organization_is_created_whole_with_its_audit,
@@ -14,6 +14,7 @@ contract!(
     the_last_owner_stays_and_owners_are_protected_inside_the_transaction,
     removing_a_member_removes_their_api_keys,
     api_keys_authenticate_list_revoke_once_and_record_use,
+    a_members_active_api_keys_are_capped_in_the_transaction,
     projects_have_unique_names_and_audited_changes,
 );
 
@@ -49,13 +50,16 @@ async fn organization_names_are_unique(store: Store) {
 async fn plans_and_settings_change_with_an_audit_row_only_when_applied(store: Store) {
     let a = create_org(&store, "acme").await;
     let org = &a.org.id;
-    assert!(store.set_plan(org, Plan::Enterprise, Some(900), Some(5_000_000), event(org, "plan", org)).await.unwrap());
+    let limits =
+        CustomLimits { rate_limit_per_min: Some(900), monthly_tokens: Some(5_000_000), api_key_limit: Some(7) };
+    assert!(store.set_plan(org, Plan::Enterprise, limits, event(org, "plan", org)).await.unwrap());
     let found = store.organization(org).await.unwrap().unwrap();
     assert_eq!(
-        (found.plan, found.rate_limit_per_min, found.monthly_tokens),
-        (Plan::Enterprise, Some(900), Some(5_000_000))
+        (found.plan, found.rate_limit_per_min, found.monthly_tokens, found.api_key_limit),
+        (Plan::Enterprise, Some(900), Some(5_000_000), Some(7))
     );
-    assert!(!store.set_plan("org_missing", Plan::Pro, None, None, event(org, "plan.missing", org)).await.unwrap());
+    let none = CustomLimits::default();
+    assert!(!store.set_plan("org_missing", Plan::Pro, none, event(org, "plan.missing", org)).await.unwrap());
 
     let settings = AiSettings { enabled: false, tone: Some(Tone::Friendly) };
     store.update_ai_settings(org, settings, event(org, "settings", org)).await.unwrap();
@@ -125,7 +129,7 @@ async fn removing_a_member_removes_their_api_keys(store: Store) {
     let dev = member(org, "dev@example.com", Role::Member);
     store.insert_member(dev.clone(), event(org, "member.created", &dev.id)).await.unwrap();
     let key = api_key(org, &dev.id);
-    store.insert_api_key(key.clone(), event(org, "api_key.created", &key.id)).await.unwrap();
+    assert!(store.insert_api_key(key.clone(), 10, event(org, "api_key.created", &key.id)).await.unwrap());
     assert_eq!(
         store.delete_member(org, &dev.id, false, event(org, "member.removed", &dev.id)).await.unwrap(),
         MemberChange::Done
@@ -144,7 +148,7 @@ async fn api_keys_authenticate_list_revoke_once_and_record_use(store: Store) {
     let dev = member(org, "dev@example.com", Role::Member);
     store.insert_member(dev.clone(), event(org, "member.created", &dev.id)).await.unwrap();
     let key = api_key(org, &dev.id);
-    store.insert_api_key(key.clone(), event(org, "api_key.created", &key.id)).await.unwrap();
+    assert!(store.insert_api_key(key.clone(), 10, event(org, "api_key.created", &key.id)).await.unwrap());
 
     let auth = store.api_key_for_auth(&key.lookup_id).await.unwrap().expect("the key authenticates");
     assert_eq!((&auth.0, &auth.1, &auth.2), (&key, &dev, &a.org));
@@ -188,4 +192,25 @@ async fn projects_have_unique_names_and_audited_changes(store: Store) {
     assert!(!store.delete_project(org, &project.id, event(org, "project.removed.again", &project.id)).await.unwrap());
     assert_eq!(store.project(org, &project.id).await.unwrap(), None, "a removed project is not served from a cache");
     assert_eq!(actions(&store, org).await, ["organization.created", "project.created", "project.removed"]);
+}
+
+async fn a_members_active_api_keys_are_capped_in_the_transaction(store: Store) {
+    let a = create_org(&store, "acme").await;
+    let org = &a.org.id;
+    // The owner holds the seed's key already: with a cap of 2, one more fits.
+    let second = api_key(org, &a.owner.id);
+    assert!(store.insert_api_key(second.clone(), 2, event(org, "api_key.created", &second.id)).await.unwrap());
+    let third = api_key(org, &a.owner.id);
+    assert!(!store.insert_api_key(third.clone(), 2, event(org, "api_key.refused", &third.id)).await.unwrap());
+    assert_eq!(store.api_key(org, &third.id).await.unwrap(), None);
+    // Revoked and expired keys do not count.
+    assert!(store.revoke_api_key(org, &second.id, &now(), event(org, "api_key.revoked", &second.id)).await.unwrap());
+    let mut expired = api_key(org, &a.owner.id);
+    expired.expires_at = Some("2020-01-01T00:00:00Z".into());
+    assert!(store.insert_api_key(expired, 10, event(org, "api_key.created", "expired")).await.unwrap());
+    assert!(store.insert_api_key(third.clone(), 2, event(org, "api_key.created", &third.id)).await.unwrap());
+    assert_eq!(
+        actions(&store, org).await,
+        ["organization.created", "api_key.created", "api_key.revoked", "api_key.created", "api_key.created"]
+    );
 }

@@ -111,6 +111,7 @@ fn seed(name: &str) -> Seed {
         plan: Plan::Free,
         rate_limit_per_min: None,
         monthly_tokens: None,
+        api_key_limit: None,
         ai_enabled: true,
         ai_tone: None,
         created_at: now(),

@@ -79,7 +79,7 @@ async fn counts_cover_every_table(store: Store) {
     store.ping().await.unwrap();
     let a = create_org(&store, "acme").await;
     let key = api_key(&a.org.id, &a.owner.id);
-    store.insert_api_key(key, event(&a.org.id, "api_key.created", "k")).await.unwrap();
+    assert!(store.insert_api_key(key, 10, event(&a.org.id, "api_key.created", "k")).await.unwrap());
     let counts = store.counts().await.unwrap();
     assert_eq!(
         (counts.organizations, counts.members, counts.api_keys, counts.data_keys, counts.audit_events),

@@ -199,7 +199,12 @@ async fn data_keys_are_rewrapped_in_place(store: Store) {
         ..a.data_key.clone()
     };
     store.rewrap_data_keys(&a.org.id, vec![rewrapped.clone()]).await.unwrap();
-    assert_eq!(store.data_key(&a.org.id, Some(1)).await.unwrap(), Some(rewrapped));
+    assert_eq!(store.data_key(&a.org.id, Some(1)).await.unwrap(), Some(rewrapped.clone()));
+    // The last step of a rotation drops the old wrappings, and only those.
+    assert_eq!(store.drop_previous_wrappings().await.unwrap(), 1);
+    let finished = DataKeyRow { wrapped_prev: None, prev_master_version: None, ..rewrapped };
+    assert_eq!(store.data_key(&a.org.id, Some(1)).await.unwrap(), Some(finished));
+    assert_eq!(store.drop_previous_wrappings().await.unwrap(), 0);
     assert_eq!(
         store.data_key(&b.org.id, Some(1)).await.unwrap(),
         Some(b.data_key.clone()),

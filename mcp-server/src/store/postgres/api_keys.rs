@@ -56,11 +56,29 @@ pub(super) async fn insert_api_key_row(c: &impl GenericClient, k: &ApiKeyRow) ->
 }
 
 impl Postgres {
-    pub(in crate::store) async fn insert_api_key(&self, key: ApiKeyRow, audit: NewAuditEvent) -> StoreResult<()> {
+    pub(in crate::store) async fn insert_api_key(
+        &self,
+        key: ApiKeyRow,
+        cap: u32,
+        audit: NewAuditEvent,
+    ) -> StoreResult<bool> {
         let mut c = self.client().await?;
         let tx = c.transaction().await?;
-        insert_api_key_row(&tx, &key).await?;
-        commit_audited(tx, (), [audit]).await
+        // The member's row is the lock that makes concurrent creations count one at a time.
+        tx.execute("SELECT 1 FROM members WHERE id = $1 FOR UPDATE", &[&key.member_id]).await?;
+        let active: i64 = tx
+            .query_one(
+                "SELECT count(*) FROM api_keys WHERE member_id = $1 AND revoked_at IS NULL
+                   AND (expires_at IS NULL OR expires_at > $2)",
+                &[&key.member_id, &key.created_at],
+            )
+            .await?
+            .get(0);
+        let inserted = active < i64::from(cap);
+        if inserted {
+            insert_api_key_row(&tx, &key).await?;
+        }
+        commit_audited(tx, inserted, [audit]).await
     }
 
     pub(in crate::store) async fn api_key_for_auth(

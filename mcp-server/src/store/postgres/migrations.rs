@@ -163,4 +163,8 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (org_id, month, day, project_id, api_key_id, provider, model, key_source, status)
     );
     "#,
+    // 2: a cap on each member's active API keys (enterprise organizations set their own).
+    r#"
+    ALTER TABLE organizations ADD COLUMN api_key_limit BIGINT;
+    "#,
 ];

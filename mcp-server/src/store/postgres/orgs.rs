@@ -5,10 +5,9 @@ use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 
 use super::{Postgres, commit_audited, parse};
-use crate::store::{ApiKeyRow, DataKeyRow, MemberChange, MemberRow, NewAuditEvent, OrgRow, StoreResult};
+use crate::store::{ApiKeyRow, CustomLimits, DataKeyRow, MemberChange, MemberRow, NewAuditEvent, OrgRow, StoreResult};
 
-pub(super) const ORG_COLS: &str =
-    "o.id, o.name, o.plan, o.rate_limit_per_min, o.monthly_tokens, o.ai_enabled, o.ai_tone, o.created_at";
+pub(super) const ORG_COLS: &str = "o.id, o.name, o.plan, o.rate_limit_per_min, o.monthly_tokens, o.ai_enabled, o.ai_tone, o.created_at, o.api_key_limit";
 pub(super) const MEMBER_COLS: &str = "m.id, m.org_id, m.email, m.role, m.created_at";
 
 pub(super) fn org_at(r: &Row, at: usize) -> StoreResult<OrgRow> {
@@ -18,6 +17,7 @@ pub(super) fn org_at(r: &Row, at: usize) -> StoreResult<OrgRow> {
         plan: parse("organizations", r.try_get(at + 2)?)?,
         rate_limit_per_min: r.try_get::<_, Option<i64>>(at + 3)?.map(|n| n as u32),
         monthly_tokens: r.try_get::<_, Option<i64>>(at + 4)?.map(|n| n as u64),
+        api_key_limit: r.try_get::<_, Option<i64>>(at + 8)?.map(|n| n as u32),
         ai_enabled: r.try_get(at + 5)?,
         ai_tone: r.try_get::<_, Option<&str>>(at + 6)?.map(|t| parse("organizations", t)).transpose()?,
         created_at: r.try_get(at + 7)?,
@@ -36,8 +36,8 @@ pub(super) fn member_at(r: &Row, at: usize) -> StoreResult<MemberRow> {
 
 pub(super) async fn insert_org_row(c: &impl GenericClient, org: &OrgRow) -> StoreResult<()> {
     c.execute(
-        "INSERT INTO organizations (id, name, plan, rate_limit_per_min, monthly_tokens, ai_enabled, ai_tone, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO organizations (id, name, plan, rate_limit_per_min, monthly_tokens, ai_enabled, ai_tone, created_at, api_key_limit)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         &[
             &org.id,
             &org.name,
@@ -47,6 +47,7 @@ pub(super) async fn insert_org_row(c: &impl GenericClient, org: &OrgRow) -> Stor
             &org.ai_enabled,
             &org.ai_tone.map(|t| t.as_str()),
             &org.created_at,
+            &org.api_key_limit.map(i64::from),
         ],
     )
     .await?;
@@ -133,16 +134,21 @@ impl Postgres {
         &self,
         org_id: &str,
         plan: Plan,
-        rate_limit_per_min: Option<u32>,
-        monthly_tokens: Option<u64>,
+        limits: CustomLimits,
         audit: NewAuditEvent,
     ) -> StoreResult<bool> {
         let mut c = self.client().await?;
         let tx = c.transaction().await?;
         let n = tx
             .execute(
-                "UPDATE organizations SET plan = $2, rate_limit_per_min = $3, monthly_tokens = $4 WHERE id = $1",
-                &[&org_id, &plan.as_str(), &rate_limit_per_min.map(i64::from), &monthly_tokens.map(|t| t as i64)],
+                "UPDATE organizations SET plan = $2, rate_limit_per_min = $3, monthly_tokens = $4, api_key_limit = $5 WHERE id = $1",
+                &[
+                    &org_id,
+                    &plan.as_str(),
+                    &limits.rate_limit_per_min.map(i64::from),
+                    &limits.monthly_tokens.map(|t| t as i64),
+                    &limits.api_key_limit.map(i64::from),
+                ],
             )
             .await?;
         commit_audited(tx, n == 1, [audit]).await

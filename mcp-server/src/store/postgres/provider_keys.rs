@@ -184,6 +184,20 @@ impl Postgres {
         Ok(())
     }
 
+    pub(in crate::store) async fn drop_previous_wrappings(&self) -> StoreResult<u64> {
+        let c = self.client().await?;
+        let n = c
+            .execute(
+                "UPDATE data_keys SET wrapped_prev = NULL, prev_master_version = NULL WHERE wrapped_prev IS NOT NULL",
+                &[],
+            )
+            .await?;
+        // Rewrites the table so that the dead row versions holding the old wrappings leave
+        // its files (PostgreSQL's WAL and any archive still hold them: docs/security.md).
+        c.batch_execute("VACUUM FULL data_keys").await?;
+        Ok(n)
+    }
+
     pub(in crate::store) async fn rotate_data_key(
         &self,
         data_key: DataKeyRow,

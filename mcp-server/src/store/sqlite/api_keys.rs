@@ -102,8 +102,26 @@ pub(super) fn insert_api_key_row(c: &Connection, k: &ApiKeyRow) -> StoreResult<(
 }
 
 impl Sqlite {
-    pub(in crate::store) async fn insert_api_key(&self, key: ApiKeyRow, audit: NewAuditEvent) -> StoreResult<()> {
-        self.audited([audit], move |tx| insert_api_key_row(tx, &key)).await
+    pub(in crate::store) async fn insert_api_key(
+        &self,
+        key: ApiKeyRow,
+        cap: u32,
+        audit: NewAuditEvent,
+    ) -> StoreResult<bool> {
+        self.audited([audit], move |tx| {
+            let active: i64 = tx.query_row(
+                "SELECT count(*) FROM api_keys WHERE member_id = ?1 AND revoked_at IS NULL
+                   AND (expires_at IS NULL OR expires_at > ?2)",
+                params![key.member_id, key.created_at],
+                |r| r.get(0),
+            )?;
+            if active >= i64::from(cap) {
+                return Ok(false);
+            }
+            insert_api_key_row(tx, &key)?;
+            Ok(true)
+        })
+        .await
     }
 
     pub(in crate::store) async fn api_key_for_auth(

@@ -174,4 +174,8 @@ const MIGRATIONS: &[&str] = &[
         FROM usage_events GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9;
     DROP TABLE usage_events;
     "#,
+    // 6: a cap on each member's active API keys (enterprise organizations set their own).
+    r#"
+    ALTER TABLE organizations ADD COLUMN api_key_limit INTEGER;
+    "#,
 ];

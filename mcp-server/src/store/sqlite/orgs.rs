@@ -4,13 +4,12 @@ use converra::{AiSettings, Plan, Role};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::{Sqlite, parse};
-use crate::store::{ApiKeyRow, DataKeyRow, MemberChange, MemberRow, NewAuditEvent, OrgRow, StoreResult};
+use crate::store::{ApiKeyRow, CustomLimits, DataKeyRow, MemberChange, MemberRow, NewAuditEvent, OrgRow, StoreResult};
 
-pub(super) const ORG_COLS: &str =
-    "o.id, o.name, o.plan, o.rate_limit_per_min, o.monthly_tokens, o.ai_enabled, o.ai_tone, o.created_at";
+pub(super) const ORG_COLS: &str = "o.id, o.name, o.plan, o.rate_limit_per_min, o.monthly_tokens, o.ai_enabled, o.ai_tone, o.created_at, o.api_key_limit";
 pub(super) const MEMBER_COLS: &str = "m.id, m.org_id, m.email, m.role, m.created_at";
 
-type RawOrg = (String, String, String, Option<u32>, Option<i64>, bool, Option<String>, String);
+type RawOrg = (String, String, String, Option<u32>, Option<i64>, bool, Option<String>, String, Option<u32>);
 
 pub(super) fn raw_org(r: &Row<'_>, at: usize) -> rusqlite::Result<RawOrg> {
     Ok((
@@ -22,17 +21,19 @@ pub(super) fn raw_org(r: &Row<'_>, at: usize) -> rusqlite::Result<RawOrg> {
         r.get(at + 5)?,
         r.get(at + 6)?,
         r.get(at + 7)?,
+        r.get(at + 8)?,
     ))
 }
 
 pub(super) fn org_from_raw(raw: RawOrg) -> StoreResult<OrgRow> {
-    let (id, name, plan, rate_limit_per_min, monthly_tokens, ai_enabled, tone, created_at) = raw;
+    let (id, name, plan, rate_limit_per_min, monthly_tokens, ai_enabled, tone, created_at, api_key_limit) = raw;
     Ok(OrgRow {
         id,
         name,
         plan: parse("organizations", plan)?,
         rate_limit_per_min,
         monthly_tokens: monthly_tokens.map(|t| t as u64),
+        api_key_limit,
         ai_enabled,
         ai_tone: tone.map(|t| parse("organizations", t)).transpose()?,
         created_at,
@@ -52,8 +53,8 @@ pub(super) fn member_from_raw(raw: RawMember) -> StoreResult<MemberRow> {
 
 pub(super) fn insert_org_row(c: &Connection, org: &OrgRow) -> StoreResult<()> {
     c.execute(
-        "INSERT INTO organizations (id, name, plan, rate_limit_per_min, monthly_tokens, ai_enabled, ai_tone, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        "INSERT INTO organizations (id, name, plan, rate_limit_per_min, monthly_tokens, ai_enabled, ai_tone, created_at, api_key_limit)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         params![
             org.id,
             org.name,
@@ -62,7 +63,8 @@ pub(super) fn insert_org_row(c: &Connection, org: &OrgRow) -> StoreResult<()> {
             org.monthly_tokens.map(|t| t as i64),
             org.ai_enabled,
             org.ai_tone.map(|t| t.as_str()),
-            org.created_at
+            org.created_at,
+            org.api_key_limit
         ],
     )?;
     Ok(())
@@ -154,15 +156,20 @@ impl Sqlite {
         &self,
         org_id: &str,
         plan: Plan,
-        rate_limit_per_min: Option<u32>,
-        monthly_tokens: Option<u64>,
+        limits: CustomLimits,
         audit: NewAuditEvent,
     ) -> StoreResult<bool> {
         let org_id = org_id.to_owned();
         self.audited([audit], move |tx| {
             Ok(tx.execute(
-                "UPDATE organizations SET plan = ?2, rate_limit_per_min = ?3, monthly_tokens = ?4 WHERE id = ?1",
-                params![org_id, plan.as_str(), rate_limit_per_min, monthly_tokens.map(|t| t as i64)],
+                "UPDATE organizations SET plan = ?2, rate_limit_per_min = ?3, monthly_tokens = ?4, api_key_limit = ?5 WHERE id = ?1",
+                params![
+                    org_id,
+                    plan.as_str(),
+                    limits.rate_limit_per_min,
+                    limits.monthly_tokens.map(|t| t as i64),
+                    limits.api_key_limit
+                ],
             )? == 1)
         })
         .await

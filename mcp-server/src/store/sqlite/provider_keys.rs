@@ -167,6 +167,20 @@ impl Sqlite {
         .await
     }
 
+    pub(in crate::store) async fn drop_previous_wrappings(&self) -> StoreResult<u64> {
+        self.run(|c| {
+            let n = c.execute(
+                "UPDATE data_keys SET wrapped_prev = NULL, prev_master_version = NULL WHERE wrapped_prev IS NOT NULL",
+                [],
+            )?;
+            // secure_delete (on since open) zeroed the old cells; the WAL still holds the pages
+            // as they were before: copy it into the database and truncate it to nothing.
+            c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+            Ok(n as u64)
+        })
+        .await
+    }
+
     pub(in crate::store) async fn rotate_data_key(
         &self,
         data_key: DataKeyRow,

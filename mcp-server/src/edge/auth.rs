@@ -1,5 +1,6 @@
 //! Authentication middleware for every `/api/v1`, `/v1` and `/api/mcp` request: the caller goes
-//! into the request's extensions, and the rate-limit headers onto the answer.
+//! into the request's extensions, and the rate-limit headers onto the answer. A refusal is
+//! rendered in the face's own error shape.
 
 use std::sync::Arc;
 

@@ -1,5 +1,6 @@
-//! The one mapping from core errors to HTTP answers: status, JSON body, and the headers some
-//! codes require (`WWW-Authenticate` on 401, `Retry-After` and `X-RateLimit-*` on 429).
+//! The one mapping from core errors to HTTP answers, shared by the REST face and the HTTP
+//! layer of the MCP face: status, JSON body, and the headers some codes require
+//! (`WWW-Authenticate` on 401, `Retry-After` and `X-RateLimit-*` on 429).
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
