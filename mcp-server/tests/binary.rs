@@ -490,3 +490,43 @@ async fn while_postgres_is_down_the_server_says_unavailable_and_recovers_without
     let log = server.finish();
     assert!(!log.contains(&master), "the master key is never logged");
 }
+
+#[tokio::test]
+#[ignore = "needs PostgreSQL (CONVERRA_TEST_DATABASE_URL), installed and started by .ci/run"]
+async fn replicas_starting_together_migrate_once_bootstrap_once_and_agree_on_one_master_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = common::fresh_postgres_database().await;
+    let (a, b) = (random_master_key(), random_master_key());
+    let db = db_in(&dir);
+    let env_a = [("CONVERRA_MASTER_KEY", a.as_str()), ("CONVERRA_DATABASE_URL", url.as_str())];
+    let env_b = [("CONVERRA_MASTER_KEY", b.as_str()), ("CONVERRA_DATABASE_URL", url.as_str())];
+    // Four first starts at once: three with key A, one with key B.
+    let (r1, r2, r3, r4) = tokio::join!(
+        Server::try_start(&db, &env_a),
+        Server::try_start(&db, &env_a),
+        Server::try_start(&db, &env_a),
+        Server::try_start(&db, &env_b),
+    );
+    let with_a = [r1, r2, r3];
+    let a_started = with_a.iter().filter(|r| r.is_ok()).count();
+    let b_started = r4.is_ok();
+    // One key won the vault; every start with the other key was refused.
+    assert!(
+        (a_started == 3 && !b_started) || (a_started == 0 && b_started),
+        "the vault was split between two master keys: {a_started} with A started, B started: {b_started}"
+    );
+    let refusals: Vec<String> = with_a.into_iter().chain([r4]).filter_map(|r| r.err()).collect();
+    assert!(refusals.iter().all(|log| log.contains("does not match")), "{refusals:?}");
+    let winner = if b_started { &env_b } else { &env_a };
+    let list = run(converra(&["admin", "org", "list", "--json"], winner));
+    assert!(list.status.success(), "{}", stderr_of(&list));
+    let orgs: Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert_eq!(orgs.as_array().map(Vec::len), Some(1), "one default organization: {orgs}");
+
+    // A schema newer than this binary knows is refused with a message that says so.
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    client.execute("UPDATE converra_schema SET version = 999", &[]).await.unwrap();
+    let (_, stderr) = fails_to_start(&db, winner, &[]);
+    assert!(stderr.contains("schema is version 999, newer than this binary knows"), "{stderr}");
+}

@@ -39,17 +39,31 @@ fn needles(secrets: &[&str]) -> Vec<String> {
 
 #[tokio::test]
 async fn no_secret_reaches_a_trace_log_an_answer_or_an_audit_event() {
+    scenario(None).await;
+}
+
+#[tokio::test]
+#[ignore = "needs PostgreSQL (CONVERRA_TEST_DATABASE_URL), installed and started by .ci/run"]
+async fn no_secret_reaches_a_trace_log_an_answer_or_an_audit_event_on_postgres() {
+    scenario(Some(common::fresh_postgres_database().await)).await;
+}
+
+/// The whole scenario on SQLite, or on the PostgreSQL database `database_url`.
+async fn scenario(database_url: Option<String>) {
     let openai = echoing_provider(OPENAI_KEY).await;
     let deepseek = echoing_provider(DEEPSEEK_KEY).await;
     let dir = tempfile::tempdir().unwrap();
     let master = random_master_key();
     let (openai_url, deepseek_url) = (format!("{}/v1", openai.uri()), deepseek.uri());
-    let envs = [
+    let mut envs = vec![
         ("CONVERRA_MASTER_KEY", master.as_str()),
         ("CONVERRA_OPENAI_BASE_URL", openai_url.as_str()),
         ("CONVERRA_DEEPSEEK_BASE_URL", deepseek_url.as_str()),
         ("CONVERRA_LOG", "trace"),
     ];
+    if let Some(url) = &database_url {
+        envs.push(("CONVERRA_DATABASE_URL", url.as_str()));
+    }
     let mut server = Server::start(&dir.path().join("converra.db"), &envs).await;
     let owner = server.bootstrap_key().await;
     let mut answers: Vec<Value> = Vec::new();

@@ -153,7 +153,10 @@ fn init_logging(config: &Config) {
     // it is capped at info whatever the filter says.
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log_filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
-        .add_directive("rmcp=info".parse().expect("static directive"));
+        .add_directive("rmcp=info".parse().expect("static directive"))
+        // tokio-postgres logs every statement's parameters (hashes, ciphertexts, emails) at
+        // debug: capped likewise.
+        .add_directive("tokio_postgres=info".parse().expect("static directive"));
     // Colours only on a terminal: a log file or a pipe gets plain text.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);

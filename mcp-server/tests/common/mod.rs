@@ -74,6 +74,14 @@ pub struct Server {
 impl Server {
     /// Starts `converra serve` on a free port with `db` and waits until `/readyz` answers 200.
     pub async fn start(db: &Path, envs: &[(&str, &str)]) -> Server {
+        match Self::try_start(db, envs).await {
+            Ok(server) => server,
+            Err(log) => panic!("converra serve exited: {log}"),
+        }
+    }
+
+    /// Like `start`, but a server that exits before it is ready is an `Err` with its log.
+    pub async fn try_start(db: &Path, envs: &[(&str, &str)]) -> Result<Server, String> {
         let port = free_port();
         let addr = format!("127.0.0.1:{port}");
         let mut child = converra(&["serve", "--addr", &addr, "--db", db.to_str().unwrap()], envs)
@@ -103,7 +111,7 @@ impl Server {
         let started = Instant::now();
         loop {
             if let Some(status) = server.child.try_wait().unwrap() {
-                panic!("converra serve exited with {status}: {}", server.finish());
+                return Err(format!("exit {status}: {}", server.finish()));
             }
             let ready = server.http.get(format!("{}/readyz", server.base)).timeout(Duration::from_secs(1)).send().await;
             if ready.is_ok_and(|r| r.status() == 200) {
@@ -112,7 +120,7 @@ impl Server {
             assert!(started.elapsed() < START_TIMEOUT, "not ready in {START_TIMEOUT:?}: {}", server.log());
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        server
+        Ok(server)
     }
 
     pub fn log(&self) -> String {
