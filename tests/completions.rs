@@ -198,7 +198,7 @@ async fn the_allowance_meters_platform_tokens_and_runs_out() {
         json!([{"key": "platform", "requests": 3, "input_tokens": 36, "output_tokens": 15}])
     );
 
-    // The organization's own key lifts the cap (seed 001).
+    // The organization's own key lifts the cap: the allowance only meters platform keys.
     add_key(&app, &app.api_key, Provider::Openai, valid_key(Provider::Openai), None).await;
     mocks.answer_text(Provider::Openai, valid_key(Provider::Openai), "gpt-4o-mini", "mine").await;
     let own = app.post("/api/v1/completions", &app.api_key, ask).await;

@@ -1,4 +1,4 @@
-//! Issue 2, end to end: authentication, roles, tenancy, Converra API keys, rate limits,
+//! End to end: authentication, roles, tenancy, Converra API keys, rate limits,
 //! validation, audit and restarts — all against the real server on a random port and a real
 //! SQLite file.
 
@@ -15,7 +15,7 @@ const INVALID: &str = r#"{"error":{"code":"UNAUTHORIZED","message":"Invalid API 
 const EXPIRED: &str = r#"{"error":{"code":"UNAUTHORIZED","message":"API key has expired"}}"#;
 const REVOKED: &str = r#"{"error":{"code":"UNAUTHORIZED","message":"API key has been revoked"}}"#;
 
-/// A 401 exactly as seed 002 shows it, with a Bearer challenge.
+/// A 401 exactly as the documentation shows it, with a Bearer challenge.
 fn assert_unauthorized(answer: &Answer, body: &str) {
     assert_eq!(answer.status, 401, "{}", answer.text);
     assert_eq!(answer.text, body);

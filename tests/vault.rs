@@ -1,4 +1,4 @@
-//! Issue 3, end to end: the provider-key vault — adding, masking, rotation, testing against
+//! End to end: the provider-key vault — adding, masking, rotation, testing against
 //! wiremock stand-ins of the four providers, resolution, members' view, tenancy, and the
 //! encryption at rest (raw database bytes, swapped ciphertexts, master-key rotation).
 

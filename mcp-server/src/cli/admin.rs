@@ -118,37 +118,7 @@ pub async fn init(
 
 pub async fn run(config: &Config, command: AdminCommand) -> Result<(), Failure> {
     match command {
-        AdminCommand::Org { command: OrgCommand::List { json } } => {
-            let orgs = open(config).await?.core.admin_organizations().await.map_err(Failure::runtime)?;
-            if json {
-                let rows: Vec<_> = orgs
-                    .iter()
-                    .map(|(o, l)| {
-                        serde_json::json!({"id": o.id, "name": o.name, "plan": o.plan,
-                        "rate_limit_per_min": l.rate_limit_per_min, "monthly_tokens": l.monthly_tokens,
-                        "api_keys_per_member": l.api_keys})
-                    })
-                    .collect();
-                println!("{}", serde_json::to_string_pretty(&rows).unwrap_or_default());
-            } else {
-                println!(
-                    "{:<40} {:<24} {:<11} {:>9} {:>14} {:>12}",
-                    "ID", "NAME", "PLAN", "REQ/MIN", "TOKENS/MONTH", "KEYS/MEMBER"
-                );
-                for (o, l) in orgs {
-                    println!(
-                        "{:<40} {:<24} {:<11} {:>9} {:>14} {:>12}",
-                        o.id,
-                        o.name,
-                        o.plan.as_str(),
-                        l.rate_limit_per_min,
-                        l.monthly_tokens,
-                        l.api_keys
-                    );
-                }
-            }
-            Ok(())
-        }
+        AdminCommand::Org { command: OrgCommand::List { json } } => org_list(config, json).await,
         AdminCommand::Org { command: OrgCommand::SetPlan { org, plan, rate_limit, monthly_tokens, api_keys } } => {
             let core = open(config).await?.core;
             let o = core
@@ -167,27 +137,7 @@ pub async fn run(config: &Config, command: AdminCommand) -> Result<(), Failure> 
             Ok(())
         }
         AdminCommand::RotateMasterKey { new_key_file, .. } => {
-            let new_key_file = new_key_file.expect("clap requires it without --finish");
-            let opened = open(config).await?;
-            let (new, created) = config::load_master_key(&config::MasterKeySource::File(new_key_file.clone()))
-                .map_err(Failure::config)?;
-            if created {
-                eprintln!("Generated a new master key in {} (mode 0600).", new_key_file.display());
-            }
-            let report = opened
-                .core
-                .rotate_master_key(&new, |org, i, n| eprintln!("  [{i}/{n}] {org}"))
-                .await
-                .map_err(operator_failure)?;
-            eprintln!(
-                "Master key rotated to version {}: {} organization(s) rewrapped, {} already done.",
-                report.new_version, report.organizations_rewrapped, report.organizations_already_done
-            );
-            eprintln!(
-                "Restart the server with the new key: --master-key-file {} (or CONVERRA_MASTER_KEY); once every server runs with it, run `converra admin rotate-master-key --finish` with the new key to retire the old one.",
-                new_key_file.display()
-            );
-            Ok(())
+            rotate_master_key(config, &new_key_file.expect("clap requires it without --finish")).await
         }
         AdminCommand::Backup { file } => backup(config, &file).await,
         AdminCommand::Migrate { from, to } => migrate(config, from, to).await,
@@ -199,6 +149,63 @@ pub async fn run(config: &Config, command: AdminCommand) -> Result<(), Failure> 
             Ok(())
         }
     }
+}
+
+/// `admin org list`: a table, or JSON for scripts.
+async fn org_list(config: &Config, json: bool) -> Result<(), Failure> {
+    let orgs = open(config).await?.core.admin_organizations().await.map_err(Failure::runtime)?;
+    if json {
+        let rows: Vec<_> = orgs
+            .iter()
+            .map(|(o, l)| {
+                serde_json::json!({"id": o.id, "name": o.name, "plan": o.plan,
+                "rate_limit_per_min": l.rate_limit_per_min, "monthly_tokens": l.monthly_tokens,
+                "api_keys_per_member": l.api_keys})
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&rows).unwrap_or_default());
+        return Ok(());
+    }
+    println!(
+        "{:<40} {:<24} {:<11} {:>9} {:>14} {:>12}",
+        "ID", "NAME", "PLAN", "REQ/MIN", "TOKENS/MONTH", "KEYS/MEMBER"
+    );
+    for (o, l) in orgs {
+        println!(
+            "{:<40} {:<24} {:<11} {:>9} {:>14} {:>12}",
+            o.id,
+            o.name,
+            o.plan.as_str(),
+            l.rate_limit_per_min,
+            l.monthly_tokens,
+            l.api_keys
+        );
+    }
+    Ok(())
+}
+
+/// `admin rotate-master-key --new-key-file F`: rewraps every data key (resumable).
+async fn rotate_master_key(config: &Config, new_key_file: &Path) -> Result<(), Failure> {
+    let opened = open(config).await?;
+    let (new, created) =
+        config::load_master_key(&config::MasterKeySource::File(new_key_file.to_owned())).map_err(Failure::config)?;
+    if created {
+        eprintln!("Generated a new master key in {} (mode 0600).", new_key_file.display());
+    }
+    let report = opened
+        .core
+        .rotate_master_key(&new, |org, i, n| eprintln!("  [{i}/{n}] {org}"))
+        .await
+        .map_err(operator_failure)?;
+    eprintln!(
+        "Master key rotated to version {}: {} organization(s) rewrapped, {} already done.",
+        report.new_version, report.organizations_rewrapped, report.organizations_already_done
+    );
+    eprintln!(
+        "Restart the server with the new key: --master-key-file {} (or CONVERRA_MASTER_KEY); once every server runs with it, run `converra admin rotate-master-key --finish` with the new key to retire the old one.",
+        new_key_file.display()
+    );
+    Ok(())
 }
 
 /// `admin migrate`: the source is the SQLite file, opened (and its master key checked) as

@@ -6,7 +6,7 @@ use converra::{ErrorCode, KeyStatus, Provider};
 use crate::core::vault::CryptoError;
 use crate::store::StoreError;
 
-/// Why authentication failed; the messages are part of the interface (seed 002).
+/// Why authentication failed; the messages are part of the interface (clients match on them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthError {
     Missing,
@@ -46,6 +46,9 @@ pub enum Error {
     /// The object kind, e.g. "Provider key"; a foreign id answers exactly like a missing one.
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// A known route asked with a method it does not take (answered 405, code `NOT_FOUND`).
+    #[error("Method not allowed on this route")]
+    MethodNotAllowed,
     #[error("{message}")]
     Validation { field: Option<String>, message: String },
     #[error("{0}")]
@@ -108,7 +111,7 @@ impl Error {
         match self {
             Error::Unauthorized(_) => ErrorCode::Unauthorized,
             Error::Forbidden(_) => ErrorCode::Forbidden,
-            Error::NotFound(_) => ErrorCode::NotFound,
+            Error::NotFound(_) | Error::MethodNotAllowed => ErrorCode::NotFound,
             Error::Validation { .. } => ErrorCode::ValidationError,
             Error::Conflict(_) => ErrorCode::Conflict,
             Error::ApiKeyLimit { .. } => ErrorCode::ApiKeyLimit,
@@ -125,6 +128,9 @@ impl Error {
 
     /// The HTTP status of each code (the MCP face reports the same code and message).
     pub fn http_status(&self) -> u16 {
+        if let Error::MethodNotAllowed = self {
+            return 405;
+        }
         match self.code() {
             ErrorCode::Unauthorized => 401,
             ErrorCode::Forbidden => 403,

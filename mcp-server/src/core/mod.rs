@@ -7,6 +7,7 @@ pub mod audit;
 pub mod completions;
 pub mod error;
 pub mod ids;
+mod models;
 mod operations;
 pub mod settings;
 pub mod usage;

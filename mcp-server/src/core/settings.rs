@@ -1,4 +1,4 @@
-//! AI settings (seed 000): everybody reads them, only owners change them.
+//! AI settings (on/off and a default tone): everybody reads them, only owners change them.
 
 use converra::{AiSettings, UpdateAiSettings};
 use serde_json::json;

@@ -72,16 +72,8 @@ async fn not_found() -> ApiError {
     ApiError(Error::NotFound("Route"))
 }
 
-async fn method_not_allowed() -> Response {
-    let body = converra::ErrorBody {
-        error: converra::ErrorDetail {
-            code: converra::ErrorCode::NotFound,
-            message: "Method not allowed on this route".into(),
-            field: None,
-            provider_status: None,
-        },
-    };
-    (StatusCode::METHOD_NOT_ALLOWED, axum::Json(body)).into_response()
+async fn method_not_allowed() -> ApiError {
+    ApiError(Error::MethodNotAllowed)
 }
 
 /// Request ids `<process prefix>-<counter>`: unique per process start without a random draw

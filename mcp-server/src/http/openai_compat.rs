@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
-use converra::{CompletionRequest, ErrorCode, FinishReason, KeySource, Message, MessageRole, Provider};
+use converra::{CompletionRequest, ErrorCode, FinishReason, Message, MessageRole};
 use futures_util::StreamExt;
 
 use crate::core::{Caller, Core, Error, ids};
@@ -217,27 +217,19 @@ fn json_event<T: serde::Serialize>(value: &T) -> Event {
     Event::default().json_data(value).unwrap_or_else(|_| Event::default().data("{}"))
 }
 
-/// Known models of the providers this caller can reach (a stored key or the platform key).
-const CATALOG: &[(Provider, &[&str])] = &[
-    (Provider::Openai, &["gpt-4o", "gpt-4o-mini", "gpt-4.1", "gpt-4.1-mini", "o3-mini", "o4-mini"]),
-    (Provider::Anthropic, &["claude-sonnet-4-5", "claude-haiku-4-5", "claude-opus-4-1"]),
-    (Provider::Gemini, &["gemini-2.5-flash", "gemini-2.5-pro"]),
-    (Provider::Deepseek, &["deepseek-chat", "deepseek-reasoner"]),
-];
-
+/// The models of the providers this caller can reach, in OpenAI's list shape.
 pub async fn models(State(core): State<Arc<Core>>, caller: Caller) -> Result<axum::Json<ModelList>, OpenAiApiError> {
-    let mut data = Vec::new();
-    for (provider, models) in CATALOG {
-        if core.resolve_key(&caller, *provider, None).await?.source == KeySource::None {
-            continue;
-        }
-        data.extend(models.iter().map(|m| ModelEntry {
-            id: format!("{provider}/{m}"),
+    let data = core
+        .available_models(&caller)
+        .await?
+        .into_iter()
+        .map(|(provider, model)| ModelEntry {
+            id: format!("{provider}/{model}"),
             object: "model".into(),
             created: 0,
             owned_by: provider.as_str().into(),
-        }));
-    }
+        })
+        .collect();
     Ok(axum::Json(ModelList { object: "list".into(), data }))
 }
 

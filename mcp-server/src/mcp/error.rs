@@ -21,8 +21,6 @@ impl From<Error> for ToolError {
     }
 }
 
-pub type ToolResult<T> = Result<T, ToolError>;
-
 impl ToolError {
     /// The tool result a client sees.
     pub fn into_result(self) -> CallToolResult {

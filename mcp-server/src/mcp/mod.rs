@@ -59,11 +59,6 @@ impl ConverraMcp {
     fn new(core: Arc<Core>, tool_router: Arc<ToolRouter<Self>>, stdio_key: Option<Arc<SecretString>>) -> Self {
         Self { core, tool_router, stdio_key }
     }
-
-    /// The tools' definitions (names, schemas, annotations), for tests and documentation.
-    pub fn tools() -> Vec<rmcp::model::Tool> {
-        Self::tool_router().list_all()
-    }
 }
 
 #[tool_handler(router = self.tool_router)]

@@ -24,6 +24,33 @@ fn to_wire(k: ApiKeyRow) -> ApiKey {
     }
 }
 
+/// A new key's row and its token (shown once). Only the token's hash goes into the row.
+pub(super) fn new_key(
+    org_id: &str,
+    member_id: &str,
+    name: String,
+    environment: converra::Environment,
+    expires_at: Option<String>,
+) -> (ApiKeyRow, secrecy::SecretString) {
+    let t = token::generate(environment);
+    let row = ApiKeyRow {
+        id: ids::new_id("key"),
+        lookup_id: t.lookup_id,
+        org_id: org_id.to_owned(),
+        member_id: member_id.to_owned(),
+        name,
+        environment,
+        secret_hash: t.hash,
+        prefix: t.prefix,
+        last_four: t.last_four,
+        expires_at,
+        last_used_at: None,
+        revoked_at: None,
+        created_at: ids::now(),
+    };
+    (row, t.token)
+}
+
 impl Core {
     pub async fn create_api_key(&self, caller: &Caller, req: CreateApiKey) -> Result<CreatedApiKey> {
         let name = super::orgs::validate_name("name", &req.name, 100)?;
@@ -53,22 +80,7 @@ impl Core {
             }
         };
         let environment = req.environment.unwrap_or(caller.environment);
-        let t = token::generate(environment);
-        let row = ApiKeyRow {
-            id: ids::new_id("key"),
-            lookup_id: t.lookup_id,
-            org_id: caller.org_id.clone(),
-            member_id,
-            name,
-            environment,
-            secret_hash: t.hash,
-            prefix: t.prefix,
-            last_four: t.last_four,
-            expires_at,
-            last_used_at: None,
-            revoked_at: None,
-            created_at: ids::now(),
-        };
+        let (row, token) = new_key(&caller.org_id, &member_id, name, environment, expires_at);
         let event = audit::event(
             &caller.org_id,
             caller.actor(),
@@ -80,7 +92,7 @@ impl Core {
         if !self.store.insert_api_key(row.clone(), caller.api_key_limit, event).await? {
             return Err(Error::ApiKeyLimit { limit: caller.api_key_limit });
         }
-        Ok(CreatedApiKey { api_key: to_wire(row), key: t.token })
+        Ok(CreatedApiKey { api_key: to_wire(row), key: token })
     }
 
     /// Members see their own keys; admins and owners see everyone's.

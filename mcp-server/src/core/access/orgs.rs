@@ -4,9 +4,8 @@ use converra::{Environment, Organization, Plan, Role};
 use secrecy::SecretString;
 use serde_json::json;
 
-use super::token;
 use crate::core::{Core, Error, Result, audit, ids};
-use crate::store::{ApiKeyRow, CustomLimits, MemberRow, OrgRow};
+use crate::store::{CustomLimits, MemberRow, OrgRow};
 
 /// What a plan allows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,22 +105,7 @@ impl Core {
             role: Role::Owner,
             created_at: now.clone(),
         };
-        let t = token::generate(key_environment);
-        let key = ApiKeyRow {
-            id: ids::new_id("key"),
-            lookup_id: t.lookup_id,
-            org_id: org.id.clone(),
-            member_id: owner.id.clone(),
-            name: "Default".into(),
-            environment: key_environment,
-            secret_hash: t.hash,
-            prefix: t.prefix,
-            last_four: t.last_four,
-            expires_at: None,
-            last_used_at: None,
-            revoked_at: None,
-            created_at: now,
-        };
+        let (key, token) = super::api_keys::new_key(&org.id, &owner.id, "Default".into(), key_environment, None);
         let data_key = self.keyring.new_data_key(&org.id)?;
         let actor = audit::operator();
         let events = vec![
@@ -148,7 +132,7 @@ impl Core {
             owner_id: owner.id.clone(),
             owner_email: owner.email.clone(),
             api_key_id: key.id.clone(),
-            api_key: t.token,
+            api_key: token,
         };
         self.store.create_organization(org, owner, key, data_key, events).await.map_err(|e| {
             if e.is_unique_violation() {

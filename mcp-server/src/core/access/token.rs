@@ -9,7 +9,7 @@
 
 use converra::Environment;
 use rand::Rng;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use sha2::{Digest, Sha256};
 
 const ALPHABET: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -92,12 +92,10 @@ pub fn hash(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
 }
 
-pub fn hash_secret(token: &SecretString) -> [u8; 32] {
-    hash(token.expose_secret())
-}
-
 #[cfg(test)]
 mod tests {
+    use secrecy::ExposeSecret;
+
     use super::*;
 
     #[test]
@@ -108,7 +106,7 @@ mod tests {
             assert_eq!(parsed.environment, env);
             assert_eq!(parsed.lookup_id, t.lookup_id);
             assert_eq!(t.token.expose_secret().len(), 8 + BODY_LEN);
-            assert_eq!(hash_secret(&t.token), t.hash);
+            assert_eq!(hash(t.token.expose_secret()), t.hash);
         }
     }
 

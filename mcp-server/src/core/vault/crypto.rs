@@ -48,11 +48,8 @@ impl Key {
         Aes256Gcm::new(self.0.expose_secret().into())
     }
 
-    pub(super) fn bytes(&self) -> &[u8; 32] {
-        self.0.expose_secret()
-    }
-
-    /// The raw bytes, for writing a new key file. Nothing else should need them.
+    /// The raw bytes: for sealing a data key under a master key and for writing a new key
+    /// file. Nothing else should need them.
     pub fn expose_bytes(&self) -> &[u8; 32] {
         self.0.expose_secret()
     }
@@ -132,7 +129,7 @@ fn data_key_aad(org_id: &str, version: u32) -> Vec<u8> {
 }
 
 pub fn wrap_data_key(master: &Key, org_id: &str, version: u32, data_key: &Key) -> Vec<u8> {
-    seal(master, &data_key_aad(org_id, version), data_key.bytes())
+    seal(master, &data_key_aad(org_id, version), data_key.expose_bytes())
 }
 
 pub fn unwrap_data_key(master: &Key, org_id: &str, version: u32, wrapped: &[u8]) -> Result<Key, CryptoError> {
@@ -192,7 +189,7 @@ mod tests {
         let master = Key::random();
         let dk = Key::random();
         let wrapped = wrap_data_key(&master, "org_a", 1, &dk);
-        assert_eq!(unwrap_data_key(&master, "org_a", 1, &wrapped).unwrap().bytes(), dk.bytes());
+        assert_eq!(unwrap_data_key(&master, "org_a", 1, &wrapped).unwrap().expose_bytes(), dk.expose_bytes());
         assert!(unwrap_data_key(&master, "org_b", 1, &wrapped).is_err());
         assert!(unwrap_data_key(&master, "org_a", 2, &wrapped).is_err());
         assert!(unwrap_data_key(&Key::random(), "org_a", 1, &wrapped).is_err());

@@ -1,5 +1,6 @@
 //! Provider keys: add, list, update in place, activate (rotation and rollback), test, remove.
-//! Owners and admins manage; members see provider, scope and status only (seed 001).
+//! Owners and admins manage; members see provider, scope and status only ("AI provider
+//! keys are managed by workspace admins").
 
 use converra::{
     AddProviderKey, Environment, KeyScope, KeyStatus, ProviderKey, ProviderKeyFilter, Role, TestResult,

@@ -2,6 +2,7 @@
 
 use converra::{Actor, AuditEvent, Project};
 use deadpool_postgres::GenericClient;
+use tokio_postgres::Row;
 
 use super::api_keys::{KEY_COLS, api_key_at, insert_api_key_row};
 use super::orgs::{MEMBER_COLS, ORG_COLS, insert_member_row, insert_org_row, member_at, org_at};
@@ -58,45 +59,8 @@ impl Postgres {
                 .collect(),
             data_keys: data_keys.iter().map(data_key_at).collect::<StoreResult<_>>()?,
             provider_keys: provider_keys.iter().map(key_at).collect::<StoreResult<_>>()?,
-            audit_events: audit
-                .iter()
-                .map(|r| {
-                    (
-                        r.get(0),
-                        AuditEvent {
-                            id: r.get(1),
-                            actor: Actor { member_id: r.get(2), email: r.get(3), api_key_id: r.get(4) },
-                            action: r.get(5),
-                            object_type: r.get(6),
-                            object_id: r.get(7),
-                            detail: serde_json::from_str(r.get(8)).unwrap_or(serde_json::Value::Null),
-                            outcome: r.get(9),
-                            created_at: r.get(10),
-                        },
-                    )
-                })
-                .collect(),
-            usage: usage
-                .iter()
-                .map(|r| UsageRow {
-                    org_id: r.get(0),
-                    month: r.get(1),
-                    day: r.get(2),
-                    project_id: r.get(3),
-                    api_key_id: r.get(4),
-                    provider: r.get(5),
-                    model: r.get(6),
-                    key_source: r.get(7),
-                    status: r.get(8),
-                    counts: UsageCounts {
-                        requests: r.get::<_, i64>(9) as u64,
-                        input_tokens: r.get::<_, i64>(10) as u64,
-                        output_tokens: r.get::<_, i64>(11) as u64,
-                        latency_ms_total: r.get::<_, i64>(12) as u64,
-                        latency_ms_max: r.get::<_, i64>(13) as u64,
-                    },
-                })
-                .collect(),
+            audit_events: audit.iter().map(audit_at).collect(),
+            usage: usage.iter().map(usage_at).collect(),
         })
     }
 
@@ -131,57 +95,104 @@ impl Postgres {
         for key in &d.provider_keys {
             insert_provider_key_row(&c, key).await?;
         }
-        let audit = c
-            .prepare_cached(
-                "INSERT INTO audit_events (id, org_id, actor_member, actor_email, actor_key, action, object_type, object_id, detail, outcome, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-            )
-            .await?;
-        for (org_id, e) in &d.audit_events {
-            c.execute(
-                &audit,
-                &[
-                    &e.id,
-                    org_id,
-                    &e.actor.member_id,
-                    &e.actor.email,
-                    &e.actor.api_key_id,
-                    &e.action,
-                    &e.object_type,
-                    &e.object_id,
-                    &e.detail.to_string(),
-                    &e.outcome,
-                    &e.created_at,
-                ],
-            )
-            .await?;
-        }
-        for u in &d.usage {
-            c.execute(
-                "INSERT INTO usage_rollups (org_id, month, day, project_id, api_key_id, provider, model, key_source, status,
-                   requests, input_tokens, output_tokens, latency_ms_total, latency_ms_max)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-                &[
-                    &u.org_id,
-                    &u.month,
-                    &u.day,
-                    &u.project_id,
-                    &u.api_key_id,
-                    &u.provider,
-                    &u.model,
-                    &u.key_source,
-                    &u.status,
-                    &(u.counts.requests as i64),
-                    &(u.counts.input_tokens as i64),
-                    &(u.counts.output_tokens as i64),
-                    &(u.counts.latency_ms_total as i64),
-                    &(u.counts.latency_ms_max as i64),
-                ],
-            )
-            .await?;
-        }
+        insert_audit(&c, &d.audit_events).await?;
+        insert_usage(&c, &d.usage).await?;
         notify(&c).await?;
         c.commit().await?;
         Ok(())
     }
+}
+
+fn audit_at(r: &Row) -> (String, AuditEvent) {
+    (
+        r.get(0),
+        AuditEvent {
+            id: r.get(1),
+            actor: Actor { member_id: r.get(2), email: r.get(3), api_key_id: r.get(4) },
+            action: r.get(5),
+            object_type: r.get(6),
+            object_id: r.get(7),
+            detail: serde_json::from_str(r.get(8)).unwrap_or(serde_json::Value::Null),
+            outcome: r.get(9),
+            created_at: r.get(10),
+        },
+    )
+}
+
+fn usage_at(r: &Row) -> UsageRow {
+    UsageRow {
+        org_id: r.get(0),
+        month: r.get(1),
+        day: r.get(2),
+        project_id: r.get(3),
+        api_key_id: r.get(4),
+        provider: r.get(5),
+        model: r.get(6),
+        key_source: r.get(7),
+        status: r.get(8),
+        counts: UsageCounts {
+            requests: r.get::<_, i64>(9) as u64,
+            input_tokens: r.get::<_, i64>(10) as u64,
+            output_tokens: r.get::<_, i64>(11) as u64,
+            latency_ms_total: r.get::<_, i64>(12) as u64,
+            latency_ms_max: r.get::<_, i64>(13) as u64,
+        },
+    }
+}
+
+async fn insert_audit(c: &impl GenericClient, events: &[(String, AuditEvent)]) -> StoreResult<()> {
+    let insert = c
+        .prepare_cached(
+            "INSERT INTO audit_events (id, org_id, actor_member, actor_email, actor_key, action, object_type, object_id, detail, outcome, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .await?;
+    for (org_id, e) in events {
+        c.execute(
+            &insert,
+            &[
+                &e.id,
+                org_id,
+                &e.actor.member_id,
+                &e.actor.email,
+                &e.actor.api_key_id,
+                &e.action,
+                &e.object_type,
+                &e.object_id,
+                &e.detail.to_string(),
+                &e.outcome,
+                &e.created_at,
+            ],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+async fn insert_usage(c: &impl GenericClient, rows: &[UsageRow]) -> StoreResult<()> {
+    for u in rows {
+        c.execute(
+            "INSERT INTO usage_rollups (org_id, month, day, project_id, api_key_id, provider, model, key_source, status,
+               requests, input_tokens, output_tokens, latency_ms_total, latency_ms_max)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+            &[
+                &u.org_id,
+                &u.month,
+                &u.day,
+                &u.project_id,
+                &u.api_key_id,
+                &u.provider,
+                &u.model,
+                &u.key_source,
+                &u.status,
+                &(u.counts.requests as i64),
+                &(u.counts.input_tokens as i64),
+                &(u.counts.output_tokens as i64),
+                &(u.counts.latency_ms_total as i64),
+                &(u.counts.latency_ms_max as i64),
+            ],
+        )
+        .await?;
+    }
+    Ok(())
 }
