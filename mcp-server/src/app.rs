@@ -9,6 +9,7 @@ use axum::serve::ListenerExt;
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 
+use crate::buckets::Buckets;
 use crate::config::{self, Config};
 use crate::core::access::Bootstrap;
 use crate::core::vault::Keyring;
@@ -23,6 +24,12 @@ pub enum StartError {
     Config(#[from] config::ConfigError),
     #[error("cannot open the database {path}: {source}")]
     Database { path: String, source: crate::store::StoreError },
+    #[error(
+        "on PostgreSQL, replicas share rate limits through Redis: set CONVERRA_REDIS_URL, or start with --local-rate-limits (CONVERRA_LOCAL_RATE_LIMITS=1) to accept limits per replica"
+    )]
+    RedisRequired,
+    #[error("{0}")]
+    Redis(String),
     #[error(
         "with PostgreSQL the master key must be given explicitly (CONVERRA_MASTER_KEY or CONVERRA_MASTER_KEY_FILE): there is no database file to keep a generated key beside"
     )]
@@ -49,7 +56,11 @@ pub async fn open(config: &Config) -> Result<Opened, StartError> {
     let previous = config.previous_master_key.as_ref().map(config::load_previous_master_key).transpose()?;
     let keyring = Keyring::open(&store, master, previous).await?;
     let providers = Providers::new(config.providers.clone());
-    Ok(Opened { core: Core::new(store, keyring, providers), created_master_key })
+    let buckets = match &config.redis_url {
+        Some(url) => Buckets::redis(url).map_err(StartError::Redis)?,
+        None => Buckets::local(),
+    };
+    Ok(Opened { core: Core::new(store, keyring, providers, buckets), created_master_key })
 }
 
 /// Opens the configured store: PostgreSQL when `CONVERRA_DATABASE_URL` is set, else SQLite.
@@ -82,6 +93,9 @@ pub struct App {
 impl App {
     /// Opens everything, bootstraps an empty database, and binds the listener (port 0 picks one).
     pub async fn build(config: Config) -> Result<Self, StartError> {
+        if config.database_url.is_some() && config.redis_url.is_none() && !config.local_rate_limits {
+            return Err(StartError::RedisRequired);
+        }
         let opened = open(&config).await?;
         if opened.created_master_key
             && let config::MasterKeySource::File(path) = &config.master_key

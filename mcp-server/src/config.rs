@@ -29,6 +29,11 @@ pub struct Config {
     /// instead of SQLite. Never a flag: a password must not show in `ps`.
     pub database_url: Option<SecretString>,
     pub master_key: MasterKeySource,
+    /// `CONVERRA_REDIS_URL`: where the rate-limit buckets live, shared by every replica.
+    pub redis_url: Option<SecretString>,
+    /// The operator accepts per-replica rate limits on PostgreSQL without Redis
+    /// (`serve --local-rate-limits`, `CONVERRA_LOCAL_RATE_LIMITS=1`).
+    pub local_rate_limits: bool,
     /// Whether the master key was configured (rather than defaulted to a file beside the
     /// SQLite database). PostgreSQL requires it.
     pub master_key_configured: bool,
@@ -152,6 +157,8 @@ impl Config {
             addr,
             db_path,
             database_url,
+            redis_url: get("CONVERRA_REDIS_URL").map(SecretString::from),
+            local_rate_limits: get("CONVERRA_LOCAL_RATE_LIMITS").is_some_and(|v| v == "1" || v == "true"),
             master_key,
             master_key_configured,
             previous_master_key,

@@ -3,6 +3,7 @@
 //! `ARCHITECTURE.md` at the repository root.
 
 pub mod app;
+pub mod buckets;
 pub mod cli;
 pub mod config;
 pub mod core;

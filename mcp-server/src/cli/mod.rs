@@ -49,6 +49,9 @@ pub enum Command {
         /// Threads serving requests [env: CONVERRA_WORKERS, default: one per core]
         #[arg(long, value_parser = clap::value_parser!(u16).range(1..=crate::config::MAX_WORKERS as i64))]
         workers: Option<u16>,
+        /// On PostgreSQL without Redis: accept rate limits kept per replica [env: CONVERRA_LOCAL_RATE_LIMITS=1]
+        #[arg(long)]
+        local_rate_limits: bool,
     },
     /// Create an organization, its owner and a first API key (shown once).
     Init {
@@ -136,8 +139,11 @@ fn apply_flags(mut config: Config, cli: &Cli) -> Config {
         config.previous_master_key = Some(MasterKeySource::File(file.clone()));
     }
     config.log_json |= cli.log_json;
-    if let Command::Serve { workers: Some(n), .. } = cli.command {
-        config.workers = Some(n.into());
+    if let Command::Serve { workers, local_rate_limits, .. } = cli.command {
+        if let Some(n) = workers {
+            config.workers = Some(n.into());
+        }
+        config.local_rate_limits |= local_rate_limits;
     }
     config
 }

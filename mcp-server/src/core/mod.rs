@@ -19,6 +19,7 @@ pub use access::Caller;
 pub use error::{AuthError, Error, InternalError, RateLimitInfo, Result};
 pub use operations::BackupSummary;
 
+use crate::buckets::Buckets;
 use crate::providers::Providers;
 use crate::store::Store;
 
@@ -35,12 +36,12 @@ pub struct Core {
 impl Core {
     /// Builds the core over an opened store. Starts the store's change watch and the usage
     /// writer, so it must be called inside a tokio runtime.
-    pub fn new(store: Store, keyring: vault::Keyring, providers: Providers) -> Arc<Self> {
+    pub fn new(store: Store, keyring: vault::Keyring, providers: Providers, buckets: Buckets) -> Arc<Self> {
         store.watch_changes();
         Arc::new(Self {
             keyring,
             providers,
-            limits: access::RateLimits::default(),
+            limits: access::RateLimits::new(buckets),
             last_used: access::LastUsed::default(),
             usage: usage::UsageRecorder::start(store.clone()),
             store,

@@ -126,7 +126,7 @@ impl Core {
             json!({"last_four": key.last_four}),
         );
         self.store.revoke_api_key(&caller.org_id, id, &ids::now(), event).await?;
-        self.limits.forget(id);
+        self.limits.forget(id).await;
         Ok(())
     }
 }

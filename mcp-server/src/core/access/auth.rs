@@ -81,7 +81,8 @@ impl Core {
         let header = authorization.ok_or(Error::Unauthorized(AuthError::Missing))?;
         let token = bearer(header).ok_or(Error::Unauthorized(AuthError::Invalid))?;
         let caller = self.caller_for_token(token).await?;
-        let info = self.limits.check(&caller.api_key_id, caller.rate_limit_per_min).map_err(Error::RateLimited)?;
+        let info =
+            self.limits.check(&caller.api_key_id, caller.rate_limit_per_min).await.map_err(Error::RateLimited)?;
         Ok((caller, info))
     }
 
