@@ -163,4 +163,15 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (org_id, month, day, project_id, api_key_id, provider, model, key_source, status)
     );
     "#,
+    // 2: platform-allowance reservations of calls in flight (SQLite's 6).
+    r#"
+    CREATE TABLE allowance_reservations (
+        id         TEXT PRIMARY KEY,
+        org_id     TEXT NOT NULL,
+        month      TEXT NOT NULL,
+        tokens     BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL
+    );
+    CREATE INDEX allowance_reservations_org ON allowance_reservations (org_id, month);
+    "#,
 ];

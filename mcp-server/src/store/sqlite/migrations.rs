@@ -174,4 +174,17 @@ const MIGRATIONS: &[&str] = &[
         FROM usage_events GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9;
     DROP TABLE usage_events;
     "#,
+    // 6: platform-allowance reservations of calls in flight (released when their usage is
+    // written; `expires_at`, unix seconds, frees those of a process that died mid-call).
+    // Ephemeral, so neither dumped nor tied to an organization by a foreign key.
+    r#"
+    CREATE TABLE allowance_reservations (
+        id         TEXT PRIMARY KEY,
+        org_id     TEXT NOT NULL,
+        month      TEXT NOT NULL,
+        tokens     INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+    );
+    CREATE INDEX allowance_reservations_org ON allowance_reservations (org_id, month);
+    "#,
 ];
