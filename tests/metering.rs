@@ -244,3 +244,34 @@ async fn concurrent_platform_calls_never_spend_more_than_the_allowance() {
     assert!(used <= limit, "{used} > {limit}");
     assert!(mocks.chat_bodies(Provider::Openai).await.iter().all(|b| b["max_completion_tokens"] == 5));
 }
+
+#[test]
+fn timeouts_and_output_caps_are_the_operators_to_set() {
+    let defaults = Config::from_lookup(|_| None).unwrap().providers;
+    assert_eq!(
+        (defaults.timeouts.connect, defaults.timeouts.idle, defaults.timeouts.response),
+        (Duration::from_secs(5), Duration::from_secs(120), Duration::from_secs(600))
+    );
+    assert_eq!((defaults.allowance.default_output_tokens, defaults.allowance.max_output_tokens), (1024, 16384));
+
+    let set = [
+        ("CONVERRA_PROVIDER_CONNECT_TIMEOUT_SECS", "2"),
+        ("CONVERRA_PROVIDER_IDLE_TIMEOUT_SECS", "300"),
+        ("CONVERRA_PROVIDER_TIMEOUT_SECS", "1800"),
+        ("CONVERRA_ALLOWANCE_DEFAULT_OUTPUT_TOKENS", "512"),
+        ("CONVERRA_ALLOWANCE_MAX_OUTPUT_TOKENS", "4096"),
+    ];
+    let lookup = |name: &str| set.iter().find(|(n, _)| *n == name).map(|(_, v)| (*v).to_owned());
+    let configured = Config::from_lookup(lookup).unwrap().providers;
+    assert_eq!(
+        (configured.timeouts.connect, configured.timeouts.idle, configured.timeouts.response),
+        (Duration::from_secs(2), Duration::from_secs(300), Duration::from_secs(1800))
+    );
+    assert_eq!((configured.allowance.default_output_tokens, configured.allowance.max_output_tokens), (512, 4096));
+
+    for (name, bad) in [("CONVERRA_PROVIDER_IDLE_TIMEOUT_SECS", "0"), ("CONVERRA_ALLOWANCE_MAX_OUTPUT_TOKENS", "lots")]
+    {
+        let e = Config::from_lookup(|n| (n == name).then(|| bad.to_owned())).err().expect("refused");
+        assert_eq!(e.to_string(), format!("{name} is not valid: `{bad}` is not a whole number of at least 1"));
+    }
+}
