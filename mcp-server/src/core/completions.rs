@@ -20,7 +20,7 @@ use crate::providers::{ChatEvent, ChatRequest, ProviderFailure};
 use crate::store::{AllowanceReservation, UsageBucket};
 
 /// How long a platform call's reservation holds its tokens if it is never settled (the process
-/// died mid-call). Longer than the whole-response timeout of a non-streamed call.
+/// died mid-call); stretched to outlast a longer configured whole-response timeout.
 pub const RESERVATION_TTL_SECS: u64 = 15 * 60;
 
 /// A streamed completion: chunks, then the end (the first chunk names the key source).
@@ -170,7 +170,7 @@ impl Core {
                 org_id: caller.org_id.clone(),
                 month: ids::current_month(),
                 tokens: p.input_estimate + u64::from(p.chat.max_tokens.unwrap_or_default()),
-                expires_at: now + RESERVATION_TTL_SECS,
+                expires_at: now + RESERVATION_TTL_SECS.max(self.providers.timeouts().response.as_secs() + 60),
             };
             let id = held.id.clone();
             if !self.store.reserve_allowance(held, caller.monthly_tokens, now).await? {

@@ -132,6 +132,10 @@ impl Providers {
         }
     }
 
+    pub fn timeouts(&self) -> Timeouts {
+        self.timeouts
+    }
+
     /// What a platform-allowance call may ask for.
     pub fn allowance(&self) -> AllowanceLimits {
         self.allowance
