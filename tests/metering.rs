@@ -131,6 +131,17 @@ async fn a_client_that_disconnects_mid_stream_is_counted_with_estimated_tokens()
     let usage = usage_when(&app, |u| u["totals"]["requests"] == 1).await;
     assert_eq!(usage["totals"], json!({"requests": 1, "input_tokens": input, "output_tokens": output}));
     assert_eq!(usage["allowance"]["used"], input + output, "{usage}");
+
+    // The same through the OpenAI-compatible face.
+    let ask = json!({"model": format!("openai/{MODEL}"), "stream": true, "stream_options": {"include_usage": true},
+        "messages": [{"role": "user", "content": prompt}]});
+    let mut response =
+        app.request(reqwest::Method::POST, "/v1/chat/completions", &app.api_key).json(&ask).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    read_until(&mut response, "dwell in it").await;
+    drop(response);
+    let usage = usage_when(&app, |u| u["totals"]["requests"] == 2).await;
+    assert_eq!(usage["totals"], json!({"requests": 2, "input_tokens": 2 * input, "output_tokens": 2 * output}));
 }
 
 #[tokio::test]
