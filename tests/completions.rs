@@ -176,9 +176,12 @@ async fn project_key_wins_then_organization_then_platform_then_no_provider_key()
 async fn the_allowance_meters_platform_tokens_and_runs_out() {
     let (app, mocks) = app_with_mocks(&[(Provider::Openai, "sk-platformKEY0123456789abcdef")]).await;
     mocks.answer_text(Provider::Openai, "sk-platformKEY0123456789abcdef", "gpt-4o-mini", "ok").await;
-    // 40 tokens a month: each call spends 17.
-    app.core.admin_set_plan(&app.org_id, Plan::Enterprise, None, Some(40), None).await.unwrap();
-    let ask = json!({"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]});
+    // 51 tokens a month. Each call reserves its estimated prompt (46 bytes: 12 tokens) plus its
+    // max_tokens (5), and spends 17: three fit, the fourth's reservation does not.
+    app.core.admin_set_plan(&app.org_id, Plan::Enterprise, None, Some(51), None).await.unwrap();
+    let prompt = "Please answer this question in one short word.";
+    let ask =
+        json!({"model": "openai/gpt-4o-mini", "max_tokens": 5, "messages": [{"role": "user", "content": prompt}]});
     for _ in 0..3 {
         assert_eq!(app.post("/api/v1/completions", &app.api_key, ask.clone()).await.status, 200);
     }
@@ -191,7 +194,7 @@ async fn the_allowance_meters_platform_tokens_and_runs_out() {
 
     let usage = app.get("/api/v1/usage", &app.api_key).await;
     assert_eq!(usage.status, 200, "{}", usage.text);
-    assert_eq!(usage.body["allowance"], json!({"limit": 40, "used": 51, "remaining": 0}));
+    assert_eq!(usage.body["allowance"], json!({"limit": 51, "used": 51, "remaining": 0}));
     assert_eq!(usage.body["totals"], json!({"requests": 3, "input_tokens": 36, "output_tokens": 15}));
     assert_eq!(
         usage.body["by_key_source"],
@@ -428,6 +431,7 @@ async fn usage_from_before_the_roll_ups_is_kept_by_the_upgrade() {
     db.execute_batch(
         "DROP TABLE usage_rollups;
          ALTER TABLE organizations DROP COLUMN api_key_limit; -- added by migration 6
+         DROP TABLE allowance_reservations;
          CREATE TABLE usage_events (
              id INTEGER PRIMARY KEY AUTOINCREMENT, org_id TEXT NOT NULL, project_id TEXT, api_key_id TEXT NOT NULL,
              provider TEXT NOT NULL, model TEXT NOT NULL, key_source TEXT NOT NULL, input_tokens INTEGER NOT NULL,

@@ -597,12 +597,17 @@ async fn no_provider_key_whole_and_streamed() {
 async fn the_platform_allowance_runs_out() {
     let (app, mocks) = app_with_mocks(&[(Provider::Openai, PLATFORM_OPENAI)]).await;
     answer_openai(&mocks, PLATFORM_OPENAI, "on the house").await;
-    app.core.admin_set_plan(&app.org_id, Plan::Enterprise, None, Some(1), None).await.expect("plan set");
+    // Room for one call that reserves its estimated prompt (12 tokens) plus max_tokens (5).
+    app.core.admin_set_plan(&app.org_id, Plan::Enterprise, None, Some(17), None).await.expect("plan set");
     let sdk = app.sdk(&app.api_key);
     let resolved = sdk.provider_keys().resolve(ResolveQuery { provider: Provider::Openai, project_id: None }).await;
     assert_eq!(resolved.unwrap().source, KeySource::Platform);
 
-    let first = sdk.completions().create(CompletionRequest::new(OPENAI_MODEL, "hi")).await.unwrap();
+    let ask = CompletionRequest {
+        max_tokens: Some(5),
+        ..CompletionRequest::new(OPENAI_MODEL, "Please answer this question in one short word.")
+    };
+    let first = sdk.completions().create(ask).await.unwrap();
     assert_eq!((first.content.as_str(), first.key_source.scope), ("on the house", KeySource::Platform));
     assert_eq!(first.key_source.key_id, None);
 
@@ -610,7 +615,7 @@ async fn the_platform_allowance_runs_out() {
     assert_api_error(&err, ErrorCode::AllowanceExhausted);
     assert!(matches!(err, Error::AllowanceExhausted { .. }));
     let report = sdk.usage().get(UsageQuery::default()).await.unwrap();
-    assert_eq!((report.allowance.limit, report.allowance.used, report.allowance.remaining), (1, 17, 0));
+    assert_eq!((report.allowance.limit, report.allowance.used, report.allowance.remaining), (17, 17, 0));
 }
 
 #[tokio::test]

@@ -107,6 +107,7 @@ fn store_env(dir: &std::path::Path, postgres: Option<&str>) -> Vec<(&'static str
         None => vec![("CONVERRA_DB", dir.join("converra.db").display().to_string())],
         Some(url) => vec![
             ("CONVERRA_DATABASE_URL", url.to_owned()),
+            ("CONVERRA_LOCAL_RATE_LIMITS", "1".to_owned()),
             // PostgreSQL takes an explicit master key (nothing is generated).
             ("CONVERRA_MASTER_KEY", "YmVuY2htYXJrLW1hc3Rlci1rZXktMzItYnl0ZXMhISE=".to_owned()),
         ],

@@ -3,13 +3,14 @@
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use base64::Engine;
 use converra::Provider;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::core::vault::Key;
-use crate::providers::ProviderConfig;
+use crate::providers::{AllowanceLimits, ProviderConfig, Timeouts};
 
 /// Where the master key comes from.
 #[derive(Clone)]
@@ -68,6 +69,19 @@ pub enum ConfigError {
 
 fn list(value: Option<String>) -> Vec<String> {
     value.map(|v| v.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect()).unwrap_or_default()
+}
+
+/// A whole number of at least 1 from `name`, or `default` when unset.
+fn positive(get: &impl Fn(&str) -> Option<String>, name: &'static str, default: u64) -> Result<u64, ConfigError> {
+    match get(name) {
+        Some(v) => v
+            .trim()
+            .parse()
+            .ok()
+            .filter(|n| *n >= 1)
+            .ok_or(ConfigError::Invalid { name, why: format!("`{v}` is not a whole number of at least 1") }),
+        None => Ok(default),
+    }
 }
 
 impl Config {
@@ -133,6 +147,22 @@ impl Config {
                 providers.platform_keys.insert(p, SecretString::from(key));
             }
         }
+        let secs = |name, default: Duration| positive(&get, name, default.as_secs()).map(Duration::from_secs);
+        let timeouts = providers.timeouts;
+        providers.timeouts = Timeouts {
+            connect: secs("CONVERRA_PROVIDER_CONNECT_TIMEOUT_SECS", timeouts.connect)?,
+            idle: secs("CONVERRA_PROVIDER_IDLE_TIMEOUT_SECS", timeouts.idle)?,
+            response: secs("CONVERRA_PROVIDER_TIMEOUT_SECS", timeouts.response)?,
+        };
+        let caps = providers.allowance;
+        let tokens = |name, default: u32| {
+            let n = positive(&get, name, default.into())?;
+            u32::try_from(n).map_err(|_| ConfigError::Invalid { name, why: "must be at most 4294967295".into() })
+        };
+        providers.allowance = AllowanceLimits {
+            default_output_tokens: tokens("CONVERRA_ALLOWANCE_DEFAULT_OUTPUT_TOKENS", caps.default_output_tokens)?,
+            max_output_tokens: tokens("CONVERRA_ALLOWANCE_MAX_OUTPUT_TOKENS", caps.max_output_tokens)?,
+        };
         let body_limit = match get("CONVERRA_BODY_LIMIT") {
             Some(v) => v.parse().map_err(|_| ConfigError::Invalid {
                 name: "CONVERRA_BODY_LIMIT",

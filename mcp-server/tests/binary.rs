@@ -11,6 +11,9 @@ use base64::Engine;
 use common::{START_TIMEOUT, Server, converra, free_port, random_master_key, run, stderr_of};
 use serde_json::{Value, json};
 
+/// PostgreSQL tests run one replica: per-replica rate limits are what it has anyway.
+const LOCAL_LIMITS: (&str, &str) = ("CONVERRA_LOCAL_RATE_LIMITS", "1");
+
 fn db_in(dir: &tempfile::TempDir) -> PathBuf {
     dir.path().join("converra.db")
 }
@@ -407,7 +410,7 @@ async fn admin_migrate_copies_a_sqlite_vault_into_postgres_verifies_it_and_the_c
 
     let url = common::fresh_postgres_database().await;
     let db_arg = db.to_str().unwrap();
-    let envs = [("CONVERRA_MASTER_KEY", master.as_str()), ("CONVERRA_DATABASE_URL", url.as_str())];
+    let envs = [("CONVERRA_MASTER_KEY", master.as_str()), ("CONVERRA_DATABASE_URL", url.as_str()), LOCAL_LIMITS];
     // A password on the command line is refused before anything is read.
     let exposed = run(converra(&["admin", "migrate", "--from", db_arg, "--to", "postgres://u:hunter2@h/db"], &envs));
     assert_eq!(exposed.status.code(), Some(3), "{}", stderr_of(&exposed));
@@ -441,13 +444,18 @@ async fn postgres_needs_an_explicit_master_key_and_an_unverified_copy_is_never_s
     let dir = tempfile::tempdir().unwrap();
     let url = common::fresh_postgres_database().await;
     let db = db_in(&dir);
-    let (_, stderr) = fails_to_start(&db, &[("CONVERRA_DATABASE_URL", url.as_str())], &[]);
+    let (_, stderr) = fails_to_start(&db, &[("CONVERRA_DATABASE_URL", url.as_str()), LOCAL_LIMITS], &[]);
     assert!(stderr.contains("master key must be given explicitly"), "{stderr}");
+    // Without Redis, replicas would each keep their own buckets: only on the operator's word.
+    let master = random_master_key();
+    let (status, stderr) =
+        fails_to_start(&db, &[("CONVERRA_DATABASE_URL", url.as_str()), ("CONVERRA_MASTER_KEY", master.as_str())], &[]);
+    assert_eq!(status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("set CONVERRA_REDIS_URL, or start with --local-rate-limits"), "{stderr}");
     assert!(!dir.path().join("converra.db.master.key").exists(), "no key file was generated");
 
     // A copy that an interrupted migration left behind is refused at start.
-    let master = random_master_key();
-    let envs = [("CONVERRA_MASTER_KEY", master.as_str()), ("CONVERRA_DATABASE_URL", url.as_str())];
+    let envs = [("CONVERRA_MASTER_KEY", master.as_str()), ("CONVERRA_DATABASE_URL", url.as_str()), LOCAL_LIMITS];
     let mut first = Server::start(&db, &envs).await;
     first.bootstrap_key().await;
     first.finish();
@@ -465,7 +473,7 @@ async fn while_postgres_is_down_the_server_says_unavailable_and_recovers_without
     let dir = tempfile::tempdir().unwrap();
     let master = random_master_key();
     let url = pg.url();
-    let envs = [("CONVERRA_MASTER_KEY", master.as_str()), ("CONVERRA_DATABASE_URL", url.as_str())];
+    let envs = [("CONVERRA_MASTER_KEY", master.as_str()), ("CONVERRA_DATABASE_URL", url.as_str()), LOCAL_LIMITS];
     let mut server = Server::start(&db_in(&dir), &envs).await;
     let owner = server.bootstrap_key().await;
     assert_eq!(server.get("/readyz", "").await.0, 200);
@@ -498,8 +506,8 @@ async fn replicas_starting_together_migrate_once_bootstrap_once_and_agree_on_one
     let url = common::fresh_postgres_database().await;
     let (a, b) = (random_master_key(), random_master_key());
     let db = db_in(&dir);
-    let env_a = [("CONVERRA_MASTER_KEY", a.as_str()), ("CONVERRA_DATABASE_URL", url.as_str())];
-    let env_b = [("CONVERRA_MASTER_KEY", b.as_str()), ("CONVERRA_DATABASE_URL", url.as_str())];
+    let env_a = [("CONVERRA_MASTER_KEY", a.as_str()), ("CONVERRA_DATABASE_URL", url.as_str()), LOCAL_LIMITS];
+    let env_b = [("CONVERRA_MASTER_KEY", b.as_str()), ("CONVERRA_DATABASE_URL", url.as_str()), LOCAL_LIMITS];
     // Four first starts at once: three with key A, one with key B.
     let (r1, r2, r3, r4) = tokio::join!(
         Server::try_start(&db, &env_a),

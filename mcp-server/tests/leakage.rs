@@ -63,6 +63,7 @@ async fn scenario(database_url: Option<String>) {
     ];
     if let Some(url) = &database_url {
         envs.push(("CONVERRA_DATABASE_URL", url.as_str()));
+        envs.push(("CONVERRA_LOCAL_RATE_LIMITS", "1"));
     }
     let mut server = Server::start(&dir.path().join("converra.db"), &envs).await;
     let owner = server.bootstrap_key().await;

@@ -45,6 +45,9 @@ pub struct Options {
     pub body_limit: Option<usize>,
     /// The test reads or writes the SQLite file itself: always SQLite, whatever the backend.
     pub sqlite_file: bool,
+    /// Adjusts the configuration last (timeouts, allowance caps, …), as the operator's
+    /// environment would.
+    pub configure: Option<fn(&mut Config)>,
 }
 
 impl Options {
@@ -111,6 +114,9 @@ fn config(db_path: &std::path::Path, database_url: Option<&str>, master_key: &st
     config.providers.test_timeout = Some(std::time::Duration::from_secs(2));
     if let Some(limit) = options.body_limit {
         config.body_limit = limit;
+    }
+    if let Some(configure) = options.configure {
+        configure(&mut config);
     }
     config
 }

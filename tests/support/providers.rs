@@ -209,12 +209,22 @@ pub fn chat_answer(provider: Provider, model: &str, text: &str) -> ResponseTempl
 
 /// The provider's real event stream saying `parts` in order (12 input, 5 output tokens).
 pub fn chat_stream(provider: Provider, model: &str, parts: &[&str]) -> ResponseTemplate {
-    let mut out = String::new();
+    let out = stream_events(provider, model, parts).concat();
+    ResponseTemplate::new(200).insert_header("content-type", "text/event-stream").set_body_raw(out, "text/event-stream")
+}
+
+/// The events of [`chat_stream`], one server-sent event each, for a stand-in that sends them
+/// one at a time (OpenAI's: a role chunk, one chunk per part, then the finish, usage and
+/// `[DONE]`).
+pub fn stream_events(provider: Provider, model: &str, parts: &[&str]) -> Vec<String> {
+    let mut out = Vec::new();
     let mut event = |name: Option<&str>, data: Value| {
+        let mut e = String::new();
         if let Some(name) = name {
-            out.push_str(&format!("event: {name}\n"));
+            e.push_str(&format!("event: {name}\n"));
         }
-        out.push_str(&format!("data: {data}\n\n"));
+        e.push_str(&format!("data: {data}\n\n"));
+        out.push(e);
     };
     match provider {
         Provider::Openai | Provider::Deepseek => {
@@ -232,7 +242,7 @@ pub fn chat_stream(provider: Provider, model: &str, parts: &[&str]) -> ResponseT
                 json!({"id": "chatcmpl-123", "object": "chat.completion.chunk", "created": 1694268190, "model": model, "choices": [],
                 "usage": {"prompt_tokens": 12, "completion_tokens": 5, "total_tokens": 17}}),
             );
-            out.push_str("data: [DONE]\n\n");
+            out.push("data: [DONE]\n\n".to_owned());
         }
         Provider::Anthropic => {
             event(
@@ -271,7 +281,7 @@ pub fn chat_stream(provider: Provider, model: &str, parts: &[&str]) -> ResponseT
             }
         }
     }
-    ResponseTemplate::new(200).insert_header("content-type", "text/event-stream").set_body_raw(out, "text/event-stream")
+    out
 }
 
 impl MockProviders {

@@ -1,18 +1,27 @@
 //! Completions with the resolved key: validation, tone, resolution, allowance, the provider
 //! call, failure bookkeeping and usage. The REST, OpenAI-compatible and MCP faces all come here.
-
-use std::time::Instant;
+//!
+//! Every call is metered from the moment it is dispatched (see `usage.rs`); a call on the
+//! platform key first reserves its worst case (the estimated prompt plus the output cap it is
+//! sent with) in the store, so concurrent calls can never spend more than the allowance.
 
 use converra::{
     Completion, CompletionChunk, CompletionRequest, KeySource, KeySourceInfo, KeyStatus, MessageRole, Provider, Role,
-    Tone, Usage,
+    Tone,
 };
 use futures_util::StreamExt;
+use futures_util::future::Either;
 use futures_util::stream::BoxStream;
 
+use super::usage::{Meter, estimate_tokens};
 use super::vault::ResolvedKey;
 use super::{Caller, Core, Error, Result, ids};
 use crate::providers::{ChatEvent, ChatRequest, ProviderFailure};
+use crate::store::{AllowanceReservation, UsageBucket};
+
+/// How long a platform call's reservation holds its tokens if it is never settled (the process
+/// died mid-call); stretched to outlast a longer configured whole-response timeout.
+pub const RESERVATION_TTL_SECS: u64 = 15 * 60;
 
 /// A streamed completion: chunks, then the end (the first chunk names the key source).
 pub type CompletionStream = BoxStream<'static, Result<CompletionChunk>>;
@@ -71,6 +80,8 @@ struct Prepared {
     resolved: ResolvedKey,
     project_id: Option<String>,
     key_source: KeySourceInfo,
+    /// Estimated tokens of the prompt as sent (system instructions and every message).
+    input_estimate: u64,
 }
 
 fn validate(req: &CompletionRequest) -> Result<()> {
@@ -105,15 +116,15 @@ impl Core {
         validate(&req)?;
         let (provider, model) = parse_model(&req.model)?;
         let resolved = self.resolve_key(caller, provider, req.project_id.as_deref()).await?;
-        match resolved.source {
+        let max_tokens = match resolved.source {
             KeySource::None => return Err(Error::NoProviderKey { provider }),
+            // The allowance pays for at most this much output, and the provider is told so.
             KeySource::Platform => {
-                if self.usage.platform_used(&self.store, &caller.org_id).await? >= caller.monthly_tokens {
-                    return Err(Error::AllowanceExhausted);
-                }
+                let limits = self.providers.allowance();
+                Some(req.max_tokens.unwrap_or(limits.default_output_tokens).min(limits.max_output_tokens))
             }
-            KeySource::Project | KeySource::Organization => {}
-        }
+            KeySource::Project | KeySource::Organization => req.max_tokens,
+        };
         let mut system: Vec<String> = Vec::new();
         if let Some(tone) = req.tone.or(caller.ai.tone) {
             system.push(tone_instruction(tone).to_owned());
@@ -127,44 +138,69 @@ impl Core {
             key_id: resolved.row.as_ref().map(|r| r.id.clone()),
             masked: resolved.row.as_ref().filter(|_| caller.role >= Role::Admin).map(|r| r.masked.clone()),
         };
+        let chat = ChatRequest {
+            model,
+            system: (!system.is_empty()).then(|| system.join("\n\n")),
+            messages,
+            max_tokens,
+            temperature: req.temperature,
+            stop: req.stop,
+        };
+        let prompt_bytes =
+            chat.system.as_ref().map_or(0, String::len) + chat.messages.iter().map(|m| m.content.len()).sum::<usize>();
         Ok(Prepared {
             provider,
-            chat: ChatRequest {
-                model,
-                system: (!system.is_empty()).then(|| system.join("\n\n")),
-                messages,
-                max_tokens: req.max_tokens,
-                temperature: req.temperature,
-                stop: req.stop,
-            },
+            chat,
             resolved,
             project_id: req.project_id,
             key_source,
+            input_estimate: estimate_tokens(prompt_bytes as u64),
         })
     }
 
-    /// Records one completion's usage (successful or not) from what `prepare` worked out.
-    async fn record_usage(&self, caller: &Caller, p: &Prepared, usage: Usage, started: Instant, status: &'static str) {
-        let (store, model, project) = (&self.store, &p.chat.model, p.project_id.as_deref());
-        self.usage.record(store, caller, p.provider, model, p.resolved.source, project, usage, started, status).await;
+    /// Starts metering a call about to be dispatched. A platform call first reserves the
+    /// estimated prompt plus its output cap; if that does not fit in what is left of the
+    /// month's allowance (with every other call in flight), it is refused, never shortened.
+    async fn meter(&self, caller: &Caller, p: &Prepared) -> Result<Meter> {
+        let mut reservation = None;
+        if p.resolved.source == KeySource::Platform {
+            let now = ids::unix_now();
+            let held = AllowanceReservation {
+                id: ids::new_id("rsv"),
+                org_id: caller.org_id.clone(),
+                month: ids::current_month(),
+                tokens: p.input_estimate + u64::from(p.chat.max_tokens.unwrap_or_default()),
+                expires_at: now + RESERVATION_TTL_SECS.max(self.providers.timeouts().response.as_secs() + 60),
+            };
+            let id = held.id.clone();
+            if !self.store.reserve_allowance(held, caller.monthly_tokens, now).await? {
+                return Err(Error::AllowanceExhausted);
+            }
+            reservation = Some(id);
+        }
+        let bucket = UsageBucket {
+            org_id: caller.org_id.clone(),
+            day: String::new(),
+            project_id: p.project_id.clone(),
+            api_key_id: caller.api_key_id.clone(),
+            provider: p.provider.as_str(),
+            model: p.chat.model.clone(),
+            key_source: p.resolved.source.as_str(),
+            status: "ok",
+        };
+        Ok(self.usage.meter(bucket, p.input_estimate, reservation))
     }
 
-    /// Records a provider failure: a 401 on a stored key marks it `invalid_key` so owners see
-    /// it in the list. The configured key's failure is reported as is, never retried elsewhere.
-    async fn provider_failed(
-        &self,
-        caller: &Caller,
-        p: &Prepared,
-        failure: ProviderFailure,
-        started: Instant,
-    ) -> Error {
+    /// A provider failure's side effect on the key: a 401 on a stored key marks it
+    /// `invalid_key` so owners see it in the list. The configured key's failure is reported as
+    /// is, never retried elsewhere.
+    async fn provider_failed(&self, caller: &Caller, p: &Prepared, failure: ProviderFailure) -> Error {
         if failure.0 == KeyStatus::InvalidKey
             && let Some(row) = &p.resolved.row
             && let Err(e) = self.store.set_provider_key_status(&caller.org_id, &row.id, KeyStatus::InvalidKey).await
         {
             tracing::warn!(provider_key_id = %row.id, error = %e, "could not mark the key invalid");
         }
-        self.record_usage(caller, p, Default::default(), started, failure.0.as_str()).await;
         Error::Provider { provider: p.provider, status: failure.0 }
     }
 
@@ -173,25 +209,31 @@ impl Core {
         let p = self.prepare(caller, req).await?;
         let secret =
             self.secret_for(p.provider, &p.resolved).await?.ok_or(Error::NoProviderKey { provider: p.provider })?;
-        let started = Instant::now();
+        let mut meter = self.meter(caller, &p).await?;
         let answer = match self.providers.complete(p.provider, &secret, &p.chat).await {
             Ok(answer) => answer,
-            Err(failure) => return Err(self.provider_failed(caller, &p, failure, started).await),
+            Err(failure) => {
+                meter.refused(failure.0.as_str());
+                return Err(self.provider_failed(caller, &p, failure).await);
+            }
         };
-        self.record_usage(caller, &p, answer.usage, started, "ok").await;
+        meter.produced(&answer.content);
+        let usage = meter.settle(Some(answer.usage), "ok");
         Ok(Completion {
             id: ids::new_id("cmpl"),
             provider: p.provider,
             model: p.chat.model,
             content: answer.content,
             finish_reason: answer.finish_reason,
-            usage: answer.usage,
+            usage,
             key_source: p.key_source,
         })
     }
 
     /// Starts a streamed completion. Errors before the first chunk (validation, resolution,
-    /// the provider refusing) come back here; later ones end the stream with an error item.
+    /// the allowance, the provider refusing) come back here; later ones end the stream with an
+    /// error item. The stream owns the call's meter: dropped early (the caller went away), it
+    /// still counts the request and the estimated tokens of what was streamed.
     pub async fn stream(
         self: &std::sync::Arc<Self>,
         caller: &Caller,
@@ -200,10 +242,13 @@ impl Core {
         let p = self.prepare(caller, req).await?;
         let secret =
             self.secret_for(p.provider, &p.resolved).await?.ok_or(Error::NoProviderKey { provider: p.provider })?;
-        let started = Instant::now();
+        let mut meter = self.meter(caller, &p).await?;
         let events = match self.providers.stream(p.provider, &secret, &p.chat).await {
             Ok(events) => events,
-            Err(failure) => return Err(self.provider_failed(caller, &p, failure, started).await),
+            Err(failure) => {
+                meter.refused(failure.0.as_str());
+                return Err(self.provider_failed(caller, &p, failure).await);
+            }
         };
         let id = ids::new_id("cmpl");
         let first = CompletionChunk {
@@ -214,24 +259,35 @@ impl Core {
             key_source: Some(p.key_source.clone()),
         };
         let (core, caller, p) = (self.clone(), caller.clone(), std::sync::Arc::new(p));
-        let rest = events.then(move |event| {
-            let (core, caller, p, id) = (core.clone(), caller.clone(), p.clone(), id.clone());
-            async move {
-                match event {
-                    Ok(ChatEvent::Delta(text)) => {
-                        Ok(CompletionChunk { id, delta: text, finish_reason: None, usage: None, key_source: None })
-                    }
-                    Ok(ChatEvent::Done { finish_reason, usage }) => {
-                        core.record_usage(&caller, &p, usage, started, "ok").await;
-                        Ok(CompletionChunk {
-                            id,
-                            delta: String::new(),
-                            finish_reason: Some(finish_reason),
-                            usage: Some(usage),
-                            key_source: None,
-                        })
-                    }
-                    Err(failure) => Err(core.provider_failed(&caller, &p, failure, started).await),
+        let rest = events.scan(meter, move |meter, event| {
+            // The meter is updated here, synchronously; only a failure's key bookkeeping awaits.
+            let chunk = |delta: String, finish_reason, usage| CompletionChunk {
+                id: id.clone(),
+                delta,
+                finish_reason,
+                usage,
+                key_source: None,
+            };
+            let item = match event {
+                Ok(ChatEvent::Delta(text)) => {
+                    meter.produced(&text);
+                    Ok(chunk(text, None, None))
+                }
+                Ok(ChatEvent::Done { finish_reason, usage }) => {
+                    let usage = meter.settle(Some(usage), "ok");
+                    Ok(chunk(String::new(), Some(finish_reason), Some(usage)))
+                }
+                Err(failure) => {
+                    // Failed midway: what was generated so far was spent.
+                    meter.settle(None, failure.0.as_str());
+                    Err(failure)
+                }
+            };
+            match item {
+                Ok(chunk) => Either::Left(std::future::ready(Some(Ok(chunk)))),
+                Err(failure) => {
+                    let (core, caller, p) = (core.clone(), caller.clone(), p.clone());
+                    Either::Right(async move { Some(Err(core.provider_failed(&caller, &p, failure).await)) })
                 }
             }
         });

@@ -3,26 +3,45 @@
 //! writer adds to the database every `BATCH_WINDOW`, so the hot path never waits for SQLite;
 //! `flush` writes them at once (on shutdown, and before a usage report).
 //!
-//! Platform-key tokens are also counted in memory per organization and month, seeded from the
-//! database on first use, so the allowance check never runs on stale numbers.
+//! A completion is counted through a [`Meter`] taken when it is dispatched, which counts it
+//! exactly once however it ends: with the provider's usage, or an estimate when that never
+//! arrived (the caller went away mid-stream, the stream broke). A platform-allowance call also
+//! holds a reservation in the store (see `Core::meter`); the batch that writes its usage
+//! releases it in the same transaction, so the allowance is never counted twice or not at all.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use converra::{Allowance, KeySource, Provider, Usage, UsageQuery, UsageReport};
+use converra::Usage;
+use converra::{Allowance, UsageQuery, UsageReport};
 
 use super::{Caller, Core, Error, Result, ids};
 use crate::store::{Store, UsageBatch, UsageBucket, UsageCounts, UsageGroupBy};
 
-/// How long counted usage waits to be written. The allowance never waits for the database
-/// (it is counted in memory), and reports flush first.
+/// How long counted usage waits to be written. Reports flush first, and the allowance never
+/// waits for it (a call's reservation holds its tokens until the write).
 const BATCH_WINDOW: Duration = Duration::from_millis(50);
+
+/// Bytes of text counted as one token when a provider's own count is missing: a documented,
+/// deliberately simple rule (English averages ~4 bytes a token), rounded up.
+pub const BYTES_PER_TOKEN: u64 = 4;
+
+/// The estimated tokens of `bytes` bytes of text: `ceil(bytes / 4)`.
+pub fn estimate_tokens(bytes: u64) -> u64 {
+    bytes.div_ceil(BYTES_PER_TOKEN)
+}
+
+/// Counted usage not yet written, and the reservations its writing settles.
+#[derive(Default)]
+struct Unwritten {
+    batch: UsageBatch,
+    settled: Vec<String>,
+}
 
 struct Pending {
     store: Store,
-    batch: Mutex<UsageBatch>,
+    unwritten: Mutex<Unwritten>,
     /// Wakes the writer when the first completion of a window is counted, or to stop.
     wake: tokio::sync::Notify,
     closed: AtomicBool,
@@ -34,28 +53,46 @@ struct Pending {
 impl Pending {
     async fn write(&self) {
         let _writing = self.writing.lock().await;
-        let batch = std::mem::take(&mut *self.batch.lock().unwrap_or_else(PoisonError::into_inner));
-        if batch.is_empty() {
+        let Unwritten { batch, settled } = std::mem::take(&mut *self.lock());
+        if batch.is_empty() && settled.is_empty() {
             return;
         }
         // Shared with the blocking write, and kept here in case it fails.
-        let batch = Arc::new(batch);
-        if let Err(e) = self.store.add_usage(batch.clone()).await {
-            // Counts add up, so they go back and are written with the next batch.
+        let (batch, settled) = (Arc::new(batch), Arc::new(settled));
+        if let Err(e) = self.store.add_usage(batch.clone(), settled.clone()).await {
+            // Counts add up, so they go back and are written with the next batch; the
+            // reservations stay held until then (or until they expire).
             tracing::error!(buckets = batch.len(), error = %e, "could not record usage; will retry");
-            let mut pending = self.batch.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut pending = self.lock();
             for (bucket, counts) in batch.iter() {
-                pending.entry(bucket.clone()).or_default().add(*counts);
+                pending.batch.entry(bucket.clone()).or_default().add(*counts);
             }
+            pending.settled.extend(settled.iter().cloned());
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Unwritten> {
+        self.unwritten.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Counts one completion (and the reservation it settles); never waits.
+    fn count(&self, bucket: UsageBucket, counts: UsageCounts, settles: Option<String>) {
+        let first = {
+            let mut pending = self.lock();
+            let first = pending.batch.is_empty() && pending.settled.is_empty();
+            pending.batch.entry(bucket).or_default().add(counts);
+            pending.settled.extend(settles);
+            first
+        };
+        if first {
+            self.wake.notify_one();
         }
     }
 }
 
-/// The usage roll-ups waiting to be written and the in-memory allowance counters.
+/// The usage roll-ups waiting to be written.
 pub struct UsageRecorder {
     pending: Arc<Pending>,
-    /// Platform tokens per (organization, month).
-    platform: tokio::sync::Mutex<HashMap<(String, String), u64>>,
 }
 
 impl Drop for UsageRecorder {
@@ -71,7 +108,7 @@ impl UsageRecorder {
     pub fn start(store: Store) -> Self {
         let pending = Arc::new(Pending {
             store,
-            batch: Mutex::new(HashMap::new()),
+            unwritten: Mutex::new(Unwritten::default()),
             wake: tokio::sync::Notify::new(),
             closed: AtomicBool::new(false),
             writing: tokio::sync::Mutex::new(()),
@@ -90,7 +127,7 @@ impl UsageRecorder {
                 }
             }
         });
-        Self { pending, platform: tokio::sync::Mutex::new(HashMap::new()) }
+        Self { pending }
     }
 
     /// Waits until every completion counted so far is in the database.
@@ -98,60 +135,73 @@ impl UsageRecorder {
         self.pending.write().await;
     }
 
-    /// Platform tokens the organization spent this month.
-    pub async fn platform_used(&self, store: &Store, org_id: &str) -> Result<u64> {
-        let month = ids::current_month();
-        let mut counters = self.platform.lock().await;
-        if let Some(used) = counters.get(&(org_id.to_owned(), month.clone())) {
-            return Ok(*used);
+    /// A meter for one completion about to be dispatched; `bucket.status` is set when it ends.
+    pub(crate) fn meter(&self, bucket: UsageBucket, input_estimate: u64, reservation: Option<String>) -> Meter {
+        Meter {
+            pending: self.pending.clone(),
+            bucket,
+            started: Instant::now(),
+            input_estimate,
+            streamed_bytes: 0,
+            reservation,
+            counted: false,
         }
-        let used = store.platform_tokens_used(org_id, &month).await?;
-        counters.insert((org_id.to_owned(), month), used);
-        Ok(used)
+    }
+}
+
+/// Counts one dispatched completion exactly once: by [`Meter::settle`] or [`Meter::refused`]
+/// when the answer ends, otherwise when dropped (the caller disconnected mid-stream, or the
+/// request was cancelled), as `ok` with the estimate — the provider was not at fault, and the
+/// tokens it produced were spent.
+pub(crate) struct Meter {
+    pending: Arc<Pending>,
+    bucket: UsageBucket,
+    started: Instant,
+    input_estimate: u64,
+    streamed_bytes: u64,
+    reservation: Option<String>,
+    counted: bool,
+}
+
+impl Meter {
+    /// Notes text the provider produced (for the estimate, should its own count not arrive).
+    pub fn produced(&mut self, text: &str) {
+        self.streamed_bytes += text.len() as u64;
     }
 
-    /// Counts one completion (successful or not).
-    #[allow(clippy::too_many_arguments)]
-    pub async fn record(
-        &self,
-        store: &Store,
-        caller: &Caller,
-        provider: Provider,
-        model: &str,
-        source: KeySource,
-        project_id: Option<&str>,
-        usage: Usage,
-        started: Instant,
-        status: &'static str,
-    ) {
-        if source == KeySource::Platform && status == "ok" {
-            // Seed before counting, so the database read cannot miss this completion.
-            if self.platform_used(store, &caller.org_id).await.is_ok() {
-                let mut counters = self.platform.lock().await;
-                if let Some(used) = counters.get_mut(&(caller.org_id.clone(), ids::current_month())) {
-                    *used += usage.input_tokens + usage.output_tokens;
-                }
-            }
+    /// The estimate of what the call cost so far: the prompt and the text produced.
+    pub fn estimate(&self) -> Usage {
+        Usage { input_tokens: self.input_estimate, output_tokens: estimate_tokens(self.streamed_bytes) }
+    }
+
+    /// Counts the call with the provider's usage, or the estimate when it reported none (no
+    /// usage, or all zeros, which no real call costs). Returns what was counted.
+    pub fn settle(&mut self, reported: Option<Usage>, status: &'static str) -> Usage {
+        let usage = reported.filter(|u| *u != Usage::default()).unwrap_or_else(|| self.estimate());
+        self.count(usage, status);
+        usage
+    }
+
+    /// Counts a call the provider refused before answering: a request, no tokens.
+    pub fn refused(&mut self, status: &'static str) {
+        self.count(Usage::default(), status);
+    }
+
+    fn count(&mut self, usage: Usage, status: &'static str) {
+        if std::mem::replace(&mut self.counted, true) {
+            return;
         }
-        let bucket = UsageBucket {
-            org_id: caller.org_id.clone(),
-            day: ids::current_day(),
-            project_id: project_id.map(str::to_owned),
-            api_key_id: caller.api_key_id.clone(),
-            provider: provider.as_str(),
-            model: model.to_owned(),
-            key_source: source.as_str(),
-            status,
-        };
-        let counts = UsageCounts::one(usage.input_tokens, usage.output_tokens, started.elapsed().as_millis() as u64);
-        let first = {
-            let mut batch = self.pending.batch.lock().unwrap_or_else(PoisonError::into_inner);
-            let first = batch.is_empty();
-            batch.entry(bucket).or_default().add(counts);
-            first
-        };
-        if first {
-            self.pending.wake.notify_one();
+        let bucket = UsageBucket { day: ids::current_day(), status, ..self.bucket.clone() };
+        let latency_ms = self.started.elapsed().as_millis() as u64;
+        let counts = UsageCounts::one(usage.input_tokens, usage.output_tokens, latency_ms);
+        self.pending.count(bucket, counts, self.reservation.take());
+    }
+}
+
+impl Drop for Meter {
+    fn drop(&mut self) {
+        if !self.counted {
+            self.settle(None, "ok");
         }
     }
 }

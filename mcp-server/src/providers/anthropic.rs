@@ -1,6 +1,8 @@
 //! Anthropic Messages: `x-api-key` + `anthropic-version`, a required `max_tokens`, the system
 //! prompt as a top-level field, and typed stream events.
 
+use std::time::Duration;
+
 use converra::{FinishReason, KeyStatus, MessageRole, Usage};
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -118,11 +120,12 @@ pub async fn stream(
     url: reqwest::Url,
     key: &SecretString,
     req: &ChatRequest,
+    idle: Duration,
 ) -> Result<ChatStream, ProviderFailure> {
     let response = errors::send(Provider::Anthropic, request(client, url, key, req, true)).await?;
     let mut usage = Usage::default();
     let mut stop: Option<String> = None;
-    Ok(sse::events(response, move |data| {
+    Ok(sse::events(response, idle, move |data| {
         let Some(data) = data else { return Step::Fail(ProviderFailure(KeyStatus::Unreachable)) };
         let Ok(event) = serde_json::from_str::<Value>(data) else {
             return Step::Fail(ProviderFailure(KeyStatus::ProviderError));

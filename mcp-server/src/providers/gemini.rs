@@ -2,6 +2,8 @@
 //! `x-goog-api-key`, never in a `?key=` query string, so it cannot end up in a URL that an error
 //! or a log line repeats.
 
+use std::time::Duration;
+
 use converra::{FinishReason, KeyStatus, MessageRole, Provider, Usage};
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -146,11 +148,12 @@ pub async fn stream(
     base: &str,
     key: &SecretString,
     req: &ChatRequest,
+    idle: Duration,
 ) -> Result<ChatStream, ProviderFailure> {
     let response = errors::send(Provider::Gemini, request(client, base, key, req, true)).await?;
     let mut usage = Usage::default();
     let mut finish: Option<String> = None;
-    Ok(sse::events(response, move |data| {
+    Ok(sse::events(response, idle, move |data| {
         // Gemini has no end marker: the answer is complete when the body ends after a finishReason.
         let Some(data) = data else {
             return match finish.take() {

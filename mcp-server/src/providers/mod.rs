@@ -18,13 +18,48 @@ use secrecy::{ExposeSecret, SecretString};
 
 pub use chat::{ChatEvent, ChatRequest, ChatResponse, ChatStream, ProviderFailure};
 
-/// Where each provider is reached and the operator's own keys behind the allowance.
+/// Where each provider is reached, how long it may take, and the operator's own keys behind
+/// the allowance with the output they may be asked for.
 #[derive(Clone, Default)]
 pub struct ProviderConfig {
     pub base_urls: HashMap<Provider, String>,
     pub platform_keys: HashMap<Provider, SecretString>,
     /// Timeout of a key test (the cheap models-list call).
     pub test_timeout: Option<Duration>,
+    pub timeouts: Timeouts,
+    pub allowance: AllowanceLimits,
+}
+
+/// How long a provider may take. There is no total limit on a stream: a long generation that
+/// keeps sending is never cut, one that goes silent is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timeouts {
+    /// To open the connection (TCP and TLS).
+    pub connect: Duration,
+    /// A stream's longest silence: before its first byte, and between any two chunks.
+    pub idle: Duration,
+    /// A non-streamed answer, whole (reasoning models think for minutes before answering).
+    pub response: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self { connect: Duration::from_secs(5), idle: Duration::from_secs(120), response: Duration::from_secs(600) }
+    }
+}
+
+/// The output a platform-allowance call may ask for: its `max_tokens`, this default when it
+/// gives none, never more than the maximum. The call's reservation counts this cap.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AllowanceLimits {
+    pub default_output_tokens: u32,
+    pub max_output_tokens: u32,
+}
+
+impl Default for AllowanceLimits {
+    fn default() -> Self {
+        Self { default_output_tokens: 1024, max_output_tokens: 16_384 }
+    }
 }
 
 pub fn default_base_url(provider: Provider) -> &'static str {
@@ -52,14 +87,16 @@ pub struct Providers {
     chat_urls: HashMap<Provider, reqwest::Url>,
     platform_keys: HashMap<Provider, SecretString>,
     test_timeout: Duration,
+    timeouts: Timeouts,
+    allowance: AllowanceLimits,
 }
 
 impl Providers {
     pub fn new(config: ProviderConfig) -> Self {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(120))
+            // No client-wide total timeout: it would cut long generations. Each call sets its own.
+            .connect_timeout(config.timeouts.connect)
             .pool_idle_timeout(Duration::from_secs(90))
             .tcp_nodelay(true)
             .user_agent(concat!("converra/", env!("CARGO_PKG_VERSION")))
@@ -89,7 +126,18 @@ impl Providers {
             chat_urls,
             platform_keys: config.platform_keys,
             test_timeout: config.test_timeout.unwrap_or(Duration::from_secs(10)),
+            timeouts: config.timeouts,
+            allowance: config.allowance,
         }
+    }
+
+    pub fn timeouts(&self) -> Timeouts {
+        self.timeouts
+    }
+
+    /// What a platform-allowance call may ask for.
+    pub fn allowance(&self) -> AllowanceLimits {
+        self.allowance
     }
 
     pub fn platform_key(&self, provider: Provider) -> Option<&SecretString> {
@@ -130,7 +178,7 @@ impl Providers {
 }
 
 impl Providers {
-    /// Runs a completion with `key`.
+    /// Runs a completion with `key`, within the whole-response timeout.
     pub async fn complete(
         &self,
         provider: Provider,
@@ -138,30 +186,43 @@ impl Providers {
         req: &ChatRequest,
     ) -> Result<ChatResponse, ProviderFailure> {
         let (client, base) = (&self.client, self.base(provider));
-        match provider {
-            Provider::Openai | Provider::Deepseek => {
-                openai::complete(client, provider, self.chat_url(provider)?, key, req).await
+        let call = async {
+            match provider {
+                Provider::Openai | Provider::Deepseek => {
+                    openai::complete(client, provider, self.chat_url(provider)?, key, req).await
+                }
+                Provider::Anthropic => anthropic::complete(client, self.chat_url(provider)?, key, req).await,
+                Provider::Gemini => gemini::complete(client, base, key, req).await,
             }
-            Provider::Anthropic => anthropic::complete(client, self.chat_url(provider)?, key, req).await,
-            Provider::Gemini => gemini::complete(client, base, key, req).await,
-        }
+        };
+        tokio::time::timeout(self.timeouts.response, call).await.unwrap_or_else(|_| {
+            tracing::info!(provider = %provider, "provider timed out");
+            Err(ProviderFailure(KeyStatus::Unreachable))
+        })
     }
 
     /// Starts a streamed completion with `key`; failures before the first byte come back here.
+    /// The answer's head, and then every chunk, must come within the idle timeout.
     pub async fn stream(
         &self,
         provider: Provider,
         key: &SecretString,
         req: &ChatRequest,
     ) -> Result<ChatStream, ProviderFailure> {
-        let (client, base) = (&self.client, self.base(provider));
-        match provider {
-            Provider::Openai | Provider::Deepseek => {
-                openai::stream(client, provider, self.chat_url(provider)?, key, req).await
+        let (client, base, idle) = (&self.client, self.base(provider), self.timeouts.idle);
+        let start = async {
+            match provider {
+                Provider::Openai | Provider::Deepseek => {
+                    openai::stream(client, provider, self.chat_url(provider)?, key, req, idle).await
+                }
+                Provider::Anthropic => anthropic::stream(client, self.chat_url(provider)?, key, req, idle).await,
+                Provider::Gemini => gemini::stream(client, base, key, req, idle).await,
             }
-            Provider::Anthropic => anthropic::stream(client, self.chat_url(provider)?, key, req).await,
-            Provider::Gemini => gemini::stream(client, base, key, req).await,
-        }
+        };
+        tokio::time::timeout(idle, start).await.unwrap_or_else(|_| {
+            tracing::info!(provider = %provider, "provider sent nothing within the idle timeout");
+            Err(ProviderFailure(KeyStatus::Unreachable))
+        })
     }
 }
 

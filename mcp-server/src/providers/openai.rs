@@ -1,6 +1,8 @@
 //! OpenAI Chat Completions; DeepSeek speaks the same wire format (with `max_tokens` instead of
 //! OpenAI's newer `max_completion_tokens`).
 
+use std::time::Duration;
+
 use converra::{KeyStatus, MessageRole, Provider, Usage};
 use reqwest::header::AUTHORIZATION;
 use secrecy::SecretString;
@@ -83,11 +85,12 @@ pub async fn stream(
     url: reqwest::Url,
     key: &SecretString,
     req: &ChatRequest,
+    idle: Duration,
 ) -> Result<ChatStream, ProviderFailure> {
     let response = errors::send(provider, request(client, provider, url, key, req, true)).await?;
     let mut finish: Option<String> = None;
     let mut usage = Usage::default();
-    let stream = sse::events(response, move |data| {
+    let stream = sse::events(response, idle, move |data| {
         let Some(data) = data else {
             // Some compatible servers close without `[DONE]`: fine once the answer finished.
             return match finish.take() {

@@ -1,6 +1,8 @@
 //! Reading a provider's server-sent events into our event stream. Each adapter supplies a step
 //! function that turns one event's data (or `None` at the end of the byte stream) into a step.
 
+use std::time::Duration;
+
 use eventsource_stream::Eventsource;
 use futures_util::StreamExt;
 
@@ -17,11 +19,15 @@ pub enum Step {
 }
 
 /// Parses the SSE body of `response` with `step`. An `event: error` ends the stream with the
-/// provider's mapped failure; a broken connection ends it as `unreachable`.
-pub fn events(response: reqwest::Response, mut step: impl FnMut(Option<&str>) -> Step + Send + 'static) -> ChatStream {
+/// provider's mapped failure; a broken connection, or `idle` without a byte, ends it as
+/// `unreachable`.
+pub fn events(
+    response: reqwest::Response,
+    idle: Duration,
+    mut step: impl FnMut(Option<&str>) -> Step + Send + 'static,
+) -> ChatStream {
     let mut ended = false;
-    response
-        .bytes_stream()
+    idle_bounded(response, idle)
         .eventsource()
         .map(Some)
         .chain(futures_util::stream::once(async { None }))
@@ -53,4 +59,30 @@ pub fn events(response: reqwest::Response, mut step: impl FnMut(Option<&str>) ->
             std::future::ready(out)
         })
         .boxed()
+}
+
+/// Why the body stopped early: the connection broke, or the provider went silent.
+#[derive(Debug)]
+enum Broken {
+    Connection,
+    Silent,
+}
+
+/// The body's chunks; after `idle` without one, a `Silent` error ends it. Every byte counts,
+/// keep-alive comments and pings included: a provider still thinking out loud is not idle.
+fn idle_bounded(
+    response: reqwest::Response,
+    idle: Duration,
+) -> impl futures_util::Stream<Item = Result<impl AsRef<[u8]>, Broken>> {
+    futures_util::stream::unfold(Some(response.bytes_stream().boxed()), move |body| async move {
+        let mut body = body?;
+        match tokio::time::timeout(idle, body.next()).await {
+            Ok(Some(chunk)) => Some((chunk.map_err(|_| Broken::Connection), Some(body))),
+            Ok(None) => None,
+            Err(_) => {
+                tracing::info!(idle_secs = idle.as_secs_f64(), "provider stream went silent");
+                Some((Err(Broken::Silent), None))
+            }
+        }
+    })
 }

@@ -27,9 +27,9 @@ use converra::{AiSettings, AuditEvent, Environment, KeyStatus, Plan, Project, Pr
 use converra::{UsageGroup, UsageTotals};
 
 pub use rows::{
-    ApiKeyRow, AuthRow, CustomLimits, DataKeyRow, MemberChange, MemberRow, NewAuditEvent, NewProviderKey, OrgRow,
-    ProviderKeyRow, Reencrypted, SecretUpdate, TestRecord, UsageBatch, UsageBucket, UsageCounts, UsageGroupBy,
-    UsageRow, VaultCounts, VaultDump,
+    AllowanceReservation, ApiKeyRow, AuthRow, CustomLimits, DataKeyRow, MemberChange, MemberRow, NewAuditEvent,
+    NewProviderKey, OrgRow, ProviderKeyRow, Reencrypted, SecretUpdate, TestRecord, UsageBatch, UsageBucket,
+    UsageCounts, UsageGroupBy, UsageRow, VaultCounts, VaultDump,
 };
 
 /// A storage failure. Its text names tables and constraints, never values.
@@ -492,9 +492,29 @@ impl Store {
 
     // --- usage -------------------------------------------------------------------------------
 
-    /// Adds a batch to the roll-ups in one transaction. No cached query reads usage.
-    pub async fn add_usage(&self, batch: Arc<UsageBatch>) -> StoreResult<()> {
-        dispatch!(self.add_usage(batch))
+    /// Adds a batch to the roll-ups and deletes the allowance reservations it settles, in one
+    /// transaction, so a reader never sees a call's tokens twice or not at all. No cached query
+    /// reads usage.
+    pub async fn add_usage(&self, batch: Arc<UsageBatch>, settled: Arc<Vec<String>>) -> StoreResult<()> {
+        dispatch!(self.add_usage(batch, settled))
+    }
+
+    /// Holds `reservation.tokens` of its organization's month if the platform tokens used, plus
+    /// every reservation unexpired at `now` (unix seconds), plus these, stay within `limit`;
+    /// atomically, so concurrent calls on any number of replicas never overshoot. Expired
+    /// reservations of the organization are deleted on the way. Returns whether it was held.
+    pub async fn reserve_allowance(
+        &self,
+        reservation: AllowanceReservation,
+        limit: u64,
+        now: u64,
+    ) -> StoreResult<bool> {
+        dispatch!(self.reserve_allowance(reservation, limit, now))
+    }
+
+    /// Tokens held by an organization's reservations for `month` that are unexpired at `now`.
+    pub async fn allowance_reserved(&self, org_id: &str, month: &str, now: u64) -> StoreResult<u64> {
+        dispatch!(self.allowance_reserved(org_id, month, now))
     }
 
     /// Tokens spent on the platform key by an organization in a month.

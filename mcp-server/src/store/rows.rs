@@ -194,6 +194,19 @@ impl UsageCounts {
 /// Completions not yet written, summed per bucket.
 pub type UsageBatch = HashMap<UsageBucket, UsageCounts>;
 
+/// Platform-allowance tokens held for one call in flight: counted against the month's allowance
+/// until the call's usage is written (which releases it) or `expires_at` passes (a crash).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllowanceReservation {
+    pub id: String,
+    pub org_id: String,
+    /// `YYYY-MM` (UTC), the allowance period.
+    pub month: String,
+    pub tokens: u64,
+    /// Unix seconds.
+    pub expires_at: u64,
+}
+
 /// A usage report's grouping column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UsageGroupBy {

@@ -4,6 +4,7 @@
 //! (ignored in a plain `cargo test`; `.ci/run` starts a throwaway server and runs them).
 
 mod access;
+mod allowance;
 mod operations;
 mod vault;
 

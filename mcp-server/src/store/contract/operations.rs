@@ -38,9 +38,9 @@ async fn usage_batches_add_up_and_group(store: Store) {
     batch.insert(bucket(org, "2026-11-02", "anthropic", "platform", "ok"), UsageCounts::one(100, 50, 80));
     batch.insert(bucket(org, "2026-11-03", "openai", "organization", "invalid_key"), UsageCounts::one(0, 0, 20));
     batch.insert(bucket(org, "2026-10-31", "openai", "platform", "ok"), UsageCounts::one(7, 7, 10));
-    store.add_usage(Arc::new(batch.clone())).await.unwrap();
+    store.add_usage(Arc::new(batch.clone()), Arc::default()).await.unwrap();
     // A second batch with the same buckets adds to them.
-    store.add_usage(Arc::new(batch)).await.unwrap();
+    store.add_usage(Arc::new(batch), Arc::default()).await.unwrap();
 
     assert_eq!(store.platform_tokens_used(org, "2026-11").await.unwrap(), 300);
     assert_eq!(store.platform_tokens_used(org, "2026-10").await.unwrap(), 28);
@@ -122,7 +122,7 @@ async fn a_dump_loads_into_an_empty_store_whole_and_replaces_a_used_one(store: S
     store.insert_provider_key(key, event(org, "pk.added", "pk")).await.unwrap();
     let mut batch = UsageBatch::new();
     batch.insert(bucket(org, "2026-11-02", "openai", "project", "ok"), UsageCounts::one(3, 4, 5));
-    store.add_usage(Arc::new(batch)).await.unwrap();
+    store.add_usage(Arc::new(batch), Arc::default()).await.unwrap();
     store.set_meta("master_key_version", "1").await.unwrap();
     let dump = store.dump().await.unwrap();
     assert_eq!((dump.organizations.len(), dump.audit_events.len(), dump.usage.len()), (1, 3, 1));

@@ -167,4 +167,15 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE organizations ADD COLUMN api_key_limit BIGINT;
     "#,
+    // 3: platform-allowance reservations of calls in flight (SQLite's 7).
+    r#"
+    CREATE TABLE allowance_reservations (
+        id         TEXT PRIMARY KEY,
+        org_id     TEXT NOT NULL,
+        month      TEXT NOT NULL,
+        tokens     BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL
+    );
+    CREATE INDEX allowance_reservations_org ON allowance_reservations (org_id, month);
+    "#,
 ];

@@ -1,14 +1,19 @@
-//! Completion usage as daily roll-ups (see the SQLite backend's `usage.rs` for the shape).
+//! Completion usage as daily roll-ups, and platform-allowance reservations (see the SQLite
+//! backend's `usage.rs` for the shape).
 
 use std::sync::Arc;
 
 use converra::UsageGroup;
 
 use super::Postgres;
-use crate::store::{StoreResult, UsageBatch, UsageGroupBy, totals};
+use crate::store::{AllowanceReservation, StoreResult, UsageBatch, UsageGroupBy, totals};
 
 impl Postgres {
-    pub(in crate::store) async fn add_usage(&self, batch: Arc<UsageBatch>) -> StoreResult<()> {
+    pub(in crate::store) async fn add_usage(
+        &self,
+        batch: Arc<UsageBatch>,
+        settled: Arc<Vec<String>>,
+    ) -> StoreResult<()> {
         let mut c = self.client().await?;
         let tx = c.transaction().await?;
         let stmt = tx
@@ -46,8 +51,64 @@ impl Postgres {
             )
             .await?;
         }
+        if !settled.is_empty() {
+            tx.execute("DELETE FROM allowance_reservations WHERE id = ANY($1)", &[&*settled]).await?;
+        }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Reservations of one organization are serialized by a lock on its row (`FOR NO KEY
+    /// UPDATE`: it does not block inserts that merely reference the organization), and the
+    /// check reads usage and reservations in one statement, so one snapshot: a batch written
+    /// meanwhile (adding usage and deleting the reservations it settles) is seen whole or not at all.
+    pub(in crate::store) async fn reserve_allowance(
+        &self,
+        r: AllowanceReservation,
+        limit: u64,
+        now: u64,
+    ) -> StoreResult<bool> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await?;
+        tx.execute("SELECT 1 FROM organizations WHERE id = $1 FOR NO KEY UPDATE", &[&r.org_id]).await?;
+        tx.execute(
+            "DELETE FROM allowance_reservations WHERE org_id = $1 AND expires_at <= $2",
+            &[&r.org_id, &(now as i64)],
+        )
+        .await?;
+        let taken: i64 = tx
+            .query_one(
+                "SELECT (SELECT coalesce(sum(input_tokens + output_tokens), 0) FROM usage_rollups
+                         WHERE org_id = $1 AND month = $2 AND key_source = 'platform')::bigint
+                      + (SELECT coalesce(sum(tokens), 0) FROM allowance_reservations
+                         WHERE org_id = $1 AND month = $2)::bigint",
+                &[&r.org_id, &r.month],
+            )
+            .await?
+            .get(0);
+        if (taken as u64).saturating_add(r.tokens) > limit {
+            return Ok(false);
+        }
+        tx.execute(
+            "INSERT INTO allowance_reservations (id, org_id, month, tokens, expires_at) VALUES ($1, $2, $3, $4, $5)",
+            &[&r.id, &r.org_id, &r.month, &(r.tokens as i64), &(r.expires_at as i64)],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    pub(in crate::store) async fn allowance_reserved(&self, org_id: &str, month: &str, now: u64) -> StoreResult<u64> {
+        let c = self.client().await?;
+        let held: i64 = c
+            .query_one(
+                "SELECT coalesce(sum(tokens), 0)::bigint FROM allowance_reservations
+                 WHERE org_id = $1 AND month = $2 AND expires_at > $3",
+                &[&org_id, &month, &(now as i64)],
+            )
+            .await?
+            .get(0);
+        Ok(held as u64)
     }
 
     pub(in crate::store) async fn platform_tokens_used(&self, org_id: &str, month: &str) -> StoreResult<u64> {

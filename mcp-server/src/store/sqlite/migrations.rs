@@ -178,4 +178,17 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE organizations ADD COLUMN api_key_limit INTEGER;
     "#,
+    // 7: platform-allowance reservations of calls in flight (released when their usage is
+    // written; `expires_at`, unix seconds, frees those of a process that died mid-call).
+    // Ephemeral, so neither dumped nor tied to an organization by a foreign key.
+    r#"
+    CREATE TABLE allowance_reservations (
+        id         TEXT PRIMARY KEY,
+        org_id     TEXT NOT NULL,
+        month      TEXT NOT NULL,
+        tokens     INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+    );
+    CREATE INDEX allowance_reservations_org ON allowance_reservations (org_id, month);
+    "#,
 ];

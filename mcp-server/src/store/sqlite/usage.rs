@@ -1,7 +1,8 @@
 //! Completion usage, kept as daily roll-ups: one row per organization, day, project, API key,
 //! provider, model, key source and outcome, whose counters the usage recorder adds to. Writing
 //! a batch costs a few upserts however many completions it holds, and a month's report reads
-//! a few rows per day instead of one per completion.
+//! a few rows per day instead of one per completion. Platform-allowance reservations sit beside
+//! them (`allowance_reservations`) until the batch holding their call's usage is written.
 
 use std::sync::Arc;
 
@@ -9,11 +10,16 @@ use converra::UsageGroup;
 use rusqlite::params;
 
 use super::Sqlite;
-use crate::store::{StoreResult, UsageBatch, UsageGroupBy, totals};
+use crate::store::{AllowanceReservation, StoreResult, UsageBatch, UsageGroupBy, totals};
 
 impl Sqlite {
-    /// Adds a batch to the roll-ups in one transaction (one fsync for the batch).
-    pub(in crate::store) async fn add_usage(&self, batch: Arc<UsageBatch>) -> StoreResult<()> {
+    /// Adds a batch to the roll-ups and deletes the reservations it settles, in one transaction
+    /// (one fsync for the batch).
+    pub(in crate::store) async fn add_usage(
+        &self,
+        batch: Arc<UsageBatch>,
+        settled: Arc<Vec<String>>,
+    ) -> StoreResult<()> {
         self.transaction(move |c| {
             {
                 let mut stmt = c.prepare_cached(
@@ -45,8 +51,58 @@ impl Sqlite {
                         n.latency_ms_max as i64,
                     ])?;
                 }
+                let mut release = c.prepare_cached("DELETE FROM allowance_reservations WHERE id = ?1")?;
+                for id in settled.iter() {
+                    release.execute([id])?;
+                }
             }
             Ok(())
+        })
+        .await
+    }
+
+    /// The immediate transaction holds SQLite's write lock from the check to the insert, so no
+    /// other reservation (from this process or another) lands in between.
+    pub(in crate::store) async fn reserve_allowance(
+        &self,
+        r: AllowanceReservation,
+        limit: u64,
+        now: u64,
+    ) -> StoreResult<bool> {
+        self.transaction(move |tx| {
+            tx.execute("DELETE FROM allowance_reservations WHERE org_id = ?1 AND expires_at <= ?2", params![
+                r.org_id,
+                now as i64
+            ])?;
+            let taken: i64 = tx.query_row(
+                "SELECT (SELECT ifnull(sum(input_tokens + output_tokens), 0) FROM usage_rollups
+                         WHERE org_id = ?1 AND month = ?2 AND key_source = 'platform')
+                      + (SELECT ifnull(sum(tokens), 0) FROM allowance_reservations WHERE org_id = ?1 AND month = ?2)",
+                params![r.org_id, r.month],
+                |row| row.get(0),
+            )?;
+            if (taken as u64).saturating_add(r.tokens) > limit {
+                return Ok(false);
+            }
+            tx.execute(
+                "INSERT INTO allowance_reservations (id, org_id, month, tokens, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![r.id, r.org_id, r.month, r.tokens as i64, r.expires_at as i64],
+            )?;
+            Ok(true)
+        })
+        .await
+    }
+
+    pub(in crate::store) async fn allowance_reserved(&self, org_id: &str, month: &str, now: u64) -> StoreResult<u64> {
+        let (org_id, month) = (org_id.to_owned(), month.to_owned());
+        self.run(move |c| {
+            let held: i64 = c.query_row(
+                "SELECT ifnull(sum(tokens), 0) FROM allowance_reservations
+                 WHERE org_id = ?1 AND month = ?2 AND expires_at > ?3",
+                params![org_id, month, now as i64],
+                |r| r.get(0),
+            )?;
+            Ok(held as u64)
         })
         .await
     }
