@@ -122,7 +122,12 @@ impl Error {
 
     /// The HTTP status of each code (the MCP face reports the same code and message).
     pub fn http_status(&self) -> u16 {
-        match self.code() {
+        Self::http_status_of(&self.code())
+    }
+
+    /// The HTTP status of a code.
+    pub fn http_status_of(code: &ErrorCode) -> u16 {
+        match code {
             ErrorCode::Unauthorized => 401,
             ErrorCode::Forbidden => 403,
             ErrorCode::NotFound => 404,
@@ -134,28 +139,37 @@ impl Error {
             ErrorCode::AllowanceExhausted => 402,
             ErrorCode::AiDisabled => 409,
             ErrorCode::ProviderError => 502,
-            ErrorCode::Internal => 500,
+            ErrorCode::KeyRejected => 422,
+            ErrorCode::ApiKeyLimit => 409,
             ErrorCode::Unavailable => 503,
+            ErrorCode::Internal => 500,
+            _ => 500,
         }
     }
 
-    /// The JSON error body (`{"error": {...}}`) every face shows.
+    /// The JSON error body (`{"error": {...}}`) every face shows: the fixed message, and every
+    /// detail in a field beside it.
     pub fn body(&self) -> converra::ErrorBody {
-        converra::ErrorBody {
-            error: converra::ErrorDetail {
-                code: self.code(),
-                message: self.to_string(),
-                field: match self {
-                    Error::Validation { field, .. } => field.clone(),
-                    _ => None,
-                },
-                provider_status: match self {
-                    Error::Provider { status, .. } => Some(*status),
-                    _ => None,
-                },
-            },
+        let mut detail = converra::ErrorDetail::new(self.code(), self.to_string());
+        match self {
+            Error::Validation { field, .. } => detail.field = field.clone(),
+            Error::Provider { status, .. } => detail.provider_status = Some(*status),
+            _ => {}
         }
+        converra::ErrorBody { error: detail }
     }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_known_code_has_its_own_status() {
+        for code in ErrorCode::KNOWN.iter().filter(|c| **c != ErrorCode::Internal) {
+            assert_ne!(Error::http_status_of(code), 500, "{code} needs an HTTP status");
+        }
+    }
+}

@@ -75,12 +75,7 @@ async fn not_found() -> ApiError {
 
 async fn method_not_allowed() -> Response {
     let body = converra::ErrorBody {
-        error: converra::ErrorDetail {
-            code: converra::ErrorCode::NotFound,
-            message: "Method not allowed on this route".into(),
-            field: None,
-            provider_status: None,
-        },
+        error: converra::ErrorDetail::new(converra::ErrorCode::NotFound, "Method not allowed on this route"),
     };
     (StatusCode::METHOD_NOT_ALLOWED, axum::Json(body)).into_response()
 }

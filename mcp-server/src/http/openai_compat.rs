@@ -33,17 +33,13 @@ impl From<Error> for OpenAiApiError {
 fn openai_error(e: &Error) -> OpenAiError {
     let body = e.body().error;
     let kind = match body.code {
-        ErrorCode::Unauthorized | ErrorCode::Forbidden | ErrorCode::NotFound | ErrorCode::ValidationError => {
-            "invalid_request_error"
-        }
-        ErrorCode::Conflict | ErrorCode::PayloadTooLarge | ErrorCode::NoProviderKey | ErrorCode::AiDisabled => {
-            "invalid_request_error"
-        }
         ErrorCode::RateLimited => "rate_limit_error",
         ErrorCode::AllowanceExhausted => "insufficient_quota",
-        ErrorCode::ProviderError | ErrorCode::Internal | ErrorCode::Unavailable => "api_error",
+        ErrorCode::ProviderError | ErrorCode::Unavailable | ErrorCode::Internal => "api_error",
+        // Every other code is the caller's to fix.
+        _ => "invalid_request_error",
     };
-    let code = match (body.code, body.provider_status) {
+    let code = match (&body.code, body.provider_status) {
         (ErrorCode::Unauthorized, _) => "invalid_api_key".to_owned(),
         (ErrorCode::ProviderError, Some(status)) => status.as_str().to_owned(),
         (code, _) => code.as_str().to_ascii_lowercase(),
