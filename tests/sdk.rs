@@ -117,7 +117,7 @@ async fn provider_keys_add_get_list_update_test_activate_resolve_and_remove() {
 
     // Update in place: new secret and name, same id.
     let updated = keys
-        .update(&first.id, UpdateProviderKey { api_key: SECOND_OPENAI.to_owned().into(), name: Some("Renamed".into()) })
+        .update(&first.id, UpdateProviderKey { name: Some("Renamed".into()), ..UpdateProviderKey::new(SECOND_OPENAI) })
         .await
         .unwrap();
     assert_eq!(updated.id, first.id);
@@ -661,14 +661,22 @@ async fn a_key_the_provider_rejects_is_a_provider_error_with_its_status() {
     assert!(!shown.contains("DEADkey") && !shown.contains("Incorrect API key provided"), "{shown}");
     assert_eq!(sdk.provider_keys().get(&key.id).await.unwrap().status, KeyStatus::InvalidKey);
 
-    // Adding with test_first refuses the key with the same error.
+    // Adding with test_first refuses the key: the caller's error, and nothing is stored.
     let refused = sdk
         .provider_keys()
         .add(AddProviderKey::new(Provider::Openai, "revoked", revoked_key(Provider::Openai)).test_first())
         .await
         .unwrap_err();
-    assert_api_error(&refused, ErrorCode::ProviderError);
-    assert_eq!(api(&refused).provider_status, Some(KeyStatus::InvalidKey));
+    assert_api_error(&refused, ErrorCode::KeyRejected);
+    let answer = api(&refused);
+    assert_eq!(
+        (answer.status, answer.provider_status, answer.stored),
+        (Some(422), Some(KeyStatus::InvalidKey), Some(false))
+    );
+    assert_eq!(
+        (answer.host.as_deref(), refused.to_string().as_str()),
+        (None, "The key was not stored: Invalid API key")
+    );
 }
 
 #[tokio::test]
@@ -688,7 +696,7 @@ async fn debug_output_never_shows_a_secret() {
 
     let add = AddProviderKey::new(Provider::Openai, "x", valid_key(Provider::Openai));
     assert!(!format!("{add:?}").contains(valid_key(Provider::Openai)));
-    let update = UpdateProviderKey { api_key: SECOND_OPENAI.to_owned().into(), name: None };
+    let update = UpdateProviderKey::new(SECOND_OPENAI);
     assert!(!format!("{update:?}").contains(SECOND_OPENAI));
 
     // The secret shown once is the working key.

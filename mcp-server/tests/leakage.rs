@@ -83,7 +83,7 @@ async fn no_secret_reaches_a_trace_log_an_answer_or_an_audit_event() {
                 json!({"provider": provider, "name": "again", "api_key": secret, "test": true}),
             )
             .await;
-        assert_eq!(status, 502, "{refused}");
+        assert_eq!(status, 422, "{refused}");
         answers.extend([key, tested, failed, refused]);
         if provider == "openai" {
             let (status, put) = server

@@ -65,6 +65,10 @@ pub enum Error {
     /// The store (or another engine the request needs) cannot be reached right now.
     #[error("Service unavailable: the database cannot be reached; retry shortly")]
     Unavailable,
+    /// A key sent with `"test": true` failed its test and was not stored: `KEY_REJECTED` when
+    /// the provider refused the key itself, `PROVIDER_ERROR` (with the host tried) otherwise.
+    #[error("{}", .status.message())]
+    NotStored { status: KeyStatus, host: String },
     /// Details are logged (with ids only) where this is mapped, never shown.
     #[error("Internal error")]
     Internal(#[from] InternalError),
@@ -116,6 +120,8 @@ impl Error {
             Error::AiDisabled => ErrorCode::AiDisabled,
             Error::Provider { .. } => ErrorCode::ProviderError,
             Error::Unavailable => ErrorCode::Unavailable,
+            Error::NotStored { status, .. } if rejects_the_key(*status) => ErrorCode::KeyRejected,
+            Error::NotStored { .. } => ErrorCode::ProviderError,
             Error::Internal(_) => ErrorCode::Internal,
         }
     }
@@ -154,10 +160,23 @@ impl Error {
         match self {
             Error::Validation { field, .. } => detail.field = field.clone(),
             Error::Provider { status, .. } => detail.provider_status = Some(*status),
+            Error::NotStored { status, host } => {
+                detail.provider_status = Some(*status);
+                detail.stored = Some(false);
+                if detail.code == ErrorCode::ProviderError {
+                    detail.host = Some(host.clone());
+                }
+            }
             _ => {}
         }
         converra::ErrorBody { error: detail }
     }
+}
+
+/// The test outcomes that are the key's fault (the caller's error, 422) rather than the
+/// provider's or the network's (502).
+fn rejects_the_key(status: KeyStatus) -> bool {
+    matches!(status, KeyStatus::InvalidKey | KeyStatus::PermissionDenied | KeyStatus::QuotaExceeded)
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -171,5 +190,25 @@ mod tests {
         for code in ErrorCode::KNOWN.iter().filter(|c| **c != ErrorCode::Internal) {
             assert_ne!(Error::http_status_of(code), 500, "{code} needs an HTTP status");
         }
+    }
+
+    #[test]
+    fn a_key_that_fails_its_test_is_not_stored() {
+        let rejected = Error::NotStored { status: KeyStatus::QuotaExceeded, host: "api.openai.com".into() };
+        assert_eq!((rejected.code(), rejected.http_status()), (ErrorCode::KeyRejected, 422));
+        let body = serde_json::to_value(rejected.body()).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({"error": {"code": "KEY_REJECTED", "message": "Quota exceeded",
+                "provider_status": "quota_exceeded", "stored": false}})
+        );
+        let unreachable = Error::NotStored { status: KeyStatus::Unreachable, host: "127.0.0.1:9".into() };
+        assert_eq!(unreachable.http_status(), 502);
+        let body = serde_json::to_value(unreachable.body()).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({"error": {"code": "PROVIDER_ERROR", "message": "Provider unreachable",
+                "provider_status": "unreachable", "stored": false, "host": "127.0.0.1:9"}})
+        );
     }
 }

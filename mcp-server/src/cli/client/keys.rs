@@ -4,7 +4,9 @@
 use std::io::{IsTerminal, Read};
 
 use clap::Subcommand;
-use converra::{AddProviderKey, Converra, Environment, Provider, ProviderKey, ProviderKeyFilter, ResolveQuery};
+use converra::{
+    AddProviderKey, Converra, Environment, KeyStatus, Provider, ProviderKey, ProviderKeyFilter, ResolveQuery,
+};
 
 use super::{Failure, failure, table};
 
@@ -85,6 +87,20 @@ fn rows(keys: &[ProviderKey]) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// What a failed test means for the key, one sentence per outcome: a key the provider refused
+/// is not the same news as a provider that could not be asked.
+fn test_failure(status: KeyStatus) -> Option<&'static str> {
+    Some(match status {
+        KeyStatus::Ok => return None,
+        KeyStatus::InvalidKey => "the provider rejected the key",
+        KeyStatus::PermissionDenied => "the key works but lacks permission for this call",
+        KeyStatus::QuotaExceeded => "the key works but its account is out of quota",
+        KeyStatus::RateLimited => "the provider rate-limited the test, so the key was not checked; try again later",
+        KeyStatus::Unreachable => "the provider could not be reached, so the key was not checked",
+        _ => "the provider failed the test, so the key was not checked",
+    })
+}
+
 const HEADERS: [&str; 8] = ["ID", "PROVIDER", "NAME", "SCOPE", "ENV", "KEY", "STATE", "STATUS"];
 
 pub async fn run(client: &Converra, command: KeysCommand, json: bool) -> Result<(), Failure> {
@@ -125,13 +141,10 @@ pub async fn run(client: &Converra, command: KeysCommand, json: bool) -> Result<
                 return table::print_json(&result);
             }
             println!("{}: {} ({} ms)", result.status.as_str(), result.message, result.latency_ms);
-            if result.status != converra::KeyStatus::Ok {
-                return Err(Failure {
-                    code: 10,
-                    message: format!("the provider did not accept the key: {}", result.message),
-                });
+            match test_failure(result.status) {
+                Some(sentence) => Err(Failure { code: 10, message: format!("{sentence}: {}", result.message) }),
+                None => Ok(()),
             }
-            Ok(())
         }
         KeysCommand::Activate { id } => {
             let key = keys.activate(&id).await.map_err(failure)?;
