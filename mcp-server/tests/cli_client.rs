@@ -333,7 +333,8 @@ async fn exit_codes_scripts_can_branch_on() {
     server.cli(&["keys", "list"], None, None).await.assert_fails(3, "invalid Converra client configuration");
     let none = server.cli(&["usage"], None, None).await;
     none.assert_code(3);
-    assert!(none.stderr.contains("CONVERRA_API_KEY"), "{}", none.stderr);
+    assert!(none.stderr.contains("CONVERRA_API_KEY is not set"), "{}", none.stderr);
+    assert!(none.stderr.contains("the one `converra serve` prints on its first start"), "{}", none.stderr);
     // 4: an unknown key.
     server
         .cli(&["keys", "list"], Some("sk_test_notarealkey"), None)

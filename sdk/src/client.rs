@@ -136,7 +136,7 @@ impl Converra {
             std::env::var(API_KEY_VAR).ok().filter(|key| !key.trim().is_empty()).ok_or_else(|| Error::Config {
                 message: format!(
                     "{API_KEY_VAR} is not set: export a Converra API key (sk_live_… or sk_test_…), \
-                     e.g. the one printed by `converra init`"
+                     e.g. the one `converra serve` prints on its first start"
                 ),
             })?;
         let mut builder = Self::builder().api_key(api_key);

@@ -14,10 +14,13 @@ use super::{Failure, failure, table};
 pub enum KeysCommand {
     /// List provider keys (members see status only).
     List {
+        /// Only this provider: openai, anthropic, gemini or deepseek
         #[arg(long)]
         provider: Option<Provider>,
+        /// Only this project's keys (prj_…)
         #[arg(long)]
         project: Option<String>,
+        /// Only this environment: live or test
         #[arg(long)]
         environment: Option<Environment>,
     },
@@ -28,25 +31,36 @@ pub enum KeysCommand {
         /// A descriptive name, e.g. OpenAI-Production
         #[arg(long)]
         name: String,
-        /// Store it for one project instead of the whole organization
+        /// Store it for one project (prj_…) instead of the whole organization
         #[arg(long)]
         project: Option<String>,
         /// live or test (default: your API key's environment)
         #[arg(long)]
         environment: Option<Environment>,
-        /// Test the key with the provider first; refuse to save a rejected key
+        /// Test the key with the provider first; store nothing if the test fails
         #[arg(long)]
         test: bool,
     },
     /// Test a stored key against its provider.
-    Test { id: String },
+    Test {
+        /// The provider key's id (pk_…)
+        id: String,
+    },
     /// Make a key the active one of its slot (rotation, rollback).
-    Activate { id: String },
+    Activate {
+        /// The provider key's id (pk_…)
+        id: String,
+    },
     /// Remove a key and destroy its ciphertext.
-    Revoke { id: String },
+    Revoke {
+        /// The provider key's id (pk_…)
+        id: String,
+    },
     /// Which key a completion would use, and why.
     Resolve {
+        /// openai, anthropic, gemini or deepseek
         provider: Provider,
+        /// Resolve inside this project (prj_…)
         #[arg(long)]
         project: Option<String>,
     },

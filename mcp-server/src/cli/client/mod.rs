@@ -12,25 +12,19 @@ mod complete;
 mod keys;
 mod table;
 
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 use converra::{Converra, ErrorCode, UsageQuery};
 
 use super::Failure;
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// The client commands' names, whose help shows [`ENV_HELP`].
+pub const COMMANDS: [&str; 4] = ["keys", "complete", "api-keys", "usage"];
 
-    #[test]
-    fn exit_codes_follow_the_code_and_newer_codes_their_status() {
-        assert_eq!(exit_code(Some(&ErrorCode::KeyRejected), Some(422)), 10);
-        assert_eq!(exit_code(Some(&ErrorCode::ApiKeyLimit), Some(409)), 7);
-        assert_eq!(exit_code(Some(&ErrorCode::Unavailable), Some(503)), 11);
-        assert_eq!(exit_code(None, Some(502)), 11);
-        assert_eq!(exit_code(Some(&ErrorCode::Unknown("NEWER".into())), Some(404)), 6);
-        assert_eq!(exit_code(Some(&ErrorCode::Unknown("NEWER".into())), Some(418)), 11);
-    }
-}
+/// What every client command reads from the environment (shown in their `--help`).
+pub const ENV_HELP: &str = "\
+Environment:
+  CONVERRA_API_KEY   the Converra API key to act as (sk_live_… or sk_test_…); required
+  CONVERRA_BASE_URL  the Converra server to talk to [default: http://127.0.0.1:8080]";
 
 #[derive(Subcommand, Debug)]
 pub enum ClientCommand {
@@ -38,6 +32,8 @@ pub enum ClientCommand {
     Keys {
         #[command(subcommand)]
         command: keys::KeysCommand,
+        #[command(flatten)]
+        output: Output,
     },
     /// Run a completion with the key Converra resolves.
     Complete(complete::CompleteArgs),
@@ -45,13 +41,25 @@ pub enum ClientCommand {
     ApiKeys {
         #[command(subcommand)]
         command: api_keys::ApiKeysCommand,
+        #[command(flatten)]
+        output: Output,
     },
     /// Token usage of a month, with the plan's allowance.
     Usage {
-        /// Calendar month (UTC), YYYY-MM; default: this month
+        /// Calendar month (UTC), YYYY-MM [default: this month]
         #[arg(long)]
         month: Option<String>,
+        #[command(flatten)]
+        output: Output,
     },
+}
+
+/// The output flag of every client command.
+#[derive(Args, Debug, Clone, Copy, Default)]
+pub struct Output {
+    /// Print JSON instead of human-readable text, for scripts
+    #[arg(long, global = true)]
+    pub json: bool,
 }
 
 /// Maps an SDK error to a message and an exit code.
@@ -83,13 +91,16 @@ fn exit_code(code: Option<&ErrorCode>, status: Option<u16>) -> u8 {
     }
 }
 
-pub async fn run(command: ClientCommand, json: bool) -> Result<(), Failure> {
+pub async fn run(command: ClientCommand) -> Result<(), Failure> {
     let client = Converra::from_env().map_err(failure)?;
     match command {
-        ClientCommand::Keys { command } => keys::run(&client, command, json).await,
-        ClientCommand::Complete(args) => complete::run(&client, args, json).await,
-        ClientCommand::ApiKeys { command } => api_keys::run(&client, command, json).await,
-        ClientCommand::Usage { month } => {
+        ClientCommand::Keys { command, output } => keys::run(&client, command, output.json).await,
+        ClientCommand::Complete(args) => {
+            let json = args.output.json;
+            complete::run(&client, args, json).await
+        }
+        ClientCommand::ApiKeys { command, output } => api_keys::run(&client, command, output.json).await,
+        ClientCommand::Usage { month, output: Output { json } } => {
             let report = client.usage().get(UsageQuery { month }).await.map_err(failure)?;
             if json {
                 return table::print_json(&report);
@@ -122,5 +133,20 @@ pub async fn run(command: ClientCommand, json: bool) -> Result<(), Failure> {
             }
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_follow_the_code_and_newer_codes_their_status() {
+        assert_eq!(exit_code(Some(&ErrorCode::KeyRejected), Some(422)), 10);
+        assert_eq!(exit_code(Some(&ErrorCode::ApiKeyLimit), Some(409)), 7);
+        assert_eq!(exit_code(Some(&ErrorCode::Unavailable), Some(503)), 11);
+        assert_eq!(exit_code(None, Some(502)), 11);
+        assert_eq!(exit_code(Some(&ErrorCode::Unknown("NEWER".into())), Some(404)), 6);
+        assert_eq!(exit_code(Some(&ErrorCode::Unknown("NEWER".into())), Some(418)), 11);
     }
 }
