@@ -438,7 +438,7 @@ async fn http_requests_are_authenticated_and_rate_limited_like_rest() {
 
     let bad = raw_post(&app, &[("authorization", "Bearer sk_test_nope")], tools_list()).await;
     bad.assert_error(401, "UNAUTHORIZED", "Invalid API key");
-    assert!(bad.header("www-authenticate").is_some());
+    assert_eq!(bad.header("www-authenticate"), Some(r#"Bearer realm="converra", error="invalid_token""#));
 
     let bearer = format!("Bearer {}", app.api_key);
     let listed = raw_post(&app, &[("authorization", &bearer)], tools_list()).await;

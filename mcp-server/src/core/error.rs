@@ -10,6 +10,9 @@ use crate::store::StoreError;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthError {
     Missing,
+    /// An `Authorization` header without a Bearer token (another scheme, or nothing after
+    /// `Bearer`): no token was given, though the message is the same as [`AuthError::Invalid`].
+    NotBearer,
     Invalid,
     Expired,
     Revoked,
@@ -19,10 +22,16 @@ impl AuthError {
     pub fn message(self) -> &'static str {
         match self {
             Self::Missing => "Authorization header required",
-            Self::Invalid => "Invalid API key",
+            Self::NotBearer | Self::Invalid => "Invalid API key",
             Self::Expired => "API key has expired",
             Self::Revoked => "API key has been revoked",
         }
+    }
+
+    /// Whether a Bearer token was presented (and refused): RFC 6750 then asks for
+    /// `error="invalid_token"` in the challenge, and for no error code otherwise.
+    pub fn token_given(self) -> bool {
+        matches!(self, Self::Invalid | Self::Expired | Self::Revoked)
     }
 }
 

@@ -6,7 +6,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
@@ -55,10 +55,8 @@ impl IntoResponse for OpenAiApiError {
         let status = StatusCode::from_u16(self.0.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut response = (status, axum::Json(openai_error(&self.0))).into_response();
         match &self.0 {
-            Error::Unauthorized(_) => {
-                response
-                    .headers_mut()
-                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(r#"Bearer realm="converra""#));
+            Error::Unauthorized(e) => {
+                response.headers_mut().insert(header::WWW_AUTHENTICATE, super::error::challenge(*e));
             }
             Error::RateLimited(info) => rate_limit_headers(response.headers_mut(), info),
             _ => {}
@@ -122,11 +120,22 @@ fn to_request(req: ChatCompletionRequest, headers: &HeaderMap) -> Result<Complet
     })
 }
 
+/// A request body read within the limit; over it, OpenAI's error shape with 413.
+pub struct Body(axum::body::Bytes);
+
+impl<S: Send + Sync> axum::extract::FromRequest<S> for Body {
+    type Rejection = OpenAiApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Body(super::extract::read_body(req, state).await?))
+    }
+}
+
 pub async fn chat_completions(
     State(core): State<Arc<Core>>,
     caller: Caller,
     headers: HeaderMap,
-    body: axum::body::Bytes,
+    Body(body): Body,
 ) -> Result<Response, OpenAiApiError> {
     let req: ChatCompletionRequest = super::extract::parse_json(&body)?;
     let model = req.model.clone();
