@@ -265,6 +265,7 @@ async fn with_a_plan_of_five_per_minute_exactly_five_pass_and_the_sixth_is_429()
     assert_eq!(refused.header("x-ratelimit-remaining"), Some("0"));
     let retry_after: u64 = refused.header("retry-after").expect("Retry-After").parse().unwrap();
     assert!((1..=60).contains(&retry_after), "Retry-After {retry_after}");
+    assert_eq!(refused.body["error"]["retry_after"], retry_after, "the seconds are a field too: {}", refused.text);
     assert!(refused.header("x-ratelimit-reset").is_some());
 
     // Every route shares the key's bucket; another key of the same organization has its own.

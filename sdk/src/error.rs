@@ -218,7 +218,9 @@ impl Error {
         retry_after: Option<Duration>,
         request_id: Option<String>,
     ) -> Self {
-        let ErrorDetail { code, message, field, provider_status, stored, host } = detail;
+        let ErrorDetail { code, message, field, provider_status, stored, host, retry_after: seconds } = detail;
+        // The header wins; the body's field serves where there is none (a stream's error event).
+        let retry_after = retry_after.or(seconds.map(Duration::from_secs));
         ApiError { code: Some(code), status, message, field, provider_status, stored, host, retry_after, request_id }
             .into()
     }
@@ -327,6 +329,10 @@ mod tests {
         let wait = Some(Duration::from_secs(12));
         let err = Error::from_response(429, &body("RATE_LIMITED", "slow down"), wait, None);
         assert_eq!(err.retry_after(), wait);
+        let in_body = br#"{"error":{"code":"RATE_LIMITED","message":"slow down","retry_after":7}}"#;
+        let err = Error::from_response(429, in_body, None, None);
+        assert_eq!(err.retry_after(), Some(Duration::from_secs(7)));
+        assert_eq!(Error::from_response(429, in_body, wait, None).retry_after(), wait);
 
         let err = Error::from_response(500, &body("INTERNAL", "Internal error"), None, None);
         assert_eq!((err.code(), api(&err).status), (Some(&ErrorCode::Internal), Some(500)));

@@ -169,6 +169,7 @@ impl Error {
         match self {
             Error::Validation { field, .. } => detail.field = field.clone(),
             Error::Provider { status, .. } => detail.provider_status = Some(*status),
+            Error::RateLimited(info) => detail.retry_after = info.retry_after,
             Error::NotStored { status, host } => {
                 detail.provider_status = Some(*status);
                 detail.stored = Some(false);

@@ -43,12 +43,24 @@ pub struct ErrorDetail {
     /// configuration, never a secret).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
+    /// Seconds to wait before trying again, for `RATE_LIMITED` (also the `Retry-After` header
+    /// over HTTP; this field is what a face without headers, MCP, can read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
 }
 
 impl ErrorDetail {
     /// A detail with only a code and a message.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), field: None, provider_status: None, stored: None, host: None }
+        Self {
+            code,
+            message: message.into(),
+            field: None,
+            provider_status: None,
+            stored: None,
+            host: None,
+            retry_after: None,
+        }
     }
 }
 
