@@ -199,13 +199,17 @@ impl Error {
         if !(400..=599).contains(&status) {
             return Self::Decode { message: format!("HTTP {status}: {message}"), request_id };
         }
+        let code = ErrorCode::for_status(status);
         ApiError {
-            code: ErrorCode::for_status(status),
+            code,
             status: Some(status),
+            message,
             field,
+            provider_status: None,
+            stored: None,
+            host: None,
             retry_after,
             request_id,
-            ..ApiError::new(ErrorCode::Internal, message)
         }
         .into()
     }
