@@ -30,15 +30,20 @@ async fn main() -> ExitCode {
 }
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let converra = Converra::from_env()?;
+    let converra = Converra::from_env().map_err(during("reading the configuration"))?;
     let keys = converra.provider_keys();
     let org_wide = ResolveQuery { provider: Provider::Openai, project_id: None };
 
     // The organization's key: keep the current one, or store OPENAI_API_KEY if there is none.
-    if keys.resolve(org_wide.clone()).await?.source != KeySource::Organization {
+    if keys.resolve(org_wide.clone()).await.map_err(during("resolving the organization's key"))?.source
+        != KeySource::Organization
+    {
         let secret = std::env::var("OPENAI_API_KEY")
             .map_err(|_| "the organization has no OpenAI key and OPENAI_API_KEY is not set")?;
-        let org_key = keys.add(AddProviderKey::new(Provider::Openai, "OpenAI (organization)", secret)).await?;
+        let org_key = keys
+            .add(AddProviderKey::new(Provider::Openai, "OpenAI (organization)", secret))
+            .await
+            .map_err(during("storing the organization's key"))?;
         println!("Stored organization key {} {}", org_key.id, org_key.masked.as_deref().unwrap_or("(masked)"));
     }
 
@@ -47,16 +52,20 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         Some(name) => name,
         None => format!("example-{}", SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs()),
     };
-    let project = converra.projects().create(CreateProject { name }).await?;
+    let project = converra.projects().create(CreateProject { name }).await.map_err(during("creating the project"))?;
     println!("Created project {} ({})", project.id, project.name);
     let secret = std::env::var("PROJECT_OPENAI_API_KEY").map_err(|_| "PROJECT_OPENAI_API_KEY is not set")?;
-    let project_key =
-        keys.add(AddProviderKey::new(Provider::Openai, "OpenAI (project)", secret).project(&project.id)).await?;
+    let project_key = keys
+        .add(AddProviderKey::new(Provider::Openai, "OpenAI (project)", secret).project(&project.id))
+        .await
+        .map_err(during("storing the project's key"))?;
     println!("Stored project key {} {}", project_key.id, project_key.masked.as_deref().unwrap_or("(masked)"));
 
     // Which key would a completion use?
-    let in_project =
-        keys.resolve(ResolveQuery { provider: Provider::Openai, project_id: Some(project.id.clone()) }).await?;
+    let in_project = keys
+        .resolve(ResolveQuery { provider: Provider::Openai, project_id: Some(project.id.clone()) })
+        .await
+        .map_err(during("resolving the key in the project"))?;
     println!(
         "In project {}: {} key {} - {}",
         project.id,
@@ -64,7 +73,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         in_project.key_id.as_deref().unwrap_or("-"),
         in_project.reason
     );
-    let outside = keys.resolve(org_wide).await?;
+    let outside = keys.resolve(org_wide).await.map_err(during("resolving the key outside the project"))?;
     println!(
         "Without a project: {} key {} - {}",
         outside.source.as_str(),
@@ -75,4 +84,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         return Err("unexpected resolution: expected the project key inside the project".into());
     }
     Ok(())
+}
+
+/// Names the step that failed, so the error says where the example stopped.
+fn during<E: std::fmt::Display>(step: &'static str) -> impl FnOnce(E) -> String {
+    move |e| format!("{step}: {e}")
 }

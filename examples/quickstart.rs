@@ -30,9 +30,9 @@ async fn main() -> ExitCode {
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
     // CONVERRA_API_KEY and CONVERRA_BASE_URL.
-    let converra = Converra::from_env()?;
+    let converra = Converra::from_env().map_err(during("reading the configuration"))?;
 
-    let me = converra.me().await?;
+    let me = converra.me().await.map_err(during("connecting to Converra"))?;
     println!(
         "Connected to {} as {} ({}), organization `{}` on the {} plan",
         converra.base_url(),
@@ -46,15 +46,17 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let openai_key =
         std::env::var("OPENAI_API_KEY").map_err(|_| "OPENAI_API_KEY is not set: export your OpenAI key")?;
 
-    // `test_first()`: Converra checks the key with OpenAI and refuses to store a rejected one.
+    // `test_first()`: Converra checks the key with OpenAI and stores nothing if the test fails
+    // (the error then reads "The key was not stored: Invalid API key").
     let key = converra
         .provider_keys()
         .add(AddProviderKey::new(Provider::Openai, "OpenAI (quickstart)", openai_key).test_first())
-        .await?;
+        .await
+        .map_err(during("storing the key with a test"))?;
     println!("Stored OpenAI key {} as {}", key.id, key.masked.as_deref().unwrap_or("(masked)"));
 
     // A test can be run again at any time, e.g. from a health check.
-    let test = converra.provider_keys().test(&key.id).await?;
+    let test = converra.provider_keys().test(&key.id).await.map_err(during("testing the stored key"))?;
     println!("Test: {} - {} ({} ms)", test.status.as_str(), test.message, test.latency_ms);
     if test.status != KeyStatus::Ok {
         return Err(format!("OpenAI did not accept the key: {}", test.message).into());
@@ -62,8 +64,11 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
 
     // Run a completion: Converra resolves which key pays and says so in `key_source`.
     let model = std::env::var("CONVERRA_MODEL").unwrap_or_else(|_| "openai/gpt-4o-mini".to_owned());
-    let answer =
-        converra.completions().create(CompletionRequest::new(model, "Say hello to Converra in five words.")).await?;
+    let answer = converra
+        .completions()
+        .create(CompletionRequest::new(model, "Say hello to Converra in five words."))
+        .await
+        .map_err(during("running a completion"))?;
     println!("Answer: {}", answer.content);
     println!(
         "Key source: {} {} ({} input + {} output tokens)",
@@ -73,4 +78,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         answer.usage.output_tokens
     );
     Ok(())
+}
+
+/// Names the step that failed, so the error says where the example stopped.
+fn during<E: std::fmt::Display>(step: &'static str) -> impl FnOnce(E) -> String {
+    move |e| format!("{step}: {e}")
 }

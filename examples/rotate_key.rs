@@ -32,18 +32,19 @@ async fn main() -> ExitCode {
 }
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let converra = Converra::from_env()?;
+    let converra = Converra::from_env().map_err(during("reading the configuration"))?;
     let keys = converra.provider_keys();
     let new_secret =
         std::env::var("NEW_OPENAI_API_KEY").map_err(|_| "NEW_OPENAI_API_KEY is not set: export the replacement key")?;
 
     // The key in use today: the active organization-wide OpenAI key of our environment.
-    let environment = converra.me().await?.api_key.environment;
+    let environment = converra.me().await.map_err(during("connecting to Converra"))?.api_key.environment;
     let filter =
         ProviderKeyFilter { provider: Some(Provider::Openai), environment: Some(environment), ..Default::default() };
     let old = keys
         .list(filter.clone())
-        .await?
+        .await
+        .map_err(during("listing the OpenAI keys"))?
         .into_iter()
         .find(|k| k.active && k.scope == KeyScope::Organization)
         .ok_or("there is no active OpenAI key to rotate: run the quickstart example first")?;
@@ -52,22 +53,24 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     // 1. Add the new key for the same slot. `test_first()` makes Converra refuse a key OpenAI
     //    rejects, so a typo never becomes the active key.
     let name = format!("{} (rotated)", old.name.as_deref().unwrap_or("OpenAI"));
-    let new =
-        keys.add(AddProviderKey::new(Provider::Openai, name, new_secret).environment(environment).test_first()).await?;
+    let new = keys
+        .add(AddProviderKey::new(Provider::Openai, name, new_secret).environment(environment).test_first())
+        .await
+        .map_err(during("storing the new key with a test"))?;
     println!("New key: {} {}", new.id, new.masked.as_deref().unwrap_or("(masked)"));
 
     // 2. Test it (again, now as stored). On failure, put the old key back: nothing was lost.
-    let test = keys.test(&new.id).await?;
+    let test = keys.test(&new.id).await.map_err(during("testing the new key"))?;
     println!("Test: {} - {}", test.status.as_str(), test.message);
     if test.status != KeyStatus::Ok {
-        keys.activate(&old.id).await?;
+        keys.activate(&old.id).await.map_err(during("rolling back to the old key"))?;
         return Err(
             format!("the new key failed its test ({}); the old key {} is active again", test.message, old.id).into()
         );
     }
 
     // 3. The new key is the active one, the old one is kept as inactive until removed.
-    let now = keys.list(filter).await?;
+    let now = keys.list(filter).await.map_err(during("checking which key is active"))?;
     let state = |id: &str| now.iter().find(|k| k.id == id).map(|k| k.active);
     if state(&new.id) != Some(true) || state(&old.id) != Some(false) {
         return Err("unexpected state: the new key should be active and the old one inactive".into());
@@ -75,7 +78,12 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     println!("Active: {} (new); inactive: {} (old)", new.id, old.id);
 
     // 4. Remove the old key. Revoke it in OpenAI's dashboard as well.
-    keys.remove(&old.id).await?;
+    keys.remove(&old.id).await.map_err(during("removing the old key"))?;
     println!("Removed old key {}", old.id);
     Ok(())
+}
+
+/// Names the step that failed, so the error says where the example stopped.
+fn during<E: std::fmt::Display>(step: &'static str) -> impl FnOnce(E) -> String {
+    move |e| format!("{step}: {e}")
 }

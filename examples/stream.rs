@@ -27,7 +27,7 @@ async fn main() -> ExitCode {
 }
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let converra = Converra::from_env()?;
+    let converra = Converra::from_env().map_err(during("reading the configuration"))?;
     let prompt = std::env::args().nth(1).unwrap_or_else(|| "Write a haiku about API keys.".to_owned());
     let model = std::env::var("CONVERRA_MODEL").unwrap_or_else(|_| "openai/gpt-4o-mini".to_owned());
 
@@ -35,7 +35,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut out = std::io::stdout().lock();
     while let Some(chunk) = chunks.next().await {
         // A failure before the answer starts is the first item; one in the middle is the last.
-        let chunk = chunk?;
+        let chunk = chunk.map_err(during("streaming the completion"))?;
         if let Some(source) = &chunk.key_source {
             writeln!(out, "[key source: {}]", source.scope.as_str())?;
         }
@@ -47,4 +47,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     Ok(())
+}
+
+/// Names the step that failed, so the error says where the example stopped.
+fn during<E: std::fmt::Display>(step: &'static str) -> impl FnOnce(E) -> String {
+    move |e| format!("{step}: {e}")
 }

@@ -190,7 +190,8 @@ async fn quickstart_exits_non_zero_with_the_reason_when_the_provider_rejects_the
     let secret = revoked_key(Provider::Openai);
     let run = run_example("quickstart", &app, Some(&app.api_key), &[("OPENAI_API_KEY", secret)], &[]).await;
     run.assert_failure();
-    assert!(run.stderr.contains("Invalid API key"), "{}", run.stderr);
+    let reason = "error: storing the key with a test: The key was not stored: Invalid API key";
+    assert!(run.stderr.contains(reason), "{}", run.stderr);
     run.assert_never_shows(&[secret]);
     let keys = app.sdk(&app.api_key).provider_keys().list(ProviderKeyFilter::default()).await.unwrap();
     assert!(keys.is_empty(), "a rejected key is not stored: {keys:?}");
@@ -238,7 +239,8 @@ async fn rotate_key_keeps_the_old_key_when_the_new_one_is_rejected() {
 
     let run = run_example("rotate_key", &app, Some(&app.api_key), &[("NEW_OPENAI_API_KEY", rejected)], &[]).await;
     run.assert_failure();
-    assert!(run.stderr.contains("Invalid API key"), "{}", run.stderr);
+    let reason = "error: storing the new key with a test: The key was not stored: Invalid API key";
+    assert!(run.stderr.contains(reason), "{}", run.stderr);
     run.assert_never_shows(&[valid_key(Provider::Openai), rejected]);
     let keys = app.sdk(&app.api_key).provider_keys().list(ProviderKeyFilter::default()).await.unwrap();
     assert_eq!(keys.len(), 1, "{keys:?}");

@@ -4,7 +4,7 @@
 //! (same 401s and rate-limit headers as REST, DNS-rebinding protection, no OAuth discovery).
 
 use converra::{Plan, Provider};
-use converra_tests::providers::{MockProviders, valid_key};
+use converra_tests::providers::{MockProviders, revoked_key, valid_key};
 use converra_tests::{Answer, MCP_TOOLS, Options, TestApp, spawn_app, spawn_app_with};
 use rmcp::model::{CallToolRequestParams, CallToolResult, Tool};
 use rmcp::service::RunningService;
@@ -353,6 +353,23 @@ async fn another_organizations_key_is_not_found() {
 }
 
 #[tokio::test]
+async fn a_key_that_fails_its_test_is_a_tool_error_saying_it_was_not_stored() {
+    let (app, _mocks) = app_with_mocks().await;
+    let client = connect(&app, &app.api_key).await;
+    let secret = revoked_key(Provider::Openai);
+    let arguments = json!({"provider": "openai", "name": "Rejected", "api_key": secret, "test": true});
+    let result = call(&client, "add_provider_key", arguments).await;
+    assert!(!text_of(&result).contains(secret), "the secret is never echoed");
+    let body = tool_error(result);
+    assert_eq!(
+        body,
+        json!({"error": {"code": "KEY_REJECTED", "message": "Invalid API key", "provider_status": "invalid_key", "stored": false}})
+    );
+    assert_eq!(ok(call(&client, "list_provider_keys", json!({})).await), json!({"data": []}));
+    client.cancel().await.ok();
+}
+
+#[tokio::test]
 async fn invalid_arguments_are_validation_tool_errors_naming_the_field() {
     let app = spawn_app().await;
     let client = connect(&app, &app.api_key).await;
@@ -421,7 +438,7 @@ async fn http_requests_are_authenticated_and_rate_limited_like_rest() {
 
     let bad = raw_post(&app, &[("authorization", "Bearer sk_test_nope")], tools_list()).await;
     bad.assert_error(401, "UNAUTHORIZED", "Invalid API key");
-    assert!(bad.header("www-authenticate").is_some());
+    assert_eq!(bad.header("www-authenticate"), Some(r#"Bearer realm="converra", error="invalid_token""#));
 
     let bearer = format!("Bearer {}", app.api_key);
     let listed = raw_post(&app, &[("authorization", &bearer)], tools_list()).await;

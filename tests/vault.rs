@@ -441,8 +441,9 @@ async fn adding_with_test_first_refuses_to_save_a_key_the_provider_rejects() {
     let app = app_with(&mocks).await;
     let refused =
         try_add(&app, &app.api_key, Provider::Deepseek, revoked_key(Provider::Deepseek), json!({"test": true})).await;
-    refused.assert_error(502, "PROVIDER_ERROR", "Invalid API key");
+    refused.assert_error(422, "KEY_REJECTED", "Invalid API key");
     assert_eq!(refused.body["error"]["provider_status"], "invalid_key");
+    assert_eq!(refused.body["error"]["stored"], false);
     assert_no_secret(&refused.text, &[revoked_key(Provider::Deepseek)]);
     assert!(!refused.text.contains("Authentication Fails"), "{}", refused.text);
     assert!(list(&app, &app.api_key, "").await.is_empty(), "a rejected key is not saved");
@@ -727,7 +728,7 @@ async fn the_database_file_never_contains_a_provider_key_or_the_master_key() {
     let refused = "sk-proj-REFUSEDbyTESTopenaiKEY0123456xxxx";
     try_add(&app, &app.api_key, Provider::Openai, refused, json!({"test": true}))
         .await
-        .assert_code(502, "PROVIDER_ERROR");
+        .assert_code(422, "KEY_REJECTED");
 
     let raw = app.raw_database();
     assert!(raw.len() > 4096, "the database file was read");

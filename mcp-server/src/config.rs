@@ -53,6 +53,9 @@ pub struct Config {
     pub bootstrap: bool,
     /// Threads serving requests; `None` is one per available core.
     pub workers: Option<usize>,
+    /// `CONVERRA_API_KEY`: the key `converra mcp` (stdio) acts as. Only ever read from the
+    /// environment: a key on a command line is visible to every local user (`ps`, `/proc`).
+    pub api_key: Option<SecretString>,
 }
 
 /// Most worker threads `CONVERRA_WORKERS` / `--workers` accept.
@@ -61,10 +64,15 @@ pub const MAX_WORKERS: usize = 1024;
 /// A configuration value that cannot be used. Never contains key material.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("{name} is not valid: {why}")]
+    #[error("{name} {}", invalid_text(why))]
     Invalid { name: &'static str, why: String },
     #[error("master key file {path}: {why}")]
     KeyFile { path: String, why: String },
+}
+
+/// "is not valid: …", unless the reason already says what is wrong ("is set but empty: …").
+fn invalid_text(why: &str) -> String {
+    if why.starts_with("is ") { why.to_owned() } else { format!("is not valid: {why}") }
 }
 
 fn list(value: Option<String>) -> Vec<String> {
@@ -87,11 +95,14 @@ fn positive(get: &impl Fn(&str) -> Option<String>, name: &'static str, default: 
 impl Config {
     /// Reads `CONVERRA_*` variables (see the README's configuration table).
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+        Self::from_lookup(|name| std::env::var(name).ok())
     }
 
-    /// Builds the configuration from any variable lookup (tests pass a map).
-    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+    /// Builds the configuration from any variable lookup (tests pass a map). An empty variable
+    /// counts as unset, except a master key: an empty secret injected by a deploy tool must
+    /// not quietly become a new vault (see [`load_master_key`]).
+    pub fn from_lookup(raw: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| raw(name).filter(|v| !v.is_empty());
         let addr = get("CONVERRA_ADDR").unwrap_or_else(|| "127.0.0.1:8080".into());
         let addr = addr.parse().map_err(|_| ConfigError::Invalid {
             name: "CONVERRA_ADDR",
@@ -119,13 +130,13 @@ impl Config {
                 why: "must start with postgres:// (the SQLite file is set with CONVERRA_DB)".into(),
             });
         }
-        let master_key_configured = get("CONVERRA_MASTER_KEY").is_some() || get("CONVERRA_MASTER_KEY_FILE").is_some();
-        let master_key = match (get("CONVERRA_MASTER_KEY"), get("CONVERRA_MASTER_KEY_FILE")) {
+        let master_key_configured = raw("CONVERRA_MASTER_KEY").is_some() || get("CONVERRA_MASTER_KEY_FILE").is_some();
+        let master_key = match (raw("CONVERRA_MASTER_KEY"), get("CONVERRA_MASTER_KEY_FILE")) {
             (Some(key), _) => MasterKeySource::Env(SecretString::from(key)),
             (None, Some(file)) => MasterKeySource::File(file.into()),
             (None, None) => MasterKeySource::File(default_key_file(&db_path)),
         };
-        let previous_master_key = match (get("CONVERRA_PREVIOUS_MASTER_KEY"), get("CONVERRA_PREVIOUS_MASTER_KEY_FILE"))
+        let previous_master_key = match (raw("CONVERRA_PREVIOUS_MASTER_KEY"), get("CONVERRA_PREVIOUS_MASTER_KEY_FILE"))
         {
             (Some(key), _) => Some(MasterKeySource::Env(SecretString::from(key))),
             (None, Some(file)) => Some(MasterKeySource::File(file.into())),
@@ -200,6 +211,7 @@ impl Config {
             body_limit,
             bootstrap: true,
             workers,
+            api_key: get("CONVERRA_API_KEY").map(SecretString::from),
         })
     }
 
@@ -224,6 +236,14 @@ pub fn default_key_file(db_path: &Path) -> PathBuf {
 
 /// Decodes a base64 master key. The error says what is wrong, never what the key is.
 pub fn decode_master_key(text: &str, name: &'static str) -> Result<Key, ConfigError> {
+    if text.trim().is_empty() && name.starts_with("CONVERRA_") {
+        return Err(ConfigError::Invalid {
+            name,
+            why: "is set but empty: set it to the base64 master key, or unset it to use the key file \
+                  (CONVERRA_MASTER_KEY_FILE, by default beside the database)"
+                .into(),
+        });
+    }
     let bytes = base64::engine::general_purpose::STANDARD.decode(text.trim()).map_err(|_| ConfigError::Invalid {
         name,
         why: "must be base64 (standard alphabet) of 32 random bytes".into(),
@@ -304,4 +324,19 @@ pub fn write_key_file(path: &Path, key: &Key) -> Result<(), ConfigError> {
     file.write_all(format!("{encoded}\n").as_bytes()).map_err(fail)?;
     file.sync_all().map_err(fail)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_master_key_refuses_instead_of_falling_back_to_a_key_file() {
+        let config = Config::from_lookup(|name| (name == "CONVERRA_MASTER_KEY").then(String::new)).unwrap();
+        let Err(e) = load_master_key(&config.master_key) else { panic!("an empty master key was accepted") };
+        assert!(e.to_string().starts_with("CONVERRA_MASTER_KEY is set but empty: "), "{e}");
+        // Other empty variables still count as unset.
+        let config = Config::from_lookup(|_| Some(String::new())).unwrap();
+        assert!(config.api_key.is_none() && config.db_path == Path::new("./converra.db"));
+    }
 }

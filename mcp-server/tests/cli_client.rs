@@ -65,9 +65,14 @@ struct Server {
 impl Server {
     /// Starts `converra serve` with OpenAI at `openai` and takes the bootstrap owner's key.
     async fn start(openai: &MockServer) -> Server {
+        Self::start_with_openai_at(format!("{}/v1", openai.uri())).await
+    }
+
+    /// Starts `converra serve` with OpenAI's base URL at `url`.
+    async fn start_with_openai_at(url: String) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("converra.db");
-        let (master, url) = (random_master_key(), format!("{}/v1", openai.uri()));
+        let master = random_master_key();
         let envs = [
             ("CONVERRA_MASTER_KEY", master.as_str()),
             ("CONVERRA_OPENAI_BASE_URL", url.as_str()),
@@ -112,6 +117,11 @@ impl Server {
             .unwrap_or_else(|_| panic!("`converra {}` did not finish in {RUN_TIMEOUT:?}", args.join(" ")))
             .unwrap();
         Cli::new(args, output)
+    }
+
+    /// `cli` as the bootstrap owner with `stdin`, for arguments built at run time.
+    async fn cli_owned(&self, args: Vec<&str>, stdin: &str) -> Cli {
+        self.cli(&args, Some(&self.owner_key), Some(stdin)).await
     }
 
     /// `cli` as the bootstrap owner.
@@ -323,7 +333,8 @@ async fn exit_codes_scripts_can_branch_on() {
     server.cli(&["keys", "list"], None, None).await.assert_fails(3, "invalid Converra client configuration");
     let none = server.cli(&["usage"], None, None).await;
     none.assert_code(3);
-    assert!(none.stderr.contains("CONVERRA_API_KEY"), "{}", none.stderr);
+    assert!(none.stderr.contains("CONVERRA_API_KEY is not set"), "{}", none.stderr);
+    assert!(none.stderr.contains("the one `converra serve` prints on its first start"), "{}", none.stderr);
     // 4: an unknown key.
     server
         .cli(&["keys", "list"], Some("sk_test_notarealkey"), None)
@@ -353,15 +364,39 @@ async fn exit_codes_scripts_can_branch_on() {
     let rejected = server
         .cli(&["keys", "add", "openai", "--name", "Bad", "--test"], Some(&server.owner_key), Some(REJECTED))
         .await;
-    rejected.assert_fails(10, "provider error: Invalid API key");
+    rejected.assert_fails(10, "The key was not stored: Invalid API key");
     assert!(!rejected.stderr.contains("Incorrect API key provided"), "{}", rejected.stderr);
     let stored = server
         .cli(&["keys", "add", "openai", "--name", "Bad", "--json"], Some(&server.owner_key), Some(REJECTED))
         .await;
     let bad_id = stored.ok().json()["id"].as_str().unwrap().to_owned();
     let tested = server.owner(&["keys", "test", &bad_id]).await;
-    tested.assert_fails(10, "the provider did not accept the key: Invalid API key");
+    tested.assert_fails(10, "the provider rejected the key: Invalid API key");
     assert!(tested.stdout.starts_with("invalid_key: Invalid API key"), "{}", tested.stdout);
     // And the failed completion on that key, too.
     server.owner(&["complete", "hi", "--model", "openai/gpt-4o-mini"]).await.assert_fails(10, "provider error");
+}
+
+#[tokio::test]
+async fn an_unreachable_provider_is_told_apart_from_a_rejected_key() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let server = Server::start_with_openai_at(format!("http://127.0.0.1:{port}/v1")).await;
+    let add = |test: bool| {
+        let mut args = vec!["keys", "add", "openai", "--name", "Main", "--json"];
+        if test {
+            args.push("--test");
+        }
+        server.cli_owned(args, SECRET)
+    };
+
+    let refused = add(true).await;
+    refused.assert_fails(10, &format!("The key was not stored: Provider unreachable (tried 127.0.0.1:{port})"));
+    refused.assert_no_secret();
+    assert!(refused.stdout.is_empty(), "{}", refused.stdout);
+    assert_eq!(server.owner(&["keys", "list", "--json"]).await.ok().json(), json!({"data": []}));
+
+    let id = add(false).await.ok().json()["id"].as_str().unwrap().to_owned();
+    let tested = server.owner(&["keys", "test", &id]).await;
+    tested.assert_fails(10, "the provider could not be reached, so the key was not checked: Provider unreachable");
+    assert!(tested.stdout.starts_with("unreachable: Provider unreachable"), "{}", tested.stdout);
 }

@@ -98,7 +98,7 @@ async fn scenario(database_url: Option<String>) {
                 json!({"provider": provider, "name": "again", "api_key": secret, "test": true}),
             )
             .await;
-        assert_eq!(status, 502, "{refused}");
+        assert_eq!(status, 422, "{refused}");
         answers.extend([key, tested, failed, refused]);
         if provider == "openai" {
             let (status, put) = server

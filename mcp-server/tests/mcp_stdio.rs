@@ -11,7 +11,8 @@ use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_converra");
 
-/// A command with no `CONVERRA_*` variables from the environment running the tests.
+/// A command with no `CONVERRA_*` variables from the environment running the tests, on the
+/// vault in `dir`.
 fn converra(dir: &Path) -> Command {
     let mut cmd = Command::new(BIN);
     for (name, _) in std::env::vars() {
@@ -19,7 +20,7 @@ fn converra(dir: &Path) -> Command {
             cmd.env_remove(name);
         }
     }
-    cmd.arg("--db").arg(dir.join("converra.db")).arg("--master-key-file").arg(dir.join("master.key"));
+    cmd.env("CONVERRA_DB", dir.join("converra.db")).env("CONVERRA_MASTER_KEY_FILE", dir.join("master.key"));
     cmd
 }
 
@@ -140,4 +141,20 @@ fn a_missing_or_invalid_key_exits_with_the_401_message() {
     let help = String::from_utf8_lossy(&help.stdout);
     assert!(help.contains("CONVERRA_API_KEY"), "{help}");
     assert!(!help.contains(&key), "{help}");
+    assert!(!help.contains("--api-key"), "the refused flag is not offered: {help}");
+}
+
+#[test]
+fn a_key_on_the_command_line_is_refused_with_the_way_to_pass_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = init(dir.path());
+    for args in [vec!["mcp", "--api-key", key.as_str()], vec!["mcp", "--api-key"]] {
+        let out = converra(dir.path()).args(&args).stdin(Stdio::null()).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.starts_with("error: --api-key is not accepted"), "{stderr}");
+        assert!(stderr.contains("Set CONVERRA_API_KEY in the environment instead"), "{stderr}");
+        assert!(!stderr.contains(&key), "the key is not repeated: {stderr}");
+        assert!(out.stdout.is_empty());
+    }
 }

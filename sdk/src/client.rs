@@ -12,9 +12,10 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::error::{Error, Result};
+use crate::error::{ApiError, Error, Result};
 use crate::resources::{ApiKeys, AuditEvents, Completions, Members, Projects, ProviderKeys, Settings, UsageReports};
 use crate::retry::{Failure, RetryRule};
+use crate::types::ErrorCode;
 use crate::types::Me;
 
 /// Where the client goes when no base URL is given: `converra serve`'s default address.
@@ -135,7 +136,7 @@ impl Converra {
             std::env::var(API_KEY_VAR).ok().filter(|key| !key.trim().is_empty()).ok_or_else(|| Error::Config {
                 message: format!(
                     "{API_KEY_VAR} is not set: export a Converra API key (sk_live_… or sk_test_…), \
-                     e.g. the one printed by `converra init`"
+                     e.g. the one `converra serve` prints on its first start"
                 ),
             })?;
         let mut builder = Self::builder().api_key(api_key);
@@ -303,11 +304,8 @@ impl Converra {
         // URL rules drop `.` and `..` segments and an empty one changes the route: such an id
         // could only ever reach the wrong endpoint, so it is refused before anything is sent.
         if segments.iter().any(|s| matches!(*s, "" | "." | "..")) {
-            return Err(Error::Validation {
-                field: Some("id".into()),
-                message: "an id must not be empty, `.` or `..`".into(),
-                request_id: None,
-            });
+            let refused = ApiError::new(ErrorCode::ValidationError, "an id must not be empty, `.` or `..`");
+            return Err(ApiError { field: Some("id".into()), ..refused }.into());
         }
         let mut url = self.inner.base_url.clone();
         url.path_segments_mut()
@@ -590,7 +588,8 @@ mod tests {
         assert_eq!(url.as_str(), "http://localhost:9000/prefix/api/v1/provider-keys/pk_1%2F..%2Fx%3Fy%23z/activate");
         for bad in ["", ".", ".."] {
             let refused = c.url(&["provider-keys", bad], &NoQuery);
-            assert!(matches!(refused, Err(Error::Validation { .. })), "{bad:?}");
+            let code = refused.unwrap_err().code().cloned();
+            assert_eq!(code, Some(ErrorCode::ValidationError), "{bad:?}");
         }
         let url = client("http://localhost:9000").url(&["me"], &NoQuery).unwrap();
         assert_eq!(url.as_str(), "http://localhost:9000/api/v1/me");

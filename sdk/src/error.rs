@@ -1,10 +1,13 @@
 //! The one error type of the client, and the one mapping from an HTTP answer to it.
 //!
-//! Every error code of the API ([`ErrorCode`]) has its own variant, so callers `match` on
-//! meaning rather than on status numbers. Messages come from the server, which writes them for
-//! people and never puts a secret in them; the client additionally scrubs its own API key from
-//! any text it copies out of an answer, so an [`Error`] is always safe to log.
+//! An error answer from Converra is [`Error::Api`] carrying an [`ApiError`]: its code
+//! ([`ErrorCode`]), HTTP status, message and the fields beside it (`field`, `provider_status`,
+//! `stored`, `host`, `retry_after`, the request id). Callers `match` on the code, so a new code
+//! on the server needs a new [`ErrorCode`] and nothing here. Messages come from the server, which
+//! writes them for people and never puts a secret in them; the client additionally scrubs its
+//! own API key from any text it copies out of an answer, so an [`Error`] is always safe to log.
 
+use std::fmt;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -16,119 +19,15 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Everything a call to Converra can fail with.
 ///
-/// The API variants carry the server's `X-Request-Id` (quote it when reporting a problem);
-/// [`Error::request_id`] and [`Error::code`] read them uniformly.
+/// [`Error::code`], [`Error::request_id`] and [`Error::retry_after`] read the common details
+/// of any variant.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// `UNAUTHORIZED` (401): the API key is missing, malformed, unknown, expired or revoked.
-    #[error("unauthorized: {message}")]
-    Unauthorized {
-        /// E.g. "API key has been revoked".
-        message: String,
-        /// The server's `X-Request-Id`.
-        request_id: Option<String>,
-    },
-    /// `FORBIDDEN` (403): the key's role may not do this.
-    #[error("forbidden: {message}")]
-    Forbidden {
-        /// What was refused.
-        message: String,
-        /// The server's `X-Request-Id`.
-        request_id: Option<String>,
-    },
-    /// `NOT_FOUND` (404): no such object in the key's organization.
-    #[error("not found: {message}")]
-    NotFound {
-        /// What was not found.
-        message: String,
-        /// The server's `X-Request-Id`.
-        request_id: Option<String>,
-    },
-    /// `VALIDATION_ERROR` (400/422): a request field is missing or invalid.
-    #[error("invalid request: {message}{}", field_suffix(.field))]
-    Validation {
-        /// The field at fault, when the server named one.
-        field: Option<String>,
-        /// Why it is invalid.
-        message: String,
-        /// The server's `X-Request-Id`.
-        request_id: Option<String>,
-    },
-    /// `CONFLICT` (409): the request conflicts with the current state (e.g. a duplicate name).
-    #[error("conflict: {message}")]
-    Conflict {
-        /// What conflicts.
-        message: String,
-        /// The server's `X-Request-Id`.
-        request_id: Option<String>,
-    },
-    /// `PAYLOAD_TOO_LARGE` (413): the request body is over the server's size limit.
-    #[error("payload too large: {message}")]
-    PayloadTooLarge {
-        /// The server's explanation.
-        message: String,
-        /// The server's `X-Request-Id`.
-        request_id: Option<String>,
-    },
-    /// `RATE_LIMITED` (429): the API key's rate limit is spent (after any automatic retries).
-    #[error("rate limited: {message}")]
-    RateLimited {
-        /// How long the server asked to wait (`Retry-After`).
-        retry_after: Option<Duration>,
-        /// The server's explanation.
-        message: String,
-        /// The server's `X-Request-Id`.
-        request_id: Option<String>,
-    },
-    /// `NO_PROVIDER_KEY` (409): no project key, no organization key and no platform allowance
-    /// for the provider.
-    #[error("no provider key: {message}")]
-    NoProviderKey {
-        /// Which provider and scope lacked a key.
-        message: String,
-        /// The server's `X-Request-Id`.
-        request_id: Option<String>,
-    },
-    /// `ALLOWANCE_EXHAUSTED` (402): the plan's monthly token allowance is spent.
-    #[error("allowance exhausted: {message}")]
-    AllowanceExhausted {
-        /// The server's explanation.
-        message: String,
-        /// The server's `X-Request-Id`.
-        request_id: Option<String>,
-    },
-    /// `AI_DISABLED` (409): AI features are turned off in the organization's settings.
-    #[error("AI disabled: {message}")]
-    AiDisabled {
-        /// The server's explanation.
-        message: String,
-        /// The server's `X-Request-Id`.
-        request_id: Option<String>,
-    },
-    /// `PROVIDER_ERROR` (502): the AI provider refused or failed the call.
-    #[error("provider error: {message}")]
-    Provider {
-        /// The mapped provider failure (`invalid_key`, `quota_exceeded`, ...), when known.
-        status: Option<KeyStatus>,
-        /// In the help pages' wording, e.g. "Quota exceeded"; never the provider's raw text.
-        message: String,
-        /// The server's `X-Request-Id`.
-        request_id: Option<String>,
-    },
-    /// `INTERNAL` (500), or any other 5xx answer without a Converra error body (e.g. from a
-    /// proxy in front of the server).
-    #[error("server error (HTTP {status}): {message}")]
-    Server {
-        /// The HTTP status.
-        status: u16,
-        /// The server's explanation (no internal detail is ever exposed).
-        message: String,
-        /// The server's `X-Request-Id`.
-        request_id: Option<String>,
-    },
-    /// The server could not be reached or the connection failed (after any automatic retries),
-    /// including timeouts.
+    /// Converra (or a proxy in front of it) answered with an error.
+    #[error("{0}")]
+    Api(Box<ApiError>),
+    /// The server could not be reached or the connection failed (after any automatic retries).
     #[error("could not reach Converra: {}", with_causes(.0))]
     Transport(#[source] reqwest::Error),
     /// No complete answer within the client's timeout (after any automatic retries); see
@@ -138,8 +37,8 @@ pub enum Error {
         /// The timeout that elapsed.
         after: Duration,
     },
-    /// The server's answer was not what this client understands: a body that is not the
-    /// expected JSON, an unexpected status, or a stream that ended early.
+    /// The server's answer was not what this client understands: a success body that is not
+    /// the expected JSON, an unexpected status, or a stream that ended early.
     #[error("unexpected answer from Converra: {message}")]
     Decode {
         /// What was wrong with the answer.
@@ -154,6 +53,85 @@ pub enum Error {
         /// What to fix.
         message: String,
     },
+}
+
+/// An error answer: the code, the message written for people, and the details beside it.
+///
+/// `Display` turns it into one sentence: "not found: Provider key not found", or for a key
+/// sent with a test that failed, "The key was not stored: Invalid API key".
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ApiError {
+    /// The error code; for an answer without a Converra error body (a proxy's page), the code
+    /// its status stands for ([`ErrorCode::for_status`]), or `None` when no code does.
+    pub code: Option<ErrorCode>,
+    /// The HTTP status; `None` for an error event in the middle of a stream, or a request the
+    /// client refused before sending it.
+    pub status: Option<u16>,
+    /// In the server's words, e.g. "API key has been revoked"; never the provider's raw text.
+    pub message: String,
+    /// The request field at fault (`VALIDATION_ERROR`).
+    pub field: Option<String>,
+    /// The mapped provider failure (`PROVIDER_ERROR`, `KEY_REJECTED`).
+    pub provider_status: Option<KeyStatus>,
+    /// `Some(false)`: a provider key sent with a test failed it and was not stored.
+    pub stored: Option<bool>,
+    /// The provider host that was tried, when it could not be reached.
+    pub host: Option<String>,
+    /// How long the server asked to wait (`Retry-After`), after any automatic retries.
+    pub retry_after: Option<Duration>,
+    /// The server's `X-Request-Id`: quote it when reporting a problem.
+    pub request_id: Option<String>,
+}
+
+impl ApiError {
+    /// An error with a code and a message and nothing else.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code: Some(code),
+            status: None,
+            message: message.into(),
+            field: None,
+            provider_status: None,
+            stored: None,
+            host: None,
+            retry_after: None,
+            request_id: None,
+        }
+    }
+
+    /// Whether the answer said that a provider key was not stored.
+    pub fn not_stored(&self) -> bool {
+        self.stored == Some(false)
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.not_stored() {
+            write!(f, "The key was not stored: {}", self.message)?;
+        } else {
+            match (&self.code, self.status) {
+                (None | Some(ErrorCode::Internal), status) => {
+                    write!(f, "server error (HTTP {}): {}", status.unwrap_or(500), self.message)?
+                }
+                (Some(code), _) => write!(f, "{}: {}", code.label(), self.message)?,
+            }
+        }
+        if let Some(field) = &self.field {
+            write!(f, " (field `{field}`)")?;
+        }
+        if let Some(host) = &self.host {
+            write!(f, " (tried {host})")?;
+        }
+        Ok(())
+    }
+}
+
+impl From<ApiError> for Error {
+    fn from(e: ApiError) -> Self {
+        Self::Api(Box::new(e))
+    }
 }
 
 /// `reqwest`'s message says only which request failed; the reason (connection refused, DNS,
@@ -172,70 +150,38 @@ fn with_causes(error: &reqwest::Error) -> String {
     text
 }
 
-fn field_suffix(field: &Option<String>) -> String {
-    match field {
-        Some(field) => format!(" (field `{field}`)"),
-        None => String::new(),
-    }
-}
-
 impl Error {
-    /// The `X-Request-Id` of the answer this error came from, if the server sent one.
-    pub fn request_id(&self) -> Option<&str> {
+    /// The error answer, if this is one.
+    pub fn api(&self) -> Option<&ApiError> {
         match self {
-            Self::Unauthorized { request_id, .. }
-            | Self::Forbidden { request_id, .. }
-            | Self::NotFound { request_id, .. }
-            | Self::Validation { request_id, .. }
-            | Self::Conflict { request_id, .. }
-            | Self::PayloadTooLarge { request_id, .. }
-            | Self::RateLimited { request_id, .. }
-            | Self::NoProviderKey { request_id, .. }
-            | Self::AllowanceExhausted { request_id, .. }
-            | Self::AiDisabled { request_id, .. }
-            | Self::Provider { request_id, .. }
-            | Self::Server { request_id, .. }
-            | Self::Decode { request_id, .. } => request_id.as_deref(),
-            Self::Transport(_) | Self::Timeout { .. } | Self::Config { .. } => None,
-        }
-    }
-
-    /// The API error code this error stands for; `None` for errors that did not come from a
-    /// Converra error answer (transport, decoding, configuration, a proxy's 5xx).
-    pub fn code(&self) -> Option<ErrorCode> {
-        Some(match self {
-            Self::Unauthorized { .. } => ErrorCode::Unauthorized,
-            Self::Forbidden { .. } => ErrorCode::Forbidden,
-            Self::NotFound { .. } => ErrorCode::NotFound,
-            Self::Validation { .. } => ErrorCode::ValidationError,
-            Self::Conflict { .. } => ErrorCode::Conflict,
-            Self::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
-            Self::RateLimited { .. } => ErrorCode::RateLimited,
-            Self::NoProviderKey { .. } => ErrorCode::NoProviderKey,
-            Self::AllowanceExhausted { .. } => ErrorCode::AllowanceExhausted,
-            Self::AiDisabled { .. } => ErrorCode::AiDisabled,
-            Self::Provider { .. } => ErrorCode::ProviderError,
-            Self::Server { status: 500, .. } => ErrorCode::Internal,
-            Self::Server { status: 503, .. } => ErrorCode::Unavailable,
-            Self::Server { .. }
-            | Self::Transport(_)
-            | Self::Timeout { .. }
-            | Self::Decode { .. }
-            | Self::Config { .. } => return None,
-        })
-    }
-
-    /// For [`Error::RateLimited`]: how long the server asked to wait before trying again.
-    pub fn retry_after(&self) -> Option<Duration> {
-        match self {
-            Self::RateLimited { retry_after, .. } => *retry_after,
+            Self::Api(e) => Some(e),
             _ => None,
         }
     }
 
+    /// The `X-Request-Id` of the answer this error came from, if the server sent one.
+    pub fn request_id(&self) -> Option<&str> {
+        match self {
+            Self::Api(e) => e.request_id.as_deref(),
+            Self::Decode { request_id, .. } => request_id.as_deref(),
+            Self::Transport(_) | Self::Timeout { .. } | Self::Config { .. } => None,
+        }
+    }
+
+    /// The API error code this error stands for; `None` for errors that did not come from an
+    /// error answer (transport, decoding, configuration) or whose status names no code.
+    pub fn code(&self) -> Option<&ErrorCode> {
+        self.api().and_then(|e| e.code.as_ref())
+    }
+
+    /// How long the server asked to wait before trying again (`RATE_LIMITED`).
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.api().and_then(|e| e.retry_after)
+    }
+
     /// The error for a non-success HTTP answer: its status, raw body, `Retry-After` and
-    /// `X-Request-Id`. A Converra error body maps by its code; anything else (an unknown code, a
-    /// proxy's HTML page, an empty body) maps by the status.
+    /// `X-Request-Id`. A Converra error body gives its code and fields; anything else (a proxy's
+    /// HTML page, an empty body) keeps a short summary and the code its status stands for.
     pub(crate) fn from_response(
         status: u16,
         body: &[u8],
@@ -245,23 +191,27 @@ impl Error {
         if let Ok(ErrorBody { error }) = serde_json::from_slice::<ErrorBody>(body) {
             return Self::from_detail(error, Some(status), retry_after, request_id);
         }
-        // A recognisable shape with a code this client does not know yet: keep the message.
+        // An OpenAI-shaped error (the `/v1` face, or a proxy speaking it): keep its message.
         let (message, field) = match serde_json::from_slice::<LenientBody>(body) {
             Ok(LenientBody { error }) => (error.message, error.field),
             Err(_) => (body_summary(status, body), None),
         };
-        match status {
-            400 | 422 => Self::Validation { field, message, request_id },
-            401 => Self::Unauthorized { message, request_id },
-            402 => Self::AllowanceExhausted { message, request_id },
-            403 => Self::Forbidden { message, request_id },
-            404 => Self::NotFound { message, request_id },
-            409 => Self::Conflict { message, request_id },
-            413 => Self::PayloadTooLarge { message, request_id },
-            429 => Self::RateLimited { retry_after, message, request_id },
-            500..=599 => Self::Server { status, message, request_id },
-            _ => Self::Decode { message: format!("HTTP {status}: {message}"), request_id },
+        if !(400..=599).contains(&status) {
+            return Self::Decode { message: format!("HTTP {status}: {message}"), request_id };
         }
+        let code = ErrorCode::for_status(status);
+        ApiError {
+            code,
+            status: Some(status),
+            message,
+            field,
+            provider_status: None,
+            stored: None,
+            host: None,
+            retry_after,
+            request_id,
+        }
+        .into()
     }
 
     /// The error for a Converra error body, from an HTTP answer (`status`) or from an `error`
@@ -272,60 +222,43 @@ impl Error {
         retry_after: Option<Duration>,
         request_id: Option<String>,
     ) -> Self {
-        let ErrorDetail { code, message, field, provider_status } = detail;
-        match code {
-            ErrorCode::Unauthorized => Self::Unauthorized { message, request_id },
-            ErrorCode::Forbidden => Self::Forbidden { message, request_id },
-            ErrorCode::NotFound => Self::NotFound { message, request_id },
-            ErrorCode::ValidationError => Self::Validation { field, message, request_id },
-            ErrorCode::Conflict | ErrorCode::ApiKeyLimit => Self::Conflict { message, request_id },
-            ErrorCode::PayloadTooLarge => Self::PayloadTooLarge { message, request_id },
-            ErrorCode::RateLimited => Self::RateLimited { retry_after, message, request_id },
-            ErrorCode::NoProviderKey => Self::NoProviderKey { message, request_id },
-            ErrorCode::AllowanceExhausted => Self::AllowanceExhausted { message, request_id },
-            ErrorCode::AiDisabled => Self::AiDisabled { message, request_id },
-            ErrorCode::ProviderError => Self::Provider { status: provider_status, message, request_id },
-            ErrorCode::Internal => Self::Server { status: status.unwrap_or(500), message, request_id },
-            ErrorCode::Unavailable => Self::Server { status: status.unwrap_or(503), message, request_id },
-        }
+        let ErrorDetail { code, message, field, provider_status, stored, host, retry_after: seconds } = detail;
+        // The header wins; the body's field serves where there is none (a stream's error event).
+        let retry_after = retry_after.or(seconds.map(Duration::from_secs));
+        ApiError { code: Some(code), status, message, field, provider_status, stored, host, retry_after, request_id }
+            .into()
     }
 
-    /// Removes `secret` from every message this error carries: text copied from an answer must
-    /// not leak the caller's own API key into logs, whatever sent it.
+    /// Removes `secret` from every text this error carries: text copied from an answer must not
+    /// leak the caller's own API key into logs, whatever sent it.
     pub(crate) fn scrub(mut self, secret: &str) -> Self {
         if secret.is_empty() {
             return self;
         }
-        let text = match &mut self {
-            Self::Unauthorized { message, .. }
-            | Self::Forbidden { message, .. }
-            | Self::NotFound { message, .. }
-            | Self::Validation { message, .. }
-            | Self::Conflict { message, .. }
-            | Self::PayloadTooLarge { message, .. }
-            | Self::RateLimited { message, .. }
-            | Self::NoProviderKey { message, .. }
-            | Self::AllowanceExhausted { message, .. }
-            | Self::AiDisabled { message, .. }
-            | Self::Provider { message, .. }
-            | Self::Server { message, .. }
-            | Self::Decode { message, .. }
-            | Self::Config { message } => message,
-            Self::Transport(_) | Self::Timeout { .. } => return self,
+        let scrub = |text: &mut String| {
+            if text.contains(secret) {
+                *text = text.replace(secret, "[REDACTED]");
+            }
         };
-        if text.contains(secret) {
-            *text = text.replace(secret, "[REDACTED]");
-        }
-        if let Self::Validation { field: Some(field), .. } = &mut self
-            && field.contains(secret)
-        {
-            *field = field.replace(secret, "[REDACTED]");
+        match &mut self {
+            Self::Api(e) => {
+                scrub(&mut e.message);
+                for text in [&mut e.field, &mut e.host, &mut e.request_id].into_iter().flatten() {
+                    scrub(text);
+                }
+                if let Some(ErrorCode::Unknown(code)) = &mut e.code {
+                    scrub(code);
+                }
+            }
+            Self::Decode { message, .. } | Self::Config { message } => scrub(message),
+            Self::Transport(_) | Self::Timeout { .. } => {}
         }
         self
     }
 }
 
-/// An error body whose code this client does not know.
+/// An error body whose shape is not Converra's but has a message (OpenAI's, or a code this
+/// client cannot read).
 #[derive(Deserialize)]
 struct LenientBody {
     error: LenientDetail,
@@ -364,25 +297,17 @@ mod tests {
         format!(r#"{{"error":{{"code":"{code}","message":"{message}"}}}}"#).into_bytes()
     }
 
+    fn api(err: &Error) -> &ApiError {
+        err.api().unwrap_or_else(|| panic!("not an API error: {err:?}"))
+    }
+
     #[test]
-    fn maps_every_code_to_its_variant() {
-        let cases = [
-            (401, "UNAUTHORIZED", ErrorCode::Unauthorized),
-            (403, "FORBIDDEN", ErrorCode::Forbidden),
-            (404, "NOT_FOUND", ErrorCode::NotFound),
-            (422, "VALIDATION_ERROR", ErrorCode::ValidationError),
-            (409, "CONFLICT", ErrorCode::Conflict),
-            (413, "PAYLOAD_TOO_LARGE", ErrorCode::PayloadTooLarge),
-            (429, "RATE_LIMITED", ErrorCode::RateLimited),
-            (409, "NO_PROVIDER_KEY", ErrorCode::NoProviderKey),
-            (402, "ALLOWANCE_EXHAUSTED", ErrorCode::AllowanceExhausted),
-            (409, "AI_DISABLED", ErrorCode::AiDisabled),
-            (502, "PROVIDER_ERROR", ErrorCode::ProviderError),
-            (500, "INTERNAL", ErrorCode::Internal),
-        ];
-        for (status, wire, code) in cases {
-            let err = Error::from_response(status, &body(wire, "msg"), None, Some("req_1".into()));
-            assert_eq!(err.code(), Some(code), "{wire}");
+    fn maps_every_code_to_an_api_error() {
+        for code in ErrorCode::KNOWN {
+            let wire = code.as_str();
+            let err = Error::from_response(418, &body(wire, "msg"), None, Some("req_1".into()));
+            assert_eq!(err.code(), Some(&code), "{wire}");
+            assert_eq!(api(&err).status, Some(418), "{wire}");
             assert_eq!(err.request_id(), Some("req_1"), "{wire}");
             assert!(err.to_string().contains("msg"), "{wire}: {err}");
         }
@@ -391,71 +316,105 @@ mod tests {
     #[test]
     fn keeps_the_details_of_each_code() {
         let err = Error::from_response(401, &body("UNAUTHORIZED", "API key has been revoked"), None, None);
-        assert!(matches!(&err, Error::Unauthorized { message, .. } if message == "API key has been revoked"));
+        assert_eq!(api(&err).message, "API key has been revoked");
         assert_eq!(err.to_string(), "unauthorized: API key has been revoked");
 
         let validation = br#"{"error":{"code":"VALIDATION_ERROR","message":"must not be empty","field":"name"}}"#;
         let err = Error::from_response(422, validation, None, None);
-        assert!(matches!(&err, Error::Validation { field: Some(f), .. } if f == "name"));
+        assert_eq!(api(&err).field.as_deref(), Some("name"));
         assert_eq!(err.to_string(), "invalid request: must not be empty (field `name`)");
 
         let provider =
             br#"{"error":{"code":"PROVIDER_ERROR","message":"Quota exceeded","provider_status":"quota_exceeded"}}"#;
         let err = Error::from_response(502, provider, None, None);
-        assert!(matches!(err, Error::Provider { status: Some(KeyStatus::QuotaExceeded), .. }));
+        assert_eq!(api(&err).provider_status, Some(KeyStatus::QuotaExceeded));
+        assert_eq!(err.to_string(), "provider error: Quota exceeded");
 
         let wait = Some(Duration::from_secs(12));
         let err = Error::from_response(429, &body("RATE_LIMITED", "slow down"), wait, None);
         assert_eq!(err.retry_after(), wait);
+        let in_body = br#"{"error":{"code":"RATE_LIMITED","message":"slow down","retry_after":7}}"#;
+        let err = Error::from_response(429, in_body, None, None);
+        assert_eq!(err.retry_after(), Some(Duration::from_secs(7)));
+        assert_eq!(Error::from_response(429, in_body, wait, None).retry_after(), wait);
 
         let err = Error::from_response(500, &body("INTERNAL", "Internal error"), None, None);
-        assert!(matches!(err, Error::Server { status: 500, .. }));
+        assert_eq!((err.code(), api(&err).status), (Some(&ErrorCode::Internal), Some(500)));
+        assert_eq!(err.to_string(), "server error (HTTP 500): Internal error");
+    }
+
+    #[test]
+    fn a_key_that_was_not_stored_says_so() {
+        let rejected = br#"{"error":{"code":"KEY_REJECTED","message":"Invalid API key","provider_status":"invalid_key","stored":false}}"#;
+        let err = Error::from_response(422, rejected, None, None);
+        assert_eq!(err.code(), Some(&ErrorCode::KeyRejected));
+        assert!(api(&err).not_stored());
+        assert_eq!(err.to_string(), "The key was not stored: Invalid API key");
+
+        let unreachable = br#"{"error":{"code":"PROVIDER_ERROR","message":"Provider unreachable","provider_status":"unreachable","stored":false,"host":"api.openai.com"}}"#;
+        let err = Error::from_response(502, unreachable, None, None);
+        assert_eq!(api(&err).host.as_deref(), Some("api.openai.com"));
+        assert_eq!(err.to_string(), "The key was not stored: Provider unreachable (tried api.openai.com)");
     }
 
     #[test]
     fn non_json_bodies_map_by_status() {
         let err = Error::from_response(502, b"<html><body>Bad Gateway</body></html>", None, Some("r".into()));
-        assert!(matches!(&err, Error::Server { status: 502, message, .. } if message == "Bad Gateway"), "{err:?}");
+        assert_eq!((api(&err).status, api(&err).message.as_str()), (Some(502), "Bad Gateway"));
         assert_eq!(err.code(), None);
         assert_eq!(err.request_id(), Some("r"));
+        assert_eq!(err.to_string(), "server error (HTTP 502): Bad Gateway");
 
         let err = Error::from_response(503, b"", None, None);
-        assert!(matches!(&err, Error::Server { status: 503, message, .. } if message == "Service Unavailable"));
+        assert_eq!(api(&err).message, "Service Unavailable");
+        assert_eq!(err.code(), Some(&ErrorCode::Unavailable));
 
         let err = Error::from_response(413, b"length limit exceeded", None, None);
-        assert!(matches!(&err, Error::PayloadTooLarge { message, .. } if message == "length limit exceeded"));
+        assert_eq!(err.code(), Some(&ErrorCode::PayloadTooLarge));
+        assert_eq!(api(&err).message, "length limit exceeded");
 
         let err = Error::from_response(429, b"too many", Some(Duration::from_secs(1)), None);
-        assert!(matches!(err, Error::RateLimited { retry_after: Some(_), .. }));
+        assert_eq!(err.code(), Some(&ErrorCode::RateLimited));
+        assert_eq!(err.retry_after(), Some(Duration::from_secs(1)));
 
         let err = Error::from_response(418, b"teapot", None, None);
-        assert!(matches!(&err, Error::Decode { message, .. } if message == "HTTP 418: teapot"));
+        assert_eq!((err.code(), api(&err).status), (None, Some(418)));
+        let err = Error::from_response(304, b"", None, None);
+        assert!(matches!(&err, Error::Decode { message, .. } if message.starts_with("HTTP 304")), "{err:?}");
     }
 
     #[test]
-    fn unknown_codes_keep_the_message_and_map_by_status() {
+    fn unknown_codes_are_kept_as_sent() {
         let err = Error::from_response(404, &body("SOMETHING_NEW", "no such thing"), None, None);
-        assert!(matches!(&err, Error::NotFound { message, .. } if message == "no such thing"));
+        assert_eq!(err.code(), Some(&ErrorCode::Unknown("SOMETHING_NEW".into())));
+        assert_eq!((api(&err).status, api(&err).message.as_str()), (Some(404), "no such thing"));
+        assert_eq!(err.to_string(), "SOMETHING_NEW: no such thing");
+    }
+
+    #[test]
+    fn error_codes_round_trip_on_the_wire() {
+        for code in ErrorCode::KNOWN {
+            let json = serde_json::to_string(&code).unwrap();
+            assert_eq!(json, format!("\"{}\"", code.as_str()));
+            assert_eq!(serde_json::from_str::<ErrorCode>(&json).unwrap(), code);
+        }
+        let newer: ErrorCode = serde_json::from_str("\"NEWER\"").unwrap();
+        assert_eq!((newer.as_str(), serde_json::to_string(&newer).unwrap()), ("NEWER", "\"NEWER\"".into()));
     }
 
     #[test]
     fn long_bodies_are_cut() {
         let long = "x".repeat(1000);
         let err = Error::from_response(500, long.as_bytes(), None, None);
-        let Error::Server { message, .. } = err else { panic!("not a server error") };
-        assert_eq!(message.chars().count(), MAX_BODY_IN_MESSAGE + 1);
+        assert_eq!(api(&err).message.chars().count(), MAX_BODY_IN_MESSAGE + 1);
     }
 
     #[test]
     fn mid_stream_errors_have_no_status() {
-        let detail = ErrorDetail {
-            code: ErrorCode::Internal,
-            message: "stream failed".into(),
-            field: None,
-            provider_status: None,
-        };
+        let detail = ErrorDetail::new(ErrorCode::Internal, "stream failed");
         let err = Error::from_detail(detail, None, None, None);
-        assert!(matches!(err, Error::Server { status: 500, .. }));
+        assert_eq!((err.code(), api(&err).status), (Some(&ErrorCode::Internal), None));
+        assert_eq!(err.to_string(), "server error (HTTP 500): stream failed");
     }
 
     #[test]
@@ -466,5 +425,9 @@ mod tests {
         assert!(!err.to_string().contains(key), "{err}");
         assert!(!format!("{err:?}").contains(key));
         assert!(err.to_string().contains("[REDACTED]"));
+
+        let field = format!(r#"{{"error":{{"code":"VALIDATION_ERROR","message":"m","field":"{key}"}}}}"#);
+        let err = Error::from_response(422, field.as_bytes(), None, None).scrub(key);
+        assert!(!format!("{err} {err:?}").contains(key), "{err:?}");
     }
 }

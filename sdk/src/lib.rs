@@ -51,8 +51,10 @@
 //!
 //! ## Errors, retries and rate limits
 //!
-//! Every failure is an [`Error`], with one variant per API error code
-//! ([`Error::code`]) and the server's request id ([`Error::request_id`]) for support.
+//! Every failure is an [`Error`]; an error answer is [`Error::Api`] with an [`ApiError`]: its
+//! code ([`ErrorCode`]), status, message and the fields beside it, and the server's request id
+//! for support ([`Error::request_id`]). A provider key sent with a test that it failed answers
+//! `stored: false`, and the error reads "The key was not stored: Invalid API key".
 //! Answers 429, 502 and 503 and connection failures are retried with jittered exponential
 //! backoff, honouring `Retry-After`, up to 2 times by default
 //! ([`ConverraBuilder::max_retries`]) — for `GET`, `PUT` and `DELETE` only, unless
@@ -82,4 +84,4 @@ mod retry;
 #[cfg(feature = "client")]
 pub use client::{Converra, ConverraBuilder, DEFAULT_BASE_URL, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, RateLimit};
 #[cfg(feature = "client")]
-pub use error::{Error, Result};
+pub use error::{ApiError, Error, Result};

@@ -3,7 +3,7 @@
 //! messages; logs go to stderr.
 
 use clap::Args;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 
 use super::Failure;
 use crate::app;
@@ -11,13 +11,25 @@ use crate::config::Config;
 
 #[derive(Args, Debug)]
 pub struct McpArgs {
-    /// The Converra API key to act as (sk_live_… or sk_test_…); prefer the environment variable
-    #[arg(long, env = "CONVERRA_API_KEY", hide_env_values = true)]
-    pub api_key: Option<String>,
+    #[command(flatten)]
+    pub vault: super::VaultArgs,
+    /// Refused: the key comes from CONVERRA_API_KEY only. Kept (hidden) to say so clearly
+    /// instead of clap's "unexpected argument".
+    #[arg(long, hide = true, num_args = 0..=1, value_name = "KEY")]
+    api_key: Option<Option<String>>,
 }
 
 pub async fn run(config: &Config, args: McpArgs) -> Result<(), Failure> {
-    let Some(key) = args.api_key.filter(|k| !k.is_empty()).map(SecretString::from) else {
+    if args.api_key.is_some() {
+        return Err(Failure {
+            code: 2,
+            message: "--api-key is not accepted: a key on a command line is visible to every local user (ps, \
+                      /proc). Set CONVERRA_API_KEY in the environment instead, and revoke the key you just typed \
+                      if others share this machine"
+                .into(),
+        });
+    }
+    let Some(key) = config.api_key.clone() else {
         return Err(Failure::runtime(
             "CONVERRA_API_KEY is not set: `converra mcp` acts as a Converra API key (sk_live_… or sk_test_…)",
         ));

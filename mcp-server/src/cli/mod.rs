@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use converra::{Environment, Plan};
 
 use crate::config::{Config, MasterKeySource};
@@ -20,40 +20,48 @@ use crate::config::{Config, MasterKeySource};
 #[derive(Parser, Debug)]
 #[command(name = "converra", version, about = "Bring-your-own-AI-key vault and completion gateway")]
 pub struct Cli {
-    /// SQLite database file [env: CONVERRA_DB, default ./converra.db]
-    #[arg(long, global = true)]
-    pub db: Option<PathBuf>,
-    /// Master key file [env: CONVERRA_MASTER_KEY_FILE, default: beside the database]
-    #[arg(long, global = true)]
-    pub master_key_file: Option<PathBuf>,
-    /// The master key being retired, while a master-key rotation finishes [env: CONVERRA_PREVIOUS_MASTER_KEY_FILE]
-    #[arg(long, global = true)]
-    pub previous_master_key_file: Option<PathBuf>,
-    /// Log as JSON lines instead of human text
+    /// Log as JSON lines instead of human text (logs go to stderr) [env: CONVERRA_LOG_FORMAT=json]
     #[arg(long, global = true)]
     pub log_json: bool,
-    /// Client commands: print JSON instead of tables
-    #[arg(long, global = true)]
-    pub json: bool,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// Where the vault is: for the commands that open the database themselves (`serve`, `mcp`,
+/// `init`, `admin`), not for the client commands, which reach a running server.
+#[derive(Args, Debug, Clone, Default)]
+pub struct VaultArgs {
+    /// SQLite database file [env: CONVERRA_DB] [default: ./converra.db]
+    #[arg(long, global = true)]
+    pub db: Option<PathBuf>,
+    /// File holding the base64 master key; created (mode 0600) on the first start when neither
+    /// it nor CONVERRA_MASTER_KEY is set [env: CONVERRA_MASTER_KEY_FILE] [default: the database
+    /// file's name + .master.key, beside it]
+    #[arg(long, global = true)]
+    pub master_key_file: Option<PathBuf>,
+    /// The master key being retired, for the first start after `admin rotate-master-key`
+    /// [env: CONVERRA_PREVIOUS_MASTER_KEY_FILE]
+    #[arg(long, global = true)]
+    pub previous_master_key_file: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run the server (REST, OpenAI-compatible and MCP) on one port.
     Serve {
-        /// Listen address [env: CONVERRA_ADDR, default 127.0.0.1:8080]
+        /// Listen address [env: CONVERRA_ADDR] [default: 127.0.0.1:8080]
         #[arg(long)]
         addr: Option<SocketAddr>,
-        /// Threads serving requests [env: CONVERRA_WORKERS, default: one per core]
+        /// Threads serving requests [env: CONVERRA_WORKERS] [default: one per core]
         #[arg(long, value_parser = clap::value_parser!(u16).range(1..=crate::config::MAX_WORKERS as i64))]
         workers: Option<u16>,
+        #[command(flatten)]
+        vault: VaultArgs,
         /// On PostgreSQL without Redis: accept rate limits kept per replica [env: CONVERRA_LOCAL_RATE_LIMITS=1]
         #[arg(long)]
         local_rate_limits: bool,
     },
-    /// Create an organization, its owner and a first API key (shown once).
+    /// Create an organization, its owner and a first API key (shown once, on stdout).
     Init {
         /// Organization name
         #[arg(long)]
@@ -67,16 +75,49 @@ pub enum Command {
         /// Environment of the first API key: live or test
         #[arg(long, default_value = "live")]
         environment: Environment,
+        #[command(flatten)]
+        vault: VaultArgs,
     },
     #[command(flatten)]
     Client(client::ClientCommand),
-    /// Serve the MCP tools over stdin/stdout, acting as the API key in CONVERRA_API_KEY.
+    /// Serve the MCP tools over stdin/stdout against the local database, as CONVERRA_API_KEY.
+    #[command(
+        after_help = "Environment:\n  CONVERRA_API_KEY  the Converra API key to act as (sk_live_… or sk_test_…); \
+                            required, and never a flag: a command line is visible to every local user"
+    )]
     Mcp(mcp::McpArgs),
-    /// Operator commands: organizations, plans, key rotation.
+    /// Operator commands: organizations, plans, key rotation, backups.
     Admin {
         #[command(subcommand)]
         command: admin::AdminCommand,
+        #[command(flatten)]
+        vault: VaultArgs,
     },
+}
+
+impl Command {
+    /// The vault flags of a command that opens the database; `None` for client commands.
+    fn vault(&self) -> Option<&VaultArgs> {
+        match self {
+            Self::Serve { vault, .. } | Self::Init { vault, .. } | Self::Admin { vault, .. } => Some(vault),
+            Self::Mcp(args) => Some(&args.vault),
+            Self::Client(_) => None,
+        }
+    }
+}
+
+/// Parses the command line; every client command's help also names the environment it reads.
+pub fn parse() -> Cli {
+    let mut command = <Cli as clap::CommandFactory>::command();
+    for name in client::COMMANDS {
+        command = command.mut_subcommand(name, with_client_env);
+    }
+    let matches = command.get_matches();
+    <Cli as clap::FromArgMatches>::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+}
+
+fn with_client_env(command: clap::Command) -> clap::Command {
+    command.after_help(client::ENV_HELP).mut_subcommands(with_client_env)
 }
 
 /// Everything the CLI can report: exit code and a message for stderr.
@@ -113,12 +154,12 @@ pub fn run(cli: Cli) -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Serve { addr, .. } => serve::run(Config { addr: addr.unwrap_or(config.addr), ..config }).await,
-            Command::Init { org, owner, plan, environment } => {
+            Command::Init { org, owner, plan, environment, .. } => {
                 admin::init(&config, &org, &owner, plan, environment).await
             }
-            Command::Admin { command } => admin::run(&config, command).await,
+            Command::Admin { command, .. } => admin::run(&config, command).await,
             Command::Mcp(args) => mcp::run(&config, args).await,
-            Command::Client(command) => client::run(command, cli.json).await,
+            Command::Client(command) => client::run(command).await,
         }
     });
     match result {
@@ -128,15 +169,16 @@ pub fn run(cli: Cli) -> ExitCode {
 }
 
 fn apply_flags(mut config: Config, cli: &Cli) -> Config {
-    if let Some(db) = &cli.db {
-        config = config.with_db(db.clone());
+    let vault = cli.command.vault().cloned().unwrap_or_default();
+    if let Some(db) = vault.db {
+        config = config.with_db(db);
     }
-    if let Some(file) = &cli.master_key_file {
-        config.master_key = MasterKeySource::File(file.clone());
+    if let Some(file) = vault.master_key_file {
+        config.master_key = MasterKeySource::File(file);
         config.master_key_configured = true;
     }
-    if let Some(file) = &cli.previous_master_key_file {
-        config.previous_master_key = Some(MasterKeySource::File(file.clone()));
+    if let Some(file) = vault.previous_master_key_file {
+        config.previous_master_key = Some(MasterKeySource::File(file));
     }
     config.log_json |= cli.log_json;
     if let Command::Serve { workers, local_rate_limits, .. } = cli.command {
@@ -167,4 +209,36 @@ fn init_logging(config: &Config) {
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
     let _ = if config.log_json { builder.json().try_init() } else { builder.compact().try_init() };
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    /// Every flag and argument of every command, as `command path: --flag`, that has no help.
+    fn undescribed(command: &clap::Command, path: &str, out: &mut Vec<String>) {
+        for arg in command.get_arguments() {
+            let builtin = matches!(arg.get_id().as_str(), "help" | "version");
+            if !builtin && !arg.is_hide_set() && arg.get_help().is_none() {
+                out.push(format!("{path}: {}", arg.get_id()));
+            }
+        }
+        for sub in command.get_subcommands() {
+            undescribed(sub, &format!("{path} {}", sub.get_name()), out);
+        }
+    }
+
+    #[test]
+    fn every_flag_and_argument_says_what_it_is() {
+        let mut missing = Vec::new();
+        undescribed(&Cli::command(), "converra", &mut missing);
+        assert!(missing.is_empty(), "without a description: {missing:#?}");
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
 }

@@ -10,6 +10,9 @@ use crate::store::StoreError;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthError {
     Missing,
+    /// An `Authorization` header without a Bearer token (another scheme, or nothing after
+    /// `Bearer`): no token was given, though the message is the same as [`AuthError::Invalid`].
+    NotBearer,
     Invalid,
     Expired,
     Revoked,
@@ -19,10 +22,16 @@ impl AuthError {
     pub fn message(self) -> &'static str {
         match self {
             Self::Missing => "Authorization header required",
-            Self::Invalid => "Invalid API key",
+            Self::NotBearer | Self::Invalid => "Invalid API key",
             Self::Expired => "API key has expired",
             Self::Revoked => "API key has been revoked",
         }
+    }
+
+    /// Whether a Bearer token was presented (and refused): RFC 6750 then asks for
+    /// `error="invalid_token"` in the challenge, and for no error code otherwise.
+    pub fn token_given(self) -> bool {
+        matches!(self, Self::Invalid | Self::Expired | Self::Revoked)
     }
 }
 
@@ -70,6 +79,10 @@ pub enum Error {
     /// The store (or another engine the request needs) cannot be reached right now.
     #[error("Service unavailable: the database cannot be reached; retry shortly")]
     Unavailable,
+    /// A key sent with `"test": true` failed its test and was not stored: `KEY_REJECTED` when
+    /// the provider refused the key itself, `PROVIDER_ERROR` (with the host tried) otherwise.
+    #[error("{}", .status.message())]
+    NotStored { status: KeyStatus, host: String },
     /// Details are logged (with ids only) where this is mapped, never shown.
     #[error("Internal error")]
     Internal(#[from] InternalError),
@@ -122,6 +135,8 @@ impl Error {
             Error::AiDisabled => ErrorCode::AiDisabled,
             Error::Provider { .. } => ErrorCode::ProviderError,
             Error::Unavailable => ErrorCode::Unavailable,
+            Error::NotStored { status, .. } if rejects_the_key(*status) => ErrorCode::KeyRejected,
+            Error::NotStored { .. } => ErrorCode::ProviderError,
             Error::Internal(_) => ErrorCode::Internal,
         }
     }
@@ -131,7 +146,12 @@ impl Error {
         if let Error::MethodNotAllowed = self {
             return 405;
         }
-        match self.code() {
+        Self::http_status_of(&self.code())
+    }
+
+    /// The HTTP status of a code.
+    pub fn http_status_of(code: &ErrorCode) -> u16 {
+        match code {
             ErrorCode::Unauthorized => 401,
             ErrorCode::Forbidden => 403,
             ErrorCode::NotFound => 404,
@@ -144,28 +164,70 @@ impl Error {
             ErrorCode::AllowanceExhausted => 402,
             ErrorCode::AiDisabled => 409,
             ErrorCode::ProviderError => 502,
-            ErrorCode::Internal => 500,
+            ErrorCode::KeyRejected => 422,
             ErrorCode::Unavailable => 503,
+            ErrorCode::Internal => 500,
+            _ => 500,
         }
     }
 
-    /// The JSON error body (`{"error": {...}}`) every face shows.
+    /// The JSON error body (`{"error": {...}}`) every face shows: the fixed message, and every
+    /// detail in a field beside it.
     pub fn body(&self) -> converra::ErrorBody {
-        converra::ErrorBody {
-            error: converra::ErrorDetail {
-                code: self.code(),
-                message: self.to_string(),
-                field: match self {
-                    Error::Validation { field, .. } => field.clone(),
-                    _ => None,
-                },
-                provider_status: match self {
-                    Error::Provider { status, .. } => Some(*status),
-                    _ => None,
-                },
-            },
+        let mut detail = converra::ErrorDetail::new(self.code(), self.to_string());
+        match self {
+            Error::Validation { field, .. } => detail.field = field.clone(),
+            Error::Provider { status, .. } => detail.provider_status = Some(*status),
+            Error::RateLimited(info) => detail.retry_after = info.retry_after,
+            Error::NotStored { status, host } => {
+                detail.provider_status = Some(*status);
+                detail.stored = Some(false);
+                if detail.code == ErrorCode::ProviderError {
+                    detail.host = Some(host.clone());
+                }
+            }
+            _ => {}
         }
+        converra::ErrorBody { error: detail }
     }
 }
 
+/// The test outcomes that are the key's fault (the caller's error, 422) rather than the
+/// provider's or the network's (502).
+fn rejects_the_key(status: KeyStatus) -> bool {
+    matches!(status, KeyStatus::InvalidKey | KeyStatus::PermissionDenied | KeyStatus::QuotaExceeded)
+}
+
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_known_code_has_its_own_status() {
+        for code in ErrorCode::KNOWN.iter().filter(|c| **c != ErrorCode::Internal) {
+            assert_ne!(Error::http_status_of(code), 500, "{code} needs an HTTP status");
+        }
+    }
+
+    #[test]
+    fn a_key_that_fails_its_test_is_not_stored() {
+        let rejected = Error::NotStored { status: KeyStatus::QuotaExceeded, host: "api.openai.com".into() };
+        assert_eq!((rejected.code(), rejected.http_status()), (ErrorCode::KeyRejected, 422));
+        let body = serde_json::to_value(rejected.body()).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({"error": {"code": "KEY_REJECTED", "message": "Quota exceeded",
+                "provider_status": "quota_exceeded", "stored": false}})
+        );
+        let unreachable = Error::NotStored { status: KeyStatus::Unreachable, host: "127.0.0.1:9".into() };
+        assert_eq!(unreachable.http_status(), 502);
+        let body = serde_json::to_value(unreachable.body()).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({"error": {"code": "PROVIDER_ERROR", "message": "Provider unreachable",
+                "provider_status": "unreachable", "stored": false, "host": "127.0.0.1:9"}})
+        );
+    }
+}

@@ -1,11 +1,11 @@
 //! The one mapping from core errors to HTTP answers, shared by the REST face and the HTTP
 //! layer of the MCP face: status, JSON body, and the headers some codes require
-//! (`WWW-Authenticate` on 401, `Retry-After` and `X-RateLimit-*` on 429).
+//! (`WWW-Authenticate` on 401, RFC 6750, `Retry-After` and `X-RateLimit-*` on 429).
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::core::{Error, RateLimitInfo};
+use crate::core::{AuthError, Error, RateLimitInfo};
 
 /// A core error on its way out as an HTTP answer.
 pub struct ApiError(pub Error);
@@ -27,6 +27,16 @@ pub fn rate_limit_headers(headers: &mut HeaderMap, info: &RateLimitInfo) {
     }
 }
 
+/// The `WWW-Authenticate` challenge of a 401 (RFC 6750 §3): `error="invalid_token"` when a
+/// Bearer token was presented and refused, no error code when none was.
+pub(crate) fn challenge(error: AuthError) -> HeaderValue {
+    if error.token_given() {
+        HeaderValue::from_static(r#"Bearer realm="converra", error="invalid_token""#)
+    } else {
+        HeaderValue::from_static(r#"Bearer realm="converra""#)
+    }
+}
+
 /// Logs what the caller will not see: internal failures with their (id-only) detail.
 pub(crate) fn log(error: &Error) {
     if let Error::Internal(inner) = error {
@@ -41,8 +51,8 @@ impl IntoResponse for ApiError {
         let mut response = (status, axum::Json(self.0.body())).into_response();
         let headers = response.headers_mut();
         match &self.0 {
-            Error::Unauthorized(_) => {
-                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(r#"Bearer realm="converra""#));
+            Error::Unauthorized(e) => {
+                headers.insert(header::WWW_AUTHENTICATE, challenge(*e));
             }
             Error::RateLimited(info) => rate_limit_headers(headers, info),
             _ => {}

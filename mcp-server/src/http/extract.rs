@@ -42,13 +42,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
             .get(axum::http::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("application/json"));
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
-            if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError(Error::PayloadTooLarge { limit: super::body_limit() })
-            } else {
-                ApiError(Error::Validation { field: None, message: "could not read the request body".into() })
-            }
-        })?;
+        let bytes = read_body(req, state).await?;
         if !is_json {
             return Err(ApiError(Error::Validation {
                 field: None,
@@ -57,6 +51,18 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
         }
         Ok(Json(parse_json(&bytes)?))
     }
+}
+
+/// Reads a whole body within the configured limit; over it is `PAYLOAD_TOO_LARGE`, which each
+/// face renders in its own shape (axum's own rejection is plain text).
+pub async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Error> {
+    Bytes::from_request(req, state).await.map_err(|rejection| {
+        if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            Error::PayloadTooLarge { limit: super::body_limit() }
+        } else {
+            Error::Validation { field: None, message: "could not read the request body".into() }
+        }
+    })
 }
 
 /// Parses the query string into a wire type.

@@ -98,8 +98,16 @@ impl MakeRequestId for RequestIds {
     }
 }
 
+/// A handler that panicked answers JSON 500 `INTERNAL` like any internal error, instead of a
+/// dropped connection. The panic's payload is not logged: it could quote anything.
+fn panicked(_payload: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let inner = crate::core::InternalError::Other("a request handler panicked".into());
+    ApiError(Error::Internal(inner)).into_response()
+}
+
 /// Wraps the routes with what every answer needs: a body limit, request ids, JSON 404/405,
-/// and a trace span that records the path but never the query string or headers.
+/// JSON 500 for a panic, and a trace span that records the path but never the query string or
+/// headers.
 pub fn finish(router: Router<Arc<Core>>, core: Arc<Core>, body_limit: usize) -> Router {
     BODY_LIMIT.store(body_limit, Ordering::Relaxed);
     let request_id = HeaderName::from_static("x-request-id");
@@ -109,6 +117,7 @@ pub fn finish(router: Router<Arc<Core>>, core: Arc<Core>, body_limit: usize) -> 
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(core)
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
         .layer(axum::extract::DefaultBodyLimit::max(body_limit))
         .layer(
             TraceLayer::new_for_http()

@@ -6,7 +6,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
@@ -33,19 +33,13 @@ impl From<Error> for OpenAiApiError {
 fn openai_error(e: &Error) -> OpenAiError {
     let body = e.body().error;
     let kind = match body.code {
-        ErrorCode::Unauthorized | ErrorCode::Forbidden | ErrorCode::NotFound | ErrorCode::ValidationError => {
-            "invalid_request_error"
-        }
-        ErrorCode::Conflict
-        | ErrorCode::ApiKeyLimit
-        | ErrorCode::PayloadTooLarge
-        | ErrorCode::NoProviderKey
-        | ErrorCode::AiDisabled => "invalid_request_error",
         ErrorCode::RateLimited => "rate_limit_error",
         ErrorCode::AllowanceExhausted => "insufficient_quota",
-        ErrorCode::ProviderError | ErrorCode::Internal | ErrorCode::Unavailable => "api_error",
+        ErrorCode::ProviderError | ErrorCode::Unavailable | ErrorCode::Internal => "api_error",
+        // Every other code is the caller's to fix.
+        _ => "invalid_request_error",
     };
-    let code = match (body.code, body.provider_status) {
+    let code = match (&body.code, body.provider_status) {
         (ErrorCode::Unauthorized, _) => "invalid_api_key".to_owned(),
         (ErrorCode::ProviderError, Some(status)) => status.as_str().to_owned(),
         (code, _) => code.as_str().to_ascii_lowercase(),
@@ -61,10 +55,8 @@ impl IntoResponse for OpenAiApiError {
         let status = StatusCode::from_u16(self.0.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut response = (status, axum::Json(openai_error(&self.0))).into_response();
         match &self.0 {
-            Error::Unauthorized(_) => {
-                response
-                    .headers_mut()
-                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(r#"Bearer realm="converra""#));
+            Error::Unauthorized(e) => {
+                response.headers_mut().insert(header::WWW_AUTHENTICATE, crate::edge::error::challenge(*e));
             }
             Error::RateLimited(info) => rate_limit_headers(response.headers_mut(), info),
             _ => {}
@@ -128,11 +120,22 @@ fn to_request(req: ChatCompletionRequest, headers: &HeaderMap) -> Result<Complet
     })
 }
 
+/// A request body read within the limit; over it, OpenAI's error shape with 413.
+pub struct Body(axum::body::Bytes);
+
+impl<S: Send + Sync> axum::extract::FromRequest<S> for Body {
+    type Rejection = OpenAiApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Body(super::extract::read_body(req, state).await?))
+    }
+}
+
 pub async fn chat_completions(
     State(core): State<Arc<Core>>,
     caller: Caller,
     headers: HeaderMap,
-    body: axum::body::Bytes,
+    Body(body): Body,
 ) -> Result<Response, OpenAiApiError> {
     let req: ChatCompletionRequest = super::extract::parse_json(&body)?;
     let model = req.model.clone();

@@ -43,7 +43,8 @@ the secret never enters this conversation; add_provider_key is for when they cho
 - Remove a key for good: revoke_provider_key (irreversible: confirm with the user first).
 Members may list, resolve, run completions and read usage; admins and owners also add, test and revoke keys. \
 Errors are tool errors whose text is {\"error\": {\"code\", \"message\"}}: FORBIDDEN (role too low), NOT_FOUND \
-(no such object in this organization), VALIDATION_ERROR (which argument, why), NO_PROVIDER_KEY, PROVIDER_ERROR.";
+(no such object in this organization), VALIDATION_ERROR (which argument, why), NO_PROVIDER_KEY, PROVIDER_ERROR, \
+KEY_REJECTED (a key tested on add that its provider refused; `stored: false`: nothing was stored).";
 
 /// The MCP server: one value per HTTP request (stateless), or one for a stdio session.
 pub struct ConverraMcp {

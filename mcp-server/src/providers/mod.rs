@@ -153,6 +153,21 @@ impl Providers {
         &self.base_urls[&provider]
     }
 
+    /// The host (and port, when not the scheme's default) a provider is reached at: what an
+    /// error may name when the provider cannot be reached. Operator configuration, never a
+    /// secret (a base URL's user and password, if any, are left out).
+    pub fn host(&self, provider: Provider) -> String {
+        let base = self.base(provider);
+        match reqwest::Url::parse(base) {
+            Ok(url) => match (url.host_str(), url.port()) {
+                (Some(host), Some(port)) => format!("{host}:{port}"),
+                (Some(host), None) => host.to_owned(),
+                (None, _) => String::new(),
+            },
+            Err(_) => String::new(),
+        }
+    }
+
     /// Calls the provider's cheapest authenticated endpoint (list models) with `key`.
     pub async fn verify_key(&self, provider: Provider, key: &SecretString) -> VerifyOutcome {
         let request = match provider {
@@ -232,4 +247,18 @@ pub(crate) fn secret_header(prefix: &str, key: &SecretString) -> HeaderValue {
         .unwrap_or_else(|_| HeaderValue::from_static("invalid"));
     value.set_sensitive(true);
     value
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_host_named_in_errors_is_host_and_port_only() {
+        let mut config = ProviderConfig::default();
+        config.base_urls.insert(Provider::Openai, "http://user:pass@127.0.0.1:4010/v1".into());
+        let providers = Providers::new(config);
+        assert_eq!(providers.host(Provider::Openai), "127.0.0.1:4010");
+        assert_eq!(providers.host(Provider::Anthropic), "api.anthropic.com");
+    }
 }

@@ -21,7 +21,8 @@ pub struct ErrorBody {
     pub error: ErrorDetail,
 }
 
-/// The body of an error answer.
+/// The body of an error answer. The `message` is fixed per case; everything else a client may
+/// need is a field beside it, never folded into the message.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ErrorDetail {
     /// Stable machine-readable code, e.g. `UNAUTHORIZED`.
@@ -31,14 +32,44 @@ pub struct ErrorDetail {
     /// The request field at fault, for `VALIDATION_ERROR`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
-    /// The provider failure, for `PROVIDER_ERROR` (`invalid_key`, `quota_exceeded`, ...).
+    /// The provider failure, for `PROVIDER_ERROR` and `KEY_REJECTED` (`invalid_key`,
+    /// `quota_exceeded`, ...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider_status: Option<super::KeyStatus>,
+    /// `false` when a provider key sent with `"test": true` failed its test and was not stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stored: Option<bool>,
+    /// The provider host that was tried, when a provider could not be reached (operator
+    /// configuration, never a secret).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// Seconds to wait before trying again, for `RATE_LIMITED` (also the `Retry-After` header
+    /// over HTTP; this field is what a face without headers, MCP, can read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
+}
+
+impl ErrorDetail {
+    /// A detail with only a code and a message.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            field: None,
+            provider_status: None,
+            stored: None,
+            host: None,
+            retry_after: None,
+        }
+    }
 }
 
 /// The stable error codes of every face (REST, MCP, SDK).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+///
+/// A code this version does not know yet (sent by a newer server) is kept as
+/// [`ErrorCode::Unknown`], so adding a code never breaks an older client.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ErrorCode {
     /// 401: missing, malformed, unknown, expired or revoked API key.
     Unauthorized,
@@ -50,8 +81,6 @@ pub enum ErrorCode {
     ValidationError,
     /// 409: the request conflicts with the current state.
     Conflict,
-    /// 409: the member's active API keys are at the plan's cap; revoke one first.
-    ApiKeyLimit,
     /// 413: the request body is over the size limit.
     PayloadTooLarge,
     /// 429: the API key's rate limit is spent; see `Retry-After`.
@@ -64,37 +93,142 @@ pub enum ErrorCode {
     AiDisabled,
     /// 502: the AI provider refused or failed the call.
     ProviderError,
-    /// 500: something failed inside Converra (no detail is exposed).
-    Internal,
+    /// 422: a provider key tested on add or replace was refused by its provider (invalid,
+    /// without permission or out of quota); nothing was stored.
+    KeyRejected,
+    /// 409: the member's active API keys are at the plan's cap.
+    ApiKeyLimit,
     /// 503: the database (or another engine Converra needs) is down; retry later.
     Unavailable,
+    /// 500: something failed inside Converra (no detail is exposed).
+    Internal,
+    /// A code this version of the crate does not know, as the server sent it.
+    Unknown(String),
 }
 
 impl ErrorCode {
+    /// Every code this version knows (all but [`ErrorCode::Unknown`]).
+    pub const KNOWN: [ErrorCode; 15] = [
+        Self::Unauthorized,
+        Self::Forbidden,
+        Self::NotFound,
+        Self::ValidationError,
+        Self::Conflict,
+        Self::PayloadTooLarge,
+        Self::RateLimited,
+        Self::NoProviderKey,
+        Self::AllowanceExhausted,
+        Self::AiDisabled,
+        Self::ProviderError,
+        Self::KeyRejected,
+        Self::ApiKeyLimit,
+        Self::Unavailable,
+        Self::Internal,
+    ];
+
     /// The code as it appears on the wire, e.g. `"NOT_FOUND"`.
-    pub fn as_str(self) -> &'static str {
+    pub fn as_str(&self) -> &str {
         match self {
             Self::Unauthorized => "UNAUTHORIZED",
             Self::Forbidden => "FORBIDDEN",
             Self::NotFound => "NOT_FOUND",
             Self::ValidationError => "VALIDATION_ERROR",
             Self::Conflict => "CONFLICT",
-            Self::ApiKeyLimit => "API_KEY_LIMIT",
             Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             Self::RateLimited => "RATE_LIMITED",
             Self::NoProviderKey => "NO_PROVIDER_KEY",
             Self::AllowanceExhausted => "ALLOWANCE_EXHAUSTED",
             Self::AiDisabled => "AI_DISABLED",
             Self::ProviderError => "PROVIDER_ERROR",
-            Self::Internal => "INTERNAL",
+            Self::KeyRejected => "KEY_REJECTED",
+            Self::ApiKeyLimit => "API_KEY_LIMIT",
             Self::Unavailable => "UNAVAILABLE",
+            Self::Internal => "INTERNAL",
+            Self::Unknown(code) => code,
         }
+    }
+
+    /// A short lower-case label for messages, e.g. "not found".
+    pub fn label(&self) -> &str {
+        match self {
+            Self::Unauthorized => "unauthorized",
+            Self::Forbidden => "forbidden",
+            Self::NotFound => "not found",
+            Self::ValidationError => "invalid request",
+            Self::Conflict => "conflict",
+            Self::PayloadTooLarge => "payload too large",
+            Self::RateLimited => "rate limited",
+            Self::NoProviderKey => "no provider key",
+            Self::AllowanceExhausted => "allowance exhausted",
+            Self::AiDisabled => "AI disabled",
+            Self::ProviderError => "provider error",
+            Self::KeyRejected => "key rejected",
+            Self::ApiKeyLimit => "API key limit",
+            Self::Unavailable => "unavailable",
+            Self::Internal => "server error",
+            Self::Unknown(code) => code,
+        }
+    }
+
+    /// The code a bare HTTP status stands for, for answers without a Converra error body (a
+    /// proxy's page); `None` where several codes share the status or none has it.
+    pub fn for_status(status: u16) -> Option<Self> {
+        Some(match status {
+            400 | 422 => Self::ValidationError,
+            401 => Self::Unauthorized,
+            402 => Self::AllowanceExhausted,
+            403 => Self::Forbidden,
+            404 => Self::NotFound,
+            409 => Self::Conflict,
+            413 => Self::PayloadTooLarge,
+            429 => Self::RateLimited,
+            500 => Self::Internal,
+            503 => Self::Unavailable,
+            _ => return None,
+        })
+    }
+}
+
+impl std::str::FromStr for ErrorCode {
+    type Err = std::convert::Infallible;
+
+    /// Never fails: an unknown code becomes [`ErrorCode::Unknown`].
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self::KNOWN.into_iter().find(|code| code.as_str() == s).unwrap_or_else(|| Self::Unknown(s.to_owned())))
     }
 }
 
 impl std::fmt::Display for ErrorCode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for ErrorCode {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for ErrorCode {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Ok(text.parse().unwrap_or_else(|never| match never {}))
+    }
+}
+
+impl JsonSchema for ErrorCode {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ErrorCode".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let known: Vec<&str> = Self::KNOWN.iter().map(ErrorCode::as_str).collect();
+        schemars::json_schema!({
+            "type": "string",
+            "description": "A stable error code; clients treat codes they do not know by the HTTP status.",
+            "examples": known,
+        })
     }
 }
 

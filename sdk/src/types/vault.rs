@@ -265,11 +265,32 @@ pub struct UpdateProviderKey {
     /// A new name, if it changes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// Test the new secret with the provider first and keep the old one if the test fails
+    /// (the answer then says `stored: false`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub test: bool,
+}
+
+impl UpdateProviderKey {
+    /// A replacement secret, not tested.
+    pub fn new(api_key: impl Into<String>) -> Self {
+        Self { api_key: SecretString::from(api_key.into()), name: None, test: false }
+    }
+
+    /// Test the new secret with the provider before it replaces the old one.
+    pub fn test_first(mut self) -> Self {
+        self.test = true;
+        self
+    }
 }
 
 impl std::fmt::Debug for UpdateProviderKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("UpdateProviderKey").field("api_key", &"[REDACTED]").field("name", &self.name).finish()
+        f.debug_struct("UpdateProviderKey")
+            .field("api_key", &"[REDACTED]")
+            .field("name", &self.name)
+            .field("test", &self.test)
+            .finish()
     }
 }
 

@@ -10,6 +10,7 @@ use super::{Failure, failure, table};
 pub enum ApiKeysCommand {
     /// Create an API key; the secret is printed once, on stdout.
     Create {
+        /// What the key is for, e.g. CI or billing-service
         #[arg(long)]
         name: String,
         /// live or test (default: your key's environment)
@@ -18,14 +19,17 @@ pub enum ApiKeysCommand {
         /// RFC 3339 expiry, e.g. 2027-01-31T00:00:00Z
         #[arg(long)]
         expires_at: Option<String>,
-        /// Create it for another member (admins and owners)
+        /// Create it for another member, by member id (admins and owners)
         #[arg(long)]
         member: Option<String>,
     },
     /// List API keys (never their secrets).
     List,
     /// Revoke an API key; it fails on its very next request.
-    Revoke { id: String },
+    Revoke {
+        /// The API key's id (key_…)
+        id: String,
+    },
 }
 
 fn rows(keys: &[ApiKey]) -> Vec<Vec<String>> {

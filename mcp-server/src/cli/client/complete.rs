@@ -21,8 +21,10 @@ pub struct CompleteArgs {
     /// Run in this project (its provider key wins)
     #[arg(long)]
     pub project: Option<String>,
+    /// Longest answer, in tokens [default: the provider's]
     #[arg(long)]
     pub max_tokens: Option<u32>,
+    /// Sampling temperature, 0 to 2: lower is more deterministic [default: the provider's]
     #[arg(long)]
     pub temperature: Option<f32>,
     /// professional, friendly or casual
@@ -31,6 +33,8 @@ pub struct CompleteArgs {
     /// Print the answer as it arrives
     #[arg(long)]
     pub stream: bool,
+    #[command(flatten)]
+    pub output: super::Output,
 }
 
 pub async fn run(client: &Converra, args: CompleteArgs, json: bool) -> Result<(), Failure> {

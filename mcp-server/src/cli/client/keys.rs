@@ -4,7 +4,9 @@
 use std::io::{IsTerminal, Read};
 
 use clap::Subcommand;
-use converra::{AddProviderKey, Converra, Environment, Provider, ProviderKey, ProviderKeyFilter, ResolveQuery};
+use converra::{
+    AddProviderKey, Converra, Environment, KeyStatus, Provider, ProviderKey, ProviderKeyFilter, ResolveQuery,
+};
 
 use super::{Failure, failure, table};
 
@@ -12,10 +14,13 @@ use super::{Failure, failure, table};
 pub enum KeysCommand {
     /// List provider keys (members see status only).
     List {
+        /// Only this provider: openai, anthropic, gemini or deepseek
         #[arg(long)]
         provider: Option<Provider>,
+        /// Only this project's keys (prj_…)
         #[arg(long)]
         project: Option<String>,
+        /// Only this environment: live or test
         #[arg(long)]
         environment: Option<Environment>,
     },
@@ -26,25 +31,36 @@ pub enum KeysCommand {
         /// A descriptive name, e.g. OpenAI-Production
         #[arg(long)]
         name: String,
-        /// Store it for one project instead of the whole organization
+        /// Store it for one project (prj_…) instead of the whole organization
         #[arg(long)]
         project: Option<String>,
         /// live or test (default: your API key's environment)
         #[arg(long)]
         environment: Option<Environment>,
-        /// Test the key with the provider first; refuse to save a rejected key
+        /// Test the key with the provider first; store nothing if the test fails
         #[arg(long)]
         test: bool,
     },
     /// Test a stored key against its provider.
-    Test { id: String },
+    Test {
+        /// The provider key's id (pk_…)
+        id: String,
+    },
     /// Make a key the active one of its slot (rotation, rollback).
-    Activate { id: String },
+    Activate {
+        /// The provider key's id (pk_…)
+        id: String,
+    },
     /// Remove a key and destroy its ciphertext.
-    Revoke { id: String },
+    Revoke {
+        /// The provider key's id (pk_…)
+        id: String,
+    },
     /// Which key a completion would use, and why.
     Resolve {
+        /// openai, anthropic, gemini or deepseek
         provider: Provider,
+        /// Resolve inside this project (prj_…)
         #[arg(long)]
         project: Option<String>,
     },
@@ -83,6 +99,20 @@ fn rows(keys: &[ProviderKey]) -> Vec<Vec<String>> {
             ]
         })
         .collect()
+}
+
+/// What a failed test means for the key, one sentence per outcome: a key the provider refused
+/// is not the same news as a provider that could not be asked.
+fn test_failure(status: KeyStatus) -> Option<&'static str> {
+    Some(match status {
+        KeyStatus::Ok => return None,
+        KeyStatus::InvalidKey => "the provider rejected the key",
+        KeyStatus::PermissionDenied => "the key works but lacks permission for this call",
+        KeyStatus::QuotaExceeded => "the key works but its account is out of quota",
+        KeyStatus::RateLimited => "the provider rate-limited the test, so the key was not checked; try again later",
+        KeyStatus::Unreachable => "the provider could not be reached, so the key was not checked",
+        _ => "the provider failed the test, so the key was not checked",
+    })
 }
 
 const HEADERS: [&str; 8] = ["ID", "PROVIDER", "NAME", "SCOPE", "ENV", "KEY", "STATE", "STATUS"];
@@ -125,13 +155,10 @@ pub async fn run(client: &Converra, command: KeysCommand, json: bool) -> Result<
                 return table::print_json(&result);
             }
             println!("{}: {} ({} ms)", result.status.as_str(), result.message, result.latency_ms);
-            if result.status != converra::KeyStatus::Ok {
-                return Err(Failure {
-                    code: 10,
-                    message: format!("the provider did not accept the key: {}", result.message),
-                });
+            match test_failure(result.status) {
+                Some(sentence) => Err(Failure { code: 10, message: format!("{sentence}: {}", result.message) }),
+                None => Ok(()),
             }
-            Ok(())
         }
         KeysCommand::Activate { id } => {
             let key = keys.activate(&id).await.map_err(failure)?;

@@ -4,17 +4,27 @@
 //!
 //! Exit codes scripts can branch on: 0 ok, 1 other failure, 2 bad usage, 3 configuration,
 //! 4 unauthorized, 5 forbidden, 6 not found, 7 invalid input or conflict, 8 rate limited,
-//! 9 no provider key / allowance exhausted / AI disabled, 10 provider error, 11 server or network.
+//! 9 no provider key / allowance exhausted / AI disabled, 10 provider error or a key its provider
+//! rejected, 11 server or network.
 
 mod api_keys;
 mod complete;
 mod keys;
 mod table;
 
-use clap::Subcommand;
-use converra::{Converra, UsageQuery};
+use clap::{Args, Subcommand};
+use converra::{Converra, ErrorCode, UsageQuery};
 
 use super::Failure;
+
+/// The client commands' names, whose help shows [`ENV_HELP`].
+pub const COMMANDS: [&str; 4] = ["keys", "complete", "api-keys", "usage"];
+
+/// What every client command reads from the environment (shown in their `--help`).
+pub const ENV_HELP: &str = "\
+Environment:
+  CONVERRA_API_KEY   the Converra API key to act as (sk_live_… or sk_test_…); required
+  CONVERRA_BASE_URL  the Converra server to talk to [default: http://127.0.0.1:8080]";
 
 #[derive(Subcommand, Debug)]
 pub enum ClientCommand {
@@ -22,6 +32,8 @@ pub enum ClientCommand {
     Keys {
         #[command(subcommand)]
         command: keys::KeysCommand,
+        #[command(flatten)]
+        output: Output,
     },
     /// Run a completion with the key Converra resolves.
     Complete(complete::CompleteArgs),
@@ -29,40 +41,66 @@ pub enum ClientCommand {
     ApiKeys {
         #[command(subcommand)]
         command: api_keys::ApiKeysCommand,
+        #[command(flatten)]
+        output: Output,
     },
     /// Token usage of a month, with the plan's allowance.
     Usage {
-        /// Calendar month (UTC), YYYY-MM; default: this month
+        /// Calendar month (UTC), YYYY-MM [default: this month]
         #[arg(long)]
         month: Option<String>,
+        #[command(flatten)]
+        output: Output,
     },
+}
+
+/// The output flag of every client command.
+#[derive(Args, Debug, Clone, Copy, Default)]
+pub struct Output {
+    /// Print JSON instead of human-readable text, for scripts
+    #[arg(long, global = true)]
+    pub json: bool,
 }
 
 /// Maps an SDK error to a message and an exit code.
 pub fn failure(e: converra::Error) -> Failure {
     use converra::Error as E;
     let code = match &e {
-        E::Unauthorized { .. } => 4,
-        E::Forbidden { .. } => 5,
-        E::NotFound { .. } => 6,
-        E::Validation { .. } | E::Conflict { .. } | E::PayloadTooLarge { .. } => 7,
-        E::RateLimited { .. } => 8,
-        E::NoProviderKey { .. } | E::AllowanceExhausted { .. } | E::AiDisabled { .. } => 9,
-        E::Provider { .. } => 10,
+        E::Api(api) => exit_code(api.code.as_ref(), api.status),
         E::Config { .. } => 3,
-        E::Server { .. } | E::Transport(_) | E::Timeout { .. } | E::Decode { .. } => 11,
+        E::Transport(_) | E::Timeout { .. } | E::Decode { .. } => 11,
         _ => 1,
     };
     Failure { code, message: e.to_string() }
 }
 
-pub async fn run(command: ClientCommand, json: bool) -> Result<(), Failure> {
+/// The exit code of an error answer (the module doc's list). A code newer than this binary
+/// goes by the HTTP status it came with.
+fn exit_code(code: Option<&ErrorCode>, status: Option<u16>) -> u8 {
+    use ErrorCode as C;
+    match code {
+        Some(C::Unauthorized) => 4,
+        Some(C::Forbidden) => 5,
+        Some(C::NotFound) => 6,
+        Some(C::ValidationError | C::Conflict | C::PayloadTooLarge | C::ApiKeyLimit) => 7,
+        Some(C::RateLimited) => 8,
+        Some(C::NoProviderKey | C::AllowanceExhausted | C::AiDisabled) => 9,
+        Some(C::ProviderError | C::KeyRejected) => 10,
+        Some(C::Internal | C::Unavailable) | None => 11,
+        Some(_) => exit_code(status.and_then(ErrorCode::for_status).as_ref(), None),
+    }
+}
+
+pub async fn run(command: ClientCommand) -> Result<(), Failure> {
     let client = Converra::from_env().map_err(failure)?;
     match command {
-        ClientCommand::Keys { command } => keys::run(&client, command, json).await,
-        ClientCommand::Complete(args) => complete::run(&client, args, json).await,
-        ClientCommand::ApiKeys { command } => api_keys::run(&client, command, json).await,
-        ClientCommand::Usage { month } => {
+        ClientCommand::Keys { command, output } => keys::run(&client, command, output.json).await,
+        ClientCommand::Complete(args) => {
+            let json = args.output.json;
+            complete::run(&client, args, json).await
+        }
+        ClientCommand::ApiKeys { command, output } => api_keys::run(&client, command, output.json).await,
+        ClientCommand::Usage { month, output: Output { json } } => {
             let report = client.usage().get(UsageQuery { month }).await.map_err(failure)?;
             if json {
                 return table::print_json(&report);
@@ -95,5 +133,20 @@ pub async fn run(command: ClientCommand, json: bool) -> Result<(), Failure> {
             }
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_follow_the_code_and_newer_codes_their_status() {
+        assert_eq!(exit_code(Some(&ErrorCode::KeyRejected), Some(422)), 10);
+        assert_eq!(exit_code(Some(&ErrorCode::ApiKeyLimit), Some(409)), 7);
+        assert_eq!(exit_code(Some(&ErrorCode::Unavailable), Some(503)), 11);
+        assert_eq!(exit_code(None, Some(502)), 11);
+        assert_eq!(exit_code(Some(&ErrorCode::Unknown("NEWER".into())), Some(404)), 6);
+        assert_eq!(exit_code(Some(&ErrorCode::Unknown("NEWER".into())), Some(418)), 11);
     }
 }

@@ -65,11 +65,17 @@ impl LastUsed {
     }
 }
 
-/// Reads `Bearer <token>` strictly: one space, ASCII, nothing else.
-fn bearer(header: &[u8]) -> Option<&str> {
-    let header = std::str::from_utf8(header).ok()?;
-    let token = header.strip_prefix("Bearer ")?;
-    (!token.is_empty() && token.bytes().all(|b| b.is_ascii_graphic())).then_some(token)
+/// Reads `Bearer <token>`: the scheme in any case (RFC 9110 §11.1), one space, then a token of
+/// visible ASCII and nothing else.
+fn bearer(header: &[u8]) -> Result<&str, AuthError> {
+    const SCHEME: &[u8] = b"bearer ";
+    let (scheme, token) = header.split_at_checked(SCHEME.len()).ok_or(AuthError::NotBearer)?;
+    if !scheme.eq_ignore_ascii_case(SCHEME) || token.is_empty() {
+        return Err(AuthError::NotBearer);
+    }
+    let valid = token.iter().all(|b| b.is_ascii_graphic());
+    // Visible ASCII is UTF-8.
+    std::str::from_utf8(token).ok().filter(|_| valid).ok_or(AuthError::Invalid)
 }
 
 impl Core {
@@ -79,7 +85,7 @@ impl Core {
     /// for a valid key, so nobody can drain another key's bucket.
     pub async fn authenticate(&self, authorization: Option<&[u8]>) -> Result<(Caller, RateLimitInfo)> {
         let header = authorization.ok_or(Error::Unauthorized(AuthError::Missing))?;
-        let token = bearer(header).ok_or(Error::Unauthorized(AuthError::Invalid))?;
+        let token = bearer(header).map_err(Error::Unauthorized)?;
         let caller = self.caller_for_token(token).await?;
         let info =
             self.limits.check(&caller.api_key_id, caller.rate_limit_per_min).await.map_err(Error::RateLimited)?;
@@ -139,20 +145,18 @@ impl Core {
 mod tests {
     use super::bearer;
 
+    use crate::core::AuthError;
+
     #[test]
-    fn bearer_header_shape_is_strict() {
-        assert_eq!(bearer(b"Bearer abc"), Some("abc"));
-        for bad in [
-            &b"bearer abc"[..],
-            b"Bearer  abc",
-            b"Bearer",
-            b"Bearer ",
-            b"Basic abc",
-            b"Bearer a b",
-            b"Bearer \xff",
-            b"Bearer a\x00",
-        ] {
-            assert_eq!(bearer(bad), None, "{bad:?}");
+    fn bearer_header_shape_is_strict_but_the_scheme_has_no_case() {
+        for good in [&b"Bearer abc"[..], b"bearer abc", b"BEARER abc", b"bEaReR abc"] {
+            assert_eq!(bearer(good), Ok("abc"), "{good:?}");
+        }
+        for no_token in [&b"Bearer"[..], b"Bearer ", b"Basic abc", b"Bearerabc", b"", b"\xff\xfe"] {
+            assert_eq!(bearer(no_token), Err(AuthError::NotBearer), "{no_token:?}");
+        }
+        for bad in [&b"Bearer  abc"[..], b"Bearer a b", b"Bearer \xff", b"Bearer a\x00"] {
+            assert_eq!(bearer(bad), Err(AuthError::Invalid), "{bad:?}");
         }
     }
 }

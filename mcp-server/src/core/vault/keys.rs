@@ -110,20 +110,7 @@ impl Core {
         let secret = format::normalize(req.provider, &req.api_key)?;
         self.check_project(caller, req.project_id.as_deref()).await?;
         let environment: Environment = req.environment.unwrap_or(caller.environment);
-        let last_test = if req.test {
-            let outcome = self.providers.verify_key(req.provider, &secret).await;
-            if outcome.status != KeyStatus::Ok {
-                return Err(Error::Provider { provider: req.provider, status: outcome.status });
-            }
-            Some(TestRecord {
-                status: outcome.status,
-                message: outcome.status.message().into(),
-                tested_at: ids::now(),
-                latency_ms: outcome.latency_ms,
-            })
-        } else {
-            None
-        };
+        let last_test = if req.test { Some(self.test_before_storing(req.provider, &secret).await?) } else { None };
         let (masked, last_four) = format::mask(&secret);
         let now = ids::now();
         let mut row = ProviderKeyRow {
@@ -151,6 +138,21 @@ impl Core {
         Ok(view(row, caller.role))
     }
 
+    /// Tests a key before it is stored: a failure stores nothing and says so
+    /// ([`Error::NotStored`]: the key rejected, or the provider not reached and where).
+    async fn test_before_storing(&self, provider: converra::Provider, secret: &SecretString) -> Result<TestRecord> {
+        let outcome = self.providers.verify_key(provider, secret).await;
+        if outcome.status != KeyStatus::Ok {
+            return Err(Error::NotStored { status: outcome.status, host: self.providers.host(provider) });
+        }
+        Ok(TestRecord {
+            status: outcome.status,
+            message: outcome.status.message().into(),
+            tested_at: ids::now(),
+            latency_ms: outcome.latency_ms,
+        })
+    }
+
     pub async fn list_provider_keys(&self, caller: &Caller, filter: ProviderKeyFilter) -> Result<Vec<ProviderKey>> {
         if filter.project_id.as_deref().is_some_and(|p| !ids::well_formed("prj", p)) {
             return Ok(Vec::new()); // no project has that id
@@ -163,11 +165,13 @@ impl Core {
         Ok(view(self.admin_row(caller, id).await?, caller.role))
     }
 
-    /// Replaces the secret in place ("Update API Key"): same id, same slot, untested again.
+    /// Replaces the secret in place ("Update API Key"): same id, same slot, untested again —
+    /// or, with `test`, tested first: a failure keeps the old secret, a pass is recorded.
     pub async fn update_provider_key(&self, caller: &Caller, id: &str, req: UpdateProviderKey) -> Result<ProviderKey> {
         let mut row = self.admin_row(caller, id).await?;
         let name = req.name.as_deref().map(|n| crate::core::access::validate_name("name", n, 100)).transpose()?;
         let secret = format::normalize(row.provider, &req.api_key)?;
+        let tested = if req.test { Some(self.test_before_storing(row.provider, &secret).await?) } else { None };
         let (masked, last_four) = format::mask(&secret);
         self.seal_for(&mut row, &secret).await?;
         row.last_four = last_four.clone();
@@ -190,7 +194,19 @@ impl Core {
             )
             .await?
             .ok_or(Error::NotFound("Provider key"))?;
-        Ok(view(updated, caller.role))
+        let Some(record) = tested else {
+            return Ok(view(updated, caller.role));
+        };
+        let event = key_audit(
+            caller,
+            "provider_key.tested",
+            &updated,
+            json!({"status": record.status.as_str(), "latency_ms": record.latency_ms}),
+        );
+        if !self.store.record_provider_key_test(&caller.org_id, id, record, event).await? {
+            return Err(Error::NotFound("Provider key"));
+        }
+        self.get_provider_key(caller, id).await
     }
 
     /// Makes a key the active one of its slot; the previous active key becomes inactive.
