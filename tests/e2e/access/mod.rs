@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use converra::{Environment, Plan};
-use converra_tests::{Answer, Options, TestApp, rfc3339, spawn_app, spawn_app_with, unix_now};
+use converra_test_kit::{Answer, Options, TestApp, rfc3339, spawn_app, spawn_app_with, str_of, unix_now};
 use reqwest::Method;
 use reqwest::header::{AUTHORIZATION, HeaderValue};
 use serde_json::{Value, json};
@@ -31,10 +31,6 @@ async fn me_with_header(app: &TestApp, header: Option<&[u8]>) -> Answer {
         request = request.header(AUTHORIZATION, HeaderValue::from_bytes(value).expect("a sendable header value"));
     }
     Answer::of(request.send().await.expect("request sent")).await
-}
-
-fn str_of<'a>(v: &'a Value, field: &str) -> &'a str {
-    v[field].as_str().unwrap_or_else(|| panic!("`{field}` is a string in {v}"))
 }
 
 /// Creates an API key as `key`'s caller and returns (id, secret).

@@ -5,18 +5,14 @@
 //! the message, and nothing in the message beyond it.
 
 use converra::{AddProviderKey, ErrorCode, KeyStatus, Provider, UpdateProviderKey};
-use converra_tests::providers::{MockProviders, insufficient_quota, permission_denied, revoked_key, valid_key};
-use converra_tests::{Answer, Options, TestApp, spawn_app_with};
+use converra_test_kit::providers::{MockProviders, insufficient_quota, permission_denied, revoked_key, valid_key};
+use converra_test_kit::{Answer, Options, TestApp, spawn_app_on, spawn_app_with};
 use serde_json::{Value, json};
 use wiremock::ResponseTemplate;
 
 const OPENAI_QUOTA: &str = "sk-proj-NOQUOTAopenaiKEY0123456789abcdqqqq";
 const OPENAI_DENIED: &str = "sk-proj-NOPERMISSIONopenaiKEY0123456789pppp";
 const OPENAI_REPLACEMENT: &str = "sk-proj-REPLACEMENTopenaiKEY0123456789rrrr";
-
-async fn app_with(mocks: &MockProviders) -> TestApp {
-    spawn_app_with(Options { base_urls: mocks.base_urls(), ..Default::default() }).await
-}
 
 async fn add_tested(app: &TestApp, secret: &str) -> Answer {
     let body = json!({"provider": "openai", "name": "Tested", "api_key": secret, "test": true});
@@ -43,7 +39,7 @@ async fn a_key_the_provider_refuses_is_rejected_as_the_callers_error_and_not_sto
     let mocks = MockProviders::start().await;
     mocks.answer_models(Provider::Openai, OPENAI_QUOTA, insufficient_quota()).await;
     mocks.answer_models(Provider::Openai, OPENAI_DENIED, permission_denied()).await;
-    let app = app_with(&mocks).await;
+    let app = spawn_app_on(&mocks).await;
 
     for (secret, status, message) in [
         (revoked_key(Provider::Openai), "invalid_key", "Invalid API key"),
@@ -96,7 +92,7 @@ async fn a_rate_limited_test_is_a_provider_error_too() {
     let rate_limited = ResponseTemplate::new(429).set_body_json(json!({"error": {
         "message": "Rate limit reached for requests", "type": "requests", "param": null, "code": "rate_limit_exceeded"}}));
     mocks.answer_models(Provider::Openai, OPENAI_QUOTA, rate_limited).await;
-    let app = app_with(&mocks).await;
+    let app = spawn_app_on(&mocks).await;
     let host = mocks.server(Provider::Openai).address().to_string();
 
     let refused = add_tested(&app, OPENAI_QUOTA).await;
@@ -109,7 +105,7 @@ async fn a_rate_limited_test_is_a_provider_error_too() {
 async fn replacing_with_a_test_keeps_the_old_secret_unless_the_new_one_passes() {
     let mocks = MockProviders::start().await;
     mocks.accept_models(Provider::Openai, OPENAI_REPLACEMENT).await;
-    let app = app_with(&mocks).await;
+    let app = spawn_app_on(&mocks).await;
     let body = json!({"provider": "openai", "name": "Main", "api_key": valid_key(Provider::Openai)});
     let added = app.post("/api/v1/provider-keys", &app.api_key, body).await;
     assert_eq!(added.status, 201, "{}", added.text);

@@ -9,10 +9,10 @@ use base64::Engine;
 use converra::{Plan, Provider};
 use converra_server::core::vault::crypto::unwrap_data_key;
 use converra_server::core::vault::{Key, MasterRotation};
-use converra_tests::providers::{
+use converra_test_kit::providers::{
     MockProviders, auth_header, insufficient_quota, models_path, permission_denied, revoked_key, valid_key,
 };
-use converra_tests::{Answer, Options, TestApp, spawn_app_with};
+use converra_test_kit::{Answer, Options, TestApp, id_of, spawn_app_on, spawn_app_with, str_of};
 use futures_util::FutureExt;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -20,34 +20,9 @@ use wiremock::ResponseTemplate;
 
 const INTERNAL: &str = r#"{"error":{"code":"INTERNAL","message":"Internal error"}}"#;
 
-async fn app_with(mocks: &MockProviders) -> TestApp {
-    spawn_app_with(Options { base_urls: mocks.base_urls(), ..Default::default() }).await
-}
-
 /// For tests that read or write the SQLite file itself.
 async fn sqlite_app_with(mocks: &MockProviders) -> TestApp {
     spawn_app_with(Options { base_urls: mocks.base_urls(), sqlite_file: true, ..Default::default() }).await
-}
-
-fn str_of<'a>(v: &'a Value, field: &str) -> &'a str {
-    v[field].as_str().unwrap_or_else(|| panic!("`{field}` is a string in {v}"))
-}
-
-/// Adds a provider key and asserts it was created; returns its listed form.
-async fn add(app: &TestApp, key: &str, provider: Provider, secret: &str, extra: Value) -> Value {
-    let answer = try_add(app, key, provider, secret, extra).await;
-    assert_eq!(answer.status, 201, "{}", answer.text);
-    answer.body
-}
-
-async fn try_add(app: &TestApp, key: &str, provider: Provider, secret: &str, extra: Value) -> Answer {
-    let mut body = json!({"provider": provider.as_str(), "name": format!("{provider} key"), "api_key": secret});
-    body.as_object_mut().unwrap().extend(extra.as_object().cloned().unwrap_or_default());
-    app.post("/api/v1/provider-keys", key, body).await
-}
-
-fn id_of(v: &Value) -> String {
-    str_of(v, "id").to_owned()
 }
 
 async fn list(app: &TestApp, key: &str, query: &str) -> Vec<Value> {
@@ -99,11 +74,11 @@ async fn requests_to(mocks: &MockProviders, provider: Provider) -> Vec<wiremock:
 #[tokio::test]
 async fn each_provider_s_key_is_stored_trimmed_masked_and_never_shown_again() {
     let mocks = MockProviders::start().await;
-    let app = app_with(&mocks).await;
+    let app = spawn_app_on(&mocks).await;
     let mut answers = Vec::new();
     for p in Provider::ALL {
         // Pasted with stray whitespace around it.
-        let created = try_add(&app, &app.api_key, p, &format!("  {}\n\t", valid_key(p)), json!({})).await;
+        let created = app.try_add_provider_key(&app.api_key, p, &format!("  {}\n\t", valid_key(p)), json!({})).await;
         assert_eq!(created.status, 201, "{p}: {}", created.text);
         let body = &created.body;
         assert_eq!(body["provider"], p.as_str());
@@ -138,7 +113,7 @@ async fn each_provider_s_key_is_stored_trimmed_masked_and_never_shown_again() {
 #[tokio::test]
 async fn a_key_in_the_wrong_format_is_refused_naming_the_provider() {
     let mocks = MockProviders::start().await;
-    let app = app_with(&mocks).await;
+    let app = spawn_app_on(&mocks).await;
     let wrong = [
         (Provider::Openai, valid_key(Provider::Gemini)),
         (Provider::Openai, valid_key(Provider::Anthropic)),
@@ -147,7 +122,7 @@ async fn a_key_in_the_wrong_format_is_refused_naming_the_provider() {
         (Provider::Deepseek, valid_key(Provider::Gemini)),
     ];
     for (provider, secret) in wrong {
-        let answer = try_add(&app, &app.api_key, provider, secret, json!({})).await;
+        let answer = app.try_add_provider_key(&app.api_key, provider, secret, json!({})).await;
         answer.assert_code(400, "VALIDATION_ERROR");
         assert_eq!(answer.body["error"]["field"], "api_key", "{}", answer.text);
         let message = answer.body["error"]["message"].as_str().unwrap();
@@ -155,7 +130,7 @@ async fn a_key_in_the_wrong_format_is_refused_naming_the_provider() {
         assert_no_secret(&answer.text, &[secret]);
     }
     for bad in ["", "   ", "sk-proj-short", "sk-proj-has a space inside 0123456789"] {
-        let answer = try_add(&app, &app.api_key, Provider::Openai, bad, json!({})).await;
+        let answer = app.try_add_provider_key(&app.api_key, Provider::Openai, bad, json!({})).await;
         answer.assert_code(400, "VALIDATION_ERROR");
         assert_eq!(answer.body["error"]["field"], "api_key", "{}", answer.text);
     }
@@ -185,15 +160,16 @@ const SECOND_OPENAI: &str = "sk-proj-SECONDopenaiKEY0123456789mnop";
 #[tokio::test]
 async fn rotation_keeps_the_old_key_inactive_until_removed_and_can_roll_back() {
     let mocks = MockProviders::start().await;
-    let app = app_with(&mocks).await;
+    let app = spawn_app_on(&mocks).await;
     let owner = app.api_key.clone();
     let web = project(&app, &owner, "web").await;
-    let project_key =
-        id_of(&add(&app, &owner, Provider::Openai, valid_key(Provider::Openai), json!({"project_id": web})).await);
-    let gemini = id_of(&add(&app, &owner, Provider::Gemini, valid_key(Provider::Gemini), json!({})).await);
+    let project_key = id_of(
+        &app.add_provider_key(&owner, Provider::Openai, valid_key(Provider::Openai), json!({"project_id": web})).await,
+    );
+    let gemini = id_of(&app.add_provider_key(&owner, Provider::Gemini, valid_key(Provider::Gemini), json!({})).await);
 
-    let a = id_of(&add(&app, &owner, Provider::Openai, valid_key(Provider::Openai), json!({})).await);
-    let b_body = add(&app, &owner, Provider::Openai, SECOND_OPENAI, json!({})).await;
+    let a = id_of(&app.add_provider_key(&owner, Provider::Openai, valid_key(Provider::Openai), json!({})).await);
+    let b_body = app.add_provider_key(&owner, Provider::Openai, SECOND_OPENAI, json!({})).await;
     let b = id_of(&b_body);
     assert_eq!(b_body["active"], true);
     assert_eq!(b_body["masked"], "sk-proj-…mnop");
@@ -251,9 +227,9 @@ async fn rotation_keeps_the_old_key_inactive_until_removed_and_can_roll_back() {
 #[tokio::test]
 async fn updating_a_key_replaces_its_secret_in_place() {
     let mocks = MockProviders::start().await;
-    let app = app_with(&mocks).await;
+    let app = spawn_app_on(&mocks).await;
     let owner = app.api_key.clone();
-    let created = add(&app, &owner, Provider::Openai, revoked_key(Provider::Openai), json!({})).await;
+    let created = app.add_provider_key(&owner, Provider::Openai, revoked_key(Provider::Openai), json!({})).await;
     let id = id_of(&created);
     assert_eq!(created["masked"], "sk-proj-…zzzz");
     assert_eq!(test_key(&app, &owner, &id).await.body["status"], "invalid_key");
@@ -292,9 +268,9 @@ async fn updating_a_key_replaces_its_secret_in_place() {
 #[tokio::test]
 async fn a_valid_key_tests_ok_with_each_provider_s_own_auth_header_and_never_a_query_key() {
     let mocks = MockProviders::start().await;
-    let app = app_with(&mocks).await;
+    let app = spawn_app_on(&mocks).await;
     for p in Provider::ALL {
-        let id = id_of(&add(&app, &app.api_key, p, valid_key(p), json!({})).await);
+        let id = id_of(&app.add_provider_key(&app.api_key, p, valid_key(p), json!({})).await);
         let tested = test_key(&app, &app.api_key, &id).await;
         assert_eq!(tested.status, 200, "{p}: {}", tested.text);
         assert_eq!(tested.body["status"], "ok", "{p}: {}", tested.text);
@@ -329,9 +305,9 @@ async fn a_valid_key_tests_ok_with_each_provider_s_own_auth_header_and_never_a_q
 #[tokio::test]
 async fn a_rejected_key_tests_invalid_and_the_provider_s_text_is_never_repeated() {
     let mocks = MockProviders::start().await;
-    let app = app_with(&mocks).await;
+    let app = spawn_app_on(&mocks).await;
     for p in Provider::ALL {
-        let id = id_of(&add(&app, &app.api_key, p, revoked_key(p), json!({})).await);
+        let id = id_of(&app.add_provider_key(&app.api_key, p, revoked_key(p), json!({})).await);
         let tested = test_key(&app, &app.api_key, &id).await;
         assert_eq!(tested.status, 200, "{p}: {}", tested.text);
         assert_eq!(tested.body["status"], "invalid_key", "{p}: {}", tested.text);
@@ -356,7 +332,7 @@ async fn a_rejected_key_tests_invalid_and_the_provider_s_text_is_never_repeated(
 #[tokio::test]
 async fn openai_failures_map_to_the_help_pages_wording() {
     let mocks = MockProviders::start().await;
-    let app = app_with(&mocks).await;
+    let app = spawn_app_on(&mocks).await;
     let rate_limited = ResponseTemplate::new(429).set_body_json(json!({"error": {
         "message": "Rate limit reached for requests", "type": "requests", "param": null, "code": "rate_limit_exceeded"}}));
     let cases = [
@@ -372,7 +348,7 @@ async fn openai_failures_map_to_the_help_pages_wording() {
     ];
     for (secret, answer, status, message) in cases {
         mocks.answer_models(Provider::Openai, secret, answer).await;
-        let id = id_of(&add(&app, &app.api_key, Provider::Openai, secret, json!({})).await);
+        let id = id_of(&app.add_provider_key(&app.api_key, Provider::Openai, secret, json!({})).await);
         let tested = test_key(&app, &app.api_key, &id).await;
         assert_eq!(tested.status, 200, "{secret}: {}", tested.text);
         assert_eq!(tested.body["status"], status, "{}", tested.text);
@@ -392,8 +368,8 @@ async fn a_provider_slower_than_the_test_timeout_is_unreachable() {
     let mocks = MockProviders::start().await;
     let slow = "sk-proj-SLOWopenaiKEY0123456789ssss";
     mocks.answer_models(Provider::Openai, slow, ResponseTemplate::new(200).set_delay(Duration::from_secs(4))).await;
-    let app = app_with(&mocks).await;
-    let id = id_of(&add(&app, &app.api_key, Provider::Openai, slow, json!({})).await);
+    let app = spawn_app_on(&mocks).await;
+    let id = id_of(&app.add_provider_key(&app.api_key, Provider::Openai, slow, json!({})).await);
     let started = std::time::Instant::now();
     let tested = test_key(&app, &app.api_key, &id).await;
     assert_eq!(tested.status, 200, "{}", tested.text);
@@ -405,9 +381,12 @@ async fn a_provider_slower_than_the_test_timeout_is_unreachable() {
 #[tokio::test]
 async fn a_test_result_is_stored_on_the_key_and_audited() {
     let mocks = MockProviders::start().await;
-    let app = app_with(&mocks).await;
-    let good = id_of(&add(&app, &app.api_key, Provider::Anthropic, valid_key(Provider::Anthropic), json!({})).await);
-    let bad = id_of(&add(&app, &app.api_key, Provider::Gemini, revoked_key(Provider::Gemini), json!({})).await);
+    let app = spawn_app_on(&mocks).await;
+    let good = id_of(
+        &app.add_provider_key(&app.api_key, Provider::Anthropic, valid_key(Provider::Anthropic), json!({})).await,
+    );
+    let bad =
+        id_of(&app.add_provider_key(&app.api_key, Provider::Gemini, revoked_key(Provider::Gemini), json!({})).await);
     let good_result = test_key(&app, &app.api_key, &good).await.body;
     let bad_result = test_key(&app, &app.api_key, &bad).await.body;
 
@@ -438,9 +417,10 @@ async fn a_test_result_is_stored_on_the_key_and_audited() {
 #[tokio::test]
 async fn adding_with_test_first_refuses_to_save_a_key_the_provider_rejects() {
     let mocks = MockProviders::start().await;
-    let app = app_with(&mocks).await;
-    let refused =
-        try_add(&app, &app.api_key, Provider::Deepseek, revoked_key(Provider::Deepseek), json!({"test": true})).await;
+    let app = spawn_app_on(&mocks).await;
+    let refused = app
+        .try_add_provider_key(&app.api_key, Provider::Deepseek, revoked_key(Provider::Deepseek), json!({"test": true}))
+        .await;
     refused.assert_error(422, "KEY_REJECTED", "Invalid API key");
     assert_eq!(refused.body["error"]["provider_status"], "invalid_key");
     assert_eq!(refused.body["error"]["stored"], false);
@@ -450,8 +430,9 @@ async fn adding_with_test_first_refuses_to_save_a_key_the_provider_rejects() {
     let events = app.get("/api/v1/audit-events", &app.api_key).await;
     assert!(!events.text.contains("provider_key.created"), "{}", events.text);
 
-    let accepted =
-        add(&app, &app.api_key, Provider::Deepseek, valid_key(Provider::Deepseek), json!({"test": true})).await;
+    let accepted = app
+        .add_provider_key(&app.api_key, Provider::Deepseek, valid_key(Provider::Deepseek), json!({"test": true}))
+        .await;
     assert_eq!(accepted["status"], "ok");
     assert_eq!(accepted["last_test"]["status"], "ok");
     assert_eq!(accepted["last_test"]["message"], "Connection successful");
@@ -465,12 +446,14 @@ async fn adding_with_test_first_refuses_to_save_a_key_the_provider_rejects() {
 #[tokio::test]
 async fn members_see_status_only_and_are_refused_every_change() {
     let mocks = MockProviders::start().await;
-    let app = app_with(&mocks).await;
+    let app = spawn_app_on(&mocks).await;
     let (_, member) = app.member_key(&app.api_key, "m@example.com", "member").await;
     let web = project(&app, &app.api_key, "web").await;
-    let org_key = id_of(&add(&app, &app.api_key, Provider::Openai, valid_key(Provider::Openai), json!({})).await);
-    let project_key =
-        add(&app, &app.api_key, Provider::Anthropic, valid_key(Provider::Anthropic), json!({"project_id": web})).await;
+    let org_key =
+        id_of(&app.add_provider_key(&app.api_key, Provider::Openai, valid_key(Provider::Openai), json!({})).await);
+    let project_key = app
+        .add_provider_key(&app.api_key, Provider::Anthropic, valid_key(Provider::Anthropic), json!({"project_id": web}))
+        .await;
     assert_eq!(test_key(&app, &app.api_key, &org_key).await.body["status"], "ok");
     let calls_before = requests_to(&mocks, Provider::Openai).await.len();
 
@@ -524,7 +507,7 @@ async fn members_see_status_only_and_are_refused_every_change() {
 
     // An admin manages keys.
     let (_, admin) = app.member_key(&app.api_key, "a@example.com", "admin").await;
-    let by_admin = try_add(&app, &admin, Provider::Gemini, valid_key(Provider::Gemini), json!({})).await;
+    let by_admin = app.try_add_provider_key(&admin, Provider::Gemini, valid_key(Provider::Gemini), json!({})).await;
     assert_eq!(by_admin.status, 201, "{}", by_admin.text);
     assert_eq!(app.get(&key_path, &admin).await.status, 200);
 }
@@ -547,7 +530,7 @@ async fn resolve(app: &TestApp, key: &str, provider: &str, project: Option<&str>
 #[tokio::test]
 async fn resolution_prefers_the_project_key_then_the_organization_key_within_the_caller_s_environment() {
     let mocks = MockProviders::start().await;
-    let app = app_with(&mocks).await;
+    let app = spawn_app_on(&mocks).await;
     let test = app.api_key.clone();
     let live = app.post("/api/v1/api-keys", &test, json!({"name": "prod", "environment": "live"})).await;
     let live = str_of(&live.body, "key").to_owned();
@@ -565,30 +548,32 @@ async fn resolution_prefers_the_project_key_then_the_organization_key_within_the
     }
 
     // An organization test key serves test callers only.
-    let org_test = id_of(&add(&app, &test, Provider::Openai, openai, json!({"environment": "test"})).await);
+    let org_test = id_of(&app.add_provider_key(&test, Provider::Openai, openai, json!({"environment": "test"})).await);
     assert_eq!(resolve(&app, &test, "openai", None).await, org(&org_test));
     assert_eq!(resolve(&app, &test, "openai", Some(&p1)).await, org(&org_test));
     assert_eq!(resolve(&app, &live, "openai", None).await, none, "a live key never spends a test provider key");
     assert_eq!(resolve(&app, &live, "openai", Some(&p1)).await, none);
 
     // A project test key overrides it in that project only.
-    let p1_test =
-        id_of(&add(&app, &test, Provider::Openai, openai, json!({"environment": "test", "project_id": p1})).await);
+    let p1_test = id_of(
+        &app.add_provider_key(&test, Provider::Openai, openai, json!({"environment": "test", "project_id": p1})).await,
+    );
     assert_eq!(resolve(&app, &test, "openai", Some(&p1)).await, proj(&p1_test));
     assert_eq!(resolve(&app, &test, "openai", Some(&p2)).await, org(&org_test));
     assert_eq!(resolve(&app, &test, "openai", None).await, org(&org_test));
     assert_eq!(resolve(&app, &live, "openai", Some(&p1)).await, none);
 
     // A project live key with no organization live key.
-    let p1_live =
-        id_of(&add(&app, &test, Provider::Openai, openai, json!({"environment": "live", "project_id": p1})).await);
+    let p1_live = id_of(
+        &app.add_provider_key(&test, Provider::Openai, openai, json!({"environment": "live", "project_id": p1})).await,
+    );
     assert_eq!(resolve(&app, &live, "openai", Some(&p1)).await, proj(&p1_live));
     assert_eq!(resolve(&app, &live, "openai", Some(&p2)).await, none);
     assert_eq!(resolve(&app, &live, "openai", None).await, none);
     assert_eq!(resolve(&app, &test, "openai", Some(&p1)).await, proj(&p1_test), "a test key never spends a live key");
 
     // An organization live key.
-    let org_live = id_of(&add(&app, &live, Provider::Openai, openai, json!({})).await);
+    let org_live = id_of(&app.add_provider_key(&live, Provider::Openai, openai, json!({})).await);
     assert_eq!(
         list(&app, &live, "").await.iter().find(|k| k["id"] == org_live.as_str()).unwrap()["environment"],
         "live"
@@ -602,7 +587,8 @@ async fn resolution_prefers_the_project_key_then_the_organization_key_within_the
 
     // An inactive project key does not resolve; the newly added one does.
     let p1_test_2 = id_of(
-        &add(&app, &test, Provider::Openai, SECOND_OPENAI, json!({"environment": "test", "project_id": p1})).await,
+        &app.add_provider_key(&test, Provider::Openai, SECOND_OPENAI, json!({"environment": "test", "project_id": p1}))
+            .await,
     );
     assert_eq!(resolve(&app, &test, "openai", Some(&p1)).await, proj(&p1_test_2));
 
@@ -641,7 +627,8 @@ async fn the_platform_key_is_the_fallback_only_where_the_operator_configured_one
     assert!(!answer.text.contains(platform) && !answer.text.contains("OPERATORkey"), "{}", answer.text);
     assert_eq!(resolve(&app, &app.api_key, "anthropic", None).await, ("none".to_owned(), None));
 
-    let own = id_of(&add(&app, &app.api_key, Provider::Openai, valid_key(Provider::Openai), json!({})).await);
+    let own =
+        id_of(&app.add_provider_key(&app.api_key, Provider::Openai, valid_key(Provider::Openai), json!({})).await);
     assert_eq!(resolve(&app, &app.api_key, "openai", None).await, ("organization".to_owned(), Some(own)));
     for path in ["/api/v1/provider-keys", "/api/v1/audit-events"] {
         let answer = app.get(path, &app.api_key).await;
@@ -656,10 +643,11 @@ async fn the_platform_key_is_the_fallback_only_where_the_operator_configured_one
 #[tokio::test]
 async fn another_organization_s_provider_key_and_project_ids_answer_404() {
     let mocks = MockProviders::start().await;
-    let app = app_with(&mocks).await;
+    let app = spawn_app_on(&mocks).await;
     let web = project(&app, &app.api_key, "web").await;
     let a_key = id_of(
-        &add(&app, &app.api_key, Provider::Openai, valid_key(Provider::Openai), json!({"project_id": web})).await,
+        &app.add_provider_key(&app.api_key, Provider::Openai, valid_key(Provider::Openai), json!({"project_id": web}))
+            .await,
     );
     let b = app.new_org("bcorp", Plan::Free).await;
     let missing = "pk_0190000000007000800000000000abcd";
@@ -688,7 +676,8 @@ async fn another_organization_s_provider_key_and_project_ids_answer_404() {
     assert!(requests_to(&mocks, Provider::Openai).await.is_empty(), "B's test never reached the provider with A's key");
 
     // A's project is not B's to use.
-    let added = try_add(&app, &b, Provider::Openai, valid_key(Provider::Openai), json!({"project_id": web})).await;
+    let added =
+        app.try_add_provider_key(&b, Provider::Openai, valid_key(Provider::Openai), json!({"project_id": web})).await;
     added.assert_error(404, "NOT_FOUND", "Project not found");
     let resolved = app.get(&format!("/api/v1/provider-keys/resolve?provider=openai&project_id={web}"), &b).await;
     resolved.assert_error(404, "NOT_FOUND", "Project not found");
@@ -718,15 +707,15 @@ async fn the_database_file_never_contains_a_provider_key_or_the_master_key() {
     let app = sqlite_app_with(&mocks).await;
     let web = project(&app, &app.api_key, "web").await;
     for p in Provider::ALL {
-        add(&app, &app.api_key, p, valid_key(p), json!({})).await;
-        add(&app, &app.api_key, p, revoked_key(p), json!({"project_id": web, "environment": "live"})).await;
+        app.add_provider_key(&app.api_key, p, valid_key(p), json!({})).await;
+        app.add_provider_key(&app.api_key, p, revoked_key(p), json!({"project_id": web, "environment": "live"})).await;
     }
-    let rotated = id_of(&add(&app, &app.api_key, Provider::Openai, SECOND_OPENAI, json!({})).await);
+    let rotated = id_of(&app.add_provider_key(&app.api_key, Provider::Openai, SECOND_OPENAI, json!({})).await);
     let replacement = "sk-proj-REPLACEMENTopenaiKEY01234567rrrr";
     let put = app.put(&format!("/api/v1/provider-keys/{rotated}"), &app.api_key, json!({"api_key": replacement})).await;
     assert_eq!(put.status, 200, "{}", put.text);
     let refused = "sk-proj-REFUSEDbyTESTopenaiKEY0123456xxxx";
-    try_add(&app, &app.api_key, Provider::Openai, refused, json!({"test": true}))
+    app.try_add_provider_key(&app.api_key, Provider::Openai, refused, json!({"test": true}))
         .await
         .assert_code(422, "KEY_REJECTED");
 
@@ -768,13 +757,20 @@ async fn a_ciphertext_moved_to_another_row_fails_to_decrypt_and_never_acts_as_th
     let app = sqlite_app_with(&mocks).await;
     let web = project(&app, &app.api_key, "web").await;
     // Same organization, provider and environment; different rows (one of them in a project).
-    let good = id_of(&add(&app, &app.api_key, Provider::Openai, valid_key(Provider::Openai), json!({})).await);
+    let good =
+        id_of(&app.add_provider_key(&app.api_key, Provider::Openai, valid_key(Provider::Openai), json!({})).await);
     let bad = id_of(
-        &add(&app, &app.api_key, Provider::Openai, revoked_key(Provider::Openai), json!({"project_id": web})).await,
+        &app.add_provider_key(
+            &app.api_key,
+            Provider::Openai,
+            revoked_key(Provider::Openai),
+            json!({"project_id": web}),
+        )
+        .await,
     );
     // Another organization's key of the same provider and environment.
     let b = app.new_org("bcorp", Plan::Free).await;
-    let foreign = id_of(&add(&app, &b, Provider::Openai, revoked_key(Provider::Openai), json!({})).await);
+    let foreign = id_of(&app.add_provider_key(&b, Provider::Openai, revoked_key(Provider::Openai), json!({})).await);
     assert_eq!(test_key(&app, &app.api_key, &good).await.body["status"], "ok");
     let calls = requests_to(&mocks, Provider::Openai).await.len();
 
@@ -811,11 +807,11 @@ async fn three_orgs_with_keys(app: &TestApp) -> Vec<(String, String, &'static st
     let owners = [app.api_key.clone(), app.new_org("second", Plan::Pro).await, app.new_org("third", Plan::Free).await];
     for (i, owner) in owners.iter().enumerate() {
         for p in [Provider::ALL[i], Provider::ALL[i + 1]] {
-            keys.push((owner.clone(), id_of(&add(app, owner, p, valid_key(p), json!({})).await), "ok"));
+            keys.push((owner.clone(), id_of(&app.add_provider_key(owner, p, valid_key(p), json!({})).await), "ok"));
         }
         keys.push((
             owner.clone(),
-            id_of(&add(app, owner, Provider::Gemini, revoked_key(Provider::Gemini), json!({})).await),
+            id_of(&app.add_provider_key(owner, Provider::Gemini, revoked_key(Provider::Gemini), json!({})).await),
             "invalid_key",
         ));
     }
@@ -851,7 +847,8 @@ async fn after_a_master_key_rotation_the_app_restarted_with_the_new_key_reads_ev
     let app = app.restart_with_master_key(new_b64.clone()).await;
     assert_every_key_tests(&app, &keys).await;
     // Keys added after the rotation work too, and survive another restart.
-    let later = id_of(&add(&app, &app.api_key, Provider::Deepseek, valid_key(Provider::Deepseek), json!({})).await);
+    let later =
+        id_of(&app.add_provider_key(&app.api_key, Provider::Deepseek, valid_key(Provider::Deepseek), json!({})).await);
     let app = app.restart().await;
     assert_eq!(app.master_key, new_b64);
     assert_every_key_tests(&app, &keys).await;
@@ -891,7 +888,7 @@ async fn after_a_completed_rotation_the_retired_master_key_is_refused_at_start()
 #[tokio::test]
 async fn a_master_key_rotation_killed_half_way_resumes_and_leaves_every_key_readable() {
     let mocks = MockProviders::start().await;
-    let app = app_with(&mocks).await;
+    let app = spawn_app_on(&mocks).await;
     let keys = three_orgs_with_keys(&app).await;
     let new = Key::random();
 
@@ -920,18 +917,19 @@ async fn a_master_key_rotation_killed_half_way_resumes_and_leaves_every_key_read
 #[tokio::test]
 async fn keys_written_while_a_rotation_runs_online_stay_readable_after_the_restart() {
     let mocks = MockProviders::start().await;
-    let app = app_with(&mocks).await;
+    let app = spawn_app_on(&mocks).await;
     let mut keys = three_orgs_with_keys(&app).await;
     let new = Key::random();
     app.core.rotate_master_key(&new, |_, _, _| {}).await.unwrap();
 
     // The server was not stopped: it keeps serving and writing during and after the rotation.
     assert_every_key_tests(&app, &keys).await;
-    let added = try_add(&app, &app.api_key, Provider::Deepseek, valid_key(Provider::Deepseek), json!({})).await;
+    let added =
+        app.try_add_provider_key(&app.api_key, Provider::Deepseek, valid_key(Provider::Deepseek), json!({})).await;
     assert_eq!(added.status, 201, "adding a key after an online rotation: {}", added.text);
     keys.push((app.api_key.clone(), id_of(&added.body), "ok"));
     let late = app.new_org("late", Plan::Free).await;
-    let late_key = try_add(&app, &late, Provider::Openai, valid_key(Provider::Openai), json!({})).await;
+    let late_key = app.try_add_provider_key(&late, Provider::Openai, valid_key(Provider::Openai), json!({})).await;
     assert_eq!(late_key.status, 201, "a new organization's first key after an online rotation: {}", late_key.text);
     keys.push((late.clone(), id_of(&late_key.body), "ok"));
 
@@ -989,9 +987,11 @@ async fn a_finished_master_key_rotation_leaves_nothing_the_old_key_opens_in_the_
 #[tokio::test]
 async fn a_data_key_rotation_racing_a_replaced_secret_never_reverts_it() {
     let mocks = MockProviders::start().await;
-    let app = app_with(&mocks).await;
+    let app = spawn_app_on(&mocks).await;
     for round in 0..15 {
-        let id = id_of(&add(&app, &app.api_key, Provider::Openai, revoked_key(Provider::Openai), json!({})).await);
+        let id = id_of(
+            &app.add_provider_key(&app.api_key, Provider::Openai, revoked_key(Provider::Openai), json!({})).await,
+        );
         let path = format!("/api/v1/provider-keys/{id}");
         let replace = app.put(&path, &app.api_key, json!({"api_key": valid_key(Provider::Openai)}));
         let rotate = app.core.rotate_data_key(&app.org_id);

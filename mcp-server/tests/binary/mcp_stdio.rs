@@ -4,29 +4,27 @@
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use rmcp::model::CallToolRequestParams;
+use converra_test_kit::mcp::{Client, MCP_TOOLS, call};
+use rmcp::ServiceExt;
 use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
-use rmcp::{RoleClient, ServiceExt, service::RunningService};
 use serde_json::{Value, json};
 
-const BIN: &str = env!("CARGO_BIN_EXE_converra");
+use crate::CONVERRA;
 
-/// A command with no `CONVERRA_*` variables from the environment running the tests, on the
-/// vault in `dir`.
-fn converra(dir: &Path) -> Command {
-    let mut cmd = Command::new(BIN);
-    for (name, _) in std::env::vars() {
-        if name.starts_with("CONVERRA_") {
-            cmd.env_remove(name);
-        }
-    }
-    cmd.env("CONVERRA_DB", dir.join("converra.db")).env("CONVERRA_MASTER_KEY_FILE", dir.join("master.key"));
-    cmd
+/// `converra` with a clean environment, on the vault in `dir`.
+fn in_vault(dir: &Path) -> Command {
+    let (db, key_file) = (dir.join("converra.db"), dir.join("master.key"));
+    let envs = [
+        ("CONVERRA_DB", db.to_str().unwrap()),
+        ("CONVERRA_MASTER_KEY_FILE", key_file.to_str().unwrap()),
+        ("CONVERRA_LOG", "warn"),
+    ];
+    CONVERRA.command(&[], &envs)
 }
 
 /// `converra init`: a new organization; its owner's first API key is printed on stdout.
 fn init(dir: &Path) -> String {
-    let out = converra(dir)
+    let out = in_vault(dir)
         .args(["init", "--org", "stdio", "--owner", "o@stdio.example", "--environment", "test"])
         .output()
         .expect("converra init runs");
@@ -36,16 +34,11 @@ fn init(dir: &Path) -> String {
     key
 }
 
-async fn launch(dir: &Path, key: &str) -> RunningService<RoleClient, ()> {
-    let cmd = tokio::process::Command::from(converra(dir)).configure(|cmd| {
-        cmd.arg("mcp").env("CONVERRA_API_KEY", key).env("CONVERRA_LOG", "warn");
+async fn launch(dir: &Path, key: &str) -> Client {
+    let cmd = tokio::process::Command::from(in_vault(dir)).configure(|cmd| {
+        cmd.arg("mcp").env("CONVERRA_API_KEY", key);
     });
     ().serve(TokioChildProcess::new(cmd).expect("converra mcp starts")).await.expect("the stdio server initializes")
-}
-
-async fn call(client: &RunningService<RoleClient, ()>, tool: &str, arguments: Value) -> rmcp::model::CallToolResult {
-    let Value::Object(arguments) = arguments else { panic!("arguments must be an object") };
-    client.call_tool(CallToolRequestParams::new(tool.to_owned()).with_arguments(arguments)).await.expect("tools/call")
 }
 
 #[tokio::test]
@@ -60,18 +53,7 @@ async fn stdio_serves_the_same_tools_as_the_init_key() {
     let tools = client.list_all_tools().await.expect("tools/list");
     let mut names: Vec<_> = tools.iter().map(|t| t.name.to_string()).collect();
     names.sort();
-    assert_eq!(
-        names,
-        [
-            "add_provider_key",
-            "get_usage",
-            "list_provider_keys",
-            "resolve_provider_key",
-            "revoke_provider_key",
-            "run_completion",
-            "test_provider_key"
-        ]
-    );
+    assert_eq!(names, MCP_TOOLS);
 
     let listed = call(&client, "list_provider_keys", json!({})).await;
     assert_ne!(listed.is_error, Some(true), "{listed:?}");
@@ -110,7 +92,7 @@ fn a_missing_or_invalid_key_exits_with_the_401_message() {
     let key = init(dir.path());
 
     let run = |key: Option<&str>| {
-        let mut cmd = converra(dir.path());
+        let mut cmd = in_vault(dir.path());
         cmd.arg("mcp").stdin(Stdio::null());
         if let Some(key) = key {
             cmd.env("CONVERRA_API_KEY", key);
@@ -137,7 +119,7 @@ fn a_missing_or_invalid_key_exits_with_the_401_message() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("CONVERRA_API_KEY"));
 
     // The key never shows in --help.
-    let help = converra(dir.path()).args(["mcp", "--help"]).env("CONVERRA_API_KEY", &key).output().unwrap();
+    let help = in_vault(dir.path()).args(["mcp", "--help"]).env("CONVERRA_API_KEY", &key).output().unwrap();
     let help = String::from_utf8_lossy(&help.stdout);
     assert!(help.contains("CONVERRA_API_KEY"), "{help}");
     assert!(!help.contains(&key), "{help}");
@@ -149,7 +131,7 @@ fn a_key_on_the_command_line_is_refused_with_the_way_to_pass_it() {
     let dir = tempfile::tempdir().unwrap();
     let key = init(dir.path());
     for args in [vec!["mcp", "--api-key", key.as_str()], vec!["mcp", "--api-key"]] {
-        let out = converra(dir.path()).args(&args).stdin(Stdio::null()).output().unwrap();
+        let out = in_vault(dir.path()).args(&args).stdin(Stdio::null()).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.starts_with("error: --api-key is not accepted"), "{stderr}");

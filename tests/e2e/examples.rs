@@ -15,8 +15,8 @@ use std::process::Output;
 use std::time::{Duration, SystemTime};
 
 use converra::{AddProviderKey, KeyScope, KeySource, Provider, ProviderKeyFilter, ResolveQuery};
-use converra_tests::providers::{MockProviders, chat_stream, revoked_key, valid_key};
-use converra_tests::{Options, TestApp, spawn_app_with};
+use converra_test_kit::providers::{chat_stream, revoked_key, valid_key};
+use converra_test_kit::{Options, TestApp, app_with_mocks, spawn_app_with};
 
 /// Every example in `examples/`; a new one needs a test here (see `every_example_is_tested`).
 const EXAMPLES: [&str; 4] = ["project_override", "quickstart", "rotate_key", "stream"];
@@ -26,12 +26,6 @@ const RUN_TIMEOUT: Duration = Duration::from_secs(60);
 const NEW_OPENAI: &str = "sk-proj-NEWopenaiKEY0123456789rotatedkey";
 /// The project's own OpenAI key (stored, never called).
 const PROJECT_OPENAI: &str = "sk-proj-PROJECTopenaiKEY0123456789prjk";
-
-async fn app_with_mocks() -> (TestApp, MockProviders) {
-    let mocks = MockProviders::start().await;
-    let app = spawn_app_with(Options { base_urls: mocks.base_urls(), ..Default::default() }).await;
-    (app, mocks)
-}
 
 fn manifest_dir() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -160,7 +154,7 @@ fn every_example_is_tested() {
 
 #[tokio::test]
 async fn quickstart_stores_tests_and_uses_the_openai_key() {
-    let (app, mocks) = app_with_mocks().await;
+    let (app, mocks) = app_with_mocks(&[]).await;
     let secret = valid_key(Provider::Openai);
     mocks.answer_text(Provider::Openai, secret, MODEL, "Hello, Converra!").await;
 
@@ -186,7 +180,7 @@ async fn quickstart_stores_tests_and_uses_the_openai_key() {
 
 #[tokio::test]
 async fn quickstart_exits_non_zero_with_the_reason_when_the_provider_rejects_the_key() {
-    let (app, _mocks) = app_with_mocks().await;
+    let (app, _mocks) = app_with_mocks(&[]).await;
     let secret = revoked_key(Provider::Openai);
     let run = run_example("quickstart", &app, Some(&app.api_key), &[("OPENAI_API_KEY", secret)], &[]).await;
     run.assert_failure();
@@ -207,7 +201,7 @@ async fn quickstart_exits_non_zero_with_the_reason_when_the_provider_rejects_the
 
 #[tokio::test]
 async fn rotate_key_replaces_the_active_key_and_removes_the_old_one() {
-    let (app, mocks) = app_with_mocks().await;
+    let (app, mocks) = app_with_mocks(&[]).await;
     let old_secret = valid_key(Provider::Openai);
     let old = add_org_key(&app, old_secret).await;
     mocks.accept_models(Provider::Openai, NEW_OPENAI).await;
@@ -233,7 +227,7 @@ async fn rotate_key_replaces_the_active_key_and_removes_the_old_one() {
 
 #[tokio::test]
 async fn rotate_key_keeps_the_old_key_when_the_new_one_is_rejected() {
-    let (app, _mocks) = app_with_mocks().await;
+    let (app, _mocks) = app_with_mocks(&[]).await;
     let old = add_org_key(&app, valid_key(Provider::Openai)).await;
     let rejected = revoked_key(Provider::Openai);
 
@@ -255,7 +249,7 @@ async fn rotate_key_keeps_the_old_key_when_the_new_one_is_rejected() {
 
 #[tokio::test]
 async fn project_override_resolves_the_project_key_inside_the_project_only() {
-    let (app, _mocks) = app_with_mocks().await;
+    let (app, _mocks) = app_with_mocks(&[]).await;
     let org_secret = valid_key(Provider::Openai);
     let envs = [("OPENAI_API_KEY", org_secret), ("PROJECT_OPENAI_API_KEY", PROJECT_OPENAI)];
 
@@ -290,7 +284,7 @@ async fn project_override_resolves_the_project_key_inside_the_project_only() {
 
 #[tokio::test]
 async fn stream_prints_the_answer_as_it_arrives() {
-    let (app, mocks) = app_with_mocks().await;
+    let (app, mocks) = app_with_mocks(&[]).await;
     let secret = valid_key(Provider::Openai);
     add_org_key(&app, secret).await;
     mocks

@@ -1,7 +1,6 @@
-//! Running the real `converra` binary in tests: a clean environment, a free port, a server
-//! that is `kill -9`ed when dropped, its stderr captured for log assertions.
-// Each test file compiles this module on its own and uses part of it.
-#![allow(dead_code)]
+//! The real `converra` binary as a process: a clean environment, a free port, a server that is
+//! `kill -9`ed when dropped, its stderr captured for log assertions; and private PostgreSQL and
+//! Redis servers a test may stop and start.
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
@@ -14,7 +13,6 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use serde_json::Value;
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_converra");
 pub const START_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A port nobody listens on right now.
@@ -23,22 +21,39 @@ pub fn free_port() -> u16 {
     listener.local_addr().unwrap().port()
 }
 
+/// A fresh master key, base64 as `CONVERRA_MASTER_KEY` takes it.
 pub fn random_master_key() -> String {
     let bytes: [u8; 32] = rand::random();
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
-/// `converra` with a clean environment (no `CONVERRA_*` from the caller) and trace logging.
-pub fn converra(args: &[&str], envs: &[(&str, &str)]) -> Command {
-    let mut command = Command::new(BIN);
-    command.env_clear().env("CONVERRA_LOG", "trace").args(args);
-    if let Ok(path) = std::env::var("PATH") {
-        command.env("PATH", path);
+/// The `converra` executable under test. Cargo tells only mcp-server's own tests and benches
+/// where it is (`env!("CARGO_BIN_EXE_converra")`), so they hand it to the kit as a value.
+#[derive(Clone, Copy, Debug)]
+pub struct Binary(&'static str);
+
+impl Binary {
+    pub const fn new(path: &'static str) -> Self {
+        Self(path)
     }
-    for (name, value) in envs {
-        command.env(name, value);
+
+    pub fn path(self) -> &'static str {
+        self.0
     }
-    command
+
+    /// `converra ARGS` with a clean environment (no `CONVERRA_*` from the caller, `PATH` kept),
+    /// trace logging, and `envs`.
+    pub fn command(self, args: &[&str], envs: &[(&str, &str)]) -> Command {
+        let mut command = Command::new(self.0);
+        command.env_clear().env("CONVERRA_LOG", "trace").args(args);
+        if let Ok(path) = std::env::var("PATH") {
+            command.env("PATH", path);
+        }
+        for (name, value) in envs {
+            command.env(name, value);
+        }
+        command
+    }
 }
 
 /// Runs a command that must finish on its own within the start timeout.
@@ -73,18 +88,19 @@ pub struct Server {
 
 impl Server {
     /// Starts `converra serve` on a free port with `db` and waits until `/readyz` answers 200.
-    pub async fn start(db: &Path, envs: &[(&str, &str)]) -> Server {
-        match Self::try_start(db, envs).await {
+    pub async fn start(binary: Binary, db: &Path, envs: &[(&str, &str)]) -> Server {
+        match Self::try_start(binary, db, envs).await {
             Ok(server) => server,
             Err(log) => panic!("converra serve exited: {log}"),
         }
     }
 
     /// Like `start`, but a server that exits before it is ready is an `Err` with its log.
-    pub async fn try_start(db: &Path, envs: &[(&str, &str)]) -> Result<Server, String> {
+    pub async fn try_start(binary: Binary, db: &Path, envs: &[(&str, &str)]) -> Result<Server, String> {
         let port = free_port();
         let addr = format!("127.0.0.1:{port}");
-        let mut child = converra(&["serve", "--addr", &addr, "--db", db.to_str().unwrap()], envs)
+        let mut child = binary
+            .command(&["serve", "--addr", &addr, "--db", db.to_str().unwrap()], envs)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -118,7 +134,7 @@ impl Server {
                 break;
             }
             assert!(started.elapsed() < START_TIMEOUT, "not ready in {START_TIMEOUT:?}: {}", server.log());
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            tokio::time::sleep(Duration::from_millis(2)).await;
         }
         Ok(server)
     }
@@ -184,19 +200,6 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// Creates an empty database on the test PostgreSQL server (`CONVERRA_TEST_DATABASE_URL`,
-/// started by `.ci/run`) and returns its URL.
-pub async fn fresh_postgres_database() -> String {
-    let admin = std::env::var("CONVERRA_TEST_DATABASE_URL")
-        .expect("CONVERRA_TEST_DATABASE_URL names a PostgreSQL server to test against (.ci/run starts one)");
-    let (client, connection) = tokio_postgres::connect(&admin, tokio_postgres::NoTls).await.expect("connect");
-    tokio::spawn(connection);
-    let name = format!("t_{}", uuid::Uuid::now_v7().simple());
-    client.batch_execute(&format!("CREATE DATABASE {name}")).await.expect("create a test database");
-    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(base, _)| base);
-    format!("{base}/{name}")
 }
 
 /// A PostgreSQL server of the test's own (so the test may stop and start it), from the binaries

@@ -16,8 +16,8 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use converra::{Plan, Provider};
 use converra_server::config::Config;
-use converra_tests::providers::{MockProviders, chat_answer, stream_events};
-use converra_tests::{Options, TestApp, spawn_app_with};
+use converra_test_kit::providers::{MockProviders, chat_answer, stream_events};
+use converra_test_kit::{Options, TestApp, spawn_app_with};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 

@@ -1,7 +1,7 @@
 //! Real clients we did not write, against the real server on a random local port (wiremock stands
 //! in for the AI providers only):
 //! - the official `openai` Python client against the OpenAI-compatible `/v1`, changing only its
-//!   base URL and key (script: `tests/clients/openai_client.py`);
+//!   base URL and key (script: `tests/e2e/clients/openai_client.py`);
 //! - Claude Code: `claude mcp add --transport http … --header "Authorization: Bearer …"`, then
 //!   `claude mcp list` must say `✔ Connected` — and must not for a wrong key or no key;
 //! - the MCP conformance suite (`@modelcontextprotocol/conformance`) for the scenarios that test a
@@ -20,17 +20,14 @@ use std::ffi::{OsStr, OsString};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::http::HeaderName;
 use axum::http::header::{AUTHORIZATION, HOST, ORIGIN};
-use axum::http::{HeaderMap, HeaderName, StatusCode};
-use axum::response::{IntoResponse, Response};
 use converra::Provider;
-use converra_tests::providers::{MockProviders, chat_stream, valid_key};
-use converra_tests::{Options, TestApp, spawn_app, spawn_app_with};
+use converra_test_kit::mcp::MCP_TOOLS;
+use converra_test_kit::providers::{MockProviders, chat_stream, valid_key};
+use converra_test_kit::{Options, TestApp, spawn_app, spawn_app_with};
 use serde_json::{Value, json};
 use tokio::process::Command;
 
@@ -143,7 +140,7 @@ async fn the_official_openai_python_client_works_with_only_base_url_and_key_chan
     mocks.answer_text(Provider::Openai, key, model, "Hello there!").await;
     mocks.answer_chat(Provider::Openai, key, model, true, chat_stream(Provider::Openai, model, &["Hel", "lo!"])).await;
 
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/openai_client.py");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/e2e/clients/openai_client.py");
     let started = Instant::now();
     let mut command = client_command(&python);
     command.arg(script).arg(&app.base_url).arg(&app.api_key);
@@ -247,74 +244,6 @@ async fn claude_code_connects_with_the_bearer_header_and_not_with_a_wrong_key_or
 // The MCP conformance suite, through a header-adding reverse proxy
 // ---------------------------------------------------------------------------------------------
 
-struct Upstream {
-    client: reqwest::Client,
-    target: String,
-    bearer: String,
-}
-
-/// Hop-by-hop headers (and lengths, which the proxy's own framing sets) never cross a proxy.
-fn crosses(name: &HeaderName) -> bool {
-    !matches!(
-        name.as_str(),
-        "connection"
-            | "keep-alive"
-            | "proxy-connection"
-            | "proxy-authenticate"
-            | "proxy-authorization"
-            | "te"
-            | "trailer"
-            | "transfer-encoding"
-            | "upgrade"
-            | "content-length"
-    )
-}
-
-/// Forwards one request to the app with `Authorization: Bearer <key>` set; every other header,
-/// `Host` and `Origin` included, passes as the client sent it. Request bodies (JSON-RPC messages)
-/// are read whole; answers stream back as they come (status, headers, body).
-async fn forward(State(upstream): State<Arc<Upstream>>, request: Request) -> Response {
-    let (parts, body) = request.into_parts();
-    let Ok(body) = axum::body::to_bytes(body, 16 * 1024 * 1024).await else {
-        return (StatusCode::PAYLOAD_TOO_LARGE, "proxy: body too large").into_response();
-    };
-    let url = format!("{}{}", upstream.target, parts.uri.path_and_query().map_or("/", |p| p.as_str()));
-    let mut headers = HeaderMap::new();
-    for (name, value) in &parts.headers {
-        if crosses(name) && name != AUTHORIZATION {
-            headers.append(name.clone(), value.clone());
-        }
-    }
-    headers.insert(AUTHORIZATION, upstream.bearer.parse().expect("a header value"));
-    let answer = match upstream.client.request(parts.method, url).headers(headers).body(body).send().await {
-        Ok(answer) => answer,
-        Err(e) => return (StatusCode::BAD_GATEWAY, format!("proxy: {e}")).into_response(),
-    };
-    let mut response = Response::builder().status(answer.status());
-    for (name, value) in answer.headers() {
-        if crosses(name) {
-            response = response.header(name, value);
-        }
-    }
-    response.body(Body::from_stream(answer.bytes_stream())).expect("a response")
-}
-
-/// Starts the proxy on a random loopback port in front of `app`, adding `app.api_key`.
-async fn start_proxy(app: &TestApp) -> SocketAddr {
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("the proxy's client");
-    let upstream =
-        Arc::new(Upstream { client, target: app.base_url.clone(), bearer: format!("Bearer {}", app.api_key) });
-    let router = axum::Router::new().fallback(forward).with_state(upstream);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, router).await.expect("the proxy serves") });
-    addr
-}
-
 /// The proxy adds the key and leaves `Host` and `Origin` alone: Converra itself refuses a
 /// foreign `Host` or `Origin` behind it, exactly as it does when reached directly.
 async fn assert_proxy_is_transparent(app: &TestApp, proxy: SocketAddr) {
@@ -390,7 +319,7 @@ async fn the_mcp_conformance_suite_passes_the_server_scenarios() {
     }
 
     let app = spawn_app().await;
-    let proxy = start_proxy(&app).await;
+    let proxy = converra_test_kit::proxy::start(&app.base_url, Some(&app.api_key)).await;
     assert_proxy_is_transparent(&app, proxy).await;
     // `localhost`, as a user would type it: the suite's well-behaved requests carry this Host.
     let url = format!("http://localhost:{}/api/mcp", proxy.port());
@@ -416,7 +345,7 @@ async fn the_mcp_conformance_suite_passes_the_server_scenarios() {
             let mut tools: Vec<&str> =
                 listed["details"]["tools"].as_array().expect("tool names").iter().filter_map(Value::as_str).collect();
             tools.sort_unstable();
-            assert_eq!(tools, converra_tests::MCP_TOOLS, "{listed:#}");
+            assert_eq!(tools, MCP_TOOLS, "{listed:#}");
         }
     }
 }

@@ -4,29 +4,19 @@
 //! (same 401s and rate-limit headers as REST, DNS-rebinding protection, no OAuth discovery).
 
 use converra::{Plan, Provider};
-use converra_tests::providers::{MockProviders, revoked_key, valid_key};
-use converra_tests::{Answer, MCP_TOOLS, Options, TestApp, spawn_app, spawn_app_with};
+use converra_test_kit::mcp::{Client, MCP_TOOLS, call};
+use converra_test_kit::providers::{revoked_key, valid_key};
+use converra_test_kit::{Answer, TestApp, app_with_mocks, spawn_app};
+use rmcp::ServiceExt;
 use rmcp::model::{CallToolRequestParams, CallToolResult, Tool};
-use rmcp::service::RunningService;
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
-use rmcp::{RoleClient, ServiceExt};
 use serde_json::{Value, json};
-
-type Client = RunningService<RoleClient, ()>;
 
 /// An rmcp client sending `Authorization: Bearer key` on every request.
 async fn connect(app: &TestApp, key: &str) -> Client {
     let config = StreamableHttpClientTransportConfig::with_uri(app.url("/api/mcp")).auth_header(key);
     ().serve(StreamableHttpClientTransport::from_config(config)).await.expect("the MCP client initializes")
-}
-
-async fn call(client: &Client, tool: &str, arguments: Value) -> CallToolResult {
-    let Value::Object(arguments) = arguments else { panic!("arguments must be an object") };
-    client
-        .call_tool(CallToolRequestParams::new(tool.to_owned()).with_arguments(arguments))
-        .await
-        .unwrap_or_else(|e| panic!("tools/call {tool} answered with a protocol error: {e}"))
 }
 
 fn text_of(result: &CallToolResult) -> String {
@@ -61,12 +51,6 @@ fn assert_tool_error(result: CallToolResult, code: &str, message: &str) -> Value
 async fn add_openai_key(owner: &Client) -> String {
     let arguments = json!({"provider": "openai", "name": "OpenAI-Production", "api_key": valid_key(Provider::Openai)});
     ok(call(owner, "add_provider_key", arguments).await)["id"].as_str().unwrap().to_owned()
-}
-
-async fn app_with_mocks() -> (TestApp, MockProviders) {
-    let mocks = MockProviders::start().await;
-    let app = spawn_app_with(Options { base_urls: mocks.base_urls(), ..Default::default() }).await;
-    (app, mocks)
 }
 
 /// A raw JSON-RPC POST to `/api/mcp`, with the headers the transport requires.
@@ -186,7 +170,7 @@ async fn initialize_names_the_server_and_lists_seven_tools_with_schemas_and_anno
 
 #[tokio::test]
 async fn every_tool_works_for_an_owner() {
-    let (app, mocks) = app_with_mocks().await;
+    let (app, mocks) = app_with_mocks(&[]).await;
     let client = connect(&app, &app.api_key).await;
     let secret = valid_key(Provider::Openai);
 
@@ -276,7 +260,7 @@ async fn every_tool_works_for_an_owner() {
 
 #[tokio::test]
 async fn members_see_status_only_and_may_not_manage_keys() {
-    let (app, _mocks) = app_with_mocks().await;
+    let (app, _mocks) = app_with_mocks(&[]).await;
     let owner = connect(&app, &app.api_key).await;
     let id = add_openai_key(&owner).await;
 
@@ -330,7 +314,7 @@ async fn members_see_status_only_and_may_not_manage_keys() {
 
 #[tokio::test]
 async fn another_organizations_key_is_not_found() {
-    let (app, _mocks) = app_with_mocks().await;
+    let (app, _mocks) = app_with_mocks(&[]).await;
     let owner = connect(&app, &app.api_key).await;
     let id = add_openai_key(&owner).await;
 
@@ -354,7 +338,7 @@ async fn another_organizations_key_is_not_found() {
 
 #[tokio::test]
 async fn a_key_that_fails_its_test_is_a_tool_error_saying_it_was_not_stored() {
-    let (app, _mocks) = app_with_mocks().await;
+    let (app, _mocks) = app_with_mocks(&[]).await;
     let client = connect(&app, &app.api_key).await;
     let secret = revoked_key(Provider::Openai);
     let arguments = json!({"provider": "openai", "name": "Rejected", "api_key": secret, "test": true});

@@ -3,28 +3,16 @@
 //! provider key, a Converra API key or the master key to its log, and no answer or audit event
 //! carries one either.
 
-mod common;
+use converra_test_kit::providers::echoing_provider;
+use converra_test_kit::{Server, random_master_key};
 
-use common::{Server, random_master_key};
 use serde_json::{Value, json};
-use wiremock::matchers::any;
-use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::CONVERRA;
 
 const OPENAI_KEY: &str = "sk-proj-LEAKopenaiSECRETmiddle0123wxyz";
 const OPENAI_NEW: &str = "sk-proj-LEAKrotatedSECRETmiddle456abcd";
 const DEEPSEEK_KEY: &str = "sk-LEAKdeepseekSECRETmiddle789efgh";
-
-/// A provider that rejects every key and quotes it back, as OpenAI and DeepSeek do.
-async fn echoing_provider(key: &str) -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(any())
-        .respond_with(ResponseTemplate::new(401).set_body_json(json!({"error": {
-            "message": format!("Incorrect API key provided: {key}. Authentication Fails, Your api key: {key} is invalid"),
-            "type": "invalid_request_error", "param": null, "code": "invalid_api_key"}})))
-        .mount(&server)
-        .await;
-    server
-}
 
 /// The secrets and recognisable middles of them.
 fn needles(secrets: &[&str]) -> Vec<String> {
@@ -45,7 +33,7 @@ async fn no_secret_reaches_a_trace_log_an_answer_or_an_audit_event() {
 #[tokio::test]
 #[ignore = "needs PostgreSQL (CONVERRA_TEST_DATABASE_URL), installed and started by .ci/run"]
 async fn no_secret_reaches_a_trace_log_an_answer_or_an_audit_event_on_postgres() {
-    scenario(Some(common::fresh_postgres_database().await)).await;
+    scenario(Some(converra_test_kit::fresh_postgres_database().await)).await;
 }
 
 /// The whole scenario on SQLite, or on the PostgreSQL database `database_url`.
@@ -65,7 +53,7 @@ async fn scenario(database_url: Option<String>) {
         envs.push(("CONVERRA_DATABASE_URL", url.as_str()));
         envs.push(("CONVERRA_LOCAL_RATE_LIMITS", "1"));
     }
-    let mut server = Server::start(&dir.path().join("converra.db"), &envs).await;
+    let mut server = Server::start(CONVERRA, &dir.path().join("converra.db"), &envs).await;
     let owner = server.bootstrap_key().await;
     let mut answers: Vec<Value> = Vec::new();
 

@@ -3,16 +3,18 @@
 //! they print, that `--json` parses, that a provider key piped on stdin is never echoed, and
 //! the exit codes scripts branch on.
 
-mod common;
-
 use std::process::{Output, Stdio};
 use std::time::Duration;
 
-use common::{BIN, random_master_key};
+use converra::Provider;
+use converra_test_kit::providers::{chat_answer, chat_path, invalid_key_answer, models_body, models_path};
+use converra_test_kit::random_master_key;
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::CONVERRA;
 
 const RUN_TIMEOUT: Duration = Duration::from_secs(30);
 /// The OpenAI key the mock accepts; only ever piped on stdin.
@@ -27,37 +29,27 @@ async fn mock_openai() -> MockServer {
     let server = MockServer::start().await;
     let auth = format!("Bearer {SECRET}");
     Mock::given(method("GET"))
-        .and(path("/v1/models"))
+        .and(path(models_path(Provider::Openai)))
         .and(header("authorization", auth.as_str()))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"object": "list", "data": [
-            {"id": MODEL, "object": "model", "created": 1721172741, "owned_by": "system"}]})))
+        .respond_with(ResponseTemplate::new(200).set_body_json(models_body(Provider::Openai)))
         .with_priority(1)
         .mount(&server)
         .await;
     Mock::given(method("POST"))
-        .and(path("/v1/chat/completions"))
+        .and(path(chat_path(Provider::Openai, MODEL, false)))
         .and(header("authorization", auth.as_str()))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "id": "chatcmpl-B9MBs8CjcvOU2jLn4n570S5qMJKcT", "object": "chat.completion", "created": 1741569952, "model": MODEL,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hello from the mock!", "refusal": null, "annotations": []},
-                "logprobs": null, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": 12, "completion_tokens": 5, "total_tokens": 17,
-                "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
-                "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0, "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0}},
-            "service_tier": "default", "system_fingerprint": "fp_06737a9306"})))
+        .respond_with(chat_answer(Provider::Openai, MODEL, "Hello from the mock!"))
         .with_priority(1)
         .mount(&server)
         .await;
-    let unauthorized = ResponseTemplate::new(401).set_body_json(json!({"error": {
-        "message": "Incorrect API key provided: sk-proj-REJE********zzzz. You can find your API key at https://platform.openai.com/account/api-keys.",
-        "type": "invalid_request_error", "param": null, "code": "invalid_api_key"}}));
+    let unauthorized = invalid_key_answer(Provider::Openai, REJECTED);
     Mock::given(wiremock::matchers::any()).respond_with(unauthorized).with_priority(10).mount(&server).await;
     server
 }
 
 /// A running `converra serve` with a fresh database and OpenAI at a mock, killed when dropped.
 struct Server {
-    inner: common::Server,
+    inner: converra_test_kit::Server,
     owner_key: String,
     dir: tempfile::TempDir,
 }
@@ -78,7 +70,7 @@ impl Server {
             ("CONVERRA_OPENAI_BASE_URL", url.as_str()),
             ("CONVERRA_LOG", "info"),
         ];
-        let inner = common::Server::start(&db, &envs).await;
+        let inner = converra_test_kit::Server::start(CONVERRA, &db, &envs).await;
         let owner_key = inner.bootstrap_key().await;
         Server { inner, owner_key, dir }
     }
@@ -90,7 +82,7 @@ impl Server {
     /// Runs `converra ARGS` as a client with a clean environment: this server's address and
     /// `key` (if any) in `CONVERRA_BASE_URL` / `CONVERRA_API_KEY`, `stdin` piped in.
     async fn cli(&self, args: &[&str], key: Option<&str>, stdin: Option<&str>) -> Cli {
-        let mut command = tokio::process::Command::new(BIN);
+        let mut command = tokio::process::Command::new(CONVERRA.path());
         command
             .env_clear()
             .env("CONVERRA_BASE_URL", &self.inner.base)

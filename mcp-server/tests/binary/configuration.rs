@@ -3,15 +3,15 @@
 //! key that is set but empty refused instead of becoming a new vault. (That every flag has a
 //! description is a unit test of `cli/mod.rs`.)
 
-mod common;
+use converra_test_kit::{free_port, run, stderr_of};
 
-use common::{converra, free_port, run, stderr_of};
+use crate::CONVERRA;
 
 /// `converra ARGS --help`, as printed.
 fn help(args: &[&str]) -> String {
     let mut args = args.to_vec();
     args.push("--help");
-    let output = run(converra(&args, &[]));
+    let output = run(CONVERRA.command(&args, &[]));
     assert!(output.status.success(), "{args:?}: {}", stderr_of(&output));
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
@@ -50,8 +50,8 @@ fn a_master_key_that_is_set_but_empty_refuses_to_start() {
     let db = dir.path().join("converra.db");
     let addr = format!("127.0.0.1:{}", free_port());
     for value in ["", "  "] {
-        let output =
-            run(converra(&["serve", "--addr", &addr, "--db", db.to_str().unwrap()], &[("CONVERRA_MASTER_KEY", value)]));
+        let output = run(CONVERRA
+            .command(&["serve", "--addr", &addr, "--db", db.to_str().unwrap()], &[("CONVERRA_MASTER_KEY", value)]));
         assert_eq!(output.status.code(), Some(3), "{}", stderr_of(&output));
         let stderr = stderr_of(&output);
         assert!(stderr.contains("error: CONVERRA_MASTER_KEY is set but empty"), "{stderr}");

@@ -4,28 +4,29 @@
 //! data-key rotation by the operator is used by both, and Redis going away and coming back
 //! costs no request beyond the documented per-replica fallback.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{PrivateRedis, Server, converra, random_master_key, run, stderr_of};
+use converra::Provider;
+use converra_test_kit::providers::{chat_answer, chat_path, models_body, models_path};
+use converra_test_kit::{PrivateRedis, Server, random_master_key, run, stderr_of};
+
 use serde_json::json;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-const CHAT: &str = r#"{"id":"chatcmpl-1","object":"chat.completion","created":1741569952,"model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"Hello!"},"finish_reason":"stop"}],"usage":{"prompt_tokens":9,"completion_tokens":3,"total_tokens":12}}"#;
+use crate::CONVERRA;
 
 /// An OpenAI stand-in that accepts any key.
 async fn openai() -> MockServer {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
-        .and(path("/v1/models"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"object": "list", "data": []})))
+        .and(path(models_path(Provider::Openai)))
+        .respond_with(ResponseTemplate::new(200).set_body_json(models_body(Provider::Openai)))
         .mount(&server)
         .await;
     Mock::given(method("POST"))
-        .and(path("/v1/chat/completions"))
-        .respond_with(ResponseTemplate::new(200).set_body_raw(CHAT, "application/json"))
+        .and(path(chat_path(Provider::Openai, "gpt-4o-mini", false)))
+        .respond_with(chat_answer(Provider::Openai, "gpt-4o-mini", "Hello!"))
         .mount(&server)
         .await;
     server
@@ -36,7 +37,7 @@ async fn openai() -> MockServer {
 async fn two_replicas_on_one_postgres_and_one_redis_behave_as_one() {
     let mut redis = PrivateRedis::start();
     let provider = openai().await;
-    let database = common::fresh_postgres_database().await;
+    let database = converra_test_kit::fresh_postgres_database().await;
     let master = random_master_key();
     let (redis_url, openai_url) = (redis.url(), format!("{}/v1", provider.uri()));
     let envs = [
@@ -48,9 +49,9 @@ async fn two_replicas_on_one_postgres_and_one_redis_behave_as_one() {
     ];
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("unused.db");
-    let mut a = Server::start(&db, &envs).await;
+    let mut a = Server::start(CONVERRA, &db, &envs).await;
     let owner = a.bootstrap_key().await;
-    let mut b = Server::start(&db, &envs).await;
+    let mut b = Server::start(CONVERRA, &db, &envs).await;
 
     // A provider key added on A resolves on B (whose cache had read the slot as empty).
     let (_, none) = b.get("/api/v1/provider-keys/resolve?provider=openai", &owner).await;
@@ -99,7 +100,7 @@ async fn two_replicas_on_one_postgres_and_one_redis_behave_as_one() {
     assert!(counted < Duration::from_secs(2), "usage of both replicas adds up");
 
     // A data-key rotation by the operator is used by both replicas at once.
-    let rotate = run(converra(&["admin", "rotate-data-key", "--org", "default"], &envs));
+    let rotate = run(CONVERRA.command(&["admin", "rotate-data-key", "--org", "default"], &envs));
     assert!(rotate.status.success(), "{}", stderr_of(&rotate));
     for replica in [&a, &b] {
         let (status, answer) = replica.post("/api/v1/completions", &owner, body.clone()).await;

@@ -10,28 +10,16 @@ use converra::{
     Error, ErrorCode, FinishReason, KeyScope, KeySource, KeyStatus, Plan, Provider, ProviderKeyFilter, ResolveQuery,
     Role, Tone, UpdateAiSettings, UpdateProviderKey, Usage, UsageQuery,
 };
-use converra_tests::providers::{MockProviders, chat_stream, invalid_key_answer, revoked_key, valid_key};
-use converra_tests::{Options, TestApp, rfc3339, spawn_app, spawn_app_with, unix_now};
+use converra_test_kit::providers::{MockProviders, chat_stream, invalid_key_answer, revoked_key, valid_key};
+use converra_test_kit::{Options, app_with_mocks, rfc3339, spawn_app, spawn_app_with, unix_now};
 use futures_util::StreamExt;
 use secrecy::ExposeSecret;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const MODEL: &str = "gpt-4o-mini";
 const OPENAI_MODEL: &str = "openai/gpt-4o-mini";
 /// A second OpenAI key the mock accepts once `accept_models` is called for it.
 const SECOND_OPENAI: &str = "sk-proj-SECONDopenaiKEY0123456789abcd";
 const PLATFORM_OPENAI: &str = "sk-platformKEY0123456789abcdef";
-
-async fn app_with_mocks(platform: &[(Provider, &str)]) -> (TestApp, MockProviders) {
-    let mocks = MockProviders::start().await;
-    let app = spawn_app_with(Options {
-        base_urls: mocks.base_urls(),
-        platform_keys: platform.iter().map(|(p, k)| (*p, (*k).to_owned())).collect(),
-        ..Default::default()
-    })
-    .await;
-    (app, mocks)
-}
 
 /// Mocks an OpenAI chat answer for `key`, whole and streamed.
 async fn answer_openai(mocks: &MockProviders, key: &str, text: &str) {
@@ -366,50 +354,15 @@ async fn usage_audit_events_and_ai_settings() {
 // Every error variant
 // ---------------------------------------------------------------------------------------------
 
-/// A local proxy to `target` that removes the `Authorization` header from the first request of
-/// each connection: the only way to send the SDK's request without its key.
-async fn header_stripping_proxy(target: std::net::SocketAddr) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((mut client, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 4096];
-                let head_end = loop {
-                    let n = client.read(&mut chunk).await.unwrap_or(0);
-                    if n == 0 {
-                        return;
-                    }
-                    buf.extend_from_slice(&chunk[..n]);
-                    if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                        break i + 4;
-                    }
-                };
-                let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
-                let head: String = head
-                    .split_inclusive("\r\n")
-                    .filter(|line| !line.to_ascii_lowercase().starts_with("authorization:"))
-                    .collect();
-                let Ok(mut server) = tokio::net::TcpStream::connect(target).await else { return };
-                if server.write_all(head.as_bytes()).await.is_err() || server.write_all(&buf[head_end..]).await.is_err()
-                {
-                    return;
-                }
-                let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
-            });
-        }
-    });
-    format!("http://{addr}")
-}
-
 #[tokio::test]
 async fn unauthorized_carries_each_of_the_four_messages() {
     let app = spawn_app().await;
 
     // No header at all.
-    let proxy = header_stripping_proxy(app.addr).await;
-    let no_header = Converra::builder().api_key(&app.api_key).base_url(proxy).max_retries(0).build().unwrap();
+    // A proxy removes the header: the only way to send the SDK's request without its key.
+    let proxy = converra_test_kit::proxy::start(&app.base_url, None).await;
+    let no_header =
+        Converra::builder().api_key(&app.api_key).base_url(format!("http://{proxy}")).max_retries(0).build().unwrap();
     assert_unauthorized(no_header.me().await.unwrap_err(), "Authorization header required");
 
     // Unknown or malformed.

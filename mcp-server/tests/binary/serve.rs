@@ -1,15 +1,17 @@
 //! The real `converra` binary, as an operator runs it: first start, master-key handling,
 //! `init` and `admin`, `kill -9`, and what ends up in the logs at `CONVERRA_LOG=trace`.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
 use std::time::Instant;
 
 use base64::Engine;
-use common::{START_TIMEOUT, Server, converra, free_port, random_master_key, run, stderr_of};
+use converra_test_kit::process::START_TIMEOUT;
+use converra_test_kit::{PrivatePostgres, Server, free_port, random_master_key, run, stderr_of};
+
 use serde_json::{Value, json};
+
+use crate::CONVERRA;
 
 /// PostgreSQL tests run one replica: per-replica rate limits are what it has anyway.
 const LOCAL_LIMITS: (&str, &str) = ("CONVERRA_LOCAL_RATE_LIMITS", "1");
@@ -23,7 +25,7 @@ fn db_in(dir: &tempfile::TempDir) -> PathBuf {
 async fn serving_with_master_key(dir: &tempfile::TempDir) -> (PathBuf, String, Server, String) {
     let db = db_in(dir);
     let master = random_master_key();
-    let server = Server::start(&db, &[("CONVERRA_MASTER_KEY", master.as_str())]).await;
+    let server = Server::start(CONVERRA, &db, &[("CONVERRA_MASTER_KEY", master.as_str())]).await;
     let owner = server.bootstrap_key().await;
     (db, master, server, owner)
 }
@@ -32,7 +34,7 @@ fn fails_to_start(db: &Path, envs: &[(&str, &str)], extra: &[&str]) -> (ExitStat
     let addr = format!("127.0.0.1:{}", free_port());
     let mut args = vec!["serve", "--addr", &addr, "--db", db.to_str().unwrap()];
     args.extend_from_slice(extra);
-    let output = run(converra(&args, envs));
+    let output = run(CONVERRA.command(&args, envs));
     assert!(!output.status.success(), "serve started: {}", stderr_of(&output));
     (output.status, stderr_of(&output))
 }
@@ -42,7 +44,7 @@ async fn the_first_start_creates_a_private_key_file_and_prints_a_working_bootstr
     let dir = tempfile::tempdir().unwrap();
     let db = db_in(&dir);
     let started = Instant::now();
-    let mut server = Server::start(&db, &[]).await;
+    let mut server = Server::start(CONVERRA, &db, &[]).await;
     let ready_in = started.elapsed();
     assert!(ready_in < START_TIMEOUT);
 
@@ -74,7 +76,7 @@ async fn the_first_start_creates_a_private_key_file_and_prints_a_working_bootstr
     server.finish();
 
     // The second start reuses the key file and prints no new key.
-    let mut again = Server::start(&db, &[]).await;
+    let mut again = Server::start(CONVERRA, &db, &[]).await;
     let (status, _) = again.get("/api/v1/me", &key).await;
     assert_eq!(status, 200);
     let log = again.finish();
@@ -134,7 +136,7 @@ async fn a_master_key_file_others_can_read_is_refused_and_the_database_files_are
     assert!(stderr.contains(&format!("chmod 600 {}", key_file.display())), "the fix is given: {stderr}");
 
     private(&key_file);
-    let mut server = Server::start(&db, &[("CONVERRA_MASTER_KEY_FILE", key_file.to_str().unwrap())]).await;
+    let mut server = Server::start(CONVERRA, &db, &[("CONVERRA_MASTER_KEY_FILE", key_file.to_str().unwrap())]).await;
     server.bootstrap_key().await;
     for suffix in ["", "-wal", "-shm"] {
         let file = PathBuf::from(format!("{}{suffix}", db.display()));
@@ -148,7 +150,7 @@ async fn a_wrong_master_key_for_an_existing_database_refuses_to_start() {
     let dir = tempfile::tempdir().unwrap();
     let db = db_in(&dir);
     let (right, wrong) = (random_master_key(), random_master_key());
-    let init = run(converra(
+    let init = run(CONVERRA.command(
         &["init", "--org", "acme", "--owner", "a@acme.example", "--db", db.to_str().unwrap()],
         &[("CONVERRA_MASTER_KEY", &right)],
     ));
@@ -159,12 +161,13 @@ async fn a_wrong_master_key_for_an_existing_database_refuses_to_start() {
     assert!(!stderr.contains(&wrong) && !stderr.contains(&right), "a master key is printed: {stderr}");
     // And the admin commands refuse it too.
     let list =
-        run(converra(&["admin", "org", "list", "--db", db.to_str().unwrap()], &[("CONVERRA_MASTER_KEY", &wrong)]));
+        run(CONVERRA
+            .command(&["admin", "org", "list", "--db", db.to_str().unwrap()], &[("CONVERRA_MASTER_KEY", &wrong)]));
     assert!(!list.status.success());
     assert!(stderr_of(&list).contains("does not match"), "{}", stderr_of(&list));
 
     // The right key still starts it.
-    let mut server = Server::start(&db, &[("CONVERRA_MASTER_KEY", &right)]).await;
+    let mut server = Server::start(CONVERRA, &db, &[("CONVERRA_MASTER_KEY", &right)]).await;
     server.finish();
 }
 
@@ -173,12 +176,13 @@ async fn init_prints_a_live_key_that_works_and_admin_lists_every_organization() 
     let dir = tempfile::tempdir().unwrap();
     let db = db_in(&dir);
     let db_arg = db.to_str().unwrap();
-    let mut server = Server::start(&db, &[]).await;
+    let mut server = Server::start(CONVERRA, &db, &[]).await;
     server.bootstrap_key().await;
 
     // The operator runs init beside the running server (same database and key file).
     let init =
-        run(converra(&["init", "--org", "acme", "--owner", "a@acme.example", "--plan", "pro", "--db", db_arg], &[]));
+        run(CONVERRA
+            .command(&["init", "--org", "acme", "--owner", "a@acme.example", "--plan", "pro", "--db", db_arg], &[]));
     assert!(init.status.success(), "{}", stderr_of(&init));
     let stdout = String::from_utf8(init.stdout.clone()).unwrap();
     let key = stdout.trim();
@@ -193,12 +197,12 @@ async fn init_prints_a_live_key_that_works_and_admin_lists_every_organization() 
     assert_eq!(me["member"]["role"], "owner");
     assert_eq!(me["api_key"]["environment"], "live");
 
-    let again = run(converra(&["init", "--org", "acme", "--owner", "b@acme.example", "--db", db_arg], &[]));
+    let again = run(CONVERRA.command(&["init", "--org", "acme", "--owner", "b@acme.example", "--db", db_arg], &[]));
     assert!(!again.status.success(), "a second `acme` is refused");
     assert!(stderr_of(&again).contains("already exists"), "{}", stderr_of(&again));
     assert!(!String::from_utf8_lossy(&again.stdout).contains("sk_"), "no key for a refused init");
 
-    let list = run(converra(&["admin", "org", "list", "--json", "--db", db_arg], &[]));
+    let list = run(CONVERRA.command(&["admin", "org", "list", "--json", "--db", db_arg], &[]));
     assert!(list.status.success(), "{}", stderr_of(&list));
     let orgs: Value = serde_json::from_slice(&list.stdout).expect("JSON on stdout");
     let mut summary: Vec<(String, String, u64)> = orgs
@@ -236,7 +240,7 @@ async fn acknowledged_writes_survive_a_kill_9() {
     let key = created["key"].as_str().unwrap().to_owned();
     server.finish(); // SIGKILL: no graceful shutdown, no checkpoint.
 
-    let mut server = Server::start(&db, &envs).await;
+    let mut server = Server::start(CONVERRA, &db, &envs).await;
     let (status, got) = server.get(&format!("/api/v1/projects/{}", project["id"].as_str().unwrap()), &owner).await;
     assert_eq!(status, 200, "{got}");
     assert_eq!(got["name"], "durable");
@@ -258,7 +262,7 @@ async fn trace_logs_never_contain_an_api_key_a_provider_key_or_the_master_key() 
     // The provider is unreachable (nothing listens), so a key test goes out and fails fast.
     let closed = format!("http://127.0.0.1:{}/v1", free_port());
     let envs = [("CONVERRA_MASTER_KEY", master.as_str()), ("CONVERRA_OPENAI_BASE_URL", closed.as_str())];
-    let mut server = Server::start(&db, &envs).await;
+    let mut server = Server::start(CONVERRA, &db, &envs).await;
     let owner = server.bootstrap_key().await;
     let provider_key = "sk-proj-LOGSCANproviderSECRET0123456789wxyz";
 
@@ -326,13 +330,14 @@ async fn the_number_of_worker_threads_is_configurable_and_checked() {
     // The flag wins over the environment, and the start-up line says what is running.
     let port = free_port().to_string();
     let addr = format!("127.0.0.1:{port}");
-    let mut child = converra(
-        &["serve", "--addr", &addr, "--db", db.to_str().unwrap(), "--workers", "3"],
-        &[("CONVERRA_WORKERS", "1")],
-    )
-    .stderr(std::process::Stdio::piped())
-    .spawn()
-    .unwrap();
+    let mut child = CONVERRA
+        .command(
+            &["serve", "--addr", &addr, "--db", db.to_str().unwrap(), "--workers", "3"],
+            &[("CONVERRA_WORKERS", "1")],
+        )
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     let stderr = child.stderr.take().unwrap();
     let line = tokio::task::spawn_blocking(move || {
         use std::io::BufRead;
@@ -360,7 +365,7 @@ async fn a_backup_taken_while_serving_is_private_checked_and_starts_with_the_sam
 
     let backup = dir.path().join("backup.db");
     let backup_arg = backup.to_str().unwrap();
-    let taken = run(converra(&["admin", "backup", backup_arg, "--db", db.to_str().unwrap()], &envs));
+    let taken = run(CONVERRA.command(&["admin", "backup", backup_arg, "--db", db.to_str().unwrap()], &envs));
     assert!(taken.status.success(), "{}", stderr_of(&taken));
     let said = stderr_of(&taken);
     assert!(said.contains("1 organization(s) and 1 provider key(s)") && said.contains("integrity check ok"), "{said}");
@@ -375,22 +380,22 @@ async fn a_backup_taken_while_serving_is_private_checked_and_starts_with_the_sam
     assert!(!raw.windows(secret.len()).any(|w| w == secret.as_bytes()), "the provider key is encrypted in the copy");
 
     // Never over an existing file; nothing is written or removed.
-    let again = run(converra(&["admin", "backup", backup_arg, "--db", db.to_str().unwrap()], &envs));
+    let again = run(CONVERRA.command(&["admin", "backup", backup_arg, "--db", db.to_str().unwrap()], &envs));
     assert_eq!(again.status.code(), Some(1));
     assert!(stderr_of(&again).contains("already exists: a backup never overwrites a file"), "{}", stderr_of(&again));
     assert_eq!(std::fs::read(&backup).unwrap(), raw);
-    let missing = run(converra(&["admin", "backup", backup_arg, "--db", "/nonexistent/converra.db"], &envs));
+    let missing = run(CONVERRA.command(&["admin", "backup", backup_arg, "--db", "/nonexistent/converra.db"], &envs));
     assert_eq!(missing.status.code(), Some(3), "{}", stderr_of(&missing));
     assert!(stderr_of(&missing).contains("no database at /nonexistent/converra.db"));
     server.finish();
 
     // Restored: the copy serves the same organization, and its provider key still decrypts.
-    let mut restored = Server::start(&backup, &envs).await;
+    let mut restored = Server::start(CONVERRA, &backup, &envs).await;
     let (status, keys) = restored.get("/api/v1/provider-keys", &owner).await;
     assert_eq!(status, 200, "{keys}");
     assert_eq!(keys["data"][0]["name"], "kept");
     restored.finish();
-    let rewrap = run(converra(&["admin", "rotate-data-key", "--org", "default", "--db", backup_arg], &envs));
+    let rewrap = run(CONVERRA.command(&["admin", "rotate-data-key", "--org", "default", "--db", backup_arg], &envs));
     assert!(stderr_of(&rewrap).contains("1 provider key(s) re-encrypted"), "{}", stderr_of(&rewrap));
 }
 
@@ -408,22 +413,23 @@ async fn admin_migrate_copies_a_sqlite_vault_into_postgres_verifies_it_and_the_c
     assert_eq!(status, 201);
     server.finish();
 
-    let url = common::fresh_postgres_database().await;
+    let url = converra_test_kit::fresh_postgres_database().await;
     let db_arg = db.to_str().unwrap();
     let envs = [("CONVERRA_MASTER_KEY", master.as_str()), ("CONVERRA_DATABASE_URL", url.as_str()), LOCAL_LIMITS];
     // A password on the command line is refused before anything is read.
-    let exposed = run(converra(&["admin", "migrate", "--from", db_arg, "--to", "postgres://u:hunter2@h/db"], &envs));
+    let exposed =
+        run(CONVERRA.command(&["admin", "migrate", "--from", db_arg, "--to", "postgres://u:hunter2@h/db"], &envs));
     assert_eq!(exposed.status.code(), Some(3), "{}", stderr_of(&exposed));
     assert!(stderr_of(&exposed).contains("CONVERRA_DATABASE_URL"), "{}", stderr_of(&exposed));
 
-    let moved = run(converra(&["admin", "migrate", "--from", db_arg], &envs));
+    let moved = run(CONVERRA.command(&["admin", "migrate", "--from", db_arg], &envs));
     let said = stderr_of(&moved);
     assert!(moved.status.success(), "{said}");
     assert!(said.contains("Copied 1 organization(s)") && said.contains("all 1 provider key(s) decrypt"), "{said}");
     assert!(!said.contains(secret) && !said.contains(&master), "{said}");
 
     // The copy serves: the same key authenticates, the provider key is listed and still opens.
-    let mut on_postgres = Server::start(&dir.path().join("unused.db"), &envs).await;
+    let mut on_postgres = Server::start(CONVERRA, &dir.path().join("unused.db"), &envs).await;
     let (status, keys) = on_postgres.get("/api/v1/provider-keys", &owner).await;
     assert_eq!(status, 200, "{keys}");
     assert_eq!(keys["data"][0]["name"], "moved");
@@ -433,7 +439,7 @@ async fn admin_migrate_copies_a_sqlite_vault_into_postgres_verifies_it_and_the_c
     assert!(!dir.path().join("unused.db").exists(), "PostgreSQL was used, not a new SQLite file");
 
     // A second run into the now-used database is refused: it already holds a vault.
-    let again = run(converra(&["admin", "migrate", "--from", db_arg], &envs));
+    let again = run(CONVERRA.command(&["admin", "migrate", "--from", db_arg], &envs));
     assert_eq!(again.status.code(), Some(1), "{}", stderr_of(&again));
     assert!(stderr_of(&again).contains("already holds a vault"), "{}", stderr_of(&again));
 }
@@ -442,7 +448,7 @@ async fn admin_migrate_copies_a_sqlite_vault_into_postgres_verifies_it_and_the_c
 #[ignore = "needs PostgreSQL (CONVERRA_TEST_DATABASE_URL), installed and started by .ci/run"]
 async fn postgres_needs_an_explicit_master_key_and_an_unverified_copy_is_never_served() {
     let dir = tempfile::tempdir().unwrap();
-    let url = common::fresh_postgres_database().await;
+    let url = converra_test_kit::fresh_postgres_database().await;
     let db = db_in(&dir);
     let (_, stderr) = fails_to_start(&db, &[("CONVERRA_DATABASE_URL", url.as_str()), LOCAL_LIMITS], &[]);
     assert!(stderr.contains("master key must be given explicitly"), "{stderr}");
@@ -456,7 +462,7 @@ async fn postgres_needs_an_explicit_master_key_and_an_unverified_copy_is_never_s
 
     // A copy that an interrupted migration left behind is refused at start.
     let envs = [("CONVERRA_MASTER_KEY", master.as_str()), ("CONVERRA_DATABASE_URL", url.as_str()), LOCAL_LIMITS];
-    let mut first = Server::start(&db, &envs).await;
+    let mut first = Server::start(CONVERRA, &db, &envs).await;
     first.bootstrap_key().await;
     first.finish();
     let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
@@ -469,12 +475,12 @@ async fn postgres_needs_an_explicit_master_key_and_an_unverified_copy_is_never_s
 #[tokio::test]
 #[ignore = "needs PostgreSQL (its binaries), installed by .ci/run"]
 async fn while_postgres_is_down_the_server_says_unavailable_and_recovers_without_a_restart() {
-    let pg = common::PrivatePostgres::start();
+    let pg = PrivatePostgres::start();
     let dir = tempfile::tempdir().unwrap();
     let master = random_master_key();
     let url = pg.url();
     let envs = [("CONVERRA_MASTER_KEY", master.as_str()), ("CONVERRA_DATABASE_URL", url.as_str()), LOCAL_LIMITS];
-    let mut server = Server::start(&db_in(&dir), &envs).await;
+    let mut server = Server::start(CONVERRA, &db_in(&dir), &envs).await;
     let owner = server.bootstrap_key().await;
     assert_eq!(server.get("/readyz", "").await.0, 200);
     assert_eq!(server.get("/api/v1/projects", &owner).await.0, 200);
@@ -503,17 +509,17 @@ async fn while_postgres_is_down_the_server_says_unavailable_and_recovers_without
 #[ignore = "needs PostgreSQL (CONVERRA_TEST_DATABASE_URL), installed and started by .ci/run"]
 async fn replicas_starting_together_migrate_once_bootstrap_once_and_agree_on_one_master_key() {
     let dir = tempfile::tempdir().unwrap();
-    let url = common::fresh_postgres_database().await;
+    let url = converra_test_kit::fresh_postgres_database().await;
     let (a, b) = (random_master_key(), random_master_key());
     let db = db_in(&dir);
     let env_a = [("CONVERRA_MASTER_KEY", a.as_str()), ("CONVERRA_DATABASE_URL", url.as_str()), LOCAL_LIMITS];
     let env_b = [("CONVERRA_MASTER_KEY", b.as_str()), ("CONVERRA_DATABASE_URL", url.as_str()), LOCAL_LIMITS];
     // Four first starts at once: three with key A, one with key B.
     let (r1, r2, r3, r4) = tokio::join!(
-        Server::try_start(&db, &env_a),
-        Server::try_start(&db, &env_a),
-        Server::try_start(&db, &env_a),
-        Server::try_start(&db, &env_b),
+        Server::try_start(CONVERRA, &db, &env_a),
+        Server::try_start(CONVERRA, &db, &env_a),
+        Server::try_start(CONVERRA, &db, &env_a),
+        Server::try_start(CONVERRA, &db, &env_b),
     );
     let with_a = [r1, r2, r3];
     let a_started = with_a.iter().filter(|r| r.is_ok()).count();
@@ -526,7 +532,7 @@ async fn replicas_starting_together_migrate_once_bootstrap_once_and_agree_on_one
     let refusals: Vec<String> = with_a.into_iter().chain([r4]).filter_map(|r| r.err()).collect();
     assert!(refusals.iter().all(|log| log.contains("does not match")), "{refusals:?}");
     let winner = if b_started { &env_b } else { &env_a };
-    let list = run(converra(&["admin", "org", "list", "--json"], winner));
+    let list = run(CONVERRA.command(&["admin", "org", "list", "--json"], winner));
     assert!(list.status.success(), "{}", stderr_of(&list));
     let orgs: Value = serde_json::from_slice(&list.stdout).unwrap();
     assert_eq!(orgs.as_array().map(Vec::len), Some(1), "one default organization: {orgs}");

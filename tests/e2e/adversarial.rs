@@ -6,8 +6,8 @@
 use std::time::Duration;
 
 use converra::{Plan, Provider};
-use converra_tests::providers::valid_key;
-use converra_tests::{Answer, Options, TestApp, spawn_app, spawn_app_with};
+use converra_test_kit::providers::valid_key;
+use converra_test_kit::{Answer, Options, TestApp, spawn_app, spawn_app_with};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 

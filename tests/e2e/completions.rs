@@ -3,8 +3,8 @@
 //! replaying each provider's real bodies.
 
 use converra::{CompletionRequest, KeySource, Plan, Provider};
-use converra_tests::providers::{MockProviders, chat_stream, invalid_key_answer, valid_key};
-use converra_tests::{Options, TestApp, spawn_app_with};
+use converra_test_kit::providers::{chat_stream, invalid_key_answer, valid_key};
+use converra_test_kit::{Options, app_with_mocks, id_of, spawn_app_with};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 
@@ -15,32 +15,11 @@ const MODELS: [(Provider, &str); 4] = [
     (Provider::Deepseek, "deepseek-chat"),
 ];
 
-async fn app_with_mocks(platform: &[(Provider, &str)]) -> (TestApp, MockProviders) {
-    let mocks = MockProviders::start().await;
-    let app = spawn_app_with(Options {
-        base_urls: mocks.base_urls(),
-        platform_keys: platform.iter().map(|(p, k)| (*p, k.to_string())).collect(),
-        ..Default::default()
-    })
-    .await;
-    (app, mocks)
-}
-
-async fn add_key(app: &TestApp, key: &str, provider: Provider, secret: &str, project: Option<&str>) -> String {
-    let mut body = json!({"provider": provider.as_str(), "name": format!("{provider} key"), "api_key": secret});
-    if let Some(p) = project {
-        body["project_id"] = json!(p);
-    }
-    let added = app.post("/api/v1/provider-keys", key, body).await;
-    assert_eq!(added.status, 201, "{}", added.text);
-    added.body["id"].as_str().unwrap().to_owned()
-}
-
 #[tokio::test]
 async fn every_provider_answers_through_the_rest_api_with_its_own_wire_format() {
     let (app, mocks) = app_with_mocks(&[]).await;
     for (provider, model) in MODELS {
-        let key_id = add_key(&app, &app.api_key, provider, valid_key(provider), None).await;
+        let key_id = id_of(&app.add_provider_key(&app.api_key, provider, valid_key(provider), Value::Null).await);
         mocks.answer_text(provider, valid_key(provider), model, "Hello there!").await;
         let answer = app
             .post(
@@ -92,7 +71,7 @@ async fn every_provider_streams_through_the_sdk_as_one_kind_of_delta() {
     let (app, mocks) = app_with_mocks(&[]).await;
     let sdk = app.sdk(&app.api_key);
     for (provider, model) in MODELS {
-        add_key(&app, &app.api_key, provider, valid_key(provider), None).await;
+        app.add_provider_key(&app.api_key, provider, valid_key(provider), Value::Null).await;
         mocks
             .answer_chat(provider, valid_key(provider), model, true, chat_stream(provider, model, &["Hel", "lo", "!"]))
             .await;
@@ -141,14 +120,15 @@ async fn project_key_wins_then_organization_then_platform_then_no_provider_key()
         (Some("from platform"), Some("platform"))
     );
     // An organization key takes over.
-    let org_key = add_key(&app, &app.api_key, Provider::Openai, valid_key(Provider::Openai), None).await;
+    let org_key =
+        id_of(&app.add_provider_key(&app.api_key, Provider::Openai, valid_key(Provider::Openai), Value::Null).await);
     let a = app.post("/api/v1/completions", &app.api_key, ask(Some(project.clone()))).await;
     assert_eq!(
         (a.body["content"].as_str(), a.body["key_source"]["key_id"].as_str()),
         (Some("from org"), Some(org_key.as_str()))
     );
     // A project key overrides it for that project only.
-    add_key(&app, &app.api_key, Provider::Openai, project_key, Some(&project)).await;
+    app.add_provider_key(&app.api_key, Provider::Openai, project_key, json!({"project_id": project})).await;
     let a = app.post("/api/v1/completions", &app.api_key, ask(Some(project.clone()))).await;
     assert_eq!(
         (a.body["content"].as_str(), a.body["key_source"]["scope"].as_str()),
@@ -202,7 +182,7 @@ async fn the_allowance_meters_platform_tokens_and_runs_out() {
     );
 
     // The organization's own key lifts the cap: the allowance only meters platform keys.
-    add_key(&app, &app.api_key, Provider::Openai, valid_key(Provider::Openai), None).await;
+    app.add_provider_key(&app.api_key, Provider::Openai, valid_key(Provider::Openai), Value::Null).await;
     mocks.answer_text(Provider::Openai, valid_key(Provider::Openai), "gpt-4o-mini", "mine").await;
     let own = app.post("/api/v1/completions", &app.api_key, ask).await;
     assert_eq!(own.body["content"], "mine");
@@ -214,7 +194,7 @@ async fn usage_totals_by_provider_model_source_and_project() {
     let project =
         app.post("/api/v1/projects", &app.api_key, json!({"name": "p"})).await.body["id"].as_str().unwrap().to_owned();
     for (provider, model) in [MODELS[0], MODELS[1]] {
-        add_key(&app, &app.api_key, provider, valid_key(provider), None).await;
+        app.add_provider_key(&app.api_key, provider, valid_key(provider), Value::Null).await;
         mocks.answer_text(provider, valid_key(provider), model, "x").await;
     }
     for (model, project) in [("gpt-4o-mini", None), ("gpt-4o-mini", Some(&project)), ("claude-sonnet-4-5", None)] {
@@ -254,7 +234,7 @@ async fn usage_totals_by_provider_model_source_and_project() {
 async fn a_provider_401_is_reported_in_the_seeds_words_and_marks_the_key_invalid() {
     let (app, mocks) = app_with_mocks(&[(Provider::Openai, "sk-platformKEY0123456789abcdef")]).await;
     let dead = "sk-proj-DEADkey0123456789abcdefghzzzz";
-    let id = add_key(&app, &app.api_key, Provider::Openai, dead, None).await;
+    let id = id_of(&app.add_provider_key(&app.api_key, Provider::Openai, dead, Value::Null).await);
     mocks.answer_chat(Provider::Openai, dead, "gpt-4o-mini", false, invalid_key_answer(Provider::Openai, dead)).await;
     let failed = app
         .post(
@@ -276,7 +256,7 @@ async fn a_provider_401_is_reported_in_the_seeds_words_and_marks_the_key_invalid
 #[tokio::test]
 async fn ai_disabled_tone_and_validation() {
     let (app, mocks) = app_with_mocks(&[]).await;
-    add_key(&app, &app.api_key, Provider::Openai, valid_key(Provider::Openai), None).await;
+    app.add_provider_key(&app.api_key, Provider::Openai, valid_key(Provider::Openai), Value::Null).await;
     mocks.answer_text(Provider::Openai, valid_key(Provider::Openai), "gpt-4o-mini", "ok").await;
     let ask = json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]});
 
@@ -319,7 +299,7 @@ async fn ai_disabled_tone_and_validation() {
 #[tokio::test]
 async fn openai_compatible_api_answers_in_openais_shapes() {
     let (app, mocks) = app_with_mocks(&[]).await;
-    add_key(&app, &app.api_key, Provider::Anthropic, valid_key(Provider::Anthropic), None).await;
+    app.add_provider_key(&app.api_key, Provider::Anthropic, valid_key(Provider::Anthropic), Value::Null).await;
     mocks.answer_text(Provider::Anthropic, valid_key(Provider::Anthropic), "claude-sonnet-4-5", "Hi!").await;
     mocks
         .answer_chat(
@@ -392,7 +372,7 @@ async fn a_removed_or_replaced_provider_key_is_never_used_after_the_request_retu
         mocks.answer_text(Provider::Openai, key, "gpt-4o-mini", text).await;
     }
     let ask = json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]});
-    let id = add_key(&app, &app.api_key, Provider::Openai, first, None).await;
+    let id = id_of(&app.add_provider_key(&app.api_key, Provider::Openai, first, Value::Null).await);
     // Warm every cache on the request path.
     for _ in 0..3 {
         assert_eq!(app.post("/api/v1/completions", &app.api_key, ask.clone()).await.body["content"], "first");
@@ -409,7 +389,7 @@ async fn a_removed_or_replaced_provider_key_is_never_used_after_the_request_retu
 #[tokio::test]
 async fn usage_counted_before_a_restart_is_reported_after_it() {
     let (app, mocks) = app_with_mocks(&[]).await;
-    add_key(&app, &app.api_key, Provider::Openai, valid_key(Provider::Openai), None).await;
+    app.add_provider_key(&app.api_key, Provider::Openai, valid_key(Provider::Openai), Value::Null).await;
     mocks.answer_text(Provider::Openai, valid_key(Provider::Openai), "gpt-4o-mini", "x").await;
     let ask = json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]});
     for _ in 0..3 {

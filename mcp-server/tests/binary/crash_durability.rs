@@ -3,15 +3,16 @@
 //! write that was answered 2xx is there, every acknowledged removal stays removed, no slot has
 //! two active keys, and SQLite's integrity check passes. Three rounds on one database.
 
-mod common;
-
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{Server, random_master_key};
+use converra_test_kit::{Server, random_master_key};
+
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
+
+use crate::CONVERRA;
 
 #[derive(Default)]
 struct Acknowledged {
@@ -80,7 +81,7 @@ async fn acknowledged_writes_survive_kill_9_under_concurrent_load() {
     let mut rng = rand::rngs::StdRng::seed_from_u64(0xC0FFEE);
     let mut owner = None;
     for round in 0..3 {
-        let mut server = Server::start(&db, &envs).await;
+        let mut server = Server::start(CONVERRA, &db, &envs).await;
         let key = match &owner {
             Some(k) => k,
             None => owner.insert(server.bootstrap_key().await),
@@ -94,7 +95,7 @@ async fn acknowledged_writes_survive_kill_9_under_concurrent_load() {
             let _ = w.await;
         }
 
-        let server = Server::start(&db, &envs).await;
+        let server = Server::start(CONVERRA, &db, &envs).await;
         let (_, projects) = server.get("/api/v1/projects", &key).await;
         let (_, keys) = server.get("/api/v1/provider-keys", &key).await;
         let a = acked.lock().unwrap();

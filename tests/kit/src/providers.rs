@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use converra::Provider;
 use serde_json::{Value, json};
-use wiremock::matchers::{body_partial_json, header, method, path};
+use wiremock::matchers::{any, body_partial_json, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 /// One mock server per provider.
@@ -64,6 +64,14 @@ pub fn invalid_key_answer(provider: Provider, key: &str) -> ResponseTemplate {
     }
 }
 
+/// A provider that rejects every request with DeepSeek's real 401, which quotes `key` whole:
+/// the worst case for a gateway that must never repeat a provider's error text.
+pub async fn echoing_provider(key: &str) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(any()).respond_with(invalid_key_answer(Provider::Deepseek, key)).mount(&server).await;
+    server
+}
+
 /// OpenAI's answer when the account has no credit.
 pub fn insufficient_quota() -> ResponseTemplate {
     ResponseTemplate::new(429).set_body_json(json!({"error": {
@@ -87,7 +95,8 @@ pub fn models_path(provider: Provider) -> &'static str {
     }
 }
 
-fn models_body(provider: Provider) -> Value {
+/// The provider's real models list (one model).
+pub fn models_body(provider: Provider) -> Value {
     match provider {
         Provider::Openai => {
             json!({"object": "list", "data": [{"id": "gpt-4o-mini", "object": "model", "created": 1721172741, "owned_by": "system"}]})
@@ -183,17 +192,23 @@ pub fn chat_path(provider: Provider, model: &str, stream: bool) -> String {
     }
 }
 
+/// OpenAI's recorded `chat.completion` saying `text` (12 input and 5 output tokens); DeepSeek
+/// answers in the same shape.
+pub fn openai_chat_body(model: &str, text: &str) -> Value {
+    json!({
+        "id": "chatcmpl-B9MBs8CjcvOU2jLn4n570S5qMJKcT", "object": "chat.completion", "created": 1741569952, "model": model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": text, "refusal": null, "annotations": []},
+            "logprobs": null, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 12, "completion_tokens": 5, "total_tokens": 17,
+            "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+            "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0, "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0}},
+        "service_tier": "default", "system_fingerprint": "fp_06737a9306"})
+}
+
 /// The provider's real non-streaming answer saying `text`, with 12 input and 5 output tokens.
 pub fn chat_answer(provider: Provider, model: &str, text: &str) -> ResponseTemplate {
     let body = match provider {
-        Provider::Openai | Provider::Deepseek => json!({
-            "id": "chatcmpl-B9MBs8CjcvOU2jLn4n570S5qMJKcT", "object": "chat.completion", "created": 1741569952, "model": model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text, "refusal": null, "annotations": []},
-                "logprobs": null, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": 12, "completion_tokens": 5, "total_tokens": 17,
-                "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
-                "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0, "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0}},
-            "service_tier": "default", "system_fingerprint": "fp_06737a9306"}),
+        Provider::Openai | Provider::Deepseek => openai_chat_body(model, text),
         Provider::Anthropic => json!({
             "id": "msg_013Zva2CMHLNnXjNJJKqJ2EF", "type": "message", "role": "assistant", "model": model,
             "content": [{"type": "text", "text": text}], "stop_reason": "end_turn", "stop_sequence": null,

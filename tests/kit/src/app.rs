@@ -1,24 +1,11 @@
 //! The end-to-end harness: `spawn_app()` starts the real server on a random local port with a
 //! fresh database and master key, and returns a handle with the bootstrap owner's key.
-//! wiremock stands in for the AI providers only (see [`providers`]).
+//! wiremock stands in for the AI providers only (see [`crate::providers`]).
 //!
 //! The database is a fresh SQLite file, or, with `CONVERRA_TEST_BACKEND=postgres`, a fresh
 //! database on the PostgreSQL server `CONVERRA_TEST_DATABASE_URL` names (`.ci/run` runs the
 //! suite both ways). Tests that read the SQLite file itself ask for it with
 //! [`Options::sqlite_file`].
-
-pub mod providers;
-
-/// The MCP tools' names, sorted: part of the interface.
-pub const MCP_TOOLS: [&str; 7] = [
-    "add_provider_key",
-    "get_usage",
-    "list_provider_keys",
-    "resolve_provider_key",
-    "revoke_provider_key",
-    "run_completion",
-    "test_provider_key",
-];
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -33,6 +20,11 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+
+use crate::process::random_master_key;
+
+mod gate;
+use crate::providers::MockProviders;
 
 /// How to start the app.
 #[derive(Clone, Default)]
@@ -62,15 +54,21 @@ pub fn on_postgres() -> bool {
     std::env::var("CONVERRA_TEST_BACKEND").is_ok_and(|b| b == "postgres")
 }
 
-/// Creates an empty database on the test PostgreSQL server and returns its URL.
+/// Creates an empty database on the test PostgreSQL server (`CONVERRA_TEST_DATABASE_URL`,
+/// started by `.ci/run`) and returns its URL.
 pub async fn fresh_postgres_database() -> String {
     let admin = std::env::var("CONVERRA_TEST_DATABASE_URL")
         .expect("CONVERRA_TEST_DATABASE_URL names a PostgreSQL server to test against (.ci/run starts one)");
-    let (client, connection) = tokio_postgres::connect(&admin, tokio_postgres::NoTls).await.expect("connect");
+    fresh_postgres_database_on(&admin).await
+}
+
+/// Creates an empty database on the PostgreSQL server at `admin` and returns its URL.
+pub async fn fresh_postgres_database_on(admin: &str) -> String {
+    let (client, connection) = tokio_postgres::connect(admin, tokio_postgres::NoTls).await.expect("connect");
     tokio::spawn(connection);
     let name = format!("t_{}", uuid::Uuid::now_v7().simple());
     client.batch_execute(&format!("CREATE DATABASE {name}")).await.expect("create a test database");
-    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(base, _)| base);
+    let base = admin.rsplit_once('/').map_or(admin, |(base, _)| base);
     format!("{base}/{name}")
 }
 
@@ -89,16 +87,12 @@ pub struct TestApp {
     pub core: Arc<Core>,
     pub http: reqwest::Client,
     options: Options,
+    // Held while the app lives: see [`gate`].
+    _gate: gate::Guard,
     shutdown: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<()>>,
     // Dropped last: the database lives in it.
     _dir: Arc<tempfile::TempDir>,
-}
-
-fn random_master_key() -> String {
-    use base64::Engine;
-    let bytes: [u8; 32] = rand::random();
-    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 fn config(db_path: &std::path::Path, database_url: Option<&str>, master_key: &str, options: &Options) -> Config {
@@ -126,7 +120,26 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(Options::default()).await
 }
 
+/// Starts the app with the providers at `mocks`.
+pub async fn spawn_app_on(mocks: &MockProviders) -> TestApp {
+    spawn_app_with(Options { base_urls: mocks.base_urls(), ..Default::default() }).await
+}
+
+/// Starts the four provider mocks and the app in front of them, with the operator's platform
+/// keys `platform` behind the allowance.
+pub async fn app_with_mocks(platform: &[(Provider, &str)]) -> (TestApp, MockProviders) {
+    let mocks = MockProviders::start().await;
+    let app = spawn_app_with(Options {
+        base_urls: mocks.base_urls(),
+        platform_keys: platform.iter().map(|(p, k)| (*p, (*k).to_owned())).collect(),
+        ..Default::default()
+    })
+    .await;
+    (app, mocks)
+}
+
 pub async fn spawn_app_with(options: Options) -> TestApp {
+    let gate = if options.body_limit.is_some() { gate::alone().await } else { gate::shared().await };
     let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
     let db_path = dir.path().join("converra.db");
     let database_url = if on_postgres() && !options.sqlite_file { Some(fresh_postgres_database().await) } else { None };
@@ -135,12 +148,13 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     let bootstrap = app.bootstrap.as_ref().expect("an empty database bootstraps");
     let (api_key, org_id, owner_id) =
         (bootstrap.api_key.expose_secret().to_owned(), bootstrap.organization.id.clone(), bootstrap.owner_id.clone());
-    start(app, dir, db_path, database_url, master_key, options, api_key, org_id, owner_id)
+    start(app, gate, dir, db_path, database_url, master_key, options, api_key, org_id, owner_id)
 }
 
 #[allow(clippy::too_many_arguments)]
 fn start(
     app: App,
+    gate: gate::Guard,
     dir: Arc<tempfile::TempDir>,
     db_path: PathBuf,
     database_url: Option<String>,
@@ -171,6 +185,7 @@ fn start(
         core,
         http: reqwest::Client::new(),
         options,
+        _gate: gate,
         shutdown: Some(tx),
         handle: Some(handle),
         _dir: dir,
@@ -242,15 +257,33 @@ impl TestApp {
         (id, key.body["key"].as_str().unwrap().to_owned())
     }
 
+    /// Adds a provider key named `<provider> key` over REST, with the fields of `extra` (a JSON
+    /// object, or null) added to the body.
+    pub async fn try_add_provider_key(&self, key: &str, provider: Provider, secret: &str, extra: Value) -> Answer {
+        let mut body =
+            serde_json::json!({"provider": provider.as_str(), "name": format!("{provider} key"), "api_key": secret});
+        body.as_object_mut().unwrap().extend(extra.as_object().cloned().unwrap_or_default());
+        self.post("/api/v1/provider-keys", key, body).await
+    }
+
+    /// [`Self::try_add_provider_key`], asserting it was created; the key's listed form.
+    pub async fn add_provider_key(&self, key: &str, provider: Provider, secret: &str, extra: Value) -> Value {
+        let answer = self.try_add_provider_key(key, provider, secret, extra).await;
+        assert_eq!(answer.status, 201, "{}", answer.text);
+        answer.body
+    }
+
     /// Stops the server gracefully and starts it again on the same database and master key.
     pub async fn restart(mut self) -> TestApp {
         self.stop().await;
+        let gate = self._gate.again();
         let config = config(&self.db_path, self.database_url.as_deref(), &self.master_key, &self.options);
         let app = App::build(config).await.expect("app restarts");
         assert!(app.bootstrap.is_none(), "a used database is not bootstrapped again");
         let dir = self._dir.clone();
         start(
             app,
+            gate,
             dir,
             self.db_path.clone(),
             self.database_url.clone(),
@@ -291,12 +324,14 @@ impl TestApp {
     /// Restarts with a new master key and, during a rotation, the previous one.
     pub async fn restart_with_master_keys(mut self, key_b64: String, previous_b64: Option<String>) -> TestApp {
         self.stop().await;
+        let gate = self._gate.again();
         let mut config = config(&self.db_path, self.database_url.as_deref(), &key_b64, &self.options);
         config.previous_master_key = previous_b64.map(|p| MasterKeySource::Env(SecretString::from(p)));
         let app = App::build(config).await.expect("app restarts with the new key");
         let dir = self._dir.clone();
         start(
             app,
+            gate,
             dir,
             self.db_path.clone(),
             self.database_url.clone(),
@@ -350,6 +385,16 @@ impl Answer {
         assert_eq!(self.status, status, "status of {}", self.text);
         assert_eq!(self.body["error"]["code"], code, "code of {}", self.text);
     }
+}
+
+/// The string `field` of `v`, or a panic naming it.
+pub fn str_of<'a>(v: &'a Value, field: &str) -> &'a str {
+    v[field].as_str().unwrap_or_else(|| panic!("`{field}` is a string in {v}"))
+}
+
+/// The `id` of a created resource.
+pub fn id_of(v: &Value) -> String {
+    str_of(v, "id").to_owned()
 }
 
 /// Now, in unix seconds.
