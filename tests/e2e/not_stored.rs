@@ -14,9 +14,9 @@ const OPENAI_QUOTA: &str = "sk-proj-NOQUOTAopenaiKEY0123456789abcdqqqq";
 const OPENAI_DENIED: &str = "sk-proj-NOPERMISSIONopenaiKEY0123456789pppp";
 const OPENAI_REPLACEMENT: &str = "sk-proj-REPLACEMENTopenaiKEY0123456789rrrr";
 
+/// Adds an OpenAI key with `test: true` (tested before it is stored).
 async fn add_tested(app: &TestApp, secret: &str) -> Answer {
-    let body = json!({"provider": "openai", "name": "Tested", "api_key": secret, "test": true});
-    app.post("/api/v1/provider-keys", &app.api_key, body).await
+    app.try_add_provider_key(&app.api_key, Provider::Openai, secret, json!({"test": true})).await
 }
 
 async fn stored_keys(app: &TestApp) -> Vec<Value> {
@@ -106,10 +106,8 @@ async fn replacing_with_a_test_keeps_the_old_secret_unless_the_new_one_passes() 
     let mocks = MockProviders::start().await;
     mocks.accept_models(Provider::Openai, OPENAI_REPLACEMENT).await;
     let app = spawn_app_on(&mocks).await;
-    let body = json!({"provider": "openai", "name": "Main", "api_key": valid_key(Provider::Openai)});
-    let added = app.post("/api/v1/provider-keys", &app.api_key, body).await;
-    assert_eq!(added.status, 201, "{}", added.text);
-    let (id, masked) = (added.body["id"].as_str().unwrap().to_owned(), added.body["masked"].clone());
+    let added = app.add_provider_key(&app.api_key, Provider::Openai, valid_key(Provider::Openai), Value::Null).await;
+    let (id, masked) = (added["id"].as_str().unwrap().to_owned(), added["masked"].clone());
     let path = format!("/api/v1/provider-keys/{id}");
 
     let refused = app.put(&path, &app.api_key, json!({"api_key": revoked_key(Provider::Openai), "test": true})).await;

@@ -274,25 +274,9 @@ impl TestApp {
     }
 
     /// Stops the server gracefully and starts it again on the same database and master key.
-    pub async fn restart(mut self) -> TestApp {
-        self.stop().await;
-        let gate = self._gate.again();
-        let config = config(&self.db_path, self.database_url.as_deref(), &self.master_key, &self.options);
-        let app = App::build(config).await.expect("app restarts");
-        assert!(app.bootstrap.is_none(), "a used database is not bootstrapped again");
-        let dir = self._dir.clone();
-        start(
-            app,
-            gate,
-            dir,
-            self.db_path.clone(),
-            self.database_url.clone(),
-            self.master_key.clone(),
-            self.options.clone(),
-            self.api_key.clone(),
-            self.org_id.clone(),
-            self.owner_id.clone(),
-        )
+    pub async fn restart(self) -> TestApp {
+        let key = self.master_key.clone();
+        self.restart_with_master_keys(key, None).await
     }
 
     pub async fn stop(&mut self) {
@@ -327,7 +311,8 @@ impl TestApp {
         let gate = self._gate.again();
         let mut config = config(&self.db_path, self.database_url.as_deref(), &key_b64, &self.options);
         config.previous_master_key = previous_b64.map(|p| MasterKeySource::Env(SecretString::from(p)));
-        let app = App::build(config).await.expect("app restarts with the new key");
+        let app = App::build(config).await.expect("app restarts");
+        assert!(app.bootstrap.is_none(), "a used database is not bootstrapped again");
         let dir = self._dir.clone();
         start(
             app,
