@@ -100,6 +100,9 @@ fn config(db_path: &std::path::Path, database_url: Option<&str>, master_key: &st
     config.addr = "127.0.0.1:0".parse().unwrap();
     config = config.with_db(db_path.to_owned());
     config.database_url = database_url.map(|url| SecretString::from(url.to_owned()));
+    // One app per database: its own rate-limit buckets are the shared ones (PostgreSQL without
+    // Redis refuses to start otherwise).
+    config.local_rate_limits = database_url.is_some();
     config.master_key = MasterKeySource::Env(SecretString::from(master_key.to_owned()));
     config.master_key_configured = true;
     config.providers.base_urls = options.base_urls.clone();
