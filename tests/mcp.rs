@@ -446,12 +446,16 @@ async fn http_requests_are_authenticated_and_rate_limited_like_rest() {
     assert!(listed.header("content-type").unwrap().starts_with("application/json"), "stateless JSON answers");
     assert!(listed.header("mcp-session-id").is_none(), "no sessions");
     assert_eq!(listed.body["result"]["tools"].as_array().unwrap().len(), 7);
-    assert_eq!(listed.header("x-ratelimit-limit"), Some("60"));
-    let remaining: u32 = listed.header("x-ratelimit-remaining").unwrap().parse().unwrap();
-    assert!(remaining < 60);
+    // tools/list is protocol traffic: it spends the protocol bucket (10× the plan's 60).
+    assert_eq!(listed.header("x-ratelimit-limit"), Some("600"));
     assert!(listed.header("x-ratelimit-reset").is_some());
 
-    // One bucket per key across faces: a REST call spends from the same one.
+    // A tool call spends the plan bucket, the same one a REST call spends from.
+    let call = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "list_provider_keys", "arguments": {}}});
+    let called = raw_post(&app, &[("authorization", &bearer)], call).await;
+    assert_eq!(called.header("x-ratelimit-limit"), Some("60"));
+    let remaining: u32 = called.header("x-ratelimit-remaining").unwrap().parse().unwrap();
+    assert!(remaining < 60);
     let me = app.get("/api/v1/me", &app.api_key).await;
     let after: u32 = me.header("x-ratelimit-remaining").unwrap().parse().unwrap();
     assert!(after < remaining, "{after} < {remaining}");

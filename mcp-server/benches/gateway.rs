@@ -360,7 +360,9 @@ async fn run() {
     }
 
     if !on_postgres.is_empty() {
-        println!("\nOn PostgreSQL (with Redis when BENCH_REDIS_URL is set; same run, same mock), /v1/chat/completions, added over direct, ms:\n");
+        println!(
+            "\nOn PostgreSQL (with Redis when BENCH_REDIS_URL is set; same run, same mock), /v1/chat/completions, added over direct, ms:\n"
+        );
         println!("|   c |   p50  |   p99  | req/s PostgreSQL | req/s SQLite |");
         println!("|-----|--------|--------|------------------|--------------|");
         for (c, d50, d99, p, sqlite_rps) in &on_postgres {
