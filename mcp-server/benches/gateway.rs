@@ -16,7 +16,8 @@
 //! `BENCH_WORKERS` (Converra's `--workers`, default 1 so that Converra, the driver and the
 //! mock each have a core's worth of threads; `default` for one worker per core),
 //! `BENCH_DATABASE_URL` (a PostgreSQL server: a second Converra runs on a fresh database there
-//! and its `/v1` path is measured in the same run, beside the SQLite one).
+//! and its `/v1` path is measured in the same run, beside the SQLite one), `BENCH_REDIS_URL`
+//! (that second Converra keeps its rate-limit buckets in this Redis; without it, per replica).
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -99,7 +100,10 @@ fn store_env(dir: &std::path::Path, postgres: Option<&str>) -> Vec<(&'static str
         None => vec![("CONVERRA_DB", dir.join("converra.db").display().to_string())],
         Some(url) => vec![
             ("CONVERRA_DATABASE_URL", url.to_owned()),
-            ("CONVERRA_LOCAL_RATE_LIMITS", "1".to_owned()),
+            match std::env::var("BENCH_REDIS_URL") {
+                Ok(redis) => ("CONVERRA_REDIS_URL", redis),
+                Err(_) => ("CONVERRA_LOCAL_RATE_LIMITS", "1".to_owned()),
+            },
             // PostgreSQL takes an explicit master key (nothing is generated).
             ("CONVERRA_MASTER_KEY", "YmVuY2htYXJrLW1hc3Rlci1rZXktMzItYnl0ZXMhISE=".to_owned()),
         ],
@@ -287,7 +291,7 @@ async fn run() {
         if let Some(pg) = &postgres {
             let p =
                 drive(&format!("{}/v1/chat/completions", pg.server.base), Some(&pg.key), &body, &[], c, seconds).await;
-            row("on PostgreSQL /v1/chat/comp.", c, &p);
+            row("on PG (+Redis) /v1/chat/comp.", c, &p);
             on_postgres.push((c, d.ms(0.5), d.ms(0.99), p, o.rps()));
         }
         summary.push((c, d, o, n));
@@ -306,7 +310,9 @@ async fn run() {
     }
 
     if !on_postgres.is_empty() {
-        println!("\nOn PostgreSQL (same run, same mock), /v1/chat/completions, added over direct, ms:\n");
+        println!(
+            "\nOn PostgreSQL (with Redis when BENCH_REDIS_URL is set; same run, same mock), /v1/chat/completions, added over direct, ms:\n"
+        );
         println!("|   c |   p50  |   p99  | req/s PostgreSQL | req/s SQLite |");
         println!("|-----|--------|--------|------------------|--------------|");
         for (c, d50, d99, p, sqlite_rps) in &on_postgres {

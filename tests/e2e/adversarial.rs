@@ -123,22 +123,26 @@ async fn one_key_s_rate_limit_is_shared_by_rest_and_mcp() {
     let mcp_call = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "list_provider_keys", "arguments": {}}});
     let mut passed = 0;
     for i in 0..12 {
-        let status = if i % 2 == 0 {
-            app.get("/api/v1/me", &app.api_key).await.status
+        if i % 2 == 0 {
+            let status = app.get("/api/v1/me", &app.api_key).await.status;
+            assert!(status == 200 || status == 429, "request {i}: {status}");
+            passed += usize::from(status == 200);
         } else {
-            app.request(reqwest::Method::POST, "/api/mcp", &app.api_key)
+            // A refused tool call is a tool result (isError, RATE_LIMITED), not an HTTP 429.
+            let response = app
+                .request(reqwest::Method::POST, "/api/mcp", &app.api_key)
                 .header("accept", "application/json, text/event-stream")
                 .json(&mcp_call)
                 .send()
                 .await
-                .unwrap()
-                .status()
-                .as_u16()
-        };
-        if status == 200 {
-            passed += 1;
-        } else {
-            assert_eq!(status, 429, "request {i}");
+                .unwrap();
+            assert_eq!(response.status(), 200, "request {i}");
+            let body: Value = response.json().await.unwrap();
+            if body["result"]["isError"] == true {
+                assert!(body["result"]["content"][0]["text"].as_str().unwrap().contains("RATE_LIMITED"), "{body}");
+            } else {
+                passed += 1;
+            }
         }
     }
     assert_eq!(passed, 6, "exactly the plan's count passes across both faces");

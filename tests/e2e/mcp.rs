@@ -4,20 +4,11 @@
 //! (same 401s and rate-limit headers as REST, DNS-rebinding protection, no OAuth discovery).
 
 use converra::{Plan, Provider};
-use converra_test_kit::mcp::{Client, MCP_TOOLS, call};
+use converra_test_kit::mcp::{Client, MCP_TOOLS, call, connect};
 use converra_test_kit::providers::{revoked_key, valid_key};
 use converra_test_kit::{Answer, TestApp, app_with_mocks, spawn_app};
-use rmcp::ServiceExt;
 use rmcp::model::{CallToolRequestParams, CallToolResult, Tool};
-use rmcp::transport::StreamableHttpClientTransport;
-use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use serde_json::{Value, json};
-
-/// An rmcp client sending `Authorization: Bearer key` on every request.
-async fn connect(app: &TestApp, key: &str) -> Client {
-    let config = StreamableHttpClientTransportConfig::with_uri(app.url("/api/mcp")).auth_header(key);
-    ().serve(StreamableHttpClientTransport::from_config(config)).await.expect("the MCP client initializes")
-}
 
 fn text_of(result: &CallToolResult) -> String {
     result.content.iter().filter_map(|c| c.as_text()).map(|t| t.text.clone()).collect::<Vec<_>>().join("\n")
@@ -430,12 +421,16 @@ async fn http_requests_are_authenticated_and_rate_limited_like_rest() {
     assert!(listed.header("content-type").unwrap().starts_with("application/json"), "stateless JSON answers");
     assert!(listed.header("mcp-session-id").is_none(), "no sessions");
     assert_eq!(listed.body["result"]["tools"].as_array().unwrap().len(), 7);
-    assert_eq!(listed.header("x-ratelimit-limit"), Some("60"));
-    let remaining: u32 = listed.header("x-ratelimit-remaining").unwrap().parse().unwrap();
-    assert!(remaining < 60);
+    // tools/list is protocol traffic: it spends the protocol bucket (10× the plan's 60).
+    assert_eq!(listed.header("x-ratelimit-limit"), Some("600"));
     assert!(listed.header("x-ratelimit-reset").is_some());
 
-    // One bucket per key across faces: a REST call spends from the same one.
+    // A tool call spends the plan bucket, the same one a REST call spends from.
+    let call = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "list_provider_keys", "arguments": {}}});
+    let called = raw_post(&app, &[("authorization", &bearer)], call).await;
+    assert_eq!(called.header("x-ratelimit-limit"), Some("60"));
+    let remaining: u32 = called.header("x-ratelimit-remaining").unwrap().parse().unwrap();
+    assert!(remaining < 60);
     let me = app.get("/api/v1/me", &app.api_key).await;
     let after: u32 = me.header("x-ratelimit-remaining").unwrap().parse().unwrap();
     assert!(after < remaining, "{after} < {remaining}");

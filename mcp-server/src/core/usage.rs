@@ -39,9 +39,19 @@ struct Unwritten {
     settled: Vec<String>,
 }
 
+/// A batch taken for writing, with its id: a batch whose write failed is retried as it is,
+/// under the same id, so that if its commit happened after all it is not counted twice.
+struct Taken {
+    id: String,
+    batch: Arc<UsageBatch>,
+    settled: Arc<Vec<String>>,
+}
+
 struct Pending {
     store: Store,
     unwritten: Mutex<Unwritten>,
+    /// A batch whose write failed, to be written (same id) before anything newer.
+    failed: Mutex<Option<Taken>>,
     /// Wakes the writer when the first completion of a window is counted, or to stop.
     wake: tokio::sync::Notify,
     closed: AtomicBool,
@@ -53,21 +63,30 @@ struct Pending {
 impl Pending {
     async fn write(&self) {
         let _writing = self.writing.lock().await;
+        let retry = self.failed.lock().unwrap_or_else(PoisonError::into_inner).take();
+        if let Some(taken) = retry
+            && !self.write_one(taken).await
+        {
+            // Still failing: newer counts wait behind it in memory.
+            return;
+        }
         let Unwritten { batch, settled } = std::mem::take(&mut *self.lock());
         if batch.is_empty() && settled.is_empty() {
             return;
         }
-        // Shared with the blocking write, and kept here in case it fails.
-        let (batch, settled) = (Arc::new(batch), Arc::new(settled));
-        if let Err(e) = self.store.add_usage(batch.clone(), settled.clone()).await {
-            // Counts add up, so they go back and are written with the next batch; the
-            // reservations stay held until then (or until they expire).
-            tracing::error!(buckets = batch.len(), error = %e, "could not record usage; will retry");
-            let mut pending = self.lock();
-            for (bucket, counts) in batch.iter() {
-                pending.batch.entry(bucket.clone()).or_default().add(*counts);
+        self.write_one(Taken { id: ids::new_id("ub"), batch: Arc::new(batch), settled: Arc::new(settled) }).await;
+    }
+
+    /// Writes one batch; on failure keeps it (the reservations it settles stay held until it
+    /// is written or they expire). Returns whether it was written.
+    async fn write_one(&self, taken: Taken) -> bool {
+        match self.store.add_usage(&taken.id, taken.batch.clone(), taken.settled.clone()).await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::error!(buckets = taken.batch.len(), error = %e, "could not record usage; will retry");
+                *self.failed.lock().unwrap_or_else(PoisonError::into_inner) = Some(taken);
+                false
             }
-            pending.settled.extend(settled.iter().cloned());
         }
     }
 
@@ -109,6 +128,7 @@ impl UsageRecorder {
         let pending = Arc::new(Pending {
             store,
             unwritten: Mutex::new(Unwritten::default()),
+            failed: Mutex::new(None),
             wake: tokio::sync::Notify::new(),
             closed: AtomicBool::new(false),
             writing: tokio::sync::Mutex::new(()),

@@ -4,3 +4,17 @@
 
 pub mod auth;
 pub mod error;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+static BODY_LIMIT: AtomicUsize = AtomicUsize::new(1024 * 1024);
+
+/// The configured largest request body (`CONVERRA_BODY_LIMIT`), for the 413 message and for
+/// the faces that read a whole body themselves.
+pub fn body_limit() -> usize {
+    BODY_LIMIT.load(Ordering::Relaxed)
+}
+
+pub(crate) fn set_body_limit(limit: usize) {
+    BODY_LIMIT.store(limit, Ordering::Relaxed);
+}

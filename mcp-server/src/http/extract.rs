@@ -58,7 +58,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
 pub async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Error> {
     Bytes::from_request(req, state).await.map_err(|rejection| {
         if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-            Error::PayloadTooLarge { limit: super::body_limit() }
+            Error::PayloadTooLarge { limit: crate::edge::body_limit() }
         } else {
             Error::Validation { field: None, message: "could not read the request body".into() }
         }

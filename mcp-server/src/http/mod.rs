@@ -7,7 +7,7 @@ mod openai_compat;
 mod resources;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::extract::State;
@@ -21,13 +21,6 @@ use tower_http::trace::TraceLayer;
 use crate::core::{Core, Error};
 use crate::edge::auth;
 use crate::edge::error::ApiError;
-
-static BODY_LIMIT: AtomicUsize = AtomicUsize::new(1024 * 1024);
-
-/// The configured body limit, for the 413 message.
-pub(crate) fn body_limit() -> usize {
-    BODY_LIMIT.load(Ordering::Relaxed)
-}
 
 /// The routes that need an API key.
 pub fn api_routes(core: Arc<Core>) -> Router<Arc<Core>> {
@@ -109,7 +102,7 @@ fn panicked(_payload: Box<dyn std::any::Any + Send + 'static>) -> Response {
 /// JSON 500 for a panic, and a trace span that records the path but never the query string or
 /// headers.
 pub fn finish(router: Router<Arc<Core>>, core: Arc<Core>, body_limit: usize) -> Router {
-    BODY_LIMIT.store(body_limit, Ordering::Relaxed);
+    crate::edge::set_body_limit(body_limit);
     let request_id = HeaderName::from_static("x-request-id");
     router
         .route("/healthz", get(healthz))

@@ -6,6 +6,7 @@
 //! replica can answer any request. The caller reaches each tool as an argument
 //! ([`extract::Authenticated`]); core errors become tool errors in one place (`error.rs`).
 
+mod auth;
 pub mod error;
 pub mod extract;
 pub mod tools;
@@ -132,9 +133,7 @@ pub fn routes(core: Arc<Core>, config: &Config) -> Router<Arc<Core>> {
         Arc::new(NeverSessionManager::default()),
         http_config(config),
     );
-    Router::new()
-        .route_service(PATH, service)
-        .route_layer(middleware::from_fn_with_state(core, crate::edge::auth::require_api_key))
+    Router::new().route_service(PATH, service).route_layer(middleware::from_fn_with_state(core, auth::require_api_key))
 }
 
 /// Why the stdio server stopped abnormally.

@@ -13,9 +13,11 @@
 mod cache;
 #[cfg(test)]
 mod contract;
+mod error;
 mod postgres;
 mod rows;
 mod sqlite;
+mod watch;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -26,65 +28,13 @@ use secrecy::SecretString;
 use converra::{AiSettings, AuditEvent, Environment, KeyStatus, Plan, Project, Provider, ProviderKeyFilter, Role};
 use converra::{UsageGroup, UsageTotals};
 
+pub use error::StoreError;
 pub use rows::{
     AllowanceReservation, ApiKeyRow, AuthRow, CustomLimits, DataKeyRow, MemberChange, MemberRow, NewAuditEvent,
     NewProviderKey, OrgRow, ProviderKeyRow, Reencrypted, SecretUpdate, TestRecord, UsageBatch, UsageBucket,
     UsageCounts, UsageGroupBy, UsageRow, VaultCounts, VaultDump,
 };
-
-/// A storage failure. Its text names tables and constraints, never values.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// SQLite refused or failed.
-    #[error("database error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
-    /// PostgreSQL refused or failed.
-    #[error("database error: {0}")]
-    Postgres(#[from] tokio_postgres::Error),
-    /// The database cannot be reached (down, or no connection free in time).
-    #[error("the database is unavailable")]
-    Unavailable,
-    /// A database URL that does not parse (its text is never shown: it can hold a password).
-    #[error("{0} is not a valid postgres:// URL")]
-    BadUrl(&'static str),
-    /// The blocking task panicked or was cancelled.
-    #[error("database task failed")]
-    Join,
-    /// A stored value could not be read back (e.g. an unknown enum string).
-    #[error("corrupt row in {table}: {what}")]
-    Corrupt { table: &'static str, what: String },
-    /// SQLite's integrity check found a problem (in a backup just written).
-    #[error("integrity check failed: {0}")]
-    Integrity(String),
-    /// The database was migrated by a newer Converra than this binary.
-    #[error(
-        "the database schema is version {found}, newer than this binary knows ({known}): run the newer converra, or restore a backup taken before the upgrade"
-    )]
-    SchemaTooNew { found: i64, known: i64 },
-    /// The operation exists for one backend only (e.g. a file backup of SQLite).
-    #[error("{0}")]
-    Unsupported(&'static str),
-}
-
-impl StoreError {
-    /// Whether a UNIQUE constraint refused the write.
-    pub fn is_unique_violation(&self) -> bool {
-        match self {
-            StoreError::Sqlite(e) => sqlite::is_unique_violation(e),
-            StoreError::Postgres(e) => postgres::is_unique_violation(e),
-            _ => false,
-        }
-    }
-
-    /// Whether the database could not be reached (the request may succeed later).
-    pub fn is_unavailable(&self) -> bool {
-        match self {
-            StoreError::Unavailable => true,
-            StoreError::Postgres(e) => postgres::is_unreachable(e),
-            _ => false,
-        }
-    }
-}
+use watch::Watch;
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
@@ -112,6 +62,7 @@ pub struct Store {
     /// Bumped after every committed change that a cached query could read (see `cache.rs`).
     generation: Arc<AtomicU64>,
     caches: Arc<Caches>,
+    watch: Arc<Watch>,
 }
 
 /// A provider-key slot: organization, project, environment, provider.
@@ -158,12 +109,13 @@ impl Store {
     }
 
     fn with(backend: Backend) -> Self {
-        Self { backend: Arc::new(backend), generation: Arc::default(), caches: Arc::default() }
+        Self { backend: Arc::new(backend), generation: Arc::default(), caches: Arc::default(), watch: Arc::default() }
     }
 
-    /// The current generation: read it *before* a cached query.
-    fn generation(&self) -> u64 {
-        self.generation.load(Ordering::SeqCst)
+    /// The current generation: read it *before* a cached query. `None` while the caches are
+    /// not trusted (see `watch.rs`): the read goes to the database and is not cached.
+    fn generation(&self) -> Option<u64> {
+        self.watch.trusted().then(|| self.generation.load(Ordering::SeqCst))
     }
 
     /// Called after a committed write: every cached entry read before it is stale.
@@ -179,13 +131,16 @@ impl Store {
     }
 
     /// Notices commits by other processes (the operator's CLI, other replicas) and invalidates
-    /// the caches. Runs until the runtime stops.
+    /// the caches; from now on, cached reads are served only while the watch keeps confirming
+    /// them. Runs until the runtime stops.
     pub fn watch_changes(&self) {
+        self.watch.started.store(true, Ordering::SeqCst);
         let store = self.clone();
         tokio::spawn(async move {
+            let (changed, confirmed) = (|| store.changed(), || store.watch.confirm());
             match &*store.backend {
-                Backend::Sqlite(b) => b.watch_changes(|| store.changed()).await,
-                Backend::Postgres(b) => b.watch_changes(|| store.changed()).await,
+                Backend::Sqlite(b) => b.watch_changes(changed, confirmed).await,
+                Backend::Postgres(b) => b.watch_changes(changed, confirmed).await,
             }
         });
     }
@@ -294,12 +249,12 @@ impl Store {
     /// The key with this lookup id, with its member and organization, for authentication.
     pub async fn api_key_for_auth(&self, lookup_id: &str) -> StoreResult<Option<AuthRow>> {
         let generation = self.generation();
-        if let Some(hit) = self.caches.auth.get(lookup_id, generation) {
+        if let Some(hit) = generation.and_then(|g| self.caches.auth.get(lookup_id, g)) {
             return Ok(hit);
         }
         let found: Option<AuthRow> = dispatch!(self.api_key_for_auth(lookup_id))?.map(Arc::new);
-        if found.is_some() {
-            self.caches.auth.put(lookup_id.to_owned(), generation, found.clone());
+        if let (Some(g), Some(_)) = (generation, &found) {
+            self.caches.auth.put(lookup_id.to_owned(), g, found.clone());
         }
         Ok(found)
     }
@@ -344,12 +299,12 @@ impl Store {
     pub async fn project(&self, org_id: &str, id: &str) -> StoreResult<Option<Project>> {
         let generation = self.generation();
         let key = (org_id.to_owned(), id.to_owned());
-        if let Some(hit) = self.caches.projects.get(&key, generation) {
+        if let Some(hit) = generation.and_then(|g| self.caches.projects.get(&key, g)) {
             return Ok(hit);
         }
         let found = dispatch!(self.project(org_id, id))?;
-        if found.is_some() {
-            self.caches.projects.put(key, generation, found.clone());
+        if let (Some(g), Some(_)) = (generation, &found) {
+            self.caches.projects.put(key, g, found.clone());
         }
         Ok(found)
     }
@@ -428,11 +383,13 @@ impl Store {
     ) -> StoreResult<Option<Arc<ProviderKeyRow>>> {
         let generation = self.generation();
         let key = (org_id.to_owned(), project_id.map(str::to_owned), environment.as_str(), provider.as_str());
-        if let Some(hit) = self.caches.active_keys.get(&key, generation) {
+        if let Some(hit) = generation.and_then(|g| self.caches.active_keys.get(&key, g)) {
             return Ok(hit);
         }
         let found = dispatch!(self.active_provider_key(org_id, project_id, environment, provider))?.map(Arc::new);
-        self.caches.active_keys.put(key, generation, found.clone());
+        if let Some(g) = generation {
+            self.caches.active_keys.put(key, g, found.clone());
+        }
         Ok(found)
     }
 
@@ -495,8 +452,23 @@ impl Store {
     /// Adds a batch to the roll-ups and deletes the allowance reservations it settles, in one
     /// transaction, so a reader never sees a call's tokens twice or not at all. No cached query
     /// reads usage.
-    pub async fn add_usage(&self, batch: Arc<UsageBatch>, settled: Arc<Vec<String>>) -> StoreResult<()> {
-        dispatch!(self.add_usage(batch, settled))
+    ///
+    /// `batch_id` is written in the same transaction: a retry of a batch whose commit was
+    /// reported lost (but happened) adds nothing the second time.
+    pub async fn add_usage(
+        &self,
+        batch_id: &str,
+        batch: Arc<UsageBatch>,
+        settled: Arc<Vec<String>>,
+    ) -> StoreResult<()> {
+        dispatch!(self.add_usage(batch_id.to_owned(), batch, settled))
+    }
+
+    /// Takes or renews the lease `name` for `holder` until `now + ttl` (unix seconds) if it is
+    /// free, expired or already `holder`'s, so that one replica at a time does a piece of
+    /// background work. Returns whether `holder` holds it.
+    pub async fn try_lease(&self, name: &str, holder: &str, now: u64, ttl: u64) -> StoreResult<bool> {
+        dispatch!(self.try_lease(name, holder, now, ttl))
     }
 
     /// Holds `reservation.tokens` of its organization's month if the platform tokens used, plus

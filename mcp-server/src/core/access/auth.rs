@@ -46,6 +46,18 @@ impl Caller {
     }
 }
 
+/// Which of a key's two buckets a request spends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bucket {
+    /// The plan's rate: every REST and `/v1` request, every MCP `tools/call`.
+    Plan,
+    /// MCP protocol traffic (`initialize`, notifications, `tools/list`, …) at 10× the plan's rate.
+    Protocol,
+}
+
+/// How much larger the protocol bucket is than the plan bucket.
+const PROTOCOL_FACTOR: u32 = 10;
+
 /// When each key's `last_used_at` was last written: at most once a minute per key, so the hot
 /// path does not fsync on every request.
 #[derive(Default)]
@@ -79,17 +91,33 @@ fn bearer(header: &[u8]) -> Result<&str, AuthError> {
 }
 
 impl Core {
-    /// Authenticates a request and takes one unit of the key's rate limit.
+    /// Authenticates a request and takes one unit of the key's plan bucket.
     ///
     /// Every failure is a 401 with the spec's exact message; the rate limit is checked only
     /// for a valid key, so nobody can drain another key's bucket.
     pub async fn authenticate(&self, authorization: Option<&[u8]>) -> Result<(Caller, RateLimitInfo)> {
+        self.authenticate_for(authorization, Bucket::Plan).await
+    }
+
+    /// Authenticates a request and takes one unit of `bucket`: the plan bucket for work (REST,
+    /// `/v1`, MCP `tools/call`), the protocol bucket (10× the plan's rate) for MCP protocol
+    /// traffic, so that opening sessions never spends the budget that tool calls need.
+    pub async fn authenticate_for(
+        &self,
+        authorization: Option<&[u8]>,
+        bucket: Bucket,
+    ) -> Result<(Caller, RateLimitInfo)> {
         let header = authorization.ok_or(Error::Unauthorized(AuthError::Missing))?;
         let token = bearer(header).map_err(Error::Unauthorized)?;
         let caller = self.caller_for_token(token).await?;
-        let info =
-            self.limits.check(&caller.api_key_id, caller.rate_limit_per_min).await.map_err(Error::RateLimited)?;
-        Ok((caller, info))
+        let taken = match bucket {
+            Bucket::Plan => self.limits.check(&caller.api_key_id, caller.rate_limit_per_min).await,
+            Bucket::Protocol => {
+                let name = format!("protocol:{}", caller.api_key_id);
+                self.limits.check(&name, caller.rate_limit_per_min.saturating_mul(PROTOCOL_FACTOR)).await
+            }
+        };
+        Ok((caller, taken.map_err(Error::RateLimited)?))
     }
 
     /// Resolves a bare token (the stdio MCP face's `CONVERRA_API_KEY`) without rate limiting.

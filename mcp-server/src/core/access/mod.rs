@@ -8,7 +8,7 @@ mod projects;
 mod rate_limit;
 pub mod token;
 
-pub use auth::{Caller, LastUsed};
+pub use auth::{Bucket, Caller, LastUsed};
 pub(crate) use orgs::validate_name;
 pub use orgs::{Bootstrap, PlanLimits, plan_limits};
 pub use rate_limit::RateLimits;

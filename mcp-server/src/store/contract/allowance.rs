@@ -58,7 +58,7 @@ async fn a_usage_batch_settles_its_reservations_in_the_same_step(store: Store) {
     let held = reservation(org, 80, NOW + 900);
     assert!(store.reserve_allowance(held.clone(), 100, NOW).await.unwrap());
     // The call used 30 of the 80 it held: the batch writes 30 and releases the 80.
-    store.add_usage(Arc::new(platform_usage(org, 20, 10)), Arc::new(vec![held.id])).await.unwrap();
+    store.add_usage("batch-1", Arc::new(platform_usage(org, 20, 10)), Arc::new(vec![held.id])).await.unwrap();
     assert_eq!(store.allowance_reserved(org, MONTH, NOW).await.unwrap(), 0);
     assert_eq!(store.platform_tokens_used(org, MONTH).await.unwrap(), 30);
     assert!(!store.reserve_allowance(reservation(org, 71, NOW + 900), 100, NOW).await.unwrap(), "30 used + 71 > 100");

@@ -15,6 +15,7 @@ contract!(
     counts_cover_every_table,
     another_handle_sees_a_revocation_within_a_second,
     a_dump_loads_into_an_empty_store_whole_and_replaces_a_used_one,
+    one_holder_at_a_time_has_a_lease_until_it_expires,
 );
 
 fn bucket(org_id: &str, day: &str, provider: &'static str, source: &'static str, status: &'static str) -> UsageBucket {
@@ -38,9 +39,11 @@ async fn usage_batches_add_up_and_group(store: Store) {
     batch.insert(bucket(org, "2026-11-02", "anthropic", "platform", "ok"), UsageCounts::one(100, 50, 80));
     batch.insert(bucket(org, "2026-11-03", "openai", "organization", "invalid_key"), UsageCounts::one(0, 0, 20));
     batch.insert(bucket(org, "2026-10-31", "openai", "platform", "ok"), UsageCounts::one(7, 7, 10));
-    store.add_usage(Arc::new(batch.clone()), Arc::default()).await.unwrap();
+    store.add_usage("batch-1", Arc::new(batch.clone()), Arc::default()).await.unwrap();
     // A second batch with the same buckets adds to them.
-    store.add_usage(Arc::new(batch), Arc::default()).await.unwrap();
+    store.add_usage("batch-2", Arc::new(batch.clone()), Arc::default()).await.unwrap();
+    // A retry of a batch already written (its commit was reported lost) adds nothing.
+    store.add_usage("batch-2", Arc::new(batch), Arc::default()).await.unwrap();
 
     assert_eq!(store.platform_tokens_used(org, "2026-11").await.unwrap(), 300);
     assert_eq!(store.platform_tokens_used(org, "2026-10").await.unwrap(), 28);
@@ -122,7 +125,7 @@ async fn a_dump_loads_into_an_empty_store_whole_and_replaces_a_used_one(store: S
     store.insert_provider_key(key, event(org, "pk.added", "pk")).await.unwrap();
     let mut batch = UsageBatch::new();
     batch.insert(bucket(org, "2026-11-02", "openai", "project", "ok"), UsageCounts::one(3, 4, 5));
-    store.add_usage(Arc::new(batch), Arc::default()).await.unwrap();
+    store.add_usage("batch-1", Arc::new(batch), Arc::default()).await.unwrap();
     store.set_meta("master_key_version", "1").await.unwrap();
     let dump = store.dump().await.unwrap();
     assert_eq!((dump.organizations.len(), dump.audit_events.len(), dump.usage.len()), (1, 3, 1));
@@ -139,4 +142,14 @@ async fn a_dump_loads_into_an_empty_store_whole_and_replaces_a_used_one(store: S
     let e = copy.load(dump.clone(), false).await.expect_err("rows already exist");
     assert!(e.is_unique_violation(), "{e}");
     assert_eq!(copy.dump().await.unwrap(), dump);
+}
+
+async fn one_holder_at_a_time_has_a_lease_until_it_expires(store: Store) {
+    assert!(store.try_lease("retest", "replica-a", 1_000, 30).await.unwrap(), "a free lease is taken");
+    assert!(!store.try_lease("retest", "replica-b", 1_010, 30).await.unwrap(), "held by A until 1030");
+    assert!(store.try_lease("retest", "replica-a", 1_020, 30).await.unwrap(), "A renews its own");
+    assert!(!store.try_lease("retest", "replica-b", 1_049, 30).await.unwrap(), "renewed until 1050");
+    assert!(store.try_lease("retest", "replica-b", 1_050, 30).await.unwrap(), "expired: B takes it");
+    assert!(!store.try_lease("retest", "replica-a", 1_060, 30).await.unwrap(), "now B's");
+    assert!(store.try_lease("webhooks", "replica-a", 1_060, 30).await.unwrap(), "another lease is another row");
 }

@@ -178,4 +178,17 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX allowance_reservations_org ON allowance_reservations (org_id, month);
     "#,
+    // 4: written usage batches and leases (SQLite's 8).
+    r#"
+    CREATE TABLE usage_batches (
+        id         TEXT PRIMARY KEY,
+        written_at BIGINT NOT NULL        -- unix seconds; kept an hour for retries, then pruned
+    );
+    CREATE INDEX usage_batches_at ON usage_batches (written_at);
+    CREATE TABLE leases (
+        name       TEXT PRIMARY KEY,
+        holder     TEXT NOT NULL,
+        expires_at BIGINT NOT NULL        -- unix seconds
+    );
+    "#,
 ];

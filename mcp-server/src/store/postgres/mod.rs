@@ -109,7 +109,7 @@ impl Postgres {
     /// Listens on the change channel and calls `changed` for every notification, and after
     /// every reconnect (notifications sent while disconnected are lost, so everything is
     /// stale). Runs until the runtime stops.
-    pub(super) async fn watch_changes(&self, changed: impl Fn()) {
+    pub(super) async fn watch_changes(&self, changed: impl Fn(), confirmed: impl Fn()) {
         loop {
             match self.config.connect(NoTls).await {
                 Ok((client, mut connection)) => {
@@ -126,8 +126,28 @@ impl Postgres {
                     });
                     if client.batch_execute(&format!("LISTEN {CHANNEL}")).await.is_ok() {
                         changed();
-                        while rx.recv().await.is_some() {
-                            changed();
+                        confirmed();
+                        let mut tick = tokio::time::interval(super::watch::CONFIRM_EVERY);
+                        loop {
+                            tokio::select! {
+                                note = rx.recv() => match note {
+                                    Some(()) => changed(),
+                                    None => break,
+                                },
+                                _ = tick.tick() => {
+                                    // A round trip on the listening connection proves that every
+                                    // notification sent before it has arrived.
+                                    match tokio::time::timeout(super::watch::CONFIRM_EVERY, client.simple_query("SELECT 1")).await {
+                                        Ok(Ok(_)) => {
+                                            while rx.try_recv().is_ok() {
+                                                changed();
+                                            }
+                                            confirmed();
+                                        }
+                                        _ => break,
+                                    }
+                                }
+                            }
                         }
                     }
                     driver.abort();

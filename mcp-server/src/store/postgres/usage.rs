@@ -8,14 +8,30 @@ use converra::UsageGroup;
 use super::Postgres;
 use crate::store::{AllowanceReservation, StoreResult, UsageBatch, UsageGroupBy, totals};
 
+/// How long written batch ids are kept: far longer than any retry takes.
+const BATCH_IDS_KEPT_SECS: i64 = 3600;
+
 impl Postgres {
     pub(in crate::store) async fn add_usage(
         &self,
+        batch_id: String,
         batch: Arc<UsageBatch>,
         settled: Arc<Vec<String>>,
     ) -> StoreResult<()> {
         let mut c = self.client().await?;
         let tx = c.transaction().await?;
+        let now = crate::core::ids::unix_now() as i64;
+        tx.execute("DELETE FROM usage_batches WHERE written_at < $1", &[&(now - BATCH_IDS_KEPT_SECS)]).await?;
+        let fresh = tx
+            .execute(
+                "INSERT INTO usage_batches (id, written_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                &[&batch_id, &now],
+            )
+            .await?;
+        if fresh == 0 {
+            // Written before: its commit was only reported lost.
+            return Ok(tx.commit().await?);
+        }
         let stmt = tx
             .prepare_cached(
                 "INSERT INTO usage_rollups (org_id, month, day, project_id, api_key_id, provider, model, key_source,
@@ -109,6 +125,19 @@ impl Postgres {
             .await?
             .get(0);
         Ok(held as u64)
+    }
+
+    pub(in crate::store) async fn try_lease(&self, name: &str, holder: &str, now: u64, ttl: u64) -> StoreResult<bool> {
+        let c = self.client().await?;
+        let n = c
+            .execute(
+                "INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, $3)
+                 ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+                 WHERE leases.holder = excluded.holder OR leases.expires_at <= $4",
+                &[&name, &holder, &((now + ttl) as i64), &(now as i64)],
+            )
+            .await?;
+        Ok(n == 1)
     }
 
     pub(in crate::store) async fn platform_tokens_used(&self, org_id: &str, month: &str) -> StoreResult<u64> {

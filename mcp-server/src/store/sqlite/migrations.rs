@@ -191,4 +191,18 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX allowance_reservations_org ON allowance_reservations (org_id, month);
     "#,
+    // 8: the ids of written usage batches (a retry after an ambiguous commit counts once), and
+    // leases (one replica at a time does a piece of background work).
+    r#"
+    CREATE TABLE usage_batches (
+        id         TEXT PRIMARY KEY,
+        written_at INTEGER NOT NULL        -- unix seconds; kept an hour for retries, then pruned
+    );
+    CREATE INDEX usage_batches_at ON usage_batches (written_at);
+    CREATE TABLE leases (
+        name       TEXT PRIMARY KEY,
+        holder     TEXT NOT NULL,
+        expires_at INTEGER NOT NULL        -- unix seconds
+    );
+    "#,
 ];

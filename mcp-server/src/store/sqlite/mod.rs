@@ -17,7 +17,6 @@ mod usage;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
@@ -119,17 +118,18 @@ impl Sqlite {
 
     /// Calls `changed` whenever another process commits (`PRAGMA data_version` moves). Polls,
     /// since SQLite has no notifications across processes.
-    pub(super) async fn watch_changes(&self, changed: impl Fn()) {
+    pub(super) async fn watch_changes(&self, changed: impl Fn(), confirmed: impl Fn()) {
         let mut last: Option<i64> = None;
         loop {
-            tokio::time::sleep(Duration::from_millis(250)).await;
             let version = self.run(|c| Ok(c.query_row("PRAGMA data_version", [], |r| r.get::<_, i64>(0))?)).await;
             if let Ok(v) = version {
                 if last.is_some_and(|l| l != v) {
                     changed();
                 }
                 last = Some(v);
+                confirmed();
             }
+            tokio::time::sleep(crate::store::watch::CONFIRM_EVERY).await;
         }
     }
 

@@ -12,15 +12,29 @@ use rusqlite::params;
 use super::Sqlite;
 use crate::store::{AllowanceReservation, StoreResult, UsageBatch, UsageGroupBy, totals};
 
+/// How long written batch ids are kept: far longer than any retry takes.
+const BATCH_IDS_KEPT_SECS: i64 = 3600;
+
 impl Sqlite {
     /// Adds a batch to the roll-ups and deletes the reservations it settles, in one transaction
     /// (one fsync for the batch).
     pub(in crate::store) async fn add_usage(
         &self,
+        batch_id: String,
         batch: Arc<UsageBatch>,
         settled: Arc<Vec<String>>,
     ) -> StoreResult<()> {
         self.transaction(move |c| {
+            let now = crate::core::ids::unix_now() as i64;
+            c.execute("DELETE FROM usage_batches WHERE written_at < ?1", [now - BATCH_IDS_KEPT_SECS])?;
+            if c.execute(
+                "INSERT INTO usage_batches (id, written_at) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+                params![batch_id, now],
+            )? == 0
+            {
+                // Written before: its commit was only reported lost.
+                return Ok(());
+            }
             {
                 let mut stmt = c.prepare_cached(
                     "INSERT INTO usage_rollups (org_id, month, day, project_id, api_key_id, provider, model, key_source,
@@ -57,6 +71,21 @@ impl Sqlite {
                 }
             }
             Ok(())
+        })
+        .await
+    }
+
+    /// Takes or renews the lease `name` for `holder` until `now + ttl` if it is free, expired,
+    /// or already `holder`'s. Returns whether `holder` holds it.
+    pub(in crate::store) async fn try_lease(&self, name: &str, holder: &str, now: u64, ttl: u64) -> StoreResult<bool> {
+        let (name, holder) = (name.to_owned(), holder.to_owned());
+        self.transaction(move |c| {
+            Ok(c.execute(
+                "INSERT INTO leases (name, holder, expires_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+                 WHERE leases.holder = excluded.holder OR leases.expires_at <= ?4",
+                params![name, holder, (now + ttl) as i64, now as i64],
+            )? == 1)
         })
         .await
     }

@@ -1,6 +1,6 @@
 //! Which apps may run side by side in the one test process.
 //!
-//! The server keeps its configured body limit in a process-wide value (`http::BODY_LIMIT`,
+//! The server keeps its configured body limit in a process-wide value (`edge::BODY_LIMIT`,
 //! read for the 413 message), so an app started with another limit changes it for every app
 //! in the process. An app with its own body limit therefore runs alone: it waits until no
 //! other app lives, and apps started meanwhile wait for it. A test that already holds an app

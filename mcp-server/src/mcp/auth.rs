@@ -1,0 +1,69 @@
+//! Authentication and rate limiting of `/api/mcp`, by what each request is. Only `tools/call`
+//! is work, and spends the key's plan bucket; everything else (`initialize`, notifications, the
+//! `GET` stream request, `ping`, `tools/list`, …) is protocol, and spends the protocol bucket
+//! (10× the plan's rate), so that opening sessions never locks a user out of their tools. A
+//! rate-limited `tools/call` is answered as a tool result (`isError: true`, `RATE_LIMITED`, the
+//! seconds to wait) that the model can read and act on, not as an HTTP 429 that clients turn
+//! into a generic transport failure.
+
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use super::error::ToolError;
+use crate::core::access::Bucket;
+use crate::core::{Core, Error};
+use crate::edge::error::{ApiError, rate_limit_headers};
+
+/// The two fields of a JSON-RPC message this layer reads.
+#[derive(Deserialize)]
+struct Envelope {
+    method: Option<String>,
+    id: Option<serde_json::Value>,
+}
+
+pub async fn require_api_key(State(core): State<Arc<Core>>, req: Request, next: Next) -> Response {
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, crate::edge::body_limit()).await else {
+        return ApiError(Error::PayloadTooLarge { limit: crate::edge::body_limit() }).into_response();
+    };
+    let envelope = serde_json::from_slice::<Envelope>(&bytes).ok();
+    let tool_call = envelope.as_ref().and_then(|e| e.method.as_deref()) == Some("tools/call");
+    let bucket = if tool_call { Bucket::Plan } else { Bucket::Protocol };
+    let header = parts.headers.get(AUTHORIZATION).cloned();
+    let (caller, limits) = match core.authenticate_for(header.as_ref().map(|v| v.as_bytes()), bucket).await {
+        Ok(ok) => ok,
+        Err(Error::RateLimited(info)) if tool_call => {
+            let id = envelope.and_then(|e| e.id).unwrap_or(serde_json::Value::Null);
+            return rate_limited_tool_result(id, Error::RateLimited(info));
+        }
+        Err(e) => return ApiError(e).into_response(),
+    };
+    let mut req = Request::from_parts(parts, Body::from(bytes));
+    req.extensions_mut().insert(caller);
+    let mut response = next.run(req).await;
+    rate_limit_headers(response.headers_mut(), &limits);
+    response
+}
+
+/// A JSON-RPC answer to `id` whose result is the tool error for `error`.
+fn rate_limited_tool_result(id: serde_json::Value, error: Error) -> Response {
+    let limits = match &error {
+        Error::RateLimited(info) => Some(*info),
+        _ => None,
+    };
+    let result = ToolError(error).into_result();
+    let body = serde_json::json!({"jsonrpc": "2.0", "id": id, "result": result});
+    let mut response = (StatusCode::OK, Bytes::from(body.to_string())).into_response();
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    if let Some(info) = limits {
+        rate_limit_headers(response.headers_mut(), &info);
+    }
+    response
+}
