@@ -9,6 +9,7 @@
 mod auth;
 pub mod error;
 pub mod extract;
+mod schema;
 pub mod tools;
 
 use std::sync::Arc;
@@ -60,6 +61,13 @@ pub struct ConverraMcp {
 impl ConverraMcp {
     fn new(core: Arc<Core>, tool_router: Arc<ToolRouter<Self>>, stdio_key: Option<Arc<SecretString>>) -> Self {
         Self { core, tool_router, stdio_key }
+    }
+
+    /// The tools, with schemas every client accepts (see `schema.rs`).
+    fn portable_tool_router() -> ToolRouter<Self> {
+        let mut router = Self::tool_router();
+        schema::make_portable(&mut router);
+        router
     }
 }
 
@@ -126,7 +134,7 @@ fn allowed_origins(config: &Config) -> Vec<String> {
 /// discovery documents are served (the router's fallback answers them 404), so clients use the
 /// configured `Authorization: Bearer` header.
 pub fn routes(core: Arc<Core>, config: &Config) -> Router<Arc<Core>> {
-    let tool_router = Arc::new(ConverraMcp::tool_router());
+    let tool_router = Arc::new(ConverraMcp::portable_tool_router());
     let server_core = core.clone();
     let service = StreamableHttpService::new(
         move || Ok(ConverraMcp::new(server_core.clone(), tool_router.clone(), None)),
@@ -148,7 +156,7 @@ pub enum StdioError {
 /// Serves the tools over stdin/stdout, as the caller `api_key` identifies, until the client
 /// closes stdin. The key must already be known to resolve (see `cli/mcp.rs`).
 pub async fn serve_stdio(core: Arc<Core>, api_key: SecretString) -> Result<(), StdioError> {
-    let server = ConverraMcp::new(core, Arc::new(ConverraMcp::tool_router()), Some(Arc::new(api_key)));
+    let server = ConverraMcp::new(core, Arc::new(ConverraMcp::portable_tool_router()), Some(Arc::new(api_key)));
     let running =
         server.serve(rmcp::transport::stdio_pipes()).await.map_err(|e| StdioError::Initialize(e.to_string()))?;
     running.waiting().await.map_err(|e| StdioError::Failed(e.to_string()))?;
