@@ -73,10 +73,25 @@ impl ConverraMcp {
 
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for ConverraMcp {
+    // Logging is deprecated by the next MCP revision (SEP-2577), but clients and the
+    // conformance suite of today's revision still ask for it.
+    #[allow(deprecated)]
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().enable_logging().build())
             .with_server_info(Implementation::new("converra", env!("CARGO_PKG_VERSION")))
             .with_instructions(INSTRUCTIONS)
+    }
+
+    /// Accepted, and that is all: over stateless HTTP there is no stream to send log
+    /// notifications on, and over stdio the server's own log goes to stderr (see the README).
+    #[allow(deprecated)]
+    async fn set_level(
+        &self,
+        request: rmcp::model::SetLevelRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), rmcp::ErrorData> {
+        tracing::debug!(level = ?request.level, "MCP client asked for a log level");
+        Ok(())
     }
 
     async fn call_tool(

@@ -1,0 +1,116 @@
+//! MCP at the protocol level, with the real rmcp client: protocol traffic does not spend the
+//! user's work budget (only `tools/call` spends the key's plan bucket; `initialize`,
+//! notifications, `tools/list` and the rest spend the protocol bucket, 10× the plan rate), a
+//! rate-limited `tools/call` is a tool result the model can read, every tool's schemas are
+//! portable, and `logging/setLevel` is accepted.
+
+use converra_tests::{TestApp, spawn_app};
+use rmcp::model::{CallToolRequestParams, CallToolResult};
+use rmcp::service::RunningService;
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use rmcp::{RoleClient, ServiceExt};
+use serde_json::Value;
+
+async fn connect(app: &TestApp, key: &str) -> RunningService<RoleClient, ()> {
+    let config = StreamableHttpClientTransportConfig::with_uri(app.url("/api/mcp")).auth_header(key);
+    ().serve(StreamableHttpClientTransport::from_config(config)).await.expect("the MCP client initializes")
+}
+
+async fn list_keys(client: &RunningService<RoleClient, ()>) -> CallToolResult {
+    client
+        .call_tool(CallToolRequestParams::new("list_provider_keys".to_owned()))
+        .await
+        .expect("a tool result, never a transport error")
+}
+
+#[tokio::test]
+async fn sessions_never_lock_a_free_plan_out_and_the_61st_tool_call_is_a_readable_tool_error() {
+    let app = spawn_app().await;
+    // 20 sessions of the real rmcp client on the free plan (60/min): each initializes, notifies
+    // and lists tools, far more than 60 requests in all, and every one connects.
+    for session in 0..20 {
+        let client = connect(&app, &app.api_key).await;
+        let tools = client.list_all_tools().await.unwrap_or_else(|e| panic!("session {session}: tools/list: {e}"));
+        assert_eq!(tools.len(), 7, "session {session}");
+        client.cancel().await.ok();
+    }
+    // The plan's 60 tool calls are all there; the 61st is a tool error with the wait in it.
+    let client = connect(&app, &app.api_key).await;
+    for i in 0..60 {
+        let result = list_keys(&client).await;
+        assert_ne!(result.is_error, Some(true), "call {i} was refused: {result:?}");
+    }
+    let refused = list_keys(&client).await;
+    assert_eq!(refused.is_error, Some(true), "the 61st call is a tool error: {refused:?}");
+    let text = refused.content.iter().filter_map(|c| c.as_text()).map(|t| t.text.clone()).collect::<String>();
+    let body: Value = serde_json::from_str(&text).expect("the error text is the JSON error body");
+    assert_eq!(body["error"]["code"], "RATE_LIMITED", "{body}");
+    assert!(body["error"]["retry_after"].as_u64().is_some_and(|s| (1..=60).contains(&s)), "seconds to wait: {body}");
+    // Protocol traffic still passes, and REST shares the plan bucket the tool calls spent.
+    assert!(client.list_all_tools().await.is_ok(), "tools/list still answers");
+    assert_eq!(app.get("/api/v1/me", &app.api_key).await.status, 429, "one plan bucket for REST and tools/call");
+}
+
+/// Every construct a strict client warns about, found in `schema` (`at` names where).
+fn unportable(schema: &Value, at: &str, top: bool, found: &mut Vec<String>) {
+    match schema {
+        Value::Object(map) => {
+            if map.get("type").is_some_and(Value::is_array) {
+                found.push(format!("{at}: nullable type {}", map["type"]));
+            }
+            if let Some(Value::String(format)) = map.get("format")
+                && !["date-time", "date", "uri", "email"].contains(&format.as_str())
+            {
+                found.push(format!("{at}: format {format}"));
+            }
+            if top && (map.contains_key("oneOf") || map.contains_key("anyOf")) {
+                found.push(format!("{at}: top-level oneOf/anyOf"));
+            }
+            if map.get("anyOf").and_then(Value::as_array).is_some_and(|o| o.iter().any(|s| s["type"] == "null")) {
+                found.push(format!("{at}: anyOf with null"));
+            }
+            for (k, v) in map {
+                unportable(v, &format!("{at}/{k}"), false, found);
+            }
+        }
+        Value::Array(items) => {
+            items.iter().enumerate().for_each(|(i, v)| unportable(v, &format!("{at}[{i}]"), false, found))
+        }
+        _ => {}
+    }
+}
+
+#[tokio::test]
+#[allow(deprecated)] // logging/setLevel: deprecated by the next MCP revision, still in today's
+async fn every_tool_schema_is_portable_and_logging_levels_are_accepted() {
+    let app = spawn_app().await;
+    let client = connect(&app, &app.api_key).await;
+    let tools = client.list_all_tools().await.expect("tools/list");
+    assert_eq!(tools.len(), 7);
+    let mut found = Vec::new();
+    for tool in &tools {
+        let input = Value::Object(tool.input_schema.as_ref().clone());
+        unportable(&input, &format!("{}.inputSchema", tool.name), true, &mut found);
+        if let Some(output) = &tool.output_schema {
+            unportable(
+                &Value::Object(output.as_ref().clone()),
+                &format!("{}.outputSchema", tool.name),
+                true,
+                &mut found,
+            );
+        }
+    }
+    assert!(found.is_empty(), "schema constructs strict clients reject:\n{}", found.join("\n"));
+    // The integer fields keep their meaning as bounds.
+    let usage = tools.iter().find(|t| t.name == "get_usage").unwrap();
+    let output = serde_json::to_string(usage.output_schema.as_ref().unwrap()).unwrap();
+    assert!(output.contains(r#""minimum":0"#), "{output}");
+
+    let info = client.peer_info().expect("initialized");
+    assert!(info.capabilities.logging.is_some(), "the logging capability is declared");
+    client
+        .set_level(rmcp::model::SetLevelRequestParams::new(rmcp::model::LoggingLevel::Warning))
+        .await
+        .expect("logging/setLevel is accepted");
+}
