@@ -217,7 +217,7 @@ async fn usage_totals_by_provider_model_source_and_project() {
     assert_eq!(
         usage.body["by_project"],
         json!([
-        {"key": null, "requests": 2, "input_tokens": 24, "output_tokens": 10},
+        {"requests": 2, "input_tokens": 24, "output_tokens": 10},
         {"key": project, "requests": 1, "input_tokens": 12, "output_tokens": 5}])
     );
     assert_eq!(usage.body["allowance"], json!({"limit": 100000, "used": 0, "remaining": 100000}));
@@ -449,7 +449,7 @@ async fn usage_from_before_the_roll_ups_is_kept_by_the_upgrade() {
     assert_eq!(
         october.body["by_project"],
         json!([
-        {"key": null, "requests": 2, "input_tokens": 30, "output_tokens": 6},
+        {"requests": 2, "input_tokens": 30, "output_tokens": 6},
         {"key": "prj_old", "requests": 1, "input_tokens": 7, "output_tokens": 1}])
     );
     let september = app.get("/api/v1/usage?month=2026-09", &app.api_key).await;

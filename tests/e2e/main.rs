@@ -9,7 +9,7 @@ mod completions;
 mod edges;
 mod examples;
 mod mcp;
-mod mcp_buckets;
+mod mcp_protocol;
 mod metering;
 mod not_stored;
 mod sdk;

@@ -9,6 +9,9 @@
 mod auth;
 pub mod error;
 pub mod extract;
+mod prompts;
+mod resources;
+mod schema;
 pub mod tools;
 
 use std::sync::Arc;
@@ -61,14 +64,108 @@ impl ConverraMcp {
     fn new(core: Arc<Core>, tool_router: Arc<ToolRouter<Self>>, stdio_key: Option<Arc<SecretString>>) -> Self {
         Self { core, tool_router, stdio_key }
     }
+
+    /// Who is calling, for the handlers that are not tools: over HTTP the auth middleware's
+    /// caller, over stdio the configured key, resolved again now.
+    async fn caller(&self, context: &RequestContext<RoleServer>) -> Result<crate::core::Caller, rmcp::ErrorData> {
+        if let Some(key) = &self.stdio_key {
+            return self
+                .core
+                .caller_for_token(key.expose_secret())
+                .await
+                .map_err(|e| rmcp::ErrorData::invalid_request(e.to_string(), None));
+        }
+        context
+            .extensions
+            .get::<axum::http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<crate::core::Caller>())
+            .cloned()
+            .ok_or_else(|| rmcp::ErrorData::internal_error("the request is not authenticated", None))
+    }
+
+    /// The tools, with schemas every client accepts (see `schema.rs`).
+    fn portable_tool_router() -> ToolRouter<Self> {
+        let mut router = Self::tool_router();
+        schema::make_portable(&mut router);
+        router
+    }
 }
 
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for ConverraMcp {
+    // Logging is deprecated by the next MCP revision (SEP-2577), but clients and the
+    // conformance suite of today's revision still ask for it.
+    #[allow(deprecated)]
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
-            .with_server_info(Implementation::new("converra", env!("CARGO_PKG_VERSION")))
-            .with_instructions(INSTRUCTIONS)
+        ServerConfig::new(
+            ServerCapabilities::builder().enable_tools().enable_prompts().enable_resources().enable_logging().build(),
+        )
+        .with_server_info(Implementation::new("converra", env!("CARGO_PKG_VERSION")))
+        .with_instructions(INSTRUCTIONS)
+    }
+
+    async fn list_prompts(
+        &self,
+        _request: Option<rmcp::model::PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::ListPromptsResult, rmcp::ErrorData> {
+        Ok(rmcp::model::ListPromptsResult::with_all_items(prompts::list()))
+    }
+
+    async fn get_prompt(
+        &self,
+        request: rmcp::model::GetPromptRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::GetPromptResponse, rmcp::ErrorData> {
+        prompts::get(&request.name, request.arguments.as_ref())
+            .map(Into::into)
+            .map_err(|prompts::PromptError(why)| rmcp::ErrorData::invalid_params(why, None))
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<rmcp::model::PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::ListResourcesResult, rmcp::ErrorData> {
+        Ok(rmcp::model::ListResourcesResult::with_all_items(resources::list()))
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<rmcp::model::PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::ListResourceTemplatesResult, rmcp::ErrorData> {
+        Ok(rmcp::model::ListResourceTemplatesResult::with_all_items(resources::templates()))
+    }
+
+    async fn read_resource(
+        &self,
+        request: rmcp::model::ReadResourceRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::ReadResourceResponse, rmcp::ErrorData> {
+        let caller = self.caller(&context).await?;
+        match resources::read(&self.core, &caller, &request.uri).await {
+            Ok(contents) => Ok(rmcp::model::ReadResourceResult::new(vec![contents]).into()),
+            Err(resources::ReadError::Unknown) => {
+                Err(rmcp::ErrorData::resource_not_found(format!("no resource {}", request.uri), None))
+            }
+            Err(resources::ReadError::Core(e)) => {
+                let body = e.body();
+                Err(rmcp::ErrorData::invalid_params(body.error.message.clone(), serde_json::to_value(&body).ok()))
+            }
+        }
+    }
+
+    /// Accepted, and that is all: over stateless HTTP there is no stream to send log
+    /// notifications on, and over stdio the server's own log goes to stderr (see the README).
+    #[allow(deprecated)]
+    async fn set_level(
+        &self,
+        request: rmcp::model::SetLevelRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), rmcp::ErrorData> {
+        tracing::debug!(level = ?request.level, "MCP client asked for a log level");
+        Ok(())
     }
 
     async fn call_tool(
@@ -126,7 +223,7 @@ fn allowed_origins(config: &Config) -> Vec<String> {
 /// discovery documents are served (the router's fallback answers them 404), so clients use the
 /// configured `Authorization: Bearer` header.
 pub fn routes(core: Arc<Core>, config: &Config) -> Router<Arc<Core>> {
-    let tool_router = Arc::new(ConverraMcp::tool_router());
+    let tool_router = Arc::new(ConverraMcp::portable_tool_router());
     let server_core = core.clone();
     let service = StreamableHttpService::new(
         move || Ok(ConverraMcp::new(server_core.clone(), tool_router.clone(), None)),
@@ -148,7 +245,7 @@ pub enum StdioError {
 /// Serves the tools over stdin/stdout, as the caller `api_key` identifies, until the client
 /// closes stdin. The key must already be known to resolve (see `cli/mcp.rs`).
 pub async fn serve_stdio(core: Arc<Core>, api_key: SecretString) -> Result<(), StdioError> {
-    let server = ConverraMcp::new(core, Arc::new(ConverraMcp::tool_router()), Some(Arc::new(api_key)));
+    let server = ConverraMcp::new(core, Arc::new(ConverraMcp::portable_tool_router()), Some(Arc::new(api_key)));
     let running =
         server.serve(rmcp::transport::stdio_pipes()).await.map_err(|e| StdioError::Initialize(e.to_string()))?;
     running.waiting().await.map_err(|e| StdioError::Failed(e.to_string()))?;

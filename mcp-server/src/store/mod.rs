@@ -69,11 +69,23 @@ pub struct Store {
 type SlotKey = (String, Option<String>, &'static str, &'static str);
 
 /// The cached queries of the request path.
-#[derive(Default)]
 struct Caches {
     auth: cache::Cached<String, Option<AuthRow>>,
+    /// Lookup ids that match no key, in a map of their own (see `cache.rs`).
+    auth_misses: cache::Cached<String, ()>,
     active_keys: cache::Cached<SlotKey, Option<Arc<ProviderKeyRow>>>,
     projects: cache::Cached<(String, String), Option<Project>>,
+}
+
+impl Default for Caches {
+    fn default() -> Self {
+        Self {
+            auth: cache::Cached::default(),
+            auth_misses: cache::Cached::with_capacity(cache::MAX_MISSES),
+            active_keys: cache::Cached::default(),
+            projects: cache::Cached::default(),
+        }
+    }
 }
 
 impl Store {
@@ -252,9 +264,15 @@ impl Store {
         if let Some(hit) = generation.and_then(|g| self.caches.auth.get(lookup_id, g)) {
             return Ok(hit);
         }
+        if generation.and_then(|g| self.caches.auth_misses.get(lookup_id, g)).is_some() {
+            return Ok(None);
+        }
         let found: Option<AuthRow> = dispatch!(self.api_key_for_auth(lookup_id))?.map(Arc::new);
-        if let (Some(g), Some(_)) = (generation, &found) {
-            self.caches.auth.put(lookup_id.to_owned(), g, found.clone());
+        if let Some(g) = generation {
+            match &found {
+                Some(_) => self.caches.auth.put(lookup_id.to_owned(), g, found.clone()),
+                None => self.caches.auth_misses.put(lookup_id.to_owned(), g, ()),
+            }
         }
         Ok(found)
     }

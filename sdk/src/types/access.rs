@@ -181,10 +181,13 @@ pub struct ApiKey {
     /// The key's last four characters.
     pub last_four: String,
     /// When the key stops working, if ever.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<String>,
     /// When the key was last used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_used_at: Option<String>,
     /// When the key was revoked (revoked keys stay listed for the audit trail).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revoked_at: Option<String>,
     /// When the key was created.
     pub created_at: String,

@@ -5,10 +5,13 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Actor {
     /// The member, when a person's key acted (absent for the operator's CLI).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub member_id: Option<String>,
     /// Their email at the time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     /// The API key used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key_id: Option<String>,
 }
 

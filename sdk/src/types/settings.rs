@@ -41,7 +41,8 @@ impl std::str::FromStr for Tone {
 pub struct AiSettings {
     /// When off, completions answer `AI_DISABLED`.
     pub enabled: bool,
-    /// Default tone of completions; `null` for none.
+    /// Default tone of completions; absent for none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tone: Option<Tone>,
 }
 

@@ -24,7 +24,8 @@ pub struct UsageTotals {
 /// Totals for one value of a grouping (a provider, a model, a key source or a project).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct UsageGroup {
-    /// The group's value, e.g. `openai`; `null` for "no project".
+    /// The group's value, e.g. `openai`; absent for "no project".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
     /// Its totals.
     #[serde(flatten)]
@@ -55,7 +56,7 @@ pub struct UsageReport {
     pub by_model: Vec<UsageGroup>,
     /// By key source (`project`, `organization`, `platform`).
     pub by_key_source: Vec<UsageGroup>,
-    /// By project (`null` for completions outside any project).
+    /// By project (no `key` for completions outside any project).
     pub by_project: Vec<UsageGroup>,
     /// The plan's allowance.
     pub allowance: Allowance,

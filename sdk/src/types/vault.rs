@@ -155,6 +155,7 @@ pub struct ProviderKey {
     /// Organization- or project-wide.
     pub scope: KeyScope,
     /// The project, for project-scoped keys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project_id: Option<String>,
     /// The environment whose API keys spend this key.
     pub environment: Environment,
