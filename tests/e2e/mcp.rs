@@ -223,7 +223,7 @@ async fn every_tool_works_for_an_owner() {
     assert_eq!(usage["totals"]["requests"], 1);
     assert_eq!(usage["totals"]["input_tokens"], 12);
     assert_eq!(usage["by_provider"][0]["key"], "openai");
-    assert!(usage["allowance"]["limit"].as_u64().unwrap() > 0);
+    assert!(usage.get("allowance").is_none(), "no platform key configured here: {usage}");
     let month = usage["month"].as_str().unwrap().to_owned();
     let same = ok(call(&client, "get_usage", json!({"month": month})).await);
     assert_eq!(same["totals"], usage["totals"]);

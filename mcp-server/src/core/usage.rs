@@ -250,11 +250,11 @@ impl Core {
             by_model: self.store.usage_groups(org, &month, Some(UsageGroupBy::Model)).await?,
             by_key_source: self.store.usage_groups(org, &month, Some(UsageGroupBy::KeySource)).await?,
             by_project: self.store.usage_groups(org, &month, Some(UsageGroupBy::Project)).await?,
-            allowance: Allowance {
+            allowance: self.providers.has_platform_keys().then(|| Allowance {
                 limit: caller.monthly_tokens,
                 used,
                 remaining: caller.monthly_tokens.saturating_sub(used),
-            },
+            }),
             totals,
             month,
         })

@@ -140,6 +140,11 @@ impl Providers {
         self.allowance
     }
 
+    /// Whether the operator configured any platform key (so there is an allowance at all).
+    pub fn has_platform_keys(&self) -> bool {
+        !self.platform_keys.is_empty()
+    }
+
     pub fn platform_key(&self, provider: Provider) -> Option<&SecretString> {
         self.platform_keys.get(&provider)
     }

@@ -10,7 +10,9 @@ use crate::{Converra, Result};
 /// ```no_run
 /// # async fn run(converra: converra::Converra) -> converra::Result<()> {
 /// let report = converra.usage().get(converra::UsageQuery { month: Some("2025-06".into()) }).await?;
-/// println!("{} of {} allowance tokens left", report.allowance.remaining, report.allowance.limit);
+/// if let Some(a) = &report.allowance {
+///     println!("{} of {} allowance tokens left", a.remaining, a.limit);
+/// }
 /// # Ok(())
 /// # }
 /// ```

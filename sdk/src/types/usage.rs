@@ -58,6 +58,8 @@ pub struct UsageReport {
     pub by_key_source: Vec<UsageGroup>,
     /// By project (no `key` for completions outside any project).
     pub by_project: Vec<UsageGroup>,
-    /// The plan's allowance.
-    pub allowance: Allowance,
+    /// The plan's allowance of platform tokens; absent where the operator configured no
+    /// platform key, so there is no allowance to spend.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowance: Option<Allowance>,
 }

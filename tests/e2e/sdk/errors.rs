@@ -225,7 +225,8 @@ async fn the_platform_allowance_runs_out() {
     assert_api_error(&err, ErrorCode::AllowanceExhausted);
     assert!(err.code() == Some(&ErrorCode::AllowanceExhausted));
     let report = sdk.usage().get(UsageQuery::default()).await.unwrap();
-    assert_eq!((report.allowance.limit, report.allowance.used, report.allowance.remaining), (17, 17, 0));
+    let allowance = report.allowance.expect("a platform key is configured: the allowance is shown");
+    assert_eq!((allowance.limit, allowance.used, allowance.remaining), (17, 17, 0));
 }
 
 #[tokio::test]

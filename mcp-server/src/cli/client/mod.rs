@@ -105,12 +105,20 @@ pub async fn run(command: ClientCommand) -> Result<(), Failure> {
             if json {
                 return table::print_json(&report);
             }
-            let a = report.allowance;
+
             println!(
                 "Usage in {}: {} completions, {} input and {} output tokens",
                 report.month, report.totals.requests, report.totals.input_tokens, report.totals.output_tokens
             );
-            println!("Allowance (platform key): {} of {} tokens used, {} remaining", a.used, a.limit, a.remaining);
+            match report.allowance {
+                Some(a) => {
+                    println!(
+                        "Allowance (platform key): {} of {} tokens used, {} remaining",
+                        a.used, a.limit, a.remaining
+                    )
+                }
+                None => println!("No platform allowance on this server: completions use your own provider keys only"),
+            }
             for (title, groups) in [
                 ("PROVIDER", &report.by_provider),
                 ("MODEL", &report.by_model),
