@@ -17,6 +17,7 @@ mod error;
 mod postgres;
 mod rows;
 mod sqlite;
+mod stale;
 mod watch;
 
 use std::path::Path;
@@ -34,6 +35,7 @@ pub use rows::{
     NewProviderKey, OrgRow, ProviderKeyRow, Reencrypted, SecretUpdate, TestRecord, UsageBatch, UsageBucket,
     UsageCounts, UsageGroupBy, UsageRow, VaultCounts, VaultDump,
 };
+pub(crate) use stale::Stale;
 use watch::Watch;
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -60,7 +62,7 @@ macro_rules! dispatch {
 pub struct Store {
     backend: Arc<Backend>,
     /// Bumped after every committed change that a cached query could read (see `cache.rs`).
-    generation: Arc<AtomicU64>,
+    generations: Arc<[AtomicU64; 3]>,
     caches: Arc<Caches>,
     watch: Arc<Watch>,
 }
@@ -121,24 +123,27 @@ impl Store {
     }
 
     fn with(backend: Backend) -> Self {
-        Self { backend: Arc::new(backend), generation: Arc::default(), caches: Arc::default(), watch: Arc::default() }
+        Self { backend: Arc::new(backend), generations: Arc::default(), caches: Arc::default(), watch: Arc::default() }
     }
 
-    /// The current generation: read it *before* a cached query. `None` while the caches are
-    /// not trusted (see `watch.rs`): the read goes to the database and is not cached.
-    fn generation(&self) -> Option<u64> {
-        self.watch.trusted().then(|| self.generation.load(Ordering::SeqCst))
+    /// The current generation of what `kind` caches: read it *before* a cached query. `None`
+    /// while the caches are not trusted (see `watch.rs`): the read goes to the database and is
+    /// not cached.
+    fn generation(&self, kind: Stale) -> Option<u64> {
+        self.watch.trusted().then(|| self.generations[kind.index()].load(Ordering::SeqCst))
     }
 
-    /// Called after a committed write: every cached entry read before it is stale.
-    fn changed(&self) {
-        self.generation.fetch_add(1, Ordering::SeqCst);
+    /// Called after a committed write: every entry of the kinds it made stale is stale.
+    fn changed(&self, stale: Stale) {
+        for kind in stale.kinds() {
+            self.generations[kind.index()].fetch_add(1, Ordering::SeqCst);
+        }
     }
 
-    /// Runs a write and invalidates the caches once it is over (committed or not).
-    async fn write<T>(&self, write: impl Future<Output = StoreResult<T>>) -> StoreResult<T> {
+    /// Runs a write and invalidates what it makes stale once it is over (committed or not).
+    async fn write<T>(&self, stale: Stale, write: impl Future<Output = StoreResult<T>>) -> StoreResult<T> {
         let result = write.await;
-        self.changed();
+        self.changed(stale);
         result
     }
 
@@ -149,7 +154,7 @@ impl Store {
         self.watch.started.store(true, Ordering::SeqCst);
         let store = self.clone();
         tokio::spawn(async move {
-            let (changed, confirmed) = (|| store.changed(), || store.watch.confirm());
+            let (changed, confirmed) = (|stale| store.changed(stale), || store.watch.confirm());
             match &*store.backend {
                 Backend::Sqlite(b) => b.watch_changes(changed, confirmed).await,
                 Backend::Postgres(b) => b.watch_changes(changed, confirmed).await,
@@ -173,7 +178,7 @@ impl Store {
         data_key: DataKeyRow,
         audit: Vec<NewAuditEvent>,
     ) -> StoreResult<()> {
-        self.write(async { dispatch!(self.create_organization(org, owner, key, data_key, audit)) }).await
+        self.write(Stale::AUTH, async { dispatch!(self.create_organization(org, owner, key, data_key, audit)) }).await
     }
 
     /// Number of organizations (0 means a fresh database to bootstrap).
@@ -201,7 +206,7 @@ impl Store {
         limits: CustomLimits,
         audit: NewAuditEvent,
     ) -> StoreResult<bool> {
-        self.write(async { dispatch!(self.set_plan(org_id, plan, limits, audit)) }).await
+        self.write(Stale::AUTH, async { dispatch!(self.set_plan(org_id, plan, limits, audit)) }).await
     }
 
     pub async fn update_ai_settings(
@@ -210,7 +215,7 @@ impl Store {
         settings: AiSettings,
         audit: NewAuditEvent,
     ) -> StoreResult<()> {
-        self.write(async { dispatch!(self.update_ai_settings(org_id, settings, audit)) }).await
+        self.write(Stale::AUTH, async { dispatch!(self.update_ai_settings(org_id, settings, audit)) }).await
     }
 
     pub async fn member(&self, org_id: &str, id: &str) -> StoreResult<Option<MemberRow>> {
@@ -222,7 +227,7 @@ impl Store {
     }
 
     pub async fn insert_member(&self, member: MemberRow, audit: NewAuditEvent) -> StoreResult<()> {
-        self.write(async { dispatch!(self.insert_member(member, audit)) }).await
+        self.write(Stale::AUTH, async { dispatch!(self.insert_member(member, audit)) }).await
     }
 
     /// Changes a member's role; refuses to demote the last owner, and to touch an owner at all
@@ -235,7 +240,8 @@ impl Store {
         may_touch_owner: bool,
         audit: NewAuditEvent,
     ) -> StoreResult<MemberChange> {
-        self.write(async { dispatch!(self.update_member_role(org_id, id, role, may_touch_owner, audit)) }).await
+        self.write(Stale::AUTH, async { dispatch!(self.update_member_role(org_id, id, role, may_touch_owner, audit)) })
+            .await
     }
 
     /// Removes a member (and, by cascade, their API keys), with the same owner rules.
@@ -246,7 +252,7 @@ impl Store {
         may_touch_owner: bool,
         audit: NewAuditEvent,
     ) -> StoreResult<MemberChange> {
-        self.write(async { dispatch!(self.delete_member(org_id, id, may_touch_owner, audit)) }).await
+        self.write(Stale::AUTH, async { dispatch!(self.delete_member(org_id, id, may_touch_owner, audit)) }).await
     }
 
     // --- API keys ----------------------------------------------------------------------------
@@ -255,12 +261,12 @@ impl Store {
     /// counted in the same transaction so concurrent creations cannot pass the cap together.
     /// Returns whether it was inserted.
     pub async fn insert_api_key(&self, key: ApiKeyRow, cap: u32, audit: NewAuditEvent) -> StoreResult<bool> {
-        self.write(async { dispatch!(self.insert_api_key(key, cap, audit)) }).await
+        self.write(Stale::AUTH, async { dispatch!(self.insert_api_key(key, cap, audit)) }).await
     }
 
     /// The key with this lookup id, with its member and organization, for authentication.
     pub async fn api_key_for_auth(&self, lookup_id: &str) -> StoreResult<Option<AuthRow>> {
-        let generation = self.generation();
+        let generation = self.generation(Stale::AUTH);
         if let Some(hit) = generation.and_then(|g| self.caches.auth.get(lookup_id, g)) {
             return Ok(hit);
         }
@@ -288,7 +294,7 @@ impl Store {
 
     /// Marks a key revoked. Returns false if it was already revoked or does not exist.
     pub async fn revoke_api_key(&self, org_id: &str, id: &str, at: &str, audit: NewAuditEvent) -> StoreResult<bool> {
-        self.write(async { dispatch!(self.revoke_api_key(org_id, id, at, audit)) }).await
+        self.write(Stale::AUTH, async { dispatch!(self.revoke_api_key(org_id, id, at, audit)) }).await
     }
 
     /// Records when a key was last used (the core throttles how often). No cached query reads
@@ -307,7 +313,7 @@ impl Store {
     // --- projects ----------------------------------------------------------------------------
 
     pub async fn insert_project(&self, org_id: &str, project: Project, audit: NewAuditEvent) -> StoreResult<()> {
-        self.write(async { dispatch!(self.insert_project(org_id, project, audit)) }).await
+        self.write(Stale::PROJECTS, async { dispatch!(self.insert_project(org_id, project, audit)) }).await
     }
 
     pub async fn projects(&self, org_id: &str) -> StoreResult<Vec<Project>> {
@@ -315,7 +321,7 @@ impl Store {
     }
 
     pub async fn project(&self, org_id: &str, id: &str) -> StoreResult<Option<Project>> {
-        let generation = self.generation();
+        let generation = self.generation(Stale::PROJECTS);
         let key = (org_id.to_owned(), id.to_owned());
         if let Some(hit) = generation.and_then(|g| self.caches.projects.get(&key, g)) {
             return Ok(hit);
@@ -329,7 +335,7 @@ impl Store {
 
     /// Deletes a project and, by cascade, its provider keys. Returns whether it existed.
     pub async fn delete_project(&self, org_id: &str, id: &str, audit: NewAuditEvent) -> StoreResult<bool> {
-        self.write(async { dispatch!(self.delete_project(org_id, id, audit)) }).await
+        self.write(Stale::PROJECTS.and(Stale::KEYS), async { dispatch!(self.delete_project(org_id, id, audit)) }).await
     }
 
     // --- the vault: data keys, provider keys, master-key records ------------------------------
@@ -360,7 +366,7 @@ impl Store {
     /// Adds a data key version and re-encrypts provider keys under it, in one transaction.
     /// Returns false (and changes nothing) if any key's ciphertext changed since it was read.
     pub async fn rotate_data_key(&self, data_key: DataKeyRow, reencrypted: Vec<Reencrypted>) -> StoreResult<bool> {
-        self.write(async { dispatch!(self.rotate_data_key(data_key, reencrypted)) }).await
+        self.write(Stale::KEYS, async { dispatch!(self.rotate_data_key(data_key, reencrypted)) }).await
     }
 
     /// A vault record (which master key version is current, its verifier).
@@ -380,7 +386,7 @@ impl Store {
 
     /// Inserts `row` as the active key of its slot; the previous active key becomes inactive.
     pub async fn insert_provider_key(&self, row: NewProviderKey, audit: NewAuditEvent) -> StoreResult<()> {
-        self.write(async { dispatch!(self.insert_provider_key(row, audit)) }).await
+        self.write(Stale::KEYS, async { dispatch!(self.insert_provider_key(row, audit)) }).await
     }
 
     pub async fn provider_keys(&self, org_id: &str, filter: ProviderKeyFilter) -> StoreResult<Vec<ProviderKeyRow>> {
@@ -399,7 +405,7 @@ impl Store {
         environment: Environment,
         provider: Provider,
     ) -> StoreResult<Option<Arc<ProviderKeyRow>>> {
-        let generation = self.generation();
+        let generation = self.generation(Stale::KEYS);
         let key = (org_id.to_owned(), project_id.map(str::to_owned), environment.as_str(), provider.as_str());
         if let Some(hit) = generation.and_then(|g| self.caches.active_keys.get(&key, g)) {
             return Ok(hit);
@@ -419,7 +425,7 @@ impl Store {
         update: SecretUpdate,
         audit: NewAuditEvent,
     ) -> StoreResult<Option<ProviderKeyRow>> {
-        self.write(async { dispatch!(self.update_provider_key_secret(org_id, id, update, audit)) }).await
+        self.write(Stale::KEYS, async { dispatch!(self.update_provider_key_secret(org_id, id, update, audit)) }).await
     }
 
     /// Makes a key the active one of its slot (rotation and rollback).
@@ -431,7 +437,8 @@ impl Store {
         at: &str,
         audit: NewAuditEvent,
     ) -> StoreResult<Option<ProviderKeyRow>> {
-        self.write(async { dispatch!(self.activate_provider_key(org_id, id, updated_by, at, audit)) }).await
+        self.write(Stale::KEYS, async { dispatch!(self.activate_provider_key(org_id, id, updated_by, at, audit)) })
+            .await
     }
 
     /// Deletes a key and its ciphertext. Returns the deleted row.
@@ -441,7 +448,7 @@ impl Store {
         id: &str,
         audit: NewAuditEvent,
     ) -> StoreResult<Option<ProviderKeyRow>> {
-        self.write(async { dispatch!(self.delete_provider_key(org_id, id, audit)) }).await
+        self.write(Stale::KEYS, async { dispatch!(self.delete_provider_key(org_id, id, audit)) }).await
     }
 
     /// Stores a test outcome (and the key's status) with its audit event.
@@ -452,12 +459,12 @@ impl Store {
         test: TestRecord,
         audit: NewAuditEvent,
     ) -> StoreResult<bool> {
-        self.write(async { dispatch!(self.record_provider_key_test(org_id, id, test, audit)) }).await
+        self.write(Stale::KEYS, async { dispatch!(self.record_provider_key_test(org_id, id, test, audit)) }).await
     }
 
     /// Marks a key's health from live traffic (e.g. `invalid_key` after a provider 401).
     pub async fn set_provider_key_status(&self, org_id: &str, id: &str, status: KeyStatus) -> StoreResult<()> {
-        self.write(async { dispatch!(self.set_provider_key_status(org_id, id, status)) }).await
+        self.write(Stale::KEYS, async { dispatch!(self.set_provider_key_status(org_id, id, status)) }).await
     }
 
     /// Every provider key of an organization, for data-key rotation.
@@ -537,7 +544,7 @@ impl Store {
     /// Writes `dump` in one transaction (so an interruption leaves nothing half-written);
     /// with `replace`, everything the store held is deleted first, in the same transaction.
     pub async fn load(&self, dump: VaultDump, replace: bool) -> StoreResult<()> {
-        self.write(async { dispatch!(self.load(dump, replace)) }).await
+        self.write(Stale::ALL, async { dispatch!(self.load(dump, replace)) }).await
     }
 
     /// Writes a consistent copy of the database into the new file `dest` while it serves.

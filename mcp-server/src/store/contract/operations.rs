@@ -112,8 +112,16 @@ async fn another_handle_sees_a_revocation_within_a_second(store: Store) {
         assert!(started.elapsed() < Duration::from_secs(1), "the other handle still serves the key as live after 1 s");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    // A change of another kind (a provider key) reaches the other handle's slot cache too.
     let active = other.active_provider_key(&a.org.id, None, Environment::Live, Provider::Openai).await.unwrap();
-    assert!(active.is_none());
+    assert!(active.is_none(), "cached as empty");
+    let key = super::provider_key(&a.org.id, None, Provider::Openai, "new");
+    store.insert_provider_key(key.clone(), event(&a.org.id, "pk.added", &key.id)).await.unwrap();
+    let started = Instant::now();
+    while other.active_provider_key(&a.org.id, None, Environment::Live, Provider::Openai).await.unwrap().is_none() {
+        assert!(started.elapsed() < Duration::from_secs(1), "the other handle still has the slot empty after 1 s");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 async fn a_dump_loads_into_an_empty_store_whole_and_replaces_a_used_one(store: Store) {

@@ -5,6 +5,7 @@ use tokio_postgres::Row;
 
 use super::orgs::{MEMBER_COLS, ORG_COLS, member_at, org_at};
 use super::{Postgres, commit_audited, parse};
+use crate::store::Stale;
 use crate::store::{ApiKeyRow, MemberRow, NewAuditEvent, OrgRow, StoreError, StoreResult};
 
 pub(super) const KEY_COLS: &str = "k.id, k.lookup_id, k.org_id, k.member_id, k.name, k.environment, k.secret_hash, k.prefix, \
@@ -78,7 +79,7 @@ impl Postgres {
         if inserted {
             insert_api_key_row(&tx, &key).await?;
         }
-        commit_audited(tx, inserted, [audit]).await
+        commit_audited(tx, inserted, [audit], Stale::AUTH).await
     }
 
     pub(in crate::store) async fn api_key_for_auth(
@@ -136,7 +137,7 @@ impl Postgres {
                 &[&org_id, &id, &at],
             )
             .await?;
-        commit_audited(tx, n == 1, [audit]).await
+        commit_audited(tx, n == 1, [audit], Stale::AUTH).await
     }
 
     pub(in crate::store) async fn touch_api_key(&self, id: &str, at: &str) -> StoreResult<()> {

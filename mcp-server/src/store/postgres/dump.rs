@@ -8,6 +8,7 @@ use super::api_keys::{KEY_COLS, api_key_at, insert_api_key_row};
 use super::orgs::{MEMBER_COLS, ORG_COLS, insert_member_row, insert_org_row, member_at, org_at};
 use super::provider_keys::{DK_COLS, PK_COLS, data_key_at, insert_data_key_row, insert_provider_key_row, key_at};
 use super::{Postgres, notify};
+use crate::store::Stale;
 use crate::store::{StoreResult, UsageCounts, UsageRow, VaultDump};
 
 /// Every table, children first (the order rows are deleted in).
@@ -97,7 +98,7 @@ impl Postgres {
         }
         insert_audit(&c, &d.audit_events).await?;
         insert_usage(&c, &d.usage).await?;
-        notify(&c).await?;
+        notify(&c, Stale::ALL).await?;
         c.commit().await?;
         Ok(())
     }

@@ -27,7 +27,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::{AsyncMessage, NoTls};
 
 use super::rows::Applied;
-use super::{NewAuditEvent, StoreError, StoreResult, VaultCounts};
+use super::{NewAuditEvent, Stale, StoreError, StoreResult, VaultCounts};
 
 /// The channel every cache-relevant commit notifies.
 const CHANNEL: &str = "converra_changes";
@@ -109,7 +109,7 @@ impl Postgres {
     /// Listens on the change channel and calls `changed` for every notification, and after
     /// every reconnect (notifications sent while disconnected are lost, so everything is
     /// stale). Runs until the runtime stops.
-    pub(super) async fn watch_changes(&self, changed: impl Fn(), confirmed: impl Fn()) {
+    pub(super) async fn watch_changes(&self, changed: impl Fn(Stale), confirmed: impl Fn()) {
         loop {
             match self.config.connect(NoTls).await {
                 Ok((client, mut connection)) => {
@@ -117,21 +117,21 @@ impl Postgres {
                     let driver = tokio::spawn(async move {
                         let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
                         while let Some(Ok(message)) = messages.next().await {
-                            if let AsyncMessage::Notification(_) = message
-                                && tx.send(()).is_err()
+                            if let AsyncMessage::Notification(note) = message
+                                && tx.send(Stale::from_payload(note.payload())).is_err()
                             {
                                 break;
                             }
                         }
                     });
                     if client.batch_execute(&format!("LISTEN {CHANNEL}")).await.is_ok() {
-                        changed();
+                        changed(Stale::ALL);
                         confirmed();
                         let mut tick = tokio::time::interval(super::watch::CONFIRM_EVERY);
                         loop {
                             tokio::select! {
                                 note = rx.recv() => match note {
-                                    Some(()) => changed(),
+                                    Some(stale) => changed(stale),
                                     None => break,
                                 },
                                 _ = tick.tick() => {
@@ -139,8 +139,8 @@ impl Postgres {
                                     // notification sent before it has arrived.
                                     match tokio::time::timeout(super::watch::CONFIRM_EVERY, client.simple_query("SELECT 1")).await {
                                         Ok(Ok(_)) => {
-                                            while rx.try_recv().is_ok() {
-                                                changed();
+                                            while let Ok(stale) = rx.try_recv() {
+                                                changed(stale);
                                             }
                                             confirmed();
                                         }
@@ -190,20 +190,21 @@ async fn commit_audited<T: Applied>(
     tx: Transaction<'_>,
     outcome: T,
     audit: impl IntoIterator<Item = NewAuditEvent>,
+    stale: Stale,
 ) -> StoreResult<T> {
     if outcome.applied() {
         for event in audit {
             audit::insert(&tx, &event).await?;
         }
-        notify(&tx).await?;
+        notify(&tx, stale).await?;
     }
     tx.commit().await?;
     Ok(outcome)
 }
 
-/// Tells every listening replica, on commit, that cached reads may be stale.
-async fn notify(tx: &Transaction<'_>) -> StoreResult<()> {
-    tx.batch_execute(&format!("NOTIFY {CHANNEL}")).await?;
+/// Tells every listening replica, on commit, which cached reads are stale.
+async fn notify(tx: &Transaction<'_>, stale: Stale) -> StoreResult<()> {
+    tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &stale.payload()]).await?;
     Ok(())
 }
 

@@ -5,6 +5,7 @@ use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 
 use super::{Postgres, commit_audited, parse};
+use crate::store::Stale;
 use crate::store::{ApiKeyRow, CustomLimits, DataKeyRow, MemberChange, MemberRow, NewAuditEvent, OrgRow, StoreResult};
 
 pub(super) const ORG_COLS: &str = "o.id, o.name, o.plan, o.rate_limit_per_min, o.monthly_tokens, o.ai_enabled, o.ai_tone, o.created_at, o.api_key_limit";
@@ -102,7 +103,7 @@ impl Postgres {
         insert_member_row(&tx, &owner).await?;
         super::api_keys::insert_api_key_row(&tx, &key).await?;
         super::provider_keys::insert_data_key_row(&tx, &data_key).await?;
-        commit_audited(tx, (), audit).await
+        commit_audited(tx, (), audit, Stale::AUTH).await
     }
 
     pub(in crate::store) async fn organization_count(&self) -> StoreResult<u64> {
@@ -151,7 +152,7 @@ impl Postgres {
                 ],
             )
             .await?;
-        commit_audited(tx, n == 1, [audit]).await
+        commit_audited(tx, n == 1, [audit], Stale::AUTH).await
     }
 
     pub(in crate::store) async fn update_ai_settings(
@@ -167,7 +168,7 @@ impl Postgres {
             &[&org_id, &settings.enabled, &settings.tone.map(|t| t.as_str())],
         )
         .await?;
-        commit_audited(tx, (), [audit]).await
+        commit_audited(tx, (), [audit], Stale::AUTH).await
     }
 
     pub(in crate::store) async fn member(&self, org_id: &str, id: &str) -> StoreResult<Option<MemberRow>> {
@@ -196,7 +197,7 @@ impl Postgres {
         let mut c = self.client().await?;
         let tx = c.transaction().await?;
         insert_member_row(&tx, &member).await?;
-        commit_audited(tx, (), [audit]).await
+        commit_audited(tx, (), [audit], Stale::AUTH).await
     }
 
     pub(in crate::store) async fn update_member_role(
@@ -214,7 +215,7 @@ impl Postgres {
             tx.execute("UPDATE members SET role = $3 WHERE org_id = $1 AND id = $2", &[&org_id, &id, &role.as_str()])
                 .await?;
         }
-        commit_audited(tx, outcome, [audit]).await
+        commit_audited(tx, outcome, [audit], Stale::AUTH).await
     }
 
     pub(in crate::store) async fn delete_member(
@@ -230,6 +231,6 @@ impl Postgres {
         if outcome == MemberChange::Done {
             tx.execute("DELETE FROM members WHERE org_id = $1 AND id = $2", &[&org_id, &id]).await?;
         }
-        commit_audited(tx, outcome, [audit]).await
+        commit_audited(tx, outcome, [audit], Stale::AUTH).await
     }
 }

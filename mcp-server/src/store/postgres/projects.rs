@@ -4,6 +4,7 @@ use converra::Project;
 use tokio_postgres::Row;
 
 use super::{Postgres, commit_audited};
+use crate::store::Stale;
 use crate::store::{NewAuditEvent, StoreResult};
 
 fn project(r: &Row) -> Project {
@@ -24,7 +25,7 @@ impl Postgres {
             &[&p.id, &org_id, &p.name, &p.created_at],
         )
         .await?;
-        commit_audited(tx, (), [audit]).await
+        commit_audited(tx, (), [audit], Stale::PROJECTS).await
     }
 
     pub(in crate::store) async fn projects(&self, org_id: &str) -> StoreResult<Vec<Project>> {
@@ -52,6 +53,6 @@ impl Postgres {
         let mut c = self.client().await?;
         let tx = c.transaction().await?;
         let n = tx.execute("DELETE FROM projects WHERE org_id = $1 AND id = $2", &[&org_id, &id]).await?;
-        commit_audited(tx, n == 1, [audit]).await
+        commit_audited(tx, n == 1, [audit], Stale::PROJECTS.and(Stale::KEYS)).await
     }
 }

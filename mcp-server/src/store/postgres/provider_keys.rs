@@ -6,6 +6,7 @@ use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 
 use super::{Postgres, commit_audited, notify, parse};
+use crate::store::Stale;
 use crate::store::{
     DataKeyRow, NewAuditEvent, NewProviderKey, ProviderKeyRow, Reencrypted, SecretUpdate, StoreResult, TestRecord,
 };
@@ -219,7 +220,7 @@ impl Postgres {
                 return Ok(false);
             }
         }
-        notify(&tx).await?;
+        notify(&tx, Stale::KEYS).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -255,7 +256,7 @@ impl Postgres {
         let tx = c.transaction().await?;
         clear_slot(&tx, &row, &row.id).await?;
         insert_provider_key_row(&tx, &row).await?;
-        commit_audited(tx, (), [audit]).await
+        commit_audited(tx, (), [audit], Stale::KEYS).await
     }
 
     pub(in crate::store) async fn provider_keys(
@@ -335,7 +336,7 @@ impl Postgres {
             )
             .await?;
         let row = if n == 0 { None } else { one_row(&tx, org_id, id).await? };
-        commit_audited(tx, row, [audit]).await
+        commit_audited(tx, row, [audit], Stale::KEYS).await
     }
 
     pub(in crate::store) async fn activate_provider_key(
@@ -356,7 +357,7 @@ impl Postgres {
         )
         .await?;
         let row = one_row(&tx, org_id, id).await?;
-        commit_audited(tx, row, [audit]).await
+        commit_audited(tx, row, [audit], Stale::KEYS).await
     }
 
     pub(in crate::store) async fn delete_provider_key(
@@ -371,7 +372,7 @@ impl Postgres {
         if row.is_some() {
             tx.execute("DELETE FROM provider_keys WHERE org_id = $1 AND id = $2", &[&org_id, &id]).await?;
         }
-        commit_audited(tx, row, [audit]).await
+        commit_audited(tx, row, [audit], Stale::KEYS).await
     }
 
     pub(in crate::store) async fn record_provider_key_test(
@@ -390,7 +391,7 @@ impl Postgres {
                 &[&org_id, &id, &test.status.as_str(), &test.message, &test.tested_at, &(test.latency_ms as i64)],
             )
             .await?;
-        commit_audited(tx, n == 1, [audit]).await
+        commit_audited(tx, n == 1, [audit], Stale::KEYS).await
     }
 
     pub(in crate::store) async fn set_provider_key_status(
@@ -406,7 +407,7 @@ impl Postgres {
             &[&org_id, &id, &status.as_str()],
         )
         .await?;
-        notify(&tx).await?;
+        notify(&tx, Stale::KEYS).await?;
         tx.commit().await?;
         Ok(())
     }

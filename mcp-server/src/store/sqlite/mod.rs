@@ -23,7 +23,7 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 pub(super) use backup::check_backup;
 
 use super::rows::Applied;
-use super::{NewAuditEvent, StoreError, StoreResult, VaultCounts};
+use super::{NewAuditEvent, Stale, StoreError, StoreResult, VaultCounts};
 
 pub(super) fn is_unique_violation(e: &rusqlite::Error) -> bool {
     matches!(e, rusqlite::Error::SqliteFailure(e, _)
@@ -118,13 +118,14 @@ impl Sqlite {
 
     /// Calls `changed` whenever another process commits (`PRAGMA data_version` moves). Polls,
     /// since SQLite has no notifications across processes.
-    pub(super) async fn watch_changes(&self, changed: impl Fn(), confirmed: impl Fn()) {
+    pub(super) async fn watch_changes(&self, changed: impl Fn(Stale), confirmed: impl Fn()) {
         let mut last: Option<i64> = None;
         loop {
             let version = self.run(|c| Ok(c.query_row("PRAGMA data_version", [], |r| r.get::<_, i64>(0))?)).await;
             if let Ok(v) = version {
                 if last.is_some_and(|l| l != v) {
-                    changed();
+                    // Another process wrote: which tables, SQLite does not say.
+                    changed(Stale::ALL);
                 }
                 last = Some(v);
                 confirmed();

@@ -1,0 +1,41 @@
+//! What a change makes stale. Each cached query has its own generation, so a write invalidates
+//! only the kinds of entries it can change (a provider key's new status empties the slot
+//! cache, not authentication), locally and, through the notification's payload, on every other
+//! replica.
+
+/// A set of cache kinds (a bit each).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Stale(u8);
+
+impl Stale {
+    /// API keys with their member and organization (plans, settings and roles included).
+    pub const AUTH: Stale = Stale(1);
+    /// The active key of each slot (its ciphertext and status included).
+    pub const KEYS: Stale = Stale(2);
+    pub const PROJECTS: Stale = Stale(4);
+    /// Everything: after a lost notification, an unknown payload, another process's SQLite write.
+    pub const ALL: Stale = Stale(7);
+
+    pub const fn and(self, other: Stale) -> Stale {
+        Stale(self.0 | other.0)
+    }
+
+    /// The single kinds in this set.
+    pub fn kinds(self) -> impl Iterator<Item = Stale> {
+        [Stale::AUTH, Stale::KEYS, Stale::PROJECTS].into_iter().filter(move |k| self.0 & k.0 != 0)
+    }
+
+    /// The generation slot of a single kind.
+    pub fn index(self) -> usize {
+        self.0.trailing_zeros() as usize
+    }
+
+    /// As a notification payload, and back (anything unreadable is everything).
+    pub fn payload(self) -> String {
+        self.0.to_string()
+    }
+
+    pub fn from_payload(payload: &str) -> Stale {
+        payload.parse::<u8>().ok().filter(|b| *b != 0 && *b <= 7).map_or(Stale::ALL, Stale)
+    }
+}
