@@ -28,14 +28,15 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::routing::post;
+use converra::Provider;
+use converra_test_kit::app::fresh_postgres_database_on;
+use converra_test_kit::providers::openai_chat_body;
+use converra_test_kit::{Binary, Server};
 use hdrhistogram::Histogram;
 use serde_json::{Value, json};
 
-const CANNED: &str = r#"{"id":"chatcmpl-bench","object":"chat.completion","created":1741569952,"model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"Hello! How can I help you today?","refusal":null},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":9,"completion_tokens":9,"total_tokens":18},"system_fingerprint":"fp_bench"}"#;
-
-async fn mock_completion() -> impl axum::response::IntoResponse {
-    ([(axum::http::header::CONTENT_TYPE, "application/json")], CANNED)
-}
+/// The release binary under test (the bench profile builds it).
+const CONVERRA: Binary = Binary::new(env!("CARGO_BIN_EXE_converra"));
 
 /// Runs the mock in this process, printing its address (`--mock` mode), until its stdin
 /// closes: when the benchmark ends, however it ends, the mock goes with it.
@@ -61,8 +62,14 @@ fn start_mock() -> (SocketAddr, Child) {
 }
 
 async fn start_mock_here() -> SocketAddr {
+    // OpenAI's recorded answer, serialized once: the mock does no work per request.
+    let canned = openai_chat_body("gpt-4o-mini", "Hello! How can I help you today?").to_string();
+    let completion = move || {
+        let canned = canned.clone();
+        async move { ([(axum::http::header::CONTENT_TYPE, "application/json")], canned) }
+    };
     let app = Router::new()
-        .route("/v1/chat/completions", post(mock_completion))
+        .route("/v1/chat/completions", post(completion))
         .route("/v1/models", axum::routing::get(|| async { r#"{"object":"list","data":[]}"# }));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -73,33 +80,18 @@ async fn start_mock_here() -> SocketAddr {
     addr
 }
 
-async fn add_provider_key(server: &Server) {
-    let added = reqwest::Client::new()
-        .post(format!("{}/api/v1/provider-keys", server.base))
-        .bearer_auth(&server.key)
-        .json(&json!({"provider": "openai", "name": "bench", "api_key": "sk-proj-BENCHkey0123456789abcdefwxyz"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(added.status(), 201, "provider key added");
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-struct Server {
-    child: Child,
-    base: String,
+/// A benchmarked Converra: the test kit's server, the bootstrap owner's key, and how long it
+/// took from spawn to `/readyz` 200.
+struct Converra {
+    server: Server,
     key: String,
     cold_start: Duration,
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+async fn add_provider_key(converra: &Converra) {
+    let body = json!({"provider": Provider::Openai.as_str(), "name": "bench", "api_key": "sk-proj-BENCHkey0123456789abcdefwxyz"});
+    let (status, _) = converra.server.post("/api/v1/provider-keys", &converra.key, body).await;
+    assert_eq!(status, 201, "provider key added");
 }
 
 /// The store a benchmarked Converra runs on: SQLite in `dir`, or a PostgreSQL database.
@@ -118,71 +110,28 @@ fn store_env(dir: &std::path::Path, postgres: Option<&str>) -> Vec<(&'static str
     }
 }
 
-/// Creates an empty database on the PostgreSQL server at `server` and returns its URL.
-async fn fresh_database(server: &str) -> String {
-    let (client, connection) = tokio_postgres::connect(server, tokio_postgres::NoTls).await.expect("connect");
-    tokio::spawn(connection);
-    let name = format!("bench_{}", std::process::id());
-    // Two statements: DROP DATABASE cannot run inside the implicit transaction of a batch.
-    client.batch_execute(&format!("DROP DATABASE IF EXISTS {name}")).await.unwrap();
-    client.batch_execute(&format!("CREATE DATABASE {name}")).await.unwrap();
-    let base = server.rsplit_once('/').map_or(server, |(base, _)| base);
-    format!("{base}/{name}")
-}
-
 async fn start_converra(
     dir: &std::path::Path,
     mock: SocketAddr,
     workers: Option<&str>,
     postgres: Option<&str>,
-) -> Server {
-    let port = free_port();
+) -> Converra {
     let store = store_env(dir, postgres);
-    let started = Instant::now();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_converra"));
-    command.args(["serve", "--addr", &format!("127.0.0.1:{port}")]).envs(store.iter().map(|(k, v)| (k, v)));
+    let openai = format!("http://{mock}/v1");
+    let mut envs: Vec<(&str, &str)> = store.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    envs.extend([("CONVERRA_OPENAI_BASE_URL", openai.as_str()), ("CONVERRA_LOG", "warn")]);
     if let Some(n) = workers {
-        command.args(["--workers", n]);
+        envs.push(("CONVERRA_WORKERS", n));
     }
-    let mut child = command
-        .env("CONVERRA_OPENAI_BASE_URL", format!("http://{mock}/v1"))
-        .env("CONVERRA_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("converra starts");
-    let base = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::new();
-    loop {
-        if let Ok(r) = http.get(format!("{base}/readyz")).send().await
-            && r.status() == 200
-        {
-            break;
-        }
-        assert!(started.elapsed() < Duration::from_secs(20), "converra did not become ready");
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
+    let db = dir.join(if postgres.is_some() { "unused.db" } else { "converra.db" });
+    let started = Instant::now();
+    let server = Server::start(CONVERRA, &db, &envs).await;
     let cold_start = started.elapsed();
-    let mut key = String::new();
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    while let Some(Ok(line)) = lines.next() {
-        if let Some(k) = line.split_whitespace().find(|w| w.starts_with("sk_test_")) {
-            key = k.to_owned();
-            break;
-        }
-    }
-    // Keep draining stderr so the child never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    assert!(!key.is_empty(), "bootstrap key printed");
-    let status = Command::new(env!("CARGO_BIN_EXE_converra"))
-        .args(["admin", "org", "set-plan", "default", "enterprise", "--rate-limit", "100000000"])
-        .envs(store.iter().map(|(k, v)| (k, v)))
-        .env("CONVERRA_LOG", "warn")
-        .status()
-        .unwrap();
+    let key = server.bootstrap_key().await;
+    let plan = ["admin", "org", "set-plan", "default", "enterprise", "--rate-limit", "100000000"];
+    let status = CONVERRA.command(&plan, &envs).status().unwrap();
     assert!(status.success());
-    Server { child, base, key, cold_start }
+    Converra { server, key, cold_start }
 }
 
 struct Cell {
@@ -309,7 +258,7 @@ async fn run() {
     add_provider_key(&server).await;
     let postgres = match std::env::var("BENCH_DATABASE_URL") {
         Ok(url) => {
-            let database = fresh_database(&url).await;
+            let database = fresh_postgres_database_on(&url).await;
             let pg = start_converra(dir.path(), mock, workers_flag, Some(&database)).await;
             add_provider_key(&pg).await;
             Some(pg)
@@ -320,8 +269,8 @@ async fn run() {
     let body = json!({"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": "Hello"}]});
     let direct_body = json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hello"}]});
     let direct = format!("http://{mock}/v1/chat/completions");
-    let compat = format!("{}/v1/chat/completions", server.base);
-    let native = format!("{}/api/v1/completions", server.base);
+    let compat = format!("{}/v1/chat/completions", server.server.base);
+    let native = format!("{}/api/v1/completions", server.server.base);
 
     println!(
         "\nConverra gateway benchmark — {seconds} s per cell, {} cores, Converra workers: {workers}; \
@@ -340,7 +289,8 @@ async fn run() {
         let n = drive(&native, Some(&server.key), &body, &[], c, seconds).await;
         row("converra /api/v1/completions", c, &n);
         if let Some(pg) = &postgres {
-            let p = drive(&format!("{}/v1/chat/completions", pg.base), Some(&pg.key), &body, &[], c, seconds).await;
+            let p =
+                drive(&format!("{}/v1/chat/completions", pg.server.base), Some(&pg.key), &body, &[], c, seconds).await;
             row("on PG (+Redis) /v1/chat/comp.", c, &p);
             on_postgres.push((c, d.ms(0.5), d.ms(0.99), p, o.rps()));
         }
@@ -376,7 +326,7 @@ async fn run() {
         }
     }
 
-    let mcp = format!("{}/api/mcp", server.base);
+    let mcp = format!("{}/api/mcp", server.server.base);
     let accept = [("accept", "application/json, text/event-stream")];
     let list = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "list_provider_keys", "arguments": {}}});
     let run = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "run_completion",
@@ -389,7 +339,7 @@ async fn run() {
         println!("| {name:<20} | {:>7.0} | {:>7.3} | {:>7.3} | {:>6} |", m.rps(), m.ms(0.5), m.ms(0.99), m.errors);
     }
 
-    println!("\nConverra peak RSS: {:.1} MB", peak_rss_kib(server.child.id()) as f64 / 1024.0);
+    println!("\nConverra peak RSS: {:.1} MB", peak_rss_kib(server.server.child.id()) as f64 / 1024.0);
     println!(
         "Cold start to /readyz 200 (fresh database, bootstrap included): {:.0} ms",
         server.cold_start.as_secs_f64() * 1000.0

@@ -108,3 +108,69 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T>
         )
     }
 }
+
+/// Property tests standing in for a fuzzer: the request JSON types never panic on arbitrary
+/// input, and a wrong shape is a validation error. Regression seeds, if proptest ever finds
+/// one, land in `proptest-regressions/` (committed).
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use serde_json::Value;
+
+    use super::parse_json;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+        #[test]
+        fn request_types_never_panic_on_arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
+            let _ = parse_json::<converra::AddProviderKey>(&bytes);
+            let _ = parse_json::<converra::CompletionRequest>(&bytes);
+            let _ = parse_json::<converra::CreateApiKey>(&bytes);
+            let _ = parse_json::<converra::CreateMember>(&bytes);
+        }
+
+        #[test]
+        fn request_types_reject_wrong_shapes_as_validation_errors(value in arb_json()) {
+            let bytes = serde_json::to_vec(&value).unwrap();
+            for result in [
+                parse_json::<converra::AddProviderKey>(&bytes).err(),
+                parse_json::<converra::CompletionRequest>(&bytes).err(),
+                parse_json::<converra::CreateMember>(&bytes).err(),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                prop_assert_eq!(result.code(), converra::ErrorCode::ValidationError);
+            }
+        }
+    }
+
+    /// Arbitrary JSON, with the field names the request types use so deep paths are reached.
+    fn arb_json() -> impl Strategy<Value = Value> {
+        let names = prop_oneof![
+            Just("provider".to_owned()),
+            Just("name".to_owned()),
+            Just("api_key".to_owned()),
+            Just("model".to_owned()),
+            Just("messages".to_owned()),
+            Just("role".to_owned()),
+            Just("content".to_owned()),
+            Just("email".to_owned()),
+            "[a-z]{1,6}",
+        ];
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            "[a-z0-9 -]{0,12}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(4, 32, 6, move |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+                proptest::collection::btree_map(names.clone(), inner, 0..5)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+}

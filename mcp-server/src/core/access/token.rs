@@ -131,4 +131,28 @@ mod tests {
         let long = format!("{}x", t.token.expose_secret());
         assert!(parse(&long).is_none());
     }
+
+    // Property tests standing in for a fuzzer (cargo-fuzz needs a nightly toolchain): the
+    // parser never panics and fails closed.
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 2000, ..Default::default() })]
+
+        #[test]
+        fn token_parser_never_panics(s in ".{0,80}") {
+            let _ = parse(&s);
+        }
+
+        #[test]
+        fn token_parser_accepts_generated_tokens_and_rejects_any_single_change(pos in 8usize..50, c in "[0-9A-Za-z]") {
+            let t = generate(Environment::Live);
+            let real = t.token.expose_secret().to_owned();
+            proptest::prop_assert_eq!(parse(&real).map(|p| p.lookup_id), Some(t.lookup_id));
+            let mut bytes = real.clone().into_bytes();
+            let pos = pos.min(bytes.len() - 1);
+            let replacement = c.as_bytes()[0];
+            proptest::prop_assume!(bytes[pos] != replacement);
+            bytes[pos] = replacement;
+            proptest::prop_assert!(parse(&String::from_utf8(bytes).unwrap()).is_none());
+        }
+    }
 }

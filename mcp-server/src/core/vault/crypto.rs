@@ -210,4 +210,31 @@ mod tests {
             assert!(seen.insert(blob[1..13].to_vec()), "nonce repeated");
         }
     }
+
+    // Property tests standing in for a fuzzer: the blob decoder never panics and fails closed.
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 2000, ..Default::default() })]
+
+        #[test]
+        fn blob_decoder_never_panics(blob in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..128)) {
+            let key = Key::from_bytes([7; 32]);
+            proptest::prop_assert!(open(&key, b"aad", &blob).is_err());
+        }
+
+        #[test]
+        fn a_real_blob_fails_closed_on_any_mutation(
+            msg in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+            at in proptest::prelude::any::<usize>(),
+            flip in 1u8..=255,
+        ) {
+            let key = Key::random();
+            let blob = seal(&key, b"ctx", &msg);
+            proptest::prop_assert_eq!(open(&key, b"ctx", &blob).unwrap(), msg);
+            let mut bad = blob.clone();
+            let at = at % bad.len();
+            bad[at] ^= flip;
+            proptest::prop_assert!(open(&key, b"ctx", &bad).is_err());
+            proptest::prop_assert!(open(&key, b"ctx", &blob[..at]).is_err());
+        }
+    }
 }

@@ -1,0 +1,16 @@
+//! The tests that run the real `converra` binary as a process: the CLI, stdio MCP, `kill -9`,
+//! logs, replicas. One test binary; one module per thing tested; the launcher is the test
+//! kit's (`converra_test_kit::process`).
+
+use converra_test_kit::Binary;
+
+/// The binary under test: Cargo names it only to this package's own tests.
+const CONVERRA: Binary = Binary::new(env!("CARGO_BIN_EXE_converra"));
+
+mod cli_client;
+mod configuration;
+mod crash_durability;
+mod leakage;
+mod mcp_stdio;
+mod replicas;
+mod serve;

@@ -1,0 +1,142 @@
+//! `converra mcp`: the same tools over stdin/stdout, driven by rmcp's child-process client
+//! against the real binary, as a client that launches a process would.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use converra_test_kit::mcp::{Client, MCP_TOOLS, call};
+use rmcp::ServiceExt;
+use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
+use serde_json::{Value, json};
+
+use crate::CONVERRA;
+
+/// `converra` with a clean environment, on the vault in `dir`.
+fn in_vault(dir: &Path) -> Command {
+    let (db, key_file) = (dir.join("converra.db"), dir.join("master.key"));
+    let envs = [
+        ("CONVERRA_DB", db.to_str().unwrap()),
+        ("CONVERRA_MASTER_KEY_FILE", key_file.to_str().unwrap()),
+        ("CONVERRA_LOG", "warn"),
+    ];
+    CONVERRA.command(&[], &envs)
+}
+
+/// `converra init`: a new organization; its owner's first API key is printed on stdout.
+fn init(dir: &Path) -> String {
+    let out = in_vault(dir)
+        .args(["init", "--org", "stdio", "--owner", "o@stdio.example", "--environment", "test"])
+        .output()
+        .expect("converra init runs");
+    assert!(out.status.success(), "init failed: {}", String::from_utf8_lossy(&out.stderr));
+    let key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert!(key.starts_with("sk_test_"), "a key on stdout, got {key:?}");
+    key
+}
+
+async fn launch(dir: &Path, key: &str) -> Client {
+    let cmd = tokio::process::Command::from(in_vault(dir)).configure(|cmd| {
+        cmd.arg("mcp").env("CONVERRA_API_KEY", key);
+    });
+    ().serve(TokioChildProcess::new(cmd).expect("converra mcp starts")).await.expect("the stdio server initializes")
+}
+
+#[tokio::test]
+async fn stdio_serves_the_same_tools_as_the_init_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = init(dir.path());
+    let client = launch(dir.path(), &key).await;
+
+    let info = client.peer_info().expect("initialized");
+    assert_eq!(info.server_info.as_ref().unwrap().name, "converra");
+
+    let tools = client.list_all_tools().await.expect("tools/list");
+    let mut names: Vec<_> = tools.iter().map(|t| t.name.to_string()).collect();
+    names.sort();
+    assert_eq!(names, MCP_TOOLS);
+
+    let listed = call(&client, "list_provider_keys", json!({})).await;
+    assert_ne!(listed.is_error, Some(true), "{listed:?}");
+    assert_eq!(listed.structured_content, Some(json!({"data": []})));
+
+    let added = call(
+        &client,
+        "add_provider_key",
+        json!({"provider": "openai", "name": "OpenAI-Dev", "api_key": "sk-proj-STDIOopenaiKEY0123456789wxyz"}),
+    )
+    .await;
+    assert_ne!(added.is_error, Some(true), "{added:?}");
+    let added = added.structured_content.unwrap();
+    assert_eq!(added["environment"], "test");
+    assert_eq!(added["masked"].as_str().map(|m| m.ends_with("wxyz")), Some(true));
+
+    let listed = call(&client, "list_provider_keys", json!({"provider": "openai"})).await;
+    assert_eq!(listed.structured_content.unwrap()["data"][0]["id"], added["id"]);
+
+    let resolved = call(&client, "resolve_provider_key", json!({"provider": "openai"})).await;
+    assert_eq!(resolved.structured_content.unwrap()["source"], "organization");
+
+    // Tool errors carry the REST body, as over HTTP.
+    let missing = call(&client, "revoke_provider_key", json!({"id": "pk_nope"})).await;
+    assert_eq!(missing.is_error, Some(true));
+    let text = missing.content[0].as_text().unwrap().text.clone();
+    let body: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(body, json!({"error": {"code": "NOT_FOUND", "message": "Provider key not found"}}));
+
+    client.cancel().await.ok();
+}
+
+#[test]
+fn a_missing_or_invalid_key_exits_with_the_401_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = init(dir.path());
+
+    let run = |key: Option<&str>| {
+        let mut cmd = in_vault(dir.path());
+        cmd.arg("mcp").stdin(Stdio::null());
+        if let Some(key) = key {
+            cmd.env("CONVERRA_API_KEY", key);
+        }
+        cmd.output().expect("converra mcp runs")
+    };
+
+    let out = run(Some("sk_test_notAkey"));
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("Invalid API key"), "{stderr}");
+    assert!(out.stdout.is_empty(), "nothing but MCP on stdout");
+
+    // A well-formed key with a wrong secret: same message, and the secret is not repeated.
+    let tampered = format!("{}0000", &key[..key.len() - 4]);
+    let out = run(Some(&tampered));
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("Invalid API key"), "{stderr}");
+    assert!(!stderr.contains(&tampered), "{stderr}");
+
+    let out = run(None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("CONVERRA_API_KEY"));
+
+    // The key never shows in --help.
+    let help = in_vault(dir.path()).args(["mcp", "--help"]).env("CONVERRA_API_KEY", &key).output().unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(help.contains("CONVERRA_API_KEY"), "{help}");
+    assert!(!help.contains(&key), "{help}");
+    assert!(!help.contains("--api-key"), "the refused flag is not offered: {help}");
+}
+
+#[test]
+fn a_key_on_the_command_line_is_refused_with_the_way_to_pass_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = init(dir.path());
+    for args in [vec!["mcp", "--api-key", key.as_str()], vec!["mcp", "--api-key"]] {
+        let out = in_vault(dir.path()).args(&args).stdin(Stdio::null()).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.starts_with("error: --api-key is not accepted"), "{stderr}");
+        assert!(stderr.contains("Set CONVERRA_API_KEY in the environment instead"), "{stderr}");
+        assert!(!stderr.contains(&key), "the key is not repeated: {stderr}");
+        assert!(out.stdout.is_empty());
+    }
+}

@@ -1,0 +1,351 @@
+//! Real clients we did not write, against the real server on a random local port (wiremock stands
+//! in for the AI providers only):
+//! - the official `openai` Python client against the OpenAI-compatible `/v1`, changing only its
+//!   base URL and key (script: `tests/e2e/clients/openai_client.py`);
+//! - Claude Code: `claude mcp add --transport http … --header "Authorization: Bearer …"`, then
+//!   `claude mcp list` must say `✔ Connected` — and must not for a wrong key or no key;
+//! - the MCP conformance suite (`@modelcontextprotocol/conformance`) for the scenarios that test a
+//!   real server's protocol behaviour. The suite cannot send an `Authorization` header, so it talks
+//!   to a small reverse proxy that adds one and passes `Host` and `Origin` through unchanged (so the
+//!   DNS-rebinding scenario tests Converra, not the proxy). Authentication is never relaxed.
+//!
+//! Each test needs a client installed, so each is `#[ignore]`d with the reason: a plain `cargo
+//! test` lists them as ignored rather than passing them. `.ci/run` installs the clients (pinned,
+//! cached in `.ci/cache`), passes `CONVERRA_PYTHON` and `CONVERRA_NPM_BIN`, and runs them with
+//! `cargo test -- --include-ignored`; without those variables the tests look for `python3`
+//! (with `openai`) and for `claude` / `conformance` on `PATH`. A test that runs without its
+//! client fails, saying what is missing.
+
+use std::ffi::{OsStr, OsString};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Output, Stdio};
+use std::time::{Duration, Instant};
+
+use axum::http::HeaderName;
+use axum::http::header::{AUTHORIZATION, HOST, ORIGIN};
+use converra::Provider;
+use converra_test_kit::mcp::MCP_TOOLS;
+use converra_test_kit::providers::{MockProviders, chat_stream, valid_key};
+use converra_test_kit::{Options, TestApp, spawn_app, spawn_app_with};
+use serde_json::{Value, json};
+use tokio::process::Command;
+
+// ---------------------------------------------------------------------------------------------
+// Finding the clients, running them bounded
+// ---------------------------------------------------------------------------------------------
+
+/// A test that was asked to run without its client fails, saying what is missing and where it
+/// comes from.
+fn missing(client: &str, why: &str) -> ! {
+    panic!("{client} is not installed ({why}); `bash .ci/run` installs it");
+}
+
+/// The first `name` that is a file in the folders of `path` (a `PATH`-style list).
+fn find_in(path: &OsStr, name: &str) -> Option<PathBuf> {
+    std::env::split_paths(path).map(|dir| dir.join(name)).find(|p| p.is_file())
+}
+
+/// `PATH` with `first` in front, so a tool's own Node (and its siblings) win.
+fn path_with(first: &Path) -> OsString {
+    let rest = std::env::var_os("PATH").unwrap_or_default();
+    std::env::join_paths(std::iter::once(first.to_owned()).chain(std::env::split_paths(&rest))).expect("a valid PATH")
+}
+
+/// An npm tool: in `CONVERRA_NPM_BIN` when that is set, else on `PATH`.
+fn npm_tool(name: &str) -> Result<PathBuf, String> {
+    match std::env::var_os("CONVERRA_NPM_BIN") {
+        Some(dir) => {
+            let tool = PathBuf::from(dir).join(name);
+            tool.is_file().then_some(tool.clone()).ok_or_else(|| format!("no {} (CONVERRA_NPM_BIN)", tool.display()))
+        }
+        None => find_in(&std::env::var_os("PATH").unwrap_or_default(), name)
+            .ok_or_else(|| format!("`{name}` is not on PATH and CONVERRA_NPM_BIN is not set")),
+    }
+}
+
+/// A client command with a predictable environment: no proxy for loopback, no inherited
+/// OpenAI/Anthropic/Claude settings that could point it elsewhere.
+fn client_command(program: impl AsRef<OsStr>) -> Command {
+    let mut command = Command::new(program);
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy().into_owned();
+        if ["OPENAI_", "ANTHROPIC_", "CLAUDE_", "MCP_"].iter().any(|p| name.starts_with(p)) {
+            command.env_remove(name);
+        }
+    }
+    command.env("NO_PROXY", "127.0.0.1,localhost,::1").env("no_proxy", "127.0.0.1,localhost,::1");
+    command
+}
+
+/// Runs a client to completion, at most `limit`: on timeout its whole process group is killed
+/// and the test fails. The server under test keeps serving meanwhile (the wait is async).
+async fn run(mut command: Command, limit: Duration) -> Output {
+    command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true).process_group(0);
+    let child = command.spawn().unwrap_or_else(|e| panic!("{command:?} starts: {e}"));
+    let group = child.id();
+    match tokio::time::timeout(limit, child.wait_with_output()).await {
+        Ok(output) => output.expect("the client's output"),
+        Err(_) => {
+            if let Some(group) = group {
+                let _ = std::process::Command::new("kill").args(["-KILL", "--", &format!("-{group}")]).status();
+            }
+            panic!("{command:?} did not finish within {limit:?}: killed");
+        }
+    }
+}
+
+/// stdout then stderr, for assertion messages.
+fn both(output: &Output) -> String {
+    format!(
+        "status {}\n--- stdout\n{}--- stderr\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// The official openai Python client
+// ---------------------------------------------------------------------------------------------
+
+/// The Python that imports `openai`: `CONVERRA_PYTHON`, else `python3`.
+async fn python_with_openai() -> Result<(String, String), String> {
+    let python = std::env::var("CONVERRA_PYTHON").unwrap_or_else(|_| "python3".into());
+    let mut probe = client_command(&python);
+    probe.args(["-c", "import openai; print(openai.__version__)"]).stdin(Stdio::null()).kill_on_drop(true);
+    match tokio::time::timeout(Duration::from_secs(30), probe.output()).await {
+        Ok(Ok(out)) if out.status.success() => Ok((python, String::from_utf8_lossy(&out.stdout).trim().to_owned())),
+        Ok(Ok(_)) => Err(format!("`{python}` cannot import openai")),
+        Ok(Err(e)) => Err(format!("`{python}` does not run: {e}")),
+        Err(_) => Err(format!("`{python} -c 'import openai'` did not finish within 30 s")),
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs the openai Python client, installed by .ci/run"]
+async fn the_official_openai_python_client_works_with_only_base_url_and_key_changed() {
+    let (python, version) = match python_with_openai().await {
+        Ok(found) => found,
+        Err(why) => missing("the openai Python client", &why),
+    };
+    let mocks = MockProviders::start().await;
+    let app = spawn_app_with(Options { base_urls: mocks.base_urls(), ..Default::default() }).await;
+    let key = valid_key(Provider::Openai);
+    let added = app
+        .post("/api/v1/provider-keys", &app.api_key, json!({"provider": "openai", "name": "OpenAI", "api_key": key}))
+        .await;
+    assert_eq!(added.status, 201, "{}", added.text);
+    let model = "gpt-4o-mini";
+    mocks.answer_text(Provider::Openai, key, model, "Hello there!").await;
+    mocks.answer_chat(Provider::Openai, key, model, true, chat_stream(Provider::Openai, model, &["Hel", "lo!"])).await;
+
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/e2e/clients/openai_client.py");
+    let started = Instant::now();
+    let mut command = client_command(&python);
+    command.arg(script).arg(&app.base_url).arg(&app.api_key);
+    let output = run(command, Duration::from_secs(120)).await;
+    eprintln!("openai {version} (Python): {:?}", started.elapsed());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "the openai client failed:\n{}", both(&output));
+    for line in [
+        "ok content: 'Hello there!'",
+        "ok finish_reason: 'stop'",
+        "ok usage: (12, 5, 17)",
+        "ok model: 'openai/gpt-4o-mini'",
+        "ok stream content: 'Hello!'",
+        "ok stream finish_reason: 'stop'",
+        "ok stream usage: (12, 5, 17)",
+        "ok async stream content: 'Hello!'",
+        "ok models include openai/gpt-4o-mini: True",
+        "ok bad key status: 401",
+        "ok bad key body message: 'Invalid API key'",
+        "ok bad key on chat status: 401",
+        "ok unknown model status: 400",
+        "ok no provider key status: 409",
+        "ok no provider key, streaming status: 409",
+        "all checks passed",
+    ] {
+        assert!(stdout.lines().any(|l| l == line), "missing `{line}` in:\n{stdout}");
+    }
+
+    // What reached the provider: the client's messages, translated, with the stored key.
+    let bodies = mocks.chat_bodies(Provider::Openai).await;
+    assert_eq!(bodies.len(), 3, "one plain and two streamed completions reached OpenAI: {bodies:?}");
+    assert!(bodies.iter().all(|b| b["model"] == model), "{bodies:?}");
+    let plain = bodies.iter().find(|b| b["stream"] != true).expect("the non-streaming call");
+    let said: Vec<(&str, &str)> = plain["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .map(|m| (m["role"].as_str().unwrap_or_default(), m["content"].as_str().unwrap_or_default()))
+        .collect();
+    assert_eq!(said, [("system", "Be brief."), ("user", "Say hello")], "{plain}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Claude Code
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+#[ignore = "needs Claude Code, installed by .ci/run"]
+async fn claude_code_connects_with_the_bearer_header_and_not_with_a_wrong_key_or_none() {
+    let claude = match npm_tool("claude") {
+        Ok(tool) => tool,
+        Err(why) => missing("Claude Code (`claude`)", &why),
+    };
+    let app = spawn_app().await;
+    // Claude Code keeps its configuration under HOME (`~/.claude.json`, per project = working
+    // folder): a temporary one touches no real configuration and needs no account.
+    let home = tempfile::tempdir().unwrap();
+    let claude = |args: &[&str]| {
+        let mut command = client_command(&claude);
+        command
+            .args(args)
+            .current_dir(home.path())
+            .env("HOME", home.path())
+            .env("XDG_CONFIG_HOME", home.path().join(".config"))
+            .env("PATH", path_with(claude.parent().unwrap()))
+            .env("DISABLE_AUTOUPDATER", "1")
+            .env("DISABLE_TELEMETRY", "1")
+            .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1");
+        command
+    };
+    let started = Instant::now();
+    let version = run(claude(&["--version"]), Duration::from_secs(60)).await;
+    assert!(version.status.success(), "{}", both(&version));
+    let url = app.url("/api/mcp");
+    let good = format!("Authorization: Bearer {}", app.api_key);
+    let wrong = "Authorization: Bearer sk_test_not_a_key";
+    for add in [
+        vec!["mcp", "add", "--transport", "http", "converra", &url, "--header", &good],
+        vec!["mcp", "add", "--transport", "http", "wrongkey", &url, "--header", wrong],
+        vec!["mcp", "add", "--transport", "http", "nokey", &url],
+    ] {
+        let out = run(claude(&add), Duration::from_secs(60)).await;
+        assert!(out.status.success(), "claude {add:?}:\n{}", both(&out));
+    }
+
+    // `claude mcp list` exits 0 whatever the servers answered: read its lines.
+    let list = run(claude(&["mcp", "list"]), Duration::from_secs(60)).await;
+    let stdout = String::from_utf8_lossy(&list.stdout).into_owned();
+    eprintln!("{} ({:?} in all)", String::from_utf8_lossy(&version.stdout).trim(), started.elapsed());
+    let line = |name: &str| {
+        stdout.lines().find(|l| l.starts_with(&format!("{name}: "))).unwrap_or_else(|| panic!("no {name}:\n{stdout}"))
+    };
+    assert_eq!(line("converra"), format!("converra: {url} (HTTP) - ✔ Connected"), "{}", both(&list));
+    for refused in ["wrongkey", "nokey"] {
+        assert!(!line(refused).contains("Connected"), "{}", both(&list));
+        assert!(line(refused).contains('✘'), "{}", both(&list));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The MCP conformance suite, through a header-adding reverse proxy
+// ---------------------------------------------------------------------------------------------
+
+/// The proxy adds the key and leaves `Host` and `Origin` alone: Converra itself refuses a
+/// foreign `Host` or `Origin` behind it, exactly as it does when reached directly.
+async fn assert_proxy_is_transparent(app: &TestApp, proxy: SocketAddr) {
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let ping = json!({"jsonrpc": "2.0", "id": 1, "method": "ping"});
+    let post = |base: String, extra: &[(HeaderName, &str)]| {
+        let mut request = http
+            .post(format!("{base}/api/mcp"))
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2025-11-25")
+            .json(&ping);
+        for (name, value) in extra {
+            request = request.header(name.clone(), *value);
+        }
+        request.send()
+    };
+    let via_proxy = format!("http://localhost:{}", proxy.port());
+    let ok = post(via_proxy.clone(), &[]).await.unwrap();
+    assert_eq!(ok.status(), 200, "the proxy adds the key");
+    let direct = post(app.base_url.clone(), &[]).await.unwrap();
+    assert_eq!(direct.status(), 401, "without the proxy there is no key");
+    for (name, value) in [(HOST, "evil.example.com"), (ORIGIN, "http://evil.example.com")] {
+        let direct =
+            post(app.base_url.clone(), &[(name.clone(), value), (AUTHORIZATION, &format!("Bearer {}", app.api_key))])
+                .await
+                .unwrap();
+        let proxied = post(via_proxy.clone(), &[(name.clone(), value)]).await.unwrap();
+        assert_eq!(direct.status(), 403, "Converra refuses {name}: {value}");
+        assert_eq!(proxied.status(), direct.status(), "{name} passes through the proxy unchanged");
+        assert_eq!(proxied.text().await.unwrap(), direct.text().await.unwrap());
+    }
+}
+
+/// The scenarios that test a real server (the others expect the suite's own fixture server, with
+/// tools such as `test_image_content`, and fail against any product server by design).
+///
+/// Left out: `server-sse-multiple-streams` needs an `Mcp-Session-Id`; Converra's `/api/mcp` is
+/// stateless by design (no session may carry one key's identity into another's calls), so the
+/// scenario only records a WARNING ("Server did not provide session ID") with zero checks and
+/// exits 0 — running it would prove nothing. `logging-set-level`: Converra does not declare the
+/// logging capability.
+const SCENARIOS: &[&str] = &["server-initialize", "ping", "tools-list", "dns-rebinding-protection"];
+
+/// The checks one scenario run wrote to `--output-dir`.
+fn recorded_checks(dir: &Path) -> Vec<Value> {
+    let mut checks = Vec::new();
+    for run in std::fs::read_dir(dir).expect("the output folder") {
+        let file = run.unwrap().path().join("checks.json");
+        let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        checks.extend(serde_json::from_str::<Vec<Value>>(&text).expect("checks.json is a list"));
+    }
+    checks
+}
+
+#[tokio::test]
+#[ignore = "needs the MCP conformance suite and Node >= 22, installed by .ci/run"]
+async fn the_mcp_conformance_suite_passes_the_server_scenarios() {
+    let conformance = match npm_tool("conformance") {
+        Ok(tool) => tool,
+        Err(why) => missing("the MCP conformance suite (`conformance`)", &why),
+    };
+    // The suite needs Node ≥ 22 (it imports `fs.globSync`); `.ci/run` installs one beside it.
+    let path = path_with(conformance.parent().unwrap());
+    let Some(node) = find_in(&path, "node") else {
+        missing("Node ≥ 22 for the conformance suite", "no `node`");
+    };
+    let mut probe = client_command(&node);
+    probe.arg("--version").env("PATH", &path);
+    let node_version = String::from_utf8_lossy(&run(probe, Duration::from_secs(30)).await.stdout).trim().to_owned();
+    let major: u32 = node_version.trim_start_matches('v').split('.').next().and_then(|m| m.parse().ok()).unwrap_or(0);
+    if major < 22 {
+        missing("Node ≥ 22 for the conformance suite", &format!("`{}` is {node_version}", node.display()));
+    }
+
+    let app = spawn_app().await;
+    let proxy = converra_test_kit::proxy::start(&app.base_url, Some(&app.api_key)).await;
+    assert_proxy_is_transparent(&app, proxy).await;
+    // `localhost`, as a user would type it: the suite's well-behaved requests carry this Host.
+    let url = format!("http://localhost:{}/api/mcp", proxy.port());
+    for scenario in SCENARIOS {
+        let started = Instant::now();
+        let out_dir = tempfile::tempdir().unwrap();
+        let mut command = client_command(&conformance);
+        command
+            .args(["server", "--url", &url, "--scenario", scenario, "--output-dir"])
+            .arg(out_dir.path())
+            .env("PATH", &path)
+            .env("NO_COLOR", "1");
+        let output = run(command, Duration::from_secs(120)).await;
+        eprintln!("conformance {scenario} (node {node_version}): {:?}", started.elapsed());
+        assert!(output.status.success(), "conformance scenario {scenario} failed:\n{}", both(&output));
+        let checks = recorded_checks(out_dir.path());
+        let status = |c: &Value| c["status"].as_str().unwrap_or_default().to_owned();
+        let bad: Vec<&Value> = checks.iter().filter(|c| !matches!(status(c).as_str(), "SUCCESS" | "INFO")).collect();
+        assert!(bad.is_empty(), "{scenario}: checks not passed: {bad:#?}\n{}", both(&output));
+        assert!(checks.iter().any(|c| status(c) == "SUCCESS"), "{scenario} checked nothing: {checks:#?}");
+        if *scenario == "tools-list" {
+            let listed = checks.iter().find(|c| c["id"] == "tools-list").expect("the tools-list check");
+            let mut tools: Vec<&str> =
+                listed["details"]["tools"].as_array().expect("tool names").iter().filter_map(Value::as_str).collect();
+            tools.sort_unstable();
+            assert_eq!(tools, MCP_TOOLS, "{listed:#}");
+        }
+    }
+}

@@ -1,0 +1,17 @@
+//! The end-to-end tests: the server in-process on a random port (`converra_test_kit::spawn_app`),
+//! driven through HTTP, the SDK, the rmcp client and real outside clients, with wiremock
+//! standing in for the AI providers. One test binary; one module per thing tested.
+
+mod access;
+mod adversarial;
+mod clients;
+mod completions;
+mod edges;
+mod examples;
+mod ids;
+mod mcp;
+mod mcp_protocol;
+mod metering;
+mod not_stored;
+mod sdk;
+mod vault;

@@ -1,0 +1,23 @@
+//! The test kit: one definition of everything Converra's tests and benchmark share.
+//!
+//! - [`app`]: `spawn_app()`, the server in-process on port 0 with a fresh database, and
+//!   [`Answer`], an HTTP answer read whole (the end-to-end tests, `tests/e2e`);
+//! - [`providers`]: wiremock stand-ins for the AI providers with their recorded bodies;
+//! - [`process`]: the real `converra` binary as a process ([`Binary`], [`Server`]) and private
+//!   PostgreSQL and Redis servers (`mcp-server/tests/binary`, the benchmark);
+//! - [`mcp`]: the MCP tool list and a `tools/call` helper for rmcp clients;
+//! - [`proxy`]: a reverse proxy that sets or strips the `Authorization` header.
+//!
+//! wiremock stands in for the providers only; Converra's own components are never mocked.
+
+pub mod app;
+pub mod mcp;
+pub mod process;
+pub mod providers;
+pub mod proxy;
+
+pub use app::{
+    Answer, Options, TestApp, app_with_mocks, fresh_postgres_database, id_of, on_postgres, rfc3339, spawn_app,
+    spawn_app_on, spawn_app_with, str_of, unix_now,
+};
+pub use process::{Binary, PrivatePostgres, PrivateRedis, Server, free_port, random_master_key, run, stderr_of};
