@@ -5,16 +5,15 @@
 pub mod auth;
 pub mod error;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+/// The configured largest request body (`CONVERRA_BODY_LIMIT`), put into every request's
+/// extensions by the outermost layer, for the 413 message and for the faces that read a whole
+/// body themselves. Per app, not per process: two apps in one process keep their own.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimit(pub usize);
 
-static BODY_LIMIT: AtomicUsize = AtomicUsize::new(1024 * 1024);
-
-/// The configured largest request body (`CONVERRA_BODY_LIMIT`), for the 413 message and for
-/// the faces that read a whole body themselves.
-pub fn body_limit() -> usize {
-    BODY_LIMIT.load(Ordering::Relaxed)
-}
-
-pub(crate) fn set_body_limit(limit: usize) {
-    BODY_LIMIT.store(limit, Ordering::Relaxed);
+impl BodyLimit {
+    /// The limit of the app this request reached.
+    pub fn of(extensions: &axum::http::Extensions) -> usize {
+        extensions.get::<BodyLimit>().map_or(1024 * 1024, |l| l.0)
+    }
 }

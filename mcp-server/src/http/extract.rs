@@ -56,9 +56,10 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
 /// Reads a whole body within the configured limit; over it is `PAYLOAD_TOO_LARGE`, which each
 /// face renders in its own shape (axum's own rejection is plain text).
 pub async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Error> {
+    let limit = crate::edge::BodyLimit::of(req.extensions());
     Bytes::from_request(req, state).await.map_err(|rejection| {
         if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-            Error::PayloadTooLarge { limit: crate::edge::body_limit() }
+            Error::PayloadTooLarge { limit }
         } else {
             Error::Validation { field: None, message: "could not read the request body".into() }
         }

@@ -102,7 +102,6 @@ fn panicked(_payload: Box<dyn std::any::Any + Send + 'static>) -> Response {
 /// JSON 500 for a panic, and a trace span that records the path but never the query string or
 /// headers.
 pub fn finish(router: Router<Arc<Core>>, core: Arc<Core>, body_limit: usize) -> Router {
-    crate::edge::set_body_limit(body_limit);
     let request_id = HeaderName::from_static("x-request-id");
     router
         .route("/healthz", get(healthz))
@@ -112,6 +111,7 @@ pub fn finish(router: Router<Arc<Core>>, core: Arc<Core>, body_limit: usize) -> 
         .with_state(core)
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
         .layer(axum::extract::DefaultBodyLimit::max(body_limit))
+        .layer(axum::Extension(crate::edge::BodyLimit(body_limit)))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(

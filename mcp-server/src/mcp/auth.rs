@@ -30,8 +30,9 @@ struct Envelope {
 
 pub async fn require_api_key(State(core): State<Arc<Core>>, req: Request, next: Next) -> Response {
     let (parts, body) = req.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, crate::edge::body_limit()).await else {
-        return ApiError(Error::PayloadTooLarge { limit: crate::edge::body_limit() }).into_response();
+    let limit = crate::edge::BodyLimit::of(&parts.extensions);
+    let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
+        return ApiError(Error::PayloadTooLarge { limit }).into_response();
     };
     let envelope = serde_json::from_slice::<Envelope>(&bytes).ok();
     let tool_call = envelope.as_ref().and_then(|e| e.method.as_deref()) == Some("tools/call");

@@ -23,7 +23,6 @@ use tokio::task::JoinHandle;
 
 use crate::process::random_master_key;
 
-mod gate;
 use crate::providers::MockProviders;
 
 /// How to start the app.
@@ -87,8 +86,6 @@ pub struct TestApp {
     pub core: Arc<Core>,
     pub http: reqwest::Client,
     options: Options,
-    // Held while the app lives: see [`gate`].
-    _gate: gate::Guard,
     shutdown: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<()>>,
     // Dropped last: the database lives in it.
@@ -142,7 +139,6 @@ pub async fn app_with_mocks(platform: &[(Provider, &str)]) -> (TestApp, MockProv
 }
 
 pub async fn spawn_app_with(options: Options) -> TestApp {
-    let gate = if options.body_limit.is_some() { gate::alone().await } else { gate::shared().await };
     let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
     let db_path = dir.path().join("converra.db");
     let database_url = if on_postgres() && !options.sqlite_file { Some(fresh_postgres_database().await) } else { None };
@@ -151,13 +147,12 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     let bootstrap = app.bootstrap.as_ref().expect("an empty database bootstraps");
     let (api_key, org_id, owner_id) =
         (bootstrap.api_key.expose_secret().to_owned(), bootstrap.organization.id.clone(), bootstrap.owner_id.clone());
-    start(app, gate, dir, db_path, database_url, master_key, options, api_key, org_id, owner_id)
+    start(app, dir, db_path, database_url, master_key, options, api_key, org_id, owner_id)
 }
 
 #[allow(clippy::too_many_arguments)]
 fn start(
     app: App,
-    gate: gate::Guard,
     dir: Arc<tempfile::TempDir>,
     db_path: PathBuf,
     database_url: Option<String>,
@@ -188,7 +183,6 @@ fn start(
         core,
         http: reqwest::Client::new(),
         options,
-        _gate: gate,
         shutdown: Some(tx),
         handle: Some(handle),
         _dir: dir,
@@ -311,7 +305,6 @@ impl TestApp {
     /// Restarts with a new master key and, during a rotation, the previous one.
     pub async fn restart_with_master_keys(mut self, key_b64: String, previous_b64: Option<String>) -> TestApp {
         self.stop().await;
-        let gate = self._gate.again();
         let mut config = config(&self.db_path, self.database_url.as_deref(), &key_b64, &self.options);
         config.previous_master_key = previous_b64.map(|p| MasterKeySource::Env(SecretString::from(p)));
         let app = App::build(config).await.expect("app restarts");
@@ -319,7 +312,6 @@ impl TestApp {
         let dir = self._dir.clone();
         start(
             app,
-            gate,
             dir,
             self.db_path.clone(),
             self.database_url.clone(),
