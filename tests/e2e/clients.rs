@@ -238,6 +238,45 @@ async fn claude_code_connects_with_the_bearer_header_and_not_with_a_wrong_key_or
         assert!(!line(refused).contains("Connected"), "{}", both(&list));
         assert!(line(refused).contains('✘'), "{}", both(&list));
     }
+
+    // Sessions opened back to back on the free plan (60 requests a minute) never lock the user
+    // out: each spends protocol traffic (initialize, notifications, tools/prompts/resources
+    // lists), which has a bucket of its own.
+    for session in 0..12 {
+        let again = run(claude(&["mcp", "list"]), Duration::from_secs(60)).await;
+        let stdout = String::from_utf8_lossy(&again.stdout).into_owned();
+        assert!(
+            stdout.contains(&format!("converra: {url} (HTTP) - ✔ Connected")),
+            "session {session} failed to connect:\n{}",
+            both(&again)
+        );
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs the MCP Inspector CLI and Node >= 22, installed by .ci/run"]
+async fn the_mcp_inspector_strict_check_finds_no_schema_portability_problem() {
+    let inspector = match npm_tool("mcp-inspector") {
+        Ok(tool) => tool,
+        Err(why) => missing("the MCP Inspector (`mcp-inspector`)", &why),
+    };
+    let app = spawn_app().await;
+    let home = tempfile::tempdir().unwrap();
+    let mut command = client_command(&inspector);
+    command
+        .args(["--cli", &app.url("/api/mcp"), "--transport", "http", "--method", "tools/list", "--strict"])
+        .arg("--header")
+        .arg(format!("Authorization: Bearer {}", app.api_key))
+        .env("HOME", home.path())
+        .env("PATH", path_with(inspector.parent().unwrap()))
+        .env("NO_COLOR", "1");
+    let output = run(command, Duration::from_secs(120)).await;
+    assert!(output.status.success(), "the Inspector's strict check failed:\n{}", both(&output));
+    let listed: Value =
+        serde_json::from_slice(&output.stdout).unwrap_or_else(|_| panic!("JSON tools:\n{}", both(&output)));
+    assert_eq!(listed["tools"].as_array().map(Vec::len), Some(MCP_TOOLS.len()), "{listed}");
+    let stderr = String::from_utf8_lossy(&output.stderr).to_lowercase();
+    assert!(!stderr.contains("warning") && !stderr.contains("issue"), "portability problems reported:\n{stderr}");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -283,9 +322,16 @@ async fn assert_proxy_is_transparent(app: &TestApp, proxy: SocketAddr) {
 /// Left out: `server-sse-multiple-streams` needs an `Mcp-Session-Id`; Converra's `/api/mcp` is
 /// stateless by design (no session may carry one key's identity into another's calls), so the
 /// scenario only records a WARNING ("Server did not provide session ID") with zero checks and
-/// exits 0 — running it would prove nothing. `logging-set-level`: Converra does not declare the
-/// logging capability.
-const SCENARIOS: &[&str] = &["server-initialize", "ping", "tools-list", "dns-rebinding-protection"];
+/// exits 0 — running it would prove nothing.
+const SCENARIOS: &[&str] = &[
+    "server-initialize",
+    "ping",
+    "tools-list",
+    "dns-rebinding-protection",
+    "logging-set-level",
+    "prompts-list",
+    "resources-list",
+];
 
 /// The checks one scenario run wrote to `--output-dir`.
 fn recorded_checks(dir: &Path) -> Vec<Value> {
