@@ -15,6 +15,7 @@
 //! Environment: `BENCH_SECONDS` (per cell, default 5), `BENCH_CONCURRENCY` (default `1,16,64`),
 //! `BENCH_WORKERS` (Converra's `--workers`, default 1 so that Converra, the driver and the
 //! mock each have a core's worth of threads; `default` for one worker per core),
+//! `BENCH_CONVERRA_BIN` (another `converra` build to measure instead of this one),
 //! `BENCH_DATABASE_URL` (a PostgreSQL server: a second Converra runs on a fresh database there
 //! and its `/v1` path is measured in the same run, beside the SQLite one), `BENCH_REDIS_URL`
 //! (that second Converra keeps its rate-limit buckets in this Redis; without it, per replica).
@@ -36,7 +37,14 @@ use hdrhistogram::Histogram;
 use serde_json::{Value, json};
 
 /// The release binary under test (the bench profile builds it).
-const CONVERRA: Binary = Binary::new(env!("CARGO_BIN_EXE_converra"));
+/// The `converra` binary under test: this build's, or `BENCH_CONVERRA_BIN` (another build's,
+/// for a before/after comparison in one run of the same driver and mock).
+fn converra() -> Binary {
+    match std::env::var("BENCH_CONVERRA_BIN") {
+        Ok(path) => Binary::new(Box::leak(path.into_boxed_str())),
+        Err(_) => Binary::new(env!("CARGO_BIN_EXE_converra")),
+    }
+}
 
 /// Runs the mock in this process, printing its address (`--mock` mode), until its stdin
 /// closes: when the benchmark ends, however it ends, the mock goes with it.
@@ -125,11 +133,11 @@ async fn start_converra(
     }
     let db = dir.join(if postgres.is_some() { "unused.db" } else { "converra.db" });
     let started = Instant::now();
-    let server = Server::start(CONVERRA, &db, &envs).await;
+    let server = Server::start(converra(), &db, &envs).await;
     let cold_start = started.elapsed();
     let key = server.bootstrap_key().await;
     let plan = ["admin", "org", "set-plan", "default", "enterprise", "--rate-limit", "100000000"];
-    let status = CONVERRA.command(&plan, &envs).status().unwrap();
+    let status = converra().command(&plan, &envs).status().unwrap();
     assert!(status.success());
     Converra { server, key, cold_start }
 }
