@@ -109,27 +109,7 @@ impl Config {
             why: format!("`{addr}` is not an address like 127.0.0.1:8080"),
         })?;
         let db_path = PathBuf::from(get("CONVERRA_DB").unwrap_or_else(|| "./converra.db".into()));
-        let database_url = match (get("CONVERRA_DATABASE_URL"), get("CONVERRA_DATABASE_URL_FILE")) {
-            (Some(url), _) => Some(SecretString::from(url)),
-            (None, Some(file)) => Some(SecretString::from(
-                std::fs::read_to_string(&file)
-                    .map_err(|e| ConfigError::Invalid {
-                        name: "CONVERRA_DATABASE_URL_FILE",
-                        why: format!("cannot read {file}: {e}"),
-                    })?
-                    .trim()
-                    .to_owned(),
-            )),
-            (None, None) => None,
-        };
-        if let Some(url) = &database_url
-            && !(url.expose_secret().starts_with("postgres://") || url.expose_secret().starts_with("postgresql://"))
-        {
-            return Err(ConfigError::Invalid {
-                name: "CONVERRA_DATABASE_URL",
-                why: "must start with postgres:// (the SQLite file is set with CONVERRA_DB)".into(),
-            });
-        }
+        let database_url = database_url(&get)?;
         let master_key_configured = raw("CONVERRA_MASTER_KEY").is_some() || get("CONVERRA_MASTER_KEY_FILE").is_some();
         let master_key = match (raw("CONVERRA_MASTER_KEY"), get("CONVERRA_MASTER_KEY_FILE")) {
             (Some(key), _) => MasterKeySource::Env(SecretString::from(key)),
@@ -142,38 +122,7 @@ impl Config {
             (None, Some(file)) => Some(MasterKeySource::File(file.into())),
             (None, None) => None,
         };
-        let mut providers = ProviderConfig::default();
-        for p in Provider::ALL {
-            let upper = p.as_str().to_uppercase();
-            if let Some(url) = get(&format!("CONVERRA_{upper}_BASE_URL")) {
-                if !(url.starts_with("http://") || url.starts_with("https://")) {
-                    return Err(ConfigError::Invalid {
-                        name: "CONVERRA_*_BASE_URL",
-                        why: format!("`{url}` must start with http:// or https://"),
-                    });
-                }
-                providers.base_urls.insert(p, url);
-            }
-            if let Some(key) = get(&format!("CONVERRA_PLATFORM_{upper}_KEY")) {
-                providers.platform_keys.insert(p, SecretString::from(key));
-            }
-        }
-        let secs = |name, default: Duration| positive(&get, name, default.as_secs()).map(Duration::from_secs);
-        let timeouts = providers.timeouts;
-        providers.timeouts = Timeouts {
-            connect: secs("CONVERRA_PROVIDER_CONNECT_TIMEOUT_SECS", timeouts.connect)?,
-            idle: secs("CONVERRA_PROVIDER_IDLE_TIMEOUT_SECS", timeouts.idle)?,
-            response: secs("CONVERRA_PROVIDER_TIMEOUT_SECS", timeouts.response)?,
-        };
-        let caps = providers.allowance;
-        let tokens = |name, default: u32| {
-            let n = positive(&get, name, default.into())?;
-            u32::try_from(n).map_err(|_| ConfigError::Invalid { name, why: "must be at most 4294967295".into() })
-        };
-        providers.allowance = AllowanceLimits {
-            default_output_tokens: tokens("CONVERRA_ALLOWANCE_DEFAULT_OUTPUT_TOKENS", caps.default_output_tokens)?,
-            max_output_tokens: tokens("CONVERRA_ALLOWANCE_MAX_OUTPUT_TOKENS", caps.max_output_tokens)?,
-        };
+        let providers = provider_config(&get)?;
         let body_limit = match get("CONVERRA_BODY_LIMIT") {
             Some(v) => v.parse().map_err(|_| ConfigError::Invalid {
                 name: "CONVERRA_BODY_LIMIT",
@@ -225,6 +174,69 @@ impl Config {
         self.db_path = db_path;
         self
     }
+}
+
+/// `CONVERRA_DATABASE_URL`, or the file `CONVERRA_DATABASE_URL_FILE` names; a postgres:// URL.
+fn database_url(get: &impl Fn(&str) -> Option<String>) -> Result<Option<SecretString>, ConfigError> {
+    let database_url = match (get("CONVERRA_DATABASE_URL"), get("CONVERRA_DATABASE_URL_FILE")) {
+        (Some(url), _) => Some(SecretString::from(url)),
+        (None, Some(file)) => Some(SecretString::from(
+            std::fs::read_to_string(&file)
+                .map_err(|e| ConfigError::Invalid {
+                    name: "CONVERRA_DATABASE_URL_FILE",
+                    why: format!("cannot read {file}: {e}"),
+                })?
+                .trim()
+                .to_owned(),
+        )),
+        (None, None) => None,
+    };
+    if let Some(url) = &database_url
+        && !(url.expose_secret().starts_with("postgres://") || url.expose_secret().starts_with("postgresql://"))
+    {
+        return Err(ConfigError::Invalid {
+            name: "CONVERRA_DATABASE_URL",
+            why: "must start with postgres:// (the SQLite file is set with CONVERRA_DB)".into(),
+        });
+    }
+    Ok(database_url)
+}
+
+/// The providers' endpoints, platform keys, timeouts and allowance caps.
+fn provider_config(get: &impl Fn(&str) -> Option<String>) -> Result<ProviderConfig, ConfigError> {
+    let mut providers = ProviderConfig::default();
+    for p in Provider::ALL {
+        let upper = p.as_str().to_uppercase();
+        if let Some(url) = get(&format!("CONVERRA_{upper}_BASE_URL")) {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(ConfigError::Invalid {
+                    name: "CONVERRA_*_BASE_URL",
+                    why: format!("`{url}` must start with http:// or https://"),
+                });
+            }
+            providers.base_urls.insert(p, url);
+        }
+        if let Some(key) = get(&format!("CONVERRA_PLATFORM_{upper}_KEY")) {
+            providers.platform_keys.insert(p, SecretString::from(key));
+        }
+    }
+    let secs = |name, default: Duration| positive(get, name, default.as_secs()).map(Duration::from_secs);
+    let timeouts = providers.timeouts;
+    providers.timeouts = Timeouts {
+        connect: secs("CONVERRA_PROVIDER_CONNECT_TIMEOUT_SECS", timeouts.connect)?,
+        idle: secs("CONVERRA_PROVIDER_IDLE_TIMEOUT_SECS", timeouts.idle)?,
+        response: secs("CONVERRA_PROVIDER_TIMEOUT_SECS", timeouts.response)?,
+    };
+    let caps = providers.allowance;
+    let tokens = |name, default: u32| {
+        let n = positive(get, name, default.into())?;
+        u32::try_from(n).map_err(|_| ConfigError::Invalid { name, why: "must be at most 4294967295".into() })
+    };
+    providers.allowance = AllowanceLimits {
+        default_output_tokens: tokens("CONVERRA_ALLOWANCE_DEFAULT_OUTPUT_TOKENS", caps.default_output_tokens)?,
+        max_output_tokens: tokens("CONVERRA_ALLOWANCE_MAX_OUTPUT_TOKENS", caps.max_output_tokens)?,
+    };
+    Ok(providers)
 }
 
 /// `converra.db` → `converra.db.master.key`, beside the database.

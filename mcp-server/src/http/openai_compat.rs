@@ -145,25 +145,7 @@ pub async fn chat_completions(
     let created = ids::unix_now();
     if !stream {
         let c = core.complete(&caller, request).await?;
-        let answer = ChatCompletion {
-            id: format!("chatcmpl-{}", c.id.trim_start_matches("cmpl_")),
-            object: "chat.completion".into(),
-            created,
-            model,
-            choices: vec![Choice {
-                index: 0,
-                message: AssistantMessage { role: "assistant".into(), content: Some(c.content), refusal: None },
-                logprobs: None,
-                finish_reason: Some(finish_name(c.finish_reason)),
-            }],
-            usage: Some(WireUsage {
-                prompt_tokens: c.usage.input_tokens,
-                completion_tokens: c.usage.output_tokens,
-                total_tokens: c.usage.input_tokens + c.usage.output_tokens,
-            }),
-            system_fingerprint: None,
-        };
-        return Ok(axum::Json(answer).into_response());
+        return Ok(axum::Json(whole_answer(c, model, created)).into_response());
     }
     let chunks = core.stream(&caller, request).await?;
     let chunk = move |id: &str, delta: Delta, finish: Option<String>, usage: Option<WireUsage>, choices: bool| {
@@ -191,12 +173,7 @@ pub async fn chat_completions(
                         let mut v =
                             vec![json_event(&chunk(&c.id, Delta::default(), Some(finish_name(reason)), None, true))];
                         if let (true, Some(u)) = (include_usage, usage) {
-                            let wire = WireUsage {
-                                prompt_tokens: u.input_tokens,
-                                completion_tokens: u.output_tokens,
-                                total_tokens: u.input_tokens + u.output_tokens,
-                            };
-                            v.push(json_event(&chunk(&c.id, Delta::default(), None, Some(wire), false)));
+                            v.push(json_event(&chunk(&c.id, Delta::default(), None, Some(wire_usage(u)), false)));
                         }
                         v
                     }
@@ -214,6 +191,32 @@ pub async fn chat_completions(
         .chain(futures_util::stream::once(async { Event::default().data("[DONE]") }))
         .map(Ok::<_, Infallible>);
     Ok(Sse::new(events).into_response())
+}
+
+/// A whole completion in OpenAI's `chat.completion` shape.
+fn whole_answer(c: converra::Completion, model: String, created: u64) -> ChatCompletion {
+    ChatCompletion {
+        id: format!("chatcmpl-{}", c.id.trim_start_matches("cmpl_")),
+        object: "chat.completion".into(),
+        created,
+        model,
+        choices: vec![Choice {
+            index: 0,
+            message: AssistantMessage { role: "assistant".into(), content: Some(c.content), refusal: None },
+            logprobs: None,
+            finish_reason: Some(finish_name(c.finish_reason)),
+        }],
+        usage: Some(wire_usage(c.usage)),
+        system_fingerprint: None,
+    }
+}
+
+fn wire_usage(u: converra::Usage) -> WireUsage {
+    WireUsage {
+        prompt_tokens: u.input_tokens,
+        completion_tokens: u.output_tokens,
+        total_tokens: u.input_tokens + u.output_tokens,
+    }
 }
 
 fn json_event<T: serde::Serialize>(value: &T) -> Event {
