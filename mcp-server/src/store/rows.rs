@@ -151,6 +151,22 @@ pub struct NewAuditEvent {
     pub created_at: String,
 }
 
+impl NewAuditEvent {
+    /// The event as it is read back (and as a vault copy carries it).
+    pub fn to_event(&self) -> converra::AuditEvent {
+        converra::AuditEvent {
+            id: self.id.clone(),
+            actor: self.actor.clone(),
+            action: self.action.to_owned(),
+            object_type: self.object_type.to_owned(),
+            object_id: self.object_id.clone(),
+            detail: self.detail.clone(),
+            outcome: self.outcome.to_owned(),
+            created_at: self.created_at.clone(),
+        }
+    }
+}
+
 /// What a roll-up row counts completions by.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct UsageBucket {

@@ -8,12 +8,22 @@ use super::Postgres;
 use crate::store::{NewAuditEvent, StoreResult};
 
 pub(super) async fn insert(c: &impl GenericClient, e: &NewAuditEvent) -> StoreResult<()> {
+    insert_event(c, &e.org_id, &e.to_event()).await
+}
+
+/// Writes one event of `org_id` as it is (new, or copied from another store).
+pub(super) async fn insert_event(c: &impl GenericClient, org_id: &str, e: &AuditEvent) -> StoreResult<()> {
+    let insert = c
+        .prepare_cached(
+            "INSERT INTO audit_events (id, org_id, actor_member, actor_email, actor_key, action, object_type, object_id, detail, outcome, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .await?;
     c.execute(
-        "INSERT INTO audit_events (id, org_id, actor_member, actor_email, actor_key, action, object_type, object_id, detail, outcome, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        &insert,
         &[
             &e.id,
-            &e.org_id,
+            &org_id,
             &e.actor.member_id,
             &e.actor.email,
             &e.actor.api_key_id,

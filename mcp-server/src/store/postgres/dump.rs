@@ -142,30 +142,8 @@ fn usage_at(r: &Row) -> UsageRow {
 }
 
 async fn insert_audit(c: &impl GenericClient, events: &[(String, AuditEvent)]) -> StoreResult<()> {
-    let insert = c
-        .prepare_cached(
-            "INSERT INTO audit_events (id, org_id, actor_member, actor_email, actor_key, action, object_type, object_id, detail, outcome, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
-        .await?;
     for (org_id, e) in events {
-        c.execute(
-            &insert,
-            &[
-                &e.id,
-                org_id,
-                &e.actor.member_id,
-                &e.actor.email,
-                &e.actor.api_key_id,
-                &e.action,
-                &e.object_type,
-                &e.object_id,
-                &e.detail.to_string(),
-                &e.outcome,
-                &e.created_at,
-            ],
-        )
-        .await?;
+        super::audit::insert_event(c, org_id, e).await?;
     }
     Ok(())
 }

@@ -8,12 +8,17 @@ use super::Sqlite;
 use crate::store::{NewAuditEvent, StoreResult};
 
 pub(super) fn insert(c: &Connection, e: &NewAuditEvent) -> StoreResult<()> {
+    insert_event(c, &e.org_id, &e.to_event())
+}
+
+/// Writes one event of `org_id` as it is (new, or copied from another store).
+pub(super) fn insert_event(c: &Connection, org_id: &str, e: &AuditEvent) -> StoreResult<()> {
     c.execute(
         "INSERT INTO audit_events (id, org_id, actor_member, actor_email, actor_key, action, object_type, object_id, detail, outcome, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         params![
             e.id,
-            e.org_id,
+            org_id,
             e.actor.member_id,
             e.actor.email,
             e.actor.api_key_id,

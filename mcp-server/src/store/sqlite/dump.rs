@@ -145,23 +145,7 @@ fn write_all(c: &Connection, d: &VaultDump) -> StoreResult<()> {
         insert_provider_key_row(c, key)?;
     }
     for (org_id, e) in &d.audit_events {
-        c.execute(
-            "INSERT INTO audit_events (id, org_id, actor_member, actor_email, actor_key, action, object_type, object_id, detail, outcome, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-            params![
-                e.id,
-                org_id,
-                e.actor.member_id,
-                e.actor.email,
-                e.actor.api_key_id,
-                e.action,
-                e.object_type,
-                e.object_id,
-                e.detail.to_string(),
-                e.outcome,
-                e.created_at
-            ],
-        )?;
+        super::audit::insert_event(c, org_id, e)?;
     }
     for u in &d.usage {
         c.execute(
