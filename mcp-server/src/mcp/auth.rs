@@ -18,7 +18,7 @@ use serde::Deserialize;
 
 use super::error::ToolError;
 use crate::core::access::Bucket;
-use crate::core::{Core, Error};
+use crate::core::{Core, Error, RateLimitInfo};
 use crate::edge::error::{ApiError, rate_limit_headers};
 
 /// The two fields of a JSON-RPC message this layer reads.
@@ -42,7 +42,7 @@ pub async fn require_api_key(State(core): State<Arc<Core>>, req: Request, next: 
         Ok(ok) => ok,
         Err(Error::RateLimited(info)) if tool_call => {
             let id = envelope.and_then(|e| e.id).unwrap_or(serde_json::Value::Null);
-            return rate_limited_tool_result(id, Error::RateLimited(info));
+            return rate_limited_tool_result(id, info);
         }
         Err(e) => return ApiError(e).into_response(),
     };
@@ -53,18 +53,12 @@ pub async fn require_api_key(State(core): State<Arc<Core>>, req: Request, next: 
     response
 }
 
-/// A JSON-RPC answer to `id` whose result is the tool error for `error`.
-fn rate_limited_tool_result(id: serde_json::Value, error: Error) -> Response {
-    let limits = match &error {
-        Error::RateLimited(info) => Some(*info),
-        _ => None,
-    };
-    let result = ToolError(error).into_result();
+/// A JSON-RPC answer to `id` whose result is the `RATE_LIMITED` tool error of `info`.
+fn rate_limited_tool_result(id: serde_json::Value, info: RateLimitInfo) -> Response {
+    let result = ToolError(Error::RateLimited(info)).into_result();
     let body = serde_json::json!({"jsonrpc": "2.0", "id": id, "result": result});
     let mut response = (StatusCode::OK, Bytes::from(body.to_string())).into_response();
     response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    if let Some(info) = limits {
-        rate_limit_headers(response.headers_mut(), &info);
-    }
+    rate_limit_headers(response.headers_mut(), &info);
     response
 }

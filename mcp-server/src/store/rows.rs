@@ -223,6 +223,23 @@ pub struct AllowanceReservation {
     pub expires_at: u64,
 }
 
+impl VaultDump {
+    /// How many rows of each kind it holds.
+    pub fn counts(&self) -> VaultCounts {
+        let n = |len: usize| len as u64;
+        VaultCounts {
+            organizations: n(self.organizations.len()),
+            members: n(self.members.len()),
+            api_keys: n(self.api_keys.len()),
+            projects: n(self.projects.len()),
+            provider_keys: n(self.provider_keys.len()),
+            data_keys: n(self.data_keys.len()),
+            audit_events: n(self.audit_events.len()),
+            usage_rollups: n(self.usage.len()),
+        }
+    }
+}
+
 /// A usage report's grouping column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UsageGroupBy {

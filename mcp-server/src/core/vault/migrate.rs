@@ -22,13 +22,14 @@ pub struct Migration {
 impl Core {
     /// Copies this core's whole vault into `target` and verifies it there with `master`.
     pub async fn migrate_vault(&self, target: Store, master: Key) -> Result<Migration> {
-        let unverified = keyring::unverified_copy(&target).await?;
-        let replace = target.organization_count().await? > 0 || unverified;
-        if replace && !unverified {
+        // An unverified copy (an earlier run's) is replaced; any other vault is refused.
+        let replace = keyring::unverified_copy(&target).await?;
+        if !replace && target.organization_count().await? > 0 {
             return Err(Error::Conflict("the target already holds a vault: migrate into an empty database".into()));
         }
         let mut dump = self.store.dump().await?;
-        let counts = self.store.counts().await?;
+        // Counted on the dump itself: the same snapshot that is copied.
+        let counts = dump.counts();
         keyring::mark_unverified(&mut dump);
         target.load(dump, replace).await?;
 
