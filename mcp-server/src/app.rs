@@ -60,7 +60,7 @@ pub async fn open(config: &Config) -> Result<Opened, StartError> {
         Some(url) => Buckets::redis(url).map_err(StartError::Redis)?,
         None => Buckets::local(),
     };
-    Ok(Opened { core: Core::new(store, keyring, providers, buckets), created_master_key })
+    Ok(Opened { core: Core::new(store, keyring, providers, buckets, config.health.clone()), created_master_key })
 }
 
 /// Opens the configured store: PostgreSQL when `CONVERRA_DATABASE_URL` is set, else SQLite.
@@ -104,6 +104,7 @@ impl App {
                     Back it up: without it the stored provider keys cannot be decrypted. Set CONVERRA_MASTER_KEY in production.");
         }
         let core = opened.core;
+        core.start_background();
         let bootstrap = if config.bootstrap { core.bootstrap().await.map_err(StartError::Bootstrap)? } else { None };
         let router = crate::http::finish(
             crate::http::api_routes(core.clone()).merge(crate::mcp::routes(core.clone(), &config)),
@@ -124,6 +125,7 @@ impl App {
         });
         let result = axum::serve(listener, self.router).with_graceful_shutdown(shutdown).await;
         self.core.flush_usage().await;
+        self.core.flush_health().await;
         result
     }
 }

@@ -9,6 +9,7 @@ use base64::Engine;
 use converra::Provider;
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::core::health::HealthConfig;
 use crate::core::vault::Key;
 use crate::providers::{AllowanceLimits, ProviderConfig, Timeouts};
 
@@ -56,6 +57,9 @@ pub struct Config {
     /// `CONVERRA_API_KEY`: the key `converra mcp` (stdio) acts as. Only ever read from the
     /// environment: a key on a command line is visible to every local user (`ps`, `/proc`).
     pub api_key: Option<SecretString>,
+    /// Background key health: re-tests, the webhook (`CONVERRA_KEY_RETEST*`,
+    /// `CONVERRA_KEY_HEALTH_INTERVAL_MS`, `CONVERRA_WEBHOOK_URL`, `CONVERRA_WEBHOOK_SECRET`).
+    pub health: HealthConfig,
 }
 
 /// Most worker threads `CONVERRA_WORKERS` / `--workers` accept.
@@ -123,6 +127,7 @@ impl Config {
             (None, None) => None,
         };
         let providers = provider_config(&get)?;
+        let health = health_config(&get)?;
         let body_limit = match get("CONVERRA_BODY_LIMIT") {
             Some(v) => v.parse().map_err(|_| ConfigError::Invalid {
                 name: "CONVERRA_BODY_LIMIT",
@@ -161,6 +166,7 @@ impl Config {
             bootstrap: true,
             workers,
             api_key: get("CONVERRA_API_KEY").map(SecretString::from),
+            health,
         })
     }
 
@@ -200,6 +206,51 @@ fn database_url(get: &impl Fn(&str) -> Option<String>) -> Result<Option<SecretSt
         });
     }
     Ok(database_url)
+}
+
+/// Re-tests of failing keys and the operator's webhook.
+fn health_config(get: &impl Fn(&str) -> Option<String>) -> Result<HealthConfig, ConfigError> {
+    let defaults = HealthConfig::default();
+    let secs = |name, default: Duration| positive(get, name, default.as_secs()).map(Duration::from_secs);
+    let retest = match get("CONVERRA_KEY_RETEST").as_deref() {
+        None | Some("on" | "1" | "true") => true,
+        Some("off" | "0" | "false") => false,
+        Some(v) => {
+            return Err(ConfigError::Invalid { name: "CONVERRA_KEY_RETEST", why: format!("`{v}` is not on or off") });
+        }
+    };
+    let interval = positive(get, "CONVERRA_KEY_HEALTH_INTERVAL_MS", defaults.interval.as_millis() as u64)?;
+    let webhook = match (get("CONVERRA_WEBHOOK_URL"), get("CONVERRA_WEBHOOK_SECRET")) {
+        (None, None) => None,
+        (Some(url), Some(secret)) if url.starts_with("http://") || url.starts_with("https://") => {
+            Some((url, SecretString::from(secret)))
+        }
+        (Some(url), Some(_)) => {
+            return Err(ConfigError::Invalid {
+                name: "CONVERRA_WEBHOOK_URL",
+                why: format!("`{url}` must start with http:// or https://"),
+            });
+        }
+        (Some(_), None) => {
+            return Err(ConfigError::Invalid {
+                name: "CONVERRA_WEBHOOK_SECRET",
+                why: "is required with CONVERRA_WEBHOOK_URL: it signs every event".into(),
+            });
+        }
+        (None, Some(_)) => {
+            return Err(ConfigError::Invalid {
+                name: "CONVERRA_WEBHOOK_URL",
+                why: "is required with CONVERRA_WEBHOOK_SECRET".into(),
+            });
+        }
+    };
+    Ok(HealthConfig {
+        retest,
+        retest_first: secs("CONVERRA_KEY_RETEST_FIRST_SECS", defaults.retest_first)?,
+        retest_max: secs("CONVERRA_KEY_RETEST_MAX_SECS", defaults.retest_max)?,
+        interval: Duration::from_millis(interval),
+        webhook,
+    })
 }
 
 /// The providers' endpoints, platform keys, timeouts and allowance caps.

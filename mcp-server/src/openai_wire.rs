@@ -160,6 +160,9 @@ pub struct OpenAiErrorBody {
     pub kind: String,
     pub param: Option<String>,
     pub code: Option<String>,
+    /// Converra's addition beside OpenAI's fields: a failing provider key's live health.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<String>,
 }
 
 /// `GET /v1/models`.

@@ -575,7 +575,7 @@ fn parse_base_url(raw: &str) -> Result<Url> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::{Environment, Provider, ProviderKeyFilter};
+    use crate::types::{Environment, HealthFilter, Provider, ProviderKeyFilter};
 
     fn client(base: &str) -> Converra {
         Converra::builder().api_key("sk_test_abcdefgh").base_url(base).build().unwrap()
@@ -602,12 +602,13 @@ mod tests {
             provider: Some(Provider::Openai),
             project_id: Some("prj 1&x".into()),
             environment: Some(Environment::Test),
+            health: Some(HealthFilter::Failing),
         };
         let url = c.url(&["provider-keys"], &filter).unwrap();
         // The order of the pairs follows serde_json's map and does not matter to the server.
         let mut pairs: Vec<_> = url.query().unwrap().split('&').collect();
         pairs.sort_unstable();
-        assert_eq!(pairs, ["environment=test", "project_id=prj+1%26x", "provider=openai"]);
+        assert_eq!(pairs, ["environment=test", "health=failing", "project_id=prj+1%26x", "provider=openai"]);
         let url = c.url(&["provider-keys"], &ProviderKeyFilter::default()).unwrap();
         assert_eq!(url.as_str(), "http://127.0.0.1:8080/api/v1/provider-keys");
     }

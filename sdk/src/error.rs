@@ -82,6 +82,8 @@ pub struct ApiError {
     pub retry_after: Option<Duration>,
     /// The server's `X-Request-Id`: quote it when reporting a problem.
     pub request_id: Option<String>,
+    /// The failing provider key's live health in a sentence (`PROVIDER_ERROR` on a stored key).
+    pub health: Option<String>,
 }
 
 impl ApiError {
@@ -97,6 +99,7 @@ impl ApiError {
             host: None,
             retry_after: None,
             request_id: None,
+            health: None,
         }
     }
 
@@ -210,6 +213,7 @@ impl Error {
             host: None,
             retry_after,
             request_id,
+            health: None,
         }
         .into()
     }
@@ -222,11 +226,22 @@ impl Error {
         retry_after: Option<Duration>,
         request_id: Option<String>,
     ) -> Self {
-        let ErrorDetail { code, message, field, provider_status, stored, host, retry_after: seconds } = detail;
+        let ErrorDetail { code, message, field, provider_status, stored, host, retry_after: seconds, health } = detail;
         // The header wins; the body's field serves where there is none (a stream's error event).
         let retry_after = retry_after.or(seconds.map(Duration::from_secs));
-        ApiError { code: Some(code), status, message, field, provider_status, stored, host, retry_after, request_id }
-            .into()
+        ApiError {
+            code: Some(code),
+            status,
+            message,
+            field,
+            provider_status,
+            stored,
+            host,
+            retry_after,
+            request_id,
+            health,
+        }
+        .into()
     }
 
     /// Removes `secret` from every text this error carries: text copied from an answer must not

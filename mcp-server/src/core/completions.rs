@@ -6,8 +6,7 @@
 //! sent with) in the store, so concurrent calls can never spend more than the allowance.
 
 use converra::{
-    Completion, CompletionChunk, CompletionRequest, KeySource, KeySourceInfo, KeyStatus, MessageRole, Provider, Role,
-    Tone,
+    Completion, CompletionChunk, CompletionRequest, KeySource, KeySourceInfo, MessageRole, Provider, Role, Tone,
 };
 use futures_util::StreamExt;
 use futures_util::future::Either;
@@ -191,17 +190,24 @@ impl Core {
         Ok(self.usage.meter(bucket, p.input_estimate, reservation))
     }
 
-    /// A provider failure's side effect on the key: a 401 on a stored key marks it
-    /// `invalid_key` so owners see it in the list. The configured key's failure is reported as
-    /// is, never retried elsewhere.
-    async fn provider_failed(&self, caller: &Caller, p: &Prepared, failure: ProviderFailure) -> Error {
-        if failure.0 == KeyStatus::InvalidKey
-            && let Some(row) = &p.resolved.row
-            && let Err(e) = self.store.set_provider_key_status(&caller.org_id, &row.id, KeyStatus::InvalidKey).await
+    /// A provider failure's side effect on the key: an answer that means the stored key itself
+    /// is bad flags it (see `health/`), and the error names its health. The configured key's
+    /// failure is reported as is, never retried with another key.
+    async fn provider_failed(&self, p: &Prepared, failure: ProviderFailure) -> Error {
+        let health = match &p.resolved.row {
+            Some(row) => self.key_failed(row, failure.0).await,
+            None => None,
+        };
+        Error::Provider { provider: p.provider, status: failure.0, health }
+    }
+
+    /// A success clears a flagged key at once; otherwise it is only tallied.
+    async fn provider_answered(&self, p: &Prepared) {
+        if let Some(row) = &p.resolved.row
+            && self.key_succeeded(row)
         {
-            tracing::warn!(provider_key_id = %row.id, error = %e, "could not mark the key invalid");
+            self.key_recovered(row).await;
         }
-        Error::Provider { provider: p.provider, status: failure.0 }
     }
 
     /// Runs a completion with the key resolution picks.
@@ -214,11 +220,12 @@ impl Core {
             Ok(answer) => answer,
             Err(failure) => {
                 meter.refused(failure.0.as_str());
-                return Err(self.provider_failed(caller, &p, failure).await);
+                return Err(self.provider_failed(&p, failure).await);
             }
         };
         meter.produced(&answer.content);
         let usage = meter.settle(Some(answer.usage), "ok");
+        self.provider_answered(&p).await;
         Ok(Completion {
             id: ids::new_id("cmpl"),
             provider: p.provider,
@@ -247,7 +254,7 @@ impl Core {
             Ok(events) => events,
             Err(failure) => {
                 meter.refused(failure.0.as_str());
-                return Err(self.provider_failed(caller, &p, failure).await);
+                return Err(self.provider_failed(&p, failure).await);
             }
         };
         let id = ids::new_id("cmpl");
@@ -258,7 +265,7 @@ impl Core {
             usage: None,
             key_source: Some(p.key_source.clone()),
         };
-        let (core, caller, p) = (self.clone(), caller.clone(), std::sync::Arc::new(p));
+        let (core, p) = (self.clone(), std::sync::Arc::new(p));
         let rest = events.scan(meter, move |meter, event| {
             // The meter is updated here, synchronously; only a failure's key bookkeeping awaits.
             let chunk = |delta: String, finish_reason, usage| CompletionChunk {
@@ -275,6 +282,12 @@ impl Core {
                 }
                 Ok(ChatEvent::Done { finish_reason, usage }) => {
                     let usage = meter.settle(Some(usage), "ok");
+                    if let Some(row) = &p.resolved.row
+                        && core.key_succeeded(row)
+                    {
+                        let (core, row) = (core.clone(), row.clone());
+                        tokio::spawn(async move { core.key_recovered(&row).await });
+                    }
                     Ok(chunk(String::new(), Some(finish_reason), Some(usage)))
                 }
                 Err(failure) => {
@@ -286,8 +299,8 @@ impl Core {
             match item {
                 Ok(chunk) => Either::Left(std::future::ready(Some(Ok(chunk)))),
                 Err(failure) => {
-                    let (core, caller, p) = (core.clone(), caller.clone(), p.clone());
-                    Either::Right(async move { Some(Err(core.provider_failed(&caller, &p, failure).await)) })
+                    let (core, p) = (core.clone(), p.clone());
+                    Either::Right(async move { Some(Err(core.provider_failed(&p, failure).await)) })
                 }
             }
         });

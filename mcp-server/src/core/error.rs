@@ -74,8 +74,9 @@ pub enum Error {
     AllowanceExhausted,
     #[error("AI features are turned off for this organization")]
     AiDisabled,
+    /// `health`: the stored key's live health in a sentence, when the failure flagged it.
     #[error("{}", .status.message())]
-    Provider { provider: Provider, status: KeyStatus },
+    Provider { provider: Provider, status: KeyStatus, health: Option<String> },
     /// The store (or another engine the request needs) cannot be reached right now.
     #[error("Service unavailable: the database cannot be reached; retry shortly")]
     Unavailable,
@@ -177,7 +178,10 @@ impl Error {
         let mut detail = converra::ErrorDetail::new(self.code(), self.to_string());
         match self {
             Error::Validation { field, .. } => detail.field = field.clone(),
-            Error::Provider { status, .. } => detail.provider_status = Some(*status),
+            Error::Provider { status, health, .. } => {
+                detail.provider_status = Some(*status);
+                detail.health = health.clone();
+            }
             Error::RateLimited(info) => detail.retry_after = info.retry_after,
             Error::NotStored { status, host } => {
                 detail.provider_status = Some(*status);

@@ -6,6 +6,7 @@ pub mod access;
 pub mod audit;
 pub mod completions;
 pub mod error;
+pub mod health;
 pub mod ids;
 mod models;
 mod operations;
@@ -31,14 +32,27 @@ pub struct Core {
     pub(crate) limits: access::RateLimits,
     pub(crate) last_used: access::LastUsed,
     pub(crate) usage: usage::UsageRecorder,
+    pub(crate) health: health::HealthConfig,
+    pub(crate) tallies: health::HealthTallies,
+    pub(crate) webhook: Option<crate::webhooks::Webhook>,
 }
 
 impl Core {
-    /// Builds the core over an opened store. Starts the store's change watch and the usage
-    /// writer, so it must be called inside a tokio runtime.
-    pub fn new(store: Store, keyring: vault::Keyring, providers: Providers, buckets: Buckets) -> Arc<Self> {
+    /// Builds the core over an opened store. Starts the store's change watch, the usage
+    /// writer and the key-health tally writer, so it must be called inside a tokio runtime.
+    /// The background health work starts separately ([`Core::start_background`]).
+    pub fn new(
+        store: Store,
+        keyring: vault::Keyring,
+        providers: Providers,
+        buckets: Buckets,
+        health: health::HealthConfig,
+    ) -> Arc<Self> {
         store.watch_changes();
         Arc::new(Self {
+            webhook: health.webhook.clone().map(|(url, secret)| crate::webhooks::Webhook::new(url, secret)),
+            tallies: health::HealthTallies::start(store.clone()),
+            health,
             keyring,
             providers,
             limits: access::RateLimits::new(buckets),

@@ -45,7 +45,13 @@ fn openai_error(e: &Error) -> OpenAiError {
         (code, _) => code.as_str().to_ascii_lowercase(),
     };
     OpenAiError {
-        error: OpenAiErrorBody { message: body.message, kind: kind.into(), param: body.field, code: Some(code) },
+        error: OpenAiErrorBody {
+            message: body.message,
+            kind: kind.into(),
+            param: body.field,
+            code: Some(code),
+            health: body.health,
+        },
     }
 }
 

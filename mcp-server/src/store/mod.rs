@@ -26,14 +26,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use secrecy::SecretString;
 
-use converra::{AiSettings, AuditEvent, Environment, KeyStatus, Plan, Project, Provider, ProviderKeyFilter, Role};
+use converra::{AiSettings, AuditEvent, Environment, Plan, Project, Provider, ProviderKeyFilter, Role};
 use converra::{UsageGroup, UsageTotals};
 
 pub use error::StoreError;
 pub use rows::{
-    AllowanceReservation, ApiKeyRow, AuthRow, CustomLimits, DataKeyRow, MemberChange, MemberRow, NewAuditEvent,
-    NewProviderKey, OrgRow, ProviderKeyRow, Reencrypted, SecretUpdate, TestRecord, UsageBatch, UsageBucket,
-    UsageCounts, UsageGroupBy, UsageRow, VaultCounts, VaultDump,
+    AllowanceReservation, ApiKeyRow, AuthRow, CustomLimits, DataKeyRow, HealthChange, HealthRow, HealthTally,
+    MemberChange, MemberRow, NewAuditEvent, NewProviderKey, OrgRow, OutboxEvent, ProviderKeyRow, Reencrypted,
+    SecretUpdate, TestRecord, UsageBatch, UsageBucket, UsageCounts, UsageGroupBy, UsageRow, VaultCounts, VaultDump,
 };
 pub(crate) use stale::Stale;
 use watch::Watch;
@@ -56,6 +56,8 @@ macro_rules! dispatch {
         }
     };
 }
+
+mod health;
 
 /// The database handle. Cheap to clone.
 #[derive(Clone)]
@@ -460,11 +462,6 @@ impl Store {
         audit: NewAuditEvent,
     ) -> StoreResult<bool> {
         self.write(Stale::KEYS, async { dispatch!(self.record_provider_key_test(org_id, id, test, audit)) }).await
-    }
-
-    /// Marks a key's health from live traffic (e.g. `invalid_key` after a provider 401).
-    pub async fn set_provider_key_status(&self, org_id: &str, id: &str, status: KeyStatus) -> StoreResult<()> {
-        self.write(Stale::KEYS, async { dispatch!(self.set_provider_key_status(org_id, id, status)) }).await
     }
 
     /// Every provider key of an organization, for data-key rotation.

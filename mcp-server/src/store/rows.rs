@@ -17,6 +17,8 @@ pub struct OrgRow {
     pub api_key_limit: Option<u32>,
     pub ai_enabled: bool,
     pub ai_tone: Option<Tone>,
+    /// Days after which a provider key is due for rotation (`None`: the default, 90).
+    pub key_rotation_days: Option<u32>,
     pub created_at: String,
 }
 
@@ -106,10 +108,67 @@ pub struct ProviderKeyRow {
     pub active: bool,
     pub status: KeyStatus,
     pub last_test: Option<TestRecord>,
+    /// Live health (real traffic, re-tests) and the rotation bookkeeping.
+    pub health: HealthRow,
     pub created_by: Option<String>,
     pub updated_by: Option<String>,
     pub created_at: String,
     pub updated_at: String,
+}
+
+/// A provider key's live health as stored. Written when its status changes (and by the
+/// batched tallies of failures and successes), never on every completion.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HealthRow {
+    /// `ok`, `invalid_key` or `quota_exceeded`; `None` before any live use.
+    pub status: Option<KeyStatus>,
+    pub since: Option<String>,
+    /// Consecutive failures while flagged.
+    pub failures: u64,
+    /// The last failure's status (a `permission_denied` shows here without flagging).
+    pub last_error: Option<KeyStatus>,
+    pub last_error_at: Option<String>,
+    pub last_success_at: Option<String>,
+    /// When the background re-test next checks the key (unix seconds).
+    pub retest_at: Option<u64>,
+    pub retest_attempts: u32,
+    /// When the secret was stored (added or replaced); `None`: the key's `created_at`.
+    pub secret_at: Option<String>,
+    /// When the rotation-due event was queued for this secret.
+    pub rotation_notified_at: Option<String>,
+}
+
+/// A key's health status changes (only if it differs from the stored one, so one replica
+/// writes it and one event is queued).
+#[derive(Debug, Clone, PartialEq)]
+pub struct HealthChange {
+    /// `ok`, `invalid_key` or `quota_exceeded`.
+    pub status: KeyStatus,
+    pub at: String,
+    /// The last success this process saw, written with a flag.
+    pub last_success_at: Option<String>,
+    /// The first background re-test of a flagged key (unix seconds).
+    pub retest_at: Option<u64>,
+}
+
+/// Live outcomes of one key since the last tally write (failure counts are batched).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HealthTally {
+    pub key_id: String,
+    /// Failures seen while the key was already flagged.
+    pub failures: u64,
+    pub last_error: Option<(KeyStatus, String)>,
+    pub last_success_at: Option<String>,
+}
+
+/// A webhook event waiting in the outbox: `body` is the JSON sent as is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxEvent {
+    pub id: String,
+    pub body: String,
+    /// Unix seconds.
+    pub created_at: u64,
+    pub attempts: u32,
 }
 
 /// A key to insert as the active key of its slot.

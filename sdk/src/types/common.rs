@@ -47,6 +47,11 @@ pub struct ErrorDetail {
     /// over HTTP; this field is what a face without headers, MCP, can read).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<u64>,
+    /// For a completion that failed on a stored key the provider refuses: the key's live
+    /// health in a sentence, e.g. "the organization's OpenAI key has failed 12 times since
+    /// 10:04 UTC: Invalid API key".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<String>,
 }
 
 impl ErrorDetail {
@@ -60,6 +65,7 @@ impl ErrorDetail {
             stored: None,
             host: None,
             retry_after: None,
+            health: None,
         }
     }
 }

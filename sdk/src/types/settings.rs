@@ -44,6 +44,16 @@ pub struct AiSettings {
     /// Default tone of completions; absent for none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tone: Option<Tone>,
+    /// Provider keys older than this many days are flagged `rotation_due`.
+    #[serde(default = "default_rotation_days")]
+    pub key_rotation_days: u32,
+}
+
+/// The rotation period of an organization that has not set one: 90 days.
+pub const DEFAULT_KEY_ROTATION_DAYS: u32 = 90;
+
+fn default_rotation_days() -> u32 {
+    DEFAULT_KEY_ROTATION_DAYS
 }
 
 /// `PUT /api/v1/settings/ai` (owners only). Absent fields stay as they are.
@@ -56,4 +66,7 @@ pub struct UpdateAiSettings {
     /// Set the default tone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tone: Option<Tone>,
+    /// Set the key rotation period, in days (1 to 3650).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_rotation_days: Option<u32>,
 }

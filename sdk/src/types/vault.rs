@@ -163,6 +163,9 @@ pub struct ProviderKey {
     pub active: bool,
     /// Health from the last test or live call.
     pub status: KeyStatus,
+    /// Live health: status from real traffic, failures, age and rotation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<super::KeyHealth>,
     /// Descriptive name, e.g. "OpenAI-Production".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -308,6 +311,9 @@ pub struct ProviderKeyFilter {
     /// Only keys of this environment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub environment: Option<Environment>,
+    /// Only keys in this health: `failing`, `healthy` or `rotation_due`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<super::HealthFilter>,
 }
 
 /// Query of `GET /api/v1/provider-keys/resolve`.

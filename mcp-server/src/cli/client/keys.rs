@@ -5,7 +5,8 @@ use std::io::{IsTerminal, Read};
 
 use clap::Subcommand;
 use converra::{
-    AddProviderKey, Converra, Environment, KeyStatus, Provider, ProviderKey, ProviderKeyFilter, ResolveQuery,
+    AddProviderKey, Converra, Environment, HealthFilter, KeyHealth, KeyStatus, Provider, ProviderKey,
+    ProviderKeyFilter, ResolveQuery,
 };
 
 use super::{Failure, failure, table};
@@ -23,6 +24,9 @@ pub enum KeysCommand {
         /// Only this environment: live or test
         #[arg(long)]
         environment: Option<Environment>,
+        /// Only keys in this health: failing, healthy or rotation_due
+        #[arg(long)]
+        health: Option<HealthFilter>,
     },
     /// Store a provider key; the secret is read from stdin or a hidden prompt.
     Add {
@@ -96,9 +100,25 @@ fn rows(keys: &[ProviderKey]) -> Vec<Vec<String>> {
                 k.masked.clone().unwrap_or_else(|| "-".into()),
                 if k.active { "active".into() } else { "inactive".into() },
                 k.status.as_str().into(),
+                k.health.as_ref().map_or_else(|| "-".into(), health_cell),
+                k.health.as_ref().map_or_else(|| "-".into(), age_cell),
             ]
         })
         .collect()
+}
+
+/// `ok`, or `invalid_key ×12` for a failing key.
+fn health_cell(h: &KeyHealth) -> String {
+    if h.status.is_failing() {
+        format!("{} ×{}", h.status.as_str(), h.consecutive_failures)
+    } else {
+        h.status.as_str().into()
+    }
+}
+
+/// `12d`, or `95d rotate` past the organization's rotation period.
+fn age_cell(h: &KeyHealth) -> String {
+    if h.rotation_due { format!("{}d rotate", h.age_days) } else { format!("{}d", h.age_days) }
 }
 
 /// What a failed test means for the key, one sentence per outcome: a key the provider refused
@@ -115,14 +135,14 @@ fn test_failure(status: KeyStatus) -> Option<&'static str> {
     })
 }
 
-const HEADERS: [&str; 8] = ["ID", "PROVIDER", "NAME", "SCOPE", "ENV", "KEY", "STATE", "STATUS"];
+const HEADERS: [&str; 10] = ["ID", "PROVIDER", "NAME", "SCOPE", "ENV", "KEY", "STATE", "STATUS", "HEALTH", "AGE"];
 
 pub async fn run(client: &Converra, command: KeysCommand, json: bool) -> Result<(), Failure> {
     let keys = client.provider_keys();
     match command {
-        KeysCommand::List { provider, project, environment } => {
-            let list =
-                keys.list(ProviderKeyFilter { provider, project_id: project, environment }).await.map_err(failure)?;
+        KeysCommand::List { provider, project, environment, health } => {
+            let filter = ProviderKeyFilter { provider, project_id: project, environment, health };
+            let list = keys.list(filter).await.map_err(failure)?;
             if json {
                 table::print_json(&converra::List::from(list))
             } else {

@@ -155,7 +155,11 @@ impl Core {
             rate_limit_per_min: limits.rate_limit_per_min,
             monthly_tokens: limits.monthly_tokens,
             api_key_limit: limits.api_keys,
-            ai: converra::AiSettings { enabled: org.ai_enabled, tone: org.ai_tone },
+            ai: converra::AiSettings {
+                enabled: org.ai_enabled,
+                tone: org.ai_tone,
+                key_rotation_days: org.key_rotation_days.unwrap_or(converra::DEFAULT_KEY_ROTATION_DAYS),
+            },
             org_id: org.id.clone(),
             org_name: org.name.clone(),
             plan: org.plan,

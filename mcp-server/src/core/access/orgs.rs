@@ -96,6 +96,7 @@ impl Core {
             api_key_limit: None,
             ai_enabled: true,
             ai_tone: None,
+            key_rotation_days: None,
             created_at: now.clone(),
         };
         let owner = MemberRow {

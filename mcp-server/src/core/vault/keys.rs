@@ -3,7 +3,7 @@
 //! keys are managed by workspace admins").
 
 use converra::{
-    AddProviderKey, Environment, KeyScope, KeyStatus, ProviderKey, ProviderKeyFilter, Role, TestResult,
+    AddProviderKey, Environment, KeyHealth, KeyScope, KeyStatus, ProviderKey, ProviderKeyFilter, Role, TestResult,
     UpdateProviderKey,
 };
 use secrecy::SecretString;
@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::crypto::{self, SecretContext};
 use super::format;
-use crate::core::{Caller, Core, Error, Result, audit, ids};
+use crate::core::{Caller, Core, Error, Result, audit, health, ids};
 use crate::store::{ProviderKeyRow, SecretUpdate, TestRecord};
 
 const SCOPE_ORG: &str = "organization";
@@ -28,10 +28,12 @@ pub(super) fn context(row: &ProviderKeyRow) -> SecretContext<'_> {
     }
 }
 
-/// What a caller may see of a key: everything for admins and owners, status only for members.
-pub(crate) fn view(row: ProviderKeyRow, role: Role) -> ProviderKey {
+/// What a caller may see of a key: everything for admins and owners, status and health only
+/// for members. `health` is the key's live health (see `core/health`).
+fn view(row: ProviderKeyRow, role: Role, health: KeyHealth) -> ProviderKey {
     let full = role >= Role::Admin;
     ProviderKey {
+        health: Some(health),
         id: row.id,
         provider: row.provider,
         scope: if row.project_id.is_some() { KeyScope::Project } else { KeyScope::Organization },
@@ -73,6 +75,12 @@ fn key_audit(
 }
 
 impl Core {
+    /// A key as `caller` may see it, with its health in the caller's organization.
+    fn view(&self, row: ProviderKeyRow, caller: &Caller) -> ProviderKey {
+        let health = health::view(&row, caller.ai.key_rotation_days, self.tallies.pending_failures(&row.id));
+        view(row, caller.role, health)
+    }
+
     async fn seal_for(&self, row: &mut ProviderKeyRow, secret: &SecretString) -> Result<()> {
         let (version, key) = self.keyring.data_key(&self.store, &row.org_id, None).await?;
         row.data_key_version = version;
@@ -127,6 +135,7 @@ impl Core {
             active: true,
             status: last_test.as_ref().map_or(KeyStatus::Untested, |t| t.status),
             last_test,
+            health: Default::default(),
             created_by: Some(caller.member_id.clone()),
             updated_by: Some(caller.member_id.clone()),
             created_at: now.clone(),
@@ -135,7 +144,7 @@ impl Core {
         self.seal_for(&mut row, &secret).await?;
         let event = key_audit(caller, "provider_key.created", &row, json!({"tested": req.test}));
         self.store.insert_provider_key(row.clone(), event).await?;
-        Ok(view(row, caller.role))
+        Ok(self.view(row, caller))
     }
 
     /// Tests a key before it is stored: a failure stores nothing and says so
@@ -157,12 +166,14 @@ impl Core {
         if filter.project_id.as_deref().is_some_and(|p| !ids::well_formed("prj", p)) {
             return Ok(Vec::new()); // no project has that id
         }
+        let wanted = filter.health;
         let rows = self.store.provider_keys(&caller.org_id, filter).await?;
-        Ok(rows.into_iter().map(|r| view(r, caller.role)).collect())
+        let keys = rows.into_iter().map(|r| self.view(r, caller));
+        Ok(keys.filter(|k| wanted.is_none_or(|w| k.health.as_ref().is_some_and(|h| w.matches(h)))).collect())
     }
 
     pub async fn get_provider_key(&self, caller: &Caller, id: &str) -> Result<ProviderKey> {
-        Ok(view(self.admin_row(caller, id).await?, caller.role))
+        Ok(self.view(self.admin_row(caller, id).await?, caller))
     }
 
     /// Replaces the secret in place ("Update API Key"): same id, same slot, untested again —
@@ -195,7 +206,7 @@ impl Core {
             .await?
             .ok_or(Error::NotFound("Provider key"))?;
         let Some(record) = tested else {
-            return Ok(view(updated, caller.role));
+            return Ok(self.view(updated, caller));
         };
         let event = key_audit(
             caller,
@@ -218,7 +229,7 @@ impl Core {
             .activate_provider_key(&caller.org_id, id, &caller.member_id, &ids::now(), event)
             .await?
             .ok_or(Error::NotFound("Provider key"))?;
-        Ok(view(row, caller.role))
+        Ok(self.view(row, caller))
     }
 
     /// Removes the key and destroys its ciphertext.
@@ -252,6 +263,8 @@ impl Core {
         if !self.store.record_provider_key_test(&caller.org_id, id, record.clone(), event).await? {
             return Err(Error::NotFound("Provider key"));
         }
+        // A test is evidence about the key too: a pass clears a flag, a rejection sets one.
+        self.observe(&row, outcome.status, "test").await;
         Ok(TestResult {
             status: record.status,
             message: record.message,

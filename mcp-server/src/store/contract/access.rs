@@ -61,10 +61,11 @@ async fn plans_and_settings_change_with_an_audit_row_only_when_applied(store: St
     let none = CustomLimits::default();
     assert!(!store.set_plan("org_missing", Plan::Pro, none, event(org, "plan.missing", org)).await.unwrap());
 
-    let settings = AiSettings { enabled: false, tone: Some(Tone::Friendly) };
+    let settings = AiSettings { enabled: false, tone: Some(Tone::Friendly), key_rotation_days: 30 };
     store.update_ai_settings(org, settings, event(org, "settings", org)).await.unwrap();
     let found = store.organization(org).await.unwrap().unwrap();
     assert_eq!((found.ai_enabled, found.ai_tone), (false, Some(Tone::Friendly)));
+    assert_eq!(found.key_rotation_days, Some(30), "the rotation period is stored with the AI settings");
     assert_eq!(actions(&store, org).await, ["organization.created", "plan", "settings"]);
 }
 

@@ -5,6 +5,7 @@
 
 mod access;
 mod allowance;
+mod health;
 mod operations;
 mod vault;
 
@@ -115,6 +116,7 @@ fn seed(name: &str) -> Seed {
         api_key_limit: None,
         ai_enabled: true,
         ai_tone: None,
+        key_rotation_days: None,
         created_at: now(),
     };
     let owner = member(&org.id, &format!("owner@{name}.example"), Role::Owner);
@@ -180,6 +182,7 @@ fn provider_key(org_id: &str, project_id: Option<&str>, provider: Provider, name
         active: true,
         status: KeyStatus::Untested,
         last_test: None,
+        health: Default::default(),
         created_by: None,
         updated_by: None,
         created_at: now(),

@@ -191,4 +191,27 @@ const MIGRATIONS: &[&str] = &[
         expires_at BIGINT NOT NULL        -- unix seconds
     );
     "#,
+    // 5: live key health, the re-test schedule, rotation, the webhook outbox (SQLite's 9).
+    r#"
+    ALTER TABLE provider_keys ADD COLUMN health_status TEXT;
+    ALTER TABLE provider_keys ADD COLUMN health_since TEXT;
+    ALTER TABLE provider_keys ADD COLUMN health_failures BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE provider_keys ADD COLUMN health_error TEXT;
+    ALTER TABLE provider_keys ADD COLUMN health_error_at TEXT;
+    ALTER TABLE provider_keys ADD COLUMN health_success_at TEXT;
+    ALTER TABLE provider_keys ADD COLUMN retest_at BIGINT;
+    ALTER TABLE provider_keys ADD COLUMN retest_attempts BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE provider_keys ADD COLUMN secret_at TEXT;
+    ALTER TABLE provider_keys ADD COLUMN rotation_notified_at TEXT;
+    CREATE INDEX provider_keys_retest ON provider_keys (retest_at) WHERE retest_at IS NOT NULL;
+    ALTER TABLE organizations ADD COLUMN key_rotation_days BIGINT;
+    CREATE TABLE webhook_outbox (
+        id              TEXT PRIMARY KEY,
+        body            TEXT NOT NULL,
+        created_at      BIGINT NOT NULL,
+        attempts        BIGINT NOT NULL,
+        next_attempt_at BIGINT NOT NULL
+    );
+    CREATE INDEX webhook_outbox_due ON webhook_outbox (next_attempt_at);
+    "#,
 ];

@@ -12,6 +12,7 @@
 mod api_keys;
 mod audit;
 mod dump;
+mod health;
 mod migrations;
 mod orgs;
 mod projects;

@@ -8,7 +8,7 @@ use super::{Postgres, commit_audited, parse};
 use crate::store::Stale;
 use crate::store::{ApiKeyRow, CustomLimits, DataKeyRow, MemberChange, MemberRow, NewAuditEvent, OrgRow, StoreResult};
 
-pub(super) const ORG_COLS: &str = "o.id, o.name, o.plan, o.rate_limit_per_min, o.monthly_tokens, o.ai_enabled, o.ai_tone, o.created_at, o.api_key_limit";
+pub(super) const ORG_COLS: &str = "o.id, o.name, o.plan, o.rate_limit_per_min, o.monthly_tokens, o.ai_enabled, o.ai_tone, o.created_at, o.api_key_limit, o.key_rotation_days";
 pub(super) const MEMBER_COLS: &str = "m.id, m.org_id, m.email, m.role, m.created_at";
 
 pub(super) fn org_at(r: &Row, at: usize) -> StoreResult<OrgRow> {
@@ -21,6 +21,7 @@ pub(super) fn org_at(r: &Row, at: usize) -> StoreResult<OrgRow> {
         api_key_limit: r.try_get::<_, Option<i64>>(at + 8)?.map(|n| n as u32),
         ai_enabled: r.try_get(at + 5)?,
         ai_tone: r.try_get::<_, Option<&str>>(at + 6)?.map(|t| parse("organizations", t)).transpose()?,
+        key_rotation_days: r.try_get::<_, Option<i64>>(at + 9)?.map(|n| n as u32),
         created_at: r.try_get(at + 7)?,
     })
 }
@@ -37,8 +38,8 @@ pub(super) fn member_at(r: &Row, at: usize) -> StoreResult<MemberRow> {
 
 pub(super) async fn insert_org_row(c: &impl GenericClient, org: &OrgRow) -> StoreResult<()> {
     c.execute(
-        "INSERT INTO organizations (id, name, plan, rate_limit_per_min, monthly_tokens, ai_enabled, ai_tone, created_at, api_key_limit)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "INSERT INTO organizations (id, name, plan, rate_limit_per_min, monthly_tokens, ai_enabled, ai_tone, created_at, api_key_limit, key_rotation_days)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         &[
             &org.id,
             &org.name,
@@ -49,6 +50,7 @@ pub(super) async fn insert_org_row(c: &impl GenericClient, org: &OrgRow) -> Stor
             &org.ai_tone.map(|t| t.as_str()),
             &org.created_at,
             &org.api_key_limit.map(i64::from),
+            &org.key_rotation_days.map(i64::from),
         ],
     )
     .await?;
@@ -164,8 +166,8 @@ impl Postgres {
         let mut c = self.client().await?;
         let tx = c.transaction().await?;
         tx.execute(
-            "UPDATE organizations SET ai_enabled = $2, ai_tone = $3 WHERE id = $1",
-            &[&org_id, &settings.enabled, &settings.tone.map(|t| t.as_str())],
+            "UPDATE organizations SET ai_enabled = $2, ai_tone = $3, key_rotation_days = $4 WHERE id = $1",
+            &[&org_id, &settings.enabled, &settings.tone.map(|t| t.as_str()), &i64::from(settings.key_rotation_days)],
         )
         .await?;
         commit_audited(tx, (), [audit], Stale::AUTH).await

@@ -1,14 +1,15 @@
 //! The vault's rows: wrapped data keys, encrypted provider keys, and the master-key records.
 //! Only ciphertext and non-secret previews are stored here.
 
-use converra::{Environment, KeyStatus, Provider, ProviderKeyFilter};
+use converra::{Environment, Provider, ProviderKeyFilter};
 use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 
 use super::{Postgres, commit_audited, notify, parse};
 use crate::store::Stale;
 use crate::store::{
-    DataKeyRow, NewAuditEvent, NewProviderKey, ProviderKeyRow, Reencrypted, SecretUpdate, StoreResult, TestRecord,
+    DataKeyRow, HealthRow, NewAuditEvent, NewProviderKey, ProviderKeyRow, Reencrypted, SecretUpdate, StoreResult,
+    TestRecord,
 };
 
 pub(super) const DK_COLS: &str =
@@ -27,7 +28,9 @@ pub(super) fn data_key_at(r: &Row) -> StoreResult<DataKeyRow> {
 }
 
 pub(super) const PK_COLS: &str = "id, org_id, project_id, environment, provider, name, ciphertext, data_key_version, masked, last_four, \
-                       active, status, test_status, test_message, tested_at, test_latency_ms, created_by, updated_by, created_at, updated_at";
+                       active, status, test_status, test_message, tested_at, test_latency_ms, created_by, updated_by, created_at, updated_at, \
+                       health_status, health_since, health_failures, health_error, health_error_at, health_success_at, \
+                       retest_at, retest_attempts, secret_at, rotation_notified_at";
 
 pub(super) fn key_at(r: &Row) -> StoreResult<ProviderKeyRow> {
     let test_status: Option<&str> = r.try_get(12)?;
@@ -52,6 +55,18 @@ pub(super) fn key_at(r: &Row) -> StoreResult<ProviderKeyRow> {
                 latency_ms: r.try_get::<_, Option<i64>>(15)?.unwrap_or_default() as u64,
             }),
             None => None,
+        },
+        health: HealthRow {
+            status: r.try_get::<_, Option<&str>>(20)?.map(|s| parse("provider_keys", s)).transpose()?,
+            since: r.try_get(21)?,
+            failures: r.try_get::<_, i64>(22)? as u64,
+            last_error: r.try_get::<_, Option<&str>>(23)?.map(|s| parse("provider_keys", s)).transpose()?,
+            last_error_at: r.try_get(24)?,
+            last_success_at: r.try_get(25)?,
+            retest_at: r.try_get::<_, Option<i64>>(26)?.map(|t| t as u64),
+            retest_attempts: r.try_get::<_, i64>(27)? as u32,
+            secret_at: r.try_get(28)?,
+            rotation_notified_at: r.try_get(29)?,
         },
         created_by: r.try_get(16)?,
         updated_by: r.try_get(17)?,
@@ -88,7 +103,8 @@ pub(super) async fn insert_data_key_row(c: &impl GenericClient, d: &DataKeyRow) 
 pub(super) async fn insert_provider_key_row(c: &impl GenericClient, row: &ProviderKeyRow) -> StoreResult<()> {
     c.execute(
         &format!(
-            "INSERT INTO provider_keys ({PK_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
+            "INSERT INTO provider_keys ({PK_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, \
+             $21, $22, $23, $24, $25, $26, $27, $28, $29, $30)"
         ),
         &[
             &row.id,
@@ -111,6 +127,16 @@ pub(super) async fn insert_provider_key_row(c: &impl GenericClient, row: &Provid
             &row.updated_by,
             &row.created_at,
             &row.updated_at,
+            &row.health.status.map(|s| s.as_str()),
+            &row.health.since,
+            &(row.health.failures as i64),
+            &row.health.last_error.map(|s| s.as_str()),
+            &row.health.last_error_at,
+            &row.health.last_success_at,
+            &row.health.retest_at.map(|t| t as i64),
+            &i64::from(row.health.retest_attempts),
+            &row.health.secret_at,
+            &row.health.rotation_notified_at,
         ],
     )
     .await?;
@@ -320,7 +346,10 @@ impl Postgres {
             .execute(
                 "UPDATE provider_keys SET ciphertext = $3, data_key_version = $4, masked = $5, last_four = $6,
                    name = coalesce($7, name), updated_by = $8, updated_at = $9, status = 'untested',
-                   test_status = NULL, test_message = NULL, tested_at = NULL, test_latency_ms = NULL
+                   test_status = NULL, test_message = NULL, tested_at = NULL, test_latency_ms = NULL,
+                   health_status = NULL, health_since = NULL, health_failures = 0, health_error = NULL,
+                   health_error_at = NULL, health_success_at = NULL, retest_at = NULL, retest_attempts = 0,
+                   secret_at = $9, rotation_notified_at = NULL
                  WHERE org_id = $1 AND id = $2",
                 &[
                     &org_id,
@@ -392,24 +421,6 @@ impl Postgres {
             )
             .await?;
         commit_audited(tx, n == 1, [audit], Stale::KEYS).await
-    }
-
-    pub(in crate::store) async fn set_provider_key_status(
-        &self,
-        org_id: &str,
-        id: &str,
-        status: KeyStatus,
-    ) -> StoreResult<()> {
-        let mut c = self.client().await?;
-        let tx = c.transaction().await?;
-        tx.execute(
-            "UPDATE provider_keys SET status = $3 WHERE org_id = $1 AND id = $2",
-            &[&org_id, &id, &status.as_str()],
-        )
-        .await?;
-        notify(&tx, Stale::KEYS).await?;
-        tx.commit().await?;
-        Ok(())
     }
 
     pub(in crate::store) async fn org_provider_keys(&self, org_id: &str) -> StoreResult<Vec<ProviderKeyRow>> {

@@ -205,4 +205,29 @@ const MIGRATIONS: &[&str] = &[
         expires_at INTEGER NOT NULL        -- unix seconds
     );
     "#,
+    // 9: live key health (status changes from real traffic, batched failure counts), the
+    // background re-test schedule, rotation bookkeeping, the organization's rotation period,
+    // and the webhook outbox (ephemeral, so not dumped).
+    r#"
+    ALTER TABLE provider_keys ADD COLUMN health_status TEXT;
+    ALTER TABLE provider_keys ADD COLUMN health_since TEXT;
+    ALTER TABLE provider_keys ADD COLUMN health_failures INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE provider_keys ADD COLUMN health_error TEXT;
+    ALTER TABLE provider_keys ADD COLUMN health_error_at TEXT;
+    ALTER TABLE provider_keys ADD COLUMN health_success_at TEXT;
+    ALTER TABLE provider_keys ADD COLUMN retest_at INTEGER;        -- unix seconds
+    ALTER TABLE provider_keys ADD COLUMN retest_attempts INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE provider_keys ADD COLUMN secret_at TEXT;
+    ALTER TABLE provider_keys ADD COLUMN rotation_notified_at TEXT;
+    CREATE INDEX provider_keys_retest ON provider_keys (retest_at) WHERE retest_at IS NOT NULL;
+    ALTER TABLE organizations ADD COLUMN key_rotation_days INTEGER;
+    CREATE TABLE webhook_outbox (
+        id              TEXT PRIMARY KEY,
+        body            TEXT NOT NULL,
+        created_at      INTEGER NOT NULL,   -- unix seconds
+        attempts        INTEGER NOT NULL,
+        next_attempt_at INTEGER NOT NULL    -- unix seconds
+    );
+    CREATE INDEX webhook_outbox_due ON webhook_outbox (next_attempt_at);
+    "#,
 ];

@@ -9,6 +9,7 @@ mod api_keys;
 mod audit;
 mod backup;
 mod dump;
+mod health;
 mod migrations;
 mod orgs;
 mod projects;

@@ -6,10 +6,11 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use super::{Sqlite, parse};
 use crate::store::{ApiKeyRow, CustomLimits, DataKeyRow, MemberChange, MemberRow, NewAuditEvent, OrgRow, StoreResult};
 
-pub(super) const ORG_COLS: &str = "o.id, o.name, o.plan, o.rate_limit_per_min, o.monthly_tokens, o.ai_enabled, o.ai_tone, o.created_at, o.api_key_limit";
+pub(super) const ORG_COLS: &str = "o.id, o.name, o.plan, o.rate_limit_per_min, o.monthly_tokens, o.ai_enabled, o.ai_tone, o.created_at, o.api_key_limit, o.key_rotation_days";
 pub(super) const MEMBER_COLS: &str = "m.id, m.org_id, m.email, m.role, m.created_at";
 
-type RawOrg = (String, String, String, Option<u32>, Option<i64>, bool, Option<String>, String, Option<u32>);
+type RawOrg =
+    (String, String, String, Option<u32>, Option<i64>, bool, Option<String>, String, Option<u32>, Option<u32>);
 
 pub(super) fn raw_org(r: &Row<'_>, at: usize) -> rusqlite::Result<RawOrg> {
     Ok((
@@ -22,11 +23,23 @@ pub(super) fn raw_org(r: &Row<'_>, at: usize) -> rusqlite::Result<RawOrg> {
         r.get(at + 6)?,
         r.get(at + 7)?,
         r.get(at + 8)?,
+        r.get(at + 9)?,
     ))
 }
 
 pub(super) fn org_from_raw(raw: RawOrg) -> StoreResult<OrgRow> {
-    let (id, name, plan, rate_limit_per_min, monthly_tokens, ai_enabled, tone, created_at, api_key_limit) = raw;
+    let (
+        id,
+        name,
+        plan,
+        rate_limit_per_min,
+        monthly_tokens,
+        ai_enabled,
+        tone,
+        created_at,
+        api_key_limit,
+        key_rotation_days,
+    ) = raw;
     Ok(OrgRow {
         id,
         name,
@@ -36,6 +49,7 @@ pub(super) fn org_from_raw(raw: RawOrg) -> StoreResult<OrgRow> {
         api_key_limit,
         ai_enabled,
         ai_tone: tone.map(|t| parse("organizations", t)).transpose()?,
+        key_rotation_days,
         created_at,
     })
 }
@@ -53,8 +67,8 @@ pub(super) fn member_from_raw(raw: RawMember) -> StoreResult<MemberRow> {
 
 pub(super) fn insert_org_row(c: &Connection, org: &OrgRow) -> StoreResult<()> {
     c.execute(
-        "INSERT INTO organizations (id, name, plan, rate_limit_per_min, monthly_tokens, ai_enabled, ai_tone, created_at, api_key_limit)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        "INSERT INTO organizations (id, name, plan, rate_limit_per_min, monthly_tokens, ai_enabled, ai_tone, created_at, api_key_limit, key_rotation_days)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         params![
             org.id,
             org.name,
@@ -64,7 +78,8 @@ pub(super) fn insert_org_row(c: &Connection, org: &OrgRow) -> StoreResult<()> {
             org.ai_enabled,
             org.ai_tone.map(|t| t.as_str()),
             org.created_at,
-            org.api_key_limit
+            org.api_key_limit,
+            org.key_rotation_days
         ],
     )?;
     Ok(())
@@ -184,8 +199,8 @@ impl Sqlite {
         let org_id = org_id.to_owned();
         self.audited([audit], move |tx| {
             tx.execute(
-                "UPDATE organizations SET ai_enabled = ?2, ai_tone = ?3 WHERE id = ?1",
-                params![org_id, settings.enabled, settings.tone.map(|t| t.as_str())],
+                "UPDATE organizations SET ai_enabled = ?2, ai_tone = ?3, key_rotation_days = ?4 WHERE id = ?1",
+                params![org_id, settings.enabled, settings.tone.map(|t| t.as_str()), settings.key_rotation_days],
             )?;
             Ok(())
         })

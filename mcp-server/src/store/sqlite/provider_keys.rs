@@ -6,7 +6,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{Sqlite, parse};
 use crate::store::{
-    DataKeyRow, NewAuditEvent, NewProviderKey, ProviderKeyRow, Reencrypted, SecretUpdate, StoreResult, TestRecord,
+    DataKeyRow, HealthRow, NewAuditEvent, NewProviderKey, ProviderKeyRow, Reencrypted, SecretUpdate, StoreResult,
+    TestRecord,
 };
 
 pub(super) const DK_COLS: &str =
@@ -25,9 +26,13 @@ pub(super) fn data_key_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DataKeyRow
 }
 
 pub(super) const PK_COLS: &str = "id, org_id, project_id, environment, provider, name, ciphertext, data_key_version, masked, last_four, \
-                       active, status, test_status, test_message, tested_at, test_latency_ms, created_by, updated_by, created_at, updated_at";
+                       active, status, test_status, test_message, tested_at, test_latency_ms, created_by, updated_by, created_at, updated_at, \
+                       health_status, health_since, health_failures, health_error, health_error_at, health_success_at, \
+                       retest_at, retest_attempts, secret_at, rotation_notified_at";
 
-fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(ProviderKeyRow, [String; 3], Option<String>)> {
+type RawRow = (ProviderKeyRow, [String; 3], Option<String>, [Option<String>; 2]);
+
+fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRow> {
     // Enum columns are read as text and parsed after, so a corrupt value is a typed error.
     let env: String = r.get(3)?;
     let provider: String = r.get(4)?;
@@ -55,16 +60,30 @@ fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(ProviderKeyRow, [String;
             }),
             None => None,
         },
+        health: HealthRow {
+            status: None,
+            since: r.get(21)?,
+            failures: r.get::<_, i64>(22)? as u64,
+            last_error: None,
+            last_error_at: r.get(24)?,
+            last_success_at: r.get(25)?,
+            retest_at: r.get::<_, Option<i64>>(26)?.map(|t| t as u64),
+            retest_attempts: r.get(27)?,
+            secret_at: r.get(28)?,
+            rotation_notified_at: r.get(29)?,
+        },
         created_by: r.get(16)?,
         updated_by: r.get(17)?,
         created_at: r.get(18)?,
         updated_at: r.get(19)?,
     };
-    Ok((row, [env, provider, status], test_status))
+    Ok((row, [env, provider, status], test_status, [r.get(20)?, r.get(23)?]))
 }
 
-fn finish_row(raw: (ProviderKeyRow, [String; 3], Option<String>)) -> StoreResult<ProviderKeyRow> {
-    let (mut row, [env, provider, status], test_status) = raw;
+fn finish_row(raw: RawRow) -> StoreResult<ProviderKeyRow> {
+    let (mut row, [env, provider, status], test_status, [health, error]) = raw;
+    row.health.status = health.map(|s| parse("provider_keys", s)).transpose()?;
+    row.health.last_error = error.map(|s| parse("provider_keys", s)).transpose()?;
     row.environment = parse("provider_keys", env)?;
     row.provider = parse("provider_keys", provider)?;
     row.status = parse("provider_keys", status)?;
@@ -298,7 +317,10 @@ impl Sqlite {
             let n = tx.execute(
                 "UPDATE provider_keys SET ciphertext = ?3, data_key_version = ?4, masked = ?5, last_four = ?6,
                    name = ifnull(?7, name), updated_by = ?8, updated_at = ?9, status = 'untested',
-                   test_status = NULL, test_message = NULL, tested_at = NULL, test_latency_ms = NULL
+                   test_status = NULL, test_message = NULL, tested_at = NULL, test_latency_ms = NULL,
+                   health_status = NULL, health_since = NULL, health_failures = 0, health_error = NULL,
+                   health_error_at = NULL, health_success_at = NULL, retest_at = NULL, retest_attempts = 0,
+                   secret_at = ?9, rotation_notified_at = NULL
                  WHERE org_id = ?1 AND id = ?2",
                 params![
                     org_id,
@@ -374,23 +396,6 @@ impl Sqlite {
         .await
     }
 
-    pub(in crate::store) async fn set_provider_key_status(
-        &self,
-        org_id: &str,
-        id: &str,
-        status: KeyStatus,
-    ) -> StoreResult<()> {
-        let (org_id, id) = (org_id.to_owned(), id.to_owned());
-        self.run(move |c| {
-            c.execute(
-                "UPDATE provider_keys SET status = ?3 WHERE org_id = ?1 AND id = ?2",
-                params![org_id, id, status.as_str()],
-            )?;
-            Ok(())
-        })
-        .await
-    }
-
     pub(in crate::store) async fn org_provider_keys(&self, org_id: &str) -> StoreResult<Vec<ProviderKeyRow>> {
         let org_id = org_id.to_owned();
         self.run(move |c| query_rows(c, &format!("SELECT {PK_COLS} FROM provider_keys WHERE org_id = ?1"), [org_id]))
@@ -401,7 +406,8 @@ impl Sqlite {
 /// Inserts a provider-key row as it is (its `active` flag included).
 pub(super) fn insert_provider_key_row(c: &Connection, row: &ProviderKeyRow) -> StoreResult<()> {
     c.execute(
-        &format!("INSERT INTO provider_keys ({PK_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)"),
+        &format!("INSERT INTO provider_keys ({PK_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, \
+             ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30)"),
         params![
             row.id,
             row.org_id,
@@ -422,7 +428,17 @@ pub(super) fn insert_provider_key_row(c: &Connection, row: &ProviderKeyRow) -> S
             row.created_by,
             row.updated_by,
             row.created_at,
-            row.updated_at
+            row.updated_at,
+            row.health.status.map(|s| s.as_str()),
+            row.health.since,
+            row.health.failures as i64,
+            row.health.last_error.map(|s| s.as_str()),
+            row.health.last_error_at,
+            row.health.last_success_at,
+            row.health.retest_at.map(|t| t as i64),
+            row.health.retest_attempts,
+            row.health.secret_at,
+            row.health.rotation_notified_at
         ],
     )?;
     Ok(())

@@ -1,0 +1,72 @@
+//! Live key health, the re-test schedule, rotation bookkeeping and the webhook outbox: what
+//! every replica must see, so it lives here and not in one process's memory.
+
+use std::sync::Arc;
+
+use converra::KeyStatus;
+
+use super::{Backend, HealthChange, HealthTally, OutboxEvent, ProviderKeyRow, Stale, Store, StoreResult};
+
+impl Store {
+    /// Changes a key's health status if the stored one differs (so of many replicas seeing the
+    /// same failure, one writes it), queuing `event` in the webhook outbox in the same
+    /// transaction. Returns whether it changed. Every replica's cached key reloads.
+    pub async fn set_key_health(
+        &self,
+        org_id: &str,
+        id: &str,
+        change: HealthChange,
+        event: Option<OutboxEvent>,
+    ) -> StoreResult<bool> {
+        self.write(Stale::KEYS, async { dispatch!(self.set_key_health(org_id, id, change, event)) }).await
+    }
+
+    /// Adds batched live outcomes (failure counts, last error, last success). No cached read
+    /// depends on them, so nothing is invalidated.
+    pub async fn add_health_tallies(&self, tallies: Arc<Vec<HealthTally>>) -> StoreResult<()> {
+        dispatch!(self.add_health_tallies(tallies))
+    }
+
+    /// Active flagged keys whose re-test is due at `now` (unix seconds), soonest first.
+    pub async fn keys_due_for_retest(&self, now: u64, limit: u32) -> StoreResult<Vec<ProviderKeyRow>> {
+        dispatch!(self.keys_due_for_retest(now, limit))
+    }
+
+    /// Sets when a key is re-tested next (`None`: never) and how many re-tests it has failed.
+    pub async fn schedule_retest(&self, id: &str, at: Option<u64>, attempts: u32) -> StoreResult<()> {
+        dispatch!(self.schedule_retest(id, at, attempts))
+    }
+
+    /// Active keys whose rotation-due event has not been queued for their current secret.
+    pub async fn keys_not_yet_due(&self) -> StoreResult<Vec<ProviderKeyRow>> {
+        dispatch!(self.keys_not_yet_due())
+    }
+
+    /// Marks a key's secret rotation-due (once) and queues `event`. Returns whether it marked.
+    pub async fn mark_rotation_due(&self, id: &str, at: &str, event: Option<OutboxEvent>) -> StoreResult<bool> {
+        dispatch!(self.mark_rotation_due(id, at, event))
+    }
+
+    /// Active keys counted by health status (`None`: not used yet), over every organization.
+    pub async fn key_health_counts(&self) -> StoreResult<Vec<(Option<KeyStatus>, u64)>> {
+        dispatch!(self.key_health_counts())
+    }
+
+    /// Webhook events whose next attempt is due at `now`, oldest first.
+    pub async fn due_webhooks(&self, now: u64, limit: u32) -> StoreResult<Vec<OutboxEvent>> {
+        dispatch!(self.due_webhooks(now, limit))
+    }
+
+    /// Removes a delivered (or abandoned) event from the outbox.
+    pub async fn remove_webhook(&self, id: &str) -> StoreResult<()> {
+        dispatch!(self.remove_webhook(id))
+    }
+
+    /// Records a failed delivery and when to try again.
+    pub async fn retry_webhook(&self, id: &str, attempts: u32, next_at: u64) -> StoreResult<()> {
+        dispatch!(self.retry_webhook(id, attempts, next_at))
+    }
+}
+
+/// The statuses that flag a key (as stored).
+pub(super) const FAILING: &str = "('invalid_key', 'quota_exceeded')";

@@ -1,0 +1,83 @@
+//! The operator's webhook (`CONVERRA_WEBHOOK_URL`): signs and posts the events the core queues
+//! in its outbox. Like `providers/`, an outside HTTP client behind the core; the URL is
+//! operator configuration only, never tenant input.
+//!
+//! Signature: `Converra-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">` under
+//! `CONVERRA_WEBHOOK_SECRET` (docs/webhooks.md shows how a receiver checks it). The timestamp
+//! is signed with the body, so a captured request cannot be replayed later than the receiver's
+//! tolerance.
+
+use std::time::Duration;
+
+use hmac::{KeyInit, Mac};
+use secrecy::{ExposeSecret, SecretString};
+
+/// The header that carries the signature.
+pub const SIGNATURE_HEADER: &str = "Converra-Signature";
+/// The header that carries the event id (also in the body), for deduplication.
+pub const EVENT_ID_HEADER: &str = "Converra-Event-Id";
+
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Where events go, and the secret that signs them.
+pub struct Webhook {
+    url: String,
+    secret: SecretString,
+    client: reqwest::Client,
+}
+
+/// The `v1` signature of `body` sent at `timestamp`: hex HMAC-SHA256 over `"{timestamp}.{body}"`.
+pub fn signature(secret: &[u8], timestamp: u64, body: &str) -> String {
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret).expect("HMAC takes a key of any length");
+    mac.update(timestamp.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body.as_bytes());
+    mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Webhook {
+    pub fn new(url: String, secret: SecretString) -> Self {
+        let client = reqwest::Client::builder()
+            .timeout(TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_default();
+        Self { url, secret, client }
+    }
+
+    /// Posts one event. `Err` says why in words for the log (a status or a transport error
+    /// kind; never the secret, never the receiver's body).
+    pub async fn deliver(&self, id: &str, body: &str, now: u64) -> Result<(), String> {
+        let sig = signature(self.secret.expose_secret().as_bytes(), now, body);
+        let answer = self
+            .client
+            .post(&self.url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(SIGNATURE_HEADER, format!("t={now},v1={sig}"))
+            .header(EVENT_ID_HEADER, id)
+            .body(body.to_owned())
+            .send()
+            .await
+            .map_err(|e| if e.is_timeout() { "timed out".to_owned() } else { "could not connect".to_owned() })?;
+        if answer.status().is_success() { Ok(()) } else { Err(format!("answered HTTP {}", answer.status().as_u16())) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_signature_is_hmac_sha256_of_timestamp_dot_body() {
+        // RFC 4231 test case 2 ("Jefe"), with the message split as `<t>.<body>`.
+        let sig = signature(b"Jefe", 0, "what do ya want for nothing?");
+        assert_eq!(sig.len(), 64);
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(b"Jefe").unwrap();
+        mac.update(b"0.what do ya want for nothing?");
+        assert!(mac.verify_slice(&hex(&sig)).is_ok());
+    }
+
+    fn hex(s: &str) -> Vec<u8> {
+        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+    }
+}
