@@ -409,7 +409,19 @@ async fn usage_from_before_the_roll_ups_is_kept_by_the_upgrade() {
     app.stop().await;
     let db = rusqlite::Connection::open(&app.db_path).unwrap();
     db.execute_batch(
-        "DROP TABLE usage_rollups;
+        "DROP INDEX provider_keys_retest; DROP TABLE webhook_outbox; -- added by migration 9
+         ALTER TABLE provider_keys DROP COLUMN health_status;
+         ALTER TABLE provider_keys DROP COLUMN health_since;
+         ALTER TABLE provider_keys DROP COLUMN health_failures;
+         ALTER TABLE provider_keys DROP COLUMN health_error;
+         ALTER TABLE provider_keys DROP COLUMN health_error_at;
+         ALTER TABLE provider_keys DROP COLUMN health_success_at;
+         ALTER TABLE provider_keys DROP COLUMN retest_at;
+         ALTER TABLE provider_keys DROP COLUMN retest_attempts;
+         ALTER TABLE provider_keys DROP COLUMN secret_at;
+         ALTER TABLE provider_keys DROP COLUMN rotation_notified_at;
+         ALTER TABLE organizations DROP COLUMN key_rotation_days;
+         DROP TABLE usage_rollups;
          ALTER TABLE organizations DROP COLUMN api_key_limit; -- added by migration 6
          DROP TABLE allowance_reservations;
          DROP TABLE usage_batches; DROP TABLE leases; -- added by migration 8

@@ -8,6 +8,7 @@ mod clients;
 mod completions;
 mod edges;
 mod examples;
+mod health;
 mod ids;
 mod mcp;
 mod mcp_protocol;

@@ -134,13 +134,19 @@ async fn prompts_guide_the_key_workflows_and_resources_attach_keys_and_usage() {
     assert!(client.get_prompt_once(bad).await.is_err(), "an unknown provider is refused");
 
     let resources = client.list_all_resources().await.expect("resources/list");
-    assert_eq!(resources.iter().map(|r| r.uri.as_str()).collect::<Vec<_>>(), ["converra://provider-keys"]);
+    assert_eq!(
+        resources.iter().map(|r| r.uri.as_str()).collect::<Vec<_>>(),
+        ["converra://provider-keys", "converra://settings/ai"]
+    );
     let templates = client.list_all_resource_templates().await.expect("resources/templates/list");
     assert_eq!(templates[0].uri_template, "converra://usage/{month}");
 
     let keys = client.read_resource(ReadResourceRequestParams::new("converra://provider-keys")).await.unwrap();
     let ResourceContents::TextResourceContents { text, .. } = &keys.contents[0] else { panic!("text contents") };
     assert_eq!(serde_json::from_str::<Value>(text).unwrap()["data"], serde_json::json!([]));
+    let settings = client.read_resource(ReadResourceRequestParams::new("converra://settings/ai")).await.unwrap();
+    let ResourceContents::TextResourceContents { text, .. } = &settings.contents[0] else { panic!("text contents") };
+    assert_eq!(serde_json::from_str::<Value>(text).unwrap()["key_rotation_days"], 90, "{text}");
     let usage = client.read_resource(ReadResourceRequestParams::new("converra://usage/2026-11")).await.unwrap();
     let ResourceContents::TextResourceContents { text, .. } = &usage.contents[0] else { panic!("text contents") };
     assert_eq!(serde_json::from_str::<Value>(text).unwrap()["month"], "2026-11");

@@ -18,7 +18,7 @@ async fn only_owners_change_ai_settings() {
 
     let changed = app.put("/api/v1/settings/ai", &app.api_key, json!({"enabled": false, "tone": "friendly"})).await;
     assert_eq!(changed.status, 200, "{}", changed.text);
-    assert_eq!(changed.body, json!({"enabled": false, "tone": "friendly"}));
+    assert_eq!(changed.body, json!({"enabled": false, "tone": "friendly", "key_rotation_days": 90}));
     assert_eq!(app.get("/api/v1/settings/ai", &member).await.body, changed.body);
     app.put("/api/v1/settings/ai", &app.api_key, json!({"tone": "sarcastic"}))
         .await

@@ -23,7 +23,7 @@ async fn members_see_status_only_and_are_refused_every_change() {
         fields.sort();
         // `project_id` is there for a project's key and absent (not null) for the organization's.
         fields.retain(|f| *f != "project_id");
-        assert_eq!(fields, ["active", "environment", "id", "provider", "scope", "status"], "{key}");
+        assert_eq!(fields, ["active", "environment", "health", "id", "provider", "scope", "status"], "{key}");
     }
     let org_seen = seen.iter().find(|k| k["id"] == org_key.as_str()).unwrap();
     assert_eq!(org_seen["status"], "ok");

@@ -39,6 +39,8 @@ pub struct Options {
     /// Adjusts the configuration last (timeouts, allowance caps, …), as the operator's
     /// environment would.
     pub configure: Option<fn(&mut Config)>,
+    /// The operator's webhook: URL and signing secret (`CONVERRA_WEBHOOK_URL`/`_SECRET`).
+    pub webhook: Option<(String, String)>,
 }
 
 impl Options {
@@ -108,6 +110,9 @@ fn config(db_path: &std::path::Path, database_url: Option<&str>, master_key: &st
     config.providers.test_timeout = Some(std::time::Duration::from_secs(2));
     if let Some(limit) = options.body_limit {
         config.body_limit = limit;
+    }
+    if let Some((url, secret)) = &options.webhook {
+        config.health.webhook = Some((url.clone(), SecretString::from(secret.clone())));
     }
     if let Some(configure) = options.configure {
         configure(&mut config);
