@@ -394,3 +394,35 @@ async fn an_unreachable_provider_is_told_apart_from_a_rejected_key() {
     tested.assert_fails(10, "the provider could not be reached, so the key was not checked: Provider unreachable");
     assert!(tested.stdout.starts_with("unreachable: Provider unreachable"), "{}", tested.stdout);
 }
+
+#[tokio::test]
+async fn a_key_rejected_in_traffic_shows_as_failing_in_the_keys_table() {
+    let openai = mock_openai().await;
+    let server = Server::start(&openai).await;
+    server.cli_owned(vec!["keys", "add", "openai", "--name", "Dead"], &format!("{REJECTED}\n")).await.ok();
+
+    // The provider refuses the key in traffic: the error says how the key fares.
+    let failed = server.owner(&["complete", "hi", "--model", "openai/gpt-4o-mini"]).await;
+    failed.assert_code(10);
+    let json = server.owner(&["complete", "hi", "--model", "openai/gpt-4o-mini", "--json"]).await;
+    assert!(!json.stderr.contains(REJECTED) && !failed.stderr.contains(REJECTED), "{}", failed.stderr);
+
+    let table = server.owner(&["keys", "list"]).await;
+    table.ok();
+    let lines: Vec<&str> = table.stdout.lines().collect();
+    assert!(lines[0].contains("HEALTH") && lines[0].contains("AGE"), "{}", table.stdout);
+    assert!(lines[1].contains("invalid_key ×2") && lines[1].trim_end().ends_with("0d"), "{}", table.stdout);
+    let failing = server.owner(&["keys", "list", "--health", "failing", "--json"]).await.ok().json();
+    assert_eq!(failing["data"][0]["health"]["status"], "invalid_key", "{failing}");
+    let healthy = server.owner(&["keys", "list", "--health", "healthy", "--json"]).await.ok().json();
+    assert_eq!(healthy["data"], json!([]));
+
+    // Owners set the rotation period from the command line too.
+    let set = server.owner(&["settings", "--key-rotation-days", "30"]).await;
+    assert!(set.ok().stdout.contains("Key rotation:       every 30 days"), "{}", set.stdout);
+    assert_eq!(server.owner(&["settings", "--json"]).await.ok().json()["key_rotation_days"], 30);
+
+    // The flag was logged, with ids only.
+    let log = server.inner.wait_for_log("provider key health changed").await;
+    assert!(!log.contains(REJECTED) && !log.contains(&REJECTED[8..30]), "the key in the log: {log}");
+}

@@ -1,4 +1,4 @@
-//! Client commands (`keys`, `complete`, `api-keys`, `usage`): scripts' way into a running
+//! Client commands (`keys`, `complete`, `api-keys`, `usage`, `settings`): scripts' way into a running
 //! Converra, built on the SDK. They read `CONVERRA_API_KEY` and `CONVERRA_BASE_URL` through
 //! `Converra::from_env()`. Human tables by default, `--json` for scripts.
 //!
@@ -10,6 +10,7 @@
 mod api_keys;
 mod complete;
 mod keys;
+mod settings;
 mod table;
 
 use clap::{Args, Subcommand};
@@ -18,7 +19,7 @@ use converra::{Converra, ErrorCode, UsageQuery};
 use super::Failure;
 
 /// The client commands' names, whose help shows [`ENV_HELP`].
-pub const COMMANDS: [&str; 4] = ["keys", "complete", "api-keys", "usage"];
+pub const COMMANDS: [&str; 5] = ["keys", "complete", "api-keys", "usage", "settings"];
 
 /// What every client command reads from the environment (shown in their `--help`).
 pub const ENV_HELP: &str = "\
@@ -52,6 +53,8 @@ pub enum ClientCommand {
         #[command(flatten)]
         output: Output,
     },
+    /// The organization's AI settings: on/off, default tone, key rotation period (owners change them).
+    Settings(settings::SettingsArgs),
 }
 
 /// The output flag of every client command.
@@ -100,6 +103,10 @@ pub async fn run(command: ClientCommand) -> Result<(), Failure> {
             complete::run(&client, args, json).await
         }
         ClientCommand::ApiKeys { command, output } => api_keys::run(&client, command, output.json).await,
+        ClientCommand::Settings(args) => {
+            let json = args.output.json;
+            settings::run(&client, args, json).await
+        }
         ClientCommand::Usage { month, output: Output { json } } => {
             let report = client.usage().get(UsageQuery { month }).await.map_err(failure)?;
             if json {
