@@ -402,4 +402,25 @@ mod tests {
         let config = Config::from_lookup(|_| Some(String::new())).unwrap();
         assert!(config.api_key.is_none() && config.db_path == Path::new("./converra.db"));
     }
+
+    #[test]
+    fn key_health_settings_have_defaults_and_a_webhook_needs_its_secret() {
+        let defaults = Config::from_lookup(|_| None).unwrap().health;
+        assert!(defaults.retest && defaults.webhook.is_none());
+        assert_eq!((defaults.retest_first.as_secs(), defaults.retest_max.as_secs()), (60, 3600));
+        let vars = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| pairs.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string())
+        };
+        let off = Config::from_lookup(vars(&[("CONVERRA_KEY_RETEST", "off"), ("CONVERRA_KEY_RETEST_FIRST_SECS", "5")]));
+        let off = off.unwrap().health;
+        assert_eq!((off.retest, off.retest_first.as_secs()), (false, 5));
+        let Err(e) = Config::from_lookup(vars(&[("CONVERRA_WEBHOOK_URL", "https://hooks.example.com/c")])) else {
+            panic!("a webhook without a secret was accepted")
+        };
+        assert!(e.to_string().starts_with("CONVERRA_WEBHOOK_SECRET is required"), "{e}");
+        const BOTH: [(&str, &str); 2] =
+            [("CONVERRA_WEBHOOK_URL", "https://hooks.example.com/c"), ("CONVERRA_WEBHOOK_SECRET", "s3cret")];
+        let webhook = Config::from_lookup(vars(&BOTH)).unwrap().health.webhook.expect("a webhook");
+        assert_eq!(webhook.0, "https://hooks.example.com/c");
+    }
 }
