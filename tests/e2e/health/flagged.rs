@@ -65,6 +65,8 @@ async fn a_key_that_runs_dry_mid_traffic_is_flagged_everywhere_then_turns_green_
     assert!(key.get("last_test").is_none(), "live health is not the manual test: {key}");
     assert_eq!(listed(&app, "?health=failing").await.len(), 1);
     assert_eq!(listed(&app, "?health=healthy").await.len(), 0);
+    let counts = app.core.key_health_counts().await.unwrap();
+    assert_eq!((counts.quota_exceeded, counts.ok, counts.invalid_key), (1, 0, 0), "the metrics' counts");
 
     // MCP: the list and the tool error.
     let mcp = connect(&app, &app.api_key).await;

@@ -38,6 +38,8 @@ async fn a_status_change_is_written_once_with_its_event(store: Store) {
         !other.set_key_health(org, &key.id, flag, Some(outbox("whe_2"))).await.unwrap(),
         "a second writer of the same status changes nothing"
     );
+    let seen = other.active_provider_key(org, None, Environment::Live, Provider::Openai).await.unwrap().unwrap();
+    assert_eq!(seen.health.status, Some(KeyStatus::InvalidKey), "another replica sees the flag");
     let cached = store.active_provider_key(org, None, Environment::Live, Provider::Openai).await.unwrap().unwrap();
     assert_eq!((cached.health.status, cached.status), (Some(KeyStatus::InvalidKey), KeyStatus::InvalidKey));
     assert_eq!((cached.health.failures, cached.health.retest_at), (1, Some(160)));
