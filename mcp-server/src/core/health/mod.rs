@@ -18,7 +18,7 @@ mod tallies;
 
 use std::time::Duration;
 
-use converra::{HealthStatus, KeyHealth, KeyScope, KeyStatus, Provider};
+use converra::{HealthStatus, KeyHealth, KeyStatus, Provider};
 use secrecy::SecretString;
 
 pub(crate) use tallies::HealthTallies;
@@ -119,16 +119,12 @@ fn provider_name(p: Provider) -> &'static str {
 
 /// "the organization's OpenAI key has failed 12 times since 10:04 UTC: Invalid API key".
 fn sentence(row: &ProviderKeyRow, health: &KeyHealth, status: KeyStatus) -> String {
-    let scope = if row.project_id.is_some() { KeyScope::Project } else { KeyScope::Organization };
-    let scope = match scope {
-        KeyScope::Project => "project",
-        KeyScope::Organization => "organization",
-    };
+    let scope = if row.project_id.is_some() { "project" } else { "organization" };
     let n = health.consecutive_failures.max(1);
-    let times = if n == 1 { "time".to_owned() } else { "times".to_owned() };
+    let times = if n == 1 { "time" } else { "times" };
     let since = health.since.as_deref().and_then(ids::parse_time).map(|t| {
-        let today = time::OffsetDateTime::now_utc().date() == t.date();
         let clock = format!("{:02}:{:02} UTC", t.hour(), t.minute());
+        let today = time::OffsetDateTime::now_utc().date() == t.date();
         if today { format!(" since {clock}") } else { format!(" since {} {clock}", t.date()) }
     });
     format!(
