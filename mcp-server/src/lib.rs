@@ -15,3 +15,4 @@ pub mod providers;
 pub mod store;
 #[cfg(test)]
 mod tidy;
+pub mod web;

@@ -57,6 +57,9 @@ macro_rules! dispatch {
     };
 }
 
+mod web;
+pub use web::{WebSessionRow, WebTokenKind, WebTokenRow};
+
 /// The database handle. Cheap to clone.
 #[derive(Clone)]
 pub struct Store {

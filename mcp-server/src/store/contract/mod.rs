@@ -7,6 +7,7 @@ mod access;
 mod allowance;
 mod operations;
 mod vault;
+mod web;
 
 use converra::{Actor, Environment, KeyStatus, Plan, Provider, Role};
 use secrecy::SecretString;
