@@ -15,3 +15,4 @@ mod metering;
 mod not_stored;
 mod sdk;
 mod vault;
+mod web;

@@ -29,3 +29,13 @@ pub fn loggable_path(path: &str) -> &str {
         path
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_token_in_a_links_path_never_reaches_a_log_line() {
+        assert_eq!(super::loggable_path("/connect/abcDEF123_-"), "/connect/{token}");
+        assert_eq!(super::loggable_path("/sign-in/link/abcDEF123_-"), "/sign-in/link/{token}");
+        assert_eq!(super::loggable_path("/settings/integrations"), "/settings/integrations");
+    }
+}
