@@ -76,10 +76,17 @@ fn check_host(parts: &Parts, site: &Site) -> Result<(), WebError> {
     if host.eq_ignore_ascii_case(&site.authority) { Ok(()) } else { Err(WebError::WrongHost) }
 }
 
-/// A browser's form post carries `Origin`; when it does, it must be the public URL's.
+/// A form post must come from a page of this site. Browsers say so in `Sec-Fetch-Site` (sent
+/// whatever the referrer policy); `Origin`, when it names an origin, must be the public URL's.
+/// Under `Referrer-Policy: no-referrer` a browser sends `Origin: null` for its own forms, so
+/// `null` proves nothing either way: the CSRF token decides then.
 fn check_origin(parts: &Parts, site: &Site) -> Result<(), WebError> {
-    match parts.headers.get(ORIGIN).map(|o| o.to_str().unwrap_or("null")) {
-        Some(origin) if origin != site.origin => Err(WebError::Csrf),
+    let header = |name: &str| parts.headers.get(name).map(|v| v.to_str().unwrap_or(""));
+    if header("sec-fetch-site").is_some_and(|s| s != "same-origin" && s != "none") {
+        return Err(WebError::Csrf);
+    }
+    match header(ORIGIN.as_str()) {
+        Some(origin) if origin != "null" && origin != site.origin => Err(WebError::Csrf),
         _ => Ok(()),
     }
 }

@@ -131,6 +131,16 @@ pub async fn login_link(app: &TestApp, email: &str) -> String {
     app.core.create_login_link("default", email).await.expect("a login link").expose_secret().to_owned()
 }
 
+/// How the pages name a provider.
+pub fn integrations_label(p: converra::Provider) -> &'static str {
+    match p {
+        converra::Provider::Openai => "OpenAI",
+        converra::Provider::Anthropic => "Anthropic",
+        converra::Provider::Gemini => "Gemini",
+        converra::Provider::Deepseek => "DeepSeek",
+    }
+}
+
 /// The bootstrap owner's email.
 pub async fn owner_email(app: &TestApp) -> String {
     app.get("/api/v1/me", &app.api_key).await.body["member"]["email"].as_str().unwrap().to_owned()

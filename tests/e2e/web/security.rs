@@ -104,7 +104,19 @@ async fn a_form_without_its_csrf_token_or_from_another_origin_is_refused() {
         .await
         .unwrap();
     assert_eq!(answer.status(), 403);
+    let post = |origin: &'static str, fetch_site: &'static str| {
+        cross
+            .post(app.url("/settings/ai"))
+            .header("cookie", format!("converra_session={}", visitor.session().unwrap()))
+            .header("origin", origin)
+            .header("sec-fetch-site", fetch_site)
+            .form(&[("csrf", csrf.as_str()), ("tone", "casual")])
+            .send()
+    };
+    assert_eq!(post("null", "cross-site").await.unwrap().status(), 403, "the browser says another site sent it");
     assert_eq!(app.get("/api/v1/provider-keys", &app.api_key).await.body, json!({"data": []}), "nothing stored");
+    // Under `Referrer-Policy: no-referrer` a browser's own form says `Origin: null`: the token decides.
+    assert_eq!(post("null", "same-origin").await.unwrap().status(), 200);
 }
 
 #[tokio::test]
