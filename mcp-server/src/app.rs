@@ -124,7 +124,7 @@ impl App {
                 if !public_url.https && !public_url.is_loopback() {
                     tracing::warn!(public_url = %public_url.base, "CONVERRA_WEB_ALLOW_HTTP=1: web sign-in cookies travel unencrypted over plain http");
                 }
-                routes = routes.merge(crate::web::routes(core.clone(), crate::web::Site::new(&public_url)));
+                routes = routes.merge(crate::web::routes(crate::web::Site::new(&public_url)));
             }
             Some(why) => tracing::warn!("{why}"),
         }

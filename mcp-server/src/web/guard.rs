@@ -28,7 +28,6 @@ use crate::core::{Caller, Core};
 pub struct Signed {
     pub caller: Caller,
     pub csrf: String,
-    session: SecretString,
 }
 
 /// A state-changing form from a signed-in browser, checked (see the module's text).
@@ -48,7 +47,15 @@ pub struct SignInForm<T> {
 impl Signed {
     /// The signed-in browser a checked form came from (its page is rendered again).
     pub fn new(caller: Caller, csrf: String) -> Self {
-        Self { caller, csrf, session: SecretString::from(String::new()) }
+        Self { caller, csrf }
+    }
+
+    /// The session cookie's value, after the `Host` check.
+    fn session(parts: &Parts) -> Result<SecretString, WebError> {
+        let site = site(parts);
+        check_host(parts, &site)?;
+        let cookie = cookie(parts, site.session_cookie()).ok_or(WebError::SignedOut)?;
+        Ok(SecretString::from(cookie.to_owned()))
     }
 }
 
@@ -113,12 +120,9 @@ impl FromRequestParts<Arc<Core>> for Signed {
     type Rejection = WebError;
 
     async fn from_request_parts(parts: &mut Parts, core: &Arc<Core>) -> Result<Self, WebError> {
-        let site = site(parts);
-        check_host(parts, &site)?;
-        let cookie = cookie(parts, site.session_cookie()).ok_or(WebError::SignedOut)?;
-        let cookie = SecretString::from(cookie.to_owned());
-        let caller = core.session_caller(&cookie).await?;
-        Ok(Signed { caller, csrf: csrf_token(&cookie), session: cookie })
+        let session = Signed::session(parts)?;
+        let caller = core.session_caller(&session).await?;
+        Ok(Signed { caller, csrf: csrf_token(&session) })
     }
 }
 
@@ -128,13 +132,14 @@ impl<T: DeserializeOwned> FromRequest<Arc<Core>> for SignedForm<T> {
     async fn from_request(req: Request, core: &Arc<Core>) -> Result<Self, WebError> {
         let (mut parts, body_in) = req.into_parts();
         let signed = Signed::from_request_parts(&mut parts, core).await?;
+        let session = Signed::session(&parts)?;
         check_origin(&parts, &site(&parts))?;
         let bytes = body(Request::from_parts(parts, body_in)).await?;
         if !csrf_field(&bytes).is_some_and(|given| same(&given, &signed.csrf)) {
             return Err(WebError::Csrf);
         }
         core.spend_plan_bucket(&signed.caller).await?;
-        Ok(SignedForm { form: parse(&bytes)?, caller: signed.caller, csrf: signed.csrf, session: signed.session })
+        Ok(SignedForm { form: parse(&bytes)?, caller: signed.caller, csrf: signed.csrf, session })
     }
 }
 

@@ -67,8 +67,7 @@ const CSP: &str = "default-src 'none'; style-src 'self'; script-src 'self'; img-
                    base-uri 'none'; frame-ancestors 'none'";
 
 /// The web pages, with the headers every one of them carries.
-pub fn routes(core: Arc<Core>, site: Site) -> Router<Arc<Core>> {
-    let _ = core;
+pub fn routes(site: Site) -> Router<Arc<Core>> {
     let pages = Router::new()
         .route("/", get(|| async { Redirect::to("/settings/integrations") }))
         .route("/sign-in", get(sign_in::page).post(sign_in::with_api_key))
