@@ -226,3 +226,62 @@ async fn sign_in_attempts_are_limited_per_client_address() {
     assert!(limited.body.contains("Too many attempts"), "{}", limited.body);
     assert!(limited.set_cookie("converra_session").is_none(), "not even the right key gets in");
 }
+
+#[tokio::test]
+async fn behind_https_the_cookies_are_host_only_and_secure_and_links_use_the_public_url() {
+    let options = Options {
+        configure: Some(|c| c.public_url = Some("https://converra.example.com/".into())),
+        ..Default::default()
+    };
+    let app = spawn_app_with(options).await;
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let host = "converra.example.com";
+    let form = http.get(app.url("/sign-in")).header("host", host).send().await.unwrap();
+    let csrf_cookie = form.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(csrf_cookie.starts_with("__Host-converra_csrf=") && csrf_cookie.ends_with("; Secure"), "{csrf_cookie}");
+    let body = form.text().await.unwrap();
+    let page = super::Page { status: 200, headers: Default::default(), body };
+    let signed = http
+        .post(app.url("/sign-in"))
+        .header("host", host)
+        .header("origin", "https://converra.example.com")
+        .header("cookie", csrf_cookie.split(';').next().unwrap())
+        .form(&[("csrf", page.csrf().as_str()), ("api_key", app.api_key.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed.status(), 303);
+    let session = signed
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("__Host-converra_session="))
+        .expect("the session cookie");
+    assert!(session.contains("; Path=/;") && session.ends_with("HttpOnly; SameSite=Lax; Secure"), "{session}");
+    // The request's own Host (here 127.0.0.1:port) is not the public URL's: refused.
+    let cookie = session.split(';').next().unwrap().to_owned();
+    let wrong_host = http.get(app.url("/settings/integrations")).header("cookie", &cookie).send().await.unwrap();
+    assert_eq!(wrong_host.status(), 400);
+    let page = http
+        .get(app.url("/settings/integrations"))
+        .header("host", host)
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+
+    let link =
+        app.post("/api/v1/provider-keys/connect-links", &app.api_key, json!({"provider": "gemini", "name": "G"})).await;
+    assert!(link.body["url"].as_str().unwrap().starts_with("https://converra.example.com/connect/"), "{}", link.text);
+}
+
+#[tokio::test]
+async fn on_plain_http_to_another_host_the_web_face_stays_off() {
+    let options =
+        Options { configure: Some(|c| c.public_url = Some("http://10.1.2.3:8080".into())), ..Default::default() };
+    let app = spawn_app_with(options).await;
+    assert_eq!(reqwest::get(app.url("/sign-in")).await.unwrap().status(), 404);
+    assert_eq!(app.get("/api/v1/me", &app.api_key).await.status, 200, "the APIs are unaffected");
+}
