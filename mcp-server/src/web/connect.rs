@@ -19,13 +19,17 @@ use crate::core::Core;
 use crate::core::vault::ConnectRequest;
 
 fn page_for(signed: &Signed, token: &str, req: &ConnectRequest, notice: &Option<Notice>) -> maud::Markup {
-    let scope = req.project_id.as_deref().map_or("Organization".to_owned(), |p| format!("Project {p}"));
+    let scope = match (&req.project_name, &req.project_id) {
+        (Some(name), _) => format!("Project {name}"),
+        (None, Some(id)) => format!("Project {id}"),
+        (None, None) => "Organization".to_owned(),
+    };
     let body = html! {
         (layout::notice(notice))
         section.card {
             h2 { "Connect " (label(req.provider)) }
-            p { (req.asked_by) " asked to add a " (label(req.provider)) " key named " strong { (req.name) }
-                " to " strong { (req.org_name) } "." }
+            p { (req.asked_by) " asked for the " (label(req.provider)) " key named " strong { (req.name) }
+                " in " strong { (req.org_name) } "." }
             p.muted { "Scope: " (scope) " · Environment: " (req.environment.as_str()) " · This link works once, until " (when(&req.expires_at)) "." }
             form.stack method="post" action=(format!("/connect/{token}")) {
                 (csrf_field(&signed.csrf))

@@ -15,8 +15,6 @@ use serde_json::json;
 
 use super::{login_link, owner_email};
 
-const NEEDS: &str = "needs Chromium and chromedriver, installed by .ci/run";
-
 /// A headless Chromium at `app`, and the driver it runs under.
 struct Chrome {
     client: Client,
@@ -168,7 +166,6 @@ async fn app_and_mocks() -> (TestApp, MockProviders) {
 #[tokio::test]
 #[ignore = "needs Chromium and chromedriver, installed by .ci/run"]
 async fn sign_in_by_login_link_and_by_api_key() {
-    let _ = NEEDS;
     let (app, _mocks) = app_and_mocks().await;
     let chrome = Chrome::start(&app, 1280).await;
     let email = owner_email(&app).await;
@@ -330,7 +327,7 @@ async fn a_connect_link_from_an_mcp_tool_call_ends_with_the_key_listed() {
     chrome.sign_in_with_key(&app.api_key).await;
     chrome.open(&url).await;
     let text = chrome.text().await;
-    assert!(text.contains("asked to add a Anthropic key named Claude-Production to default"), "{text}");
+    assert!(text.contains("asked for the Anthropic key named Claude-Production in default"), "{text}");
     chrome.shot("connect").await;
     chrome.fill("#secret", valid_key(Provider::Anthropic)).await;
     chrome.click("main form button[type=submit]").await;

@@ -6,7 +6,7 @@ use converra::Plan;
 use converra::Provider;
 use converra_test_kit::mcp::{call, connect};
 use converra_test_kit::providers::valid_key;
-use converra_test_kit::{Options, app_with_mocks, spawn_app, spawn_app_with};
+use converra_test_kit::{Options, app_with_mocks, spawn_app_with};
 use serde_json::{Value, json};
 
 use super::{Visitor, owner_email, signed_in};
@@ -85,8 +85,7 @@ async fn a_link_is_refused_to_other_organizations_to_members_and_after_ten_minut
 
 #[tokio::test]
 async fn a_rejected_key_keeps_the_link_usable_and_stores_nothing() {
-    let (app, mocks) = app_with_mocks(&[]).await;
-    let _ = &mocks;
+    let (app, _mocks) = app_with_mocks(&[]).await;
     let link = app
         .sdk(&app.api_key)
         .provider_keys()
@@ -106,5 +105,30 @@ async fn a_rejected_key_keeps_the_link_usable_and_stores_nothing() {
     assert_eq!(app.get("/api/v1/provider-keys", &app.api_key).await.body, json!({"data": []}));
     let saved = admin.submit(&link.url, &link.url, &[("api_key", valid_key(Provider::Openai)), ("test", "1")]).await;
     assert_eq!(saved.status, 200, "the link still works for the right key: {}", saved.body);
-    let _ = spawn_app;
+}
+
+#[tokio::test]
+async fn a_link_for_a_project_key_names_the_project_and_stores_the_key_there() {
+    let (app, _mocks) = app_with_mocks(&[]).await;
+    let project = app.post("/api/v1/projects", &app.api_key, json!({"name": "Website"})).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let ask = json!({"provider": "gemini", "name": "Site", "project_id": project, "environment": "test"});
+    let link = app.post("/api/v1/provider-keys/connect-links", &app.api_key, ask).await;
+    assert_eq!((link.status, link.body["project_id"].as_str()), (201, Some(project.as_str())), "{}", link.text);
+    let url = link.body["url"].as_str().unwrap();
+    let admin = signed_in(&app, &app.api_key).await;
+    let page = admin.get(url).await;
+    assert!(page.body.contains("Scope: Project Website · Environment: test"), "{}", page.body);
+    let saved = admin.submit(url, url, &[("api_key", valid_key(Provider::Gemini))]).await;
+    assert_eq!(saved.status, 200, "{}", saved.body);
+    let keys = app.get(&format!("/api/v1/provider-keys?project_id={project}"), &app.api_key).await.body;
+    assert_eq!(
+        (keys["data"][0]["scope"].as_str(), keys["data"][0]["status"].as_str()),
+        (Some("project"), Some("untested"))
+    );
+    // A link for a project that does not exist is never made.
+    let ghost = json!({"provider": "gemini", "name": "x", "project_id": "prj_00000000000000000000000000000000"});
+    assert_eq!(app.post("/api/v1/provider-keys/connect-links", &app.api_key, ghost).await.status, 404);
 }

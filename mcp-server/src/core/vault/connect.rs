@@ -23,6 +23,8 @@ pub struct ConnectRequest {
     pub provider: Provider,
     pub name: String,
     pub project_id: Option<String>,
+    /// The project's name, for a project key.
+    pub project_name: Option<String>,
     pub environment: Environment,
     /// The email of the member who asked (or "a member who has since left").
     pub asked_by: String,
@@ -130,8 +132,13 @@ impl Core {
             Some(m) => m.email,
             None => "a member who has since left".into(),
         };
+        let project_name = match &row.project_id {
+            Some(id) => self.store.project(&row.org_id, id).await?.map(|p| p.name),
+            None => None,
+        };
         Ok(ConnectRequest {
             org_name: caller.org_name.clone(),
+            project_name,
             provider: row.provider.as_deref().and_then(|p| p.parse().ok()).ok_or_else(corrupt)?,
             name: row.name.ok_or_else(corrupt)?,
             project_id: row.project_id,
