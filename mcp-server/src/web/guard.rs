@@ -54,7 +54,7 @@ impl Signed {
     fn session(parts: &Parts) -> Result<SecretString, WebError> {
         let site = site(parts);
         check_host(parts, &site)?;
-        let cookie = cookie(parts, site.session_cookie()).ok_or(WebError::SignedOut)?;
+        let cookie = cookie(&parts.headers, site.session_cookie()).ok_or(WebError::SignedOut)?;
         Ok(SecretString::from(cookie.to_owned()))
     }
 }
@@ -64,9 +64,8 @@ fn site(parts: &Parts) -> Arc<Site> {
 }
 
 /// The value of cookie `name`, if the request carries it.
-pub(super) fn cookie<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
-    parts
-        .headers
+pub(super) fn cookie<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a str> {
+    headers
         .get_all(COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
@@ -151,7 +150,7 @@ impl<T: DeserializeOwned> FromRequest<Arc<Core>> for SignInForm<T> {
         let site = site(&parts);
         check_host(&parts, &site)?;
         check_origin(&parts, &site)?;
-        let expected = cookie(&parts, site.csrf_cookie()).unwrap_or_default().to_owned();
+        let expected = cookie(&parts.headers, site.csrf_cookie()).unwrap_or_default().to_owned();
         let client = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()

@@ -7,15 +7,15 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::http::header::SET_COOKIE;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{AppendHeaders, IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use super::error::{WebError, explain};
-use super::guard::{SignInForm, SignedForm};
+use super::guard::{SignInForm, SignedForm, cookie};
 use super::layout::{self, Notice};
 use super::{Site, integrations};
 use crate::core::Core;
@@ -29,11 +29,20 @@ pub struct ApiKeyForm {
 #[derive(Deserialize)]
 pub struct Empty {}
 
-/// A page with a sign-in form: a fresh CSRF cookie and the same value in the form.
-fn with_csrf_cookie(site: &Site, status: StatusCode, render: impl FnOnce(&str) -> Markup) -> Response {
-    let csrf = random_token();
-    let cookie = site.cookie(site.csrf_cookie(), csrf.expose_secret(), 3600);
-    (status, [(SET_COOKIE, cookie)], render(csrf.expose_secret())).into_response()
+/// A page with a sign-in form: the CSRF cookie (the browser's, if it has one, so that two
+/// open sign-in tabs both work; a new one otherwise) and the same value in the form.
+fn with_csrf_cookie(
+    site: &Site,
+    headers: &HeaderMap,
+    status: StatusCode,
+    render: impl FnOnce(&str) -> Markup,
+) -> Response {
+    let csrf = match cookie(headers, site.csrf_cookie()).map(str::to_owned) {
+        Some(v) if v.len() == 43 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') => v,
+        _ => random_token().expose_secret().to_owned(),
+    };
+    let cookie = site.cookie(site.csrf_cookie(), &csrf, 3600);
+    (status, [(SET_COOKIE, cookie)], render(&csrf)).into_response()
 }
 
 fn sign_in_page(csrf: &str, notice: &Option<Notice>) -> Markup {
@@ -55,12 +64,18 @@ fn sign_in_page(csrf: &str, notice: &Option<Notice>) -> Markup {
     )
 }
 
-pub async fn page(axum::Extension(site): axum::Extension<Arc<Site>>) -> Response {
-    with_csrf_cookie(&site, StatusCode::OK, |csrf| sign_in_page(csrf, &None))
+pub async fn page(axum::Extension(site): axum::Extension<Arc<Site>>, headers: HeaderMap) -> Response {
+    with_csrf_cookie(&site, &headers, StatusCode::OK, |csrf| sign_in_page(csrf, &None))
 }
 
-/// The answer to a sign-in: the session cookie, the CSRF cookie cleared, on to the settings.
-fn signed_in(site: &Site, session: NewSession) -> Response {
+/// The answer to a sign-in: the session cookie, the CSRF cookie cleared, on to the settings. A
+/// session this browser had before ends (one browser, one session).
+async fn signed_in(core: &Core, site: &Site, headers: &HeaderMap, session: NewSession) -> Response {
+    if let Some(old) = cookie(headers, site.session_cookie())
+        && let Err(e) = core.sign_out(&SecretString::from(old.to_owned())).await
+    {
+        tracing::warn!(error = %e, "could not end the previous web session");
+    }
     let cookie = site.cookie(site.session_cookie(), session.cookie.expose_secret(), ABSOLUTE_SECS);
     let clear = site.cookie(site.csrf_cookie(), "", 0);
     (AppendHeaders([(SET_COOKIE, cookie), (SET_COOKIE, clear)]), Redirect::to(integrations::PATH)).into_response()
@@ -69,13 +84,14 @@ fn signed_in(site: &Site, session: NewSession) -> Response {
 pub async fn with_api_key(
     State(core): State<Arc<Core>>,
     axum::Extension(site): axum::Extension<Arc<Site>>,
+    headers: HeaderMap,
     SignInForm { form }: SignInForm<ApiKeyForm>,
 ) -> Response {
     match core.sign_in_with_api_key(&form.api_key).await {
-        Ok(session) => signed_in(&site, session),
+        Ok(session) => signed_in(&core, &site, &headers, session).await,
         Err(e) => {
             let (status, text) = explain(&e);
-            with_csrf_cookie(&site, status, |csrf| sign_in_page(csrf, &Notice::error(text)))
+            with_csrf_cookie(&site, &headers, status, |csrf| sign_in_page(csrf, &Notice::error(text)))
         }
     }
 }
@@ -95,21 +111,26 @@ fn link_page(csrf: &str, token: &str, notice: &Option<Notice>) -> Markup {
     )
 }
 
-pub async fn link_page_get(axum::Extension(site): axum::Extension<Arc<Site>>, Path(token): Path<String>) -> Response {
-    with_csrf_cookie(&site, StatusCode::OK, |csrf| link_page(csrf, &token, &None))
+pub async fn link_page_get(
+    axum::Extension(site): axum::Extension<Arc<Site>>,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+) -> Response {
+    with_csrf_cookie(&site, &headers, StatusCode::OK, |csrf| link_page(csrf, &token, &None))
 }
 
 pub async fn with_link(
     State(core): State<Arc<Core>>,
     axum::Extension(site): axum::Extension<Arc<Site>>,
+    headers: HeaderMap,
     Path(token): Path<String>,
     SignInForm { form: Empty {} }: SignInForm<Empty>,
 ) -> Response {
     match core.sign_in_with_link(&token).await {
-        Ok(session) => signed_in(&site, session),
+        Ok(session) => signed_in(&core, &site, &headers, session).await,
         Err(e) => {
             let (status, text) = explain(&e);
-            with_csrf_cookie(&site, status, |csrf| link_page(csrf, &token, &Notice::error(text)))
+            with_csrf_cookie(&site, &headers, status, |csrf| link_page(csrf, &token, &Notice::error(text)))
         }
     }
 }

@@ -30,6 +30,14 @@ async fn an_api_key_signs_in_with_a_session_cookie_that_scripts_cannot_read() {
     assert!(page.body.contains(&owner_email(&app).await) && page.body.contains("Settings → Integrations"));
     assert!(!page.body.contains(&app.api_key), "the key is never rendered back");
 
+    // Signing in again gives a new session id and ends the one this browser had.
+    let first = visitor.session().unwrap();
+    visitor.sign_in_with_key(&app.api_key).await;
+    assert_ne!(visitor.session().unwrap(), first, "a new id at every sign-in");
+    let replay = Visitor::new(&app);
+    replay.cookies.lock().unwrap().insert("converra_session".into(), first);
+    assert_eq!(replay.get("/settings/integrations").await.location(), Some("/sign-in"));
+
     // Sign-out ends the session in the store: the old cookie no longer works.
     let old = visitor.session().unwrap();
     let out = visitor.submit("/settings/integrations", "/sign-out", &[]).await;
