@@ -1,6 +1,8 @@
 //! A private chromedriver (Debian's `chromium-driver`) on a free port, and the capabilities
 //! that start headless Chromium under it with a fresh profile: as root Chromium needs
-//! `--no-sandbox`; the other flags keep it from reaching the network on its own.
+//! `--no-sandbox`; the other flags keep it from reaching the network on its own. chromedriver
+//! runs in a process group of its own, and dropping the driver kills the whole group: a test
+//! that fails before it closes its session leaves no Chromium behind.
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -21,7 +23,10 @@ impl ChromeDriver {
     /// Starts chromedriver and waits until it answers.
     pub async fn start() -> Self {
         let port = free_port();
-        let child = Command::new("chromedriver")
+        let mut command = Command::new("chromedriver");
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        let child = command
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -60,6 +65,9 @@ impl ChromeDriver {
 
 impl Drop for ChromeDriver {
     fn drop(&mut self) {
+        // The group's id is chromedriver's pid: this kills it and every Chromium it started.
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).stderr(Stdio::null()).status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
