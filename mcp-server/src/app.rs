@@ -10,7 +10,7 @@ use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 
 use crate::buckets::Buckets;
-use crate::config::{self, Config};
+use crate::config::{self, Config, PublicUrl};
 use crate::core::access::Bootstrap;
 use crate::core::vault::Keyring;
 use crate::core::{Core, Error};
@@ -49,8 +49,14 @@ pub struct Opened {
     pub created_master_key: bool,
 }
 
-/// Opens the database and checks the master key against it.
+/// Opens the database and checks the master key against it. Links are built from the public
+/// URL (`CONVERRA_PUBLIC_URL`, or the configured listen address).
 pub async fn open(config: &Config) -> Result<Opened, StartError> {
+    open_at(config, config.public_url(config.addr)).await
+}
+
+/// [`open`] with the public URL decided by the caller (the server's, from its bound address).
+async fn open_at(config: &Config, public_url: PublicUrl) -> Result<Opened, StartError> {
     let store = open_store(config).await?;
     let (master, created_master_key) = config::load_master_key(&config.master_key)?;
     let previous = config.previous_master_key.as_ref().map(config::load_previous_master_key).transpose()?;
@@ -60,7 +66,9 @@ pub async fn open(config: &Config) -> Result<Opened, StartError> {
         Some(url) => Buckets::redis(url).map_err(StartError::Redis)?,
         None => Buckets::local(),
     };
-    Ok(Opened { core: Core::new(store, keyring, providers, buckets, config.health.clone()), created_master_key })
+    let core = Core::new(store, keyring, providers, buckets, config.health.clone());
+    core.set_public_url(public_url.base);
+    Ok(Opened { core, created_master_key })
 }
 
 /// Opens the configured store: PostgreSQL when `CONVERRA_DATABASE_URL` is set, else SQLite.
@@ -96,7 +104,12 @@ impl App {
         if config.database_url.is_some() && config.redis_url.is_none() && !config.local_rate_limits {
             return Err(StartError::RedisRequired);
         }
-        let opened = open(&config).await?;
+        // Bound first: with port 0 the public URL's default is the address actually bound.
+        let listener =
+            TcpListener::bind(config.addr).await.map_err(|source| StartError::Listen { addr: config.addr, source })?;
+        let addr = listener.local_addr().map_err(|source| StartError::Listen { addr: config.addr, source })?;
+        let public_url = config.public_url(addr);
+        let opened = open_at(&config, public_url.clone()).await?;
         if opened.created_master_key
             && let config::MasterKeySource::File(path) = &config.master_key
         {
@@ -106,14 +119,17 @@ impl App {
         let core = opened.core;
         core.start_background();
         let bootstrap = if config.bootstrap { core.bootstrap().await.map_err(StartError::Bootstrap)? } else { None };
-        let router = crate::http::finish(
-            crate::http::api_routes(core.clone()).merge(crate::mcp::routes(core.clone(), &config)),
-            core.clone(),
-            config.body_limit,
-        );
-        let listener =
-            TcpListener::bind(config.addr).await.map_err(|source| StartError::Listen { addr: config.addr, source })?;
-        let addr = listener.local_addr().map_err(|source| StartError::Listen { addr: config.addr, source })?;
+        let mut routes = crate::http::api_routes(core.clone()).merge(crate::mcp::routes(core.clone(), &config));
+        match public_url.refusal() {
+            None => {
+                if !public_url.https && !public_url.is_loopback() {
+                    tracing::warn!(public_url = %public_url.base, "CONVERRA_WEB_ALLOW_HTTP=1: web sign-in cookies travel unencrypted over plain http");
+                }
+                routes = routes.merge(crate::web::routes(crate::web::Site::new(&public_url)));
+            }
+            Some(why) => tracing::warn!("{why}"),
+        }
+        let router = crate::http::finish(routes, core.clone(), config.body_limit);
         Ok(Self { core, addr, bootstrap, listener, router })
     }
 
@@ -123,7 +139,9 @@ impl App {
         let listener = self.listener.tap_io(|tcp| {
             let _ = tcp.set_nodelay(true);
         });
-        let result = axum::serve(listener, self.router).with_graceful_shutdown(shutdown).await;
+        // The peer address feeds the web face's sign-in bucket (attempts per client address).
+        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
+        let result = axum::serve(listener, service).with_graceful_shutdown(shutdown).await;
         self.core.flush_usage().await;
         self.core.flush_health().await;
         result

@@ -60,6 +60,12 @@ pub struct Config {
     /// Background key health: re-tests, the webhook (`CONVERRA_KEY_RETEST*`,
     /// `CONVERRA_KEY_HEALTH_INTERVAL_MS`, `CONVERRA_WEBHOOK_URL`, `CONVERRA_WEBHOOK_SECRET`).
     pub health: HealthConfig,
+    /// `CONVERRA_PUBLIC_URL`: the base of every link Converra prints or sends; `None` means
+    /// the listen address (see [`Config::public_url`]).
+    pub public_url: Option<String>,
+    /// `CONVERRA_WEB_ALLOW_HTTP=1`: the operator accepts session cookies over plain `http` on a
+    /// host other than this machine (a network the operator trusts).
+    pub web_allow_http: bool,
 }
 
 /// Most worker threads `CONVERRA_WORKERS` / `--workers` accept.
@@ -167,7 +173,27 @@ impl Config {
             workers,
             api_key: get("CONVERRA_API_KEY").map(SecretString::from),
             health,
+            public_url: get("CONVERRA_PUBLIC_URL").map(|u| PublicUrl::parse(&u).map(|p| p.base)).transpose()?,
+            web_allow_http: get("CONVERRA_WEB_ALLOW_HTTP").is_some_and(|v| v == "1" || v == "true"),
         })
+    }
+
+    /// The public URL: `CONVERRA_PUBLIC_URL`, or else `http://` and the address the server
+    /// listens on (`addr`, the bound one when the port was 0; an unspecified address such as
+    /// `0.0.0.0` becomes `127.0.0.1`).
+    pub fn public_url(&self, addr: SocketAddr) -> PublicUrl {
+        let default = || {
+            let mut addr = addr;
+            if addr.ip().is_unspecified() {
+                addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+            }
+            format!("http://{addr}")
+        };
+        let text = self.public_url.clone().unwrap_or_else(default);
+        let mut url =
+            PublicUrl::parse(&text).unwrap_or_else(|_| PublicUrl::parse(&default()).expect("a socket address"));
+        url.allow_http = self.web_allow_http;
+        url
     }
 
     /// Uses `db_path` and, unless a key is configured elsewhere, a key file beside it.
@@ -179,6 +205,83 @@ impl Config {
         }
         self.db_path = db_path;
         self
+    }
+}
+
+/// Where people reach Converra (`CONVERRA_PUBLIC_URL`), and what that means for cookies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicUrl {
+    /// `scheme://authority[/path]`, without a trailing slash: links are `base` + `/connect/…`.
+    pub base: String,
+    /// `https`: cookies are `Secure` and `__Host-` prefixed.
+    pub https: bool,
+    /// The authority (`host[:port]`) browsers send in `Host`.
+    pub authority: String,
+    /// The host alone (no port, IPv6 without brackets).
+    pub host: String,
+    /// `CONVERRA_WEB_ALLOW_HTTP=1`.
+    pub allow_http: bool,
+}
+
+impl PublicUrl {
+    /// Parses `http(s)://host[:port][/path]`; a query, a fragment or credentials are refused.
+    pub fn parse(text: &str) -> Result<Self, ConfigError> {
+        let invalid = |why: &str| ConfigError::Invalid { name: "CONVERRA_PUBLIC_URL", why: format!("`{text}` {why}") };
+        let (https, rest) = if let Some(rest) = text.strip_prefix("https://") {
+            (true, rest)
+        } else if let Some(rest) = text.strip_prefix("http://") {
+            (false, rest)
+        } else {
+            return Err(invalid("must start with https:// or http://"));
+        };
+        if rest.contains(['?', '#', '@', ' ']) {
+            return Err(invalid("must be a plain base URL, without credentials, query or fragment"));
+        }
+        let (authority, path) = rest.split_once('/').map_or((rest, ""), |(a, p)| (a, p));
+        let host = if let Some(v6) = authority.strip_prefix('[') {
+            v6.split_once(']').map(|(h, _)| h).ok_or_else(|| invalid("has an unclosed [ in its host"))?
+        } else {
+            authority.rsplit_once(':').map_or(authority, |(h, _)| h)
+        };
+        if host.is_empty() {
+            return Err(invalid("has no host"));
+        }
+        let path = path.trim_end_matches('/');
+        let base = if path.is_empty() {
+            format!("{}://{authority}", if https { "https" } else { "http" })
+        } else {
+            format!("{}://{authority}/{path}", if https { "https" } else { "http" })
+        };
+        Ok(Self {
+            base,
+            https,
+            authority: authority.to_ascii_lowercase(),
+            host: host.to_ascii_lowercase(),
+            allow_http: false,
+        })
+    }
+
+    /// `scheme://authority`, what browsers send in `Origin`.
+    pub fn origin(&self) -> String {
+        format!("{}://{}", if self.https { "https" } else { "http" }, self.authority)
+    }
+
+    /// Whether this machine alone can reach it (`localhost`, `127.0.0.1`, `::1`).
+    pub fn is_loopback(&self) -> bool {
+        self.host == "localhost" || self.host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    }
+
+    /// Why the web face cannot sign anybody in at this URL, if it cannot: a session cookie
+    /// over plain `http` to another machine travels unencrypted.
+    pub fn refusal(&self) -> Option<String> {
+        (!self.https && !self.is_loopback() && !self.allow_http).then(|| {
+            format!(
+                "the web face is off: CONVERRA_PUBLIC_URL ({}) is plain http on a host other than this machine, so \
+                 sign-in cookies would travel unencrypted. Serve Converra over https (behind a TLS proxy) and set \
+                 CONVERRA_PUBLIC_URL=https://…, or set CONVERRA_WEB_ALLOW_HTTP=1 on a network you trust",
+                self.base
+            )
+        })
     }
 }
 
@@ -392,6 +495,30 @@ pub fn write_key_file(path: &Path, key: &Key) -> Result<(), ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_public_url_decides_cookies_and_links() {
+        let https = PublicUrl::parse("https://Converra.Example.com/base/").unwrap();
+        assert_eq!(https.base, "https://Converra.Example.com/base");
+        assert_eq!(
+            (https.https, https.authority.as_str(), https.origin()),
+            (true, "converra.example.com", "https://converra.example.com".into())
+        );
+        assert!(https.refusal().is_none());
+        for local in ["http://localhost:8080", "http://127.0.0.1:9", "http://[::1]:80"] {
+            let url = PublicUrl::parse(local).unwrap();
+            assert!(url.is_loopback() && url.refusal().is_none(), "{local}");
+        }
+        let mut lan = PublicUrl::parse("http://10.0.0.5:8080").unwrap();
+        assert!(lan.refusal().unwrap().contains("CONVERRA_WEB_ALLOW_HTTP=1"));
+        lan.allow_http = true;
+        assert!(lan.refusal().is_none());
+        for bad in ["ftp://x", "https://", "https://u:p@host", "http://h/?q=1", "converra.example.com"] {
+            assert!(PublicUrl::parse(bad).is_err(), "{bad}");
+        }
+        let config = Config::from_lookup(|_| None).unwrap();
+        assert_eq!(config.public_url("0.0.0.0:8080".parse().unwrap()).base, "http://127.0.0.1:8080");
+    }
 
     #[test]
     fn an_empty_master_key_refuses_instead_of_falling_back_to_a_key_file() {

@@ -15,4 +15,5 @@ pub mod providers;
 pub mod store;
 #[cfg(test)]
 mod tidy;
+pub mod web;
 pub mod webhooks;

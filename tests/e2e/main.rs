@@ -16,3 +16,4 @@ mod metering;
 mod not_stored;
 mod sdk;
 mod vault;
+mod web;

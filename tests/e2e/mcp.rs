@@ -140,7 +140,8 @@ async fn initialize_names_the_server_and_lists_seven_tools_with_schemas_and_anno
         assert!(add.get(field).is_some(), "add_provider_key.{field}");
     }
     let add_schema = Value::Object((*find(&tools, "add_provider_key").input_schema).clone());
-    assert_eq!(add_schema["required"], json!(["provider", "name", "api_key"]));
+    // `api_key` is optional: without it the tool answers with a connect link (the recommended path).
+    assert_eq!(add_schema["required"], json!(["provider", "name"]));
     let run = props("run_completion");
     assert!(run.get("stream").is_none(), "streaming does not apply to a tool");
     for field in ["model", "messages", "max_tokens", "temperature", "stop", "project_id", "tone"] {
@@ -152,9 +153,9 @@ async fn initialize_names_the_server_and_lists_seven_tools_with_schemas_and_anno
     assert!(props("get_usage").get("month").is_some());
 
     let add_description = find(&tools, "add_provider_key").description.as_deref().unwrap();
-    assert!(add_description.contains("converra keys add"), "{add_description}");
-    assert!(add_description.contains("conversation"), "{add_description}");
-    assert!(add_description.contains("SDK"), "{add_description}");
+    assert!(add_description.contains("RECOMMENDED: leave `api_key` out"), "{add_description}");
+    assert!(add_description.contains("connect_link"), "{add_description}");
+    assert!(add_description.contains("WARNING") && add_description.contains("conversation"), "{add_description}");
 
     client.cancel().await.ok();
 }

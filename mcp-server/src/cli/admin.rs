@@ -49,6 +49,16 @@ pub enum AdminCommand {
         #[arg(long)]
         to: Option<String>,
     },
+    /// Print a one-time sign-in link for the web face (single use, 10 minutes), built from
+    /// CONVERRA_PUBLIC_URL. Give it only to the member it signs in.
+    LoginLink {
+        /// Organization id or name
+        #[arg(long)]
+        org: String,
+        /// The member's email
+        #[arg(long)]
+        email: String,
+    },
     /// Write a consistent copy of the database to a new file (safe while the server runs).
     Backup {
         /// The backup file to create (mode 0600); an existing file is never overwritten
@@ -140,6 +150,13 @@ pub async fn run(config: &Config, command: AdminCommand) -> Result<(), Failure> 
             rotate_master_key(config, &new_key_file.expect("clap requires it without --finish")).await
         }
         AdminCommand::Backup { file } => backup(config, &file).await,
+        AdminCommand::LoginLink { org, email } => {
+            let core = open(config).await?.core;
+            let link = core.create_login_link(&org, &email).await.map_err(Failure::runtime)?;
+            eprintln!("A sign-in link for {email}, working once within 10 minutes:");
+            println!("{}", link.expose_secret());
+            Ok(())
+        }
         AdminCommand::Migrate { from, to } => migrate(config, from, to).await,
         AdminCommand::RotateDataKey { org } => {
             let core = open(config).await?.core;

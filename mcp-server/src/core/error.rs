@@ -16,6 +16,11 @@ pub enum AuthError {
     Invalid,
     Expired,
     Revoked,
+    /// The web face: no session, or one that ended (expired, signed out, member removed, the
+    /// API key it signed in with revoked).
+    SignedOut,
+    /// A login link unknown, already used or expired.
+    LinkInvalid,
 }
 
 impl AuthError {
@@ -25,6 +30,8 @@ impl AuthError {
             Self::NotBearer | Self::Invalid => "Invalid API key",
             Self::Expired => "API key has expired",
             Self::Revoked => "API key has been revoked",
+            Self::SignedOut => "Sign in to continue",
+            Self::LinkInvalid => "This sign-in link is invalid, already used or expired: ask for a new one",
         }
     }
 

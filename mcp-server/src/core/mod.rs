@@ -35,6 +35,9 @@ pub struct Core {
     pub(crate) health: health::HealthConfig,
     pub(crate) tallies: health::HealthTallies,
     pub(crate) webhook: Option<crate::webhooks::Webhook>,
+    /// `CONVERRA_PUBLIC_URL` (or the listen address): the base of every link Converra prints
+    /// or sends, never a request's `Host`. Set once at start by `app.rs`.
+    public_url: std::sync::OnceLock<String>,
 }
 
 impl Core {
@@ -58,8 +61,19 @@ impl Core {
             limits: access::RateLimits::new(buckets),
             last_used: access::LastUsed::default(),
             usage: usage::UsageRecorder::start(store.clone()),
+            public_url: std::sync::OnceLock::new(),
             store,
         })
+    }
+
+    /// Sets the public URL (once; later calls are ignored).
+    pub fn set_public_url(&self, base: String) {
+        let _ = self.public_url.set(base);
+    }
+
+    /// The base of every link: `CONVERRA_PUBLIC_URL`, or the listen address.
+    pub fn public_url(&self) -> &str {
+        self.public_url.get().map_or("http://127.0.0.1:8080", String::as_str)
     }
 
     /// Whether the service can answer (`/readyz`).

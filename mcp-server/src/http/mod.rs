@@ -35,6 +35,7 @@ pub fn api_routes(core: Arc<Core>) -> Router<Arc<Core>> {
         .route("/api/v1/projects/{id}", get(r::get_project).delete(r::delete_project))
         .route("/api/v1/provider-keys", post(r::add_provider_key).get(r::list_provider_keys))
         .route("/api/v1/provider-keys/resolve", get(r::resolve_provider_key))
+        .route("/api/v1/provider-keys/connect-links", post(r::create_connect_link))
         .route(
             "/api/v1/provider-keys/{id}",
             get(r::get_provider_key).put(r::update_provider_key).delete(r::remove_provider_key),
@@ -99,8 +100,8 @@ fn panicked(_payload: Box<dyn std::any::Any + Send + 'static>) -> Response {
 }
 
 /// Wraps the routes with what every answer needs: a body limit, request ids, JSON 404/405,
-/// JSON 500 for a panic, and a trace span that records the path but never the query string or
-/// headers.
+/// JSON 500 for a panic, and a trace span that records the path (a token in a link's path
+/// replaced by its template) but never the query string or headers.
 pub fn finish(router: Router<Arc<Core>>, core: Arc<Core>, body_limit: usize) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     router
@@ -115,7 +116,7 @@ pub fn finish(router: Router<Arc<Core>>, core: Arc<Core>, body_limit: usize) -> 
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(
-                    |req: &Request<_>| tracing::debug_span!("request", method = %req.method(), path = %req.uri().path()),
+                    |req: &Request<_>| tracing::debug_span!("request", method = %req.method(), path = %crate::edge::loggable_path(req.uri().path())),
                 )
                 .on_request(())
                 .on_response(|res: &Response, latency: Duration, _: &tracing::Span| {

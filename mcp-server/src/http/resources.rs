@@ -105,6 +105,15 @@ pub async fn add_provider_key(
     Ok(created(core.add_provider_key(&caller, req).await?))
 }
 
+/// `POST /provider-keys/connect-links`: a one-time link where a signed-in admin pastes the secret.
+pub async fn create_connect_link(
+    State(core): Core_,
+    caller: Caller,
+    Json(req): Json<converra::CreateConnectLink>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(created(core.create_connect_link(&caller, req).await?))
+}
+
 pub async fn list_provider_keys(
     State(core): Core_,
     caller: Caller,

@@ -109,9 +109,12 @@ fn connect(provider: Provider) -> String {
          1. Call list_provider_keys with provider {provider}: if an active key exists, say so and stop unless the user wants another.\n\
          2. Ask which scope the key serves: the whole organization, or one project (its own key overrides the organization's \
             for that project), and which environment: live for production, test for development.\n\
-         3. The secret must not be pasted into this conversation: ask the user to run \
-            `converra keys add {provider} --name <name> --test` in their own terminal, which reads the secret from stdin and tests \
-            it before storing it. Only if the user insists, use add_provider_key with test set to true.\n\
-         4. Confirm with list_provider_keys that the key is listed, active and tested \"Connection successful\"."
+         3. The secret must not be pasted into this conversation: call add_provider_key with provider {provider}, the name, \
+            scope and environment chosen, and WITHOUT api_key. It answers with a one-time link (single use, 10 minutes): give \
+            it to the user, who opens it signed in to Converra as an admin or owner, pastes the key, keeps \"Test before saving\" \
+            ticked and saves. (In a terminal, `converra keys add {provider} --name <name> --test` works too: it reads the secret \
+            from stdin.) Only if the user insists on giving the key here, call add_provider_key with api_key and test set to true.\n\
+         4. When the user says it is done, confirm with list_provider_keys that the key is listed, active and tested \
+            \"Connection successful\"."
     )
 }

@@ -9,8 +9,8 @@
 use std::borrow::Cow;
 
 use converra::{
-    AddProviderKey, Completion, CompletionRequest, List, ProviderKey, ProviderKeyFilter, Resolution, ResolveQuery,
-    TestResult, UsageQuery, UsageReport,
+    AddProviderKeyOrLink, Completion, CompletionRequest, List, ProviderKey, ProviderKeyFilter, ProviderKeyOrLink,
+    Resolution, ResolveQuery, TestResult, UsageQuery, UsageReport,
 };
 use rmcp::schemars::{self, JsonSchema};
 use rmcp::{Json, tool, tool_router};
@@ -91,16 +91,16 @@ impl ConverraMcp {
     }
 
     #[tool(
-        description = "Store a new AI provider key in the organization's encrypted vault (admins and owners). It becomes the active key of its slot (provider, organization or project, environment); the previously active key stays, inactive, until revoked, so a rotation has no gap. Set `test: true` to check the key with the provider first: if the test fails nothing is stored and the tool error says `stored: false` — KEY_REJECTED when the provider refused the key (`provider_status` invalid_key, permission_denied or quota_exceeded: ask the user for a working key), PROVIDER_ERROR with the `host` tried when the provider could not be reached or rate-limited the test (try again later). WARNING: the secret passed in `api_key` travels through this conversation (and whatever logs it). The safer path is for the user to run `converra keys add` in a terminal, which reads the secret from stdin, or to use the Converra SDK: suggest that first, and call this tool only when the user has chosen to give the key here. Returns the stored key as `list_provider_keys` shows it (masked, never the secret).",
+        description = "Add an AI provider key to the organization's encrypted vault (admins and owners). RECOMMENDED: leave `api_key` out. The answer is then a one-time link (`connect_link.url`, single use, 10 minutes) for the user to open in the browser, signed in as an admin or owner of this organization: they paste the key there and it is stored without the secret ever entering this conversation; give the user the link and, once they say it is done, call list_provider_keys to see the key. Choose `name`, `project_id` (omit for the whole organization) and `environment` (live or test) with the user first. The key becomes the active key of its slot (provider, organization or project, environment); the previously active key stays, inactive, until revoked, so a rotation has no gap. WARNING: with `api_key` given, the secret travels through this conversation (and whatever logs it): do that only when the user has chosen to give the key here. Then `test: true` checks the key with the provider first: if the test fails nothing is stored and the tool error says `stored: false` — KEY_REJECTED when the provider refused the key (`provider_status` invalid_key, permission_denied or quota_exceeded: ask the user for a working key), PROVIDER_ERROR with the `host` tried when the provider could not be reached or rate-limited the test. Returns the stored key as `list_provider_keys` shows it (masked, never the secret), or `connect_link` and `next_step`.",
         title = "Add a provider key",
         annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = true)
     )]
     async fn add_provider_key(
         &self,
         Authenticated(caller): Authenticated,
-        Parameters(request): Parameters<AddProviderKey>,
-    ) -> Result<Json<ProviderKey>, ToolError> {
-        Ok(Json(self.core.add_provider_key(&caller, request?).await?))
+        Parameters(request): Parameters<AddProviderKeyOrLink>,
+    ) -> Result<Json<ProviderKeyOrLink>, ToolError> {
+        Ok(Json(self.core.add_provider_key_or_link(&caller, request?).await?))
     }
 
     #[tool(

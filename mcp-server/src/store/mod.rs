@@ -58,6 +58,8 @@ macro_rules! dispatch {
 }
 
 mod health;
+mod web;
+pub use web::{WebSessionRow, WebTokenKind, WebTokenRow};
 
 /// The database handle. Cheap to clone.
 #[derive(Clone)]

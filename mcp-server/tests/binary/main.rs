@@ -14,3 +14,4 @@ mod leakage;
 mod mcp_stdio;
 mod replicas;
 mod serve;
+mod web_links;

@@ -4,7 +4,8 @@ use reqwest::Method;
 
 use crate::client::NoQuery;
 use crate::types::{
-    AddProviderKey, List, ProviderKey, ProviderKeyFilter, Resolution, ResolveQuery, TestResult, UpdateProviderKey,
+    AddProviderKey, ConnectLink, CreateConnectLink, List, ProviderKey, ProviderKeyFilter, Resolution, ResolveQuery,
+    TestResult, UpdateProviderKey,
 };
 use crate::{Converra, Result};
 
@@ -72,6 +73,13 @@ impl<'a> ProviderKeys<'a> {
     /// [`TestResult::status`] says why; only a failure to run the test is an error.
     pub async fn test(&self, id: &str) -> Result<TestResult> {
         self.client.post_empty(&["provider-keys", id, "test"]).await
+    }
+
+    /// A one-time link (`POST /api/v1/provider-keys/connect-links`) where a signed-in admin or
+    /// owner of the organization pastes the secret in the browser, so that the secret never
+    /// passes through this program. Single use, 10 minutes.
+    pub async fn connect_link(&self, link: CreateConnectLink) -> Result<ConnectLink> {
+        self.client.send_json(Method::POST, &["provider-keys", "connect-links"], &link).await
     }
 
     /// Deletes a key for good (`DELETE /api/v1/provider-keys/{id}`).

@@ -6,11 +6,13 @@
 //! - [`process`]: the real `converra` binary as a process ([`Binary`], [`Server`]) and private
 //!   PostgreSQL and Redis servers (`mcp-server/tests/binary`, the benchmark);
 //! - [`mcp`]: the MCP tool list and a `tools/call` helper for rmcp clients;
-//! - [`proxy`]: a reverse proxy that sets or strips the `Authorization` header.
+//! - [`proxy`]: a reverse proxy that sets or strips the `Authorization` header;
+//! - [`browser`]: a private chromedriver and headless Chromium's capabilities (the web face).
 //!
 //! wiremock stands in for the providers only; Converra's own components are never mocked.
 
 pub mod app;
+pub mod browser;
 pub mod mcp;
 pub mod process;
 pub mod providers;

@@ -5,8 +5,8 @@ use std::io::{IsTerminal, Read};
 
 use clap::Subcommand;
 use converra::{
-    AddProviderKey, Converra, Environment, HealthFilter, KeyHealth, KeyStatus, Provider, ProviderKey,
-    ProviderKeyFilter, ResolveQuery,
+    AddProviderKey, Converra, CreateConnectLink, Environment, HealthFilter, KeyHealth, KeyStatus, Provider,
+    ProviderKey, ProviderKeyFilter, ResolveQuery,
 };
 
 use super::{Failure, failure, table};
@@ -44,6 +44,22 @@ pub enum KeysCommand {
         /// Test the key with the provider first; store nothing if the test fails
         #[arg(long)]
         test: bool,
+    },
+    /// Print a one-time link (single use, 10 minutes) where an admin or owner signed in to the
+    /// web face pastes the secret: for a teammate who holds it, so it never passes through
+    /// this terminal, a chat or a script.
+    Link {
+        /// openai, anthropic, gemini or deepseek
+        provider: Provider,
+        /// The name the key will have, e.g. Production
+        #[arg(long)]
+        name: String,
+        /// For one project (prj_…) instead of the whole organization
+        #[arg(long)]
+        project: Option<String>,
+        /// live or test (default: your API key's environment)
+        #[arg(long)]
+        environment: Option<Environment>,
     },
     /// Test a stored key against its provider.
     Test {
@@ -167,6 +183,19 @@ pub async fn run(client: &Converra, command: KeysCommand, json: bool) -> Result<
                 key.masked.as_deref().unwrap_or("")
             );
             table::print(&HEADERS, rows(&[key]));
+            Ok(())
+        }
+        KeysCommand::Link { provider, name, project, environment } => {
+            let ask = CreateConnectLink { provider, name, project_id: project, environment };
+            let link = keys.connect_link(ask).await.map_err(failure)?;
+            if json {
+                return table::print_json(&link);
+            }
+            eprintln!(
+                "Give this link to an admin or owner who holds the {} key; it works once, until {}:",
+                link.provider, link.expires_at
+            );
+            println!("{}", link.url);
             Ok(())
         }
         KeysCommand::Test { id } => {

@@ -6,6 +6,7 @@ mod members;
 mod orgs;
 mod projects;
 mod rate_limit;
+pub mod sessions;
 pub mod token;
 
 pub use auth::{Bucket, Caller, LastUsed};

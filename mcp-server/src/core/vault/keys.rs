@@ -3,8 +3,8 @@
 //! keys are managed by workspace admins").
 
 use converra::{
-    AddProviderKey, Environment, KeyHealth, KeyScope, KeyStatus, ProviderKey, ProviderKeyFilter, Role, TestResult,
-    UpdateProviderKey,
+    AddProviderKey, Environment, KeyHealth, KeyScope, KeyStatus, ProviderKey, ProviderKeyFilter, Resolution, Role,
+    TestResult, UpdateProviderKey,
 };
 use secrecy::SecretString;
 use serde_json::json;
@@ -238,6 +238,16 @@ impl Core {
         let event = key_audit(caller, "provider_key.removed", &row, json!({"was_active": row.active}));
         self.store.delete_provider_key(&caller.org_id, id, event).await?.ok_or(Error::NotFound("Provider key"))?;
         Ok(())
+    }
+
+    /// Removes a key and says which key now serves its slot (project → organization →
+    /// allowance), in the removed key's environment: what the web face's *Remove* reports.
+    pub async fn remove_provider_key_explained(&self, caller: &Caller, id: &str) -> Result<(ProviderKey, Resolution)> {
+        let row = self.admin_row(caller, id).await?;
+        self.remove_provider_key(caller, id).await?;
+        let in_env = Caller { environment: row.environment, ..caller.clone() };
+        let now_serving = self.explain_resolution(&in_env, row.provider, row.project_id.as_deref()).await?;
+        Ok((self.view(row, caller), now_serving))
     }
 
     /// Verifies the stored key with the provider's cheapest authenticated call and records it.

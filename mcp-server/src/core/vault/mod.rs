@@ -1,6 +1,7 @@
 //! The provider-key vault: envelope encryption, slots and rotation, masking, testing and
 //! resolution. Crypto lives only here.
 
+mod connect;
 pub mod crypto;
 mod format;
 mod keyring;
@@ -9,6 +10,7 @@ mod migrate;
 mod resolve;
 mod rotation;
 
+pub use connect::ConnectRequest;
 pub use crypto::{CryptoError, Key};
 pub use keyring::{Keyring, MasterKeyError};
 pub use migrate::Migration;

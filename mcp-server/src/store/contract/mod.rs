@@ -8,6 +8,7 @@ mod allowance;
 mod health;
 mod operations;
 mod vault;
+mod web;
 
 use converra::{Actor, Environment, KeyStatus, Plan, Provider, Role};
 use secrecy::SecretString;

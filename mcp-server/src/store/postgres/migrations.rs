@@ -214,4 +214,30 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX webhook_outbox_due ON webhook_outbox (next_attempt_at);
     "#,
+    // 6 (SQLite's 10): the web face's sign-in sessions and one-time tokens (login and connect links), by
+    // hash only. Ephemeral (hours at most), so neither dumped nor tied by a foreign key: a
+    // session whose member or API key is gone ends when it is next read.
+    r#"
+    CREATE TABLE web_sessions (
+        id_hash      TEXT PRIMARY KEY,   -- SHA-256 (hex) of the cookie's value
+        org_id       TEXT NOT NULL,
+        member_id    TEXT NOT NULL,
+        api_key_id   TEXT,               -- the API key it signed in with; NULL for a login link
+        created_at   BIGINT NOT NULL,   -- unix seconds (absolute expiry)
+        last_seen_at BIGINT NOT NULL    -- unix seconds (idle expiry)
+    );
+    CREATE TABLE web_tokens (
+        hash        TEXT PRIMARY KEY,    -- SHA-256 (hex) of the token
+        kind        TEXT NOT NULL,       -- login | connect
+        org_id      TEXT NOT NULL,
+        member_id   TEXT NOT NULL,       -- who signs in / who asked
+        provider    TEXT,
+        name        TEXT,
+        project_id  TEXT,
+        environment TEXT,
+        created_at  BIGINT NOT NULL,
+        expires_at  BIGINT NOT NULL,
+        used_at     BIGINT
+    );
+    "#,
 ];

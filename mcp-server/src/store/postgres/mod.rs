@@ -18,6 +18,7 @@ mod orgs;
 mod projects;
 mod provider_keys;
 mod usage;
+mod web;
 
 use std::time::Duration;
 

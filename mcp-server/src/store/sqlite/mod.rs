@@ -15,6 +15,7 @@ mod orgs;
 mod projects;
 mod provider_keys;
 mod usage;
+mod web;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};

@@ -1,0 +1,228 @@
+//! The other settings pages: Projects (own key or the organization's, seed 004), AI settings
+//! (owners change them, seed 000), Usage this month with the allowance bar (seed 001), and API
+//! keys (create — shown once, on a page never cached — list, revoke; seed 002).
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::http::header::CACHE_CONTROL;
+use axum::response::{IntoResponse, Response};
+use converra::{CreateApiKey, Environment, KeySource, Provider, Tone, UpdateAiSettings, UsageQuery};
+use maud::{Markup, html};
+use serde::Deserialize;
+
+use super::error::{WebResult, explain};
+use super::guard::{Signed, SignedForm};
+use super::integrations::label;
+use super::layout::{self, Notice, csrf_field, nothing, when};
+use crate::core::Core;
+
+pub async fn projects(State(core): State<Arc<Core>>, signed: Signed) -> WebResult<Response> {
+    let projects = core.list_projects(&signed.caller).await?;
+    let mut rows = Vec::new();
+    for p in &projects {
+        let mut cells = Vec::new();
+        for provider in Provider::ALL {
+            cells.push(core.explain_resolution(&signed.caller, provider, Some(&p.id)).await?.source);
+        }
+        rows.push((p, cells));
+    }
+    let body = html! {
+        p { "A project uses its own key where it has one; otherwise it inherits the organization's." }
+        @if projects.is_empty() { p.muted { "No projects yet: every completion uses the organization's keys." } }
+        @else {
+            table {
+                thead { tr { th { "Project" } @for p in Provider::ALL { th { (label(p)) } } } }
+                tbody {
+                    @for (p, cells) in &rows {
+                        tr { td { (p.name) } @for source in cells { td { (source_text(*source)) } } }
+                    }
+                }
+            }
+        }
+    };
+    Ok(layout::page("Projects", "/settings/projects", &signed.caller, &signed.csrf, body).into_response())
+}
+
+fn source_text(source: KeySource) -> &'static str {
+    match source {
+        KeySource::Project => "Own key",
+        KeySource::Organization => "Inherits the organization's",
+        KeySource::Platform => "Plan allowance",
+        KeySource::None => "No key",
+    }
+}
+
+fn ai_page(signed: &Signed, settings: &converra::AiSettings, notice: &Option<Notice>) -> Markup {
+    let owner = signed.caller.require_owner().is_ok();
+    let tone = settings.tone.unwrap_or(Tone::Professional);
+    let body = html! {
+        (layout::notice(notice))
+        @if owner {
+            form.stack method="post" action="/settings/ai" {
+                (csrf_field(&signed.csrf))
+                label.check { input type="checkbox" name="enabled" value="1" checked[settings.enabled]; "AI suggestions enabled" }
+                label for="tone" { "Tone" }
+                select id="tone" name="tone" {
+                    @for t in [Tone::Professional, Tone::Friendly, Tone::Casual] {
+                        option value=(t.as_str()) selected[t == tone] { (t.as_str()) }
+                    }
+                }
+                button type="submit" { "Save" }
+            }
+        } @else {
+            p { "AI suggestions are " strong { @if settings.enabled { "enabled" } @else { "disabled" } } ", tone " strong { (tone.as_str()) } "." }
+            p.muted { "Only workspace Owners can configure AI settings." }
+        }
+    };
+    layout::page("AI settings", "/settings/ai", &signed.caller, &signed.csrf, body)
+}
+
+pub async fn ai(State(core): State<Arc<Core>>, signed: Signed) -> WebResult<Response> {
+    let settings = core.ai_settings(&signed.caller).await?;
+    Ok(ai_page(&signed, &settings, &None).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct AiForm {
+    enabled: Option<String>,
+    tone: Tone,
+}
+
+pub async fn update_ai(State(core): State<Arc<Core>>, f: SignedForm<AiForm>) -> WebResult<Response> {
+    let req =
+        UpdateAiSettings { enabled: Some(f.form.enabled.is_some()), tone: Some(f.form.tone), key_rotation_days: None };
+    let outcome = core.update_ai_settings(&f.caller, req).await;
+    let signed = Signed::new(f.caller, f.csrf);
+    match outcome {
+        Ok(settings) => Ok(ai_page(&signed, &settings, &Notice::ok("AI settings saved.")).into_response()),
+        Err(e) => {
+            let (status, text) = explain(&e);
+            let settings = core.ai_settings(&signed.caller).await?;
+            Ok((status, ai_page(&signed, &settings, &Notice::error(text))).into_response())
+        }
+    }
+}
+
+pub async fn usage(State(core): State<Arc<Core>>, signed: Signed) -> WebResult<Response> {
+    let report = core.usage(&signed.caller, UsageQuery::default()).await?;
+    let body = html! {
+        p { "This month (" (report.month) "): " strong { (report.totals.requests) } " requests, "
+            (report.totals.input_tokens) " input and " (report.totals.output_tokens) " output tokens." }
+        @if let Some(a) = &report.allowance {
+            section.card {
+                h2 { "Plan allowance" }
+                label for="allowance" { (a.used) " of " (a.limit) " tokens used, " (a.remaining) " left" }
+                progress id="allowance" max=(a.limit) value=(a.used.min(a.limit)) { (a.used) " of " (a.limit) }
+                p.muted { "Completions that run on your own provider keys do not count toward it." }
+            }
+        } @else {
+            p.muted { "No plan allowance here: completions run only on your own provider keys." }
+        }
+        @if !report.by_provider.is_empty() {
+            table {
+                thead { tr { th { "Provider" } th { "Requests" } th { "Input tokens" } th { "Output tokens" } } }
+                tbody { @for g in &report.by_provider {
+                    tr { td { (g.key.as_deref().unwrap_or("—")) } td { (g.totals.requests) } td { (g.totals.input_tokens) } td { (g.totals.output_tokens) } }
+                } }
+            }
+        }
+    };
+    Ok(layout::page("Usage", "/settings/usage", &signed.caller, &signed.csrf, body).into_response())
+}
+
+async fn api_keys_page(core: &Core, signed: &Signed, created: Markup, notice: &Option<Notice>) -> WebResult<Markup> {
+    let keys = core.list_api_keys(&signed.caller).await?;
+    let body = html! {
+        (layout::notice(notice))
+        (created)
+        section.card {
+            h2 { "Create API Key" }
+            form.stack method="post" action="/settings/api-keys" {
+                (csrf_field(&signed.csrf))
+                label for="key-name" { "Name" }
+                input id="key-name" type="text" name="name" required maxlength="100" placeholder="Production";
+                label for="key-env" { "Environment" }
+                select id="key-env" name="environment" {
+                    option value="live" { "live (sk_live_…)" }
+                    option value="test" { "test (sk_test_…)" }
+                }
+                button type="submit" { "Create API Key" }
+            }
+        }
+        table {
+            thead { tr { th { "Name" } th { "Key" } th.wide { "Last used" } th { "" } } }
+            tbody { @for k in keys.iter().filter(|k| k.revoked_at.is_none()) {
+                tr {
+                    td { (k.name) br; span.muted { (k.environment.as_str()) } }
+                    td.masked { (k.prefix) "…" (k.last_four) }
+                    td.wide { (k.last_used_at.as_deref().map(when).unwrap_or_else(|| "never".into())) }
+                    td { form.inline method="post" action=(format!("/settings/api-keys/{}/revoke", k.id)) {
+                        (csrf_field(&signed.csrf)) button.danger type="submit" { "Revoke" }
+                    } }
+                }
+            } }
+        }
+    };
+    Ok(layout::page("API keys", "/settings/api-keys", &signed.caller, &signed.csrf, body))
+}
+
+pub async fn api_keys(State(core): State<Arc<Core>>, signed: Signed) -> WebResult<Response> {
+    Ok(api_keys_page(&core, &signed, nothing(), &None).await?.into_response())
+}
+
+#[derive(Deserialize)]
+pub struct CreateForm {
+    name: String,
+    environment: Environment,
+}
+
+pub async fn create_api_key(State(core): State<Arc<Core>>, f: SignedForm<CreateForm>) -> WebResult<Response> {
+    let req = CreateApiKey { name: f.form.name, environment: Some(f.form.environment), ..Default::default() };
+    let outcome = core.create_api_key(&f.caller, req).await;
+    let signed = Signed::new(f.caller, f.csrf);
+    match outcome {
+        Ok(created) => {
+            use secrecy::ExposeSecret;
+            let shown = html! {
+                section.card {
+                    h2 { "Your new API key" }
+                    p { "Copy it now: it is only shown once." }
+                    div.secret-once {
+                        input id="new-key" type="text" readonly value=(created.key.expose_secret()) aria-label="New API key";
+                        button.secondary type="button" data-copy="new-key" { "Copy" }
+                    }
+                    script src="/assets/copy.js" {}
+                }
+            };
+            let page = api_keys_page(&core, &signed, shown, &None).await?;
+            // The key is in this page: no cache, no back-button copy.
+            Ok(([(CACHE_CONTROL, "no-store")], page).into_response())
+        }
+        Err(e) => {
+            let (status, text) = explain(&e);
+            Ok((status, api_keys_page(&core, &signed, nothing(), &Notice::error(text)).await?).into_response())
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct Empty {}
+
+pub async fn revoke_api_key(
+    State(core): State<Arc<Core>>,
+    Path(id): Path<String>,
+    f: SignedForm<Empty>,
+) -> WebResult<Response> {
+    let outcome = core.revoke_api_key(&f.caller, &id).await;
+    let signed = Signed::new(f.caller, f.csrf);
+    let (status, notice) = match outcome {
+        Ok(()) => (StatusCode::OK, Notice::ok("API key revoked: requests with it fail from now on.")),
+        Err(e) => {
+            let (status, text) = explain(&e);
+            (status, Notice::error(text))
+        }
+    };
+    Ok((status, api_keys_page(&core, &signed, nothing(), &notice).await?).into_response())
+}

@@ -1,0 +1,371 @@
+//! The web face in a real browser: headless Chromium driven over WebDriver (fantoccini) against
+//! the real server and a real SQLite file, wiremock standing in for the providers. Every page
+//! is photographed to `target/screenshots/` and checked not to be blank. Ignored in a plain
+//! `cargo test`: `.ci/run` installs Chromium and chromedriver (Debian packages) and runs them.
+
+use std::path::PathBuf;
+
+use converra::{Plan, Provider};
+use converra_test_kit::browser::ChromeDriver;
+use converra_test_kit::mcp::{call, connect};
+use converra_test_kit::providers::{MockProviders, insufficient_quota, permission_denied, revoked_key, valid_key};
+use converra_test_kit::{Options, TestApp, spawn_app_with};
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+
+use super::{login_link, owner_email};
+
+/// A headless Chromium at `app`, and the driver it runs under.
+struct Chrome {
+    client: Client,
+    base: String,
+    _driver: ChromeDriver,
+}
+
+impl Chrome {
+    async fn start(app: &TestApp, width: u32) -> Self {
+        let driver = ChromeDriver::start().await;
+        let client = ClientBuilder::rustls()
+            .expect("a TLS configuration")
+            .capabilities(driver.capabilities(width, 1000))
+            .connect(&driver.url)
+            .await
+            .expect("Chromium starts under chromedriver");
+        Self { client, base: app.base_url.clone(), _driver: driver }
+    }
+
+    async fn open(&self, path_or_url: &str) {
+        let url = if path_or_url.starts_with("http") {
+            path_or_url.to_owned()
+        } else {
+            format!("{}{path_or_url}", self.base)
+        };
+        self.client.goto(&url).await.expect("the page opens");
+    }
+
+    async fn fill(&self, css: &str, text: &str) {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+            .send_keys(text)
+            .await
+            .unwrap();
+    }
+
+    async fn click(&self, css: &str) {
+        self.client.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}")).click().await.unwrap();
+    }
+
+    /// The text a person reads on the page.
+    async fn text(&self) -> String {
+        // Right after a click the old page may be going away: read the new one.
+        for _ in 0..50 {
+            if let Ok(body) = self.client.find(Locator::Css("body")).await
+                && let Ok(text) = body.text().await
+            {
+                return text;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("the page has no readable body")
+    }
+
+    /// Waits (up to 5 s, while a form's answer loads) for `words` on the page; returns its text.
+    async fn expect(&self, words: &str) -> String {
+        let mut text = String::new();
+        for _ in 0..100 {
+            text = self.text().await;
+            if text.contains(words) {
+                return text;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("the page never said {words:?}: {text}")
+    }
+
+    async fn has(&self, css: &str) -> bool {
+        self.client.find(Locator::Css(css)).await.is_ok()
+    }
+
+    async fn path(&self) -> String {
+        self.client.current_url().await.unwrap().path().to_owned()
+    }
+
+    /// Waits (up to 5 s) until the browser is at `path`.
+    async fn at(&self, path: &str) {
+        for _ in 0..100 {
+            if self.path().await == path {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("the browser never reached {path}: {} {}", self.path().await, self.text().await)
+    }
+
+    /// Writes a screenshot to `target/screenshots/<name>.png` and checks it is not blank.
+    async fn shot(&self, name: &str) -> PathBuf {
+        let png = self.client.screenshot().await.expect("a screenshot");
+        assert!(png.len() > 10_000, "{name}: a {} byte screenshot is blank", png.len());
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join(format!("{name}.png"));
+        std::fs::write(&file, png).unwrap();
+        file
+    }
+
+    async fn sign_in_with_key(&self, key: &str) {
+        self.open("/sign-in").await;
+        self.fill("input[name=api_key]", key).await;
+        self.click("form[action='/sign-in'] button").await;
+        self.at("/settings/integrations").await;
+    }
+
+    async fn sign_out(&self) {
+        self.click("form[action='/sign-out'] button").await;
+        self.at("/sign-in").await;
+    }
+
+    /// Opens the provider's *Add API Key* form and saves a key.
+    async fn add_key(&self, provider: Provider, name: &str, secret: &str) -> String {
+        let p = provider.as_str();
+        self.open("/settings/integrations").await;
+        self.click(&format!("#{p} summary")).await;
+        self.fill(&format!("#{p}-name"), name).await;
+        self.fill(&format!("#{p}-secret"), secret).await;
+        self.click(&format!("#{p} form.stack button[type=submit]")).await;
+        self.expect("Settings → Integrations").await;
+        for _ in 0..100 {
+            let text = self.text().await;
+            if text.contains(" key.") || text.contains("was not saved") {
+                return text;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        self.text().await
+    }
+
+    async fn close(self) {
+        self.client.close().await.ok();
+    }
+}
+
+async fn app_and_mocks() -> (TestApp, MockProviders) {
+    let mocks = MockProviders::start().await;
+    let platform = [(Provider::Deepseek, "sk-platform-deepseek".to_owned())].into_iter().collect();
+    let app = spawn_app_with(Options {
+        base_urls: mocks.base_urls(),
+        platform_keys: platform,
+        sqlite_file: true,
+        ..Default::default()
+    })
+    .await;
+    (app, mocks)
+}
+
+#[tokio::test]
+#[ignore = "needs Chromium and chromedriver, installed by .ci/run"]
+async fn sign_in_by_login_link_and_by_api_key() {
+    let (app, _mocks) = app_and_mocks().await;
+    let chrome = Chrome::start(&app, 1280).await;
+    let email = owner_email(&app).await;
+    chrome.open(&login_link(&app, &email).await).await;
+    chrome.shot("sign-in-link").await;
+    chrome.click("form button[type=submit]").await;
+    chrome.at("/settings/integrations").await;
+    chrome.expect(&email).await;
+    chrome.sign_out().await;
+    chrome.shot("sign-in").await;
+    chrome.sign_in_with_key(&app.api_key).await;
+    chrome.expect("Settings → Integrations").await;
+    chrome.close().await;
+}
+
+#[tokio::test]
+#[ignore = "needs Chromium and chromedriver, installed by .ci/run"]
+async fn keys_are_added_tested_replaced_rolled_back_and_removed() {
+    let (app, mocks) = app_and_mocks().await;
+    let chrome = Chrome::start(&app, 1280).await;
+    chrome.sign_in_with_key(&app.api_key).await;
+    let quota = "sk-proj-QUOTAopenaiKEY0123456789qqqq";
+    let denied = "sk-proj-DENIEDopenaiKEY0123456789dddd";
+    mocks.answer_models(Provider::Openai, quota, insufficient_quota()).await;
+    mocks.answer_models(Provider::Openai, denied, permission_denied()).await;
+    for (secret, words) in
+        [(revoked_key(Provider::Openai), "Invalid API key"), (quota, "Quota exceeded"), (denied, "Permission denied")]
+    {
+        let text = chrome.add_key(Provider::Openai, "Rejected", secret).await;
+        assert!(text.contains(&format!("{words}: the key was not saved.")), "{words}: {text}");
+    }
+    for p in Provider::ALL {
+        let text = chrome.add_key(p, &format!("{}-Production", super::integrations_label(p)), valid_key(p)).await;
+        assert!(text.contains("Connection successful"), "{p}: {text}");
+        assert!(!text.contains(valid_key(p)), "{p}: the secret is never shown");
+    }
+    let text = chrome.text().await;
+    assert_eq!(text.matches("Active").count(), 8, "{text}");
+    chrome.shot("integrations").await;
+
+    // Test, Replace, Roll back, Remove.
+    chrome.click("#openai form[action$='/test'] button").await;
+    chrome.expect("Connection successful").await;
+    chrome.click("#openai a[href$='/replace']").await;
+    chrome.shot("replace").await;
+    chrome.fill("#openai-name", "OpenAI-New").await;
+    chrome.fill("#openai-secret", "sk-proj-NEWopenaiKEY0123456789abcd").await;
+    chrome.click("label.check input").await; // untick "Test before saving"
+    chrome.click("form.stack button[type=submit]").await;
+    chrome.expect("Saved OpenAI-New: it is now the active OpenAI key.").await;
+    chrome.click("#openai form[action$='/activate'] button").await;
+    chrome.expect("Rolled back: OpenAI-Production is the active OpenAI key again.").await;
+    chrome.click("#openai tr:has(form[action$='/activate']) a[href$='/remove']").await;
+    chrome.expect("Remove OpenAI-New?").await;
+    chrome.shot("remove").await;
+    chrome.click("form[action$='/remove'] button").await;
+    chrome.expect("Removed OpenAI-New. Now serving OpenAI: the organization's key sk-proj-…wxyz.").await;
+    // DeepSeek has a platform key: removing its own key falls back to the allowance.
+    chrome.click("#deepseek a[href$='/remove']").await;
+    chrome.expect("Remove DeepSeek-Production?").await;
+    chrome.click("form[action$='/remove'] button").await;
+    chrome.expect("Removed DeepSeek-Production. Now serving DeepSeek: your plan's monthly token allowance.").await;
+
+    // Usable at 375 px.
+    chrome.client.set_window_size(375, 900).await.unwrap();
+    chrome.open("/settings/integrations").await;
+    chrome.shot("integrations-375px").await;
+    let width: u64 =
+        chrome.client.execute("return document.documentElement.scrollWidth", vec![]).await.unwrap().as_u64().unwrap();
+    assert!(width <= 375, "no sideways scrolling at 375 px: {width}");
+    chrome.close().await;
+}
+
+#[tokio::test]
+#[ignore = "needs Chromium and chromedriver, installed by .ci/run"]
+async fn a_member_sees_status_only_and_an_owner_changes_ai_settings() {
+    let (app, _mocks) = app_and_mocks().await;
+    app.add_provider_key(
+        &app.api_key,
+        Provider::Openai,
+        valid_key(Provider::Openai),
+        json!({"name": "OpenAI-Production"}),
+    )
+    .await;
+    let project = app.post("/api/v1/projects", &app.api_key, json!({"name": "Website"})).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.add_provider_key(
+        &app.api_key,
+        Provider::Anthropic,
+        valid_key(Provider::Anthropic),
+        json!({"project_id": project}),
+    )
+    .await;
+    let (_, member) = app.member_key(&app.api_key, "member@default.example", "member").await;
+    let chrome = Chrome::start(&app, 1280).await;
+    chrome.sign_in_with_key(&member).await;
+    let text = chrome.text().await;
+    assert!(text.contains("AI provider keys are managed by workspace admins"), "{text}");
+    for button in ["button", "summary", "a[href$='/remove']"] {
+        let css = format!("main {button}");
+        assert!(!chrome.has(&css).await, "a member sees no {button}");
+    }
+    chrome.shot("integrations-member").await;
+    chrome.open("/settings/ai").await;
+    chrome.expect("Only workspace Owners can configure AI settings.").await;
+    chrome.sign_out().await;
+
+    chrome.sign_in_with_key(&app.api_key).await;
+    chrome.open("/settings/ai").await;
+    chrome.click("input[name=enabled]").await; // off
+    chrome.click("#tone option[value=friendly]").await;
+    chrome.click("main form button[type=submit]").await;
+    chrome.expect("AI settings saved.").await;
+    assert_eq!(app.get("/api/v1/settings/ai", &app.api_key).await.body, json!({"enabled": false, "tone": "friendly"}));
+    chrome.shot("ai-settings").await;
+    chrome.open("/settings/projects").await;
+    let text = chrome.text().await;
+    assert!(
+        text.contains("Website") && text.contains("Own key") && text.contains("Inherits the organization's"),
+        "{text}"
+    );
+    chrome.shot("projects").await;
+    chrome.open("/settings/usage").await;
+    chrome.shot("usage").await;
+    chrome.open("/settings/api-keys").await;
+    chrome.fill("#key-name", "CI").await;
+    chrome.click("main form button[type=submit]").await;
+    let shown = chrome.client.find(Locator::Css("#new-key")).await.unwrap().prop("value").await.unwrap().unwrap();
+    assert!(shown.starts_with("sk_live_"), "{shown}");
+    chrome.shot("api-keys").await;
+    chrome.close().await;
+}
+
+#[tokio::test]
+#[ignore = "needs Chromium and chromedriver, installed by .ci/run"]
+async fn a_connect_link_from_an_mcp_tool_call_ends_with_the_key_listed() {
+    let (app, _mocks) = app_and_mocks().await;
+    let agent = connect(&app, &app.api_key).await;
+    let ask = json!({"provider": "anthropic", "name": "Claude-Production", "environment": "live"});
+    let answer = call(&agent, "add_provider_key", ask.clone()).await.structured_content.unwrap();
+    let url = answer["connect_link"]["url"].as_str().unwrap().to_owned();
+
+    // A plain member and another organization's owner are refused.
+    let (_, member) = app.member_key(&app.api_key, "member@default.example", "member").await;
+    let stranger = app.new_org("globex", Plan::Free).await;
+    let chrome = Chrome::start(&app, 1280).await;
+    for (key, words) in
+        [(&member, "This action requires the admin or owner role"), (&stranger, "This link is no longer valid")]
+    {
+        chrome.sign_in_with_key(key).await;
+        chrome.open(&url).await;
+        chrome.expect(words).await;
+        chrome.open("/settings/integrations").await;
+        chrome.sign_out().await;
+    }
+
+    chrome.sign_in_with_key(&app.api_key).await;
+    chrome.open(&url).await;
+    let text = chrome.text().await;
+    assert!(text.contains("asked for the Anthropic key named Claude-Production in default"), "{text}");
+    chrome.shot("connect").await;
+    chrome.fill("#secret", valid_key(Provider::Anthropic)).await;
+    chrome.click("main form button[type=submit]").await;
+    chrome.expect("Saved Claude-Production").await;
+    let listed = call(&agent, "list_provider_keys", json!({"provider": "anthropic"})).await.structured_content.unwrap();
+    assert_eq!(listed["data"][0]["name"], "Claude-Production");
+    chrome.open(&url).await;
+    chrome.expect("This link is no longer valid").await;
+
+    // Expired.
+    let late = call(&agent, "add_provider_key", ask).await.structured_content.unwrap();
+    let db = rusqlite::Connection::open(&app.db_path).unwrap();
+    db.execute("UPDATE web_tokens SET expires_at = 1 WHERE used_at IS NULL", []).unwrap();
+    chrome.open(late["connect_link"]["url"].as_str().unwrap()).await;
+    chrome.expect("This link is no longer valid").await;
+    chrome.close().await;
+}
+
+#[tokio::test]
+#[ignore = "needs Chromium and chromedriver, installed by .ci/run"]
+async fn a_form_without_its_token_is_refused_and_a_revoked_key_ends_the_session() {
+    let (app, _mocks) = app_and_mocks().await;
+    let (_, admin) = app.member_key(&app.api_key, "admin@default.example", "admin").await;
+    let chrome = Chrome::start(&app, 1280).await;
+    chrome.sign_in_with_key(&admin).await;
+    chrome.click("#openai summary").await;
+    chrome.fill("#openai-name", "x").await;
+    chrome.fill("#openai-secret", valid_key(Provider::Openai)).await;
+    chrome.client.execute("document.querySelector('#openai input[name=csrf]').remove()", vec![]).await.unwrap();
+    chrome.click("#openai form.stack button[type=submit]").await;
+    chrome.expect("This form did not come from this page").await;
+    assert_eq!(app.get("/api/v1/provider-keys", &app.api_key).await.body, json!({"data": []}));
+
+    chrome.open("/settings/integrations").await;
+    let keys = app.get("/api/v1/api-keys", &admin).await.body;
+    let id = keys["data"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(app.delete(&format!("/api/v1/api-keys/{id}"), &app.api_key).await.status, 204);
+    chrome.open("/settings/integrations").await;
+    chrome.at("/sign-in").await; // the revoked key's session is over
+    chrome.close().await;
+}
