@@ -9,7 +9,9 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use converra::{AddProviderKey, Environment, KeySource, Project, Provider, ProviderKey, ProviderKeyFilter, Resolution};
+use converra::{
+    AddProviderKey, Environment, HealthStatus, KeySource, Project, Provider, ProviderKey, ProviderKeyFilter, Resolution,
+};
 use maud::{Markup, html};
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -96,6 +98,25 @@ fn key_actions(csrf: &str, key: &ProviderKey) -> Markup {
     }
 }
 
+/// Live health from real traffic (distinct from the manual test), when the key was last used,
+/// and whether it is due for rotation.
+fn health_cell(key: &ProviderKey) -> Markup {
+    let Some(h) = &key.health else { return html! {} };
+    html! {
+        @match h.status {
+            HealthStatus::InvalidKey | HealthStatus::QuotaExceeded => {
+                span.badge.bad { (h.last_error.map_or("Failing", |e| e.message())) }
+                " ×" (h.consecutive_failures)
+                @if let Some(since) = &h.since { br; span.muted { "since " (when(since)) } }
+            }
+            HealthStatus::Ok => { "Working" }
+            HealthStatus::Unknown => { span.muted { "Not used yet" } }
+        }
+        @if let Some(used) = &h.last_success_at { br; span.muted { "Last used " (when(used)) } }
+        @if h.rotation_due { br; span.badge.bad { "Rotation due" } " (" (h.age_days) " days old)" }
+    }
+}
+
 fn key_row(csrf: &str, key: &ProviderKey, admin: bool, projects: &HashMap<String, String>) -> Markup {
     html! {
         tr id=(format!("key-{}", key.id)) {
@@ -110,6 +131,7 @@ fn key_row(csrf: &str, key: &ProviderKey, admin: bool, projects: &HashMap<String
                     None => { (key.status.message()) }
                 }
             }
+            td { (health_cell(key)) }
             @if admin { td { (key_actions(csrf, key)) } }
         }
     }
@@ -132,7 +154,7 @@ fn provider_section(
             }
             @if !keys.is_empty() {
                 table.keys {
-                    thead { tr { th { "Key" } th { "Preview" } th { "State" } th { "Last test" } @if admin { th { "Actions" } } } }
+                    thead { tr { th { "Key" } th { "Preview" } th { "State" } th { "Last test" } th { "In traffic" } @if admin { th { "Actions" } } } }
                     tbody { @for k in keys { (key_row(&signed.csrf, k, admin, names)) } }
                 }
             }

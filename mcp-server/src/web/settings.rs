@@ -69,10 +69,14 @@ fn ai_page(signed: &Signed, settings: &converra::AiSettings, notice: &Option<Not
                         option value=(t.as_str()) selected[t == tone] { (t.as_str()) }
                     }
                 }
+                label for="key_rotation_days" { "Rotate provider keys every (days)" }
+                input id="key_rotation_days" name="key_rotation_days" type="number" min="1" max="3650" required
+                    value=(settings.key_rotation_days);
                 button type="submit" { "Save" }
             }
         } @else {
             p { "AI suggestions are " strong { @if settings.enabled { "enabled" } @else { "disabled" } } ", tone " strong { (tone.as_str()) } "." }
+            p { "Provider keys are due for rotation after " strong { (settings.key_rotation_days) } " days." }
             p.muted { "Only workspace Owners can configure AI settings." }
         }
     };
@@ -88,11 +92,16 @@ pub async fn ai(State(core): State<Arc<Core>>, signed: Signed) -> WebResult<Resp
 pub struct AiForm {
     enabled: Option<String>,
     tone: Tone,
+    /// Absent from an older form: the period stays as it is.
+    key_rotation_days: Option<u32>,
 }
 
 pub async fn update_ai(State(core): State<Arc<Core>>, f: SignedForm<AiForm>) -> WebResult<Response> {
-    let req =
-        UpdateAiSettings { enabled: Some(f.form.enabled.is_some()), tone: Some(f.form.tone), key_rotation_days: None };
+    let req = UpdateAiSettings {
+        enabled: Some(f.form.enabled.is_some()),
+        tone: Some(f.form.tone),
+        key_rotation_days: f.form.key_rotation_days,
+    };
     let outcome = core.update_ai_settings(&f.caller, req).await;
     let signed = Signed::new(f.caller, f.csrf);
     match outcome {

@@ -94,6 +94,10 @@ async fn a_key_that_runs_dry_mid_traffic_is_flagged_everywhere_then_turns_green_
     assert_eq!(api.message, "Quota exceeded");
     assert!(api.health.as_deref().unwrap().contains("OpenAI key has failed"), "{api:?}");
 
+    // The web face: the Integrations page names the failure, its count and the last use.
+    let page = crate::web::signed_in(&app, &app.api_key).await.get("/settings/integrations").await;
+    assert!(page.body.contains("Quota exceeded</span> ×5") && page.body.contains("Last used "), "{}", page.body);
+
     // Topped up: nobody presses Test, no completion runs; the background re-test turns it green.
     account.top_up();
     let mut status = String::new();

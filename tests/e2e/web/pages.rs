@@ -135,9 +135,12 @@ async fn a_member_sees_the_status_and_the_admins_sentence_and_no_action() {
 async fn an_owner_changes_ai_settings_and_an_api_key_is_shown_once_on_a_page_never_cached() {
     let app = spawn_app_with(Options::default()).await;
     let owner = signed_in(&app, &app.api_key).await;
-    let saved = owner.submit("/settings/ai", "/settings/ai", &[("tone", "casual")]).await;
+    let saved = owner.submit("/settings/ai", "/settings/ai", &[("tone", "casual"), ("key_rotation_days", "30")]).await;
     assert!(saved.body.contains("AI settings saved."), "{}", saved.body);
-    assert_eq!(app.get("/api/v1/settings/ai", &app.api_key).await.body, json!({"enabled": false, "tone": "casual"}));
+    assert_eq!(
+        app.get("/api/v1/settings/ai", &app.api_key).await.body,
+        json!({"enabled": false, "tone": "casual", "key_rotation_days": 30})
+    );
 
     let created =
         owner.submit("/settings/api-keys", "/settings/api-keys", &[("name", "CI"), ("environment", "test")]).await;
