@@ -169,6 +169,19 @@ pub async fn shutdown_signal() {
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
 }
 
+/// Raises the soft limit on open files to the hard one and returns it (0 if unknown): every
+/// connection holds a descriptor, and a relayed stream two (the client's and the provider's),
+/// so the usual soft limit of 1,024 would refuse connections long before memory runs out.
+pub fn raise_open_file_limit() -> u64 {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => limit,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot raise the open-file limit");
+            rlimit::Resource::NOFILE.get().map(|(soft, _)| soft).unwrap_or(0)
+        }
+    }
+}
+
 /// How long start-up took, for the log line.
 pub fn since(start: Instant) -> u64 {
     start.elapsed().as_millis() as u64
