@@ -7,7 +7,7 @@ use std::time::Instant;
 use axum::Router;
 use axum::serve::ListenerExt;
 use secrecy::ExposeSecret;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 
 use crate::buckets::Buckets;
 use crate::config::{self, Config};
@@ -80,6 +80,21 @@ pub async fn open_store(config: &Config) -> Result<Store, StartError> {
     }
 }
 
+/// The accept queue's length. `TcpListener::bind` asks for 128, and a burst of new connections
+/// beyond that (clients starting together, a fleet reconnecting) was dropped by the kernel and
+/// retried by each client a second later: 1 s added to the unlucky ones, the unfair tail seen
+/// at 256 connections. The kernel caps it at `net.core.somaxconn`.
+const ACCEPT_BACKLOG: u32 = 4096;
+
+/// Binds `addr` (port 0 picks one) and listens with a deep accept queue.
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+    // As `TcpListener::bind` does on Unix: a restarted server can bind while old connections linger.
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(ACCEPT_BACKLOG)
+}
+
 /// A bound, ready server.
 pub struct App {
     pub core: Arc<Core>,
@@ -110,8 +125,7 @@ impl App {
             core.clone(),
             config.body_limit,
         );
-        let listener =
-            TcpListener::bind(config.addr).await.map_err(|source| StartError::Listen { addr: config.addr, source })?;
+        let listener = listen(config.addr).map_err(|source| StartError::Listen { addr: config.addr, source })?;
         let addr = listener.local_addr().map_err(|source| StartError::Listen { addr: config.addr, source })?;
         Ok(Self { core, addr, bootstrap, listener, router })
     }

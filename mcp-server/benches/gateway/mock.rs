@@ -68,7 +68,11 @@ async fn start_here() -> SocketAddr {
     let app = Router::new()
         .route("/v1/chat/completions", post(completion))
         .route("/v1/models", axum::routing::get(|| async { r#"{"object":"list","data":[]}"# }));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    // A deep accept queue, like nginx's and Converra's: 1,024 connections opened at once must
+    // not be dropped and retried a second later (`bind` alone asks for 128).
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = socket.listen(4096).unwrap();
     let addr = listener.local_addr().unwrap();
     let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
         let _ = tcp.set_nodelay(true);
