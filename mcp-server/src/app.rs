@@ -7,7 +7,7 @@ use std::time::Instant;
 use axum::Router;
 use axum::serve::ListenerExt;
 use secrecy::ExposeSecret;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 
 use crate::buckets::Buckets;
 use crate::config::{self, Config, PublicUrl};
@@ -88,6 +88,21 @@ pub async fn open_store(config: &Config) -> Result<Store, StartError> {
     }
 }
 
+/// The accept queue's length. `TcpListener::bind` asks for 128, and a burst of new connections
+/// beyond that (clients starting together, a fleet reconnecting) was dropped by the kernel and
+/// retried by each client a second later: 1 s added to the unlucky ones, the unfair tail seen
+/// at 256 connections. The kernel caps it at `net.core.somaxconn`.
+const ACCEPT_BACKLOG: u32 = 4096;
+
+/// Binds `addr` (port 0 picks one) and listens with a deep accept queue.
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+    // As `TcpListener::bind` does on Unix: a restarted server can bind while old connections linger.
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(ACCEPT_BACKLOG)
+}
+
 /// A bound, ready server.
 pub struct App {
     pub core: Arc<Core>,
@@ -105,8 +120,7 @@ impl App {
             return Err(StartError::RedisRequired);
         }
         // Bound first: with port 0 the public URL's default is the address actually bound.
-        let listener =
-            TcpListener::bind(config.addr).await.map_err(|source| StartError::Listen { addr: config.addr, source })?;
+        let listener = listen(config.addr).map_err(|source| StartError::Listen { addr: config.addr, source })?;
         let addr = listener.local_addr().map_err(|source| StartError::Listen { addr: config.addr, source })?;
         let public_url = config.public_url(addr);
         let opened = open_at(&config, public_url.clone()).await?;
@@ -187,6 +201,19 @@ pub async fn shutdown_signal() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+/// Raises the soft limit on open files to the hard one and returns it (0 if unknown): every
+/// connection holds a descriptor, and a relayed stream two (the client's and the provider's),
+/// so the usual soft limit of 1,024 would refuse connections long before memory runs out.
+pub fn raise_open_file_limit() -> u64 {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => limit,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot raise the open-file limit");
+            rlimit::Resource::NOFILE.get().map(|(soft, _)| soft).unwrap_or(0)
+        }
+    }
 }
 
 /// How long start-up took, for the log line.

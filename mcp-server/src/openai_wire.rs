@@ -70,12 +70,13 @@ pub struct ContentPart {
 }
 
 impl MessageContent {
-    /// The text of the content; `None` if a part is not text (images are not supported).
-    pub fn text(&self) -> Option<String> {
+    /// The text of the content, moved out; `None` if a part is not text (images are not
+    /// supported).
+    pub fn into_text(self) -> Option<String> {
         match self {
-            MessageContent::Text(s) => Some(s.clone()),
+            MessageContent::Text(s) => Some(s),
             MessageContent::Parts(parts) => {
-                parts.iter().map(|p| (p.kind == "text").then(|| p.text.clone().unwrap_or_default())).collect()
+                parts.into_iter().map(|p| (p.kind == "text").then(|| p.text.unwrap_or_default())).collect()
             }
         }
     }

@@ -197,14 +197,18 @@ fn fail(f: Failure) -> ExitCode {
 
 /// Logs go to stderr (stdout stays clean for `--json` output and the stdio MCP transport).
 fn init_logging(config: &Config) {
+    use tracing_subscriber::filter::LevelFilter;
     // rmcp logs whole requests (tool arguments, which can hold a provider key) at debug level:
-    // it is capped at info whatever the filter says.
+    // it is capped at info whatever the filter says — a cap, never a raise: under `warn` its
+    // three info lines per stateless MCP call were formatted and written all the same.
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log_filter)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
-        .add_directive("rmcp=info".parse().expect("static directive"))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let cap = filter.max_level_hint().unwrap_or(LevelFilter::INFO).min(LevelFilter::INFO);
+    let filter = filter
+        .add_directive(format!("rmcp={cap}").parse().expect("a level is a directive"))
         // tokio-postgres logs every statement's parameters (hashes, ciphertexts, emails) at
         // debug: capped likewise.
-        .add_directive("tokio_postgres=info".parse().expect("static directive"));
+        .add_directive(format!("tokio_postgres={cap}").parse().expect("a level is a directive"));
     // Colours only on a terminal: a log file or a pipe gets plain text.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);

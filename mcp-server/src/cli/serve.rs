@@ -16,7 +16,8 @@ pub async fn run(config: Config) -> Result<(), Failure> {
         app::print_bootstrap(b, app.addr);
     }
     let workers = tokio::runtime::Handle::current().metrics().num_workers();
-    tracing::info!(addr = %app.addr, db = %config.db_path.display(), workers, ready_ms = app::since(started), "converra is listening");
+    let open_files = app::raise_open_file_limit();
+    tracing::info!(addr = %app.addr, db = %config.db_path.display(), workers, open_files, ready_ms = app::since(started), "converra is listening");
     app.run(app::shutdown_signal()).await.map_err(|e| Failure::runtime(format!("server failed: {e}")))?;
     tracing::info!("stopped");
     Ok(())

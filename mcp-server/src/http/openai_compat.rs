@@ -104,7 +104,7 @@ fn to_request(req: ChatCompletionRequest, headers: &HeaderMap) -> Result<Complet
         };
         let content = m
             .content
-            .and_then(|c| c.text())
+            .and_then(|c| c.into_text())
             .ok_or_else(|| Error::validation(format!("messages[{i}].content"), "only text content is supported"))?;
         messages.push(Message { role, content });
     }

@@ -25,8 +25,17 @@ pub async fn send(provider: Provider, request: reqwest::RequestBuilder) -> Resul
 
 /// Reads a 2xx JSON answer; one we cannot read is a provider error.
 pub async fn json<T: DeserializeOwned>(provider: Provider, response: reqwest::Response) -> Result<T, ProviderFailure> {
-    let bytes = response.bytes().await.map_err(|_| ProviderFailure(KeyStatus::Unreachable))?;
-    serde_json::from_slice(&bytes).map_err(|e| {
+    parse(provider, body(response).await?.as_ref())
+}
+
+/// A 2xx answer's body; a connection that breaks while it comes is `unreachable`.
+pub async fn body(response: reqwest::Response) -> Result<impl AsRef<[u8]> + use<>, ProviderFailure> {
+    response.bytes().await.map_err(|_| ProviderFailure(KeyStatus::Unreachable))
+}
+
+/// Parses an answer's body (possibly borrowing from it); one we cannot read is a provider error.
+pub fn parse<'a, T: serde::Deserialize<'a>>(provider: Provider, body: &'a [u8]) -> Result<T, ProviderFailure> {
+    serde_json::from_slice(body).map_err(|e| {
         tracing::warn!(provider = %provider, error = %e, "provider answer did not parse");
         ProviderFailure(KeyStatus::ProviderError)
     })

@@ -1,53 +1,105 @@
 //! OpenAI Chat Completions; DeepSeek speaks the same wire format (with `max_tokens` instead of
 //! OpenAI's newer `max_completion_tokens`).
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use converra::{KeyStatus, MessageRole, Provider, Usage};
 use reqwest::header::AUTHORIZATION;
 use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
 
 use super::chat::{ChatEvent, ChatRequest, ChatResponse, ChatStream, ProviderFailure};
 use super::sse::{self, Step};
 use super::{errors, secret_header};
-use crate::openai_wire::{
-    ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, MessageContent, Stop, StreamOptions, WireMessage,
-    finish_reason_of,
-};
+use crate::openai_wire::{ChatCompletionChunk, StreamOptions, WireUsage, finish_reason_of};
 
 pub fn list_models(client: &reqwest::Client, base: &str, key: &SecretString) -> reqwest::RequestBuilder {
     client.get(format!("{base}/models")).header(AUTHORIZATION, secret_header("Bearer ", key))
 }
 
-fn body(provider: Provider, req: &ChatRequest, stream: bool) -> ChatCompletionRequest {
-    let mut messages = Vec::with_capacity(req.messages.len() + 1);
-    if let Some(system) = &req.system {
-        messages.push(WireMessage { role: "system".into(), content: Some(MessageContent::Text(system.clone())) });
-    }
-    messages.extend(req.messages.iter().map(|m| {
-        WireMessage {
+/// The request body as OpenAI reads it, serialized straight from our request: nothing is
+/// copied into an intermediate tree first. Only these fields are ever sent.
+#[derive(Serialize)]
+struct Outbound<'a> {
+    model: &'a str,
+    messages: Turns<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_tokens: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_completion_tokens: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    temperature: Option<f32>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    stop: &'a [String],
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    stream: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stream_options: Option<StreamOptions>,
+}
+
+/// The system instructions (one message), then the turns, oldest first.
+struct Turns<'a>(&'a ChatRequest);
+
+#[derive(Serialize)]
+struct Turn<'a> {
+    role: &'static str,
+    content: &'a str,
+}
+
+impl Serialize for Turns<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let system = self.0.system.as_deref().map(|content| Turn { role: "system", content });
+        let turns = self.0.messages.iter().map(|m| Turn {
             role: match m.role {
                 MessageRole::System => "system",
                 MessageRole::User => "user",
                 MessageRole::Assistant => "assistant",
-            }
-            .into(),
-            content: Some(MessageContent::Text(m.content.clone())),
-        }
-    }));
+            },
+            content: &m.content,
+        });
+        serializer.collect_seq(system.into_iter().chain(turns))
+    }
+}
+
+fn body(provider: Provider, req: &ChatRequest, stream: bool) -> Outbound<'_> {
     let (max_tokens, max_completion_tokens) =
         if provider == Provider::Openai { (None, req.max_tokens) } else { (req.max_tokens, None) };
-    ChatCompletionRequest {
-        model: req.model.clone(),
-        messages,
+    Outbound {
+        model: &req.model,
+        messages: Turns(req),
         max_tokens,
         max_completion_tokens,
         temperature: req.temperature,
-        stop: (!req.stop.is_empty()).then(|| Stop::Many(req.stop.clone())),
-        stream: stream.then_some(true),
+        stop: &req.stop,
+        stream,
         stream_options: stream.then_some(StreamOptions { include_usage: true }),
-        n: None,
     }
+}
+
+/// What Converra reads of a whole answer: the first choice's text and why it ended, and the
+/// usage. Everything else (ids, fingerprints, log-probabilities, token details) is skipped
+/// without being built; the text is borrowed from the body unless it holds escapes.
+#[derive(Deserialize)]
+struct Answer<'a> {
+    #[serde(default, borrow)]
+    choices: Vec<AnswerChoice<'a>>,
+    #[serde(default)]
+    usage: Option<WireUsage>,
+}
+
+#[derive(Deserialize)]
+struct AnswerChoice<'a> {
+    #[serde(default, borrow)]
+    message: Option<AnswerMessage<'a>>,
+    #[serde(default, borrow)]
+    finish_reason: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct AnswerMessage<'a> {
+    #[serde(default, borrow)]
+    content: Option<Cow<'a, str>>,
 }
 
 fn request(
@@ -69,12 +121,13 @@ pub async fn complete(
     req: &ChatRequest,
 ) -> Result<ChatResponse, ProviderFailure> {
     let response = errors::send(provider, request(client, provider, url, key, req, false)).await?;
-    let answer: ChatCompletion = errors::json(provider, response).await?;
+    let bytes = errors::body(response).await?;
+    let answer: Answer = errors::parse(provider, bytes.as_ref())?;
     let choice = answer.choices.into_iter().next();
     let usage = answer.usage.unwrap_or_default();
     Ok(ChatResponse {
         finish_reason: finish_reason_of(choice.as_ref().and_then(|c| c.finish_reason.as_deref())),
-        content: choice.and_then(|c| c.message.content).unwrap_or_default(),
+        content: choice.and_then(|c| c.message?.content).map(Cow::into_owned).unwrap_or_default(),
         usage: Usage { input_tokens: usage.prompt_tokens, output_tokens: usage.completion_tokens },
     })
 }
