@@ -281,7 +281,10 @@ async fn a_member_sees_status_only_and_an_owner_changes_ai_settings() {
     chrome.click("#tone option[value=friendly]").await;
     chrome.click("main form button[type=submit]").await;
     chrome.expect("AI settings saved.").await;
-    assert_eq!(app.get("/api/v1/settings/ai", &app.api_key).await.body, json!({"enabled": false, "tone": "friendly"}));
+    assert_eq!(
+        app.get("/api/v1/settings/ai", &app.api_key).await.body,
+        json!({"enabled": false, "tone": "friendly", "key_rotation_days": 90})
+    );
     chrome.shot("ai-settings").await;
     chrome.open("/settings/projects").await;
     let text = chrome.text().await;
