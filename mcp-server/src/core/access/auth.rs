@@ -9,6 +9,7 @@ use subtle::ConstantTimeEq;
 
 use super::token;
 use crate::core::{AuthError, Core, Error, RateLimitInfo, Result, ids};
+use crate::store::{MemberRow, OrgRow};
 
 /// Who is calling: an API key acting with its member's *current* role in one organization.
 #[derive(Debug, Clone)]
@@ -33,6 +34,37 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// `member` of `org` acting through the API key `api_key_id` (or a web session's stand-in),
+    /// with the organization's current plan limits and AI settings.
+    pub(crate) fn acting(
+        org: &OrgRow,
+        member: &MemberRow,
+        api_key_id: String,
+        api_key_name: String,
+        environment: Environment,
+    ) -> Self {
+        let limits = super::plan_limits(org);
+        Caller {
+            rate_limit_per_min: limits.rate_limit_per_min,
+            monthly_tokens: limits.monthly_tokens,
+            api_key_limit: limits.api_keys,
+            ai: converra::AiSettings {
+                enabled: org.ai_enabled,
+                tone: org.ai_tone,
+                key_rotation_days: org.key_rotation_days.unwrap_or(converra::DEFAULT_KEY_ROTATION_DAYS),
+            },
+            org_id: org.id.clone(),
+            org_name: org.name.clone(),
+            plan: org.plan,
+            member_id: member.id.clone(),
+            email: member.email.clone(),
+            role: member.role,
+            api_key_id,
+            api_key_name,
+            environment,
+        }
+    }
+
     pub fn require_admin(&self) -> Result<()> {
         if self.role >= Role::Admin {
             Ok(())
@@ -150,26 +182,7 @@ impl Core {
                 }
             });
         }
-        let limits = super::plan_limits(org);
-        Ok(Caller {
-            rate_limit_per_min: limits.rate_limit_per_min,
-            monthly_tokens: limits.monthly_tokens,
-            api_key_limit: limits.api_keys,
-            ai: converra::AiSettings {
-                enabled: org.ai_enabled,
-                tone: org.ai_tone,
-                key_rotation_days: org.key_rotation_days.unwrap_or(converra::DEFAULT_KEY_ROTATION_DAYS),
-            },
-            org_id: org.id.clone(),
-            org_name: org.name.clone(),
-            plan: org.plan,
-            member_id: member.id.clone(),
-            email: member.email.clone(),
-            role: member.role,
-            api_key_id: key.id.clone(),
-            api_key_name: key.name.clone(),
-            environment: key.environment,
-        })
+        Ok(Caller::acting(org, member, key.id.clone(), key.name.clone(), key.environment))
     }
 }
 

@@ -55,30 +55,11 @@ pub struct NewSession {
 /// The caller a web session acts as. Its bucket is its API key's, or the member's own
 /// (`web:<member id>`) for a session from a login link.
 fn web_caller(org: &OrgRow, member: &MemberRow, key: Option<(&str, &str, Environment)>) -> Caller {
-    let limits = super::plan_limits(org);
     let (api_key_id, api_key_name, environment) = match key {
         Some((id, name, env)) => (id.to_owned(), name.to_owned(), env),
         None => (format!("web:{}", member.id), "web sign-in".to_owned(), Environment::Live),
     };
-    Caller {
-        org_id: org.id.clone(),
-        org_name: org.name.clone(),
-        plan: org.plan,
-        member_id: member.id.clone(),
-        email: member.email.clone(),
-        role: member.role,
-        api_key_id,
-        api_key_name,
-        environment,
-        rate_limit_per_min: limits.rate_limit_per_min,
-        monthly_tokens: limits.monthly_tokens,
-        api_key_limit: limits.api_keys,
-        ai: converra::AiSettings {
-            enabled: org.ai_enabled,
-            tone: org.ai_tone,
-            key_rotation_days: org.key_rotation_days.unwrap_or(converra::DEFAULT_KEY_ROTATION_DAYS),
-        },
-    }
+    Caller::acting(org, member, api_key_id, api_key_name, environment)
 }
 
 impl Core {
