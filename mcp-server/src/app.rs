@@ -14,6 +14,7 @@ use crate::config::{self, Config};
 use crate::core::access::Bootstrap;
 use crate::core::vault::Keyring;
 use crate::core::{Core, Error};
+use crate::metrics::Metrics;
 use crate::providers::Providers;
 use crate::store::Store;
 
@@ -60,7 +61,8 @@ pub async fn open(config: &Config) -> Result<Opened, StartError> {
         Some(url) => Buckets::redis(url).map_err(StartError::Redis)?,
         None => Buckets::local(),
     };
-    Ok(Opened { core: Core::new(store, keyring, providers, buckets), created_master_key })
+    let metrics = if config.metrics_enabled() { Metrics::enabled() } else { Metrics::default() };
+    Ok(Opened { core: Core::new(store, keyring, providers, buckets, metrics), created_master_key })
 }
 
 /// Opens the configured store: PostgreSQL when `CONVERRA_DATABASE_URL` is set, else SQLite.
@@ -86,8 +88,12 @@ pub struct App {
     pub addr: SocketAddr,
     /// The organization created on this start, if the database was empty.
     pub bootstrap: Option<Bootstrap>,
+    /// Where `/metrics` is served alone (`CONVERRA_METRICS_ADDR`), once bound.
+    pub metrics_addr: Option<SocketAddr>,
     listener: TcpListener,
     router: Router,
+    /// The separate metrics listener and its router.
+    metrics: Option<(TcpListener, Router)>,
 }
 
 impl App {
@@ -105,15 +111,19 @@ impl App {
         }
         let core = opened.core;
         let bootstrap = if config.bootstrap { core.bootstrap().await.map_err(StartError::Bootstrap)? } else { None };
-        let router = crate::http::finish(
-            crate::http::api_routes(core.clone()).merge(crate::mcp::routes(core.clone(), &config)),
-            core.clone(),
-            config.body_limit,
-        );
-        let listener =
-            TcpListener::bind(config.addr).await.map_err(|source| StartError::Listen { addr: config.addr, source })?;
-        let addr = listener.local_addr().map_err(|source| StartError::Listen { addr: config.addr, source })?;
-        Ok(Self { core, addr, bootstrap, listener, router })
+        let mut routes = crate::http::api_routes(core.clone()).merge(crate::mcp::routes(core.clone(), &config));
+        if let Some(token) = &config.metrics_token {
+            routes = routes.merge(crate::edge::metrics::guarded_routes(token.clone()));
+        }
+        let router = crate::http::finish(routes, core.clone(), config.body_limit);
+        let (listener, addr) = bind(config.addr).await?;
+        let metrics = match config.metrics_addr {
+            Some(at) => Some((bind(at).await?, crate::edge::metrics::open_routes().with_state(core.clone()))),
+            None => None,
+        };
+        let metrics_addr = metrics.as_ref().map(|((_, addr), _)| *addr);
+        let metrics = metrics.map(|((listener, _), router)| (listener, router));
+        Ok(Self { core, addr, bootstrap, metrics_addr, listener, router, metrics })
     }
 
     /// Serves until `shutdown` resolves, then finishes in-flight requests.
@@ -122,10 +132,26 @@ impl App {
         let listener = self.listener.tap_io(|tcp| {
             let _ = tcp.set_nodelay(true);
         });
+        let shutdown = futures_util::FutureExt::shared(Box::pin(shutdown));
+        let metrics = self.metrics.map(|(listener, router)| {
+            tokio::spawn(axum::serve(listener, router).with_graceful_shutdown(shutdown.clone()).into_future())
+        });
         let result = axum::serve(listener, self.router).with_graceful_shutdown(shutdown).await;
+        if let Some(metrics) = metrics
+            && let Ok(Err(e)) = metrics.await
+        {
+            tracing::warn!(error = %e, "the metrics listener failed");
+        }
         self.core.flush_usage().await;
         result
     }
+}
+
+/// Binds a listener (port 0 picks one) and says where it is.
+async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), StartError> {
+    let listener = TcpListener::bind(addr).await.map_err(|source| StartError::Listen { addr, source })?;
+    let bound = listener.local_addr().map_err(|source| StartError::Listen { addr, source })?;
+    Ok((listener, bound))
 }
 
 /// Serves the MCP tools over stdin/stdout as the API key `api_key` (`converra mcp`).

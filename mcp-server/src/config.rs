@@ -56,6 +56,17 @@ pub struct Config {
     /// `CONVERRA_API_KEY`: the key `converra mcp` (stdio) acts as. Only ever read from the
     /// environment: a key on a command line is visible to every local user (`ps`, `/proc`).
     pub api_key: Option<SecretString>,
+    /// `CONVERRA_METRICS_TOKEN`: `/metrics` on the main listener, behind this Bearer token.
+    pub metrics_token: Option<SecretString>,
+    /// `CONVERRA_METRICS_ADDR`: `/metrics` on a listener of its own, without a token.
+    pub metrics_addr: Option<SocketAddr>,
+}
+
+impl Config {
+    /// Whether `/metrics` is served anywhere (so the metrics are recorded at all).
+    pub fn metrics_enabled(&self) -> bool {
+        self.metrics_token.is_some() || self.metrics_addr.is_some()
+    }
 }
 
 /// Most worker threads `CONVERRA_WORKERS` / `--workers` accept.
@@ -161,6 +172,14 @@ impl Config {
             bootstrap: true,
             workers,
             api_key: get("CONVERRA_API_KEY").map(SecretString::from),
+            metrics_token: metrics_token(&get)?,
+            metrics_addr: match get("CONVERRA_METRICS_ADDR") {
+                Some(a) => Some(a.parse().map_err(|_| ConfigError::Invalid {
+                    name: "CONVERRA_METRICS_ADDR",
+                    why: format!("`{a}` is not an address like 127.0.0.1:9090"),
+                })?),
+                None => None,
+            },
         })
     }
 
@@ -174,6 +193,19 @@ impl Config {
         self.db_path = db_path;
         self
     }
+}
+
+/// `CONVERRA_METRICS_TOKEN`: sent as a Bearer token, so visible ASCII; at least 16 characters,
+/// since it guards the scrape on the public listener.
+fn metrics_token(get: &impl Fn(&str) -> Option<String>) -> Result<Option<SecretString>, ConfigError> {
+    let Some(token) = get("CONVERRA_METRICS_TOKEN") else { return Ok(None) };
+    if token.len() < 16 || !token.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ConfigError::Invalid {
+            name: "CONVERRA_METRICS_TOKEN",
+            why: "must be at least 16 visible ASCII characters (e.g. `openssl rand -hex 32`)".into(),
+        });
+    }
+    Ok(Some(SecretString::from(token)))
 }
 
 /// `CONVERRA_DATABASE_URL`, or the file `CONVERRA_DATABASE_URL_FILE` names; a postgres:// URL.

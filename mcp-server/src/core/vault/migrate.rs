@@ -43,7 +43,13 @@ impl Core {
             super::MasterKeyError::Store(e) => Error::from(e),
             e => Error::Conflict(format!("the copy cannot be opened with this master key: {e}")),
         })?;
-        let copy = Core::new(target.clone(), keyring, self.providers.clone(), crate::buckets::Buckets::local());
+        let copy = Core::new(
+            target.clone(),
+            keyring,
+            self.providers.clone(),
+            crate::buckets::Buckets::local(),
+            crate::metrics::Metrics::default(),
+        );
         let mut verified = 0;
         for org in target.organizations().await? {
             for row in target.org_provider_keys(&org.id).await? {
