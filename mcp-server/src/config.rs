@@ -383,4 +383,23 @@ mod tests {
         let config = Config::from_lookup(|_| Some(String::new())).unwrap();
         assert!(config.api_key.is_none() && config.db_path == Path::new("./converra.db"));
     }
+
+    #[test]
+    fn metrics_are_off_by_default_and_the_token_must_be_long_enough() {
+        let config = Config::from_lookup(|_| None).unwrap();
+        assert!(!config.metrics_enabled());
+        let env = |token: &'static str, addr: &'static str| {
+            move |name: &str| match name {
+                "CONVERRA_METRICS_TOKEN" => Some(token.to_owned()),
+                "CONVERRA_METRICS_ADDR" => Some(addr.to_owned()),
+                _ => None,
+            }
+        };
+        let config = Config::from_lookup(env("0123456789abcdef", "127.0.0.1:9090")).unwrap();
+        assert!(config.metrics_enabled() && config.metrics_addr == Some("127.0.0.1:9090".parse().unwrap()));
+        let Err(e) = Config::from_lookup(env("short", "")) else { panic!("a short token was accepted") };
+        assert!(e.to_string().starts_with("CONVERRA_METRICS_TOKEN is not valid: must be at least 16"), "{e}");
+        let Err(e) = Config::from_lookup(env("", "nowhere")) else { panic!("a bad address was accepted") };
+        assert!(e.to_string().contains("CONVERRA_METRICS_ADDR"), "{e}");
+    }
 }
