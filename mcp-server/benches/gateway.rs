@@ -118,16 +118,23 @@ fn store_env(dir: &std::path::Path, postgres: Option<&str>) -> Vec<(&'static str
     }
 }
 
+/// The Bearer token of the Converra measured with metrics on.
+const METRICS_TOKEN: &str = "bench-metrics-token-0123456789abcdef";
+
 async fn start_converra(
     dir: &std::path::Path,
     mock: SocketAddr,
     workers: Option<&str>,
     postgres: Option<&str>,
+    metrics: bool,
 ) -> Converra {
     let store = store_env(dir, postgres);
     let openai = format!("http://{mock}/v1");
     let mut envs: Vec<(&str, &str)> = store.iter().map(|(k, v)| (*k, v.as_str())).collect();
     envs.extend([("CONVERRA_OPENAI_BASE_URL", openai.as_str()), ("CONVERRA_LOG", "warn")]);
+    if metrics {
+        envs.push(("CONVERRA_METRICS_TOKEN", METRICS_TOKEN));
+    }
     if let Some(n) = workers {
         envs.push(("CONVERRA_WORKERS", n));
     }
@@ -262,12 +269,12 @@ async fn run() {
     let workers = std::env::var("BENCH_WORKERS").unwrap_or_else(|_| "1".into());
     let (mock, mut mock_process) = start_mock();
     let workers_flag = Some(workers.as_str()).filter(|w| *w != "default");
-    let server = start_converra(dir.path(), mock, workers_flag, None).await;
+    let server = start_converra(dir.path(), mock, workers_flag, None, false).await;
     add_provider_key(&server).await;
     let postgres = match std::env::var("BENCH_DATABASE_URL") {
         Ok(url) => {
             let database = fresh_postgres_database_on(&url).await;
-            let pg = start_converra(dir.path(), mock, workers_flag, Some(&database)).await;
+            let pg = start_converra(dir.path(), mock, workers_flag, Some(&database), false).await;
             add_provider_key(&pg).await;
             Some(pg)
         }
@@ -334,6 +341,10 @@ async fn run() {
         }
     }
 
+    if levels.contains(&1) {
+        metrics_cost(dir.path(), mock, workers_flag, &server, seconds).await;
+    }
+
     let mcp = format!("{}/api/mcp", server.server.base);
     let accept = [("accept", "application/json, text/event-stream")];
     let list = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "list_provider_keys", "arguments": {}}});
@@ -354,4 +365,62 @@ async fn run() {
     );
     let _ = mock_process.kill();
     let _ = mock_process.wait();
+}
+
+/// Metrics on beside metrics off: a second Converra, the same but for `CONVERRA_METRICS_TOKEN`,
+/// and the same `/v1` load at 1 connection on each, alternated over `BENCH_METRICS_ROUNDS`
+/// rounds (default 3) with the direct baseline taken in every round, so a busy machine's drift
+/// falls on both alike. Prints each round's added p50 with metrics off and on, the difference,
+/// and the median difference (the target: within 0.01 ms).
+async fn metrics_cost(dir: &std::path::Path, mock: SocketAddr, workers: Option<&str>, off: &Converra, seconds: f64) {
+    let rounds: usize = std::env::var("BENCH_METRICS_ROUNDS").ok().and_then(|s| s.parse().ok()).unwrap_or(3);
+    let own = dir.join("metrics-on");
+    std::fs::create_dir_all(&own).unwrap();
+    let on = start_converra(&own, mock, workers, None, true).await;
+    add_provider_key(&on).await;
+    let body = json!({"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": "Hello"}]});
+    let direct_body = json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hello"}]});
+    let direct = format!("http://{mock}/v1/chat/completions");
+    let v1 = |c: &Converra| format!("{}/v1/chat/completions", c.server.base);
+    println!(
+        "\nMetrics cost: /v1/chat/completions at 1 connection, metrics off (no token) beside on (token set), added p50 over direct, ms:\n"
+    );
+    println!("| round | direct p50 | added p50 off | added p50 on | on − off |");
+    println!("|-------|------------|---------------|--------------|----------|");
+    let mut differences = Vec::new();
+    for round in 1..=rounds {
+        let d = drive(&direct, None, &direct_body, &[], 1, seconds).await;
+        // Alternate which goes first, so neither always runs on the warmer machine.
+        let (a, b) = if round % 2 == 1 { (off, &on) } else { (&on, off) };
+        let first = drive(&v1(a), Some(&a.key), &body, &[], 1, seconds).await;
+        let second = drive(&v1(b), Some(&b.key), &body, &[], 1, seconds).await;
+        let (o, m) = if round % 2 == 1 { (first, second) } else { (second, first) };
+        let (added_off, added_on) = (o.ms(0.5) - d.ms(0.5), m.ms(0.5) - d.ms(0.5));
+        differences.push(added_on - added_off);
+        println!(
+            "| {round:>5} | {:>10.3} | {added_off:>13.3} | {added_on:>12.3} | {:>+8.3} |",
+            d.ms(0.5),
+            added_on - added_off
+        );
+    }
+    differences.sort_by(f64::total_cmp);
+    println!("\nMedian of on − off over {rounds} rounds: {:+.3} ms", differences[differences.len() / 2]);
+    // The metrics Converra really counted what it was sent.
+    let scrape = reqwest::Client::new()
+        .get(format!("{}/metrics", on.server.base))
+        .bearer_auth(METRICS_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let counted = scrape
+        .lines()
+        .find(|l| {
+            l.starts_with(r#"converra_http_requests_total{face="openai",route="/v1/chat/completions",status="200"}"#)
+        })
+        .and_then(|l| l.rsplit(' ').next())
+        .unwrap_or("none");
+    println!("Requests the metrics Converra counted on /v1/chat/completions (200): {counted}");
 }
