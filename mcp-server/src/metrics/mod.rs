@@ -21,7 +21,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
-use prometheus_client::registry::{Registry, Unit};
+use prometheus_client::registry::{Metric, Registry, Unit};
 
 use labels::{
     BucketLabels, ProviderCallLabels, ProviderLabels, ProviderOnly, RequestLabels, RouteLabels, StatusLabels,
@@ -50,6 +50,43 @@ fn provider_histogram() -> Histogram {
 
 type Histograms<L> = Family<L, Histogram, fn() -> Histogram>;
 
+/// The request series: the counter by status and the two histograms by route.
+fn request_series(
+    r: &mut Registry,
+) -> (Family<RequestLabels, Counter>, Histograms<RouteLabels>, Histograms<RouteLabels>) {
+    let requests = registered(
+        r,
+        "http_requests",
+        "HTTP requests answered, by face, route template and status",
+        None,
+        Family::default(),
+    );
+    let duration = registered(
+        r,
+        "http_request_duration",
+        "Time to answer a request (until the response head), by face and route template",
+        Some(Unit::Seconds),
+        Family::new_with_constructor(request_histogram as fn() -> Histogram),
+    );
+    let overhead = registered(
+        r,
+        "http_request_overhead",
+        "Time Converra added to a request: its duration minus the time spent waiting on providers",
+        Some(Unit::Seconds),
+        Family::new_with_constructor(request_histogram as fn() -> Histogram),
+    );
+    (requests, duration, overhead)
+}
+
+/// Registers `metric` under `name` (with its unit, if any) and returns the handle to record on.
+fn registered<M: Metric + Clone>(r: &mut Registry, name: &str, help: &str, unit: Option<Unit>, metric: M) -> M {
+    match unit {
+        Some(unit) => r.register_with_unit(name, help, unit, metric.clone()),
+        None => r.register(name, help, metric.clone()),
+    }
+    metric
+}
+
 /// The metrics of one app; cheap to clone. `Metrics::default()` records nothing.
 #[derive(Clone, Default)]
 pub struct Metrics(Option<Arc<Inner>>);
@@ -75,82 +112,70 @@ struct Inner {
 impl Metrics {
     /// Metrics that record and can be scraped.
     pub fn enabled() -> Self {
-        let mut registry = Registry::with_prefix("converra");
-        let requests = Family::default();
-        let duration: Histograms<RouteLabels> = Family::new_with_constructor(request_histogram);
-        let overhead: Histograms<RouteLabels> = Family::new_with_constructor(request_histogram);
-        let provider_calls = Family::default();
-        let provider_duration: Histograms<ProviderCallLabels> = Family::new_with_constructor(provider_histogram);
-        let rate_limited = Family::default();
-        let allowance = Family::default();
-        let usage_pending = Gauge::default();
-        let usage_age = Gauge::<f64, AtomicU64>::default();
-        let key_health = Family::default();
-        registry.register(
-            "http_requests",
-            "HTTP requests answered, by face, route template and status",
-            requests.clone(),
-        );
-        registry.register_with_unit(
-            "http_request_duration",
-            "Time to answer a request (until the response head), by face and route template",
-            Unit::Seconds,
-            duration.clone(),
-        );
-        registry.register_with_unit(
-            "http_request_overhead",
-            "Time Converra added to a request: its duration minus the time spent waiting on providers",
-            Unit::Seconds,
-            overhead.clone(),
-        );
-        registry.register(
-            "provider_calls",
-            "Calls to AI providers, by provider, call (completion, stream, test) and outcome",
-            provider_calls.clone(),
-        );
-        registry.register_with_unit(
-            "provider_call_duration",
-            "Provider latency: a whole answer, a stream's head, or a key test",
-            Unit::Seconds,
-            provider_duration.clone(),
-        );
-        registry.register("rate_limited", "Requests refused by a rate limit, by bucket", rate_limited.clone());
-        registry.register(
-            "allowance_used_tokens",
-            "Platform-allowance tokens counted (input and output), by provider, all organizations together",
-            allowance.clone(),
-        );
-        registry.register(
-            "usage_pending_buckets",
-            "Usage roll-ups counted in memory and not yet written to the store",
-            usage_pending.clone(),
-        );
-        registry.register_with_unit(
-            "usage_pending_age",
-            "Age of the oldest usage not yet written to the store (0 when none is waiting)",
-            Unit::Seconds,
-            usage_age.clone(),
-        );
-        registry.register("provider_keys", "Stored provider keys by health status", key_health.clone());
+        let mut r = Registry::with_prefix("converra");
+        let (requests, duration, overhead) = request_series(&mut r);
         let unmatched = Face::ALL
             .iter()
             .map(|face| Arc::new(RouteSeries::new(face.as_str(), UNMATCHED, &requests, &duration, &overhead)))
             .collect();
-        Self(Some(Arc::new(Inner {
-            registry,
+        let inner = Inner {
+            provider_calls: registered(
+                &mut r,
+                "provider_calls",
+                "Calls to AI providers, by provider, call (completion, stream, test) and outcome",
+                None,
+                Family::default(),
+            ),
+            provider_duration: registered(
+                &mut r,
+                "provider_call_duration",
+                "Provider latency: a whole answer, a stream's head, or a key test",
+                Some(Unit::Seconds),
+                Family::new_with_constructor(provider_histogram as fn() -> Histogram),
+            ),
+            rate_limited: registered(
+                &mut r,
+                "rate_limited",
+                "Requests refused by a rate limit, by bucket",
+                None,
+                Family::default(),
+            ),
+            allowance: registered(
+                &mut r,
+                "allowance_used_tokens",
+                "Platform-allowance tokens counted (input and output), by provider, all organizations together",
+                None,
+                Family::default(),
+            ),
+            usage_pending: registered(
+                &mut r,
+                "usage_pending_buckets",
+                "Usage roll-ups counted in memory and not yet written to the store",
+                None,
+                Gauge::default(),
+            ),
+            usage_age: registered(
+                &mut r,
+                "usage_pending_age",
+                "Age of the oldest usage not yet written to the store (0 when none is waiting)",
+                Some(Unit::Seconds),
+                Gauge::default(),
+            ),
+            key_health: registered(
+                &mut r,
+                "provider_keys",
+                "Stored provider keys by health status",
+                None,
+                Family::default(),
+            ),
             requests,
             duration,
             overhead,
-            provider_calls,
-            provider_duration,
-            rate_limited,
-            allowance,
-            usage_pending,
-            usage_age,
-            key_health,
             routes: RwLock::default(),
             unmatched,
-        })))
+            registry: r,
+        };
+        Self(Some(Arc::new(inner)))
     }
 
     /// Whether anything is recorded (`/metrics` is configured).
