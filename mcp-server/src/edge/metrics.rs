@@ -2,13 +2,16 @@
 //! status, duration, added overhead) and the scrape endpoint, on the main listener behind
 //! `CONVERRA_METRICS_TOKEN` or alone on `CONVERRA_METRICS_ADDR` (see `docs/metrics.md`).
 
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use secrecy::{ExposeSecret, SecretString};
@@ -17,29 +20,74 @@ use subtle::ConstantTimeEq;
 
 use super::error::ApiError;
 use crate::core::{AuthError, Core, Error};
+use crate::metrics::Metrics;
 use crate::metrics::wait::{self, SharedWait};
 
 /// Where the scrape is served.
 pub const PATH: &str = "/metrics";
 
-/// Counts the request once it is answered (the response head: a stream's body flows later).
-pub async fn record(State(core): State<Arc<Core>>, mut req: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let matched = req.extensions().get::<MatchedPath>().map(MatchedPath::as_str);
-    let Some(series) = core.metrics().route(matched, req.uri().path()) else {
-        return next.run(req).await;
-    };
-    let (response, waited) = if series.is_mcp() {
+/// The layer that counts every request once it is answered (the response head: a stream's
+/// body flows later). A plain tower layer rather than `middleware::from_fn`: it calls the
+/// route it wraps without cloning it and boxes one future, which is all it costs per request
+/// besides the recording (see `docs/performance.md`, "Metrics cost").
+#[derive(Clone)]
+pub struct RecordLayer(pub Metrics);
+
+impl<S> tower::Layer<S> for RecordLayer {
+    type Service = Record<S>;
+
+    fn layer(&self, inner: S) -> Record<S> {
+        Record { inner, metrics: self.0.clone() }
+    }
+}
+
+#[derive(Clone)]
+pub struct Record<S> {
+    inner: S,
+    metrics: Metrics,
+}
+
+type Answer = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+impl<S> tower::Service<Request> for Record<S>
+where
+    S: tower::Service<Request, Response = Response, Error = Infallible> + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Answer;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request) -> Answer {
+        let started = Instant::now();
+        let matched = req.extensions().get::<MatchedPath>().map(MatchedPath::as_str);
+        let Some(series) = self.metrics.route(matched, req.uri().path()) else {
+            return Box::pin(self.inner.call(req));
+        };
         // The MCP transport answers on a task of its own: the wait comes back through here.
-        let shared = SharedWait::default();
-        req.extensions_mut().insert(shared.clone());
-        let response = next.run(req).await;
-        (response, shared.get())
-    } else {
-        wait::measure(next.run(req)).await
-    };
-    series.record(response.status().as_u16(), started.elapsed(), waited);
-    response
+        let shared = series.is_mcp().then(|| {
+            let shared = SharedWait::default();
+            req.extensions_mut().insert(shared.clone());
+            shared
+        });
+        let answer = self.inner.call(req);
+        Box::pin(async move {
+            let (response, waited) = match shared {
+                Some(shared) => {
+                    let response = answer.await;
+                    (response, shared.get())
+                }
+                None => wait::measure(answer).await,
+            };
+            let response = response?;
+            series.record(response.status().as_u16(), started.elapsed(), waited);
+            Ok(response)
+        })
+    }
 }
 
 /// The scrape, behind `Authorization: Bearer <token>` (on the main listener).

@@ -112,7 +112,7 @@ pub fn finish(router: Router<Arc<Core>>, core: Arc<Core>, body_limit: usize) -> 
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked));
     if core.metrics().is_enabled() {
         // Inside the routing (so the route template is known), outside the panic catcher.
-        router = router.layer(middleware::from_fn_with_state(core, crate::edge::metrics::record));
+        router = router.layer(crate::edge::metrics::RecordLayer(core.metrics().clone()));
     }
     router
         .layer(axum::extract::DefaultBodyLimit::max(body_limit))
