@@ -5,7 +5,7 @@
 //!
 //! One registry per app (no global: every test app in a process counts its own), built only
 //! when `/metrics` is configured; otherwise [`Metrics`] is `None` inside and every recording
-//! call returns at its first branch. On the request path nothing allocates: each route's
+//! call returns at its first branch. Recording allocates nothing (the edge layer boxes one future): each route's
 //! series are resolved once, on its first request, and reached after that by one lookup of
 //! the route template (see [`RouteSeries`]).
 
