@@ -12,5 +12,6 @@ mod configuration;
 mod crash_durability;
 mod leakage;
 mod mcp_stdio;
+mod metrics;
 mod replicas;
 mod serve;
