@@ -14,6 +14,7 @@ use crate::config::{self, Config, PublicUrl};
 use crate::core::access::Bootstrap;
 use crate::core::vault::Keyring;
 use crate::core::{Core, Error};
+use crate::metrics::Metrics;
 use crate::providers::Providers;
 use crate::store::Store;
 
@@ -66,7 +67,8 @@ async fn open_at(config: &Config, public_url: PublicUrl) -> Result<Opened, Start
         Some(url) => Buckets::redis(url).map_err(StartError::Redis)?,
         None => Buckets::local(),
     };
-    let core = Core::new(store, keyring, providers, buckets, config.health.clone());
+    let metrics = if config.metrics_enabled() { Metrics::enabled() } else { Metrics::default() };
+    let core = Core::new(store, keyring, providers, buckets, config.health.clone(), metrics);
     core.set_public_url(public_url.base);
     Ok(Opened { core, created_master_key })
 }
@@ -109,8 +111,12 @@ pub struct App {
     pub addr: SocketAddr,
     /// The organization created on this start, if the database was empty.
     pub bootstrap: Option<Bootstrap>,
+    /// Where `/metrics` is served alone (`CONVERRA_METRICS_ADDR`), once bound.
+    pub metrics_addr: Option<SocketAddr>,
     listener: TcpListener,
     router: Router,
+    /// The separate metrics listener and its router.
+    metrics: Option<(TcpListener, Router)>,
 }
 
 impl App {
@@ -120,8 +126,7 @@ impl App {
             return Err(StartError::RedisRequired);
         }
         // Bound first: with port 0 the public URL's default is the address actually bound.
-        let listener = listen(config.addr).map_err(|source| StartError::Listen { addr: config.addr, source })?;
-        let addr = listener.local_addr().map_err(|source| StartError::Listen { addr: config.addr, source })?;
+        let (listener, addr) = bind(config.addr)?;
         let public_url = config.public_url(addr);
         let opened = open_at(&config, public_url.clone()).await?;
         if opened.created_master_key
@@ -143,8 +148,17 @@ impl App {
             }
             Some(why) => tracing::warn!("{why}"),
         }
+        if let Some(token) = &config.metrics_token {
+            routes = routes.merge(crate::edge::metrics::guarded_routes(token.clone()));
+        }
         let router = crate::http::finish(routes, core.clone(), config.body_limit);
-        Ok(Self { core, addr, bootstrap, listener, router })
+        let metrics = match config.metrics_addr {
+            Some(at) => Some((bind(at)?, crate::edge::metrics::open_routes().with_state(core.clone()))),
+            None => None,
+        };
+        let metrics_addr = metrics.as_ref().map(|((_, addr), _)| *addr);
+        let metrics = metrics.map(|((listener, _), router)| (listener, router));
+        Ok(Self { core, addr, bootstrap, metrics_addr, listener, router, metrics })
     }
 
     /// Serves until `shutdown` resolves, then finishes in-flight requests.
@@ -153,13 +167,29 @@ impl App {
         let listener = self.listener.tap_io(|tcp| {
             let _ = tcp.set_nodelay(true);
         });
+        let shutdown = futures_util::FutureExt::shared(Box::pin(shutdown));
+        let metrics = self.metrics.map(|(listener, router)| {
+            tokio::spawn(axum::serve(listener, router).with_graceful_shutdown(shutdown.clone()).into_future())
+        });
         // The peer address feeds the web face's sign-in bucket (attempts per client address).
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
         let result = axum::serve(listener, service).with_graceful_shutdown(shutdown).await;
+        if let Some(metrics) = metrics
+            && let Ok(Err(e)) = metrics.await
+        {
+            tracing::warn!(error = %e, "the metrics listener failed");
+        }
         self.core.flush_usage().await;
         self.core.flush_health().await;
         result
     }
+}
+
+/// Binds a listener (port 0 picks one, with a deep accept queue) and says where it is.
+fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), StartError> {
+    let listener = listen(addr).map_err(|source| StartError::Listen { addr, source })?;
+    let bound = listener.local_addr().map_err(|source| StartError::Listen { addr, source })?;
+    Ok((listener, bound))
 }
 
 /// Serves the MCP tools over stdin/stdout as the API key `api_key` (`converra mcp`).

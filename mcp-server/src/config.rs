@@ -66,6 +66,17 @@ pub struct Config {
     /// `CONVERRA_WEB_ALLOW_HTTP=1`: the operator accepts session cookies over plain `http` on a
     /// host other than this machine (a network the operator trusts).
     pub web_allow_http: bool,
+    /// `CONVERRA_METRICS_TOKEN`: `/metrics` on the main listener, behind this Bearer token.
+    pub metrics_token: Option<SecretString>,
+    /// `CONVERRA_METRICS_ADDR`: `/metrics` on a listener of its own, without a token.
+    pub metrics_addr: Option<SocketAddr>,
+}
+
+impl Config {
+    /// Whether `/metrics` is served anywhere (so the metrics are recorded at all).
+    pub fn metrics_enabled(&self) -> bool {
+        self.metrics_token.is_some() || self.metrics_addr.is_some()
+    }
 }
 
 /// Most worker threads `CONVERRA_WORKERS` / `--workers` accept.
@@ -175,6 +186,14 @@ impl Config {
             health,
             public_url: get("CONVERRA_PUBLIC_URL").map(|u| PublicUrl::parse(&u).map(|p| p.base)).transpose()?,
             web_allow_http: get("CONVERRA_WEB_ALLOW_HTTP").is_some_and(|v| v == "1" || v == "true"),
+            metrics_token: metrics_token(&get)?,
+            metrics_addr: match get("CONVERRA_METRICS_ADDR") {
+                Some(a) => Some(a.parse().map_err(|_| ConfigError::Invalid {
+                    name: "CONVERRA_METRICS_ADDR",
+                    why: format!("`{a}` is not an address like 127.0.0.1:9090"),
+                })?),
+                None => None,
+            },
         })
     }
 
@@ -283,6 +302,19 @@ impl PublicUrl {
             )
         })
     }
+}
+
+/// `CONVERRA_METRICS_TOKEN`: sent as a Bearer token, so visible ASCII; at least 16 characters,
+/// since it guards the scrape on the public listener.
+fn metrics_token(get: &impl Fn(&str) -> Option<String>) -> Result<Option<SecretString>, ConfigError> {
+    let Some(token) = get("CONVERRA_METRICS_TOKEN") else { return Ok(None) };
+    if token.len() < 16 || !token.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ConfigError::Invalid {
+            name: "CONVERRA_METRICS_TOKEN",
+            why: "must be at least 16 visible ASCII characters (e.g. `openssl rand -hex 32`)".into(),
+        });
+    }
+    Ok(Some(SecretString::from(token)))
 }
 
 /// `CONVERRA_DATABASE_URL`, or the file `CONVERRA_DATABASE_URL_FILE` names; a postgres:// URL.
@@ -549,5 +581,24 @@ mod tests {
             [("CONVERRA_WEBHOOK_URL", "https://hooks.example.com/c"), ("CONVERRA_WEBHOOK_SECRET", "s3cret")];
         let webhook = Config::from_lookup(vars(&BOTH)).unwrap().health.webhook.expect("a webhook");
         assert_eq!(webhook.0, "https://hooks.example.com/c");
+    }
+
+    #[test]
+    fn metrics_are_off_by_default_and_the_token_must_be_long_enough() {
+        let config = Config::from_lookup(|_| None).unwrap();
+        assert!(!config.metrics_enabled());
+        let env = |token: &'static str, addr: &'static str| {
+            move |name: &str| match name {
+                "CONVERRA_METRICS_TOKEN" => Some(token.to_owned()),
+                "CONVERRA_METRICS_ADDR" => Some(addr.to_owned()),
+                _ => None,
+            }
+        };
+        let config = Config::from_lookup(env("0123456789abcdef", "127.0.0.1:9090")).unwrap();
+        assert!(config.metrics_enabled() && config.metrics_addr == Some("127.0.0.1:9090".parse().unwrap()));
+        let Err(e) = Config::from_lookup(env("short", "")) else { panic!("a short token was accepted") };
+        assert!(e.to_string().starts_with("CONVERRA_METRICS_TOKEN is not valid: must be at least 16"), "{e}");
+        let Err(e) = Config::from_lookup(env("", "nowhere")) else { panic!("a bad address was accepted") };
+        assert!(e.to_string().contains("CONVERRA_METRICS_ADDR"), "{e}");
     }
 }

@@ -13,6 +13,7 @@ mod ids;
 mod mcp;
 mod mcp_protocol;
 mod metering;
+mod metrics;
 mod not_stored;
 mod sdk;
 mod vault;

@@ -216,7 +216,7 @@ impl Core {
         let secret =
             self.secret_for(p.provider, &p.resolved).await?.ok_or(Error::NoProviderKey { provider: p.provider })?;
         let mut meter = self.meter(caller, &p).await?;
-        let answer = match self.providers.complete(p.provider, &secret, &p.chat).await {
+        let answer = match self.provider_complete(p.provider, &secret, &p.chat).await {
             Ok(answer) => answer,
             Err(failure) => {
                 meter.refused(failure.0.as_str());
@@ -250,7 +250,7 @@ impl Core {
         let secret =
             self.secret_for(p.provider, &p.resolved).await?.ok_or(Error::NoProviderKey { provider: p.provider })?;
         let mut meter = self.meter(caller, &p).await?;
-        let events = match self.providers.stream(p.provider, &secret, &p.chat).await {
+        let events = match self.provider_stream(p.provider, &secret, &p.chat).await {
             Ok(events) => events,
             Err(failure) => {
                 meter.refused(failure.0.as_str());

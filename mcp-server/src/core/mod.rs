@@ -9,6 +9,7 @@ pub mod error;
 pub mod health;
 pub mod ids;
 mod models;
+mod observed;
 mod operations;
 pub mod settings;
 pub mod usage;
@@ -20,7 +21,10 @@ pub use access::Caller;
 pub use error::{AuthError, Error, InternalError, RateLimitInfo, Result};
 pub use operations::BackupSummary;
 
+use converra::HealthStatus;
+
 use crate::buckets::Buckets;
+use crate::metrics::Metrics;
 use crate::providers::Providers;
 use crate::store::Store;
 
@@ -38,18 +42,21 @@ pub struct Core {
     /// `CONVERRA_PUBLIC_URL` (or the listen address): the base of every link Converra prints
     /// or sends, never a request's `Host`. Set once at start by `app.rs`.
     public_url: std::sync::OnceLock<String>,
+    pub(crate) metrics: Metrics,
 }
 
 impl Core {
     /// Builds the core over an opened store. Starts the store's change watch, the usage
     /// writer and the key-health tally writer, so it must be called inside a tokio runtime.
     /// The background health work starts separately ([`Core::start_background`]).
+    /// `metrics` records (and can be scraped) when `/metrics` is configured, else it is off.
     pub fn new(
         store: Store,
         keyring: vault::Keyring,
         providers: Providers,
         buckets: Buckets,
         health: health::HealthConfig,
+        metrics: Metrics,
     ) -> Arc<Self> {
         store.watch_changes();
         Arc::new(Self {
@@ -60,9 +67,10 @@ impl Core {
             providers,
             limits: access::RateLimits::new(buckets),
             last_used: access::LastUsed::default(),
-            usage: usage::UsageRecorder::start(store.clone()),
             public_url: std::sync::OnceLock::new(),
+            usage: usage::UsageRecorder::start(store.clone(), metrics.clone()),
             store,
+            metrics,
         })
     }
 
@@ -74,6 +82,34 @@ impl Core {
     /// The base of every link: `CONVERRA_PUBLIC_URL`, or the listen address.
     pub fn public_url(&self) -> &str {
         self.public_url.get().map_or("http://127.0.0.1:8080", String::as_str)
+    }
+
+    /// This app's metrics (off unless `/metrics` is configured).
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// Brings the gauges that are read rather than counted up to date, just before a scrape.
+    pub async fn refresh_metric_gauges(&self) {
+        if !self.metrics.is_enabled() {
+            return;
+        }
+        let (pending, oldest) = self.usage.lag();
+        self.metrics.set_usage_lag(pending, oldest);
+        match self.key_health_counts().await {
+            Ok(counts) => {
+                for (status, n) in [
+                    (HealthStatus::Unknown, counts.unknown),
+                    (HealthStatus::Ok, counts.ok),
+                    (HealthStatus::InvalidKey, counts.invalid_key),
+                    (HealthStatus::QuotaExceeded, counts.quota_exceeded),
+                ] {
+                    self.metrics.set_key_health(status.as_str(), n);
+                }
+            }
+            // The scrape still answers; the gauge keeps its last values.
+            Err(e) => tracing::warn!(error = %e, "could not count provider keys by health for /metrics"),
+        }
     }
 
     /// Whether the service can answer (`/readyz`).

@@ -13,10 +13,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use converra::Usage;
 use converra::{Allowance, UsageQuery, UsageReport};
+use converra::{KeySource, Usage};
 
 use super::{Caller, Core, Error, Result, ids};
+use crate::metrics::Metrics;
 use crate::store::{Store, UsageBatch, UsageBucket, UsageCounts, UsageGroupBy};
 
 /// How long counted usage waits to be written. Reports flush first, and the allowance never
@@ -37,6 +38,8 @@ pub fn estimate_tokens(bytes: u64) -> u64 {
 struct Unwritten {
     batch: UsageBatch,
     settled: Vec<String>,
+    /// When the oldest count in `batch` was made (the writer's lag, for the metrics).
+    since: Option<Instant>,
 }
 
 /// A batch taken for writing, with its id: a batch whose write failed is retried as it is,
@@ -45,6 +48,7 @@ struct Taken {
     id: String,
     batch: Arc<UsageBatch>,
     settled: Arc<Vec<String>>,
+    since: Option<Instant>,
 }
 
 struct Pending {
@@ -58,6 +62,7 @@ struct Pending {
     /// Held while a batch is taken and written, so `flush` returns only once everything
     /// counted before it is in the database (not merely taken by the writer).
     writing: tokio::sync::Mutex<()>,
+    metrics: Metrics,
 }
 
 impl Pending {
@@ -70,11 +75,12 @@ impl Pending {
             // Still failing: newer counts wait behind it in memory.
             return;
         }
-        let Unwritten { batch, settled } = std::mem::take(&mut *self.lock());
+        let Unwritten { batch, settled, since } = std::mem::take(&mut *self.lock());
         if batch.is_empty() && settled.is_empty() {
             return;
         }
-        self.write_one(Taken { id: ids::new_id("ub"), batch: Arc::new(batch), settled: Arc::new(settled) }).await;
+        let taken = Taken { id: ids::new_id("ub"), batch: Arc::new(batch), settled: Arc::new(settled), since };
+        self.write_one(taken).await;
     }
 
     /// Writes one batch; on failure keeps it (the reservations it settles stay held until it
@@ -99,6 +105,9 @@ impl Pending {
         let first = {
             let mut pending = self.lock();
             let first = pending.batch.is_empty() && pending.settled.is_empty();
+            if first {
+                pending.since = Some(Instant::now());
+            }
             pending.batch.entry(bucket).or_default().add(counts);
             pending.settled.extend(settles);
             first
@@ -106,6 +115,19 @@ impl Pending {
         if first {
             self.wake.notify_one();
         }
+    }
+
+    /// Roll-ups waiting to be written (a failed batch included), and the age of the oldest.
+    fn lag(&self) -> (usize, Duration) {
+        let (mut buckets, mut since) = {
+            let pending = self.lock();
+            (pending.batch.len(), pending.since)
+        };
+        if let Some(failed) = &*self.failed.lock().unwrap_or_else(PoisonError::into_inner) {
+            buckets += failed.batch.len();
+            since = since.into_iter().chain(failed.since).min();
+        }
+        (buckets, since.map_or(Duration::ZERO, |at| at.elapsed()))
     }
 }
 
@@ -124,7 +146,7 @@ impl Drop for UsageRecorder {
 
 impl UsageRecorder {
     /// Starts the background writer (needs a tokio runtime).
-    pub fn start(store: Store) -> Self {
+    pub fn start(store: Store, metrics: Metrics) -> Self {
         let pending = Arc::new(Pending {
             store,
             unwritten: Mutex::new(Unwritten::default()),
@@ -132,6 +154,7 @@ impl UsageRecorder {
             wake: tokio::sync::Notify::new(),
             closed: AtomicBool::new(false),
             writing: tokio::sync::Mutex::new(()),
+            metrics,
         });
         let writer = pending.clone();
         tokio::spawn(async move {
@@ -153,6 +176,11 @@ impl UsageRecorder {
     /// Waits until every completion counted so far is in the database.
     pub async fn flush(&self) {
         self.pending.write().await;
+    }
+
+    /// Roll-ups waiting to be written, and how long the oldest has waited.
+    pub fn lag(&self) -> (usize, Duration) {
+        self.pending.lag()
     }
 
     /// A meter for one completion about to be dispatched; `bucket.status` is set when it ends.
@@ -214,6 +242,9 @@ impl Meter {
         let bucket = UsageBucket { day: ids::current_day(), status, ..self.bucket.clone() };
         let latency_ms = self.started.elapsed().as_millis() as u64;
         let counts = UsageCounts::one(usage.input_tokens, usage.output_tokens, latency_ms);
+        if bucket.key_source == KeySource::Platform.as_str() {
+            self.pending.metrics.allowance_used(bucket.provider, usage.input_tokens + usage.output_tokens);
+        }
         self.pending.count(bucket, counts, self.reservation.take());
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod metrics;
 
 /// The configured largest request body (`CONVERRA_BODY_LIMIT`), put into every request's
 /// extensions by the outermost layer, for the 413 message and for the faces that read a whole

@@ -100,17 +100,23 @@ fn panicked(_payload: Box<dyn std::any::Any + Send + 'static>) -> Response {
 }
 
 /// Wraps the routes with what every answer needs: a body limit, request ids, JSON 404/405,
-/// JSON 500 for a panic, and a trace span that records the path (a token in a link's path
-/// replaced by its template) but never the query string or headers.
+/// JSON 500 for a panic, the request metrics when they are on, and a trace span that records
+/// the path (a token in a link's path replaced by its template) but never the query string or
+/// headers.
 pub fn finish(router: Router<Arc<Core>>, core: Arc<Core>, body_limit: usize) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
-    router
+    let mut router = router
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .with_state(core)
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
+        .with_state(core.clone())
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked));
+    if core.metrics().is_enabled() {
+        // Inside the routing (so the route template is known), outside the panic catcher.
+        router = router.layer(crate::edge::metrics::RecordLayer(core.metrics().clone()));
+    }
+    router
         .layer(axum::extract::DefaultBodyLimit::max(body_limit))
         .layer(axum::Extension(crate::edge::BodyLimit(body_limit)))
         .layer(

@@ -181,7 +181,13 @@ impl ServerHandler for ConverraMcp {
                 Err(e) => return Ok(ToolError(e).into_result().into()),
             }
         }
-        self.tool_router.call(ToolCallContext::new(self, request, context)).await
+        // Over HTTP the edge waits for the provider time of this request on another task.
+        let wait = context
+            .extensions
+            .get::<axum::http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<crate::metrics::wait::SharedWait>())
+            .cloned();
+        crate::metrics::wait::carry(wait, self.tool_router.call(ToolCallContext::new(self, request, context))).await
     }
 }
 

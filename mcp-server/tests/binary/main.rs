@@ -12,6 +12,7 @@ mod configuration;
 mod crash_durability;
 mod leakage;
 mod mcp_stdio;
+mod metrics;
 mod replicas;
 mod serve;
 mod web_links;

@@ -87,6 +87,8 @@ pub struct TestApp {
     pub master_key: String,
     pub core: Arc<Core>,
     pub http: reqwest::Client,
+    /// Where `/metrics` is served alone, when the options configured `metrics_addr`.
+    pub metrics_addr: Option<SocketAddr>,
     options: Options,
     shutdown: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<()>>,
@@ -168,7 +170,7 @@ fn start(
     owner_id: String,
 ) -> TestApp {
     let (tx, rx) = oneshot::channel::<()>();
-    let (addr, core) = (app.addr, app.core.clone());
+    let (addr, core, metrics_addr) = (app.addr, app.core.clone(), app.metrics_addr);
     let handle = tokio::spawn(async move {
         app.run(async {
             let _ = rx.await;
@@ -187,6 +189,7 @@ fn start(
         master_key,
         core,
         http: reqwest::Client::new(),
+        metrics_addr,
         options,
         shutdown: Some(tx),
         handle: Some(handle),

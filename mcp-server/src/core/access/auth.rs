@@ -9,6 +9,7 @@ use subtle::ConstantTimeEq;
 
 use super::token;
 use crate::core::{AuthError, Core, Error, RateLimitInfo, Result, ids};
+use crate::metrics::LimitBucket;
 use crate::store::{MemberRow, OrgRow};
 
 /// Who is calling: an API key acting with its member's *current* role in one organization.
@@ -149,7 +150,14 @@ impl Core {
                 self.limits.check(&name, caller.rate_limit_per_min.saturating_mul(PROTOCOL_FACTOR)).await
             }
         };
-        Ok((caller, taken.map_err(Error::RateLimited)?))
+        let taken = taken.map_err(|info| {
+            self.metrics.rate_limited(match bucket {
+                Bucket::Plan => LimitBucket::Plan,
+                Bucket::Protocol => LimitBucket::Protocol,
+            });
+            Error::RateLimited(info)
+        })?;
+        Ok((caller, taken))
     }
 
     /// Resolves a bare token (the stdio MCP face's `CONVERRA_API_KEY`) without rate limiting.

@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 
 use super::Caller;
 use crate::core::{AuthError, Core, Error, Result, ids};
+use crate::metrics::LimitBucket;
 use crate::store::{MemberRow, OrgRow, WebSessionRow, WebTokenKind, WebTokenRow};
 
 /// A session ends after this long without a request…
@@ -98,7 +99,10 @@ impl Core {
     /// Spends one sign-in attempt of `client` (an address); refuses when it has none left.
     pub async fn sign_in_attempt(&self, client: &str) -> Result<()> {
         let name = format!("sign-in:{client}");
-        self.limits.check(&name, SIGN_IN_ATTEMPTS_PER_MIN).await.map(|_| ()).map_err(Error::RateLimited)
+        self.limits.check(&name, SIGN_IN_ATTEMPTS_PER_MIN).await.map(|_| ()).map_err(|info| {
+            self.metrics.rate_limited(LimitBucket::SignIn);
+            Error::RateLimited(info)
+        })
     }
 
     /// Signs in with a login link's token: single use, within its 10 minutes.
@@ -177,7 +181,10 @@ impl Core {
 
     /// Spends one unit of the caller's plan bucket: every state-changing web form does.
     pub async fn spend_plan_bucket(&self, caller: &Caller) -> Result<()> {
-        self.limits.check(&caller.api_key_id, caller.rate_limit_per_min).await.map(|_| ()).map_err(Error::RateLimited)
+        self.limits.check(&caller.api_key_id, caller.rate_limit_per_min).await.map(|_| ()).map_err(|info| {
+            self.metrics.rate_limited(LimitBucket::Plan);
+            Error::RateLimited(info)
+        })
     }
 
     async fn org_and_member(&self, org_id: &str, member_id: &str) -> Result<(OrgRow, MemberRow)> {

@@ -89,7 +89,7 @@ impl Core {
 
     async fn retest(&self, row: &ProviderKeyRow) {
         let status = match self.open_provider_key(row).await {
-            Ok(secret) => self.providers.verify_key(row.provider, &secret).await.status,
+            Ok(secret) => self.provider_verify(row.provider, &secret).await.status,
             Err(_) => KeyStatus::ProviderError,
         };
         tracing::info!(provider_key_id = %row.id, status = status.as_str(), "re-tested a failing provider key");

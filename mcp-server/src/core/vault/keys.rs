@@ -150,7 +150,7 @@ impl Core {
     /// Tests a key before it is stored: a failure stores nothing and says so
     /// ([`Error::NotStored`]: the key rejected, or the provider not reached and where).
     async fn test_before_storing(&self, provider: converra::Provider, secret: &SecretString) -> Result<TestRecord> {
-        let outcome = self.providers.verify_key(provider, secret).await;
+        let outcome = self.provider_verify(provider, secret).await;
         if outcome.status != KeyStatus::Ok {
             return Err(Error::NotStored { status: outcome.status, host: self.providers.host(provider) });
         }
@@ -254,7 +254,7 @@ impl Core {
     pub async fn test_provider_key(&self, caller: &Caller, id: &str) -> Result<TestResult> {
         let row = self.admin_row(caller, id).await?;
         let secret = self.open_provider_key(&row).await?;
-        let outcome = self.providers.verify_key(row.provider, &secret).await;
+        let outcome = self.provider_verify(row.provider, &secret).await;
         let record = TestRecord {
             status: outcome.status,
             message: outcome.status.message().into(),

@@ -49,6 +49,7 @@ impl Core {
             self.providers.clone(),
             crate::buckets::Buckets::local(),
             Default::default(),
+            crate::metrics::Metrics::default(),
         );
         let mut verified = 0;
         for org in target.organizations().await? {
