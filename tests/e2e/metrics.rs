@@ -169,6 +169,9 @@ async fn the_counters_match_a_scripted_scenario_exactly() {
     assert_eq!(sample(&text, "converra_rate_limited_total", r#"bucket="plan""#), Some(me_refused + 1.0), "{text}");
     // The platform call's tokens (the mock reports 12 in, 5 out), with no organization label.
     assert_eq!(sample(&text, "converra_allowance_used_tokens_total", r#"provider="anthropic""#), Some(17.0));
+    // Key health by status: the one stored key ran out of quota in traffic (the last /v1 call to it).
+    let keys = |status: &str| sample(&text, "converra_provider_keys", &format!(r#"status="{status}""#));
+    assert_eq!((keys("quota_exceeded"), keys("ok"), keys("invalid_key")), (Some(1.0), Some(0.0), Some(0.0)), "{text}");
     assert!(sample(&text, "converra_usage_pending_buckets", "").is_some(), "{text}");
     assert!(sample(&text, "converra_usage_pending_age_seconds", "").is_some(), "{text}");
 
@@ -262,7 +265,11 @@ async fn ten_thousand_unknown_paths_leave_the_series_count_flat() {
     let after = scrape(&app).await;
     assert_eq!(series_count(&after), before, "{after}");
     assert_eq!(requests(&after, "web", "unmatched", 404), 2502.0);
-    assert!(!after.contains("unknown"), "no raw path is a label");
+    // (`unknown` alone is a key-health status; the paths sent were `/unknown/…`, `unknown-…`.)
+    assert!(
+        !after.contains("/unknown") && !after.contains("unknown-") && !after.contains("prj_"),
+        "no raw path is a label"
+    );
 }
 
 /// The Python that imports `prometheus_client`: `CONVERRA_PYTHON`, else `python3`.
