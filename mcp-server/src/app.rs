@@ -113,6 +113,8 @@ pub struct App {
     pub bootstrap: Option<Bootstrap>,
     /// Where `/metrics` is served alone (`CONVERRA_METRICS_ADDR`), once bound.
     pub metrics_addr: Option<SocketAddr>,
+    /// Whether the web face is served (see [`PublicUrl::refusal`]).
+    pub web: bool,
     listener: TcpListener,
     router: Router,
     /// The separate metrics listener and its router.
@@ -139,6 +141,7 @@ impl App {
         core.start_background();
         let bootstrap = if config.bootstrap { core.bootstrap().await.map_err(StartError::Bootstrap)? } else { None };
         let mut routes = crate::http::api_routes(core.clone()).merge(crate::mcp::routes(core.clone(), &config));
+        let web = public_url.refusal().is_none();
         match public_url.refusal() {
             None => {
                 if !public_url.https && !public_url.is_loopback() {
@@ -158,7 +161,7 @@ impl App {
         };
         let metrics_addr = metrics.as_ref().map(|((_, addr), _)| *addr);
         let metrics = metrics.map(|((listener, _), router)| (listener, router));
-        Ok(Self { core, addr, bootstrap, metrics_addr, listener, router, metrics })
+        Ok(Self { core, addr, bootstrap, metrics_addr, web, listener, router, metrics })
     }
 
     /// Serves until `shutdown` resolves, then finishes in-flight requests.
@@ -197,8 +200,9 @@ pub async fn serve_mcp_stdio(core: Arc<Core>, api_key: secrecy::SecretString) ->
     crate::mcp::serve_stdio(core, api_key).await
 }
 
-/// Prints the bootstrap key once, with how to use it.
-pub fn print_bootstrap(b: &Bootstrap, addr: SocketAddr) {
+/// Prints the bootstrap key once, with how to use it, and a one-time link that signs its owner
+/// in to the web face when that is served.
+pub fn print_bootstrap(b: &Bootstrap, addr: SocketAddr, sign_in: Option<&secrecy::SecretString>) {
     let key = b.api_key.expose_secret();
     eprintln!();
     eprintln!(
@@ -214,6 +218,13 @@ pub fn print_bootstrap(b: &Bootstrap, addr: SocketAddr) {
     eprintln!(
         "      claude mcp add --transport http converra http://{addr}/api/mcp --header \"Authorization: Bearer {key}\""
     );
+    if let Some(link) = sign_in {
+        eprintln!();
+        eprintln!("  Open Settings → Integrations in a browser (this link signs you in once, within 10 minutes;");
+        eprintln!("  later: converra admin login-link --org {} --email {}):", b.organization.name, b.owner_email);
+        eprintln!();
+        eprintln!("      {}", link.expose_secret());
+    }
     eprintln!();
 }
 

@@ -13,7 +13,12 @@ pub async fn run(config: Config) -> Result<(), Failure> {
         other => Failure::config(other),
     })?;
     if let Some(b) = &app.bootstrap {
-        app::print_bootstrap(b, app.addr);
+        let sign_in = match app.web {
+            // A link that cannot be made costs the new user a command, not the start.
+            true => app.core.create_login_link(&b.organization.name, &b.owner_email).await.ok(),
+            false => None,
+        };
+        app::print_bootstrap(b, app.addr, sign_in.as_ref());
     }
     let workers = tokio::runtime::Handle::current().metrics().num_workers();
     let open_files = app::raise_open_file_limit();

@@ -28,6 +28,11 @@ async fn the_first_start_creates_a_private_key_file_and_prints_a_working_bootstr
     assert!(log.contains("master key file"), "the warning names the key file: {log}");
     assert!(log.contains("claude mcp add --transport http converra"), "how to use the key: {log}");
     assert!(!log.contains(master.trim()), "the master key is never printed");
+    // A one-time link that signs the owner in to the web face, on the address it listens on.
+    let link = log.lines().map(str::trim).find(|l| l.contains("/sign-in/link/")).expect("a sign-in link").to_owned();
+    let path = link.split_once("127.0.0.1:").and_then(|(_, rest)| rest.split_once('/')).map(|(_, p)| format!("/{p}"));
+    let path = path.expect("a link on this machine's address");
+    assert_eq!(server.get(&path, "").await.0, 200, "the link opens the sign-in page: {link}");
 
     let (status, me) = server.get("/api/v1/me", &key).await;
     assert_eq!(status, 200, "{me}");
