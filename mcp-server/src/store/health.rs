@@ -21,10 +21,10 @@ impl Store {
         self.write(Stale::KEYS, async { dispatch!(self.set_key_health(org_id, id, change, event)) }).await
     }
 
-    /// Adds batched live outcomes (failure counts, last error, last success). No cached read
-    /// depends on them, so nothing is invalidated.
+    /// Adds batched live outcomes (failure counts, last error, last success). Only the cached
+    /// key lists show them: the request path's caches stay.
     pub async fn add_health_tallies(&self, tallies: Arc<Vec<HealthTally>>) -> StoreResult<()> {
-        dispatch!(self.add_health_tallies(tallies))
+        self.write(Stale::LISTS, async { dispatch!(self.add_health_tallies(tallies)) }).await
     }
 
     /// Active flagged keys whose re-test is due at `now` (unix seconds), soonest first.
@@ -34,7 +34,7 @@ impl Store {
 
     /// Sets when a key is re-tested next (`None`: never) and how many re-tests it has failed.
     pub async fn schedule_retest(&self, id: &str, at: Option<u64>, attempts: u32) -> StoreResult<()> {
-        dispatch!(self.schedule_retest(id, at, attempts))
+        self.write(Stale::LISTS, async { dispatch!(self.schedule_retest(id, at, attempts)) }).await
     }
 
     /// Active keys whose rotation-due event has not been queued for their current secret.
@@ -44,7 +44,7 @@ impl Store {
 
     /// Marks a key's secret rotation-due (once) and queues `event`. Returns whether it marked.
     pub async fn mark_rotation_due(&self, id: &str, at: &str, event: Option<OutboxEvent>) -> StoreResult<bool> {
-        dispatch!(self.mark_rotation_due(id, at, event))
+        self.write(Stale::LISTS, async { dispatch!(self.mark_rotation_due(id, at, event)) }).await
     }
 
     /// Active keys counted by health status (`None`: not used yet), over every organization.

@@ -26,7 +26,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use secrecy::SecretString;
 
-use converra::{AiSettings, AuditEvent, Environment, Plan, Project, Provider, ProviderKeyFilter, Role};
+use converra::{AiSettings, AuditEvent, Environment, Plan, Project, Provider, Role};
 use converra::{UsageGroup, UsageTotals};
 
 pub use error::StoreError;
@@ -58,6 +58,7 @@ macro_rules! dispatch {
 }
 
 mod health;
+mod key_lists;
 mod web;
 pub use web::{WebSessionRow, WebTokenKind, WebTokenRow};
 
@@ -66,7 +67,7 @@ pub use web::{WebSessionRow, WebTokenKind, WebTokenRow};
 pub struct Store {
     backend: Arc<Backend>,
     /// Bumped after every committed change that a cached query could read (see `cache.rs`).
-    generations: Arc<[AtomicU64; 3]>,
+    generations: Arc<[AtomicU64; Stale::KINDS]>,
     caches: Arc<Caches>,
     watch: Arc<Watch>,
 }
@@ -81,6 +82,8 @@ struct Caches {
     auth_misses: cache::Cached<String, ()>,
     active_keys: cache::Cached<SlotKey, Option<Arc<ProviderKeyRow>>>,
     projects: cache::Cached<(String, String), Option<Project>>,
+    /// Every provider key of an organization, in listing order (filtered in memory).
+    key_lists: cache::Cached<String, Arc<[Arc<ProviderKeyRow>]>>,
 }
 
 impl Default for Caches {
@@ -90,6 +93,7 @@ impl Default for Caches {
             auth_misses: cache::Cached::with_capacity(cache::MAX_MISSES),
             active_keys: cache::Cached::default(),
             projects: cache::Cached::default(),
+            key_lists: cache::Cached::default(),
         }
     }
 }
@@ -391,10 +395,6 @@ impl Store {
     /// Inserts `row` as the active key of its slot; the previous active key becomes inactive.
     pub async fn insert_provider_key(&self, row: NewProviderKey, audit: NewAuditEvent) -> StoreResult<()> {
         self.write(Stale::KEYS, async { dispatch!(self.insert_provider_key(row, audit)) }).await
-    }
-
-    pub async fn provider_keys(&self, org_id: &str, filter: ProviderKeyFilter) -> StoreResult<Vec<ProviderKeyRow>> {
-        dispatch!(self.provider_keys(org_id, filter))
     }
 
     pub async fn provider_key(&self, org_id: &str, id: &str) -> StoreResult<Option<ProviderKeyRow>> {

@@ -13,16 +13,23 @@ impl Stale {
     /// The active key of each slot (its ciphertext and status included).
     pub const KEYS: Stale = Stale(2);
     pub const PROJECTS: Stale = Stale(4);
+    /// The provider-key lists (`list_provider_keys`): every row of an organization with its
+    /// live health and re-test bookkeeping, which the batched tallies change without touching
+    /// the active key of a slot. Whatever makes [`Stale::KEYS`] stale makes these stale too.
+    pub const LISTS: Stale = Stale(8);
     /// Everything: after a lost notification, an unknown payload, another process's SQLite write.
-    pub const ALL: Stale = Stale(7);
+    pub const ALL: Stale = Stale(15);
+    /// How many kinds there are (one generation each).
+    pub const KINDS: usize = 4;
 
     pub const fn and(self, other: Stale) -> Stale {
         Stale(self.0 | other.0)
     }
 
-    /// The single kinds in this set.
+    /// The single kinds in this set, with what they imply (a slot's key changed: so did a list).
     pub fn kinds(self) -> impl Iterator<Item = Stale> {
-        [Stale::AUTH, Stale::KEYS, Stale::PROJECTS].into_iter().filter(move |k| self.0 & k.0 != 0)
+        let set = if self.0 & Stale::KEYS.0 != 0 { self.0 | Stale::LISTS.0 } else { self.0 };
+        [Stale::AUTH, Stale::KEYS, Stale::PROJECTS, Stale::LISTS].into_iter().filter(move |k| set & k.0 != 0)
     }
 
     /// The generation slot of a single kind.
@@ -36,6 +43,6 @@ impl Stale {
     }
 
     pub fn from_payload(payload: &str) -> Stale {
-        payload.parse::<u8>().ok().filter(|b| *b != 0 && *b <= 7).map_or(Stale::ALL, Stale)
+        payload.parse::<u8>().ok().filter(|b| *b != 0 && *b <= Stale::ALL.0).map_or(Stale::ALL, Stale)
     }
 }

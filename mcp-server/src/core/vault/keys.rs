@@ -30,29 +30,30 @@ pub(super) fn context(row: &ProviderKeyRow) -> SecretContext<'_> {
 
 /// What a caller may see of a key: everything for admins and owners, status and health only
 /// for members. `health` is the key's live health (see `core/health`).
-fn view(row: ProviderKeyRow, role: Role, health: KeyHealth) -> ProviderKey {
+fn view(row: &ProviderKeyRow, role: Role, health: KeyHealth) -> ProviderKey {
     let full = role >= Role::Admin;
+    let shown = |v: &String| full.then(|| v.clone());
     ProviderKey {
         health: Some(health),
-        id: row.id,
+        id: row.id.clone(),
         provider: row.provider,
         scope: if row.project_id.is_some() { KeyScope::Project } else { KeyScope::Organization },
-        project_id: row.project_id,
+        project_id: row.project_id.clone(),
         environment: row.environment,
         active: row.active,
         status: row.status,
-        name: full.then_some(row.name),
-        masked: full.then_some(row.masked),
-        last_test: row.last_test.filter(|_| full).map(|t| TestResult {
+        name: shown(&row.name),
+        masked: shown(&row.masked),
+        last_test: row.last_test.as_ref().filter(|_| full).map(|t| TestResult {
             status: t.status,
-            message: t.message,
-            tested_at: t.tested_at,
+            message: t.message.clone(),
+            tested_at: t.tested_at.clone(),
             latency_ms: t.latency_ms,
         }),
-        created_by: row.created_by.filter(|_| full),
-        updated_by: row.updated_by.filter(|_| full),
-        created_at: full.then_some(row.created_at),
-        updated_at: full.then_some(row.updated_at),
+        created_by: row.created_by.as_ref().and_then(shown),
+        updated_by: row.updated_by.as_ref().and_then(shown),
+        created_at: shown(&row.created_at),
+        updated_at: shown(&row.updated_at),
     }
 }
 
@@ -76,8 +77,8 @@ fn key_audit(
 
 impl Core {
     /// A key as `caller` may see it, with its health in the caller's organization.
-    fn view(&self, row: ProviderKeyRow, caller: &Caller) -> ProviderKey {
-        let health = health::view(&row, caller.ai.key_rotation_days, self.tallies.pending_failures(&row.id));
+    fn view(&self, row: &ProviderKeyRow, caller: &Caller) -> ProviderKey {
+        let health = health::view(row, caller.ai.key_rotation_days, self.tallies.pending_failures(&row.id));
         view(row, caller.role, health)
     }
 
@@ -144,7 +145,7 @@ impl Core {
         self.seal_for(&mut row, &secret).await?;
         let event = key_audit(caller, "provider_key.created", &row, json!({"tested": req.test}));
         self.store.insert_provider_key(row.clone(), event).await?;
-        Ok(self.view(row, caller))
+        Ok(self.view(&row, caller))
     }
 
     /// Tests a key before it is stored: a failure stores nothing and says so
@@ -168,12 +169,12 @@ impl Core {
         }
         let wanted = filter.health;
         let rows = self.store.provider_keys(&caller.org_id, filter).await?;
-        let keys = rows.into_iter().map(|r| self.view(r, caller));
+        let keys = rows.iter().map(|r| self.view(r, caller));
         Ok(keys.filter(|k| wanted.is_none_or(|w| k.health.as_ref().is_some_and(|h| w.matches(h)))).collect())
     }
 
     pub async fn get_provider_key(&self, caller: &Caller, id: &str) -> Result<ProviderKey> {
-        Ok(self.view(self.admin_row(caller, id).await?, caller))
+        Ok(self.view(&self.admin_row(caller, id).await?, caller))
     }
 
     /// Replaces the secret in place ("Update API Key"): same id, same slot, untested again —
@@ -206,7 +207,7 @@ impl Core {
             .await?
             .ok_or(Error::NotFound("Provider key"))?;
         let Some(record) = tested else {
-            return Ok(self.view(updated, caller));
+            return Ok(self.view(&updated, caller));
         };
         let event = key_audit(
             caller,
@@ -229,7 +230,7 @@ impl Core {
             .activate_provider_key(&caller.org_id, id, &caller.member_id, &ids::now(), event)
             .await?
             .ok_or(Error::NotFound("Provider key"))?;
-        Ok(self.view(row, caller))
+        Ok(self.view(&row, caller))
     }
 
     /// Removes the key and destroys its ciphertext.
@@ -247,7 +248,7 @@ impl Core {
         self.remove_provider_key(caller, id).await?;
         let in_env = Caller { environment: row.environment, ..caller.clone() };
         let now_serving = self.explain_resolution(&in_env, row.provider, row.project_id.as_deref()).await?;
-        Ok((self.view(row, caller), now_serving))
+        Ok((self.view(&row, caller), now_serving))
     }
 
     /// Verifies the stored key with the provider's cheapest authenticated call and records it.

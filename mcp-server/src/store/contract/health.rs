@@ -16,6 +16,7 @@ contract!(
     failing_active_keys_come_due_for_a_retest,
     rotation_is_marked_once,
     the_outbox_is_a_retried_queue,
+    cached_key_lists_follow_tallies_and_other_replicas,
 );
 
 fn change(status: KeyStatus, retest_at: Option<u64>) -> HealthChange {
@@ -149,4 +150,34 @@ async fn the_outbox_is_a_retried_queue(store: Store) {
     assert_eq!(later.iter().map(|e| (e.id.as_str(), e.attempts)).collect::<Vec<_>>(), [("whe_a", 1), ("whe_b", 0)]);
     store.remove_webhook("whe_a").await.unwrap();
     assert_eq!(store.due_webhooks(200, 10).await.unwrap().len(), 1);
+}
+
+/// The key lists are served from the read cache: this replica's tallies show at once, another
+/// replica's write once the change watch has seen it.
+async fn cached_key_lists_follow_tallies_and_other_replicas(store: Store) {
+    let a = create_org(&store, "acme").await;
+    let org = &a.org.id;
+    let key = provider_key(org, None, Provider::Openai, "k");
+    store.insert_provider_key(key.clone(), event(org, "pk.added", &key.id)).await.unwrap();
+    store.watch_changes();
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await; // confirmed: the cache is served
+    let listed = store.provider_keys(org, Default::default()).await.unwrap();
+    assert_eq!(listed[0].health.last_success_at, None);
+    let at = now();
+    let tally = HealthTally { key_id: key.id.clone(), last_success_at: Some(at.clone()), ..Default::default() };
+    store.add_health_tallies(Arc::new(vec![tally])).await.unwrap();
+    let listed = store.provider_keys(org, Default::default()).await.unwrap();
+    assert_eq!(listed[0].health.last_success_at.as_deref(), Some(&*at), "this replica's tallies show at once");
+
+    let other = store.reopen().await;
+    other.schedule_retest(&key.id, Some(999), 2).await.unwrap();
+    let mut seen = None;
+    for _ in 0..60 {
+        seen = store.provider_keys(org, Default::default()).await.unwrap()[0].health.retest_at;
+        if seen == Some(999) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(seen, Some(999), "another replica's write shows once the watch has seen it");
 }

@@ -162,7 +162,7 @@ async fn listing_filters_by_provider_project_and_environment(store: Store) {
     let names = |f: ProviderKeyFilter| {
         let store = store.clone();
         let org = org.clone();
-        async move { store.provider_keys(&org, f).await.unwrap().into_iter().map(|k| k.name).collect::<Vec<_>>() }
+        async move { store.provider_keys(&org, f).await.unwrap().iter().map(|k| k.name.clone()).collect::<Vec<_>>() }
     };
     assert_eq!(names(filter()).await, ["a", "b", "c"]);
     assert_eq!(names(ProviderKeyFilter { provider: Some(Provider::Openai), ..filter() }).await, ["a", "b"]);

@@ -77,6 +77,7 @@ impl Postgres {
             let (error, error_at) = t.last_error.as_ref().map(|(s, at)| (s.as_str(), at.as_str())).unzip();
             tx.execute(&stmt, &[&t.key_id, &(t.failures as i64), &error, &error_at, &t.last_success_at]).await?;
         }
+        notify(&tx, Stale::LISTS).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -96,12 +97,15 @@ impl Postgres {
     }
 
     pub(in crate::store) async fn schedule_retest(&self, id: &str, at: Option<u64>, attempts: u32) -> StoreResult<()> {
-        let c = self.client().await?;
-        c.execute(
+        let mut c = self.client().await?;
+        let tx = c.transaction().await?;
+        tx.execute(
             "UPDATE provider_keys SET retest_at = $2, retest_attempts = $3 WHERE id = $1",
             &[&id, &at.map(|t| t as i64), &i64::from(attempts)],
         )
         .await?;
+        notify(&tx, Stale::LISTS).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -131,6 +135,9 @@ impl Postgres {
             && let Some(e) = &event
         {
             insert_event(&tx, e).await?;
+        }
+        if n == 1 {
+            notify(&tx, Stale::LISTS).await?;
         }
         tx.commit().await?;
         Ok(n == 1)
