@@ -3,13 +3,29 @@
 
 use std::io::{IsTerminal, Read};
 
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 use converra::{
     AddProviderKey, Converra, CreateConnectLink, Environment, HealthFilter, KeyHealth, KeyStatus, Provider,
     ProviderKey, ProviderKeyFilter, ResolveQuery,
 };
 
 use super::{Failure, failure, table};
+
+/// The slot a key is for: what `keys add` stores into and `keys link` asks for.
+#[derive(Args, Debug)]
+pub struct Slot {
+    /// openai, anthropic, gemini or deepseek
+    provider: Provider,
+    /// A descriptive name, e.g. OpenAI-Production
+    #[arg(long)]
+    name: String,
+    /// For one project (prj_…) instead of the whole organization
+    #[arg(long)]
+    project: Option<String>,
+    /// live or test (default: your API key's environment)
+    #[arg(long)]
+    environment: Option<Environment>,
+}
 
 #[derive(Subcommand, Debug)]
 pub enum KeysCommand {
@@ -30,17 +46,8 @@ pub enum KeysCommand {
     },
     /// Store a provider key; the secret is read from stdin or a hidden prompt.
     Add {
-        /// openai, anthropic, gemini or deepseek
-        provider: Provider,
-        /// A descriptive name, e.g. OpenAI-Production
-        #[arg(long)]
-        name: String,
-        /// Store it for one project (prj_…) instead of the whole organization
-        #[arg(long)]
-        project: Option<String>,
-        /// live or test (default: your API key's environment)
-        #[arg(long)]
-        environment: Option<Environment>,
+        #[command(flatten)]
+        slot: Slot,
         /// Test the key with the provider first; store nothing if the test fails
         #[arg(long)]
         test: bool,
@@ -49,17 +56,8 @@ pub enum KeysCommand {
     /// web face pastes the secret: for a teammate who holds it, so it never passes through
     /// this terminal, a chat or a script.
     Link {
-        /// openai, anthropic, gemini or deepseek
-        provider: Provider,
-        /// The name the key will have, e.g. Production
-        #[arg(long)]
-        name: String,
-        /// For one project (prj_…) instead of the whole organization
-        #[arg(long)]
-        project: Option<String>,
-        /// live or test (default: your API key's environment)
-        #[arg(long)]
-        environment: Option<Environment>,
+        #[command(flatten)]
+        slot: Slot,
     },
     /// Test a stored key against its provider.
     Test {
@@ -166,11 +164,11 @@ pub async fn run(client: &Converra, command: KeysCommand, json: bool) -> Result<
                 Ok(())
             }
         }
-        KeysCommand::Add { provider, name, project, environment, test } => {
+        KeysCommand::Add { slot, test } => {
             let secret = read_secret()?;
-            let mut req = AddProviderKey::new(provider, name, secret);
-            req.project_id = project;
-            req.environment = environment;
+            let mut req = AddProviderKey::new(slot.provider, slot.name, secret);
+            req.project_id = slot.project;
+            req.environment = slot.environment;
             req.test = test;
             let key = keys.add(req).await.map_err(failure)?;
             if json {
@@ -185,8 +183,13 @@ pub async fn run(client: &Converra, command: KeysCommand, json: bool) -> Result<
             table::print(&HEADERS, rows(&[key]));
             Ok(())
         }
-        KeysCommand::Link { provider, name, project, environment } => {
-            let ask = CreateConnectLink { provider, name, project_id: project, environment };
+        KeysCommand::Link { slot } => {
+            let ask = CreateConnectLink {
+                provider: slot.provider,
+                name: slot.name,
+                project_id: slot.project,
+                environment: slot.environment,
+            };
             let link = keys.connect_link(ask).await.map_err(failure)?;
             if json {
                 return table::print_json(&link);

@@ -131,12 +131,10 @@ impl Postgres {
                 &[&id, &at],
             )
             .await?;
-        if n == 1
-            && let Some(e) = &event
-        {
-            insert_event(&tx, e).await?;
-        }
         if n == 1 {
+            if let Some(e) = &event {
+                insert_event(&tx, e).await?;
+            }
             notify(&tx, Stale::LISTS).await?;
         }
         tx.commit().await?;
