@@ -1,7 +1,7 @@
 //! Standards at the edges of every HTTP face: the auth scheme in any case (RFC 9110), a 401's
 //! challenge saying whether a token was refused (RFC 6750), a panicking handler answering JSON
-//! 500 `INTERNAL` instead of dropping the connection, and `/v1` bodies over the limit in
-//! OpenAI's error shape.
+//! 500 `INTERNAL` instead of dropping the connection, `/v1` bodies over the limit in OpenAI's
+//! error shape, and a request id on every answer (the caller's own, when it sent one).
 
 use std::sync::Arc;
 
@@ -58,6 +58,26 @@ async fn a_401_challenge_says_whether_a_token_was_refused() {
             // Both shapes (ours and OpenAI's) carry the message at `error.message`.
             assert_eq!(answer.body["error"]["message"], message, "{header:?} on {path}: {}", answer.text);
         }
+    }
+}
+
+#[tokio::test]
+async fn every_answer_carries_a_request_id_and_a_callers_own_comes_back() {
+    let app = spawn_app().await;
+    let mut seen = std::collections::HashSet::new();
+    for path in ["/api/v1/me", "/v1/models", "/healthz", "/api/v1/no-such-route"] {
+        for authorization in [Some(format!("Bearer {}", app.api_key)), None] {
+            let answer = get_with(&app, path, authorization.as_deref()).await;
+            let id = answer.header("x-request-id").unwrap_or_else(|| panic!("no request id on {path}")).to_owned();
+            assert!(id.len() > 9 && id.contains('-'), "{path}: {id}");
+            assert!(seen.insert(id.clone()), "{path}: the id {id} was given twice");
+        }
+    }
+    let given = "trace-4f1c2a";
+    for path in ["/api/v1/me", "/v1/models", "/api/v1/no-such-route"] {
+        let sent = app.http.get(app.url(path)).bearer_auth(&app.api_key).header("x-request-id", given).send().await;
+        let answer = Answer::of(sent.expect("request sent")).await;
+        assert_eq!(answer.header("x-request-id"), Some(given), "{path}");
     }
 }
 

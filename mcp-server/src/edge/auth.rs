@@ -1,38 +1,80 @@
-//! Authentication middleware for every `/api/v1`, `/v1` and `/api/mcp` request: the caller goes
-//! into the request's extensions, and the rate-limit headers onto the answer. A refusal is
-//! rendered in the face's own error shape.
+//! Authentication of every `/api/v1`, `/v1` and `/api/mcp` request: the caller goes into the
+//! request's extensions, and the rate-limit headers onto the answer. Each face says how it
+//! admits a request (which bucket it spends, how a refusal looks) with a [`Gate`]; the layer
+//! around its routes is this one (a [`Wrap`]).
 
+use std::future::Future;
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::header::AUTHORIZATION;
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::error::{ApiError, rate_limit_headers};
-use crate::core::{Core, Error};
+use super::layer::{Answer, Inner, Wrap, WrapLayer};
+use crate::core::{Core, RateLimitInfo};
 
-pub async fn require_api_key(State(core): State<Arc<Core>>, req: Request, next: Next) -> Response {
-    authenticated(&core, req, next, ApiError).await
+/// How a face admits a request: authenticated (the caller in its extensions) with the limits
+/// to report, or refused with the face's own answer.
+pub trait Gate: Copy + Send + Sync + 'static {
+    fn admit(self, core: Arc<Core>, req: Request) -> impl Future<Output = Admitted> + Send;
 }
 
-/// Authenticates the request, runs the rest with the caller in its extensions and adds the
-/// rate-limit headers; `reject` renders a refusal in the face's own error shape.
-pub(crate) async fn authenticated<E: IntoResponse>(
+pub type Admitted = Result<(Request, RateLimitInfo), Response>;
+
+/// The REST face's gate: the plan bucket, refusals in the REST error shape.
+#[derive(Clone, Copy)]
+pub struct Rest;
+
+impl Gate for Rest {
+    async fn admit(self, core: Arc<Core>, req: Request) -> Admitted {
+        admit_with(&core, req, ApiError).await
+    }
+}
+
+/// Authenticates `req` against the plan bucket; `reject` renders a refusal in the face's shape.
+pub async fn admit_with<E: IntoResponse>(
     core: &Core,
     mut req: Request,
-    next: Next,
-    reject: impl FnOnce(Error) -> E,
-) -> Response {
-    // A `HeaderValue` clone shares its bytes: no copy of the token.
-    let header = req.headers().get(AUTHORIZATION).cloned();
-    match core.authenticate(header.as_ref().map(|v| v.as_bytes())).await {
+    reject: impl FnOnce(crate::core::Error) -> E,
+) -> Admitted {
+    match core.authenticate(req.headers().get(AUTHORIZATION).map(|v| v.as_bytes())).await {
         Ok((caller, limits)) => {
             req.extensions_mut().insert(caller);
-            let mut response = next.run(req).await;
-            rate_limit_headers(response.headers_mut(), &limits);
-            response
+            Ok((req, limits))
         }
-        Err(e) => reject(e).into_response(),
+        Err(e) => Err(reject(e).into_response()),
+    }
+}
+
+/// The layer for a face's authenticated routes (`route_layer`).
+#[derive(Clone)]
+pub struct RequireApiKey<G> {
+    core: Arc<Core>,
+    gate: G,
+}
+
+impl<G: Gate> RequireApiKey<G> {
+    pub fn layer(core: Arc<Core>, gate: G) -> WrapLayer<Self> {
+        WrapLayer(Self { core, gate })
+    }
+}
+
+impl<G: Gate> Wrap for RequireApiKey<G> {
+    fn call<S: Inner>(&self, inner: &mut S, req: Request) -> Answer {
+        // The service that was made ready goes with the request; a clone stays for the next.
+        let clone = inner.clone();
+        let mut inner = std::mem::replace(inner, clone);
+        let (core, gate) = (self.core.clone(), self.gate);
+        Box::pin(async move {
+            match gate.admit(core, req).await {
+                Ok((req, limits)) => {
+                    let mut response = inner.call(req).await?;
+                    rate_limit_headers(response.headers_mut(), &limits);
+                    Ok(response)
+                }
+                Err(refusal) => Ok(refusal),
+            }
+        })
     }
 }

@@ -2,11 +2,7 @@
 //! status, duration, added overhead) and the scrape endpoint, on the main listener behind
 //! `CONVERRA_METRICS_TOKEN` or alone on `CONVERRA_METRICS_ADDR` (see `docs/metrics.md`).
 
-use std::convert::Infallible;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Instant;
 
 use axum::Router;
@@ -19,6 +15,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::error::ApiError;
+use super::layer::{Answer, Inner, Wrap, WrapLayer};
 use crate::core::{AuthError, Core, Error};
 use crate::metrics::Metrics;
 use crate::metrics::wait::{self, SharedWait};
@@ -27,46 +24,24 @@ use crate::metrics::wait::{self, SharedWait};
 pub const PATH: &str = "/metrics";
 
 /// The layer that counts every request once it is answered (the response head: a stream's
-/// body flows later). A plain tower layer rather than `middleware::from_fn`: it calls the
-/// route it wraps without cloning it and boxes one future, which is all it costs per request
-/// besides the recording (see `docs/performance.md`, "Metrics cost").
+/// body flows later). It calls the route it wraps without cloning it and boxes one future,
+/// which is all it costs per request besides the recording (see `docs/performance.md`,
+/// "Metrics cost").
 #[derive(Clone)]
-pub struct RecordLayer(pub Metrics);
+pub struct Record(pub Metrics);
 
-impl<S> tower::Layer<S> for RecordLayer {
-    type Service = Record<S>;
-
-    fn layer(&self, inner: S) -> Record<S> {
-        Record { inner, metrics: self.0.clone() }
+impl Record {
+    pub fn layer(metrics: Metrics) -> WrapLayer<Self> {
+        WrapLayer(Self(metrics))
     }
 }
 
-#[derive(Clone)]
-pub struct Record<S> {
-    inner: S,
-    metrics: Metrics,
-}
-
-type Answer = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
-
-impl<S> tower::Service<Request> for Record<S>
-where
-    S: tower::Service<Request, Response = Response, Error = Infallible> + Send + 'static,
-    S::Future: Send + 'static,
-{
-    type Response = Response;
-    type Error = Infallible;
-    type Future = Answer;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, mut req: Request) -> Answer {
+impl Wrap for Record {
+    fn call<S: Inner>(&self, inner: &mut S, mut req: Request) -> Answer {
         let started = Instant::now();
         let matched = req.extensions().get::<MatchedPath>().map(MatchedPath::as_str);
-        let Some(series) = self.metrics.route(matched, req.uri().path()) else {
-            return Box::pin(self.inner.call(req));
+        let Some(series) = self.0.route(matched, req.uri().path()) else {
+            return Box::pin(inner.call(req));
         };
         // The MCP transport answers on a task of its own: the wait comes back through here.
         let shared = series.is_mcp().then(|| {
@@ -74,7 +49,7 @@ where
             req.extensions_mut().insert(shared.clone());
             shared
         });
-        let answer = self.inner.call(req);
+        let answer = inner.call(req);
         Box::pin(async move {
             let (response, waited) = match shared {
                 Some(shared) => {

@@ -4,7 +4,9 @@
 
 pub mod auth;
 pub mod error;
+pub mod layer;
 pub mod metrics;
+pub mod outer;
 
 /// The configured largest request body (`CONVERRA_BODY_LIMIT`), put into every request's
 /// extensions by the outermost layer, for the 413 message and for the faces that read a whole

@@ -7,16 +7,12 @@ mod openai_compat;
 mod resources;
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
-use std::time::Duration;
 
+use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderName, Request, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Router, middleware};
-use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
-use tower_http::trace::TraceLayer;
 
 use crate::core::{Core, Error};
 use crate::edge::auth;
@@ -46,7 +42,7 @@ pub fn api_routes(core: Arc<Core>) -> Router<Arc<Core>> {
         .route("/api/v1/usage", get(completions::usage))
         .route("/api/v1/audit-events", get(r::audit_events))
         .route("/api/v1/settings/ai", get(r::get_ai_settings).put(r::update_ai_settings))
-        .route_layer(middleware::from_fn_with_state(core.clone(), auth::require_api_key))
+        .route_layer(auth::RequireApiKey::layer(core.clone(), auth::Rest))
         .merge(openai_compat::routes(core))
 }
 
@@ -70,28 +66,6 @@ async fn method_not_allowed() -> ApiError {
     ApiError(Error::MethodNotAllowed)
 }
 
-/// Request ids `<process prefix>-<counter>`: unique per process start without a random draw
-/// (a syscall) per request.
-#[derive(Clone)]
-struct RequestIds {
-    prefix: Arc<str>,
-    next: Arc<std::sync::atomic::AtomicU64>,
-}
-
-impl RequestIds {
-    fn new() -> Self {
-        let prefix = format!("{:08x}", rand::random::<u32>());
-        Self { prefix: prefix.into(), next: Arc::default() }
-    }
-}
-
-impl MakeRequestId for RequestIds {
-    fn make_request_id<B>(&mut self, _: &Request<B>) -> Option<RequestId> {
-        let n = self.next.fetch_add(1, Ordering::Relaxed);
-        axum::http::HeaderValue::from_str(&format!("{}-{n:x}", self.prefix)).ok().map(RequestId::new)
-    }
-}
-
 /// A handler that panicked answers JSON 500 `INTERNAL` like any internal error, instead of a
 /// dropped connection. The panic's payload is not logged: it could quote anything.
 fn panicked(_payload: Box<dyn std::any::Any + Send + 'static>) -> Response {
@@ -104,7 +78,6 @@ fn panicked(_payload: Box<dyn std::any::Any + Send + 'static>) -> Response {
 /// the path (a token in a link's path replaced by its template) but never the query string or
 /// headers.
 pub fn finish(router: Router<Arc<Core>>, core: Arc<Core>, body_limit: usize) -> Router {
-    let request_id = HeaderName::from_static("x-request-id");
     let mut router = router
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -114,25 +87,7 @@ pub fn finish(router: Router<Arc<Core>>, core: Arc<Core>, body_limit: usize) -> 
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked));
     if core.metrics().is_enabled() {
         // Inside the routing (so the route template is known), outside the panic catcher.
-        router = router.layer(crate::edge::metrics::RecordLayer(core.metrics().clone()));
+        router = router.layer(crate::edge::metrics::Record::layer(core.metrics().clone()));
     }
-    router
-        .layer(axum::extract::DefaultBodyLimit::max(body_limit))
-        .layer(axum::Extension(crate::edge::BodyLimit(body_limit)))
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(
-                    |req: &Request<_>| tracing::debug_span!("request", method = %req.method(), path = %crate::edge::loggable_path(req.uri().path())),
-                )
-                .on_request(())
-                .on_response(|res: &Response, latency: Duration, _: &tracing::Span| {
-                    tracing::debug!(
-                        status = res.status().as_u16(),
-                        latency_us = latency.as_micros() as u64,
-                        "answered"
-                    );
-                }),
-        )
-        .layer(PropagateRequestIdLayer::new(request_id.clone()))
-        .layer(SetRequestIdLayer::new(request_id, RequestIds::new()))
+    router.layer(axum::extract::DefaultBodyLimit::max(body_limit)).layer(crate::edge::outer::Outer::layer(body_limit))
 }

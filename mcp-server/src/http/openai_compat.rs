@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
 use converra::{CompletionRequest, ErrorCode, FinishReason, Message, MessageRole};
@@ -72,8 +71,13 @@ impl IntoResponse for OpenAiApiError {
 }
 
 /// The same authentication as every face, with errors in OpenAI's shape.
-pub async fn require_api_key(State(core): State<Arc<Core>>, req: Request, next: Next) -> Response {
-    auth::authenticated(&core, req, next, OpenAiApiError).await
+#[derive(Clone, Copy)]
+struct OpenAiGate;
+
+impl auth::Gate for OpenAiGate {
+    async fn admit(self, core: Arc<Core>, req: Request) -> auth::Admitted {
+        auth::admit_with(&core, req, OpenAiApiError).await
+    }
 }
 
 fn finish_name(reason: FinishReason) -> String {
@@ -250,7 +254,7 @@ pub fn routes(core: Arc<Core>) -> axum::Router<Arc<Core>> {
     axum::Router::new()
         .route("/v1/chat/completions", axum::routing::post(chat_completions))
         .route("/v1/models", axum::routing::get(models))
-        .route_layer(axum::middleware::from_fn_with_state(core, require_api_key))
+        .route_layer(auth::RequireApiKey::layer(core, OpenAiGate))
 }
 
 #[cfg(test)]

@@ -9,16 +9,16 @@
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::{HeaderValue, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::error::ToolError;
 use crate::core::access::Bucket;
 use crate::core::{Core, Error, RateLimitInfo};
+use crate::edge::auth::{Admitted, Gate};
 use crate::edge::error::{ApiError, rate_limit_headers};
 
 /// The two fields of a JSON-RPC message this layer reads.
@@ -28,29 +28,33 @@ struct Envelope {
     id: Option<serde_json::Value>,
 }
 
-pub async fn require_api_key(State(core): State<Arc<Core>>, req: Request, next: Next) -> Response {
-    let (parts, body) = req.into_parts();
-    let limit = crate::edge::BodyLimit::of(&parts.extensions);
-    let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
-        return ApiError(Error::PayloadTooLarge { limit }).into_response();
-    };
-    let envelope = serde_json::from_slice::<Envelope>(&bytes).ok();
-    let tool_call = envelope.as_ref().and_then(|e| e.method.as_deref()) == Some("tools/call");
-    let bucket = if tool_call { Bucket::Plan } else { Bucket::Protocol };
-    let header = parts.headers.get(AUTHORIZATION).cloned();
-    let (caller, limits) = match core.authenticate_for(header.as_ref().map(|v| v.as_bytes()), bucket).await {
-        Ok(ok) => ok,
-        Err(Error::RateLimited(info)) if tool_call => {
-            let id = envelope.and_then(|e| e.id).unwrap_or(serde_json::Value::Null);
-            return rate_limited_tool_result(id, info);
-        }
-        Err(e) => return ApiError(e).into_response(),
-    };
-    let mut req = Request::from_parts(parts, Body::from(bytes));
-    req.extensions_mut().insert(caller);
-    let mut response = next.run(req).await;
-    rate_limit_headers(response.headers_mut(), &limits);
-    response
+/// MCP's gate: the bucket by what the message is, a refused `tools/call` as a tool result.
+#[derive(Clone, Copy)]
+pub struct McpGate;
+
+impl Gate for McpGate {
+    async fn admit(self, core: Arc<Core>, req: Request) -> Admitted {
+        let (parts, body) = req.into_parts();
+        let limit = crate::edge::BodyLimit::of(&parts.extensions);
+        let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
+            return Err(ApiError(Error::PayloadTooLarge { limit }).into_response());
+        };
+        let envelope = serde_json::from_slice::<Envelope>(&bytes).ok();
+        let tool_call = envelope.as_ref().and_then(|e| e.method.as_deref()) == Some("tools/call");
+        let bucket = if tool_call { Bucket::Plan } else { Bucket::Protocol };
+        let header = parts.headers.get(AUTHORIZATION).map(|v| v.as_bytes());
+        let (caller, limits) = match core.authenticate_for(header, bucket).await {
+            Ok(ok) => ok,
+            Err(Error::RateLimited(info)) if tool_call => {
+                let id = envelope.and_then(|e| e.id).unwrap_or(serde_json::Value::Null);
+                return Err(rate_limited_tool_result(id, info));
+            }
+            Err(e) => return Err(ApiError(e).into_response()),
+        };
+        let mut req = Request::from_parts(parts, Body::from(bytes));
+        req.extensions_mut().insert(caller);
+        Ok((req, limits))
+    }
 }
 
 /// A JSON-RPC answer to `id` whose result is the `RATE_LIMITED` tool error of `info`.

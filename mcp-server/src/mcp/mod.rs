@@ -16,7 +16,7 @@ pub mod tools;
 
 use std::sync::Arc;
 
-use axum::{Router, middleware};
+use axum::Router;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::ToolCallContext;
 use rmcp::model::{CallToolRequestParams, CallToolResponse, Implementation, ServerCapabilities, ServerConfig};
@@ -236,7 +236,7 @@ pub fn routes(core: Arc<Core>, config: &Config) -> Router<Arc<Core>> {
         Arc::new(NeverSessionManager::default()),
         http_config(config),
     );
-    Router::new().route_service(PATH, service).route_layer(middleware::from_fn_with_state(core, auth::require_api_key))
+    Router::new().route_service(PATH, service).route_layer(crate::edge::auth::RequireApiKey::layer(core, auth::McpGate))
 }
 
 /// Why the stdio server stopped abnormally.
