@@ -32,7 +32,7 @@ pub fn signature(secret: &[u8], timestamp: u64, body: &str) -> String {
     mac.update(timestamp.to_string().as_bytes());
     mac.update(b".");
     mac.update(body.as_bytes());
-    mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
+    crate::core::ids::hex(&mac.finalize().into_bytes())
 }
 
 impl Webhook {

@@ -8,6 +8,17 @@ pub fn new_id(prefix: &str) -> String {
     format!("{prefix}_{}", uuid::Uuid::now_v7().simple())
 }
 
+/// Lower-case hex of `bytes` (stored token hashes, webhook signatures).
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)] as char);
+        out.push(DIGITS[usize::from(b & 0xf)] as char);
+    }
+    out
+}
+
 /// Now, as RFC 3339 UTC with second precision (what every `*_at` field holds).
 pub fn now() -> String {
     format_time(OffsetDateTime::now_utc())

@@ -11,7 +11,6 @@
 use converra::Environment;
 use rand::Rng;
 use secrecy::{ExposeSecret, SecretString};
-use sha2::{Digest, Sha256};
 
 use super::Caller;
 use crate::core::{AuthError, Core, Error, Result, ids};
@@ -38,7 +37,7 @@ pub(crate) fn random_token() -> SecretString {
 
 /// SHA-256 of a token, hex: what the store keeps.
 pub(crate) fn token_hash(token: &str) -> String {
-    Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    ids::hex(&super::token::hash(token))
 }
 
 /// The CSRF token of a session: derived from its secret id, so it needs no row and nobody

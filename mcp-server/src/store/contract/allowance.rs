@@ -32,7 +32,7 @@ fn platform_usage(org_id: &str, input: u64, output: u64) -> UsageBatch {
         key_source: "platform",
         status: "ok",
     };
-    UsageBatch::from([(bucket, UsageCounts::one(input, output, 10))])
+    UsageBatch::from_iter([(bucket, UsageCounts::one(input, output, 10))])
 }
 
 async fn reservations_are_held_only_while_they_fit(store: Store) {

@@ -34,7 +34,7 @@ fn bucket(org_id: &str, day: &str, provider: &'static str, source: &'static str,
 async fn usage_batches_add_up_and_group(store: Store) {
     let a = create_org(&store, "acme").await;
     let org = &a.org.id;
-    let mut batch = UsageBatch::new();
+    let mut batch = UsageBatch::default();
     batch.insert(bucket(org, "2026-11-02", "openai", "organization", "ok"), UsageCounts::one(10, 5, 100));
     batch.insert(bucket(org, "2026-11-02", "anthropic", "platform", "ok"), UsageCounts::one(100, 50, 80));
     batch.insert(bucket(org, "2026-11-03", "openai", "organization", "invalid_key"), UsageCounts::one(0, 0, 20));
@@ -131,7 +131,7 @@ async fn a_dump_loads_into_an_empty_store_whole_and_replaces_a_used_one(store: S
     store.insert_project(org, project.clone(), event(org, "project.created", &project.id)).await.unwrap();
     let key = super::provider_key(org, Some(&project.id), Provider::Openai, "mobile");
     store.insert_provider_key(key, event(org, "pk.added", "pk")).await.unwrap();
-    let mut batch = UsageBatch::new();
+    let mut batch = UsageBatch::default();
     batch.insert(bucket(org, "2026-11-02", "openai", "project", "ok"), UsageCounts::one(3, 4, 5));
     store.add_usage("batch-1", Arc::new(batch), Arc::default()).await.unwrap();
     store.set_meta("master_key_version", "1").await.unwrap();
