@@ -141,10 +141,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Err(e) => return fail(Failure::config(e)),
     };
     init_logging(&config);
-    let mut builder = tokio::runtime::Builder::new_multi_thread();
-    if let Some(n) = config.workers {
-        builder.worker_threads(n);
-    }
+    let mut builder = runtime_builder(config.workers);
     let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -195,19 +192,38 @@ fn fail(f: Failure) -> ExitCode {
     ExitCode::from(f.code)
 }
 
+/// The async runtime for `workers` threads (one per core by default). One worker is tokio's
+/// single-threaded scheduler: its run queue is one FIFO without a bound, so under load every
+/// connection is served in turn. The multi-threaded scheduler with one worker spilled the
+/// wake-ups beyond its 256-slot local queue to a global queue it visits once every 61 tasks,
+/// and the connections that spilled waited (`docs/performance.md`, "Third round").
+fn runtime_builder(workers: Option<usize>) -> tokio::runtime::Builder {
+    if workers == Some(1) {
+        return tokio::runtime::Builder::new_current_thread();
+    }
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = workers {
+        builder.worker_threads(n);
+    }
+    builder
+}
+
 /// Logs go to stderr (stdout stays clean for `--json` output and the stdio MCP transport).
 fn init_logging(config: &Config) {
     use tracing_subscriber::filter::LevelFilter;
-    // rmcp logs whole requests (tool arguments, which can hold a provider key) at debug level:
-    // it is capped at info whatever the filter says — a cap, never a raise: under `warn` its
-    // three info lines per stateless MCP call were formatted and written all the same.
+    // rmcp logs whole requests (tool arguments, which can hold a provider key) at debug level,
+    // and tokio-postgres every statement's parameters (hashes, ciphertexts, emails): both are
+    // capped at info whatever the filter says — a cap, never a raise.
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log_filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let cap = filter.max_level_hint().unwrap_or(LevelFilter::INFO).min(LevelFilter::INFO);
+    let wanted = filter.max_level_hint().unwrap_or(LevelFilter::INFO);
+    let cap = wanted.min(LevelFilter::INFO);
+    // rmcp's info lines are transport chatter, three per stateless MCP call (~11 % of the
+    // call's work, `docs/performance.md`): at the default level they are left out, and they
+    // come back when debugging is asked for.
+    let rmcp = if wanted >= LevelFilter::DEBUG { LevelFilter::INFO } else { wanted.min(LevelFilter::WARN) };
     let filter = filter
-        .add_directive(format!("rmcp={cap}").parse().expect("a level is a directive"))
-        // tokio-postgres logs every statement's parameters (hashes, ciphertexts, emails) at
-        // debug: capped likewise.
+        .add_directive(format!("rmcp={rmcp}").parse().expect("a level is a directive"))
         .add_directive(format!("tokio_postgres={cap}").parse().expect("a level is a directive"));
     // Colours only on a terminal: a log file or a pipe gets plain text.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());

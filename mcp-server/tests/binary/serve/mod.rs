@@ -222,6 +222,58 @@ async fn the_number_of_worker_threads_is_configurable_and_checked() {
     assert!(!line.contains('\u{1b}'), "no terminal colours in a pipe: {line:?}");
 }
 
+/// `--workers 1` is tokio's single-threaded scheduler: the accept loop, every request, the
+/// provider calls and the background work share one thread. A burst of concurrent completions,
+/// each held by a slow provider, is served in full, and so is a stream.
+#[tokio::test]
+async fn one_worker_serves_a_burst_of_concurrent_completions_and_a_stream() {
+    use converra::Provider;
+    use converra_test_kit::providers::{chat_answer, chat_stream};
+    use wiremock::matchers::{body_partial_json, method, path};
+    use wiremock::{Mock, MockServer};
+
+    let provider = MockServer::start().await;
+    let slow = chat_answer(Provider::Openai, "gpt-4o-mini", "Hello").set_delay(std::time::Duration::from_millis(200));
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .and(body_partial_json(json!({"stream": true})))
+        .respond_with(chat_stream(Provider::Openai, "gpt-4o-mini", &["Hel", "lo"]))
+        .mount(&provider)
+        .await;
+    Mock::given(method("POST")).and(path("/v1/chat/completions")).respond_with(slow).mount(&provider).await;
+    let dir = tempfile::tempdir().unwrap();
+    let base_url = format!("{}/v1", provider.uri());
+    let envs = [("CONVERRA_WORKERS", "1"), ("CONVERRA_OPENAI_BASE_URL", base_url.as_str())];
+    let server = Server::start(CONVERRA, &db_in(&dir), &envs).await;
+    assert!(server.wait_for_log("converra is listening").await.contains("workers=1"), "{}", server.log());
+    let owner = server.bootstrap_key().await;
+    let key = json!({"provider": "openai", "name": "Production", "api_key": "sk-proj-ONEworker0123456789abcdefwxyz"});
+    assert_eq!(server.post("/api/v1/provider-keys", &owner, key).await.0, 201);
+
+    let ask = json!({"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}]});
+    let started = Instant::now();
+    let calls = (0..30).map(|_| server.post("/v1/chat/completions", &owner, ask.clone()));
+    for (status, answer) in futures_util::future::join_all(calls).await {
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(answer["choices"][0]["message"]["content"], "Hello", "{answer}");
+    }
+    // Served side by side, not one after another (30 × 200 ms = 6 s).
+    assert!(started.elapsed() < std::time::Duration::from_secs(4), "{:?}", started.elapsed());
+
+    let mut streamed = ask.clone();
+    streamed["stream"] = json!(true);
+    let sse = reqwest::Client::new()
+        .post(format!("{}/v1/chat/completions", server.base))
+        .bearer_auth(&owner)
+        .json(&streamed)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sse.status(), 200);
+    let text = sse.text().await.unwrap();
+    assert!(text.contains(r#""content":"Hel""#) && text.trim_end().ends_with("data: [DONE]"), "{text}");
+}
+
 #[tokio::test]
 async fn a_backup_taken_while_serving_is_private_checked_and_starts_with_the_same_master_key() {
     let dir = tempfile::tempdir().unwrap();
