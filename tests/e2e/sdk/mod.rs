@@ -7,11 +7,11 @@ use std::time::{Duration, Instant};
 
 use converra::{
     AddProviderKey, ApiError, CompletionRequest, Converra, CreateApiKey, CreateMember, CreateProject, Environment,
-    Error, ErrorCode, FinishReason, KeyScope, KeySource, KeyStatus, Plan, Provider, ProviderKeyFilter, ResolveQuery,
-    Role, Tone, UpdateAiSettings, UpdateProviderKey, Usage, UsageQuery,
+    Error, ErrorCode, FinishReason, KeyScope, KeySource, KeyStatus, Plan, Provider, ProviderKey, ProviderKeyFilter,
+    ResolveQuery, Role, Tone, UpdateAiSettings, UpdateProviderKey, Usage, UsageQuery,
 };
 use converra_test_kit::providers::{MockProviders, chat_stream, invalid_key_answer, revoked_key, valid_key};
-use converra_test_kit::{Options, app_with_mocks, rfc3339, spawn_app, spawn_app_with, unix_now};
+use converra_test_kit::{Options, TestApp, app_with_mocks, rfc3339, spawn_app, spawn_app_with, unix_now};
 use futures_util::StreamExt;
 use secrecy::ExposeSecret;
 

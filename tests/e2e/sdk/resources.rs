@@ -3,6 +3,20 @@
 
 use super::*;
 
+/// An app whose organization has an OpenAI key (added through the SDK) that answers `text`:
+/// the app, its provider mocks, the SDK as its owner, and the stored key.
+async fn with_an_openai_key_saying(text: &str) -> (TestApp, MockProviders, Converra, ProviderKey) {
+    let (app, mocks) = app_with_mocks(&[]).await;
+    let sdk = app.sdk(&app.api_key);
+    let key = sdk
+        .provider_keys()
+        .add(AddProviderKey::new(Provider::Openai, "OpenAI", valid_key(Provider::Openai)))
+        .await
+        .unwrap();
+    answer_openai(&mocks, valid_key(Provider::Openai), text).await;
+    (app, mocks, sdk, key)
+}
+
 #[tokio::test]
 async fn me_and_the_rate_limit_of_the_last_answer() {
     let app = spawn_app().await;
@@ -127,14 +141,7 @@ async fn provider_keys_add_get_list_update_test_activate_resolve_and_remove() {
 
 #[tokio::test]
 async fn completions_create_and_stream_with_the_resolved_key() {
-    let (app, mocks) = app_with_mocks(&[]).await;
-    let sdk = app.sdk(&app.api_key);
-    let key = sdk
-        .provider_keys()
-        .add(AddProviderKey::new(Provider::Openai, "OpenAI", valid_key(Provider::Openai)))
-        .await
-        .unwrap();
-    answer_openai(&mocks, valid_key(Provider::Openai), "Hello from OpenAI").await;
+    let (_app, mocks, sdk, key) = with_an_openai_key_saying("Hello from OpenAI").await;
 
     let answer = sdk.completions().create(CompletionRequest::new(OPENAI_MODEL, "Say hello")).await.unwrap();
     assert!(answer.id.starts_with("cmpl_"), "{answer:?}");
@@ -257,14 +264,7 @@ async fn projects_create_list_get_and_remove() {
 
 #[tokio::test]
 async fn usage_audit_events_and_ai_settings() {
-    let (app, mocks) = app_with_mocks(&[]).await;
-    let sdk = app.sdk(&app.api_key);
-    let key = sdk
-        .provider_keys()
-        .add(AddProviderKey::new(Provider::Openai, "OpenAI", valid_key(Provider::Openai)))
-        .await
-        .unwrap();
-    answer_openai(&mocks, valid_key(Provider::Openai), "ok").await;
+    let (app, mocks, sdk, key) = with_an_openai_key_saying("ok").await;
 
     // Settings: read, change the tone, which then reaches the provider as a system instruction.
     let settings = sdk.settings().get_ai().await.unwrap();
