@@ -19,6 +19,25 @@ async fn insert_event(c: &impl GenericClient, e: &OutboxEvent) -> StoreResult<()
     Ok(())
 }
 
+/// Ends a conditional write's transaction: when the write applied (`n == 1`), its event joins
+/// the outbox and `stale` is announced to the other replicas in the same transaction. Whether
+/// it applied is the answer.
+async fn commit_applied(
+    tx: deadpool_postgres::Transaction<'_>,
+    n: u64,
+    event: Option<OutboxEvent>,
+    stale: Stale,
+) -> StoreResult<bool> {
+    if n == 1 {
+        if let Some(e) = &event {
+            insert_event(&tx, e).await?;
+        }
+        notify(&tx, stale).await?;
+    }
+    tx.commit().await?;
+    Ok(n == 1)
+}
+
 impl Postgres {
     pub(in crate::store) async fn set_key_health(
         &self,
@@ -49,14 +68,7 @@ impl Postgres {
                 ],
             )
             .await?;
-        if n == 1 {
-            if let Some(e) = &event {
-                insert_event(&tx, e).await?;
-            }
-            notify(&tx, Stale::KEYS).await?;
-        }
-        tx.commit().await?;
-        Ok(n == 1)
+        commit_applied(tx, n, event, Stale::KEYS).await
     }
 
     pub(in crate::store) async fn add_health_tallies(&self, tallies: Arc<Vec<HealthTally>>) -> StoreResult<()> {
@@ -131,14 +143,7 @@ impl Postgres {
                 &[&id, &at],
             )
             .await?;
-        if n == 1 {
-            if let Some(e) = &event {
-                insert_event(&tx, e).await?;
-            }
-            notify(&tx, Stale::LISTS).await?;
-        }
-        tx.commit().await?;
-        Ok(n == 1)
+        commit_applied(tx, n, event, Stale::LISTS).await
     }
 
     pub(in crate::store) async fn key_health_counts(&self) -> StoreResult<Vec<(Option<KeyStatus>, u64)>> {

@@ -18,6 +18,17 @@ fn insert_event(c: &Connection, e: &OutboxEvent) -> StoreResult<()> {
     Ok(())
 }
 
+/// After a conditional write: when it applied (`n == 1`), its event joins the outbox in the
+/// same transaction. Whether it applied is the answer.
+fn applied(tx: &Connection, n: usize, event: Option<&OutboxEvent>) -> StoreResult<bool> {
+    if n == 1
+        && let Some(e) = event
+    {
+        insert_event(tx, e)?;
+    }
+    Ok(n == 1)
+}
+
 impl Sqlite {
     pub(in crate::store) async fn set_key_health(
         &self,
@@ -39,12 +50,7 @@ impl Sqlite {
                  WHERE org_id = ?1 AND id = ?2 AND ifnull(health_status, '') <> ?3",
                 params![org_id, id, ch.status.as_str(), ch.at, ok, ch.last_success_at, ch.retest_at.map(|t| t as i64)],
             )?;
-            if n == 1
-                && let Some(e) = &event
-            {
-                insert_event(tx, e)?;
-            }
-            Ok(n == 1)
+            applied(tx, n, event.as_ref())
         })
         .await
     }
@@ -118,12 +124,7 @@ impl Sqlite {
                 "UPDATE provider_keys SET rotation_notified_at = ?2 WHERE id = ?1 AND rotation_notified_at IS NULL",
                 params![id, at],
             )?;
-            if n == 1
-                && let Some(e) = &event
-            {
-                insert_event(tx, e)?;
-            }
-            Ok(n == 1)
+            applied(tx, n, event.as_ref())
         })
         .await
     }
