@@ -12,14 +12,27 @@ use super::Core;
 use crate::metrics::ProviderCall;
 use crate::providers::{ChatRequest, ChatResponse, ChatStream, ProviderFailure, VerifyOutcome};
 
-fn outcome<T>(result: &Result<T, ProviderFailure>) -> &'static str {
-    match result {
-        Ok(_) => KeyStatus::Ok.as_str(),
-        Err(failure) => failure.0.as_str(),
-    }
-}
-
 impl Core {
+    /// Runs a provider `call` that can fail, timed and counted under `kind` when metrics are on.
+    async fn observed<T>(
+        &self,
+        provider: Provider,
+        kind: ProviderCall,
+        call: impl Future<Output = Result<T, ProviderFailure>>,
+    ) -> Result<T, ProviderFailure> {
+        if !self.metrics.is_enabled() {
+            return call.await;
+        }
+        let started = Instant::now();
+        let result = call.await;
+        let outcome = match &result {
+            Ok(_) => KeyStatus::Ok.as_str(),
+            Err(failure) => failure.0.as_str(),
+        };
+        self.metrics.provider_call(provider.as_str(), kind, outcome, started.elapsed());
+        result
+    }
+
     /// [`crate::providers::Providers::complete`], observed.
     pub(crate) async fn provider_complete(
         &self,
@@ -27,13 +40,7 @@ impl Core {
         key: &SecretString,
         req: &ChatRequest,
     ) -> Result<ChatResponse, ProviderFailure> {
-        if !self.metrics.is_enabled() {
-            return self.providers.complete(provider, key, req).await;
-        }
-        let started = Instant::now();
-        let result = self.providers.complete(provider, key, req).await;
-        self.metrics.provider_call(provider.as_str(), ProviderCall::Completion, outcome(&result), started.elapsed());
-        result
+        self.observed(provider, ProviderCall::Completion, self.providers.complete(provider, key, req)).await
     }
 
     /// [`crate::providers::Providers::stream`], observed until the answer's head.
@@ -43,13 +50,7 @@ impl Core {
         key: &SecretString,
         req: &ChatRequest,
     ) -> Result<ChatStream, ProviderFailure> {
-        if !self.metrics.is_enabled() {
-            return self.providers.stream(provider, key, req).await;
-        }
-        let started = Instant::now();
-        let result = self.providers.stream(provider, key, req).await;
-        self.metrics.provider_call(provider.as_str(), ProviderCall::Stream, outcome(&result), started.elapsed());
-        result
+        self.observed(provider, ProviderCall::Stream, self.providers.stream(provider, key, req)).await
     }
 
     /// [`crate::providers::Providers::verify_key`], observed.
