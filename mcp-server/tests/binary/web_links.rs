@@ -61,7 +61,8 @@ async fn printed_links_follow_the_public_url_and_their_tokens_never_reach_the_lo
         "the link alone grants nothing"
     );
 
-    let log = server.log();
+    // The log is read line by line from the server's stderr: wait for the last request's line.
+    let log = server.wait_for_log("path=/connect/{token}").await;
     assert!(
         log.contains("/sign-in/link/{token}") && log.contains("/connect/{token}"),
         "paths are logged as templates: {log}"

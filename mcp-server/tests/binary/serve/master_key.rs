@@ -23,7 +23,8 @@ async fn the_first_start_creates_a_private_key_file_and_prints_a_working_bootstr
     assert_eq!(base64::engine::general_purpose::STANDARD.decode(master.trim()).unwrap().len(), 32);
 
     let key = server.bootstrap_key().await;
-    let log = server.log();
+    // The welcome is read line by line from stderr: wait for its last line, the sign-in link.
+    let log = server.wait_for_log("/sign-in/link/").await;
     assert!(log.contains("WARN"), "a warning: {log}");
     assert!(log.contains("master key file"), "the warning names the key file: {log}");
     assert!(log.contains("claude mcp add --transport http converra"), "how to use the key: {log}");
