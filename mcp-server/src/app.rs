@@ -147,7 +147,8 @@ impl App {
                 if !public_url.https && !public_url.is_loopback() {
                     tracing::warn!(public_url = %public_url.base, "CONVERRA_WEB_ALLOW_HTTP=1: web sign-in cookies travel unencrypted over plain http");
                 }
-                routes = routes.merge(crate::web::routes(crate::web::Site::new(&public_url)));
+                let site = crate::web::Site::new(&public_url, config.trusted_proxies.clone());
+                routes = routes.merge(crate::web::routes(site));
             }
             Some(why) => tracing::warn!("{why}"),
         }

@@ -14,7 +14,9 @@ use crate::core::vault::Key;
 use crate::providers::{AllowanceLimits, ProviderConfig, Timeouts};
 
 mod public_url;
+mod trusted_proxies;
 pub use public_url::PublicUrl;
+pub use trusted_proxies::TrustedProxies;
 
 /// Where the master key comes from.
 #[derive(Clone)]
@@ -69,6 +71,9 @@ pub struct Config {
     /// `CONVERRA_WEB_ALLOW_HTTP=1`: the operator accepts session cookies over plain `http` on a
     /// host other than this machine (a network the operator trusts).
     pub web_allow_http: bool,
+    /// `CONVERRA_TRUSTED_PROXIES`: reverse proxies whose `X-Forwarded-For` names the client
+    /// (for the web face's sign-in bucket); none by default.
+    pub trusted_proxies: TrustedProxies,
     /// `CONVERRA_METRICS_TOKEN`: `/metrics` on the main listener, behind this Bearer token.
     pub metrics_token: Option<SecretString>,
     /// `CONVERRA_METRICS_ADDR`: `/metrics` on a listener of its own, without a token.
@@ -189,6 +194,10 @@ impl Config {
             health,
             public_url: get("CONVERRA_PUBLIC_URL").map(|u| PublicUrl::parse(&u).map(|p| p.base)).transpose()?,
             web_allow_http: get("CONVERRA_WEB_ALLOW_HTTP").is_some_and(|v| v == "1" || v == "true"),
+            trusted_proxies: get("CONVERRA_TRUSTED_PROXIES")
+                .map(|v| TrustedProxies::parse(&v))
+                .transpose()?
+                .unwrap_or_default(),
             metrics_token: metrics_token(&get)?,
             metrics_addr: match get("CONVERRA_METRICS_ADDR") {
                 Some(a) => Some(a.parse().map_err(|_| ConfigError::Invalid {

@@ -7,7 +7,8 @@
 //!   403), and it spends the caller's plan bucket like any other request that does work.
 //! - [`SignInForm`]: the sign-in forms, before any session: `Host` and `Origin` as above, the
 //!   CSRF cookie and field must match (double submit), and the client address's sign-in
-//!   bucket is spent before the credentials are looked at.
+//!   bucket is spent before the credentials are looked at (the TCP peer's address, or from a
+//!   proxy in `CONVERRA_TRUSTED_PROXIES` the client its `X-Forwarded-For` names).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -57,6 +58,17 @@ impl Signed {
         let cookie = cookie(&parts.headers, site.session_cookie()).ok_or(WebError::SignedOut)?;
         Ok(SecretString::from(cookie.to_owned()))
     }
+}
+
+/// The client's address for the sign-in bucket: the TCP peer's, or from a trusted proxy the one
+/// its `X-Forwarded-For` names (see `config::TrustedProxies`).
+fn client_address(parts: &Parts, site: &Site) -> String {
+    let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<SocketAddr>>() else {
+        return "unknown".to_owned();
+    };
+    // A value that is not text reads as a bad hop, which ends the walk.
+    let forwarded = parts.headers.get_all("x-forwarded-for").iter().map(|v| v.to_str().unwrap_or(""));
+    site.proxies.client(peer.ip(), forwarded).to_string()
 }
 
 fn site(parts: &Parts) -> Arc<Site> {
@@ -151,10 +163,7 @@ impl<T: DeserializeOwned> FromRequest<Arc<Core>> for SignInForm<T> {
         check_host(&parts, &site)?;
         check_origin(&parts, &site)?;
         let expected = cookie(&parts.headers, site.csrf_cookie()).unwrap_or_default().to_owned();
-        let client = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map_or_else(|| "unknown".to_owned(), |ConnectInfo(addr)| addr.ip().to_string());
+        let client = client_address(&parts, &site);
         let bytes = body(Request::from_parts(parts, body_in)).await?;
         if !csrf_field(&bytes).is_some_and(|given| same(&given, &expected)) {
             return Err(WebError::Csrf);

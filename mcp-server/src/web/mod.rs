@@ -28,21 +28,23 @@ use axum::response::Redirect;
 use axum::routing::{get, post};
 use tower_http::set_header::SetResponseHeaderLayer;
 
-use crate::config::PublicUrl;
+use crate::config::{PublicUrl, TrustedProxies};
 use crate::core::Core;
 
 /// Where the web face is served, from `CONVERRA_PUBLIC_URL`: what cookies are called and which
-/// `Host` and `Origin` a browser's request must carry.
+/// `Host` and `Origin` a browser's request must carry; and, from `CONVERRA_TRUSTED_PROXIES`,
+/// whose word on the client's address counts.
 #[derive(Debug, Clone)]
 pub struct Site {
     secure: bool,
     authority: String,
     origin: String,
+    proxies: TrustedProxies,
 }
 
 impl Site {
-    pub fn new(url: &PublicUrl) -> Self {
-        Self { secure: url.https, authority: url.authority.clone(), origin: url.origin() }
+    pub fn new(url: &PublicUrl, proxies: TrustedProxies) -> Self {
+        Self { secure: url.https, authority: url.authority.clone(), origin: url.origin(), proxies }
     }
 
     /// The session cookie's name: `__Host-` only where the browser will accept it (https).

@@ -53,7 +53,23 @@ pub struct Visitor {
 
 impl Visitor {
     pub fn new(app: &TestApp) -> Self {
-        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        Self::with_headers(app, reqwest::header::HeaderMap::new())
+    }
+
+    /// A browser behind a reverse proxy: every request carries `X-Forwarded-For: forwarded_for`
+    /// (the test server's peer, 127.0.0.1, plays the proxy).
+    pub fn forwarded_for(app: &TestApp, forwarded_for: &str) -> Self {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("x-forwarded-for", forwarded_for.parse().unwrap());
+        Self::with_headers(app, headers)
+    }
+
+    fn with_headers(app: &TestApp, headers: reqwest::header::HeaderMap) -> Self {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .default_headers(headers)
+            .build()
+            .unwrap();
         Self { base: app.base_url.clone(), http, cookies: Mutex::default() }
     }
 

@@ -1,8 +1,9 @@
 //! The web face's security rules over plain HTTP: cookies and their flags, CSRF tokens on
 //! every form, the headers of every page, the session cookie refused by the APIs, login links
 //! used once and only in time, sessions that end with their member or API key, the `Host`
-//! check, and the sign-in attempts bucket.
+//! check, and the sign-in attempts bucket (per client address, behind a trusted proxy too).
 
+use converra_server::config::TrustedProxies;
 use converra_test_kit::{Options, spawn_app, spawn_app_with};
 use serde_json::json;
 
@@ -233,6 +234,30 @@ async fn sign_in_attempts_are_limited_per_client_address() {
     assert_eq!(limited.status, 429);
     assert!(limited.body.contains("Too many attempts"), "{}", limited.body);
     assert!(limited.set_cookie("converra_session").is_none(), "not even the right key gets in");
+    // No proxy is trusted by default: a client cannot pick another bucket by naming an address.
+    let spoofer = Visitor::forwarded_for(&app, "198.51.100.20");
+    assert_eq!(spoofer.sign_in_with_key(&app.api_key).await.status, 429);
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_client_address_has_its_own_sign_in_bucket() {
+    let options = Options {
+        configure: Some(|c| c.trusted_proxies = TrustedProxies::parse("127.0.0.1, 10.0.0.0/8").unwrap()),
+        ..Default::default()
+    };
+    let app = spawn_app_with(options).await;
+    let guesser = Visitor::forwarded_for(&app, "203.0.113.7, 10.1.2.3");
+    for _ in 0..10 {
+        assert_eq!(guesser.sign_in_with_key("sk_test_not_a_real_key").await.status, 401);
+    }
+    assert_eq!(guesser.sign_in_with_key(&app.api_key).await.status, 429, "the guesser is limited");
+    // Another person behind the same proxy still signs in.
+    let colleague = Visitor::forwarded_for(&app, "198.51.100.20");
+    let page = colleague.sign_in_with_key(&app.api_key).await;
+    assert_eq!((page.status, page.location()), (303, Some("/settings/integrations")), "{}", page.body);
+    // What the guesser writes left of what the proxy appended changes nothing.
+    let forger = Visitor::forwarded_for(&app, "198.51.100.20, 203.0.113.7");
+    assert_eq!(forger.sign_in_with_key(&app.api_key).await.status, 429);
 }
 
 #[tokio::test]
