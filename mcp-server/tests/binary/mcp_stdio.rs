@@ -35,8 +35,12 @@ fn init(dir: &Path) -> String {
 }
 
 async fn launch(dir: &Path, key: &str) -> Client {
+    launch_with(dir, key, &[]).await
+}
+
+async fn launch_with(dir: &Path, key: &str, envs: &[(&str, &str)]) -> Client {
     let cmd = tokio::process::Command::from(in_vault(dir)).configure(|cmd| {
-        cmd.arg("mcp").env("CONVERRA_API_KEY", key);
+        cmd.arg("mcp").env("CONVERRA_API_KEY", key).envs(envs.iter().copied());
     });
     ().serve(TokioChildProcess::new(cmd).expect("converra mcp starts")).await.expect("the stdio server initializes")
 }
@@ -83,6 +87,21 @@ async fn stdio_serves_the_same_tools_as_the_init_key() {
     let body: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(body, json!({"error": {"code": "NOT_FOUND", "message": "Provider key not found"}}));
 
+    client.cancel().await.ok();
+}
+
+#[tokio::test]
+async fn a_connect_link_from_stdio_points_at_the_public_url() {
+    // The stdio process serves no pages: its links must lead to the server people open.
+    let dir = tempfile::tempdir().unwrap();
+    let key = init(dir.path());
+    let client = launch_with(dir.path(), &key, &[("CONVERRA_PUBLIC_URL", "https://converra.example.com/")]).await;
+    let answer = call(&client, "add_provider_key", json!({"provider": "openai", "name": "Production"})).await;
+    assert_ne!(answer.is_error, Some(true), "{answer:?}");
+    let answer = answer.structured_content.unwrap();
+    let url = answer["connect_link"]["url"].as_str().expect("a connect link");
+    assert!(url.starts_with("https://converra.example.com/connect/"), "{url}");
+    assert!(answer["next_step"].as_str().unwrap().contains(url), "{answer}");
     client.cancel().await.ok();
 }
 
