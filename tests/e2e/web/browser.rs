@@ -43,18 +43,24 @@ impl Chrome {
         self.client.goto(&url).await.expect("the page opens");
     }
 
+    /// The element `css` names, waiting (up to 5 s) for it: after a click that submits a form,
+    /// the next page may not have arrived yet.
+    async fn find(&self, css: &str) -> fantoccini::elements::Element {
+        for _ in 0..100 {
+            if let Ok(element) = self.client.find(Locator::Css(css)).await {
+                return element;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("no {css} on the page: {}", self.text().await)
+    }
+
     async fn fill(&self, css: &str, text: &str) {
-        self.client
-            .find(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("{css}: {e}"))
-            .send_keys(text)
-            .await
-            .unwrap();
+        self.find(css).await.send_keys(text).await.unwrap();
     }
 
     async fn click(&self, css: &str) {
-        self.client.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}")).click().await.unwrap();
+        self.find(css).await.click().await.unwrap();
     }
 
     /// The text a person reads on the page.
@@ -298,7 +304,7 @@ async fn a_member_sees_status_only_and_an_owner_changes_ai_settings() {
     chrome.open("/settings/api-keys").await;
     chrome.fill("#key-name", "CI").await;
     chrome.click("main form button[type=submit]").await;
-    let shown = chrome.client.find(Locator::Css("#new-key")).await.unwrap().prop("value").await.unwrap().unwrap();
+    let shown = chrome.find("#new-key").await.prop("value").await.unwrap().unwrap();
     assert!(shown.starts_with("sk_live_"), "{shown}");
     chrome.shot("api-keys").await;
     chrome.close().await;
