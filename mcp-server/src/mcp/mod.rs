@@ -28,6 +28,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::config::Config;
 use crate::core::Core;
+use crate::core::access::Bucket;
 use error::ToolError;
 
 /// Where the Streamable HTTP endpoint is mounted.
@@ -174,8 +175,9 @@ impl ServerHandler for ConverraMcp {
         mut context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, rmcp::ErrorData> {
         if let Some(key) = &self.stdio_key {
-            match self.core.caller_for_token(key.expose_secret()).await {
-                Ok(caller) => {
+            // The plan bucket, as over HTTP: a refusal is a RATE_LIMITED tool result.
+            match self.core.admit_token(key.expose_secret(), Bucket::Plan).await {
+                Ok((caller, _)) => {
                     context.extensions.insert(caller);
                 }
                 Err(e) => return Ok(ToolError(e).into_result().into()),

@@ -1,5 +1,6 @@
 //! `converra mcp`: the same tools over stdin/stdout, driven by rmcp's child-process client
-//! against the real binary, as a client that launches a process would.
+//! against the real binary, as a client that launches a process would: the same key checks
+//! and plan bucket before every tool call, and links built from the public URL.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -102,6 +103,30 @@ async fn a_connect_link_from_stdio_points_at_the_public_url() {
     let url = answer["connect_link"]["url"].as_str().expect("a connect link");
     assert!(url.starts_with("https://converra.example.com/connect/"), "{url}");
     assert!(answer["next_step"].as_str().unwrap().contains(url), "{answer}");
+    client.cancel().await.ok();
+}
+
+#[tokio::test]
+async fn stdio_tool_calls_spend_the_keys_plan_bucket() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = init(dir.path());
+    let out = in_vault(dir.path())
+        .args(["admin", "org", "set-plan", "stdio", "enterprise", "--rate-limit", "2"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let client = launch(dir.path(), &key).await;
+    for _ in 0..2 {
+        let listed = call(&client, "list_provider_keys", json!({})).await;
+        assert_ne!(listed.is_error, Some(true), "{listed:?}");
+    }
+    // The third call in the minute is refused as a tool result the model can read.
+    let refused = call(&client, "list_provider_keys", json!({})).await;
+    assert_eq!(refused.is_error, Some(true), "{refused:?}");
+    let body: Value = serde_json::from_str(&refused.content[0].as_text().unwrap().text).unwrap();
+    assert_eq!(body["error"]["code"], "RATE_LIMITED", "{body}");
+    // Protocol traffic is not work: the tools are still listed.
+    assert_eq!(client.list_all_tools().await.expect("tools/list").len(), MCP_TOOLS.len());
     client.cancel().await.ok();
 }
 

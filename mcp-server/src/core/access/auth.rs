@@ -142,6 +142,12 @@ impl Core {
     ) -> Result<(Caller, RateLimitInfo)> {
         let header = authorization.ok_or(Error::Unauthorized(AuthError::Missing))?;
         let token = bearer(header).map_err(Error::Unauthorized)?;
+        self.admit_token(token, bucket).await
+    }
+
+    /// Resolves a bare token and takes one unit of `bucket`: the stdio MCP face's
+    /// `CONVERRA_API_KEY` before every `tools/call`, as the edge does for a request.
+    pub async fn admit_token(&self, token: &str, bucket: Bucket) -> Result<(Caller, RateLimitInfo)> {
         let caller = self.caller_for_token(token).await?;
         let taken = match bucket {
             Bucket::Plan => self.limits.check(&caller.api_key_id, caller.rate_limit_per_min).await,
@@ -160,7 +166,7 @@ impl Core {
         Ok((caller, taken))
     }
 
-    /// Resolves a bare token (the stdio MCP face's `CONVERRA_API_KEY`) without rate limiting.
+    /// Resolves a bare token without rate limiting (web sign-in spends its own bucket).
     pub async fn caller_for_token(&self, token: &str) -> Result<Caller> {
         let invalid = Error::Unauthorized(AuthError::Invalid);
         // Hash first, so an unknown lookup id and a wrong secret cost the same work.
