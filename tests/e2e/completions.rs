@@ -299,7 +299,8 @@ async fn ai_disabled_tone_and_validation() {
 #[tokio::test]
 async fn openai_compatible_api_answers_in_openais_shapes() {
     let (app, mocks) = app_with_mocks(&[]).await;
-    app.add_provider_key(&app.api_key, Provider::Anthropic, valid_key(Provider::Anthropic), Value::Null).await;
+    let stored =
+        app.add_provider_key(&app.api_key, Provider::Anthropic, valid_key(Provider::Anthropic), Value::Null).await;
     mocks.answer_text(Provider::Anthropic, valid_key(Provider::Anthropic), "claude-sonnet-4-5", "Hi!").await;
     mocks
         .answer_chat(
@@ -321,6 +322,9 @@ async fn openai_compatible_api_answers_in_openais_shapes() {
     assert_eq!(a.body["choices"][0]["finish_reason"], "stop");
     assert_eq!(a.body["usage"], json!({"prompt_tokens": 12, "completion_tokens": 5, "total_tokens": 17}));
     assert!(a.body["id"].as_str().unwrap().starts_with("chatcmpl-"));
+    // Which key paid, beside OpenAI's body (which has no place for it).
+    assert_eq!(a.header("x-converra-key-source"), Some("organization"));
+    assert_eq!(a.header("x-converra-key-id"), stored["id"].as_str());
 
     let streamed = app
         .request(reqwest::Method::POST, "/v1/chat/completions", &app.api_key)
@@ -330,6 +334,8 @@ async fn openai_compatible_api_answers_in_openais_shapes() {
         .await
         .unwrap();
     assert_eq!(streamed.headers()["content-type"], "text/event-stream");
+    assert_eq!(streamed.headers()["x-converra-key-source"], "organization");
+    assert_eq!(streamed.headers()["x-converra-key-id"].to_str().unwrap(), stored["id"].as_str().unwrap());
     let text = streamed.text().await.unwrap();
     let data: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("data: ")).collect();
     assert_eq!(data.last(), Some(&"[DONE]"));

@@ -138,6 +138,8 @@ async fn a_client_that_disconnects_mid_stream_is_counted_with_estimated_tokens()
     let mut response =
         app.request(reqwest::Method::POST, "/v1/chat/completions", &app.api_key).json(&ask).send().await.unwrap();
     assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["x-converra-key-source"], "platform");
+    assert!(response.headers().get("x-converra-key-id").is_none(), "the platform key has no id to show");
     read_until(&mut response, "dwell in it").await;
     drop(response);
     let usage = usage_when(&app, |u| u["totals"]["requests"] == 2).await;

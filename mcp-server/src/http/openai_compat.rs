@@ -1,15 +1,16 @@
 //! The OpenAI-compatible face: `POST /v1/chat/completions` (streaming and not) and
 //! `GET /v1/models`, in OpenAI's exact shapes and error format, so official OpenAI clients work
-//! by changing only their base URL and key. The project comes from `X-Converra-Project`.
+//! by changing only their base URL and key. The project comes from `X-Converra-Project`; which
+//! key paid goes back in `X-Converra-Key-Source` and `X-Converra-Key-Id`.
 
 use std::convert::Infallible;
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
-use converra::{CompletionRequest, ErrorCode, FinishReason, Message, MessageRole};
+use converra::{CompletionChunk, CompletionRequest, ErrorCode, FinishReason, KeySourceInfo, Message, MessageRole};
 use futures_util::StreamExt;
 
 use crate::core::{Caller, Core, Error, ids};
@@ -155,9 +156,17 @@ pub async fn chat_completions(
     let created = ids::unix_now();
     if !stream {
         let c = core.complete(&caller, request).await?;
-        return Ok(axum::Json(whole_answer(c, model, created)).into_response());
+        let headers = key_source_headers(&c.key_source);
+        return Ok((headers, axum::Json(whole_answer(c, model, created))).into_response());
     }
-    let chunks = core.stream(&caller, request).await?;
+    let mut chunks = core.stream(&caller, request).await?;
+    // The first item, ready at once, names the key that pays: into the headers, as above.
+    let first = chunks.next().await;
+    let headers = match &first {
+        Some(Ok(CompletionChunk { key_source: Some(source), .. })) => key_source_headers(source),
+        _ => HeaderMap::new(),
+    };
+    let chunks = futures_util::stream::iter(first).chain(chunks);
     let chunk = move |id: &str, delta: Delta, finish: Option<String>, usage: Option<WireUsage>, choices: bool| {
         ChatCompletionChunk {
             id: format!("chatcmpl-{}", id.trim_start_matches("cmpl_")),
@@ -200,8 +209,22 @@ pub async fn chat_completions(
         })
         .chain(futures_util::stream::once(async { Event::default().data("[DONE]") }))
         .map(Ok::<_, Infallible>);
-    Ok(Sse::new(events).into_response())
+    Ok((headers, Sse::new(events)).into_response())
 }
+
+/// `X-Converra-Key-Source` (`project`, `organization` or `platform`) and, for a stored key,
+/// `X-Converra-Key-Id`: OpenAI's body has no place for which key paid, so it goes beside it.
+fn key_source_headers(source: &KeySourceInfo) -> HeaderMap {
+    let mut headers = HeaderMap::with_capacity(2);
+    headers.insert(KEY_SOURCE, HeaderValue::from_static(source.scope.as_str()));
+    if let Some(id) = source.key_id.as_deref().and_then(|id| HeaderValue::from_str(id).ok()) {
+        headers.insert(KEY_ID, id);
+    }
+    headers
+}
+
+const KEY_SOURCE: HeaderName = HeaderName::from_static("x-converra-key-source");
+const KEY_ID: HeaderName = HeaderName::from_static("x-converra-key-id");
 
 /// A whole completion in OpenAI's `chat.completion` shape.
 fn whole_answer(c: converra::Completion, model: String, created: u64) -> ChatCompletion {
