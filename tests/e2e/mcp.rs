@@ -79,6 +79,8 @@ async fn initialize_names_the_server_and_lists_seven_tools_with_schemas_and_anno
     for tool in MCP_TOOLS {
         assert!(instructions.contains(tool), "instructions mention {tool}");
     }
+    // They recommend what add_provider_key's own description does: the connect link.
+    assert!(instructions.contains("add_provider_key WITHOUT api_key"), "{instructions}");
     assert!(info.capabilities.tools.is_some());
 
     let tools = client.list_all_tools().await.expect("tools/list");

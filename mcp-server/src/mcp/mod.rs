@@ -43,8 +43,9 @@ with: that member's role in one organization, in that key's environment (live or
 - Which key a completion would use, and why: resolve_provider_key.
 - Run a prompt on a provider's model with the organization's key: run_completion.
 - Token usage and the plan's remaining monthly allowance: get_usage.
-- Store a key: prefer asking the user to run `converra keys add` in a terminal (it reads the secret from stdin), so \
-the secret never enters this conversation; add_provider_key is for when they choose to give it here.
+- Store a key: call add_provider_key WITHOUT api_key; it answers with a one-time link (connect_link.url) for the \
+user to open in a browser, where they paste the key, so the secret never enters this conversation (in a terminal, \
+`converra keys add` does the same from stdin). Pass api_key only when the user has chosen to give the key here.
 - Remove a key for good: revoke_provider_key (irreversible: confirm with the user first).
 Members may list, resolve, run completions and read usage; admins and owners also add, test and revoke keys. \
 Errors are tool errors whose text is {\"error\": {\"code\", \"message\"}}: FORBIDDEN (role too low), NOT_FOUND \
