@@ -6,12 +6,13 @@ use maud::{DOCTYPE, Markup, PreEscaped, html};
 use crate::core::Caller;
 
 /// The settings pages, in navigation order: path and label.
-const NAV: [(&str, &str); 5] = [
+const NAV: [(&str, &str); 6] = [
     ("/settings/integrations", "Integrations"),
     ("/settings/projects", "Projects"),
     ("/settings/ai", "AI settings"),
     ("/settings/usage", "Usage"),
     ("/settings/api-keys", "API keys"),
+    ("/settings/members", "Members"),
 ];
 
 fn head(title: &str) -> Markup {

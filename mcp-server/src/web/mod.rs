@@ -17,6 +17,7 @@ mod error;
 mod guard;
 mod integrations;
 mod layout;
+mod members;
 mod settings;
 mod sign_in;
 
@@ -87,6 +88,9 @@ pub fn routes(site: Site) -> Router<Arc<Core>> {
         .route("/settings/usage", get(settings::usage))
         .route("/settings/api-keys", get(settings::api_keys).post(settings::create_api_key))
         .route("/settings/api-keys/{id}/revoke", post(settings::revoke_api_key))
+        .route(members::PATH, get(members::page).post(members::add))
+        .route("/settings/members/{id}/role", post(members::change_role))
+        .route("/settings/members/{id}/remove", post(members::remove))
         .route("/assets/style.css", get(assets::style))
         .route("/assets/copy.js", get(assets::copy_script));
     let set = |name, value| SetResponseHeaderLayer::overriding(name, HeaderValue::from_static(value));

@@ -307,6 +307,13 @@ async fn a_member_sees_status_only_and_an_owner_changes_ai_settings() {
     let shown = chrome.find("#new-key").await.prop("value").await.unwrap().unwrap();
     assert!(shown.starts_with("sk_live_"), "{shown}");
     chrome.shot("api-keys").await;
+    chrome.open("/settings/members").await;
+    chrome.fill("#member-email", "new@default.example").await;
+    chrome.click("main form.stack button[type=submit]").await;
+    chrome.expect("Added new@default.example as member.").await;
+    let link = chrome.find("#sign-in-link").await.prop("value").await.unwrap().unwrap();
+    assert!(link.contains("/sign-in/link/"), "{link}");
+    chrome.shot("members").await;
     chrome.close().await;
 }
 

@@ -1,10 +1,11 @@
 //! The web face: its security rules over plain HTTP (`security.rs`, `connect.rs`, `pages.rs`,
-//! run everywhere), and the pages in a real headless Chromium (`browser.rs`, ignored unless
+//! `members.rs`, run everywhere), and the pages in a real headless Chromium (`browser.rs`, ignored unless
 //! Chromium and chromedriver are installed). `Visitor` is a browser reduced to what the rules
 //! need: a cookie jar, no redirects followed, forms posted with their CSRF token.
 
 mod browser;
 mod connect;
+mod members;
 mod pages;
 mod security;
 

@@ -2,6 +2,7 @@
 //! promote an owner; the last owner can be neither removed nor demoted.
 
 use converra::{CreateMember, Me, MeApiKey, MeMember, Member, Organization, Role, UpdateMember};
+use secrecy::SecretString;
 use serde_json::json;
 
 use super::Caller;
@@ -62,6 +63,15 @@ impl Core {
             Err(e) if e.is_unique_violation() => Err(Error::Conflict("A member with this email already exists".into())),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Adds a member and a one-time sign-in link for them (the web face's *Add member*): the
+    /// admin hands it over. Only for a member just created, whose role the caller could grant:
+    /// a link for an existing member would let an admin act as them.
+    pub async fn create_member_with_link(&self, caller: &Caller, req: CreateMember) -> Result<(Member, SecretString)> {
+        let member = self.create_member(caller, req).await?;
+        let link = self.login_link_for(caller.org_id.clone(), member.id.clone()).await?;
+        Ok((member, link))
     }
 
     pub async fn update_member(&self, caller: &Caller, id: &str, req: UpdateMember) -> Result<Member> {

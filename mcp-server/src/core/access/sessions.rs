@@ -75,14 +75,20 @@ impl Core {
             .into_iter()
             .find(|m| m.email.eq_ignore_ascii_case(email))
             .ok_or(Error::NotFound("Member"))?;
+        self.login_link_for(org.id, member.id).await
+    }
+
+    /// A one-time sign-in URL for a member, 10 minutes, built from the public URL. Callers
+    /// decide who may have one: the operator's CLI, or the admin who just added the member.
+    pub(super) async fn login_link_for(&self, org_id: String, member_id: String) -> Result<SecretString> {
         let token = random_token();
         let now = ids::unix_now() as i64;
         self.store
             .insert_web_token(WebTokenRow {
                 hash: token_hash(token.expose_secret()),
                 kind: WebTokenKind::Login,
-                org_id: org.id,
-                member_id: member.id,
+                org_id,
+                member_id,
                 provider: None,
                 name: None,
                 project_id: None,

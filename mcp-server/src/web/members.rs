@@ -1,0 +1,175 @@
+//! Settings → Members: who is in the organization and with which role. Admins and owners add
+//! members (with a one-time sign-in link to hand over), change roles and remove members; the
+//! core's rules apply (an admin can neither make nor touch an owner; the last owner stays).
+//! Members see who manages the organization, and nothing to change.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::http::header::CACHE_CONTROL;
+use axum::response::{IntoResponse, Response};
+use converra::{CreateMember, Member, Role, UpdateMember};
+use maud::{Markup, html};
+use secrecy::ExposeSecret;
+use serde::Deserialize;
+
+use super::error::{WebResult, explain};
+use super::guard::{Signed, SignedForm};
+use super::layout::{self, Notice, csrf_field, nothing, when};
+use super::settings::Empty;
+use crate::core::Core;
+
+pub const PATH: &str = "/settings/members";
+pub const MEMBERS_SENTENCE: &str = "Members are managed by workspace admins and owners.";
+
+/// The roles `signed` may grant, lowest first (owners only by an owner).
+fn grantable(signed: &Signed) -> Vec<Role> {
+    let mut roles = vec![Role::Member, Role::Admin];
+    if signed.caller.role == Role::Owner {
+        roles.push(Role::Owner);
+    }
+    roles
+}
+
+fn role_select(id: &str, label: &str, roles: &[Role], current: Role) -> Markup {
+    html! {
+        select id=(id) name="role" aria-label=(label) {
+            @for r in roles { option value=(r.as_str()) selected[*r == current] { (r.as_str()) } }
+        }
+    }
+}
+
+async fn members_page(core: &Core, signed: &Signed, shown: Markup, notice: &Option<Notice>) -> WebResult<Markup> {
+    if signed.caller.require_admin().is_err() {
+        let body = html! { (layout::notice(notice)) p.muted { (MEMBERS_SENTENCE) } };
+        return Ok(layout::page("Members", PATH, &signed.caller, &signed.csrf, body));
+    }
+    let members = core.list_members(&signed.caller).await?;
+    let roles = grantable(signed);
+    let body = html! {
+        (layout::notice(notice))
+        (shown)
+        section.card {
+            h2 { "Add member" }
+            form.stack method="post" action=(PATH) {
+                (csrf_field(&signed.csrf))
+                label for="member-email" { "Email" }
+                input id="member-email" type="email" name="email" required maxlength="254" placeholder="name@example.com";
+                label for="member-role" { "Role" }
+                (role_select("member-role", "Role", &roles, Role::Member))
+                button type="submit" { "Add member" }
+            }
+        }
+        table {
+            thead { tr { th { "Member" } th { "Role" } th.wide { "Added" } th { "" } } }
+            tbody { @for m in &members { (member_row(signed, &roles, m)) } }
+        }
+    };
+    Ok(layout::page("Members", PATH, &signed.caller, &signed.csrf, body))
+}
+
+/// One member: the role, changeable where the caller may grant it, and *Remove*.
+fn member_row(signed: &Signed, roles: &[Role], m: &Member) -> Markup {
+    let manageable = roles.contains(&m.role);
+    let select_id = format!("role-{}", m.id);
+    html! {
+        tr {
+            td { (m.email) @if m.id == signed.caller.member_id { br; span.muted { "you" } } }
+            td {
+                @if manageable {
+                    form.inline method="post" action=(format!("{PATH}/{}/role", m.id)) {
+                        (csrf_field(&signed.csrf))
+                        (role_select(&select_id, &format!("Role of {}", m.email), roles, m.role))
+                        button.secondary type="submit" { "Change role" }
+                    }
+                } @else { (m.role.as_str()) }
+            }
+            td.wide { (when(&m.created_at)) }
+            td { @if manageable {
+                form.inline method="post" action=(format!("{PATH}/{}/remove", m.id)) {
+                    (csrf_field(&signed.csrf)) button.danger type="submit" { "Remove" }
+                }
+            } }
+        }
+    }
+}
+
+pub async fn page(State(core): State<Arc<Core>>, signed: Signed) -> WebResult<Response> {
+    Ok(members_page(&core, &signed, nothing(), &None).await?.into_response())
+}
+
+#[derive(Deserialize)]
+pub struct AddForm {
+    email: String,
+    role: Role,
+}
+
+pub async fn add(State(core): State<Arc<Core>>, f: SignedForm<AddForm>) -> WebResult<Response> {
+    let outcome =
+        core.create_member_with_link(&f.caller, CreateMember { email: f.form.email, role: f.form.role }).await;
+    let signed = Signed::new(f.caller, f.csrf);
+    match outcome {
+        Ok((member, link)) => {
+            let shown = html! {
+                section.card {
+                    h2 { "Sign-in link for " (member.email) }
+                    p { "Give it to them only: it signs them in once, within 10 minutes. Later, they sign in with \
+                         an API key, or you run " code { "converra admin login-link" } " for a new link." }
+                    div.secret-once {
+                        input id="sign-in-link" type="text" readonly value=(link.expose_secret()) aria-label="Sign-in link";
+                        button.secondary type="button" data-copy="sign-in-link" { "Copy" }
+                    }
+                    script src="/assets/copy.js" {}
+                }
+            };
+            let notice = Notice::ok(format!("Added {} as {}.", member.email, member.role.as_str()));
+            let page = members_page(&core, &signed, shown, &notice).await?;
+            // The link is in this page: no cache, no back-button copy.
+            Ok(([(CACHE_CONTROL, "no-store")], page).into_response())
+        }
+        Err(e) => {
+            let (status, text) = explain(&e);
+            Ok((status, members_page(&core, &signed, nothing(), &Notice::error(text)).await?).into_response())
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct RoleForm {
+    role: Role,
+}
+
+pub async fn change_role(
+    State(core): State<Arc<Core>>,
+    Path(id): Path<String>,
+    f: SignedForm<RoleForm>,
+) -> WebResult<Response> {
+    let outcome = core.update_member(&f.caller, &id, UpdateMember { role: f.form.role }).await;
+    let signed = Signed::new(f.caller, f.csrf);
+    let (status, notice) = match outcome {
+        Ok(m) => (StatusCode::OK, Notice::ok(format!("{} is now {}.", m.email, m.role.as_str()))),
+        Err(e) => {
+            let (status, text) = explain(&e);
+            (status, Notice::error(text))
+        }
+    };
+    Ok((status, members_page(&core, &signed, nothing(), &notice).await?).into_response())
+}
+
+pub async fn remove(
+    State(core): State<Arc<Core>>,
+    Path(id): Path<String>,
+    f: SignedForm<Empty>,
+) -> WebResult<Response> {
+    let outcome = core.remove_member(&f.caller, &id).await;
+    let signed = Signed::new(f.caller, f.csrf);
+    let (status, notice) = match outcome {
+        Ok(()) => (StatusCode::OK, Notice::ok("Member removed: their API keys and sessions stop working now.")),
+        Err(e) => {
+            let (status, text) = explain(&e);
+            (status, Notice::error(text))
+        }
+    };
+    Ok((status, members_page(&core, &signed, nothing(), &notice).await?).into_response())
+}

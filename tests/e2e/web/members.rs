@@ -1,0 +1,84 @@
+//! Settings → Members over HTTP: an owner adds a member and hands over the one-time sign-in
+//! link, changes roles and removes members; an admin can neither make an owner nor touch one,
+//! even with a forged form; the last owner stays; a member sees who manages members.
+
+use converra_test_kit::{TestApp, spawn_app};
+
+use super::{Page, Visitor, owner_email, signed_in};
+
+const PATH: &str = "/settings/members";
+
+/// The value of the read-only field `id` on a page.
+fn field(page: &Page, id: &str) -> String {
+    let at = page.body.find(&format!(r#"id="{id}""#)).unwrap_or_else(|| panic!("no #{id}: {}", page.body));
+    let rest = &page.body[at..];
+    let rest = &rest[rest.find(r#"value=""#).unwrap() + r#"value=""#.len()..];
+    rest[..rest.find('"').unwrap()].to_owned()
+}
+
+/// The member id of `email`, over REST.
+async fn member_id(app: &TestApp, email: &str) -> String {
+    let members = app.get("/api/v1/members", &app.api_key).await.body;
+    let found = members["data"].as_array().unwrap().iter().find(|m| m["email"] == email);
+    found.unwrap_or_else(|| panic!("{email} is not a member: {members}"))["id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn an_owner_adds_a_member_whose_link_signs_them_in_then_changes_their_role_and_removes_them() {
+    let app = spawn_app().await;
+    let owner = signed_in(&app, &app.api_key).await;
+    let added = owner.submit(PATH, PATH, &[("email", "dev@example.com"), ("role", "member")]).await;
+    assert_eq!(added.status, 200, "{}", added.body);
+    assert!(added.body.contains("Added dev@example.com as member."), "{}", added.body);
+    assert_eq!(added.headers["cache-control"], "no-store", "the link is on this page: never cached");
+    let link = field(&added, "sign-in-link");
+    assert!(link.starts_with(&format!("{}/sign-in/link/", app.base_url)), "{link}");
+
+    // The link signs the new member in; a member sees who manages members, and no form.
+    let dev = Visitor::new(&app);
+    let signed = dev.sign_in_with_link(&link).await;
+    assert_eq!((signed.status, signed.location()), (303, Some("/settings/integrations")), "{}", signed.body);
+    let seen = dev.get(PATH).await;
+    assert!(seen.body.contains("Members are managed by workspace admins and owners."), "{}", seen.body);
+    assert!(!seen.body.contains("dev@example.com</td>") && !seen.body.contains("Add member"), "{}", seen.body);
+
+    let id = member_id(&app, "dev@example.com").await;
+    let promoted = owner.submit(PATH, &format!("{PATH}/{id}/role"), &[("role", "admin")]).await;
+    assert!(promoted.body.contains("dev@example.com is now admin."), "{}", promoted.body);
+
+    // An admin adds members, but is offered no owner role and cannot forge one.
+    let as_admin = dev.get(PATH).await;
+    assert!(as_admin.body.contains("Add member") && !as_admin.body.contains(r#"value="owner""#), "{}", as_admin.body);
+    let forged = dev.submit(PATH, PATH, &[("email", "boss@example.com"), ("role", "owner")]).await;
+    assert_eq!(forged.status, 403, "{}", forged.body);
+    assert!(forged.body.contains("Only an owner can make someone an owner"), "{}", forged.body);
+    let owner_id = member_id(&app, &owner_email(&app).await).await;
+    let demote = dev.submit(PATH, &format!("{PATH}/{owner_id}/role"), &[("role", "member")]).await;
+    assert_eq!(demote.status, 403, "{}", demote.body);
+
+    // The last owner cannot step down.
+    let alone = owner.submit(PATH, &format!("{PATH}/{owner_id}/role"), &[("role", "admin")]).await;
+    assert_eq!(alone.status, 409, "{}", alone.body);
+    assert!(alone.body.contains("The last owner cannot be demoted: make another member owner first"), "{}", alone.body);
+
+    // Removed: the member's session ends at once.
+    let removed = owner.submit(PATH, &format!("{PATH}/{id}/remove"), &[]).await;
+    assert_eq!(removed.status, 200, "{}", removed.body);
+    assert!(removed.body.contains("Member removed"), "{}", removed.body);
+    assert!(!removed.body.contains("dev@example.com"), "{}", removed.body);
+    let after = dev.get(PATH).await;
+    assert_eq!((after.status, after.location()), (303, Some("/sign-in")));
+}
+
+#[tokio::test]
+async fn a_taken_email_or_a_bad_one_is_refused_in_words() {
+    let app = spawn_app().await;
+    let owner = signed_in(&app, &app.api_key).await;
+    let email = owner_email(&app).await;
+    let taken = owner.submit(PATH, PATH, &[("email", email.as_str()), ("role", "member")]).await;
+    assert_eq!(taken.status, 409, "{}", taken.body);
+    assert!(taken.body.contains("A member with this email already exists"), "{}", taken.body);
+    let bad = owner.submit(PATH, PATH, &[("email", "not-an-email"), ("role", "member")]).await;
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert!(!bad.body.contains("sign-in-link"), "no link for a member not added");
+}
