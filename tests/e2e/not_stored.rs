@@ -2,7 +2,7 @@
 //! stored, and the answer says so: `KEY_REJECTED` 422 when the provider refused the key itself
 //! (invalid, no permission, no quota), `PROVIDER_ERROR` 502 with the host that was tried when it
 //! could not be reached or rate-limited the test; always `stored: false`, the seeds' wording as
-//! the message, and nothing in the message beyond it.
+//! the message, and nothing in the message beyond it. The attempt is in the audit log, refused.
 
 use converra::{AddProviderKey, ErrorCode, KeyStatus, Provider, UpdateProviderKey};
 use converra_test_kit::providers::{MockProviders, insufficient_quota, permission_denied, revoked_key, valid_key};
@@ -52,6 +52,19 @@ async fn a_key_the_provider_refuses_is_rejected_as_the_callers_error_and_not_sto
         assert!(!refused.text.contains("exceeded your current quota"), "no provider text: {}", refused.text);
     }
     assert!(stored_keys(&app).await.is_empty(), "nothing was stored");
+    // Each attempt is in the audit log, refused, with nothing of the secret but its last four.
+    let audit = app.get("/api/v1/audit-events", &app.api_key).await;
+    let refusals: Vec<&Value> =
+        audit.body["data"].as_array().unwrap().iter().filter(|e| e["action"] == "provider_key.created").collect();
+    assert_eq!(refusals.len(), 3, "{}", audit.text);
+    let newest = refusals[0];
+    assert_eq!((&newest["outcome"], &newest["object_id"]), (&json!("failure"), &json!("")), "{newest}");
+    let detail = &newest["detail"];
+    assert_eq!(
+        (&detail["stored"], &detail["status"], &detail["last_four"]),
+        (&json!(false), &json!("permission_denied"), &json!("pppp"))
+    );
+    assert!(!audit.text.contains(&OPENAI_DENIED[8..24]), "{}", audit.text);
 
     // The SDK reads the same answer into one sentence.
     let sdk = app.sdk(&app.api_key);
@@ -115,6 +128,13 @@ async fn replacing_with_a_test_keeps_the_old_secret_unless_the_new_one_passes() 
     assert_not_stored(&refused, "invalid_key", None, revoked_key(Provider::Openai));
     let kept = app.get(&path, &app.api_key).await;
     assert_eq!((&kept.body["masked"], &kept.body["status"]), (&masked, &json!("untested")), "{}", kept.text);
+    let audit = app.get("/api/v1/audit-events", &app.api_key).await;
+    let newest = &audit.body["data"][0];
+    assert_eq!(
+        (&newest["action"], &newest["object_id"], &newest["outcome"]),
+        (&json!("provider_key.updated"), &json!(id), &json!("failure"))
+    );
+    assert_eq!((&newest["detail"]["stored"], &newest["detail"]["status"]), (&json!(false), &json!("invalid_key")));
 
     let update = UpdateProviderKey::new(OPENAI_REPLACEMENT).test_first();
     let replaced = app.sdk(&app.api_key).provider_keys().update(&id, update).await.unwrap();

@@ -313,6 +313,11 @@ impl Store {
 
     // --- audit -------------------------------------------------------------------------------
 
+    /// An event with no change beside it: an attempt refused before anything was written.
+    pub async fn record_audit(&self, event: NewAuditEvent) -> StoreResult<()> {
+        dispatch!(self.record_audit(event))
+    }
+
     /// The organization's newest events first.
     pub async fn audit_events(&self, org_id: &str, limit: u32) -> StoreResult<Vec<AuditEvent>> {
         dispatch!(self.audit_events(org_id, limit))

@@ -26,7 +26,8 @@ pub struct AuditEvent {
     pub action: String,
     /// The kind of object, e.g. `provider_key`.
     pub object_type: String,
-    /// The object's id.
+    /// The object's id; empty for an attempt that created nothing (a provider key refused by
+    /// its test on add: `outcome` `failure`, `detail.stored` false).
     pub object_id: String,
     /// Non-secret details (e.g. `last_four`, the new role, the test outcome).
     pub detail: serde_json::Value,

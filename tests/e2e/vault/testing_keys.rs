@@ -165,8 +165,11 @@ async fn adding_with_test_first_refuses_to_save_a_key_the_provider_rejects() {
     assert_no_secret(&refused.text, &[revoked_key(Provider::Deepseek)]);
     assert!(!refused.text.contains("Authentication Fails"), "{}", refused.text);
     assert!(list(&app, &app.api_key, "").await.is_empty(), "a rejected key is not saved");
+    // The attempt is audited as a failure that stored nothing.
     let events = app.get("/api/v1/audit-events", &app.api_key).await;
-    assert!(!events.text.contains("provider_key.created"), "{}", events.text);
+    let created = &events.body["data"][0];
+    assert_eq!((&created["action"], &created["outcome"]), (&json!("provider_key.created"), &json!("failure")));
+    assert_eq!((&created["object_id"], &created["detail"]["stored"]), (&json!(""), &json!(false)), "{created}");
 
     let accepted = app
         .add_provider_key(&app.api_key, Provider::Deepseek, valid_key(Provider::Deepseek), json!({"test": true}))

@@ -119,8 +119,20 @@ impl Core {
         let secret = format::normalize(req.provider, &req.api_key)?;
         self.check_project(caller, req.project_id.as_deref()).await?;
         let environment: Environment = req.environment.unwrap_or(caller.environment);
-        let last_test = if req.test { Some(self.test_before_storing(req.provider, &secret).await?) } else { None };
         let (masked, last_four) = format::mask(&secret);
+        let last_test = if req.test {
+            let tested = self.test_before_storing(req.provider, &secret).await;
+            if let Err(e) = &tested {
+                let detail = json!({"provider": req.provider.as_str(), "environment": environment.as_str(),
+                    "project_id": req.project_id, "last_four": last_four, "name": name});
+                let event =
+                    audit::event(&caller.org_id, caller.actor(), "provider_key.created", "provider_key", "", detail);
+                self.audit_not_stored(event, e).await;
+            }
+            Some(tested?)
+        } else {
+            None
+        };
         let now = ids::now();
         let mut row = ProviderKeyRow {
             id: ids::new_id("pk"),
@@ -163,6 +175,20 @@ impl Core {
         })
     }
 
+    /// Records an add or a replace refused by its test (`outcome: failure`, `stored: false`,
+    /// the test's status; on an add the object id is empty: nothing was stored). Not being able
+    /// to record it is logged, not returned: the caller must still hear why the key was refused.
+    async fn audit_not_stored(&self, mut event: crate::store::NewAuditEvent, e: &Error) {
+        event.outcome = "failure";
+        if let (Some(detail), Error::NotStored { status, .. }) = (event.detail.as_object_mut(), e) {
+            detail.insert("stored".into(), false.into());
+            detail.insert("status".into(), status.as_str().into());
+        }
+        if let Err(e) = self.store.record_audit(event).await {
+            tracing::warn!(error = %e, "could not record a refused provider key in the audit log");
+        }
+    }
+
     pub async fn list_provider_keys(&self, caller: &Caller, filter: ProviderKeyFilter) -> Result<Vec<ProviderKey>> {
         if filter.project_id.as_deref().is_some_and(|p| !ids::well_formed("prj", p)) {
             return Ok(Vec::new()); // no project has that id
@@ -183,7 +209,15 @@ impl Core {
         let mut row = self.admin_row(caller, id).await?;
         let name = req.name.as_deref().map(|n| crate::core::access::validate_name("name", n, 100)).transpose()?;
         let secret = format::normalize(row.provider, &req.api_key)?;
-        let tested = if req.test { Some(self.test_before_storing(row.provider, &secret).await?) } else { None };
+        let tested = if req.test {
+            let tested = self.test_before_storing(row.provider, &secret).await;
+            if let Err(e) = &tested {
+                self.audit_not_stored(key_audit(caller, "provider_key.updated", &row, json!({})), e).await;
+            }
+            Some(tested?)
+        } else {
+            None
+        };
         let (masked, last_four) = format::mask(&secret);
         self.seal_for(&mut row, &secret).await?;
         row.last_four = last_four.clone();

@@ -40,6 +40,10 @@ pub(super) async fn insert_event(c: &impl GenericClient, org_id: &str, e: &Audit
 }
 
 impl Postgres {
+    pub(in crate::store) async fn record_audit(&self, event: NewAuditEvent) -> StoreResult<()> {
+        insert(&self.client().await?, &event).await
+    }
+
     pub(in crate::store) async fn audit_events(&self, org_id: &str, limit: u32) -> StoreResult<Vec<AuditEvent>> {
         let rows = self
             .client()

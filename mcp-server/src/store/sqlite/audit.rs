@@ -34,6 +34,10 @@ pub(super) fn insert_event(c: &Connection, org_id: &str, e: &AuditEvent) -> Stor
 }
 
 impl Sqlite {
+    pub(in crate::store) async fn record_audit(&self, event: NewAuditEvent) -> StoreResult<()> {
+        self.run(move |c| insert(c, &event)).await
+    }
+
     pub(in crate::store) async fn audit_events(&self, org_id: &str, limit: u32) -> StoreResult<Vec<AuditEvent>> {
         let org_id = org_id.to_owned();
         self.run(move |c| {
