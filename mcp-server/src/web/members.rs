@@ -8,7 +8,7 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::http::header::CACHE_CONTROL;
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use converra::{CreateMember, Member, Role, UpdateMember};
 use maud::{Markup, html};
 use secrecy::ExposeSecret;
@@ -163,6 +163,10 @@ pub async fn remove(
     f: SignedForm<Empty>,
 ) -> WebResult<Response> {
     let outcome = core.remove_member(&f.caller, &id).await;
+    if outcome.is_ok() && id == f.caller.member_id {
+        // They removed themselves: this session has just ended with them.
+        return Ok(Redirect::to("/sign-in").into_response());
+    }
     let signed = Signed::new(f.caller, f.csrf);
     let (status, notice) = match outcome {
         Ok(()) => (StatusCode::OK, Notice::ok("Member removed: their API keys and sessions stop working now.")),

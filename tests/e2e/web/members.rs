@@ -68,6 +68,14 @@ async fn an_owner_adds_a_member_whose_link_signs_them_in_then_changes_their_role
     assert!(!removed.body.contains("dev@example.com"), "{}", removed.body);
     let after = dev.get(PATH).await;
     assert_eq!((after.status, after.location()), (303, Some("/sign-in")));
+
+    // An admin who removes themselves is signed out with it.
+    let added = owner.submit(PATH, PATH, &[("email", "ops@example.com"), ("role", "admin")]).await;
+    let ops = Visitor::new(&app);
+    assert_eq!(ops.sign_in_with_link(&field(&added, "sign-in-link")).await.status, 303);
+    let ops_id = member_id(&app, "ops@example.com").await;
+    let left = ops.submit(PATH, &format!("{PATH}/{ops_id}/remove"), &[]).await;
+    assert_eq!((left.status, left.location()), (303, Some("/sign-in")), "{}", left.body);
 }
 
 #[tokio::test]
