@@ -110,7 +110,15 @@ pub async fn add(State(core): State<Arc<Core>>, f: SignedForm<AddForm>) -> WebRe
         core.create_member_with_link(&f.caller, CreateMember { email: f.form.email, role: f.form.role }).await;
     let signed = Signed::new(f.caller, f.csrf);
     match outcome {
-        Ok((member, link)) => {
+        Ok((member, None)) => {
+            let text = format!(
+                "Added {} as {}, but no sign-in link could be made just now: run `converra admin login-link` for one.",
+                member.email,
+                member.role.as_str()
+            );
+            Ok(members_page(&core, &signed, nothing(), &Notice::error(text)).await?.into_response())
+        }
+        Ok((member, Some(link))) => {
             let shown = html! {
                 section.card {
                     h2 { "Sign-in link for " (member.email) }
@@ -146,6 +154,10 @@ pub async fn change_role(
     f: SignedForm<RoleForm>,
 ) -> WebResult<Response> {
     let outcome = core.update_member(&f.caller, &id, UpdateMember { role: f.form.role }).await;
+    if outcome.is_ok() && id == f.caller.member_id {
+        // Their own role changed: read the page again as who they are now.
+        return Ok(Redirect::to(PATH).into_response());
+    }
     let signed = Signed::new(f.caller, f.csrf);
     let (status, notice) = match outcome {
         Ok(m) => (StatusCode::OK, Notice::ok(format!("{} is now {}.", m.email, m.role.as_str()))),

@@ -41,8 +41,37 @@ impl Core {
     }
 
     pub async fn create_member(&self, caller: &Caller, req: CreateMember) -> Result<Member> {
+        self.insert_member(caller, req, false).await
+    }
+
+    /// Adds a member and a one-time sign-in link for them (the web face's *Add member*): the
+    /// admin hands it over. Only for a member just created, whose role the caller could grant:
+    /// a link for an existing member would let an admin act as them. The link is `None` (and
+    /// logged) if it could not be written after the member was: they are added either way.
+    pub async fn create_member_with_link(
+        &self,
+        caller: &Caller,
+        req: CreateMember,
+    ) -> Result<(Member, Option<SecretString>)> {
+        let member = self.insert_member(caller, req, true).await?;
+        match self.login_link_for(caller.org_id.clone(), member.id.clone()).await {
+            Ok(link) => Ok((member, Some(link))),
+            Err(e) => {
+                tracing::warn!(member_id = %member.id, error = %e, "could not write a sign-in link for a new member");
+                Ok((member, None))
+            }
+        }
+    }
+
+    /// One member per email in an organization, whatever its case: `Owner@x.com` beside
+    /// `owner@x.com` would look like the same person on every page and in the audit log.
+    async fn insert_member(&self, caller: &Caller, req: CreateMember, sign_in_link: bool) -> Result<Member> {
         may_grant(caller, req.role)?;
         let email = super::orgs::validate_email(&req.email)?;
+        let taken = Error::Conflict("A member with this email already exists".into());
+        if self.store.members(&caller.org_id).await?.iter().any(|m| m.email.eq_ignore_ascii_case(&email)) {
+            return Err(taken);
+        }
         let row = MemberRow {
             id: ids::new_id("mem"),
             org_id: caller.org_id.clone(),
@@ -50,28 +79,16 @@ impl Core {
             role: req.role,
             created_at: ids::now(),
         };
-        let event = audit::event(
-            &caller.org_id,
-            caller.actor(),
-            "member.created",
-            "member",
-            &row.id,
-            json!({"role": req.role.as_str()}),
-        );
+        let mut detail = json!({"role": req.role.as_str()});
+        if sign_in_link {
+            detail["sign_in_link"] = true.into();
+        }
+        let event = audit::event(&caller.org_id, caller.actor(), "member.created", "member", &row.id, detail);
         match self.store.insert_member(row.clone(), event).await {
             Ok(()) => Ok(to_wire(row)),
-            Err(e) if e.is_unique_violation() => Err(Error::Conflict("A member with this email already exists".into())),
+            Err(e) if e.is_unique_violation() => Err(taken),
             Err(e) => Err(e.into()),
         }
-    }
-
-    /// Adds a member and a one-time sign-in link for them (the web face's *Add member*): the
-    /// admin hands it over. Only for a member just created, whose role the caller could grant:
-    /// a link for an existing member would let an admin act as them.
-    pub async fn create_member_with_link(&self, caller: &Caller, req: CreateMember) -> Result<(Member, SecretString)> {
-        let member = self.create_member(caller, req).await?;
-        let link = self.login_link_for(caller.org_id.clone(), member.id.clone()).await?;
-        Ok((member, link))
     }
 
     pub async fn update_member(&self, caller: &Caller, id: &str, req: UpdateMember) -> Result<Member> {
