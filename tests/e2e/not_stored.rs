@@ -134,7 +134,9 @@ async fn replacing_with_a_test_keeps_the_old_secret_unless_the_new_one_passes() 
         (&newest["action"], &newest["object_id"], &newest["outcome"]),
         (&json!("provider_key.updated"), &json!(id), &json!("failure"))
     );
-    assert_eq!((&newest["detail"]["stored"], &newest["detail"]["status"]), (&json!(false), &json!("invalid_key")));
+    let detail = &newest["detail"];
+    assert_eq!((&detail["stored"], &detail["status"]), (&json!(false), &json!("invalid_key")));
+    assert_eq!(detail["last_four"], "zzzz", "the refused secret's last four, not the stored one's");
 
     let update = UpdateProviderKey::new(OPENAI_REPLACEMENT).test_first();
     let replaced = app.sdk(&app.api_key).provider_keys().update(&id, update).await.unwrap();

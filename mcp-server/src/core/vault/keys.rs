@@ -212,7 +212,9 @@ impl Core {
         let tested = if req.test {
             let tested = self.test_before_storing(row.provider, &secret).await;
             if let Err(e) = &tested {
-                self.audit_not_stored(key_audit(caller, "provider_key.updated", &row, json!({})), e).await;
+                // The refused secret's last four, beside the stored key's id.
+                let refused = json!({"last_four": format::mask(&secret).1});
+                self.audit_not_stored(key_audit(caller, "provider_key.updated", &row, refused), e).await;
             }
             Some(tested?)
         } else {
