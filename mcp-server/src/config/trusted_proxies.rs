@@ -26,11 +26,10 @@ impl TrustedProxies {
             .map(str::trim)
             .filter(|s| !s.is_empty())
             .map(|entry| {
-                entry.parse::<IpNet>().or_else(|_| entry.parse::<IpAddr>().map(IpNet::from)).map_err(|_| {
-                    ConfigError::Invalid {
-                        name: "CONVERRA_TRUSTED_PROXIES",
-                        why: format!("`{entry}` is not an address or a network like 10.0.0.0/8"),
-                    }
+                let net = entry.parse::<IpNet>().or_else(|_| entry.parse::<IpAddr>().map(IpNet::from));
+                net.map(canonical).map_err(|_| ConfigError::Invalid {
+                    name: "CONVERRA_TRUSTED_PROXIES",
+                    why: format!("`{entry}` is not an address or a network like 10.0.0.0/8"),
                 })
             })
             .collect::<Result<_, _>>()?;
@@ -52,7 +51,7 @@ impl TrustedProxies {
         }
         let hops = forwarded_for.rev().flat_map(|value| value.rsplit(',')).map(str::trim);
         for hop in hops {
-            let Ok(ip) = hop.parse::<IpAddr>() else { break };
+            let Some(ip) = hop_address(hop) else { break };
             client = ip.to_canonical();
             if !self.trusts(client) {
                 break;
@@ -60,6 +59,27 @@ impl TrustedProxies {
         }
         client
     }
+}
+
+/// Addresses are compared as IPv4 where they are IPv4 (`::ffff:10.0.0.5` is `10.0.0.5`), so a
+/// network written IPv4-mapped is turned into its IPv4 form too.
+fn canonical(net: IpNet) -> IpNet {
+    match net {
+        IpNet::V6(v6) if v6.prefix_len() >= 96 => match v6.addr().to_ipv4_mapped() {
+            Some(v4) => ipnet::Ipv4Net::new(v4, v6.prefix_len() - 96).map_or(net, IpNet::V4),
+            None => net,
+        },
+        net => net,
+    }
+}
+
+/// One `X-Forwarded-For` entry: an address, or one with a port as some proxies write it
+/// (`203.0.113.7:51234`, `[2001:db8::1]:443`, `[2001:db8::1]`).
+fn hop_address(hop: &str) -> Option<IpAddr> {
+    hop.parse::<IpAddr>()
+        .ok()
+        .or_else(|| hop.parse::<std::net::SocketAddr>().ok().map(|s| s.ip()))
+        .or_else(|| hop.strip_prefix('[')?.strip_suffix(']')?.parse().ok())
 }
 
 #[cfg(test)]
@@ -88,6 +108,17 @@ mod tests {
         assert_eq!(client("10.0.0.2", &["10.9.9.9"]), ip("10.9.9.9"));
         // IPv4 seen through an IPv6 socket is the same address.
         assert_eq!(client("::ffff:10.0.0.2", &["198.51.100.1"]), ip("198.51.100.1"));
+        // Entries with ports, as some proxies write them.
+        assert_eq!(client("10.0.0.2", &["198.51.100.1:51234"]), ip("198.51.100.1"));
+        assert_eq!(client("10.0.0.2", &["[2001:db8::7]:443"]), ip("2001:db8::7"));
+        assert_eq!(client("10.0.0.2", &["[2001:db8::7]"]), ip("2001:db8::7"));
+    }
+
+    #[test]
+    fn a_proxy_listed_ipv4_mapped_is_its_ipv4_address() {
+        let proxies = TrustedProxies::parse("::ffff:10.0.0.5, ::ffff:192.168.0.0/112").unwrap();
+        assert_eq!(proxies.client(ip("10.0.0.5"), ["198.51.100.1"].into_iter()), ip("198.51.100.1"));
+        assert_eq!(proxies.client(ip("192.168.3.4"), ["198.51.100.1"].into_iter()), ip("198.51.100.1"));
     }
 
     #[test]
