@@ -155,16 +155,18 @@ pub async fn chat_completions(
     let request = to_request(req, &headers)?;
     let created = ids::unix_now();
     if !stream {
-        let c = core.complete(&caller, request).await?;
-        let headers = key_source_headers(&c.key_source);
-        return Ok((headers, axum::Json(whole_answer(c, model, created))).into_response());
+        let mut c = core.complete(&caller, request).await?;
+        let source = KeySourceInfo { key_id: c.key_source.key_id.take(), masked: None, ..c.key_source };
+        let mut response = axum::Json(whole_answer(c, model, created)).into_response();
+        say_key_source(response.headers_mut(), source);
+        return Ok(response);
     }
     let mut chunks = core.stream(&caller, request).await?;
     // The first item, ready at once, names the key that pays: into the headers, as above.
     let first = chunks.next().await;
-    let headers = match &first {
-        Some(Ok(CompletionChunk { key_source: Some(source), .. })) => key_source_headers(source),
-        _ => HeaderMap::new(),
+    let source = match &first {
+        Some(Ok(CompletionChunk { key_source: Some(source), .. })) => Some(source.clone()),
+        _ => None,
     };
     let chunks = futures_util::stream::iter(first).chain(chunks);
     let chunk = move |id: &str, delta: Delta, finish: Option<String>, usage: Option<WireUsage>, choices: bool| {
@@ -209,18 +211,21 @@ pub async fn chat_completions(
         })
         .chain(futures_util::stream::once(async { Event::default().data("[DONE]") }))
         .map(Ok::<_, Infallible>);
-    Ok((headers, Sse::new(events)).into_response())
+    let mut response = Sse::new(events).into_response();
+    if let Some(source) = source {
+        say_key_source(response.headers_mut(), source);
+    }
+    Ok(response)
 }
 
 /// `X-Converra-Key-Source` (`project`, `organization` or `platform`) and, for a stored key,
 /// `X-Converra-Key-Id`: OpenAI's body has no place for which key paid, so it goes beside it.
-fn key_source_headers(source: &KeySourceInfo) -> HeaderMap {
-    let mut headers = HeaderMap::with_capacity(2);
+/// Written into the answer's own headers (no map of their own, no copy of the id).
+fn say_key_source(headers: &mut HeaderMap, source: KeySourceInfo) {
     headers.insert(KEY_SOURCE, HeaderValue::from_static(source.scope.as_str()));
-    if let Some(id) = source.key_id.as_deref().and_then(|id| HeaderValue::from_str(id).ok()) {
+    if let Some(id) = source.key_id.and_then(|id| HeaderValue::try_from(id).ok()) {
         headers.insert(KEY_ID, id);
     }
-    headers
 }
 
 const KEY_SOURCE: HeaderName = HeaderName::from_static("x-converra-key-source");
