@@ -153,7 +153,7 @@ fn provider_section(
                 @if active { span.badge.active { "Active" } } @else { span.badge { "Not configured" } }
             }
             @if !keys.is_empty() {
-                table.keys {
+                table.stacked {
                     thead { tr { th { "Key" } th { "Preview" } th { "State" } th { "Last test" } th { "In traffic" } @if admin { th { "Actions" } } } }
                     tbody { @for k in keys { (key_row(&signed.csrf, k, admin, names)) } }
                 }

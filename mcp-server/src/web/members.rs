@@ -61,7 +61,7 @@ async fn members_page(core: &Core, signed: &Signed, shown: Markup, notice: &Opti
                 button type="submit" { "Add member" }
             }
         }
-        table {
+        table.stacked {
             thead { tr { th { "Member" } th { "Role" } th.wide { "Added" } th { "" } } }
             tbody { @for m in &members { (member_row(signed, &roles, m)) } }
         }

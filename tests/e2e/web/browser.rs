@@ -235,13 +235,15 @@ async fn keys_are_added_tested_replaced_rolled_back_and_removed() {
     chrome.click("form[action$='/remove'] button").await;
     chrome.expect("Removed DeepSeek-Production. Now serving DeepSeek: your plan's monthly token allowance.").await;
 
-    // Usable at 375 px.
+    // Usable at 375 px: no settings page scrolls sideways.
     chrome.client.set_window_size(375, 900).await.unwrap();
-    chrome.open("/settings/integrations").await;
-    chrome.shot("integrations-375px").await;
-    let width: u64 =
-        chrome.client.execute("return document.documentElement.scrollWidth", vec![]).await.unwrap().as_u64().unwrap();
-    assert!(width <= 375, "no sideways scrolling at 375 px: {width}");
+    for page in ["integrations", "projects", "ai", "usage", "api-keys", "members"] {
+        chrome.open(&format!("/settings/{page}")).await;
+        chrome.shot(&format!("{page}-375px")).await;
+        let width = chrome.client.execute("return document.documentElement.scrollWidth", vec![]).await.unwrap();
+        let width = width.as_u64().unwrap();
+        assert!(width <= 375, "no sideways scrolling at 375 px on {page}: {width}");
+    }
     chrome.close().await;
 }
 
