@@ -243,6 +243,11 @@ async fn keys_are_added_tested_replaced_rolled_back_and_removed() {
         let width = chrome.client.execute("return document.documentElement.scrollWidth", vec![]).await.unwrap();
         let width = width.as_u64().unwrap();
         assert!(width <= 375, "no sideways scrolling at 375 px on {page}: {width}");
+        // No table with a button scrolls inside itself either (they stack their rows).
+        let script = "return [...document.querySelectorAll('table')]\
+                      .filter(t => t.querySelector('button') && t.scrollWidth > t.clientWidth).length";
+        let scrolling = chrome.client.execute(script, vec![]).await.unwrap().as_u64().unwrap();
+        assert_eq!(scrolling, 0, "a table with buttons scrolls sideways at 375 px on {page}");
     }
     chrome.close().await;
 }
