@@ -53,6 +53,21 @@ pub(super) fn explain(e: &Error) -> (StatusCode, String) {
     (status, text)
 }
 
+/// What a form's outcome says on the page it re-renders: the success's sentence with 200, or
+/// the error's words with its status.
+pub(super) fn notice_of<T>(
+    outcome: crate::core::Result<T>,
+    ok: impl FnOnce(T) -> String,
+) -> (StatusCode, Option<layout::Notice>) {
+    match outcome {
+        Ok(value) => (StatusCode::OK, layout::Notice::ok(ok(value))),
+        Err(e) => {
+            let (status, text) = explain(&e);
+            (status, layout::Notice::error(text))
+        }
+    }
+}
+
 impl IntoResponse for WebError {
     fn into_response(self) -> Response {
         let (status, text) = match self {

@@ -16,7 +16,7 @@ use maud::{Markup, html};
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use super::error::{WebResult, explain};
+use super::error::{WebResult, explain, notice_of};
 use super::guard::{Signed, SignedForm};
 use super::layout::{self, Notice, csrf_field, when};
 use crate::core::{Caller, Core};
@@ -194,14 +194,8 @@ async fn after<T>(
     outcome: crate::core::Result<T>,
     ok: impl FnOnce(T) -> String,
 ) -> WebResult<Response> {
-    let signed = Signed::new(caller, csrf);
-    match outcome {
-        Ok(value) => render(core, &signed, Notice::ok(ok(value)), StatusCode::OK).await,
-        Err(e) => {
-            let (status, text) = explain(&e);
-            render(core, &signed, Notice::error(text), status).await
-        }
-    }
+    let (status, notice) = notice_of(outcome, ok);
+    render(core, &Signed::new(caller, csrf), notice, status).await
 }
 
 #[derive(Deserialize)]

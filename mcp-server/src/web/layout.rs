@@ -100,6 +100,22 @@ pub fn notice(n: &Option<Notice>) -> Markup {
     }
 }
 
+/// A secret shown once, with a copy button (a new API key, a sign-in link): `id` names the
+/// read-only field. The page that carries it is sent `Cache-Control: no-store`.
+pub fn shown_once(title: Markup, text: Markup, id: &str, label: &str, secret: &str) -> Markup {
+    html! {
+        section.card {
+            h2 { (title) }
+            p { (text) }
+            div.secret-once {
+                input id=(id) type="text" readonly value=(secret) aria-label=(label);
+                button.secondary type="button" data-copy=(id) { "Copy" }
+            }
+            script src="/assets/copy.js" {}
+        }
+    }
+}
+
 /// A time as people read it: `2026-11-30 09:41 UTC` from RFC 3339.
 pub fn when(rfc3339: &str) -> String {
     match (rfc3339.get(..10), rfc3339.get(11..16)) {

@@ -6,7 +6,6 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::http::header::CACHE_CONTROL;
 use axum::response::{IntoResponse, Redirect, Response};
 use converra::{CreateMember, Member, Role, UpdateMember};
@@ -14,7 +13,7 @@ use maud::{Markup, html};
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 
-use super::error::{WebResult, explain};
+use super::error::{WebResult, explain, notice_of};
 use super::guard::{Signed, SignedForm};
 use super::layout::{self, Notice, csrf_field, nothing, when};
 use super::settings::Empty;
@@ -119,18 +118,12 @@ pub async fn add(State(core): State<Arc<Core>>, f: SignedForm<AddForm>) -> WebRe
             Ok(members_page(&core, &signed, nothing(), &Notice::error(text)).await?.into_response())
         }
         Ok((member, Some(link))) => {
-            let shown = html! {
-                section.card {
-                    h2 { "Sign-in link for " (member.email) }
-                    p { "Give it to them only: it signs them in once, within 10 minutes. Later, they sign in with \
-                         an API key, or you run " code { "converra admin login-link" } " for a new link." }
-                    div.secret-once {
-                        input id="sign-in-link" type="text" readonly value=(link.expose_secret()) aria-label="Sign-in link";
-                        button.secondary type="button" data-copy="sign-in-link" { "Copy" }
-                    }
-                    script src="/assets/copy.js" {}
-                }
+            let title = html! { "Sign-in link for " (member.email) };
+            let text = html! {
+                "Give it to them only: it signs them in once, within 10 minutes. Later, they sign in with an API \
+                 key, or you run " code { "converra admin login-link" } " for a new link."
             };
+            let shown = layout::shown_once(title, text, "sign-in-link", "Sign-in link", link.expose_secret());
             let notice = Notice::ok(format!("Added {} as {}.", member.email, member.role.as_str()));
             let page = members_page(&core, &signed, shown, &notice).await?;
             // The link is in this page: no cache, no back-button copy.
@@ -159,13 +152,7 @@ pub async fn change_role(
         return Ok(Redirect::to(PATH).into_response());
     }
     let signed = Signed::new(f.caller, f.csrf);
-    let (status, notice) = match outcome {
-        Ok(m) => (StatusCode::OK, Notice::ok(format!("{} is now {}.", m.email, m.role.as_str()))),
-        Err(e) => {
-            let (status, text) = explain(&e);
-            (status, Notice::error(text))
-        }
-    };
+    let (status, notice) = notice_of(outcome, |m| format!("{} is now {}.", m.email, m.role.as_str()));
     Ok((status, members_page(&core, &signed, nothing(), &notice).await?).into_response())
 }
 
@@ -180,12 +167,7 @@ pub async fn remove(
         return Ok(Redirect::to("/sign-in").into_response());
     }
     let signed = Signed::new(f.caller, f.csrf);
-    let (status, notice) = match outcome {
-        Ok(()) => (StatusCode::OK, Notice::ok("Member removed: their API keys and sessions stop working now.")),
-        Err(e) => {
-            let (status, text) = explain(&e);
-            (status, Notice::error(text))
-        }
-    };
+    let (status, notice) =
+        notice_of(outcome, |()| "Member removed: their API keys and sessions stop working now.".into());
     Ok((status, members_page(&core, &signed, nothing(), &notice).await?).into_response())
 }

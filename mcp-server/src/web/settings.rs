@@ -5,14 +5,13 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::http::header::CACHE_CONTROL;
 use axum::response::{IntoResponse, Response};
 use converra::{CreateApiKey, Environment, KeySource, Provider, Tone, UpdateAiSettings, UsageQuery};
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::error::{WebResult, explain};
+use super::error::{WebResult, explain, notice_of};
 use super::guard::{Signed, SignedForm};
 use super::integrations::label;
 use super::layout::{self, Notice, csrf_field, nothing, when};
@@ -194,17 +193,8 @@ pub async fn create_api_key(State(core): State<Arc<Core>>, f: SignedForm<CreateF
     match outcome {
         Ok(created) => {
             use secrecy::ExposeSecret;
-            let shown = html! {
-                section.card {
-                    h2 { "Your new API key" }
-                    p { "Copy it now: it is only shown once." }
-                    div.secret-once {
-                        input id="new-key" type="text" readonly value=(created.key.expose_secret()) aria-label="New API key";
-                        button.secondary type="button" data-copy="new-key" { "Copy" }
-                    }
-                    script src="/assets/copy.js" {}
-                }
-            };
+            let (title, text) = (html! { "Your new API key" }, html! { "Copy it now: it is only shown once." });
+            let shown = layout::shown_once(title, text, "new-key", "New API key", created.key.expose_secret());
             let page = api_keys_page(&core, &signed, shown, &None).await?;
             // The key is in this page: no cache, no back-button copy.
             Ok(([(CACHE_CONTROL, "no-store")], page).into_response())
@@ -226,12 +216,6 @@ pub async fn revoke_api_key(
 ) -> WebResult<Response> {
     let outcome = core.revoke_api_key(&f.caller, &id).await;
     let signed = Signed::new(f.caller, f.csrf);
-    let (status, notice) = match outcome {
-        Ok(()) => (StatusCode::OK, Notice::ok("API key revoked: requests with it fail from now on.")),
-        Err(e) => {
-            let (status, text) = explain(&e);
-            (status, Notice::error(text))
-        }
-    };
+    let (status, notice) = notice_of(outcome, |()| "API key revoked: requests with it fail from now on.".into());
     Ok((status, api_keys_page(&core, &signed, nothing(), &notice).await?).into_response())
 }
