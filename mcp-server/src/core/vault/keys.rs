@@ -63,16 +63,29 @@ fn key_audit(
     row: &ProviderKeyRow,
     extra: serde_json::Value,
 ) -> crate::store::NewAuditEvent {
-    let mut detail = json!({
-        "provider": row.provider.as_str(),
-        "environment": row.environment.as_str(),
-        "project_id": row.project_id,
-        "last_four": row.last_four,
-    });
-    if let (Some(d), Some(e)) = (detail.as_object_mut(), extra.as_object()) {
-        d.extend(e.clone());
-    }
+    let detail = key_detail(row.provider, row.environment, &row.project_id, &row.last_four, extra);
     audit::event(&caller.org_id, caller.actor(), action, "provider_key", &row.id, detail)
+}
+
+/// What every provider-key event says of its key (never more of the secret than its last
+/// four), with `extra`'s fields added or overriding.
+fn key_detail(
+    provider: converra::Provider,
+    environment: Environment,
+    project_id: &Option<String>,
+    last_four: &str,
+    extra: serde_json::Value,
+) -> serde_json::Value {
+    let mut detail = json!({
+        "provider": provider.as_str(),
+        "environment": environment.as_str(),
+        "project_id": project_id,
+        "last_four": last_four,
+    });
+    if let (Some(d), serde_json::Value::Object(e)) = (detail.as_object_mut(), extra) {
+        d.extend(e);
+    }
+    detail
 }
 
 impl Core {
@@ -121,15 +134,12 @@ impl Core {
         let environment: Environment = req.environment.unwrap_or(caller.environment);
         let (masked, last_four) = format::mask(&secret);
         let last_test = if req.test {
-            let tested = self.test_before_storing(req.provider, &secret).await;
-            if let Err(e) = &tested {
-                let detail = json!({"provider": req.provider.as_str(), "environment": environment.as_str(),
-                    "project_id": req.project_id, "last_four": last_four, "name": name});
-                let event =
-                    audit::event(&caller.org_id, caller.actor(), "provider_key.created", "provider_key", "", detail);
-                self.audit_not_stored(event, e).await;
-            }
-            Some(tested?)
+            // Refused, nothing is stored: the event has no object id.
+            let refused = || {
+                let detail = key_detail(req.provider, environment, &req.project_id, &last_four, json!({"name": name}));
+                audit::event(&caller.org_id, caller.actor(), "provider_key.created", "provider_key", "", detail)
+            };
+            Some(self.test_before_storing(req.provider, &secret, refused).await?)
         } else {
             None
         };
@@ -161,10 +171,17 @@ impl Core {
     }
 
     /// Tests a key before it is stored: a failure stores nothing and says so
-    /// ([`Error::NotStored`]: the key rejected, or the provider not reached and where).
-    async fn test_before_storing(&self, provider: converra::Provider, secret: &SecretString) -> Result<TestRecord> {
+    /// ([`Error::NotStored`]: the key rejected, or the provider not reached and where), and
+    /// the `refused` event goes into the audit log as a failure.
+    async fn test_before_storing(
+        &self,
+        provider: converra::Provider,
+        secret: &SecretString,
+        refused: impl FnOnce() -> crate::store::NewAuditEvent,
+    ) -> Result<TestRecord> {
         let outcome = self.provider_verify(provider, secret).await;
         if outcome.status != KeyStatus::Ok {
+            self.audit_not_stored(refused(), outcome.status).await;
             return Err(Error::NotStored { status: outcome.status, host: self.providers.host(provider) });
         }
         Ok(TestRecord {
@@ -176,11 +193,11 @@ impl Core {
     }
 
     /// Records an add or a replace refused by its test (`outcome: failure`, `stored: false`,
-    /// the test's status; on an add the object id is empty: nothing was stored). Not being able
-    /// to record it is logged, not returned: the caller must still hear why the key was refused.
-    async fn audit_not_stored(&self, mut event: crate::store::NewAuditEvent, e: &Error) {
+    /// the test's status). Not being able to record it is logged, not returned: the caller must
+    /// still hear why the key was refused.
+    async fn audit_not_stored(&self, mut event: crate::store::NewAuditEvent, status: KeyStatus) {
         event.outcome = "failure";
-        if let (Some(detail), Error::NotStored { status, .. }) = (event.detail.as_object_mut(), e) {
+        if let Some(detail) = event.detail.as_object_mut() {
             detail.insert("stored".into(), false.into());
             detail.insert("status".into(), status.as_str().into());
         }
@@ -210,13 +227,10 @@ impl Core {
         let name = req.name.as_deref().map(|n| crate::core::access::validate_name("name", n, 100)).transpose()?;
         let secret = format::normalize(row.provider, &req.api_key)?;
         let tested = if req.test {
-            let tested = self.test_before_storing(row.provider, &secret).await;
-            if let Err(e) = &tested {
-                // The refused secret's last four, beside the stored key's id.
-                let refused = json!({"last_four": format::mask(&secret).1});
-                self.audit_not_stored(key_audit(caller, "provider_key.updated", &row, refused), e).await;
-            }
-            Some(tested?)
+            // The refused secret's last four, beside the stored key's id.
+            let refused =
+                || key_audit(caller, "provider_key.updated", &row, json!({"last_four": format::mask(&secret).1}));
+            Some(self.test_before_storing(row.provider, &secret, refused).await?)
         } else {
             None
         };
