@@ -5,17 +5,9 @@
 use converra_test_kit::{TestApp, spawn_app};
 use serde_json::json;
 
-use super::{Page, Visitor, owner_email, signed_in};
+use super::{Visitor, owner_email, signed_in};
 
 const PATH: &str = "/settings/members";
-
-/// The value of the read-only field `id` on a page.
-fn field(page: &Page, id: &str) -> String {
-    let at = page.body.find(&format!(r#"id="{id}""#)).unwrap_or_else(|| panic!("no #{id}: {}", page.body));
-    let rest = &page.body[at..];
-    let rest = &rest[rest.find(r#"value=""#).unwrap() + r#"value=""#.len()..];
-    rest[..rest.find('"').unwrap()].to_owned()
-}
 
 /// The member id of `email`, over REST.
 async fn member_id(app: &TestApp, email: &str) -> String {
@@ -32,7 +24,7 @@ async fn an_owner_adds_a_member_whose_link_signs_them_in_then_changes_their_role
     assert_eq!(added.status, 200, "{}", added.body);
     assert!(added.body.contains("Added dev@example.com as member."), "{}", added.body);
     assert_eq!(added.headers["cache-control"], "no-store", "the link is on this page: never cached");
-    let link = field(&added, "sign-in-link");
+    let link = added.value_of("sign-in-link");
     assert!(link.starts_with(&format!("{}/sign-in/link/", app.base_url)), "{link}");
     let audit = app.get("/api/v1/audit-events", &app.api_key).await;
     let event = &audit.body["data"][0];
@@ -82,7 +74,7 @@ async fn an_owner_adds_a_member_whose_link_signs_them_in_then_changes_their_role
     // An admin who removes themselves is signed out with it.
     let added = owner.submit(PATH, PATH, &[("email", "ops@example.com"), ("role", "admin")]).await;
     let ops = Visitor::new(&app);
-    assert_eq!(ops.sign_in_with_link(&field(&added, "sign-in-link")).await.status, 303);
+    assert_eq!(ops.sign_in_with_link(&added.value_of("sign-in-link")).await.status, 303);
     let ops_id = member_id(&app, "ops@example.com").await;
     let left = ops.submit(PATH, &format!("{PATH}/{ops_id}/remove"), &[]).await;
     assert_eq!((left.status, left.location()), (303, Some("/sign-in")), "{}", left.body);

@@ -30,6 +30,14 @@ impl Page {
         rest[..rest.find('"').unwrap()].to_owned()
     }
 
+    /// The value of the field `id` (a key or link shown once).
+    pub fn value_of(&self, id: &str) -> String {
+        let at = self.body.find(&format!(r#"id="{id}""#)).unwrap_or_else(|| panic!("no #{id}: {}", self.body));
+        let rest = &self.body[at..];
+        let rest = &rest[rest.find(r#"value=""#).unwrap() + r#"value=""#.len()..];
+        rest[..rest.find('"').unwrap()].to_owned()
+    }
+
     pub fn location(&self) -> Option<&str> {
         self.headers.get(LOCATION).and_then(|l| l.to_str().ok())
     }
