@@ -210,25 +210,40 @@ fn runtime_builder(workers: Option<usize>) -> tokio::runtime::Builder {
 
 /// Logs go to stderr (stdout stays clean for `--json` output and the stdio MCP transport).
 fn init_logging(config: &Config) {
-    use tracing_subscriber::filter::LevelFilter;
-    // rmcp logs whole requests (tool arguments, which can hold a provider key) at debug level,
-    // and tokio-postgres every statement's parameters (hashes, ciphertexts, emails): both are
-    // capped at info whatever the filter says — a cap, never a raise.
+    use tracing_subscriber::filter::FilterExt;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::{Layer, fmt};
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log_filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let wanted = filter.max_level_hint().unwrap_or(LevelFilter::INFO);
-    let cap = wanted.min(LevelFilter::INFO);
-    // rmcp's info lines are transport chatter, three per stateless MCP call (~11 % of the
-    // call's work, `docs/performance.md`): at the default level they are left out, and they
-    // come back when debugging is asked for.
-    let rmcp = if wanted >= LevelFilter::DEBUG { LevelFilter::INFO } else { wanted.min(LevelFilter::WARN) };
-    let filter = filter
-        .add_directive(format!("rmcp={rmcp}").parse().expect("a level is a directive"))
-        .add_directive(format!("tokio_postgres={cap}").parse().expect("a level is a directive"));
+    let caps = log_caps(&filter);
+    // Every event must pass both the operator's filter and the caps: a cap is a filter of its
+    // own, so no directive in CONVERRA_LOG (however specific its target) can lift it.
+    let filter = filter.and(caps);
     // Colours only on a terminal: a log file or a pipe gets plain text.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
-    let _ = if config.log_json { builder.json().try_init() } else { builder.compact().try_init() };
+    let layer = fmt::layer().with_writer(std::io::stderr).with_ansi(ansi);
+    let layer = if config.log_json {
+        layer.json().with_filter(filter).boxed()
+    } else {
+        layer.compact().with_filter(filter).boxed()
+    };
+    let _ = tracing_subscriber::registry().with(layer).try_init();
+}
+
+/// The caps beside the operator's filter `wanted`. rmcp logs whole requests (tool arguments,
+/// which can hold a provider key) at debug level, and tokio-postgres every statement's
+/// parameters (hashes, ciphertexts, emails): both are capped at info — a cap, never a raise.
+/// rmcp's info lines are transport chatter, three per stateless MCP call (~11 % of the call's
+/// work, `docs/performance.md`): they are capped at warn unless debugging is asked for.
+fn log_caps(wanted: &tracing_subscriber::EnvFilter) -> tracing_subscriber::filter::Targets {
+    use tracing_subscriber::filter::LevelFilter;
+    let debugging = wanted.max_level_hint().unwrap_or(LevelFilter::INFO) >= LevelFilter::DEBUG;
+    let rmcp = if debugging { LevelFilter::INFO } else { LevelFilter::WARN };
+    tracing_subscriber::filter::Targets::new()
+        .with_default(LevelFilter::TRACE)
+        .with_target("rmcp", rmcp)
+        .with_target("tokio_postgres", LevelFilter::INFO)
 }
 
 #[cfg(test)]

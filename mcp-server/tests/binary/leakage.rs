@@ -3,6 +3,7 @@
 //! provider key, a Converra API key or the master key to its log, and no answer or audit event
 //! carries one either.
 
+use converra_test_kit::mcp::{call, connect_to};
 use converra_test_kit::providers::echoing_provider;
 use converra_test_kit::{Server, random_master_key};
 
@@ -134,4 +135,50 @@ async fn scenario(database_url: Option<String>) {
         }
         assert!(!text.contains("Incorrect API key provided"), "a provider's text was repeated: {text}");
     }
+}
+
+/// A filter that asks for rmcp's and tokio-postgres's debug lines by their most specific
+/// targets: the caps still hold (rmcp logs a tool call's arguments at debug, tokio-postgres
+/// every statement's parameters).
+const LIFTING_FILTER: &str =
+    "info,rmcp::service=debug,rmcp=trace,tokio_postgres=trace,tokio_postgres::query=debug,converra_server=debug";
+
+#[tokio::test]
+async fn no_directive_lifts_the_log_caps_over_an_mcp_add() {
+    caps_scenario(None).await;
+}
+
+#[tokio::test]
+#[ignore = "needs PostgreSQL (CONVERRA_TEST_DATABASE_URL), installed and started by .ci/run"]
+async fn no_directive_lifts_the_log_caps_over_an_mcp_add_on_postgres() {
+    caps_scenario(Some(converra_test_kit::fresh_postgres_database().await)).await;
+}
+
+/// An MCP `add_provider_key` (its secret a tool argument) to a server logging with
+/// `LIFTING_FILTER`: the secret is nowhere on stderr, and neither are tokio-postgres's
+/// statement lines.
+async fn caps_scenario(database_url: Option<String>) {
+    let dir = tempfile::tempdir().unwrap();
+    let master = random_master_key();
+    let mut envs = vec![("CONVERRA_MASTER_KEY", master.as_str()), ("CONVERRA_LOG", LIFTING_FILTER)];
+    if let Some(url) = &database_url {
+        envs.push(("CONVERRA_DATABASE_URL", url.as_str()));
+        envs.push(("CONVERRA_LOCAL_RATE_LIMITS", "1"));
+    }
+    let mut server = Server::start(CONVERRA, &dir.path().join("converra.db"), &envs).await;
+    let owner = server.bootstrap_key().await;
+    let client = connect_to(format!("{}/api/mcp", server.base), &owner).await;
+    let added =
+        call(&client, "add_provider_key", json!({"provider": "openai", "name": "caps", "api_key": OPENAI_KEY})).await;
+    assert_ne!(added.is_error, Some(true), "{added:?}");
+    let listed = call(&client, "list_provider_keys", json!({})).await;
+    assert_ne!(listed.is_error, Some(true), "{listed:?}");
+    drop(client);
+
+    let log = server.finish();
+    assert!(log.contains("DEBUG"), "the log ran at debug level: {log}");
+    for needle in needles(&[OPENAI_KEY]).iter().chain([&master]) {
+        assert!(!log.contains(needle.as_str()), "the log contains `{needle}`:\n{log}");
+    }
+    assert!(!log.contains("executing statement"), "tokio-postgres logged a statement:\n{log}");
 }

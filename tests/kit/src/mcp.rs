@@ -27,7 +27,13 @@ pub type Client = RunningService<RoleClient, ()>;
 /// The official rmcp client over Streamable HTTP at `app`'s `/api/mcp`, sending
 /// `Authorization: Bearer key` on every request.
 pub async fn connect(app: &TestApp, key: &str) -> Client {
-    let config = StreamableHttpClientTransportConfig::with_uri(app.url("/api/mcp")).auth_header(key);
+    connect_to(app.url("/api/mcp"), key).await
+}
+
+/// The same client at the MCP endpoint `url` (a server of any kind, e.g. the real binary's
+/// `{base}/api/mcp`).
+pub async fn connect_to(url: String, key: &str) -> Client {
+    let config = StreamableHttpClientTransportConfig::with_uri(url).auth_header(key);
     ().serve(StreamableHttpClientTransport::from_config(config)).await.expect("the MCP client initializes")
 }
 
