@@ -229,12 +229,7 @@ async fn rotate_master_key(config: &Config, new_key_file: &Path) -> Result<(), F
 /// `serve` would; the target is PostgreSQL.
 async fn migrate(config: &Config, from: Option<PathBuf>, to: Option<String>) -> Result<(), Failure> {
     let target_url = match to {
-        Some(url) if url_has_password(&url) => {
-            return Err(Failure::config(
-                "--to must not hold a password (it would show in `ps`): put the URL in CONVERRA_DATABASE_URL instead",
-            ));
-        }
-        Some(url) => secrecy::SecretString::from(url),
+        Some(url) => target_without_password(url)?,
         None => config.database_url.clone().ok_or_else(|| {
             Failure::config("no target: set CONVERRA_DATABASE_URL to the PostgreSQL database (or pass --to)")
         })?,
@@ -271,11 +266,23 @@ async fn migrate(config: &Config, from: Option<PathBuf>, to: Option<String>) -> 
     Ok(())
 }
 
-/// Whether a postgres:// URL carries a password (`user:password@host`).
-fn url_has_password(url: &str) -> bool {
-    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
-    let authority = rest.split(['/', '?']).next().unwrap_or_default();
-    authority.rsplit_once('@').is_some_and(|(userinfo, _)| userinfo.contains(':'))
+/// The `--to` target, refused (before anything connects) when it carries a password in any
+/// form the driver reads one: `postgres://user:password@host/db`, `postgres://user@host/db?password=…`
+/// or `host=h password=…`. A command line shows in `ps` and shell history; the environment
+/// does not. Neither the target nor the password is repeated in the message.
+fn target_without_password(to: String) -> Result<secrecy::SecretString, Failure> {
+    let parsed: tokio_postgres::Config = to.parse().map_err(|_| {
+        Failure::config(
+            "--to is not a PostgreSQL connection string (postgres://user@host/database, or host=… dbname=…)",
+        )
+    })?;
+    if parsed.get_password().is_some() {
+        return Err(Failure::config(
+            "--to must not hold a password (a command line shows in `ps` and the shell's history): \
+             set CONVERRA_DATABASE_URL in the environment to the whole URL instead, and leave out --to",
+        ));
+    }
+    Ok(secrecy::SecretString::from(to))
 }
 
 /// `admin backup`: the copy is created private (it holds encrypted provider keys and API-key
@@ -302,4 +309,35 @@ async fn backup(config: &Config, file: &Path) -> Result<(), Failure> {
         "The provider keys in it are encrypted under the master key, which is not in the backup: keep the master key ({master}) backed up too, separately."
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_migration_target_with_a_password_in_any_form_is_refused_without_repeating_it() {
+        for to in [
+            "postgres://u:hunter2@db.example/converra",
+            "postgres://u@db.example/converra?password=hunter2",
+            "postgresql://u@db.example/converra?sslmode=disable&password=hunter2",
+            "host=db.example user=u password=hunter2 dbname=converra",
+            "host=db.example user=u password='hunter2' dbname=converra",
+        ] {
+            let Err(refused) = target_without_password(to.to_owned()) else { panic!("{to} was accepted") };
+            assert_eq!(refused.code, 3, "{to}: a configuration failure");
+            assert!(refused.message.contains("must not hold a password"), "{to}: {}", refused.message);
+            assert!(!refused.message.contains("hunter2"), "{to}: {}", refused.message);
+        }
+    }
+
+    #[test]
+    fn a_migration_target_without_a_password_is_taken_as_written() {
+        for to in ["postgres://u@db.example/converra", "host=/run/postgresql user=u dbname=converra"] {
+            let target = target_without_password(to.to_owned()).unwrap_or_else(|f| panic!("{to}: {}", f.message));
+            assert_eq!(target.expose_secret(), to);
+        }
+        let Err(garbled) = target_without_password("postgres://u@[db".to_owned()) else { panic!("a bad URL passed") };
+        assert!(garbled.message.contains("not a PostgreSQL connection string"), "{}", garbled.message);
+    }
 }

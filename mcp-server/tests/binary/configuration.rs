@@ -58,3 +58,17 @@ fn a_master_key_that_is_set_but_empty_refuses_to_start() {
         assert!(!dir.path().join("converra.db.master.key").exists(), "no development key was generated");
     }
 }
+
+#[test]
+fn admin_migrate_refuses_a_password_in_the_target_in_any_form_before_connecting() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("converra.db");
+    // Port 1 on loopback: nothing listens there, so a run that connected would fail otherwise.
+    for to in ["postgres://u@127.0.0.1:1/db?password=hunter2", "host=127.0.0.1 port=1 user=u password=hunter2"] {
+        let output = run(CONVERRA.command(&["admin", "migrate", "--from", db.to_str().unwrap(), "--to", to], &[]));
+        let stderr = stderr_of(&output);
+        assert_eq!(output.status.code(), Some(3), "{to}: {stderr}");
+        assert!(stderr.contains("must not hold a password") && stderr.contains("CONVERRA_DATABASE_URL"), "{stderr}");
+        assert!(!stderr.contains("hunter2"), "the password was repeated: {stderr}");
+    }
+}
