@@ -35,8 +35,32 @@ pub fn signature(secret: &[u8], timestamp: u64, body: &str) -> String {
     crate::core::ids::hex(&mac.finalize().into_bytes())
 }
 
+/// The host of `url` when it is `http://` to a host that is not loopback (`localhost`,
+/// 127.0.0.0/8, `::1`).
+fn plain_http_elsewhere(url: &str) -> Option<String> {
+    let url = reqwest::Url::parse(url).ok().filter(|u| u.scheme() == "http")?;
+    let host = url.host_str().unwrap_or_default().trim_start_matches('[').trim_end_matches(']');
+    let loopback = match host.parse::<std::net::IpAddr>() {
+        Ok(ip) => ip.is_loopback(),
+        Err(_) => {
+            let name = host.trim_end_matches('.').to_ascii_lowercase();
+            name == "localhost" || name.ends_with(".localhost")
+        }
+    };
+    (!loopback).then(|| host.to_owned())
+}
+
 impl Webhook {
+    /// The webhook at `url`. Events posted in plain http to another host cross the network
+    /// readable (and their signature only proves who sent them): said once in the log, at start.
     pub fn new(url: String, secret: SecretString) -> Self {
+        // The host only: a receiver's URL may carry a token in its path or query.
+        if let Some(host) = plain_http_elsewhere(&url) {
+            tracing::warn!(
+                webhook_host = %host,
+                "CONVERRA_WEBHOOK_URL is plain http to a host other than this one: events cross the network unencrypted; use https://"
+            );
+        }
         let client = reqwest::Client::builder()
             .timeout(TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
@@ -75,6 +99,23 @@ mod tests {
         let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(b"Jefe").unwrap();
         mac.update(b"0.what do ya want for nothing?");
         assert!(mac.verify_slice(&hex(&sig)).is_ok());
+    }
+
+    #[test]
+    fn plain_http_is_flagged_unless_the_receiver_is_on_this_host() {
+        for elsewhere in ["http://hooks.example.com/c", "http://10.0.0.5:8080/h", "http://[2001:db8::1]/h"] {
+            assert!(plain_http_elsewhere(elsewhere).is_some(), "{elsewhere}");
+        }
+        for fine in [
+            "https://hooks.example.com/c",
+            "http://localhost:9000/h",
+            "http://127.0.0.1:9000/h",
+            "http://127.8.9.10/h",
+            "http://[::1]:9000/h",
+            "http://LOCALHOST./h",
+        ] {
+            assert_eq!(plain_http_elsewhere(fine), None, "{fine}");
+        }
     }
 
     fn hex(s: &str) -> Vec<u8> {

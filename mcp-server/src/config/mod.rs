@@ -293,6 +293,10 @@ fn health_config(get: &impl Fn(&str) -> Option<String>) -> Result<HealthConfig, 
     let webhook = match (get("CONVERRA_WEBHOOK_URL"), get("CONVERRA_WEBHOOK_SECRET")) {
         (None, None) => None,
         (Some(url), Some(secret)) if url.starts_with("http://") || url.starts_with("https://") => {
+/// The shortest `CONVERRA_WEBHOOK_SECRET`: 32 characters, as long as the HMAC-SHA256 output
+/// it keys (a guessable secret lets anyone forge events).
+const WEBHOOK_SECRET_MIN: usize = 32;
+
             Some((url, SecretString::from(secret)))
         }
         (Some(url), Some(_)) => {
@@ -305,6 +309,15 @@ fn health_config(get: &impl Fn(&str) -> Option<String>) -> Result<HealthConfig, 
             return Err(ConfigError::Invalid {
                 name: "CONVERRA_WEBHOOK_SECRET",
                 why: "is required with CONVERRA_WEBHOOK_URL: it signs every event".into(),
+            });
+        }
+        (Some(_), Some(secret)) if secret.chars().count() < WEBHOOK_SECRET_MIN => {
+            return Err(ConfigError::Invalid {
+                name: "CONVERRA_WEBHOOK_SECRET",
+                why: format!(
+                    "must be at least {WEBHOOK_SECRET_MIN} characters: it is the HMAC key receivers check every \
+                     event with (e.g. `openssl rand -hex 32`)"
+                ),
             });
         }
         (None, Some(_)) => {
@@ -488,8 +501,10 @@ mod tests {
             panic!("a webhook without a secret was accepted")
         };
         assert!(e.to_string().starts_with("CONVERRA_WEBHOOK_SECRET is required"), "{e}");
-        const BOTH: [(&str, &str); 2] =
-            [("CONVERRA_WEBHOOK_URL", "https://hooks.example.com/c"), ("CONVERRA_WEBHOOK_SECRET", "s3cret")];
+        const BOTH: [(&str, &str); 2] = [
+            ("CONVERRA_WEBHOOK_URL", "https://hooks.example.com/c"),
+            ("CONVERRA_WEBHOOK_SECRET", "whsec_0123456789abcdef0123456789ab"),
+        ];
         let webhook = Config::from_lookup(vars(&BOTH)).unwrap().health.webhook.expect("a webhook");
         assert_eq!(webhook.0, "https://hooks.example.com/c");
     }
@@ -510,6 +525,21 @@ mod tests {
         let Err(e) = Config::from_lookup(env("short", "")) else { panic!("a short token was accepted") };
         assert!(e.to_string().starts_with("CONVERRA_METRICS_TOKEN is not valid: must be at least 16"), "{e}");
         let Err(e) = Config::from_lookup(env("", "nowhere")) else { panic!("a bad address was accepted") };
+    #[test]
+    fn a_webhook_secret_shorter_than_32_characters_refuses_to_start() {
+        for short in ["s", "s3cret", "0123456789abcdef0123456789abcde"] {
+            let env = move |name: &str| match name {
+                "CONVERRA_WEBHOOK_URL" => Some("https://hooks.example.com/c".to_owned()),
+                "CONVERRA_WEBHOOK_SECRET" => Some(short.to_owned()),
+                _ => None,
+            };
+            let Err(e) = Config::from_lookup(env) else { panic!("the secret `{short}` was accepted") };
+            let said = e.to_string();
+            assert!(said.starts_with("CONVERRA_WEBHOOK_SECRET is not valid: must be at least 32 characters"), "{said}");
+            assert!(!said.contains(&format!("`{short}`")), "the secret was repeated: {said}");
+        }
+    }
+
         assert!(e.to_string().contains("CONVERRA_METRICS_ADDR"), "{e}");
     }
 }

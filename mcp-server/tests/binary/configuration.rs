@@ -72,3 +72,24 @@ fn admin_migrate_refuses_a_password_in_the_target_in_any_form_before_connecting(
         assert!(!stderr.contains("hunter2"), "the password was repeated: {stderr}");
     }
 }
+
+#[tokio::test]
+async fn a_short_webhook_secret_refuses_to_start_and_plain_http_to_another_host_is_warned() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("converra.db");
+    let addr = format!("127.0.0.1:{}", free_port());
+    let short = [("CONVERRA_WEBHOOK_URL", "https://hooks.example.com/c"), ("CONVERRA_WEBHOOK_SECRET", "k")];
+    let output = run(CONVERRA.command(&["serve", "--addr", &addr, "--db", db.to_str().unwrap()], &short));
+    let stderr = stderr_of(&output);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("error: CONVERRA_WEBHOOK_SECRET is not valid: must be at least 32 characters"), "{stderr}");
+
+    let secret = "whsec_0123456789abcdef0123456789abcdef";
+    for (url, warned) in [("http://hooks.example.com/c?token=t0ken", true), ("http://127.0.0.1:9/hook", false)] {
+        let envs = [("CONVERRA_WEBHOOK_URL", url), ("CONVERRA_WEBHOOK_SECRET", secret), ("CONVERRA_LOG", "info")];
+        let mut server = converra_test_kit::Server::start(CONVERRA, &db, &envs).await;
+        let log = server.finish();
+        assert_eq!(log.contains("CONVERRA_WEBHOOK_URL is plain http"), warned, "{url}: {log}");
+        assert!(!log.contains("t0ken") && !log.contains(secret), "{log}");
+    }
+}
