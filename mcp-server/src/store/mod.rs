@@ -382,6 +382,18 @@ impl Store {
         self.write(Stale::KEYS, async { dispatch!(self.rotate_data_key(data_key, reencrypted)) }).await
     }
 
+    /// Re-encrypts provider keys of `org_id` under its existing data key `version`, each a
+    /// compare-and-swap on its ciphertext (a key changed since it was read is left as it is, for
+    /// the caller's next scan). Returns how many were re-encrypted.
+    pub async fn reseal_provider_keys(
+        &self,
+        org_id: &str,
+        version: u32,
+        resealed: Vec<Reencrypted>,
+    ) -> StoreResult<u64> {
+        self.write(Stale::KEYS, async { dispatch!(self.reseal_provider_keys(org_id, version, resealed)) }).await
+    }
+
     /// A vault record (which master key version is current, its verifier).
     pub async fn meta(&self, key: &str) -> StoreResult<Option<String>> {
         dispatch!(self.meta(key))

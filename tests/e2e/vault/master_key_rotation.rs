@@ -207,3 +207,47 @@ async fn a_data_key_rotation_racing_a_replaced_secret_never_reverts_it() {
         app.delete(&format!("/api/v1/provider-keys/{id}"), &app.api_key).await;
     }
 }
+
+#[tokio::test]
+async fn keys_added_while_data_key_rotations_run_all_end_under_the_newest_data_key() {
+    let mocks = MockProviders::start().await;
+    let app = sqlite_app_with(&mocks).await;
+    // Room for every add in the plan bucket.
+    app.core.admin_set_plan(&app.org_id, Plan::Enterprise, Some(1_000_000), None, None).await.unwrap();
+    for p in Provider::ALL {
+        app.add_provider_key(&app.api_key, p, valid_key(p), json!({})).await;
+    }
+    let rotating = std::sync::atomic::AtomicBool::new(true);
+    let adder = |p: Provider| {
+        let rotating = &rotating;
+        let app = &app;
+        async move {
+            while rotating.load(std::sync::atomic::Ordering::Relaxed) {
+                app.add_provider_key(&app.api_key, p, valid_key(p), json!({})).await;
+            }
+        }
+    };
+    let rotations = async {
+        for _ in 0..8 {
+            app.core.rotate_data_key(&app.org_id).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        rotating.store(false, std::sync::atomic::Ordering::Relaxed);
+    };
+    tokio::join!(rotations, adder(Provider::Openai), adder(Provider::Anthropic), adder(Provider::Deepseek));
+
+    let conn = sqlite(&app);
+    let (keys, behind): (i64, i64) = conn
+        .query_row(
+            "SELECT count(*), ifnull(sum(data_key_version < (SELECT max(version) FROM data_keys d WHERE d.org_id = p.org_id)), 0)
+             FROM provider_keys p",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert!(keys > 20, "the adds ran alongside the rotations: {keys} keys");
+    assert_eq!(behind, 0, "{behind} of {keys} keys stayed under an older data key");
+    // And every key still opens.
+    let newest = list(&app, &app.api_key, "?provider=openai").await;
+    assert_eq!(test_key(&app, &app.api_key, str_of(&newest[0], "id")).await.body["status"], "ok");
+}

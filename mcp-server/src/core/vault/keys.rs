@@ -167,6 +167,7 @@ impl Core {
         self.seal_for(&mut row, &secret).await?;
         let event = key_audit(caller, "provider_key.created", &row, json!({"tested": req.test}));
         self.store.insert_provider_key(row.clone(), event).await?;
+        self.catch_up_with_rotation(&row).await;
         Ok(self.view(&row, caller))
     }
 
@@ -256,6 +257,7 @@ impl Core {
             )
             .await?
             .ok_or(Error::NotFound("Provider key"))?;
+        self.catch_up_with_rotation(&updated).await;
         let Some(record) = tested else {
             return Ok(self.view(&updated, caller));
         };

@@ -6,7 +6,11 @@
 //!   ciphertexts are untouched (they are sealed by the data keys).
 //! - Data key: one organization gets a new data key version and all its provider keys are
 //!   re-encrypted under it in one transaction, as a compare-and-swap on each ciphertext: a
-//!   secret replaced while the rotation ran is never reverted (the rotation reads again).
+//!   secret replaced while the rotation ran is never reverted (the rotation reads again). A key
+//!   written with the previous data key while the rotation ran (read before the swap, stored
+//!   after it) is not among the rows it read: the rotation re-scans after the swap until none
+//!   is left, and a writer that finds a newer data key after its write re-seals its own key,
+//!   so whichever comes last, no key stays under the old version.
 
 use std::collections::BTreeMap;
 
@@ -14,7 +18,7 @@ use super::crypto::{self, Key};
 use super::keyring;
 use super::keys::context;
 use crate::core::{Core, Error, InternalError, Result, ids};
-use crate::store::{DataKeyRow, Reencrypted};
+use crate::store::{DataKeyRow, ProviderKeyRow, Reencrypted};
 
 /// What a master-key rotation did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +34,9 @@ fn other(msg: impl Into<String>) -> Error {
 
 /// How often a data-key rotation reads again when keys change under it before giving up.
 const DATA_KEY_ATTEMPTS: usize = 5;
+/// How many scans for keys left under an older data key before giving up (each scan re-seals
+/// what it found; only keys written again meanwhile are found twice).
+const RESCANS: usize = 20;
 
 impl Core {
     /// Rewraps every data key from the master key this core holds to `new`. Safe to run again
@@ -123,16 +130,60 @@ impl Core {
     /// (`converra admin rotate-data-key`). Returns how many.
     pub async fn rotate_data_key(&self, org_id: &str) -> Result<usize> {
         for _ in 0..DATA_KEY_ATTEMPTS {
-            if let Some(n) = self.try_rotate_data_key(org_id).await? {
+            if let Some((version, n)) = self.try_rotate_data_key(org_id).await? {
                 self.keyring.forget_org(org_id);
-                return Ok(n);
+                let late = self.reseal_behind(org_id, version).await?;
+                return Ok(n + late);
             }
         }
         Err(Error::Conflict("provider keys kept changing during the data-key rotation: run it again".into()))
     }
 
-    /// One attempt: `None` when a key changed between the read and the write.
-    async fn try_rotate_data_key(&self, org_id: &str) -> Result<Option<usize>> {
+    /// After a provider key was written under its data key: when a newer data key exists (a
+    /// rotation swapped while this write was on its way), re-seals the organization's keys that
+    /// are behind it, this one among them. The write itself stands whatever happens here (the
+    /// key still opens under its own version), so a failure is logged, not returned.
+    pub(super) async fn catch_up_with_rotation(&self, row: &ProviderKeyRow) {
+        let newest = match self.store.data_key(&row.org_id, None).await {
+            Ok(Some(newest)) if newest.version > row.data_key_version => newest.version,
+            Ok(_) => return,
+            Err(e) => return tracing::warn!(provider_key_id = %row.id, error = %e, "cannot check the newest data key"),
+        };
+        if let Err(e) = self.reseal_behind(&row.org_id, newest).await {
+            tracing::warn!(provider_key_id = %row.id, error = %e, "cannot re-seal a key written during a data-key rotation");
+        }
+    }
+
+    /// Re-seals every provider key of `org_id` under a data key older than `version` with
+    /// `version`, scanning again until a scan finds none. Returns how many were re-sealed.
+    async fn reseal_behind(&self, org_id: &str, version: u32) -> Result<usize> {
+        let (_, key) = self.keyring.data_key(&self.store, org_id, Some(version)).await?;
+        let mut resealed = 0;
+        for _ in 0..RESCANS {
+            let rows = self.store.org_provider_keys(org_id).await?;
+            let behind: Vec<_> = rows.iter().filter(|r| r.data_key_version < version).collect();
+            if behind.is_empty() {
+                return Ok(resealed);
+            }
+            let mut batch = Vec::with_capacity(behind.len());
+            for row in behind {
+                let secret = self.open_provider_key(row).await?;
+                let mut ctx = context(row);
+                ctx.data_key_version = version;
+                batch.push(Reencrypted {
+                    id: row.id.clone(),
+                    previous: row.ciphertext.clone(),
+                    ciphertext: crypto::seal_secret(&key, &ctx, &secret),
+                });
+            }
+            resealed += self.store.reseal_provider_keys(org_id, version, batch).await? as usize;
+        }
+        Err(Error::Conflict("provider keys kept changing during the data-key rotation: run it again".into()))
+    }
+
+    /// One attempt: `None` when a key changed between the read and the write; else the new
+    /// version and how many keys it re-encrypted.
+    async fn try_rotate_data_key(&self, org_id: &str) -> Result<Option<(u32, usize)>> {
         let rows = self.store.org_provider_keys(org_id).await?;
         let mut secrets = Vec::with_capacity(rows.len());
         for row in &rows {
@@ -163,6 +214,6 @@ impl Core {
                 }
             })
             .collect();
-        Ok(self.store.rotate_data_key(data_key, reencrypted).await?.then_some(rows.len()))
+        Ok(self.store.rotate_data_key(data_key, reencrypted).await?.then_some((version, rows.len())))
     }
 }

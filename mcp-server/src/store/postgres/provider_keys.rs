@@ -251,6 +251,29 @@ impl Postgres {
         Ok(true)
     }
 
+    pub(in crate::store) async fn reseal_provider_keys(
+        &self,
+        org_id: &str,
+        version: u32,
+        resealed: Vec<Reencrypted>,
+    ) -> StoreResult<u64> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await?;
+        let mut n = 0;
+        for r in &resealed {
+            n += tx
+                .execute(
+                    "UPDATE provider_keys SET ciphertext = $4, data_key_version = $5
+                     WHERE org_id = $1 AND id = $2 AND ciphertext = $3",
+                    &[&org_id, &r.id, &r.previous, &r.ciphertext, &i64::from(version)],
+                )
+                .await?;
+        }
+        notify(&tx, Stale::KEYS).await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+
     pub(in crate::store) async fn meta(&self, key: &str) -> StoreResult<Option<String>> {
         let c = self.client().await?;
         Ok(c.query_opt("SELECT value FROM meta WHERE key = $1", &[&key]).await?.map(|r| r.get(0)))

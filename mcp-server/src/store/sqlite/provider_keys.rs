@@ -225,6 +225,27 @@ impl Sqlite {
         .await
     }
 
+    pub(in crate::store) async fn reseal_provider_keys(
+        &self,
+        org_id: &str,
+        version: u32,
+        resealed: Vec<Reencrypted>,
+    ) -> StoreResult<u64> {
+        let org_id = org_id.to_owned();
+        self.transaction(move |tx| {
+            let mut n = 0;
+            for r in &resealed {
+                n += tx.execute(
+                    "UPDATE provider_keys SET ciphertext = ?4, data_key_version = ?5
+                     WHERE org_id = ?1 AND id = ?2 AND ciphertext = ?3",
+                    params![org_id, r.id, r.previous, r.ciphertext, version],
+                )?;
+            }
+            Ok(n as u64)
+        })
+        .await
+    }
+
     pub(in crate::store) async fn meta(&self, key: &str) -> StoreResult<Option<String>> {
         let key = key.to_owned();
         self.run(move |c| Ok(c.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0)).optional()?))
