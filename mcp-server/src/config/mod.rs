@@ -348,6 +348,7 @@ fn provider_config(get: &impl Fn(&str) -> Option<String>) -> Result<ProviderConf
                     why: format!("`{url}` must start with http:// or https://"),
                 });
             }
+        lease: defaults.lease,
             providers.base_urls.insert(p, url);
         }
         if let Some(key) = get(&format!("CONVERRA_PLATFORM_{upper}_KEY")) {

@@ -6,6 +6,7 @@
 
 mod flagged;
 mod forbidden;
+mod lease;
 mod rotation;
 
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -310,6 +310,25 @@ impl TestApp {
         self.restart_with_master_keys(key_b64, None).await
     }
 
+    /// Another app on this one's database, master key and options, serving beside it as a
+    /// second replica would (its own background work, caches and change watch).
+    pub async fn replica(&self) -> TestApp {
+        let config = config(&self.db_path, self.database_url.as_deref(), &self.master_key, &self.options);
+        let app = App::build(config).await.expect("a replica starts");
+        assert!(app.bootstrap.is_none(), "a used database is not bootstrapped again");
+        start(
+            app,
+            self._dir.clone(),
+            self.db_path.clone(),
+            self.database_url.clone(),
+            self.master_key.clone(),
+            self.options.clone(),
+            self.api_key.clone(),
+            self.org_id.clone(),
+            self.owner_id.clone(),
+        )
+    }
+
     /// Restarts with a new master key and, during a rotation, the previous one.
     pub async fn restart_with_master_keys(mut self, key_b64: String, previous_b64: Option<String>) -> TestApp {
         self.stop().await;

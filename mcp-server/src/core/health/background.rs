@@ -2,6 +2,9 @@
 //! keys (exponential backoff with jitter, from `retest_first` up to `retest_max`), queuing
 //! rotation-due events, and delivering the webhook outbox (retried with backoff). The
 //! schedule and the outbox live in the store, so a replica taking the lease over carries on.
+//! The lease is renewed before every re-test and every delivery, and a round stops where it
+//! was lost: however slow the receiver or the provider, a round never outlives its lease, so
+//! no second replica delivers or re-tests the same thing meanwhile.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Weak};
@@ -22,6 +25,12 @@ const ROTATION_EVERY: u64 = 30;
 const WEBHOOK_ATTEMPTS: u32 = 30;
 const WEBHOOK_FIRST_RETRY: Duration = Duration::from_secs(5);
 const WEBHOOK_MAX_RETRY: Duration = Duration::from_secs(3600);
+
+/// The key-health lease as this replica holds it: who, and for how many seconds per renewal.
+struct Lease<'a> {
+    holder: &'a str,
+    ttl: u64,
+}
 
 /// `first × 2^attempts` plus up to 20 % jitter (so keys flagged together spread out), never
 /// more than `max`: the first re-test comes after `first`, then at most every `max`.
@@ -56,35 +65,51 @@ impl Core {
     }
 
     async fn background_round(&self, holder: &str, interval: Duration, round: u64) {
-        let ttl = (interval.as_secs() * 3).max(30);
-        match self.store.try_lease("key_health", holder, ids::unix_now(), ttl).await {
-            Ok(true) => {}
-            Ok(false) => return,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot take the key-health lease");
-                return;
-            }
+        // Whole seconds, rounded up: the store compares unix seconds.
+        let ttl = (interval * 3).max(self.health.lease).as_secs_f64().ceil() as u64;
+        let lease = Lease { holder, ttl };
+        if !self.hold(&lease).await {
+            return;
         }
-        if self.health.retest {
-            self.retest_due().await;
+        if self.health.retest && !self.retest_due(&lease).await {
+            return;
         }
         if round.is_multiple_of(ROTATION_EVERY) {
             self.queue_rotation_due().await;
         }
         if self.webhook.is_some() {
-            self.deliver_webhooks().await;
+            self.deliver_webhooks(&lease).await;
         }
     }
 
-    /// Re-tests the active failing keys whose time has come.
-    async fn retest_due(&self) {
+    /// Takes or renews the key-health lease for its ttl from now: whether this replica holds it.
+    async fn hold(&self, lease: &Lease<'_>) -> bool {
+        match self.store.try_lease("key_health", lease.holder, ids::unix_now(), lease.ttl).await {
+            Ok(held) => held,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot take the key-health lease");
+                false
+            }
+        }
+    }
+
+    /// Re-tests the active failing keys whose time has come. Returns false if the lease was
+    /// lost on the way (the rest of the round is another replica's).
+    async fn retest_due(&self, lease: &Lease<'_>) -> bool {
         let due = match self.store.keys_due_for_retest(ids::unix_now(), BATCH).await {
             Ok(due) => due,
-            Err(e) => return tracing::warn!(error = %e, "cannot read the keys due for a re-test"),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the keys due for a re-test");
+                return true;
+            }
         };
         for row in due {
+            if !self.hold(lease).await {
+                return false;
+            }
             self.retest(&row).await;
         }
+        true
     }
 
     async fn retest(&self, row: &ProviderKeyRow) {
@@ -130,8 +155,9 @@ impl Core {
         }
     }
 
-    /// Sends the due webhook events, oldest first; a failure is retried with backoff.
-    async fn deliver_webhooks(&self) {
+    /// Sends the due webhook events, oldest first, while this replica holds the lease; a
+    /// failure is retried with backoff.
+    async fn deliver_webhooks(&self, lease: &Lease<'_>) {
         let Some(webhook) = &self.webhook else { return };
         let now = ids::unix_now();
         let due = match self.store.due_webhooks(now, BATCH).await {
@@ -139,6 +165,9 @@ impl Core {
             Err(e) => return tracing::warn!(error = %e, "cannot read the webhook outbox"),
         };
         for event in due {
+            if !self.hold(lease).await {
+                return;
+            }
             let result = match webhook.deliver(&event.id, &event.body, ids::unix_now()).await {
                 Ok(()) => self.store.remove_webhook(&event.id).await,
                 Err(why) if event.attempts + 1 >= WEBHOOK_ATTEMPTS => {

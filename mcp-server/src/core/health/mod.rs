@@ -40,6 +40,10 @@ pub struct HealthConfig {
     pub interval: Duration,
     /// Where key-health events go, and the secret that signs them.
     pub webhook: Option<(String, SecretString)>,
+    /// How long the background lease holds without renewal (at least three intervals). It is
+    /// renewed before every re-test and webhook delivery, so it must outlast the longest single
+    /// one (a delivery times out after 10 s); a round stops where the lease was lost.
+    pub lease: Duration,
 }
 
 impl Default for HealthConfig {
@@ -50,6 +54,7 @@ impl Default for HealthConfig {
             retest_max: Duration::from_secs(3600),
             interval: Duration::from_secs(10),
             webhook: None,
+            lease: Duration::from_secs(30),
         }
     }
 }
