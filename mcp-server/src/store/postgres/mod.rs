@@ -42,11 +42,6 @@ pub(super) fn is_unique_violation(e: &tokio_postgres::Error) -> bool {
     e.code() == Some(&SqlState::UNIQUE_VIOLATION)
 }
 
-/// Whether the error means PostgreSQL could not be reached (rather than refused a statement).
-pub(super) fn is_unreachable(e: &tokio_postgres::Error) -> bool {
-    e.is_closed() || e.as_db_error().is_none() && e.code().is_none()
-}
-
 pub(super) struct Postgres {
     pool: Pool,
     config: tokio_postgres::Config,
