@@ -104,6 +104,50 @@ impl Command {
             Self::Client(_) => None,
         }
     }
+
+    /// Whether the command opens a vault that must exist already. Only `serve` and `init`
+    /// create one (the SQLite file and its master-key file); every other command that opens the
+    /// database expects the one `converra serve` made, and a new empty one wherever it was run
+    /// would only answer "not found" or an empty list. (`admin migrate` opens `--from`, and
+    /// checks that one itself.)
+    fn needs_existing_vault(&self) -> bool {
+        match self {
+            Self::Admin { command: admin::AdminCommand::Migrate { .. }, .. } => false,
+            Self::Admin { .. } | Self::Mcp(_) => true,
+            Self::Serve { .. } | Self::Init { .. } | Self::Client(_) => false,
+        }
+    }
+}
+
+/// The configured SQLite vault exists: the database file and, when the master key comes from
+/// a file, that file. A missing one is a configuration failure naming the path looked for and
+/// how to point at the right one; nothing is created. (PostgreSQL has no file to look for.)
+fn existing_vault(config: &Config) -> Result<(), Failure> {
+    if config.database_url.is_some() {
+        return Ok(());
+    }
+    let db = shown(&config.db_path);
+    if !config.db_path.exists() {
+        return Err(Failure::config(format!(
+            "no Converra database at {db}: run this where `converra serve` created converra.db, or point at it with \
+             --db PATH (or CONVERRA_DB)"
+        )));
+    }
+    if let MasterKeySource::File(file) = &config.master_key
+        && !file.exists()
+    {
+        return Err(Failure::config(format!(
+            "no master key file at {} (the key that opens {db}): point at it with --master-key-file PATH (or \
+             CONVERRA_MASTER_KEY_FILE), or set CONVERRA_MASTER_KEY",
+            shown(file)
+        )));
+    }
+    Ok(())
+}
+
+/// A path as the user can find it: absolute (a relative one depends on where the command ran).
+fn shown(path: &std::path::Path) -> String {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_owned()).display().to_string()
 }
 
 /// Parses the command line; every client command's help also names the environment it reads.
@@ -141,6 +185,11 @@ pub fn run(cli: Cli) -> ExitCode {
         Err(e) => return fail(Failure::config(e)),
     };
     init_logging(&config);
+    if cli.command.needs_existing_vault()
+        && let Err(f) = existing_vault(&config)
+    {
+        return fail(f);
+    }
     let mut builder = runtime_builder(config.workers);
     let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,

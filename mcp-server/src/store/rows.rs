@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 use converra::{Actor, Environment, KeyStatus, Plan, Provider, Role, Tone};
 
+use super::{StoreError, StoreResult};
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct OrgRow {
     pub id: String,
@@ -66,6 +68,26 @@ pub struct ApiKeyRow {
     pub last_used_at: Option<String>,
     pub revoked_at: Option<String>,
     pub created_at: String,
+}
+
+impl ApiKeyRow {
+    /// The row as both backends write it: every instant in the one stored form (UTC, whole
+    /// seconds: `ids::format_time`), whatever offset it came in, so that the SQL that compares
+    /// them as text (the per-member cap counts `expires_at > created_at`) compares instants.
+    pub(super) fn in_utc(&self) -> StoreResult<ApiKeyRow> {
+        let utc = |at: &str| {
+            crate::core::ids::utc_time(at)
+                .ok_or_else(|| StoreError::Corrupt { table: "api_keys", what: "a time that is not RFC 3339".into() })
+        };
+        let maybe = |at: &Option<String>| at.as_deref().map(utc).transpose();
+        Ok(ApiKeyRow {
+            expires_at: maybe(&self.expires_at)?,
+            last_used_at: maybe(&self.last_used_at)?,
+            revoked_at: maybe(&self.revoked_at)?,
+            created_at: utc(&self.created_at)?,
+            ..self.clone()
+        })
+    }
 }
 
 /// What authentication reads: the key with its member and organization, shared (cached).

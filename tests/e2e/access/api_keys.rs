@@ -101,3 +101,31 @@ async fn an_admin_creates_keys_for_members_but_not_for_equal_or_higher_roles() {
     let by_owner = app.post("/api/v1/api-keys", &app.api_key, json!({"name": "ok", "member_id": other_admin_id})).await;
     assert_eq!(by_owner.status, 201, "{}", by_owner.text);
 }
+
+/// An expiry written in a far-west offset is a time like any other: the key counts toward the
+/// cap. (`…-23:00` reads a day "earlier" than the same instant in UTC; stored as written, such
+/// keys were never counted, and a member on the free plan held as many as they liked.)
+#[tokio::test]
+async fn keys_expiring_in_a_far_west_offset_count_toward_the_cap() {
+    let app = spawn_app().await;
+    // Two hours from now, written at -23:00: the wall clock there is 21 hours behind ours.
+    let in_two_hours = unix_now() + 2 * 3600;
+    let far_west = rfc3339(in_two_hours - 23 * 3600).replace('Z', "-23:00");
+    // The free plan allows 10 active keys per member; the owner holds the bootstrap key.
+    for i in 0..9 {
+        let key =
+            app.post("/api/v1/api-keys", &app.api_key, json!({"name": format!("k{i}"), "expires_at": far_west})).await;
+        assert_eq!(key.status, 201, "{}", key.text);
+        assert_eq!(key.body["expires_at"], rfc3339(in_two_hours), "the expiry answers in UTC");
+    }
+    let refused =
+        app.post("/api/v1/api-keys", &app.api_key, json!({"name": "one too many", "expires_at": far_west})).await;
+    refused.assert_error(
+        409,
+        "API_KEY_LIMIT",
+        "This member already has 10 active API keys, the most the plan allows: revoke one first",
+    );
+    let listed = app.get("/api/v1/api-keys", &app.api_key).await;
+    let expiring = listed.body["data"].as_array().unwrap().iter().filter(|k| k["expires_at"] == rfc3339(in_two_hours));
+    assert_eq!(expiring.count(), 9, "listed in UTC: {}", listed.text);
+}

@@ -15,6 +15,7 @@ contract!(
     removing_a_member_removes_their_api_keys,
     api_keys_authenticate_list_revoke_once_and_record_use,
     a_members_active_api_keys_are_capped_in_the_transaction,
+    api_key_times_are_stored_in_utc_so_the_cap_compares_instants,
     projects_have_unique_names_and_audited_changes,
 );
 
@@ -213,5 +214,46 @@ async fn a_members_active_api_keys_are_capped_in_the_transaction(store: Store) {
     assert_eq!(
         actions(&store, org).await,
         ["organization.created", "api_key.created", "api_key.revoked", "api_key.created", "api_key.created"]
+    );
+}
+
+/// An expiry given with any offset is stored in UTC, so the cap, which compares stored times,
+/// compares instants: a key that expires in two hours written at -23:00 (its text a day
+/// "earlier") counts, and one that expired two hours ago written at +14:00 does not.
+async fn api_key_times_are_stored_in_utc_so_the_cap_compares_instants(store: Store) {
+    use time::format_description::well_known::Rfc3339;
+    use time::{Duration, OffsetDateTime, UtcOffset};
+
+    /// The instant `from_now` away, as written in `hours` of offset and as stored.
+    fn at(from_now: Duration, hours: i8) -> (String, String) {
+        let t = OffsetDateTime::now_utc() + from_now;
+        let offset = UtcOffset::from_hms(hours, 0, 0).unwrap();
+        (t.to_offset(offset).format(&Rfc3339).unwrap(), crate::core::ids::format_time(t))
+    }
+    let a = create_org(&store, "acme").await;
+    let org = &a.org.id;
+    // The owner holds the seed's key: with a cap of 2, one more fits.
+    let (written, stored) = at(Duration::hours(2), -23);
+    let mut west = api_key(org, &a.owner.id);
+    west.expires_at = Some(written);
+    assert!(store.insert_api_key(west.clone(), 2, event(org, "api_key.created", &west.id)).await.unwrap());
+    assert_eq!(store.api_key(org, &west.id).await.unwrap().unwrap().expires_at, Some(stored.clone()));
+    let auth = store.api_key_for_auth(&west.lookup_id).await.unwrap().unwrap();
+    assert_eq!(auth.0.expires_at, Some(stored), "read back in UTC for authentication too");
+    let third = api_key(org, &a.owner.id);
+    assert!(
+        !store.insert_api_key(third.clone(), 2, event(org, "api_key.refused", &third.id)).await.unwrap(),
+        "a key expiring in two hours, written at -23:00, did not count toward the cap"
+    );
+
+    let (written, stored) = at(Duration::hours(-2), 14);
+    let mut east = api_key(org, &a.owner.id);
+    east.expires_at = Some(written);
+    assert!(store.insert_api_key(east.clone(), 10, event(org, "api_key.created", &east.id)).await.unwrap());
+    assert_eq!(store.api_key(org, &east.id).await.unwrap().unwrap().expires_at, Some(stored));
+    assert!(store.revoke_api_key(org, &west.id, &now(), event(org, "api_key.revoked", &west.id)).await.unwrap());
+    assert!(
+        store.insert_api_key(third.clone(), 2, event(org, "api_key.created", &third.id)).await.unwrap(),
+        "a key that expired two hours ago, written at +14:00, still counted toward the cap"
     );
 }

@@ -33,6 +33,7 @@ pub(super) fn api_key_at(r: &Row) -> StoreResult<ApiKeyRow> {
 }
 
 pub(super) async fn insert_api_key_row(c: &impl GenericClient, k: &ApiKeyRow) -> StoreResult<()> {
+    let k = &k.in_utc()?;
     c.execute(
         "INSERT INTO api_keys (id, lookup_id, org_id, member_id, name, environment, secret_hash, prefix, last_four, expires_at, last_used_at, revoked_at, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
@@ -63,10 +64,13 @@ impl Postgres {
         cap: u32,
         audit: NewAuditEvent,
     ) -> StoreResult<bool> {
+        let key = key.in_utc()?;
         let mut c = self.client().await?;
         let tx = c.transaction().await?;
         // The member's row is the lock that makes concurrent creations count one at a time.
         tx.execute("SELECT 1 FROM members WHERE id = $1 FOR UPDATE", &[&key.member_id]).await?;
+        // Both times are in the stored form (UTC, whole seconds: `ApiKeyRow::in_utc`), so
+        // comparing their text compares the instants.
         let active: i64 = tx
             .query_one(
                 "SELECT count(*) FROM api_keys WHERE member_id = $1 AND revoked_at IS NULL

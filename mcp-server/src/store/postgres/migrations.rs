@@ -240,4 +240,73 @@ const MIGRATIONS: &[&str] = &[
         used_at     BIGINT
     );
     "#,
+    // 7 (SQLite's 11): every stored time in UTC, whole seconds (`ids::format_time`), so that
+    // comparing the text compares instants. An API key's `expires_at` used to keep the offset
+    // it was given in, and the per-member cap (`expires_at > created_at`) did not count a key
+    // that expires `…T01:28:38-23:00`. Converted by hand: PostgreSQL refuses offsets past 15
+    // hours; past the end of year 9999 in UTC it is that end. Every other stored time was
+    // written in UTC already.
+    r#"
+    UPDATE api_keys SET expires_at = to_char(
+        least(
+            (substr(expires_at, 1, 10) || ' ' || substr(expires_at, 12, 8))::timestamp
+                - (substr(expires_at, 20, 1) || '1')::int
+                  * make_interval(hours => substr(expires_at, 21, 2)::int, mins => substr(expires_at, 24, 2)::int),
+            '9999-12-31 23:59:59'::timestamp),
+        'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+    WHERE expires_at ~ '^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}[+-]\d{2}:\d{2}$';
+    "#,
 ];
+
+#[cfg(test)]
+mod tests {
+    use secrecy::SecretString;
+
+    use super::MIGRATIONS;
+    use crate::store::Store;
+
+    /// API keys as version 6 stored them: `expires_at` in the offset it was given in.
+    const KEYS_AT_6: &str = "
+        INSERT INTO organizations (id, name, plan, created_at) VALUES ('org_1', 'acme', 'free', '2026-12-01T00:00:00Z');
+        INSERT INTO members (id, org_id, email, role, created_at)
+            VALUES ('mem_1', 'org_1', 'owner@example.com', 'owner', '2026-12-01T00:00:00Z');
+        INSERT INTO api_keys (id, lookup_id, org_id, member_id, name, environment, secret_hash, prefix, last_four,
+                              expires_at, created_at)
+        VALUES ('key_west', 'lk_1', 'org_1', 'mem_1', 'k', 'live', decode(repeat('00', 32), 'hex'), 'sk_live_', 'abcd',
+                '2026-12-08T01:28:38-23:00', '2026-12-06T00:00:00Z'),
+               ('key_east', 'lk_2', 'org_1', 'mem_1', 'k', 'live', decode(repeat('00', 32), 'hex'), 'sk_live_', 'abcd',
+                '2026-12-08T15:00:00+14:00', '2026-12-06T00:00:00Z'),
+               ('key_end', 'lk_3', 'org_1', 'mem_1', 'k', 'live', decode(repeat('00', 32), 'hex'), 'sk_live_', 'abcd',
+                '9999-12-31T23:00:00-23:00', '2026-12-06T00:00:00Z'),
+               ('key_utc', 'lk_4', 'org_1', 'mem_1', 'k', 'live', decode(repeat('00', 32), 'hex'), 'sk_live_', 'abcd',
+                '2027-01-31T00:00:00Z', '2026-12-06T00:00:00Z'),
+               ('key_never', 'lk_5', 'org_1', 'mem_1', 'k', 'live', decode(repeat('00', 32), 'hex'), 'sk_live_', 'abcd',
+                NULL, '2026-12-06T00:00:00Z');";
+
+    #[tokio::test]
+    #[ignore = "needs PostgreSQL (CONVERRA_TEST_DATABASE_URL), installed and started by .ci/run"]
+    async fn the_upgrade_rewrites_expiries_stored_with_an_offset_in_utc() {
+        let url = crate::store::contract::fresh_postgres_database().await;
+        let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+        tokio::spawn(connection);
+        for sql in &MIGRATIONS[..6] {
+            client.batch_execute(sql).await.unwrap();
+        }
+        client.batch_execute("CREATE TABLE converra_schema (one BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (one), version BIGINT NOT NULL);
+                              INSERT INTO converra_schema (version) VALUES (6);").await.unwrap();
+        client.batch_execute(KEYS_AT_6).await.unwrap();
+
+        let store = Store::open_postgres(&SecretString::from(url)).await.unwrap();
+        let mut expiries: Vec<_> =
+            store.api_keys("org_1", None).await.unwrap().into_iter().map(|k| (k.id, k.expires_at)).collect();
+        expiries.sort();
+        let expected = [
+            ("key_east", Some("2026-12-08T01:00:00Z")),
+            ("key_end", Some("9999-12-31T23:59:59Z")),
+            ("key_never", None),
+            ("key_utc", Some("2027-01-31T00:00:00Z")),
+            ("key_west", Some("2026-12-09T00:28:38Z")),
+        ];
+        assert_eq!(expiries, expected.map(|(id, at)| (id.to_owned(), at.map(str::to_owned))));
+    }
+}

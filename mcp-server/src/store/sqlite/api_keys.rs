@@ -79,6 +79,7 @@ pub(super) fn key_from_raw(raw: RawKey) -> StoreResult<ApiKeyRow> {
 }
 
 pub(super) fn insert_api_key_row(c: &Connection, k: &ApiKeyRow) -> StoreResult<()> {
+    let k = &k.in_utc()?;
     c.execute(
         "INSERT INTO api_keys (id, lookup_id, org_id, member_id, name, environment, secret_hash, prefix, last_four, expires_at, last_used_at, revoked_at, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
@@ -108,7 +109,10 @@ impl Sqlite {
         cap: u32,
         audit: NewAuditEvent,
     ) -> StoreResult<bool> {
+        let key = key.in_utc()?;
         self.audited([audit], move |tx| {
+            // Both times are in the stored form (UTC, whole seconds: `ApiKeyRow::in_utc`), so
+            // comparing their text compares the instants.
             let active: i64 = tx.query_row(
                 "SELECT count(*) FROM api_keys WHERE member_id = ?1 AND revoked_at IS NULL
                    AND (expires_at IS NULL OR expires_at > ?2)",

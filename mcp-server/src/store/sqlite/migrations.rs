@@ -256,4 +256,71 @@ const MIGRATIONS: &[&str] = &[
         used_at     INTEGER
     );
     "#,
+    // 11: every stored time in UTC, whole seconds (`ids::format_time`), so that comparing the
+    // text compares instants. An API key's `expires_at` used to keep the offset it was given in,
+    // and the per-member cap (`expires_at > created_at`) did not count a key that expires
+    // `…T01:28:38-23:00`. Converted by hand: SQLite's date functions refuse offsets past 14
+    // hours; past the end of year 9999 in UTC it is that end. Every other stored time was
+    // written in UTC already.
+    r#"
+    UPDATE api_keys SET expires_at = coalesce(
+        strftime('%Y-%m-%dT%H:%M:%SZ', substr(expires_at, 1, 10) || ' ' || substr(expires_at, 12, 8),
+                 CASE substr(expires_at, 20, 1) WHEN '+' THEN '-' ELSE '+' END
+                 || (substr(expires_at, 21, 2) * 60 + substr(expires_at, 24, 2)) || ' minutes'),
+        '9999-12-31T23:59:59Z')
+    WHERE expires_at GLOB
+        '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9][Tt][0-9][0-9]:[0-9][0-9]:[0-9][0-9][+-][0-9][0-9]:[0-9][0-9]';
+    "#,
 ];
+
+#[cfg(test)]
+mod tests {
+    use rusqlite::Connection;
+
+    use super::MIGRATIONS;
+    use crate::store::Store;
+
+    /// API keys as version 10 stored them: `expires_at` in the offset it was given in.
+    const KEYS_AT_10: &str = "
+        INSERT INTO organizations (id, name, plan, created_at) VALUES ('org_1', 'acme', 'free', '2026-12-01T00:00:00Z');
+        INSERT INTO members (id, org_id, email, role, created_at)
+            VALUES ('mem_1', 'org_1', 'owner@example.com', 'owner', '2026-12-01T00:00:00Z');
+        INSERT INTO api_keys (id, lookup_id, org_id, member_id, name, environment, secret_hash, prefix, last_four,
+                              expires_at, created_at)
+        VALUES ('key_west', 'lk_1', 'org_1', 'mem_1', 'k', 'live', zeroblob(32), 'sk_live_', 'abcd',
+                '2026-12-08T01:28:38-23:00', '2026-12-06T00:00:00Z'),
+               ('key_east', 'lk_2', 'org_1', 'mem_1', 'k', 'live', zeroblob(32), 'sk_live_', 'abcd',
+                '2026-12-08T15:00:00+14:00', '2026-12-06T00:00:00Z'),
+               ('key_end', 'lk_3', 'org_1', 'mem_1', 'k', 'live', zeroblob(32), 'sk_live_', 'abcd',
+                '9999-12-31T23:00:00-23:00', '2026-12-06T00:00:00Z'),
+               ('key_utc', 'lk_4', 'org_1', 'mem_1', 'k', 'live', zeroblob(32), 'sk_live_', 'abcd',
+                '2027-01-31T00:00:00Z', '2026-12-06T00:00:00Z'),
+               ('key_never', 'lk_5', 'org_1', 'mem_1', 'k', 'live', zeroblob(32), 'sk_live_', 'abcd',
+                NULL, '2026-12-06T00:00:00Z');";
+
+    #[tokio::test]
+    async fn the_upgrade_rewrites_expiries_stored_with_an_offset_in_utc() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        let conn = Connection::open(&path).unwrap();
+        for sql in &MIGRATIONS[..10] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 10).unwrap();
+        conn.execute_batch(KEYS_AT_10).unwrap();
+        drop(conn);
+
+        let store = Store::open_sqlite(&path).await.unwrap();
+        let mut expiries: Vec<_> =
+            store.api_keys("org_1", None).await.unwrap().into_iter().map(|k| (k.id, k.expires_at)).collect();
+        expiries.sort();
+        let expected = [
+            ("key_east", Some("2026-12-08T01:00:00Z")),
+            ("key_end", Some("9999-12-31T23:59:59Z")),
+            ("key_never", None),
+            ("key_utc", Some("2027-01-31T00:00:00Z")),
+            ("key_west", Some("2026-12-09T00:28:38Z")),
+        ];
+        assert_eq!(expiries, expected.map(|(id, at)| (id.to_owned(), at.map(str::to_owned))));
+    }
+}

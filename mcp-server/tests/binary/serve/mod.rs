@@ -308,7 +308,7 @@ async fn a_backup_taken_while_serving_is_private_checked_and_starts_with_the_sam
     assert_eq!(std::fs::read(&backup).unwrap(), raw);
     let missing = run(CONVERRA.command(&["admin", "backup", backup_arg, "--db", "/nonexistent/converra.db"], &envs));
     assert_eq!(missing.status.code(), Some(3), "{}", stderr_of(&missing));
-    assert!(stderr_of(&missing).contains("no database at /nonexistent/converra.db"));
+    assert!(stderr_of(&missing).contains("no Converra database at /nonexistent/converra.db"));
     server.finish();
 
     // Restored: the copy serves the same organization, and its provider key still decrypts.
