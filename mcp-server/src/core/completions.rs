@@ -157,10 +157,16 @@ impl Core {
         })
     }
 
-    /// Starts metering a call about to be dispatched. A platform call first reserves the
+    /// Starts metering a call about to be dispatched (refused while usage cannot be kept, see
+    /// `usage.rs`). A platform call first reserves the
     /// estimated prompt plus its output cap; if that does not fit in what is left of the
     /// month's allowance (with every other call in flight), it is refused, never shortened.
     async fn meter(&self, caller: &Caller, p: &Prepared) -> Result<Meter> {
+        if self.usage.full() {
+            // The store has refused usage so long that memory holds all it may: a call served
+            // now could not be counted.
+            return Err(Error::Unavailable);
+        }
         let mut reservation = None;
         if p.resolved.source == KeySource::Platform {
             let now = ids::unix_now();

@@ -3,6 +3,12 @@
 //! writer adds to the database every `BATCH_WINDOW`, so the hot path never waits for SQLite;
 //! `flush` writes them at once (on shutdown, and before a usage report).
 //!
+//! A store outage loses nothing the process keeps: a batch that could not be written stays in
+//! memory and the writer retries it on its own (backing off to `RETRY_MAX`) until the store
+//! answers, however long that takes; newer counts wait behind it. Memory is bounded by what
+//! waits (`MAX_WAITING_BUCKETS` roll-ups, `MAX_WAITING_SETTLEMENTS` reservations): once either
+//! is reached, new completions are refused as `UNAVAILABLE` rather than served unmetered.
+//!
 //! A completion is counted through a [`Meter`] taken when it is dispatched, which counts it
 //! exactly once however it ends: with the provider's usage, or an estimate when that never
 //! arrived (the caller went away mid-stream, the stream broke). A platform-allowance call also
@@ -23,6 +29,21 @@ use crate::store::{Store, UsageBatch, UsageBucket, UsageCounts, UsageGroupBy};
 /// How long counted usage waits to be written. Reports flush first, and the allowance never
 /// waits for it (a call's reservation holds its tokens until the write).
 const BATCH_WINDOW: Duration = Duration::from_millis(50);
+
+/// The longest wait between two attempts to write a batch the store refused (the first retry
+/// comes after `BATCH_WINDOW`, each next one after twice as long).
+const RETRY_MAX: Duration = Duration::from_secs(2);
+
+/// Roll-ups (distinct organization, day, key, model, … of completions) that may wait to be
+/// written before new completions are refused: a few hundred bytes each.
+const MAX_WAITING_BUCKETS: usize = 50_000;
+
+/// Platform-allowance reservations that may wait to be settled before new completions are
+/// refused (one id each).
+const MAX_WAITING_SETTLEMENTS: usize = 200_000;
+
+/// How long a shutdown keeps retrying usage the store refused before giving up on it.
+const SHUTDOWN_PATIENCE: Duration = Duration::from_secs(10);
 
 /// Bytes of text counted as one token when a provider's own count is missing: a documented,
 /// deliberately simple rule (English averages ~4 bytes a token), rounded up.
@@ -66,34 +87,51 @@ struct Pending {
 }
 
 impl Pending {
-    async fn write(&self) {
+    /// Writes the batch that failed before (if any), then everything counted since. Returns
+    /// whether nothing is left waiting.
+    async fn write(&self) -> bool {
         let _writing = self.writing.lock().await;
         let retry = self.failed.lock().unwrap_or_else(PoisonError::into_inner).take();
         if let Some(taken) = retry
             && !self.write_one(taken).await
         {
             // Still failing: newer counts wait behind it in memory.
-            return;
+            return false;
         }
         let Unwritten { batch, settled, since } = std::mem::take(&mut *self.lock());
         if batch.is_empty() && settled.is_empty() {
-            return;
+            return true;
         }
         let taken = Taken { id: ids::new_id("ub"), batch: Arc::new(batch), settled: Arc::new(settled), since };
-        self.write_one(taken).await;
+        self.write_one(taken).await
     }
 
     /// Writes one batch; on failure keeps it (the reservations it settles stay held until it
-    /// is written or they expire). Returns whether it was written.
+    /// is written or they expire) and wakes the writer, which retries it until the store
+    /// answers. Returns whether it was written.
     async fn write_one(&self, taken: Taken) -> bool {
         match self.store.add_usage(&taken.id, taken.batch.clone(), taken.settled.clone()).await {
             Ok(()) => true,
             Err(e) => {
                 tracing::error!(buckets = taken.batch.len(), error = %e, "could not record usage; will retry");
                 *self.failed.lock().unwrap_or_else(PoisonError::into_inner) = Some(taken);
+                self.wake.notify_one();
                 false
             }
         }
+    }
+
+    /// Whether as much waits to be written as memory may hold.
+    fn full(&self) -> bool {
+        let (mut buckets, mut settlements) = {
+            let pending = self.lock();
+            (pending.batch.len(), pending.settled.len())
+        };
+        if let Some(failed) = &*self.failed.lock().unwrap_or_else(PoisonError::into_inner) {
+            buckets += failed.batch.len();
+            settlements += failed.settled.len();
+        }
+        buckets >= MAX_WAITING_BUCKETS || settlements >= MAX_WAITING_SETTLEMENTS
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Unwritten> {
@@ -158,24 +196,36 @@ impl UsageRecorder {
         });
         let writer = pending.clone();
         tokio::spawn(async move {
+            // `Some` while a batch the store refused waits: retried without waiting to be woken.
+            let mut retry: Option<Duration> = None;
             loop {
-                writer.wake.notified().await;
+                if retry.is_none() {
+                    writer.wake.notified().await;
+                }
                 let closed = writer.closed.load(Ordering::Acquire);
                 if !closed {
-                    tokio::time::sleep(BATCH_WINDOW).await;
+                    tokio::time::sleep(retry.unwrap_or(BATCH_WINDOW)).await;
                 }
-                writer.write().await;
+                let written = writer.write().await;
                 if closed {
                     return;
                 }
+                retry = (!written).then(|| retry.map_or(BATCH_WINDOW, |after| (after * 2).min(RETRY_MAX)));
             }
         });
         Self { pending }
     }
 
-    /// Waits until every completion counted so far is in the database.
-    pub async fn flush(&self) {
-        self.pending.write().await;
+    /// Writes every completion counted so far, once; returns whether all of it is in the
+    /// database (what is not stays waiting, and the writer retries it).
+    pub async fn flush(&self) -> bool {
+        self.pending.write().await
+    }
+
+    /// Whether new completions must be refused: the store has refused usage for so long that
+    /// memory holds as much as it may.
+    pub fn full(&self) -> bool {
+        self.pending.full()
     }
 
     /// Roll-ups waiting to be written, and how long the oldest has waited.
@@ -215,6 +265,11 @@ impl Meter {
     /// Notes text the provider produced (for the estimate, should its own count not arrive).
     pub fn produced(&mut self, text: &str) {
         self.streamed_bytes += text.len() as u64;
+    }
+
+    /// Notes `bytes` bytes the provider produced, measured by the caller (a forwarded stream).
+    pub fn produced_bytes(&mut self, bytes: u64) {
+        self.streamed_bytes += bytes;
     }
 
     /// The estimate of what the call cost so far: the prompt and the text produced.
@@ -291,19 +346,110 @@ impl Core {
         })
     }
 
-    /// Drains pending usage writes (on shutdown).
+    /// Drains pending usage writes (on shutdown), retrying for a while if the store refuses
+    /// them; what is still refused then is lost with the process, and logged.
     pub async fn flush_usage(&self) {
-        self.usage.flush().await;
+        let started = Instant::now();
+        while !self.usage.flush().await {
+            if started.elapsed() >= SHUTDOWN_PATIENCE {
+                let (buckets, oldest) = self.usage.lag();
+                tracing::error!(buckets, oldest_secs = oldest.as_secs(), "usage could not be written before shutdown");
+                return;
+            }
+            tokio::time::sleep(RETRY_MAX / 4).await;
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn months_are_checked() {
         assert!(super::valid_month("2026-11"));
         for bad in ["2026-13", "2026-00", "26-11", "2026/11", "2026-1x", ""] {
             assert!(!super::valid_month(bad), "{bad}");
         }
+    }
+
+    fn bucket(model: &str) -> UsageBucket {
+        UsageBucket {
+            org_id: "org_outage".into(),
+            day: String::new(),
+            project_id: None,
+            api_key_id: "key_outage".into(),
+            provider: "openai",
+            model: model.into(),
+            key_source: "organization",
+            status: "ok",
+        }
+    }
+
+    /// A store whose usage table is away (every usage write fails, as in an outage) until
+    /// the returned connection puts it back.
+    async fn refusing_store(dir: &tempfile::TempDir) -> (Store, rusqlite::Connection) {
+        let path = dir.path().join("usage.db");
+        let store = Store::open_sqlite(&path).await.unwrap();
+        let raw = rusqlite::Connection::open(&path).unwrap();
+        raw.busy_timeout(Duration::from_secs(5)).unwrap();
+        raw.execute_batch("ALTER TABLE usage_rollups RENAME TO usage_away").unwrap();
+        (store, raw)
+    }
+
+    async fn requests_written(store: &Store) -> u64 {
+        let groups = store.usage_groups("org_outage", &ids::current_month(), None).await.unwrap();
+        groups.first().map_or(0, |g| g.totals.requests)
+    }
+
+    /// Waits (at most 10 s) until `check` holds.
+    async fn eventually(mut check: impl AsyncFnMut() -> bool) -> bool {
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(10) {
+            if check().await {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        false
+    }
+
+    #[tokio::test]
+    async fn usage_the_store_refused_is_written_once_it_answers_with_no_completion_after_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, raw) = refusing_store(&dir).await;
+        let recorder = UsageRecorder::start(store.clone(), Metrics::default());
+        for _ in 0..3 {
+            drop(recorder.meter(bucket("gpt-4o-mini"), 10, None));
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        // Counted while the first batch is refused: waits behind it.
+        drop(recorder.meter(bucket("gpt-4o-mini"), 10, None));
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(recorder.lag().0, 2, "both kept in memory");
+
+        raw.execute_batch("ALTER TABLE usage_away RENAME TO usage_rollups").unwrap();
+        // No completion, no flush: the writer retries on its own.
+        assert!(eventually(async || requests_written(&store).await == 4).await, "all four written");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!((requests_written(&store).await, recorder.lag().0), (4, 0), "written once");
+    }
+
+    #[tokio::test]
+    async fn while_the_store_refuses_usage_memory_is_bounded_and_then_new_completions_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, raw) = refusing_store(&dir).await;
+        let recorder = UsageRecorder::start(store.clone(), Metrics::default());
+        for n in 0..MAX_WAITING_BUCKETS - 1 {
+            drop(recorder.meter(bucket(&format!("model-{n}")), 10, None));
+        }
+        assert!(!recorder.flush().await, "the store refused the batch");
+        assert!(!recorder.full());
+        drop(recorder.meter(bucket("one-more"), 10, None));
+        assert!(recorder.full(), "as much waits as memory may hold");
+
+        raw.execute_batch("ALTER TABLE usage_away RENAME TO usage_rollups").unwrap();
+        assert!(eventually(async || !recorder.full()).await, "served again once the store answers");
+        assert!(eventually(async || requests_written(&store).await == MAX_WAITING_BUCKETS as u64).await);
     }
 }

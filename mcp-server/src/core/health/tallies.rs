@@ -1,6 +1,12 @@
 //! Live outcomes tallied in memory and written in batches: consecutive failures of a flagged
 //! key, the last error, the last success. A completion adds to a map under a short lock and
 //! never waits for the store; a writer adds the batch to the store every [`WINDOW`].
+//!
+//! A batch the store refuses (an outage) goes back into the map under what was tallied since,
+//! and the writer retries on its own until the store answers. The map holds one entry per
+//! provider key, so memory is bounded by the keys that exist however long the outage. Should a
+//! write's commit be reported lost although it happened, its failures are counted again: a
+//! flagged key's run of consecutive failures reads longer (it only paces re-tests).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,12 +21,30 @@ use crate::store::{HealthTally, Store};
 /// How long tallied outcomes wait to be written.
 const WINDOW: Duration = Duration::from_secs(1);
 
+/// The longest wait between two attempts to write tallies the store refused.
+const RETRY_MAX: Duration = Duration::from_secs(5);
+
+/// How long a shutdown keeps retrying tallies the store refuses.
+const SHUTDOWN_PATIENCE: Duration = Duration::from_secs(5);
+
 /// One key's outcomes since the last write (unix seconds).
 #[derive(Default, Clone, Copy)]
 struct Local {
     failures: u64,
     last_error: Option<(KeyStatus, u64)>,
     last_success: Option<u64>,
+}
+
+impl Local {
+    /// `earlier` (a batch the store refused) followed by `self` (tallied since), as one.
+    fn after(self, earlier: Local) -> Local {
+        Local {
+            // A success since then started a new run of failures.
+            failures: if self.last_success.is_some() { self.failures } else { earlier.failures + self.failures },
+            last_error: self.last_error.or(earlier.last_error),
+            last_success: self.last_success.or(earlier.last_success),
+        }
+    }
 }
 
 struct Shared {
@@ -73,25 +97,37 @@ impl Shared {
         }
     }
 
-    async fn write(&self) {
+    /// Writes everything tallied; returns whether the store took it (if not, it is back in the
+    /// map, before what was tallied since).
+    async fn write(&self) -> bool {
         let _writing = self.writing.lock().await;
         let taken = std::mem::take(&mut *self.lock());
         if taken.is_empty() {
-            return;
+            return true;
         }
         let batch: Vec<HealthTally> = taken
-            .into_iter()
+            .iter()
             .map(|(key_id, l)| HealthTally {
-                key_id,
+                key_id: key_id.clone(),
                 failures: l.failures,
                 last_error: l.last_error.map(|(s, t)| (s, at(t))),
                 last_success_at: l.last_success.map(at),
             })
             .collect();
-        if let Err(e) = self.store.add_health_tallies(Arc::new(batch)).await {
-            // Counts and times only: losing one window is harmless, retrying could double it.
-            tracing::warn!(error = %e, "could not record key health tallies");
+        let Err(e) = self.store.add_health_tallies(Arc::new(batch)).await else {
+            return true;
+        };
+        tracing::warn!(keys = taken.len(), error = %e, "could not record key health tallies; will retry");
+        {
+            let mut pending = self.lock();
+            for (key_id, earlier) in taken {
+                let merged = pending.get(&key_id).map_or(earlier, |since| since.after(earlier));
+                pending.insert(key_id, merged);
+            }
         }
+        // The writer retries (it may be idle if this was a flush).
+        self.wake.notify_one();
+        false
     }
 }
 
@@ -107,16 +143,21 @@ impl HealthTallies {
         });
         let writer = shared.clone();
         tokio::spawn(async move {
+            // `Some` while refused tallies wait: retried without waiting to be woken.
+            let mut retry: Option<Duration> = None;
             loop {
-                writer.wake.notified().await;
+                if retry.is_none() {
+                    writer.wake.notified().await;
+                }
                 let closed = writer.closed.load(Ordering::Acquire);
                 if !closed {
-                    tokio::time::sleep(WINDOW).await;
+                    tokio::time::sleep(retry.unwrap_or(WINDOW)).await;
                 }
-                writer.write().await;
+                let written = writer.write().await;
                 if closed {
                     return;
                 }
+                retry = (!written).then(|| retry.map_or(WINDOW, |after| (after * 2).min(RETRY_MAX)));
             }
         });
         Self { shared }
@@ -150,8 +191,31 @@ impl HealthTallies {
         self.shared.lock().get(key_id).and_then(|l| l.last_success).map(at)
     }
 
-    /// Writes everything tallied so far.
+    /// Writes everything tallied so far, retrying for a while if the store refuses it.
     pub(crate) async fn flush(&self) {
-        self.shared.write().await;
+        let started = std::time::Instant::now();
+        while !self.shared.write().await {
+            if started.elapsed() >= SHUTDOWN_PATIENCE {
+                tracing::error!(keys = self.shared.lock().len(), "key health tallies could not be written");
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refused_tallies_go_back_before_what_was_tallied_since() {
+        let refused = Local { failures: 3, last_error: Some((KeyStatus::InvalidKey, 10)), last_success: Some(5) };
+        let failed_since = Local { failures: 2, last_error: Some((KeyStatus::InvalidKey, 20)), last_success: None };
+        let merged = failed_since.after(refused);
+        assert_eq!((merged.failures, merged.last_error.map(|e| e.1), merged.last_success), (5, Some(20), Some(5)));
+        let recovered_since = Local { failures: 1, last_error: None, last_success: Some(30) };
+        let merged = recovered_since.after(refused);
+        assert_eq!((merged.failures, merged.last_error.map(|e| e.1), merged.last_success), (1, Some(10), Some(30)));
     }
 }
