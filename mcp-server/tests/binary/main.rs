@@ -15,4 +15,5 @@ mod mcp_stdio;
 mod metrics;
 mod replicas;
 mod serve;
+mod store_outage;
 mod web_links;
