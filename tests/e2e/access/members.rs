@@ -95,3 +95,39 @@ async fn a_removed_member_s_keys_stop_working() {
     let after = app.get("/api/v1/me", &member).await;
     assert_eq!(after.status, 401, "{}", after.text);
 }
+
+/// A member whose email reads exactly like another's on every page and in the audit log is
+/// refused: a Cyrillic letter, a zero-width space, an accent (composed or not). Emails are
+/// ASCII; an international domain is written in its xn-- form.
+#[tokio::test]
+async fn look_alike_member_emails_are_refused() {
+    let app = spawn_app().await;
+    let why = "email must be written in ASCII, like name@example.com: letters from other alphabets, accents and \
+               invisible characters are refused, as they make look-alikes of another address (write an \
+               international domain in its xn-- form)";
+    let original =
+        app.post("/api/v1/members", &app.api_key, json!({"email": "bob@example.com", "role": "member"})).await;
+    assert_eq!(original.status, 201, "{}", original.text);
+    for look_alike in [
+        "b\u{43e}b@example.com",   // Cyrillic о
+        "bob@ex\u{430}mple.com",   // Cyrillic а in the domain
+        "bob\u{200b}@example.com", // a zero-width space
+        "\u{feff}bob@example.com", // a zero-width no-break space in front
+        "jose\u{301}@example.com", // e + a combining acute accent
+        "jos\u{e9}@example.com",   // é
+    ] {
+        let refused = app.post("/api/v1/members", &app.api_key, json!({"email": look_alike, "role": "admin"})).await;
+        refused.assert_error(400, "VALIDATION_ERROR", why);
+        assert_eq!(refused.body["error"]["field"], "email", "{}", refused.text);
+    }
+    let members = app.get("/api/v1/members", &app.api_key).await;
+    assert_eq!(members.body["data"].as_array().unwrap().len(), 2, "the owner and bob only: {}", members.text);
+    // An internationalized domain in its ASCII (IDNA) form is an address like any other.
+    let idna = app
+        .post("/api/v1/members", &app.api_key, json!({"email": "bob@xn--bcher-kva.example", "role": "member"}))
+        .await;
+    assert_eq!(idna.status, 201, "{}", idna.text);
+    // And the same address in other capitals is the same member.
+    let twin = app.post("/api/v1/members", &app.api_key, json!({"email": "Bob@Example.COM", "role": "member"})).await;
+    twin.assert_error(409, "CONFLICT", "A member with this email already exists");
+}

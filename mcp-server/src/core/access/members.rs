@@ -13,6 +13,42 @@ fn to_wire(m: MemberRow) -> Member {
     Member { id: m.id, email: m.email, role: m.role, created_at: m.created_at }
 }
 
+/// Why a look-alike email is refused, in words the person typing it understands.
+const NOT_ASCII: &str = "email must be written in ASCII, like name@example.com: letters from other alphabets, \
+                         accents and invisible characters are refused, as they make look-alikes of another \
+                         address (write an international domain in its xn-- form)";
+const NOT_AN_ADDRESS: &str = "email must be an address like name@example.com";
+
+/// A member's email, trimmed. ASCII only: a Cyrillic "о" for "o", a zero-width space or a
+/// decomposed accent would make a member who reads exactly like another on every page and in
+/// the audit log. Then the shape of an address: a local part of letters, digits and
+/// `!#$%&'*+-/=?^_`{|}~` between dots, and a domain of at least two labels of letters, digits
+/// and inner hyphens (so an internationalized domain is accepted in its `xn--` form).
+pub(super) fn validate_email(email: &str) -> Result<String> {
+    let email = email.trim();
+    if !email.is_ascii() {
+        return Err(Error::validation("email", NOT_ASCII));
+    }
+    let atom = |part: &str, allowed: &dyn Fn(u8) -> bool| !part.is_empty() && part.bytes().all(allowed);
+    let local_ok = |local: &str| {
+        local.len() <= 64
+            && local.split('.').all(|a| atom(a, &|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~".contains(&b)))
+    };
+    let domain_ok = |domain: &str| {
+        domain.len() <= 253
+            && domain.split('.').count() >= 2
+            && domain.split('.').all(|label| {
+                label.len() <= 63
+                    && atom(label, &|b| b.is_ascii_alphanumeric() || b == b'-')
+                    && !label.starts_with('-')
+                    && !label.ends_with('-')
+            })
+    };
+    let valid =
+        email.len() <= 254 && email.split_once('@').is_some_and(|(local, domain)| local_ok(local) && domain_ok(domain));
+    if valid { Ok(email.to_owned()) } else { Err(Error::validation("email", NOT_AN_ADDRESS)) }
+}
+
 /// Whether `caller` may grant `role` (admins manage admins and members, owners everything).
 fn may_grant(caller: &Caller, role: Role) -> Result<()> {
     caller.require_admin()?;
@@ -64,14 +100,12 @@ impl Core {
     }
 
     /// One member per email in an organization, whatever its case: `Owner@x.com` beside
-    /// `owner@x.com` would look like the same person on every page and in the audit log.
+    /// `owner@x.com` would look like the same person on every page and in the audit log. The
+    /// store's unique index on the lower-cased email decides, so two adds at once cannot both
+    /// pass.
     async fn insert_member(&self, caller: &Caller, req: CreateMember, sign_in_link: bool) -> Result<Member> {
         may_grant(caller, req.role)?;
-        let email = super::orgs::validate_email(&req.email)?;
-        let taken = Error::Conflict("A member with this email already exists".into());
-        if self.store.members(&caller.org_id).await?.iter().any(|m| m.email.eq_ignore_ascii_case(&email)) {
-            return Err(taken);
-        }
+        let email = validate_email(&req.email)?;
         let row = MemberRow {
             id: ids::new_id("mem"),
             org_id: caller.org_id.clone(),
@@ -86,7 +120,7 @@ impl Core {
         let event = audit::event(&caller.org_id, caller.actor(), "member.created", "member", &row.id, detail);
         match self.store.insert_member(row.clone(), event).await {
             Ok(()) => Ok(to_wire(row)),
-            Err(e) if e.is_unique_violation() => Err(taken),
+            Err(e) if e.is_unique_violation() => Err(Error::Conflict("A member with this email already exists".into())),
             Err(e) => Err(e.into()),
         }
     }
@@ -134,6 +168,58 @@ impl Core {
             MemberChange::LastOwner => {
                 Err(Error::Conflict("The last owner cannot be removed: make another member owner first".into()))
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refusal(email: &str) -> String {
+        match validate_email(email) {
+            Err(Error::Validation { field, message }) => {
+                assert_eq!(field.as_deref(), Some("email"));
+                message
+            }
+            other => panic!("{email:?} was not refused: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn only_ascii_addresses_are_members_emails() {
+        for ok in [
+            "dev@example.com",
+            " Ada.Lovelace+ops@Example.CO.uk ",
+            "o'brien@xn--bcher-kva.example",
+            "a_b-c@sub-1.example.com",
+        ] {
+            assert_eq!(validate_email(ok).unwrap(), ok.trim());
+        }
+        // Cyrillic о, Cyrillic а in the domain, a zero-width space, a decomposed and a composed accent.
+        for look_alike in [
+            "b\u{43e}b@example.com",
+            "bob@ex\u{430}mple.com",
+            "bob\u{200b}@example.com",
+            "jose\u{301}@example.com",
+            "jos\u{e9}@example.com",
+        ] {
+            assert_eq!(refusal(look_alike), NOT_ASCII);
+        }
+        for bad in [
+            "not-an-email",
+            "a b@example.com",
+            "a@b@example.com",
+            "a@example",
+            "a..b@example.com",
+            ".a@example.com",
+            "a@-x.example",
+            "a@x..example",
+            "@example.com",
+            "a\u{7}@example.com",
+            "a@exa_mple.com",
+        ] {
+            assert_eq!(refusal(bad), NOT_AN_ADDRESS, "{bad:?}");
         }
     }
 }

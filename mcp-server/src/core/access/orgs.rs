@@ -43,20 +43,6 @@ pub struct Bootstrap {
     pub api_key: SecretString,
 }
 
-pub(super) fn validate_email(email: &str) -> Result<String> {
-    let email = email.trim();
-    let valid = email.len() <= 254
-        && email.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
-        })
-        && !email.chars().any(|c| c.is_whitespace() || c.is_control());
-    if valid {
-        Ok(email.to_owned())
-    } else {
-        Err(Error::validation("email", "email must be an address like name@example.com"))
-    }
-}
-
 pub(crate) fn validate_name(field: &str, name: &str, max: usize) -> Result<String> {
     let name = name.trim();
     if name.is_empty() {
@@ -82,7 +68,7 @@ impl Core {
         key_environment: Environment,
     ) -> Result<Bootstrap> {
         let name = validate_name("org", name, 100)?;
-        let owner_email = validate_email(owner_email)?;
+        let owner_email = super::members::validate_email(owner_email)?;
         if self.store.organization_by_name(&name).await?.is_some() {
             return Err(Error::Conflict(format!("An organization named `{name}` already exists")));
         }

@@ -11,6 +11,7 @@ contract!(
     organization_names_are_unique,
     plans_and_settings_change_with_an_audit_row_only_when_applied,
     members_have_unique_emails_per_organization,
+    a_members_email_is_unique_whatever_its_case,
     the_last_owner_stays_and_owners_are_protected_inside_the_transaction,
     removing_a_member_removes_their_api_keys,
     api_keys_authenticate_list_revoke_once_and_record_use,
@@ -86,6 +87,24 @@ async fn members_have_unique_emails_per_organization(store: Store) {
     store.insert_member(member(&b.org.id, "ada@example.com", Role::Member), event(&b.org.id, "m", "x")).await.unwrap();
     assert_eq!(actions(&store, &a.org.id).await, ["organization.created", "member.created"]);
     assert_eq!(store.members(&a.org.id).await.unwrap().len(), 2);
+}
+
+/// Decided by the schema (a unique index on the lower-cased email), not by a read before the
+/// insert that two adds at once could both pass.
+async fn a_members_email_is_unique_whatever_its_case(store: Store) {
+    let a = create_org(&store, "acme").await;
+    let b = create_org(&store, "globex").await;
+    let ada = member(&a.org.id, "ada@example.com", Role::Member);
+    store.insert_member(ada.clone(), event(&a.org.id, "member.created", &ada.id)).await.unwrap();
+    for twin in ["Ada@Example.com", "ADA@EXAMPLE.COM"] {
+        let twin = member(&a.org.id, twin, Role::Admin);
+        let e = store.insert_member(twin, event(&a.org.id, "member.twin", "x")).await.expect_err("a case twin");
+        assert!(e.is_unique_violation(), "{e}");
+    }
+    // Another organization may have its own Ada.
+    store.insert_member(member(&b.org.id, "ADA@example.com", Role::Member), event(&b.org.id, "m", "x")).await.unwrap();
+    assert_eq!(store.members(&a.org.id).await.unwrap().len(), 2, "the owner and ada only");
+    assert_eq!(actions(&store, &a.org.id).await, ["organization.created", "member.created"]);
 }
 
 async fn the_last_owner_stays_and_owners_are_protected_inside_the_transaction(store: Store) {

@@ -256,6 +256,13 @@ const MIGRATIONS: &[&str] = &[
         'YYYY-MM-DD"T"HH24:MI:SS"Z"')
     WHERE expires_at ~ '^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}[+-]\d{2}:\d{2}$';
     "#,
+    // 8 (SQLite's 12): one member per email in an organization whatever its case, decided by
+    // the schema: it was checked before the insert, so two adds at once could both pass. A
+    // database that holds two such members (only two adds at one instant could write them)
+    // stops here until one of them is removed.
+    r#"
+    CREATE UNIQUE INDEX members_org_email ON members (org_id, lower(email));
+    "#,
 ];
 
 #[cfg(test)]

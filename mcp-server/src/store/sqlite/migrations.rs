@@ -271,6 +271,13 @@ const MIGRATIONS: &[&str] = &[
     WHERE expires_at GLOB
         '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9][Tt][0-9][0-9]:[0-9][0-9]:[0-9][0-9][+-][0-9][0-9]:[0-9][0-9]';
     "#,
+    // 12: one member per email in an organization whatever its case, decided by the schema: it
+    // was checked before the insert, so two adds at once could both pass. (Emails are ASCII
+    // from this version on; `lower` folds ASCII.) A database that holds two such members (only
+    // two adds at one instant could write them) stops here until one of them is removed.
+    r#"
+    CREATE UNIQUE INDEX members_org_email ON members (org_id, lower(email));
+    "#,
 ];
 
 #[cfg(test)]
