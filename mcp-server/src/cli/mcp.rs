@@ -8,6 +8,7 @@ use secrecy::ExposeSecret;
 use super::Failure;
 use crate::app;
 use crate::config::Config;
+use crate::core::Error;
 
 #[derive(Args, Debug)]
 pub struct McpArgs {
@@ -30,14 +31,17 @@ pub async fn run(config: &Config, args: McpArgs) -> Result<(), Failure> {
         });
     }
     let Some(key) = config.api_key.clone() else {
-        return Err(Failure::runtime(
+        return Err(Failure::config(
             "CONVERRA_API_KEY is not set: `converra mcp` acts as a Converra API key (sk_live_… or sk_test_…)",
         ));
     };
     let core = app::open(config).await.map_err(Failure::config)?.core;
-    // Fail at start with the 401's message ("Invalid API key", "API key has been revoked", …);
-    // the key is resolved again before every tool call.
-    let caller = core.caller_for_token(key.expose_secret()).await.map_err(Failure::runtime)?;
+    // Fail at start, as a client command does, on a key Converra refuses; the key is resolved
+    // again before every tool call.
+    let caller = core.caller_for_token(key.expose_secret()).await.map_err(|e| match e {
+        Error::Unauthorized(why) => Failure::rejected_api_key(why.message()),
+        e => Failure::runtime(e),
+    })?;
     tracing::info!(organization = %caller.org_id, api_key = %caller.api_key_id, "serving MCP over stdio");
     let result = app::serve_mcp_stdio(core.clone(), key).await.map_err(Failure::runtime);
     core.flush_usage().await;

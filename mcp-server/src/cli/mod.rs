@@ -1,7 +1,8 @@
 //! The `converra` command line (clap). Each command is a few lines over the core.
 //!
 //! Exit codes: 0 success, 1 failure at run time, 2 bad usage (clap), 3 bad configuration
-//! (master key, database, address).
+//! (master key, database, address, a missing `CONVERRA_API_KEY`); the client commands add theirs
+//! (`client/mod.rs`), and `mcp` shares their 4 for a key Converra refuses.
 
 mod admin;
 mod client;
@@ -176,6 +177,18 @@ impl Failure {
     }
     pub fn runtime(message: impl std::fmt::Display) -> Self {
         Self { code: 1, message: message.to_string() }
+    }
+
+    /// Converra refused the API key in `CONVERRA_API_KEY` (exit 4, as for every client command),
+    /// said so, and never in the words a provider's rejection uses ("Invalid API key"), which
+    /// sent readers to their AI provider's dashboard. The server's `reason` is added when it
+    /// says more (revoked, expired).
+    pub fn rejected_api_key(reason: &str) -> Self {
+        let mut message = String::from("Converra rejected your API key (CONVERRA_API_KEY)");
+        if reason != converra::KeyStatus::InvalidKey.message() {
+            message = format!("{message}: {reason}");
+        }
+        Self { code: 4, message }
     }
 }
 

@@ -287,7 +287,8 @@ async fn keys_complete_api_keys_and_usage_against_a_running_server() {
     let revoked = server.owner(&["api-keys", "revoke", &ci_id]).await;
     revoked.ok();
     assert!(revoked.stderr.contains(&format!("Revoked API key {ci_id}")), "{}", revoked.stderr);
-    server.cli(&["keys", "list"], Some(&ci_key), None).await.assert_fails(4, "unauthorized: API key has been revoked");
+    let refused = server.cli(&["keys", "list"], Some(&ci_key), None).await;
+    refused.assert_fails(4, "Converra rejected your API key (CONVERRA_API_KEY): API key has been revoked");
     let listed = server.owner(&["api-keys", "list", "--json"]).await.ok().json();
     let ci = listed["data"].as_array().unwrap().iter().find(|k| k["id"] == ci_id.as_str()).unwrap().clone();
     assert!(ci["revoked_at"].is_string(), "{ci}");
@@ -329,11 +330,10 @@ async fn exit_codes_scripts_can_branch_on() {
     none.assert_code(3);
     assert!(none.stderr.contains("CONVERRA_API_KEY is not set"), "{}", none.stderr);
     assert!(none.stderr.contains("the one `converra serve` prints on its first start"), "{}", none.stderr);
-    // 4: an unknown key.
-    server
-        .cli(&["keys", "list"], Some("sk_test_notarealkey"), None)
-        .await
-        .assert_fails(4, "unauthorized: Invalid API key");
+    // 4: an unknown key, said as Converra's refusal, never in the words a provider's uses.
+    let unknown = server.cli(&["keys", "list"], Some("sk_test_notarealkey"), None).await;
+    unknown.assert_fails(4, "Converra rejected your API key (CONVERRA_API_KEY)\n");
+    assert!(!unknown.stderr.contains("Invalid API key"), "{}", unknown.stderr);
     // 5: a member may not add provider keys; the piped secret is still never echoed.
     let member = server.member_key("dev@example.com", "member").await;
     let refused = server.cli(&["keys", "add", "openai", "--name", "Mine"], Some(&member), Some(SECRET)).await;
@@ -425,4 +425,57 @@ async fn a_key_rejected_in_traffic_shows_as_failing_in_the_keys_table() {
     // The flag was logged, with ids only.
     let log = server.inner.wait_for_log("provider key health changed").await;
     assert!(!log.contains(REJECTED) && !log.contains(&REJECTED[8..30]), "the key in the log: {log}");
+}
+
+/// No server where `CONVERRA_BASE_URL` points: where it looked and what to check, not the
+/// transport's chain of causes.
+#[test]
+fn an_unreachable_server_is_named_with_what_to_check() {
+    let base = format!("http://127.0.0.1:{}", converra_test_kit::free_port());
+    let envs =
+        [("CONVERRA_BASE_URL", base.as_str()), ("CONVERRA_API_KEY", "sk_test_anything"), ("CONVERRA_LOG", "warn")];
+    let output = converra_test_kit::run(CONVERRA.command(&["keys", "list"], &envs));
+    let stderr = converra_test_kit::stderr_of(&output);
+    assert_eq!(output.status.code(), Some(11), "{stderr}");
+    assert_eq!(
+        stderr.trim_end(),
+        format!("error: server unreachable at {base}: is `converra serve` running? (CONVERRA_BASE_URL)")
+    );
+}
+
+#[tokio::test]
+async fn a_completion_failing_on_the_active_key_names_it_and_the_ways_out() {
+    let openai = mock_openai().await;
+    let server = Server::start(&openai).await;
+    let added = server.cli_owned(vec!["keys", "add", "openai", "--name", "Dead", "--json"], REJECTED).await;
+    let id = added.ok().json()["id"].as_str().unwrap().to_owned();
+
+    for args in
+        [&["complete", "hi", "--model", "gpt-4o-mini"][..], &["complete", "hi", "--model", "gpt-4o-mini", "--stream"]]
+    {
+        let failed = server.owner(args).await;
+        failed.assert_fails(10, "provider error: Invalid API key");
+        for said in [
+            "the organization's OpenAI key has failed".to_owned(),
+            format!("It failed on the active organization key {id} (sk-proj-"),
+            format!("check it with `converra keys test {id}`"),
+            "make another key active with `converra keys activate <pk_…>`".to_owned(),
+        ] {
+            assert!(failed.stderr.contains(&said), "`{}` does not say {said:?}: {}", failed.command, failed.stderr);
+        }
+        assert!(!failed.stderr.contains(REJECTED) && !failed.stderr.contains(&REJECTED[8..30]), "{}", failed.stderr);
+    }
+}
+
+#[tokio::test]
+async fn a_key_that_passed_its_test_is_healthy_in_the_keys_table() {
+    let openai = mock_openai().await;
+    let server = Server::start(&openai).await;
+    let added = server.cli_owned(vec!["keys", "add", "openai", "--name", "Main", "--json"], SECRET).await;
+    let id = added.ok().json()["id"].as_str().unwrap().to_owned();
+    server.owner(&["keys", "test", &id]).await.ok();
+
+    let table = server.owner(&["keys", "list"]).await;
+    let row = table.ok().stdout.lines().nth(1).expect("a row").to_owned();
+    assert_eq!(row.split_whitespace().rev().nth(1), Some("ok"), "HEALTH after a passed test:\n{}", table.stdout);
 }

@@ -130,8 +130,10 @@ async fn stdio_tool_calls_spend_the_keys_plan_bucket() {
     client.cancel().await.ok();
 }
 
+/// The exit codes and words of the client commands: 3 (configuration) without a key, 4 for a
+/// key Converra refuses, said as Converra's refusal and never in a provider's words.
 #[test]
-fn a_missing_or_invalid_key_exits_with_the_401_message() {
+fn a_missing_or_rejected_key_exits_as_the_client_commands_do() {
     let dir = tempfile::tempdir().unwrap();
     let key = init(dir.path());
 
@@ -145,22 +147,23 @@ fn a_missing_or_invalid_key_exits_with_the_401_message() {
     };
 
     let out = run(Some("sk_test_notAkey"));
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(4));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("Invalid API key"), "{stderr}");
+    assert!(stderr.contains("error: Converra rejected your API key (CONVERRA_API_KEY)"), "{stderr}");
+    assert!(!stderr.contains("Invalid API key"), "a provider's words: {stderr}");
     assert!(out.stdout.is_empty(), "nothing but MCP on stdout");
 
     // A well-formed key with a wrong secret: same message, and the secret is not repeated.
     let tampered = format!("{}0000", &key[..key.len() - 4]);
     let out = run(Some(&tampered));
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(4));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("Invalid API key"), "{stderr}");
+    assert!(stderr.contains("error: Converra rejected your API key (CONVERRA_API_KEY)"), "{stderr}");
     assert!(!stderr.contains(&tampered), "{stderr}");
 
     let out = run(None);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("CONVERRA_API_KEY"));
+    assert_eq!(out.status.code(), Some(3), "the README's configuration code, as `keys list` exits");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("error: CONVERRA_API_KEY is not set"));
 
     // The key never shows in --help.
     let help = in_vault(dir.path()).args(["mcp", "--help"]).env("CONVERRA_API_KEY", &key).output().unwrap();

@@ -3,10 +3,11 @@
 use std::io::Write;
 
 use clap::Args;
-use converra::{CompletionRequest, Converra, Message, Tone};
+use converra::{CompletionRequest, Converra, KeyStatus, Message, Resolution, ResolveQuery, Tone};
 use futures_util::StreamExt;
 
 use super::{Failure, failure, table};
+use crate::core::completions::parse_model;
 
 #[derive(Args, Debug)]
 pub struct CompleteArgs {
@@ -43,6 +44,7 @@ pub async fn run(client: &Converra, args: CompleteArgs, json: bool) -> Result<()
         messages.push(Message::system(system));
     }
     messages.push(Message::user(args.prompt));
+    let (model, project) = (args.model.clone(), args.project.clone());
     let req = CompletionRequest {
         model: args.model,
         messages,
@@ -52,11 +54,15 @@ pub async fn run(client: &Converra, args: CompleteArgs, json: bool) -> Result<()
         tone: args.tone,
         ..Default::default()
     };
+    let explain = |e| failed(client, &model, project.clone(), e);
     if args.stream && !json {
         let mut stream = client.completions().stream(req);
         let mut out = std::io::stdout();
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(failure)?;
+            let chunk = match chunk {
+                Ok(chunk) => chunk,
+                Err(e) => return Err(explain(e).await),
+            };
             let _ = write!(out, "{}", chunk.delta);
             let _ = out.flush();
             if let Some(usage) = chunk.usage {
@@ -66,7 +72,10 @@ pub async fn run(client: &Converra, args: CompleteArgs, json: bool) -> Result<()
         }
         return Ok(());
     }
-    let c = client.completions().create(req).await.map_err(failure)?;
+    let c = match client.completions().create(req).await {
+        Ok(c) => c,
+        Err(e) => return Err(explain(e).await),
+    };
     if json {
         return table::print_json(&c);
     }
@@ -81,4 +90,37 @@ pub async fn run(client: &Converra, args: CompleteArgs, json: bool) -> Result<()
         c.usage.output_tokens
     );
     Ok(())
+}
+
+/// A completion failed. When the provider refused the key itself, the message adds the key's
+/// health and names the key that failed, with the ways out: the error says what failed, and
+/// the server's resolution (asked after the fact, as `keys resolve` does) says which key.
+async fn failed(client: &Converra, model: &str, project_id: Option<String>, e: converra::Error) -> Failure {
+    let key_at_fault = match &e {
+        converra::Error::Api(api) => api.provider_status.filter(|s| blames_the_key(*s)).map(|_| api.health.clone()),
+        _ => None,
+    };
+    let mut failure = failure(e);
+    let Some(health) = key_at_fault else { return failure };
+    if let Some(health) = health {
+        failure.message = format!("{} ({health})", failure.message);
+    }
+    let Ok((provider, _)) = parse_model(model) else { return failure };
+    let resolved = client.provider_keys().resolve(ResolveQuery { provider, project_id }).await;
+    if let Ok(Resolution { key_id: Some(id), masked, source, .. }) = resolved {
+        failure.message = format!(
+            "{}. It failed on the active {} key {id}{}: check it with `converra keys test {id}`, or make another \
+             key active with `converra keys activate <pk_…>` (`converra keys list --provider {provider}` lists them)",
+            failure.message,
+            source.as_str(),
+            masked.map(|m| format!(" ({m})")).unwrap_or_default()
+        );
+    }
+    failure
+}
+
+/// The provider's answers that are about the key (another key may work), not about the
+/// provider or the request.
+fn blames_the_key(status: KeyStatus) -> bool {
+    matches!(status, KeyStatus::InvalidKey | KeyStatus::QuotaExceeded | KeyStatus::PermissionDenied)
 }

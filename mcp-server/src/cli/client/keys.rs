@@ -5,8 +5,8 @@ use std::io::{IsTerminal, Read};
 
 use clap::{Args, Subcommand};
 use converra::{
-    AddProviderKey, Converra, CreateConnectLink, Environment, HealthFilter, KeyHealth, KeyStatus, Provider,
-    ProviderKey, ProviderKeyFilter, ResolveQuery,
+    AddProviderKey, Converra, CreateConnectLink, Environment, HealthFilter, HealthStatus, KeyHealth, KeyStatus,
+    Provider, ProviderKey, ProviderKeyFilter, ResolveQuery, TestResult,
 };
 
 use super::{Failure, failure, table};
@@ -114,17 +114,20 @@ fn rows(keys: &[ProviderKey]) -> Vec<Vec<String>> {
                 k.masked.clone().unwrap_or_else(|| "-".into()),
                 if k.active { "active".into() } else { "inactive".into() },
                 k.status.as_str().into(),
-                k.health.as_ref().map_or_else(|| "-".into(), health_cell),
+                k.health.as_ref().map_or_else(|| "-".into(), |h| health_cell(h, k.last_test.as_ref())),
                 k.health.as_ref().map_or_else(|| "-".into(), age_cell),
             ]
         })
         .collect()
 }
 
-/// `ok`, or `invalid_key ×12` for a failing key.
-fn health_cell(h: &KeyHealth) -> String {
+/// `ok`, or `invalid_key ×12` for a failing key. A key no completion has used yet is `ok` once
+/// its test passed: live health alone would say `unknown` right after a successful test.
+fn health_cell(h: &KeyHealth, last_test: Option<&TestResult>) -> String {
     if h.status.is_failing() {
         format!("{} ×{}", h.status.as_str(), h.consecutive_failures)
+    } else if h.status == HealthStatus::Unknown && last_test.is_some_and(|t| t.status == KeyStatus::Ok) {
+        HealthStatus::Ok.as_str().into()
     } else {
         h.status.as_str().into()
     }

@@ -68,13 +68,26 @@ pub struct Output {
 /// Maps an SDK error to a message and an exit code.
 pub fn failure(e: converra::Error) -> Failure {
     use converra::Error as E;
-    let code = match &e {
-        E::Api(api) => exit_code(api.code.as_ref(), api.status),
-        E::Config { .. } => 3,
-        E::Transport(_) | E::Timeout { .. } | E::Decode { .. } => 11,
-        _ => 1,
-    };
-    Failure { code, message: e.to_string() }
+    match &e {
+        E::Api(api) if api.code == Some(ErrorCode::Unauthorized) => Failure::rejected_api_key(&api.message),
+        E::Transport(t) if t.is_connect() => Failure { code: 11, message: unreachable(t) },
+        _ => {
+            let code = match &e {
+                E::Api(api) => exit_code(api.code.as_ref(), api.status),
+                E::Config { .. } => 3,
+                E::Transport(_) | E::Timeout { .. } | E::Decode { .. } => 11,
+                _ => 1,
+            };
+            Failure { code, message: e.to_string() }
+        }
+    }
+}
+
+/// No connection to the server: what was tried and the likely fix, instead of the transport's
+/// chain of causes ("error sending request … tcp connect error … Connection refused").
+fn unreachable(e: &reqwest::Error) -> String {
+    let at = e.url().map_or_else(|| "CONVERRA_BASE_URL".into(), |url| url.origin().ascii_serialization());
+    format!("server unreachable at {at}: is `converra serve` running? (CONVERRA_BASE_URL)")
 }
 
 /// The exit code of an error answer (the module doc's list). A code newer than this binary
