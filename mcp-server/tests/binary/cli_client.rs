@@ -1,7 +1,7 @@
-//! The client commands of the real `converra` binary (`keys`, `complete`, `api-keys`, `usage`)
-//! against a real `converra serve` on a free port, with a wiremock OpenAI behind it: what
-//! they print, that `--json` parses, that a provider key piped on stdin is never echoed, and
-//! the exit codes scripts branch on.
+//! The client commands of the real `converra` binary (`keys`, `complete`, `api-keys`,
+//! `projects`, `usage`) against a real `converra serve` on a free port, with a wiremock OpenAI
+//! behind it: what they print, that `--json` parses, that a provider key piped on stdin is never
+//! echoed, the exit codes scripts branch on, and messages that say what to do next.
 
 use std::process::{Output, Stdio};
 use std::time::Duration;
@@ -425,6 +425,50 @@ async fn a_key_rejected_in_traffic_shows_as_failing_in_the_keys_table() {
     // The flag was logged, with ids only.
     let log = server.inner.wait_for_log("provider key health changed").await;
     assert!(!log.contains(REJECTED) && !log.contains(&REJECTED[8..30]), "the key in the log: {log}");
+}
+
+#[tokio::test]
+async fn projects_are_listed_created_and_deleted_from_the_command_line() {
+    let openai = mock_openai().await;
+    let server = Server::start(&openai).await;
+    let none = server.owner(&["projects", "list"]).await;
+    assert!(none.ok().stdout.starts_with("ID") && none.stdout.contains("(none)"), "{}", none.stdout);
+
+    // create: the new row on stdout, and where its keys go on stderr.
+    let created = server.owner(&["projects", "create", "--name", "mobile"]).await;
+    let row = created.ok().stdout.lines().nth(1).expect("a table row").to_owned();
+    let id = row.split_whitespace().next().unwrap().to_owned();
+    assert!(id.starts_with("prj_") && row.contains("mobile"), "{}", created.stdout);
+    assert!(created.stderr.contains(&format!("converra keys add PROVIDER --project {id}")), "{}", created.stderr);
+    let web = server.owner(&["projects", "create", "--name", "web", "--json"]).await.ok().json();
+    assert_eq!(web["name"], "web");
+    let web_id = web["id"].as_str().unwrap().to_owned();
+
+    // list, as a table and as JSON.
+    let table = server.owner(&["projects", "list"]).await;
+    assert!(table.ok().stdout.lines().any(|l| l.starts_with(&id) && l.contains("mobile")), "{}", table.stdout);
+    let listed = server.owner(&["projects", "list", "--json"]).await.ok().json();
+    let mut names: Vec<&str> = listed["data"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    names.sort();
+    assert_eq!(names, ["mobile", "web"]);
+
+    // A name in use is a conflict; a member lists but does not create.
+    server.owner(&["projects", "create", "--name", "mobile"]).await.assert_code(7);
+    let member = server.member_key("dev@example.com", "member").await;
+    server.cli(&["projects", "list"], Some(&member), None).await.ok();
+    server.cli(&["projects", "create", "--name", "mine"], Some(&member), None).await.assert_fails(5, "forbidden");
+
+    // delete: the project's own provider keys go with it.
+    server.cli_owned(vec!["keys", "add", "openai", "--name", "Mobile", "--project", &id], SECRET).await.ok();
+    let mobile_keys = server.owner(&["keys", "list", "--project", &id, "--json"]).await.ok().json();
+    assert_eq!(mobile_keys["data"].as_array().unwrap().len(), 1, "{mobile_keys}");
+    let deleted = server.owner(&["projects", "delete", &id]).await;
+    assert!(deleted.ok().stderr.contains(&format!("Deleted project {id}")), "{}", deleted.stderr);
+    assert_eq!(server.owner(&["keys", "list", "--json"]).await.ok().json(), json!({"data": []}));
+    server.owner(&["projects", "delete", &id]).await.assert_fails(6, "not found");
+    let deleted = server.owner(&["projects", "delete", &web_id, "--json"]).await.ok().json();
+    assert_eq!(deleted, json!({"id": web_id, "deleted": true}));
+    assert_eq!(server.owner(&["projects", "list", "--json"]).await.ok().json(), json!({"data": []}));
 }
 
 /// No server where `CONVERRA_BASE_URL` points: where it looked and what to check, not the

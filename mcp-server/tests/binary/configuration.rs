@@ -21,9 +21,16 @@ const SERVER_FLAGS: [&str; 3] = ["--db", "--master-key-file", "--previous-master
 
 #[test]
 fn client_commands_offer_client_flags_and_name_their_environment() {
-    for command in
-        [&["keys", "list"][..], &["keys", "add"], &["keys", "test"], &["complete"], &["api-keys", "create"], &["usage"]]
-    {
+    for command in [
+        &["keys", "list"][..],
+        &["keys", "add"],
+        &["keys", "test"],
+        &["complete"],
+        &["api-keys", "create"],
+        &["projects", "create"],
+        &["projects", "list"],
+        &["usage"],
+    ] {
         let text = help(command);
         for flag in SERVER_FLAGS {
             assert!(!text.contains(flag), "`{}` offers the server flag {flag}:\n{text}", command.join(" "));

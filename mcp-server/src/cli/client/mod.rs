@@ -1,6 +1,7 @@
-//! Client commands (`keys`, `complete`, `api-keys`, `usage`, `settings`): scripts' way into a running
-//! Converra, built on the SDK. They read `CONVERRA_API_KEY` and `CONVERRA_BASE_URL` through
-//! `Converra::from_env()`. Human tables by default, `--json` for scripts.
+//! Client commands (`keys`, `complete`, `api-keys`, `projects`, `usage`, `settings`): scripts'
+//! way into a running Converra, built on the SDK. They read `CONVERRA_API_KEY` and
+//! `CONVERRA_BASE_URL` through `Converra::from_env()`. Human tables by default, `--json` for
+//! scripts.
 //!
 //! Exit codes scripts can branch on: 0 ok, 1 other failure, 2 bad usage, 3 configuration,
 //! 4 unauthorized, 5 forbidden, 6 not found, 7 invalid input or conflict, 8 rate limited,
@@ -10,6 +11,7 @@
 mod api_keys;
 mod complete;
 mod keys;
+mod projects;
 mod settings;
 mod table;
 
@@ -19,7 +21,7 @@ use converra::{Converra, ErrorCode, UsageQuery};
 use super::Failure;
 
 /// The client commands' names, whose help shows [`ENV_HELP`].
-pub const COMMANDS: [&str; 5] = ["keys", "complete", "api-keys", "usage", "settings"];
+pub const COMMANDS: [&str; 6] = ["keys", "complete", "api-keys", "projects", "usage", "settings"];
 
 /// What every client command reads from the environment (shown in their `--help`).
 pub const ENV_HELP: &str = "\
@@ -42,6 +44,13 @@ pub enum ClientCommand {
     ApiKeys {
         #[command(subcommand)]
         command: api_keys::ApiKeysCommand,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Projects: list, create, delete (a project's own provider keys override the organization's).
+    Projects {
+        #[command(subcommand)]
+        command: projects::ProjectsCommand,
         #[command(flatten)]
         output: Output,
     },
@@ -116,6 +125,7 @@ pub async fn run(command: ClientCommand) -> Result<(), Failure> {
             complete::run(&client, args, json).await
         }
         ClientCommand::ApiKeys { command, output } => api_keys::run(&client, command, output.json).await,
+        ClientCommand::Projects { command, output } => projects::run(&client, command, output.json).await,
         ClientCommand::Settings(args) => {
             let json = args.output.json;
             settings::run(&client, args, json).await
