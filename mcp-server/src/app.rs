@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
-use axum::serve::ListenerExt;
 use secrecy::ExposeSecret;
 use tokio::net::{TcpListener, TcpSocket};
 
@@ -14,6 +13,7 @@ use crate::config::{self, Config, PublicUrl};
 use crate::core::access::Bootstrap;
 use crate::core::vault::Keyring;
 use crate::core::{Core, Error};
+use crate::edge::serve::{Limits, serve};
 use crate::metrics::Metrics;
 use crate::providers::Providers;
 use crate::store::Store;
@@ -96,6 +96,10 @@ pub async fn open_store(config: &Config) -> Result<Store, StartError> {
 /// at 256 connections. The kernel caps it at `net.core.somaxconn`.
 const ACCEPT_BACKLOG: u32 = 4096;
 
+/// Connections the metrics listener serves at once (or fewer, under a smaller
+/// `CONVERRA_MAX_CONNECTIONS`).
+const METRICS_CONNECTIONS: usize = 16;
+
 /// Binds `addr` (port 0 picks one) and listens with a deep accept queue.
 fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
     let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
@@ -119,6 +123,8 @@ pub struct App {
     router: Router,
     /// The separate metrics listener and its router.
     metrics: Option<(TcpListener, Router)>,
+    /// Both listeners' timeouts and connection cap.
+    limits: Limits,
 }
 
 impl App {
@@ -157,35 +163,41 @@ impl App {
         }
         let router = crate::http::finish(routes, core.clone(), config.body_limit);
         let metrics = match config.metrics_addr {
-            Some(at) => Some((bind(at)?, crate::edge::metrics::open_routes().with_state(core.clone()))),
+            Some(at) => {
+                let (listener, bound) = bind(at)?;
+                Some((listener, bound, crate::edge::metrics::open_routes().with_state(core.clone())))
+            }
             None => None,
         };
-        let metrics_addr = metrics.as_ref().map(|((_, addr), _)| *addr);
-        let metrics = metrics.map(|((listener, _), router)| (listener, router));
-        Ok(Self { core, addr, bootstrap, metrics_addr, web, listener, router, metrics })
+        let metrics_addr = metrics.as_ref().map(|(_, addr, _)| *addr);
+        let metrics = metrics.map(|(listener, _, router)| (listener, router));
+        let limits = config.connections;
+        Ok(Self { core, addr, bootstrap, metrics_addr, web, listener, router, metrics, limits })
     }
 
-    /// Serves until `shutdown` resolves, then finishes in-flight requests.
+    /// How many connections the main listener serves at once (see [`Limits::max_connections`]).
+    pub fn max_connections(&self) -> usize {
+        self.limits.max_connections()
+    }
+
+    /// Serves until `shutdown` resolves, then finishes in-flight requests (`edge/serve.rs`).
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        // Nagle's algorithm would hold small answers back ~40 ms on keep-alive connections.
-        let listener = self.listener.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
         let shutdown = futures_util::FutureExt::shared(Box::pin(shutdown));
+        let limits = self.limits;
         let metrics = self.metrics.map(|(listener, router)| {
-            tokio::spawn(axum::serve(listener, router).with_graceful_shutdown(shutdown.clone()).into_future())
+            // A scraper or two: a flood on the metrics port cannot take the main one's descriptors.
+            let limits = Limits { max_connections: Some(limits.max_connections().min(METRICS_CONNECTIONS)), ..limits };
+            tokio::spawn(serve(listener, router, limits, shutdown.clone()))
         });
-        // The peer address feeds the web face's sign-in bucket (attempts per client address).
-        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
-        let result = axum::serve(listener, service).with_graceful_shutdown(shutdown).await;
+        serve(self.listener, self.router, limits, shutdown).await;
         if let Some(metrics) = metrics
-            && let Ok(Err(e)) = metrics.await
+            && let Err(e) = metrics.await
         {
             tracing::warn!(error = %e, "the metrics listener failed");
         }
         self.core.flush_usage().await;
         self.core.flush_health().await;
-        result
+        Ok(())
     }
 }
 

@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use super::Failure;
 use crate::app::{self, App, StartError};
-use crate::config::Config;
+use crate::config::{self, Config, MasterKeySource};
 
 pub async fn run(config: Config) -> Result<(), Failure> {
     let started = Instant::now();
@@ -19,10 +19,14 @@ pub async fn run(config: Config) -> Result<(), Failure> {
             false => None,
         };
         app::print_bootstrap(b, app.addr, sign_in.as_ref());
+    } else if app.web {
+        print_sign_in_hint(&config);
     }
     let workers = tokio::runtime::Handle::current().metrics().num_workers();
     let open_files = app::raise_open_file_limit();
-    tracing::info!(addr = %app.addr, db = %config.db_path.display(), workers, open_files, ready_ms = app::since(started), "converra is listening");
+    // Read after the raise: by default the cap is half the open-file limit.
+    let max_connections = app.max_connections();
+    tracing::info!(addr = %app.addr, db = %config.db_path.display(), workers, open_files, max_connections, ready_ms = app::since(started), "converra is listening");
     app.run(app::shutdown_signal()).await.map_err(|e| Failure::runtime(format!("server failed: {e}")))?;
     tracing::info!("stopped");
     Ok(())

@@ -13,6 +13,7 @@ use crate::core::health::HealthConfig;
 use crate::core::vault::Key;
 use crate::providers::{AllowanceLimits, ProviderConfig, Timeouts};
 
+mod connections;
 mod public_url;
 mod trusted_proxies;
 pub use public_url::PublicUrl;
@@ -78,6 +79,8 @@ pub struct Config {
     pub metrics_token: Option<SecretString>,
     /// `CONVERRA_METRICS_ADDR`: `/metrics` on a listener of its own, without a token.
     pub metrics_addr: Option<SocketAddr>,
+    /// Both listeners' header-read and idle timeouts and connection cap (`connections.rs`).
+    pub connections: crate::edge::serve::Limits,
 }
 
 impl Config {
@@ -206,6 +209,7 @@ impl Config {
                 })?),
                 None => None,
             },
+            connections: connections::limits(&get)?,
         })
     }
 

@@ -1,12 +1,14 @@
 //! The HTTP edge that both HTTP faces share — the REST and OpenAI-compatible routes (`http/`)
 //! and MCP over Streamable HTTP (`mcp/`): authentication middleware, the HTTP error mapping and
-//! the logging of internal errors. A neutral module, so that no face imports another.
+//! the logging of internal errors; and the server loop both listeners run (`serve.rs`). A
+//! neutral module, so that no face imports another.
 
 pub mod auth;
 pub mod error;
 pub mod layer;
 pub mod metrics;
 pub mod outer;
+pub mod serve;
 
 /// The configured largest request body (`CONVERRA_BODY_LIMIT`), put into every request's
 /// extensions by the outermost layer, for the 413 message and for the faces that read a whole

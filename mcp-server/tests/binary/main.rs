@@ -9,6 +9,7 @@ const CONVERRA: Binary = Binary::new(env!("CARGO_BIN_EXE_converra"));
 
 mod cli_client;
 mod configuration;
+mod connections;
 mod crash_durability;
 mod leakage;
 mod mcp_stdio;

@@ -1,7 +1,8 @@
 //! The web face's links from the real binary: `converra admin login-link` (the operator, on the
 //! database) and `converra keys link` (a client, over the API) print URLs built from the public
 //! URL; a login link written by one process signs a browser in on the server (the token is a
-//! row in the store); and the server's trace log never shows a token that a path carries.
+//! row in the store); the server's trace log never shows a token that a path carries; and a
+//! later start says how to get a new link.
 
 use converra_test_kit::{Server, random_master_key, run};
 
@@ -69,4 +70,32 @@ async fn printed_links_follow_the_public_url_and_their_tokens_never_reach_the_lo
     );
     assert!(!log.contains(&token), "the login token is never logged");
     assert!(!log.contains(connect.rsplit('/').next().unwrap()), "the connect token is never logged");
+}
+
+/// The first start's link is long expired by the next start, which says how to print a new
+/// one, with the flag that finds this vault from any folder; that line works as printed.
+#[tokio::test]
+async fn a_second_start_says_how_to_sign_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("converra.db");
+    let master = random_master_key();
+    let envs = [("CONVERRA_MASTER_KEY", master.as_str())];
+    let mut first = Server::start(CONVERRA, &db, &envs).await;
+    first.bootstrap_key().await;
+    first.finish();
+
+    let second = Server::start(CONVERRA, &db, &envs).await;
+    let log = second.wait_for_log("converra is listening").await;
+    assert!(!log.contains("Created organization"), "{log}");
+    let hint = format!("converra admin login-link --org ORG --email EMAIL --db {}", db.display());
+    assert!(log.contains(&hint), "{log}");
+
+    let elsewhere = tempfile::tempdir().unwrap();
+    let line = hint.replace("ORG", "default").replace("EMAIL", "owner@converra.local");
+    let args: Vec<&str> = line.split(' ').skip(1).collect();
+    let mut command = CONVERRA.command(&args, &envs);
+    command.current_dir(elsewhere.path());
+    let output = run(command);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("/sign-in/link/"));
 }
