@@ -31,3 +31,22 @@ pub async fn run(config: Config) -> Result<(), Failure> {
     tracing::info!("stopped");
     Ok(())
 }
+
+/// On a start that created nothing, the first start's sign-in link is long expired: say how to
+/// get a new one, with the flags that find this vault from any folder.
+fn print_sign_in_hint(config: &Config) {
+    let mut command = String::from("converra admin login-link --org ORG --email EMAIL");
+    if config.database_url.is_none() {
+        command = format!("{command} --db {}", super::shown(&config.db_path));
+        if let MasterKeySource::File(file) = &config.master_key
+            && *file != config::default_key_file(&config.db_path)
+        {
+            command = format!("{command} --master-key-file {}", super::shown(file));
+        }
+    }
+    eprintln!();
+    eprintln!("  Sign in to Settings → Integrations with a one-time link (single use, 10 minutes):");
+    eprintln!();
+    eprintln!("      {command}");
+    eprintln!();
+}
