@@ -66,7 +66,32 @@ impl Store {
     pub async fn retry_webhook(&self, id: &str, attempts: u32, next_at: u64) -> StoreResult<()> {
         dispatch!(self.retry_webhook(id, attempts, next_at))
     }
+
+    // A running server's report of the master-key version it holds is a lease of its own,
+    // `master_key_v<version>/<replica>`, renewed by its background loop, so a report lapses by
+    // itself when a server dies; expired reports are deleted with the next report.
+
+    /// Reports that `replica` runs with master-key `version`, until `now + ttl` (unix seconds).
+    pub async fn report_master_key_version(&self, replica: &str, version: u32, now: u64, ttl: u64) -> StoreResult<()> {
+        let name = format!("{MASTER_KEY_REPORT}{version}/{replica}");
+        dispatch!(self.report_master_key_version(&name, replica, now, ttl))
+    }
+
+    /// Withdraws `replica`'s report (a server shutting down).
+    pub async fn withdraw_master_key_report(&self, replica: &str) -> StoreResult<()> {
+        dispatch!(self.withdraw_master_key_report(replica))
+    }
+
+    /// The master-key version of every running server that reported one (unexpired at `now`).
+    pub async fn master_key_versions_in_use(&self, now: u64) -> StoreResult<Vec<u32>> {
+        let names: Vec<String> = dispatch!(self.master_key_reports(now))?;
+        let version = |name: &str| name.strip_prefix(MASTER_KEY_REPORT)?.split_once('/')?.0.parse().ok();
+        Ok(names.iter().filter_map(|n| version(n)).collect())
+    }
 }
+
+/// The lease-name prefix of the master-key reports; `LIKE` patterns add `%`.
+pub(super) const MASTER_KEY_REPORT: &str = "master_key_v";
 
 /// The statuses that flag a key (as stored).
 pub(super) const FAILING: &str = "('invalid_key', 'quota_exceeded')";

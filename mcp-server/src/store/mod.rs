@@ -371,7 +371,8 @@ impl Store {
     /// Deletes every data key's wrapping under a previous master key (the last step of a
     /// master-key rotation), then scrubs what the backend can: on SQLite the freed space is
     /// zeroed (`secure_delete`) and the WAL is checkpointed and truncated, so neither file
-    /// holds the old wrappings. Returns how many wrappings were deleted.
+    /// holds the old wrappings (a failure while another connection keeps reading: the deletion
+    /// stands, and a second call finishes the scrub). Returns how many wrappings were deleted.
     pub async fn drop_previous_wrappings(&self) -> StoreResult<u64> {
         dispatch!(self.drop_previous_wrappings())
     }

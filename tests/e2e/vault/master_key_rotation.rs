@@ -153,6 +153,21 @@ fn encrypted_cells(app: &TestApp) -> i64 {
     count("SELECT count(wrapped) + count(wrapped_prev) FROM data_keys") + count("SELECT count(*) FROM provider_keys")
 }
 
+/// No 61-byte window of the database file or its WAL unwraps with `old`, for any
+/// organization's data key.
+fn assert_old_key_opens_nothing(app: &TestApp, old: &Key) {
+    let data_keys: Vec<(String, u32)> = {
+        let conn = sqlite(app);
+        let mut stmt = conn.prepare("SELECT org_id, version FROM data_keys").unwrap();
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(Result::unwrap).collect()
+    };
+    let raw = app.raw_database();
+    for (org, version) in &data_keys {
+        let opened = raw.windows(61).any(|w| unwrap_data_key(old, org, *version, w).is_ok());
+        assert!(!opened, "the old master key still opens a data key of {org} in the database files");
+    }
+}
+
 #[tokio::test]
 async fn a_finished_master_key_rotation_leaves_nothing_the_old_key_opens_in_the_database_files() {
     let mocks = MockProviders::start().await;
@@ -171,18 +186,7 @@ async fn a_finished_master_key_rotation_leaves_nothing_the_old_key_opens_in_the_
     assert_eq!(encrypted_cells(&app), before, "as many encrypted cells as before the rotation");
     assert_every_key_tests(&app, &keys).await;
 
-    // No 61-byte window of the database file or its WAL unwraps with the old key, for any
-    // organization's data key.
-    let data_keys: Vec<(String, u32)> = {
-        let conn = sqlite(&app);
-        let mut stmt = conn.prepare("SELECT org_id, version FROM data_keys").unwrap();
-        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(Result::unwrap).collect()
-    };
-    let raw = app.raw_database();
-    for (org, version) in &data_keys {
-        let opened = raw.windows(61).any(|w| unwrap_data_key(&old, org, *version, w).is_ok());
-        assert!(!opened, "the old master key still opens a data key of {org} in the database files");
-    }
+    assert_old_key_opens_nothing(&app, &old);
     // Nothing left to finish.
     assert_eq!(app.core.finish_master_key_rotation().await.unwrap(), 0);
 }
@@ -250,4 +254,53 @@ async fn keys_added_while_data_key_rotations_run_all_end_under_the_newest_data_k
     // And every key still opens.
     let newest = list(&app, &app.api_key, "?provider=openai").await;
     assert_eq!(test_key(&app, &app.api_key, str_of(&newest[0], "id")).await.body["status"], "ok");
+}
+
+#[tokio::test]
+async fn finishing_a_master_key_rotation_is_refused_while_a_server_runs_with_the_old_key() {
+    let mocks = MockProviders::start().await;
+    let app = spawn_app_on(&mocks).await;
+    let mut old_server = app.replica().await;
+    let new = Key::random();
+    app.core.rotate_master_key(&new, |_, _, _| {}).await.unwrap();
+    // This server shuts down and comes back with the new key; the other still runs the old one.
+    let app = app.restart_with_master_key(b64(&new)).await;
+    let Err(refused) = app.core.finish_master_key_rotation().await else {
+        panic!("finished while a server still ran with the old key")
+    };
+    assert!(refused.to_string().starts_with("1 running server(s) still use the old master key"), "{refused}");
+    // The old server still adds keys: its wrappings are all there.
+    let added =
+        old_server.try_add_provider_key(&app.api_key, Provider::Openai, valid_key(Provider::Openai), json!({})).await;
+    assert_eq!(added.status, 201, "{}", added.text);
+
+    // Once it shut down, nothing runs with the old key.
+    old_server.stop().await;
+    assert_eq!(app.core.finish_master_key_rotation().await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn finishing_is_refused_while_a_reader_keeps_the_old_wrappings_in_the_write_ahead_log() {
+    let mocks = MockProviders::start().await;
+    let app = sqlite_app_with(&mocks).await;
+    app.add_provider_key(&app.api_key, Provider::Openai, valid_key(Provider::Openai), json!({})).await;
+    let old = converra_server::config::decode_master_key(&app.master_key, "old").unwrap();
+    let new = Key::random();
+    app.core.rotate_master_key(&new, |_, _, _| {}).await.unwrap();
+    let app = app.restart_with_master_key(b64(&new)).await;
+
+    // Another connection reads (as a backup or a second process would) and stays in its
+    // transaction: the checkpoint cannot move the write-ahead log past its snapshot.
+    let reader = sqlite(&app);
+    reader.execute_batch("BEGIN").unwrap();
+    let _: i64 = reader.query_row("SELECT count(*) FROM data_keys", [], |r| r.get(0)).unwrap();
+    let Err(busy) = app.core.finish_master_key_rotation().await else {
+        panic!("finished although the write-ahead log could not be checkpointed")
+    };
+    assert!(busy.to_string().contains("run --finish again"), "{busy}");
+
+    reader.execute_batch("COMMIT").unwrap();
+    drop(reader);
+    assert_eq!(app.core.finish_master_key_rotation().await.unwrap(), 0, "deleted by the first run");
+    assert_old_key_opens_nothing(&app, &old);
 }

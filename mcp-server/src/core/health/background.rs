@@ -7,6 +7,7 @@
 //! no second replica delivers or re-tests the same thing meanwhile.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -25,6 +26,19 @@ const ROTATION_EVERY: u64 = 30;
 const WEBHOOK_ATTEMPTS: u32 = 30;
 const WEBHOOK_FIRST_RETRY: Duration = Duration::from_secs(5);
 const WEBHOOK_MAX_RETRY: Duration = Duration::from_secs(3600);
+
+/// This process among the replicas: its id (the lease holder), and whether its background
+/// work was stopped.
+pub(crate) struct Replica {
+    pub(crate) id: String,
+    stopped: AtomicBool,
+}
+
+impl Replica {
+    pub(crate) fn new() -> Self {
+        Self { id: ids::new_id("replica"), stopped: AtomicBool::new(false) }
+    }
+}
 
 /// The key-health lease as this replica holds it: who, and for how many seconds per renewal.
 struct Lease<'a> {
@@ -47,16 +61,18 @@ impl Core {
     }
 
     /// Starts the background health work of a serving process (`serve`); stops when the core
-    /// is dropped.
+    /// is dropped or [`Core::stop_background`] is called.
     pub fn start_background(self: &Arc<Self>) {
-        let holder = ids::new_id("replica");
         let interval = self.health.interval;
         let core = Arc::downgrade(self);
         tokio::spawn(async move {
             let mut round: u64 = 0;
             loop {
                 let Some(core) = Weak::upgrade(&core) else { return };
-                core.background_round(&holder, interval, round).await;
+                if core.replica.stopped.load(Ordering::Acquire) {
+                    return;
+                }
+                core.background_round(interval, round).await;
                 drop(core);
                 round += 1;
                 tokio::time::sleep(interval).await;
@@ -64,10 +80,24 @@ impl Core {
         });
     }
 
-    async fn background_round(&self, holder: &str, interval: Duration, round: u64) {
+    /// Stops the background work (a server shutting down) and withdraws this server's report of
+    /// its master-key version, so `rotate-master-key --finish` need not wait for it to lapse.
+    pub async fn stop_background(&self) {
+        self.replica.stopped.store(true, Ordering::Release);
+        if let Err(e) = self.store.withdraw_master_key_report(&self.replica.id).await {
+            tracing::warn!(error = %e, "cannot withdraw this server's master-key report");
+        }
+    }
+
+    async fn background_round(&self, interval: Duration, round: u64) {
         // Whole seconds, rounded up: the store compares unix seconds.
         let ttl = (interval * 3).max(self.health.lease).as_secs_f64().ceil() as u64;
-        let lease = Lease { holder, ttl };
+        // Every replica, holding the lease or not, says which master key it runs with.
+        let (id, version) = (&self.replica.id, self.keyring.master_version());
+        if let Err(e) = self.store.report_master_key_version(id, version, ids::unix_now(), ttl).await {
+            tracing::warn!(error = %e, "cannot report this server's master-key version");
+        }
+        let lease = Lease { holder: id, ttl };
         if !self.hold(&lease).await {
             return;
         }

@@ -21,6 +21,7 @@ use std::time::Duration;
 use converra::{HealthStatus, KeyHealth, KeyStatus, Provider};
 use secrecy::SecretString;
 
+pub(crate) use background::Replica;
 pub(crate) use tallies::HealthTallies;
 
 use super::{Core, ids};

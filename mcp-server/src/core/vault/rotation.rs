@@ -107,8 +107,9 @@ impl Core {
     /// The last step of a master-key rotation (`rotate-master-key --finish`), run with the new
     /// master key once every server uses it: deletes every data key's wrapping under the old
     /// key, so the old key and this database (or a later backup) no longer open anything.
-    /// Refused while any data key lacks a wrapping under the current master key. Returns how
-    /// many old wrappings were deleted.
+    /// Refused while any data key lacks a wrapping under the current master key, and while a
+    /// running server reports the old master key (`Core::stop_background`, the background
+    /// loop). Returns how many old wrappings were deleted.
     pub async fn finish_master_key_rotation(&self) -> Result<u64> {
         let stored = keyring::stored_master_version(&self.store).await?;
         if self.keyring.master_version() != stored {
@@ -123,7 +124,27 @@ impl Core {
                 "{behind} data key(s) have no wrapping under the new master key yet: run rotate-master-key --new-key-file again, then --finish"
             )));
         }
-        Ok(self.store.drop_previous_wrappings().await?)
+        // A server still running with the old key opens the data keys only through the old
+        // wrappings: without them it would fail every add and every new organization.
+        let running_old =
+            self.store.master_key_versions_in_use(ids::unix_now()).await?.into_iter().filter(|v| *v < stored).count();
+        if running_old > 0 {
+            return Err(Error::Conflict(format!(
+                "{running_old} running server(s) still use the old master key: restart them with the new one, then run --finish again \
+                 (a server that stopped without shutting down counts until its report lapses, within 30 seconds)"
+            )));
+        }
+        match self.store.drop_previous_wrappings().await {
+            Ok(n) => Ok(n),
+            // On SQLite: the checkpoint that scrubs the write-ahead log waited for a reader in
+            // vain. Running it again deletes nothing more and completes the scrub.
+            Err(e) if e.is_unavailable() => Err(Error::Conflict(
+                "the old wrappings could not be scrubbed: the database was busy (on SQLite, another connection \
+                 kept reading the write-ahead log that still holds them): run --finish again"
+                    .into(),
+            )),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Re-encrypts one organization's provider keys under a new data key

@@ -17,6 +17,7 @@ contract!(
     rotation_is_marked_once,
     the_outbox_is_a_retried_queue,
     cached_key_lists_follow_tallies_and_other_replicas,
+    running_servers_report_their_master_key_version_until_it_lapses_or_is_withdrawn,
 );
 
 fn change(status: KeyStatus, retest_at: Option<u64>) -> HealthChange {
@@ -180,4 +181,23 @@ async fn cached_key_lists_follow_tallies_and_other_replicas(store: Store) {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     assert_eq!(seen, Some(999), "another replica's write shows once the watch has seen it");
+}
+
+async fn running_servers_report_their_master_key_version_until_it_lapses_or_is_withdrawn(store: Store) {
+    let now = 1_000_000;
+    assert_eq!(store.master_key_versions_in_use(now).await.unwrap(), Vec::<u32>::new());
+    store.report_master_key_version("replica_a", 1, now, 30).await.unwrap();
+    store.report_master_key_version("replica_b", 2, now, 30).await.unwrap();
+    // The background lease is another row of the same table: not a report.
+    assert!(store.try_lease("key_health", "replica_a", now, 30).await.unwrap());
+    let mut in_use = store.master_key_versions_in_use(now + 29).await.unwrap();
+    in_use.sort();
+    assert_eq!(in_use, [1, 2]);
+
+    // A report renewed holds on; one that is not lapses; a withdrawn one is gone at once.
+    store.report_master_key_version("replica_b", 2, now + 20, 30).await.unwrap();
+    assert_eq!(store.master_key_versions_in_use(now + 30).await.unwrap(), [2]);
+    store.withdraw_master_key_report("replica_b").await.unwrap();
+    assert_eq!(store.master_key_versions_in_use(now + 30).await.unwrap(), Vec::<u32>::new());
+    assert!(!store.try_lease("key_health", "replica_b", now + 29, 30).await.unwrap(), "the lease is untouched");
 }

@@ -7,7 +7,7 @@ use deadpool_postgres::GenericClient;
 
 use super::provider_keys::{PK_COLS, key_at};
 use super::{Postgres, notify, parse};
-use crate::store::health::FAILING;
+use crate::store::health::{FAILING, MASTER_KEY_REPORT};
 use crate::store::{HealthChange, HealthTally, OutboxEvent, ProviderKeyRow, Stale, StoreResult};
 
 async fn insert_event(c: &impl GenericClient, e: &OutboxEvent) -> StoreResult<()> {
@@ -194,5 +194,42 @@ impl Postgres {
         )
         .await?;
         Ok(())
+    }
+
+    pub(in crate::store) async fn report_master_key_version(
+        &self,
+        name: &str,
+        replica: &str,
+        now: u64,
+        ttl: u64,
+    ) -> StoreResult<()> {
+        let reports = format!("{MASTER_KEY_REPORT}%");
+        let c = self.client().await?;
+        c.execute("DELETE FROM leases WHERE name LIKE $1 AND expires_at <= $2", &[&reports, &(now as i64)]).await?;
+        c.execute(
+            "INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, $3)
+             ON CONFLICT (name) DO UPDATE SET expires_at = excluded.expires_at",
+            &[&name, &replica, &((now + ttl) as i64)],
+        )
+        .await?;
+        Ok(())
+    }
+
+    pub(in crate::store) async fn withdraw_master_key_report(&self, replica: &str) -> StoreResult<()> {
+        let reports = format!("{MASTER_KEY_REPORT}%");
+        let c = self.client().await?;
+        c.execute("DELETE FROM leases WHERE holder = $1 AND name LIKE $2", &[&replica, &reports]).await?;
+        Ok(())
+    }
+
+    pub(in crate::store) async fn master_key_reports(&self, now: u64) -> StoreResult<Vec<String>> {
+        let c = self.client().await?;
+        let rows = c
+            .query(
+                "SELECT name FROM leases WHERE name LIKE $1 AND expires_at > $2",
+                &[&format!("{MASTER_KEY_REPORT}%"), &(now as i64)],
+            )
+            .await?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
     }
 }

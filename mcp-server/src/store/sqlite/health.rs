@@ -7,7 +7,7 @@ use rusqlite::{Connection, params};
 
 use super::provider_keys::{PK_COLS, query_rows};
 use super::{Sqlite, parse};
-use crate::store::health::FAILING;
+use crate::store::health::{FAILING, MASTER_KEY_REPORT};
 use crate::store::{HealthChange, HealthTally, OutboxEvent, ProviderKeyRow, StoreResult};
 
 fn insert_event(c: &Connection, e: &OutboxEvent) -> StoreResult<()> {
@@ -178,6 +178,46 @@ impl Sqlite {
                 params![id, attempts, next_at as i64],
             )?;
             Ok(())
+        })
+        .await
+    }
+
+    pub(in crate::store) async fn report_master_key_version(
+        &self,
+        name: &str,
+        replica: &str,
+        now: u64,
+        ttl: u64,
+    ) -> StoreResult<()> {
+        let (name, replica) = (name.to_owned(), replica.to_owned());
+        self.transaction(move |tx| {
+            let reports = format!("{MASTER_KEY_REPORT}%");
+            tx.execute("DELETE FROM leases WHERE name LIKE ?1 AND expires_at <= ?2", params![reports, now as i64])?;
+            tx.execute(
+                "INSERT INTO leases (name, holder, expires_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (name) DO UPDATE SET expires_at = excluded.expires_at",
+                params![name, replica, (now + ttl) as i64],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub(in crate::store) async fn withdraw_master_key_report(&self, replica: &str) -> StoreResult<()> {
+        let replica = replica.to_owned();
+        self.run(move |c| {
+            let reports = format!("{MASTER_KEY_REPORT}%");
+            c.execute("DELETE FROM leases WHERE holder = ?1 AND name LIKE ?2", params![replica, reports])?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub(in crate::store) async fn master_key_reports(&self, now: u64) -> StoreResult<Vec<String>> {
+        self.run(move |c| {
+            let mut stmt = c.prepare("SELECT name FROM leases WHERE name LIKE ?1 AND expires_at > ?2")?;
+            let rows = stmt.query_map(params![format!("{MASTER_KEY_REPORT}%"), now as i64], |r| r.get(0))?;
+            Ok(rows.collect::<Result<_, _>>()?)
         })
         .await
     }

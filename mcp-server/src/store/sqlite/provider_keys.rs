@@ -193,8 +193,22 @@ impl Sqlite {
                 [],
             )?;
             // secure_delete (on since open) zeroed the old cells; the WAL still holds the pages
-            // as they were before: copy it into the database and truncate it to nothing.
-            c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+            // as they were before: copy it into the database and truncate it to nothing. The
+            // checkpoint waits (the busy timeout) for readers of older pages; when it still
+            // cannot finish, the WAL keeps them, and that is an error (the deletion stands,
+            // and running this again completes the scrub).
+            let busy: i64 = c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+            if busy != 0 {
+                return Err(rusqlite::Error::SqliteFailure(
+                    rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+                    Some(
+                        "the old wrappings are deleted, but the write-ahead log that still holds them could not be \
+                         checkpointed: another connection kept reading; run it again"
+                            .into(),
+                    ),
+                )
+                .into());
+            }
             Ok(n as u64)
         })
         .await
