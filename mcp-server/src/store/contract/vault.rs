@@ -13,6 +13,7 @@ contract!(
     a_replaced_secret_resets_the_test_and_tests_are_recorded,
     listing_filters_by_provider_project_and_environment,
     data_keys_rotate_as_a_compare_and_swap,
+    keys_left_behind_a_rotation_are_resealed_each_as_a_compare_and_swap,
     data_keys_are_rewrapped_in_place,
     vault_records_are_written_once_when_asked,
     removing_a_project_removes_its_keys,
@@ -169,6 +170,29 @@ async fn listing_filters_by_provider_project_and_environment(store: Store) {
     assert_eq!(names(ProviderKeyFilter { project_id: Some(project.id.clone()), ..filter() }).await, ["b"]);
     assert_eq!(names(ProviderKeyFilter { environment: Some(Environment::Test), ..filter() }).await, ["c"]);
     assert_eq!(store.org_provider_keys(org).await.unwrap().len(), 3);
+}
+
+async fn keys_left_behind_a_rotation_are_resealed_each_as_a_compare_and_swap(store: Store) {
+    let a = create_org(&store, "acme").await;
+    let org = &a.org.id;
+    let (late, changed) =
+        (provider_key(org, None, Provider::Openai, "late"), provider_key(org, None, Provider::Gemini, "changed"));
+    for key in [&late, &changed] {
+        store.insert_provider_key(key.clone(), event(org, "pk.added", &key.id)).await.unwrap();
+    }
+    let v2 = DataKeyRow { version: 2, wrapped: vec![2; 60], ..a.data_key.clone() };
+    assert!(store.rotate_data_key(v2, Vec::new()).await.unwrap());
+
+    // One key still holds what was read, the other changed since: only the first is resealed.
+    let resealed = vec![
+        Reencrypted { id: late.id.clone(), previous: late.ciphertext.clone(), ciphertext: b"late v2".to_vec() },
+        Reencrypted { id: changed.id.clone(), previous: b"not what is stored".to_vec(), ciphertext: b"x".to_vec() },
+    ];
+    assert_eq!(store.reseal_provider_keys(org, 2, resealed).await.unwrap(), 1);
+    let late = store.provider_key(org, &late.id).await.unwrap().unwrap();
+    assert_eq!((late.ciphertext.as_slice(), late.data_key_version), (&b"late v2"[..], 2));
+    let kept = store.provider_key(org, &changed.id).await.unwrap().unwrap();
+    assert_eq!((kept.ciphertext, kept.data_key_version), (changed.ciphertext, 1));
 }
 
 async fn data_keys_rotate_as_a_compare_and_swap(store: Store) {
