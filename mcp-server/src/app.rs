@@ -13,6 +13,7 @@ use crate::config::{self, Config, PublicUrl};
 use crate::core::access::Bootstrap;
 use crate::core::vault::Keyring;
 use crate::core::{Core, Error};
+use crate::edge::layer::WrapLayer;
 use crate::edge::serve::{Limits, serve};
 use crate::metrics::Metrics;
 use crate::providers::Providers;
@@ -165,7 +166,10 @@ impl App {
         let metrics = match config.metrics_addr {
             Some(at) => {
                 let (listener, bound) = bind(at)?;
-                Some((listener, bound, crate::edge::metrics::open_routes().with_state(core.clone())))
+                // The MCP endpoint's `Host` check, and the listener's own address besides.
+                let own = Some(bound.ip()).filter(|ip| !ip.is_unspecified()).map(|ip| ip.to_string());
+                let check = WrapLayer(crate::mcp::RebindingCheck::new(&config, own));
+                Some((listener, bound, crate::edge::metrics::open_routes().layer(check).with_state(core.clone())))
             }
             None => None,
         };

@@ -228,6 +228,49 @@ fn allowed_origins(config: &Config) -> Vec<String> {
     origins
 }
 
+/// The MCP endpoint's DNS-rebinding check — rmcp's own, on `Host` and `Origin`, with this
+/// configuration — as a layer for another listener: `/metrics` on `CONVERRA_METRICS_ADDR`,
+/// which a page that rebinds its name to that address could otherwise read. One check, so
+/// both refuse the same requests with the same answer (403).
+#[derive(Clone)]
+pub struct RebindingCheck(StreamableHttpService<ConverraMcp, NeverSessionManager>);
+
+impl RebindingCheck {
+    /// The MCP endpoint's hosts and origins, and `also` (the listener's own address).
+    pub fn new(config: &Config, also: Option<String>) -> Self {
+        let mut http = http_config(config);
+        http.allowed_hosts.extend(also);
+        let never = || Err(std::io::Error::other("a Host check serves no MCP"));
+        Self(StreamableHttpService::new(never, Arc::new(NeverSessionManager::default()), http))
+    }
+
+    /// rmcp's refusal of this request's `Host` or `Origin`, if it refuses them. rmcp checks
+    /// them before anything else; a GET, which the stateless endpoint does not serve, then
+    /// stops at 405 without touching a server.
+    async fn refusal(&self, uri: axum::http::Uri, headers: axum::http::HeaderMap) -> Option<axum::response::Response> {
+        let mut probe = axum::extract::Request::new(axum::body::Body::empty());
+        (*probe.uri_mut(), *probe.headers_mut()) = (uri, headers);
+        let answer = self.0.handle(probe).await;
+        (answer.status() != axum::http::StatusCode::METHOD_NOT_ALLOWED).then(|| answer.map(axum::body::Body::new))
+    }
+}
+
+impl crate::edge::layer::Wrap for RebindingCheck {
+    fn call<S: crate::edge::layer::Inner>(
+        &self,
+        inner: &mut S,
+        req: axum::extract::Request,
+    ) -> crate::edge::layer::Answer {
+        let (check, mut inner) = (self.clone(), inner.clone());
+        Box::pin(async move {
+            match check.refusal(req.uri().clone(), req.headers().clone()).await {
+                Some(refusal) => Ok(refusal),
+                None => tower::Service::call(&mut inner, req).await,
+            }
+        })
+    }
+}
+
 /// The MCP routes: `/api/mcp`, authenticated and rate limited by the REST middleware. No OAuth
 /// discovery documents are served (the router's fallback answers them 404), so clients use the
 /// configured `Authorization: Bearer` header.
@@ -259,4 +302,25 @@ pub async fn serve_stdio(core: Arc<Core>, api_key: SecretString) -> Result<(), S
         server.serve(rmcp::transport::stdio_pipes()).await.map_err(|e| StdioError::Initialize(e.to_string()))?;
     running.waiting().await.map_err(|e| StdioError::Failed(e.to_string()))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn refused(check: &RebindingCheck, host: &str) -> Option<u16> {
+        let headers = axum::http::HeaderMap::from_iter([(axum::http::header::HOST, host.parse().unwrap())]);
+        check.refusal("/metrics".parse().unwrap(), headers).await.map(|r| r.status().as_u16())
+    }
+
+    #[tokio::test]
+    async fn the_rebinding_check_refuses_a_foreign_host_as_the_mcp_endpoint_does() {
+        let config = Config::from_lookup(|_| None).unwrap();
+        let check = RebindingCheck::new(&config, Some("10.1.2.3".into()));
+        assert_eq!(refused(&check, "evil.example.com:9090").await, Some(403));
+        assert_eq!(refused(&check, "10.1.2.3.evil.example.com").await, Some(403));
+        for allowed in ["127.0.0.1:9090", "localhost", "[::1]:9090", "10.1.2.3:9090"] {
+            assert_eq!(refused(&check, allowed).await, None, "{allowed}");
+        }
+    }
 }
