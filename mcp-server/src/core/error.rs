@@ -81,6 +81,12 @@ pub enum Error {
     AllowanceExhausted,
     #[error("AI features are turned off for this organization")]
     AiDisabled,
+    /// A field of an agent endpoint's request that cannot reach the resolved provider (not
+    /// translated to its API, or not allowed on the platform key): named, and nothing is sent.
+    #[error(
+        "`{field}` cannot be sent to {provider} through this endpoint: leave it out, or use a model whose provider takes it"
+    )]
+    UnsupportedField { field: String, provider: Provider },
     /// `health`: the stored key's live health in a sentence, when the failure flagged it.
     #[error("{}", .status.message())]
     Provider { provider: Provider, status: KeyStatus, health: Option<String> },
@@ -141,6 +147,7 @@ impl Error {
             Error::NoProviderKey { .. } => ErrorCode::NoProviderKey,
             Error::AllowanceExhausted => ErrorCode::AllowanceExhausted,
             Error::AiDisabled => ErrorCode::AiDisabled,
+            Error::UnsupportedField { .. } => ErrorCode::UnsupportedField,
             Error::Provider { .. } => ErrorCode::ProviderError,
             Error::Unavailable => ErrorCode::Unavailable,
             Error::NotStored { status, .. } if rejects_the_key(*status) => ErrorCode::KeyRejected,
@@ -173,6 +180,7 @@ impl Error {
             ErrorCode::AiDisabled => 409,
             ErrorCode::ProviderError => 502,
             ErrorCode::KeyRejected => 422,
+            ErrorCode::UnsupportedField => 400,
             ErrorCode::Unavailable => 503,
             ErrorCode::Internal => 500,
             _ => 500,
@@ -185,6 +193,7 @@ impl Error {
         let mut detail = converra::ErrorDetail::new(self.code(), self.to_string());
         match self {
             Error::Validation { field, .. } => detail.field = field.clone(),
+            Error::UnsupportedField { field, .. } => detail.field = Some(field.clone()),
             Error::Provider { status, health, .. } => {
                 detail.provider_status = Some(*status);
                 detail.health = health.clone();
@@ -200,6 +209,22 @@ impl Error {
             _ => {}
         }
         converra::ErrorBody { error: detail }
+    }
+}
+
+impl Error {
+    /// Whether the same request may succeed if sent again unchanged: a rate limit, an engine
+    /// that is down, a failure inside Converra, or a provider that failed or could not be
+    /// reached. Every other refusal stands until the request or the configuration changes
+    /// (the agent endpoints say so with `x-should-retry: false`).
+    pub fn may_succeed_on_retry(&self) -> bool {
+        match self {
+            Error::RateLimited(_) | Error::Unavailable | Error::Internal(_) => true,
+            Error::Provider { status, .. } => {
+                matches!(status, KeyStatus::RateLimited | KeyStatus::Unreachable | KeyStatus::ProviderError)
+            }
+            _ => false,
+        }
     }
 }
 

@@ -104,6 +104,9 @@ pub enum ErrorCode {
     KeyRejected,
     /// 409: the member's active API keys are at the plan's cap.
     ApiKeyLimit,
+    /// 400: a field of an agent endpoint's request (`/v1`) that cannot reach the resolved
+    /// provider; the field is named and nothing was sent.
+    UnsupportedField,
     /// 503: the database (or another engine Converra needs) is down; retry later.
     Unavailable,
     /// 500: something failed inside Converra (no detail is exposed).
@@ -114,7 +117,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code this version knows (all but [`ErrorCode::Unknown`]).
-    pub const KNOWN: [ErrorCode; 15] = [
+    pub const KNOWN: [ErrorCode; 16] = [
         Self::Unauthorized,
         Self::Forbidden,
         Self::NotFound,
@@ -128,6 +131,7 @@ impl ErrorCode {
         Self::ProviderError,
         Self::KeyRejected,
         Self::ApiKeyLimit,
+        Self::UnsupportedField,
         Self::Unavailable,
         Self::Internal,
     ];
@@ -148,6 +152,7 @@ impl ErrorCode {
             Self::ProviderError => "PROVIDER_ERROR",
             Self::KeyRejected => "KEY_REJECTED",
             Self::ApiKeyLimit => "API_KEY_LIMIT",
+            Self::UnsupportedField => "UNSUPPORTED_FIELD",
             Self::Unavailable => "UNAVAILABLE",
             Self::Internal => "INTERNAL",
             Self::Unknown(code) => code,
@@ -170,6 +175,7 @@ impl ErrorCode {
             Self::ProviderError => "provider error",
             Self::KeyRejected => "key rejected",
             Self::ApiKeyLimit => "API key limit",
+            Self::UnsupportedField => "unsupported field",
             Self::Unavailable => "unavailable",
             Self::Internal => "server error",
             Self::Unknown(code) => code,
