@@ -147,7 +147,8 @@ impl App {
         let core = opened.core;
         core.start_background();
         let bootstrap = if config.bootstrap { core.bootstrap().await.map_err(StartError::Bootstrap)? } else { None };
-        let mut routes = crate::http::api_routes(core.clone()).merge(crate::mcp::routes(core.clone(), &config));
+        let mut routes = crate::http::api_routes(core.clone(), config.v1_body_limit)
+            .merge(crate::mcp::routes(core.clone(), &config));
         let web = public_url.refusal().is_none();
         match public_url.refusal() {
             None => {

@@ -56,6 +56,9 @@ pub struct Config {
     pub mcp_allowed_origins: Vec<String>,
     /// Largest request body accepted, in bytes.
     pub body_limit: usize,
+    /// Largest request body the agent endpoints (`/v1`) accept, in bytes
+    /// (`CONVERRA_V1_BODY_LIMIT`; 32 MiB by default, the providers' own: pasted screenshots).
+    pub v1_body_limit: usize,
     /// Bootstrap an organization, owner and key on an empty database.
     pub bootstrap: bool,
     /// Threads serving requests; `None` is one per available core.
@@ -163,6 +166,13 @@ impl Config {
             })?,
             None => 1024 * 1024,
         };
+        let v1_body_limit = match get("CONVERRA_V1_BODY_LIMIT") {
+            Some(v) => v.parse().map_err(|_| ConfigError::Invalid {
+                name: "CONVERRA_V1_BODY_LIMIT",
+                why: "must be a number of bytes".into(),
+            })?,
+            None => 32 * 1024 * 1024,
+        };
         let workers = match get("CONVERRA_WORKERS") {
             Some(v) => {
                 Some(v.parse().ok().filter(|n| (1..=MAX_WORKERS).contains(n)).ok_or_else(|| ConfigError::Invalid {
@@ -191,6 +201,7 @@ impl Config {
             mcp_allowed_hosts: hosts,
             mcp_allowed_origins: list(get("CONVERRA_MCP_ALLOWED_ORIGINS")),
             body_limit,
+            v1_body_limit,
             bootstrap: true,
             workers,
             api_key: get("CONVERRA_API_KEY").map(SecretString::from),

@@ -72,15 +72,16 @@ fn tone_instruction(tone: Tone) -> &'static str {
     }
 }
 
-/// Everything a provider call needs, checked.
-struct Prepared {
-    provider: Provider,
-    chat: ChatRequest,
-    resolved: ResolvedKey,
-    project_id: Option<String>,
-    key_source: KeySourceInfo,
+/// Everything a provider call needs, checked. (`agent.rs` builds one for a forwarded call: its
+/// `chat` then carries only the model and the output cap the meter reads.)
+pub(super) struct Prepared {
+    pub(super) provider: Provider,
+    pub(super) chat: ChatRequest,
+    pub(super) resolved: ResolvedKey,
+    pub(super) project_id: Option<String>,
+    pub(super) key_source: KeySourceInfo,
     /// Estimated tokens of the prompt as sent (system instructions and every message).
-    input_estimate: u64,
+    pub(super) input_estimate: u64,
 }
 
 fn validate(req: &CompletionRequest) -> Result<()> {
@@ -161,7 +162,7 @@ impl Core {
     /// `usage.rs`). A platform call first reserves the
     /// estimated prompt plus its output cap; if that does not fit in what is left of the
     /// month's allowance (with every other call in flight), it is refused, never shortened.
-    async fn meter(&self, caller: &Caller, p: &Prepared) -> Result<Meter> {
+    pub(super) async fn meter(&self, caller: &Caller, p: &Prepared) -> Result<Meter> {
         if self.usage.full() {
             // The store has refused usage so long that memory holds all it may: a call served
             // now could not be counted.
@@ -199,7 +200,7 @@ impl Core {
     /// A provider failure's side effect on the key: an answer that means the stored key itself
     /// is bad flags it (see `health/`), and the error names its health. The configured key's
     /// failure is reported as is, never retried with another key.
-    async fn provider_failed(&self, p: &Prepared, failure: ProviderFailure) -> Error {
+    pub(super) async fn provider_failed(&self, p: &Prepared, failure: ProviderFailure) -> Error {
         let health = match &p.resolved.row {
             Some(row) => self.key_failed(row, failure.0).await,
             None => None,
@@ -208,7 +209,7 @@ impl Core {
     }
 
     /// A success clears a flagged key at once; otherwise it is only tallied.
-    async fn provider_answered(&self, p: &Prepared) {
+    pub(super) async fn provider_answered(&self, p: &Prepared) {
         if let Some(row) = &p.resolved.row
             && self.key_succeeded(row)
         {

@@ -3,6 +3,7 @@
 //! resolution and the meaning of errors live here, once.
 
 pub mod access;
+mod agent;
 pub mod audit;
 pub mod completions;
 pub mod error;
@@ -18,6 +19,7 @@ pub mod vault;
 use std::sync::Arc;
 
 pub use access::Caller;
+pub use agent::ChatAnswer;
 pub use error::{AuthError, Error, InternalError, RateLimitInfo, Result};
 pub use operations::BackupSummary;
 

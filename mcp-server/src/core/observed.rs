@@ -10,7 +10,7 @@ use secrecy::SecretString;
 
 use super::Core;
 use crate::metrics::ProviderCall;
-use crate::providers::{ChatRequest, ChatResponse, ChatStream, ProviderFailure, VerifyOutcome};
+use crate::providers::{ChatRequest, ChatResponse, ChatStream, Forwarded, FrameStream, ProviderFailure, VerifyOutcome};
 
 impl Core {
     /// Runs a provider `call` that can fail, timed and counted under `kind` when metrics are on.
@@ -51,6 +51,26 @@ impl Core {
         req: &ChatRequest,
     ) -> Result<ChatStream, ProviderFailure> {
         self.observed(provider, ProviderCall::Stream, self.providers.stream(provider, key, req)).await
+    }
+
+    /// [`crate::providers::Providers::forward`], observed.
+    pub(crate) async fn provider_forward(
+        &self,
+        provider: Provider,
+        key: &SecretString,
+        body: Vec<u8>,
+    ) -> Result<Forwarded, ProviderFailure> {
+        self.observed(provider, ProviderCall::Completion, self.providers.forward(provider, key, body)).await
+    }
+
+    /// [`crate::providers::Providers::forward_stream`], observed until the answer's head.
+    pub(crate) async fn provider_forward_stream(
+        &self,
+        provider: Provider,
+        key: &SecretString,
+        body: Vec<u8>,
+    ) -> Result<FrameStream, ProviderFailure> {
+        self.observed(provider, ProviderCall::Stream, self.providers.forward_stream(provider, key, body)).await
     }
 
     /// [`crate::providers::Providers::verify_key`], observed.

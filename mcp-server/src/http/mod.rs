@@ -18,8 +18,9 @@ use crate::core::{Core, Error};
 use crate::edge::auth;
 use crate::edge::error::ApiError;
 
-/// The routes that need an API key.
-pub fn api_routes(core: Arc<Core>) -> Router<Arc<Core>> {
+/// The routes that need an API key; the agent endpoints (`/v1`) read bodies up to
+/// `v1_body_limit`, the others up to the app's body limit.
+pub fn api_routes(core: Arc<Core>, v1_body_limit: usize) -> Router<Arc<Core>> {
     use resources as r;
     Router::new()
         .route("/api/v1/me", get(r::me))
@@ -43,7 +44,7 @@ pub fn api_routes(core: Arc<Core>) -> Router<Arc<Core>> {
         .route("/api/v1/audit-events", get(r::audit_events))
         .route("/api/v1/settings/ai", get(r::get_ai_settings).put(r::update_ai_settings))
         .route_layer(auth::RequireApiKey::layer(core.clone(), auth::Rest))
-        .merge(openai_compat::routes(core))
+        .merge(openai_compat::routes(core, v1_body_limit))
 }
 
 async fn healthz() -> &'static str {

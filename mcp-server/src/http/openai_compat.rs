@@ -1,7 +1,11 @@
 //! The OpenAI-compatible face: `POST /v1/chat/completions` (streaming and not) and
-//! `GET /v1/models`, in OpenAI's exact shapes and error format, so official OpenAI clients work
-//! by changing only their base URL and key. The project comes from `X-Converra-Project`; which
-//! key paid goes back in `X-Converra-Key-Source` and `X-Converra-Key-Id`.
+//! `GET /v1/models`, so official OpenAI clients and agents work by changing only their base URL
+//! and key. A chat request is checked at its top level (`ChatView`) and handed to the core,
+//! which forwards it as written (OpenAI, DeepSeek: the answer comes back as the provider sent
+//! it) or translates it (Anthropic, Gemini: rendered here in OpenAI's shapes). Errors take
+//! OpenAI's shape, with `x-should-retry: false` on every refusal that a retry cannot change.
+//! The project comes from `X-Converra-Project`; which key paid goes back in
+//! `X-Converra-Key-Source` and `X-Converra-Key-Id`. Bodies are read up to the `/v1` limit.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -10,15 +14,15 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
-use converra::{CompletionChunk, CompletionRequest, ErrorCode, FinishReason, KeySourceInfo, Message, MessageRole};
+use converra::{CompletionChunk, ErrorCode, FinishReason, KeySourceInfo};
 use futures_util::StreamExt;
 
-use crate::core::{Caller, Core, Error, ids};
+use crate::core::{Caller, ChatAnswer, Core, Error, ids};
 use crate::edge::auth;
 use crate::edge::error::rate_limit_headers;
 use crate::openai_wire::{
-    AssistantMessage, ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, Choice, ChunkChoice, Delta,
-    ModelEntry, ModelList, OpenAiError, OpenAiErrorBody, WireUsage,
+    AssistantMessage, ChatCompletion, ChatCompletionChunk, ChatView, Choice, ChunkChoice, Delta, ModelEntry, ModelList,
+    OpenAiError, OpenAiErrorBody, WireUsage,
 };
 
 /// A core error in OpenAI's error shape.
@@ -67,9 +71,15 @@ impl IntoResponse for OpenAiApiError {
             Error::RateLimited(info) => rate_limit_headers(response.headers_mut(), info),
             _ => {}
         }
+        if !self.0.may_succeed_on_retry() {
+            // The official SDKs retry 409 and 5xx unless told that it would change nothing.
+            response.headers_mut().insert(SHOULD_RETRY, HeaderValue::from_static("false"));
+        }
         response
     }
 }
+
+const SHOULD_RETRY: HeaderName = HeaderName::from_static("x-should-retry");
 
 /// The same authentication as every face, with errors in OpenAI's shape.
 #[derive(Clone, Copy)]
@@ -88,50 +98,7 @@ fn finish_name(reason: FinishReason) -> String {
     }
 }
 
-/// Translates OpenAI's request into ours. Roles other than system/developer/user/assistant
-/// (tools, functions) and non-text content are refused with a clear message.
-fn to_request(req: ChatCompletionRequest, headers: &HeaderMap) -> Result<CompletionRequest, Error> {
-    if req.n.is_some_and(|n| n != 1) {
-        return Err(Error::validation("n", "only n = 1 is supported"));
-    }
-    let mut messages = Vec::with_capacity(req.messages.len());
-    for (i, m) in req.messages.into_iter().enumerate() {
-        let role = match m.role.as_str() {
-            "system" | "developer" => MessageRole::System,
-            "user" => MessageRole::User,
-            "assistant" => MessageRole::Assistant,
-            other => {
-                return Err(Error::validation(
-                    format!("messages[{i}].role"),
-                    format!("role `{other}` is not supported"),
-                ));
-            }
-        };
-        let content = m
-            .content
-            .and_then(|c| c.into_text())
-            .ok_or_else(|| Error::validation(format!("messages[{i}].content"), "only text content is supported"))?;
-        messages.push(Message { role, content });
-    }
-    let project_id = match headers.get("x-converra-project") {
-        Some(v) => {
-            Some(v.to_str().map_err(|_| Error::validation("X-Converra-Project", "must be a project id"))?.to_owned())
-        }
-        None => None,
-    };
-    Ok(CompletionRequest {
-        model: req.model,
-        messages,
-        max_tokens: req.max_completion_tokens.or(req.max_tokens),
-        temperature: req.temperature,
-        stop: req.stop.map(|s| s.into_vec()).unwrap_or_default(),
-        project_id,
-        tone: None,
-        stream: false,
-    })
-}
-
-/// A request body read within the limit; over it, OpenAI's error shape with 413.
+/// A request body read within the `/v1` limit; over it, OpenAI's error shape with 413.
 pub struct Body(axum::body::Bytes);
 
 impl<S: Send + Sync> axum::extract::FromRequest<S> for Body {
@@ -142,27 +109,76 @@ impl<S: Send + Sync> axum::extract::FromRequest<S> for Body {
     }
 }
 
+/// `X-Converra-Project`, if sent.
+fn project_of(headers: &HeaderMap) -> Result<Option<String>, Error> {
+    match headers.get("x-converra-project") {
+        Some(v) => Ok(Some(
+            v.to_str().map_err(|_| Error::validation("X-Converra-Project", "must be a project id"))?.to_owned(),
+        )),
+        None => Ok(None),
+    }
+}
+
+/// Forwarded or translated, whole or streamed, as the core decides; a forwarded answer goes
+/// back as the provider sent it.
 pub async fn chat_completions(
     State(core): State<Arc<Core>>,
     caller: Caller,
     headers: HeaderMap,
     Body(body): Body,
 ) -> Result<Response, OpenAiApiError> {
-    let req: ChatCompletionRequest = super::extract::parse_json(&body)?;
-    let model = req.model.clone();
-    let stream = req.stream.unwrap_or(false);
-    let include_usage = req.stream_options.as_ref().is_some_and(|o| o.include_usage);
-    let request = to_request(req, &headers)?;
+    let view = ChatView::parse(&body)?;
+    let project_id = project_of(&headers)?;
+    let response = match core.openai_chat(&caller, &view, project_id).await? {
+        ChatAnswer::Forwarded { body, key_source } => {
+            let mut response = body.into_response();
+            response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            say_key_source(response.headers_mut(), key_source);
+            response
+        }
+        ChatAnswer::ForwardedStream { events, key_source } => {
+            let events = events.map(|item| {
+                Ok::<_, Infallible>(item.unwrap_or_else(|e| {
+                    crate::edge::error::log(&e);
+                    let mut frame = b"data: ".to_vec();
+                    frame.extend(serde_json::to_vec(&openai_error(&e)).unwrap_or_default());
+                    frame.extend(b"\n\n");
+                    frame.into()
+                }))
+            });
+            let mut response = axum::body::Body::from_stream(events).into_response();
+            let headers = response.headers_mut();
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+            say_key_source(headers, key_source);
+            response
+        }
+        ChatAnswer::Translated { mut completion, dropped } => {
+            let model = view.model.clone().into_owned();
+            let source =
+                KeySourceInfo { key_id: completion.key_source.key_id.take(), masked: None, ..completion.key_source };
+            let mut response = axum::Json(whole_answer(completion, model, ids::unix_now())).into_response();
+            say_key_source(response.headers_mut(), source);
+            say_dropped(response.headers_mut(), &dropped);
+            response
+        }
+        ChatAnswer::TranslatedStream { chunks, dropped } => {
+            let mut response = translated_stream(chunks, view.model.clone().into_owned(), view.include_usage).await;
+            say_dropped(response.headers_mut(), &dropped);
+            response
+        }
+    };
+    Ok(response)
+}
+
+/// A translated stream in OpenAI's `chat.completion.chunk` shape.
+async fn translated_stream(
+    mut chunks: crate::core::completions::CompletionStream,
+    model: String,
+    include_usage: bool,
+) -> Response {
     let created = ids::unix_now();
-    if !stream {
-        let mut c = core.complete(&caller, request).await?;
-        let source = KeySourceInfo { key_id: c.key_source.key_id.take(), masked: None, ..c.key_source };
-        let mut response = axum::Json(whole_answer(c, model, created)).into_response();
-        say_key_source(response.headers_mut(), source);
-        return Ok(response);
-    }
-    let mut chunks = core.stream(&caller, request).await?;
-    // The first item, ready at once, names the key that pays: into the headers, as above.
+    // The first item, ready at once, names the key that pays: into the headers.
     let first = chunks.next().await;
     let source = match &first {
         Some(Ok(CompletionChunk { key_source: Some(source), .. })) => Some(source.clone()),
@@ -215,8 +231,19 @@ pub async fn chat_completions(
     if let Some(source) = source {
         say_key_source(response.headers_mut(), source);
     }
-    Ok(response)
+    response
 }
+
+/// `X-Converra-Dropped-Fields`: the advisory fields a translated request left out.
+fn say_dropped(headers: &mut HeaderMap, dropped: &[&str]) {
+    if let Ok(value) = HeaderValue::try_from(dropped.join(", "))
+        && !dropped.is_empty()
+    {
+        headers.insert(DROPPED, value);
+    }
+}
+
+const DROPPED: HeaderName = HeaderName::from_static("x-converra-dropped-fields");
 
 /// `X-Converra-Key-Source` (`project`, `organization` or `platform`) and, for a stored key,
 /// `X-Converra-Key-Id`: OpenAI's body has no place for which key paid, so it goes beside it.
@@ -277,11 +304,13 @@ pub async fn models(State(core): State<Arc<Core>>, caller: Caller) -> Result<axu
     Ok(axum::Json(ModelList { object: "list".into(), data }))
 }
 
-/// The `/v1` routes.
-pub fn routes(core: Arc<Core>) -> axum::Router<Arc<Core>> {
+/// The `/v1` routes, with their own body limit (the 413 says which).
+pub fn routes(core: Arc<Core>, body_limit: usize) -> axum::Router<Arc<Core>> {
     axum::Router::new()
         .route("/v1/chat/completions", axum::routing::post(chat_completions))
         .route("/v1/models", axum::routing::get(models))
+        .route_layer(axum::extract::DefaultBodyLimit::max(body_limit))
+        .route_layer(axum::Extension(crate::edge::BodyLimit(body_limit)))
         .route_layer(auth::RequireApiKey::layer(core, OpenAiGate))
 }
 

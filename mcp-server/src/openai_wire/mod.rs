@@ -1,28 +1,16 @@
-//! OpenAI Chat Completions wire types: what Converra sends to OpenAI and DeepSeek, and what the
-//! OpenAI-compatible face (`/v1/chat/completions`) accepts and answers. Unknown request fields
-//! are ignored here on purpose: official clients send options Converra does not use.
+//! OpenAI Chat Completions wire types: what Converra sends to OpenAI and DeepSeek for its own
+//! requests (REST, MCP), and what the OpenAI-compatible face (`/v1/chat/completions`) answers
+//! when it translates. A `/v1` request is never parsed into these: it is read as a top-level
+//! view and forwarded as written (`view.rs`), or translated field by field, refusing by name
+//! what is not carried (`translate.rs`).
+
+mod translate;
+mod view;
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct ChatCompletionRequest {
-    pub model: String,
-    pub messages: Vec<WireMessage>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_tokens: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_completion_tokens: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub temperature: Option<f32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stop: Option<Stop>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stream: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stream_options: Option<StreamOptions>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub n: Option<u32>,
-}
+pub use translate::{ADVISORY, Translated};
+pub use view::{ChatView, PromptSize, json_string, json_text};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StreamOptions {
@@ -42,42 +30,6 @@ impl Stop {
         match self {
             Stop::One(s) => vec![s],
             Stop::Many(v) => v,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct WireMessage {
-    pub role: String,
-    #[serde(default)]
-    pub content: Option<MessageContent>,
-}
-
-/// A message's content: a string, or (newer clients) an array of typed parts.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum MessageContent {
-    Text(String),
-    Parts(Vec<ContentPart>),
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ContentPart {
-    #[serde(rename = "type")]
-    pub kind: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub text: Option<String>,
-}
-
-impl MessageContent {
-    /// The text of the content, moved out; `None` if a part is not text (images are not
-    /// supported).
-    pub fn into_text(self) -> Option<String> {
-        match self {
-            MessageContent::Text(s) => Some(s),
-            MessageContent::Parts(parts) => {
-                parts.into_iter().map(|p| (p.kind == "text").then(|| p.text.unwrap_or_default())).collect()
-            }
         }
     }
 }
@@ -119,6 +71,46 @@ pub struct WireUsage {
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
     pub total_tokens: u64,
+}
+
+/// A forwarded answer's usage, with the details Converra reads (OpenAI's `*_details`; DeepSeek
+/// reports cache hits as `prompt_cache_hit_tokens`). Every other field is skipped unbuilt.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub struct FullUsage {
+    #[serde(default)]
+    pub prompt_tokens: u64,
+    #[serde(default)]
+    pub completion_tokens: u64,
+    #[serde(default)]
+    pub prompt_tokens_details: Option<PromptDetails>,
+    #[serde(default)]
+    pub completion_tokens_details: Option<CompletionDetails>,
+    #[serde(default)]
+    pub prompt_cache_hit_tokens: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub struct PromptDetails {
+    #[serde(default)]
+    pub cached_tokens: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub struct CompletionDetails {
+    #[serde(default)]
+    pub reasoning_tokens: Option<u64>,
+}
+
+impl FullUsage {
+    /// Prompt tokens read from the provider's cache (a part of `prompt_tokens`).
+    pub fn cached_tokens(&self) -> u64 {
+        self.prompt_tokens_details.and_then(|d| d.cached_tokens).or(self.prompt_cache_hit_tokens).unwrap_or(0)
+    }
+
+    /// Output tokens spent reasoning (a part of `completion_tokens`).
+    pub fn reasoning_tokens(&self) -> u64 {
+        self.completion_tokens_details.and_then(|d| d.reasoning_tokens).unwrap_or(0)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

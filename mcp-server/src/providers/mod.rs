@@ -5,6 +5,7 @@
 mod anthropic;
 pub mod chat;
 mod errors;
+mod forward;
 mod gemini;
 mod openai;
 mod sse;
@@ -17,6 +18,7 @@ use reqwest::header::HeaderValue;
 use secrecy::{ExposeSecret, SecretString};
 
 pub use chat::{ChatEvent, ChatRequest, ChatResponse, ChatStream, ProviderFailure};
+pub use forward::{Forwarded, Frame, FrameStream};
 
 /// Where each provider is reached, how long it may take, and the operator's own keys behind
 /// the allowance with the output they may be asked for.
@@ -243,6 +245,47 @@ impl Providers {
             tracing::info!(provider = %provider, "provider sent nothing within the idle timeout");
             Err(ProviderFailure(KeyStatus::Unreachable))
         })
+    }
+}
+
+impl Providers {
+    /// Sends an OpenAI-wire body (OpenAI, DeepSeek) to the chat endpoint as given, within the
+    /// whole-response timeout; the answer's body comes back unchanged.
+    pub async fn forward(
+        &self,
+        provider: Provider,
+        key: &SecretString,
+        body: Vec<u8>,
+    ) -> Result<Forwarded, ProviderFailure> {
+        let call = async { forward::whole(&self.client, provider, self.forward_url(provider)?, key, body).await };
+        tokio::time::timeout(self.timeouts.response, call).await.unwrap_or_else(|_| {
+            tracing::info!(provider = %provider, "provider timed out");
+            Err(ProviderFailure(KeyStatus::Unreachable))
+        })
+    }
+
+    /// Sends an OpenAI-wire body asking for a stream; its events come back one by one, as sent.
+    pub async fn forward_stream(
+        &self,
+        provider: Provider,
+        key: &SecretString,
+        body: Vec<u8>,
+    ) -> Result<FrameStream, ProviderFailure> {
+        let idle = self.timeouts.idle;
+        let start =
+            async { forward::stream(&self.client, provider, self.forward_url(provider)?, key, body, idle).await };
+        tokio::time::timeout(idle, start).await.unwrap_or_else(|_| {
+            tracing::info!(provider = %provider, "provider sent nothing within the idle timeout");
+            Err(ProviderFailure(KeyStatus::Unreachable))
+        })
+    }
+
+    /// The chat endpoint of a provider that speaks the OpenAI wire.
+    fn forward_url(&self, provider: Provider) -> Result<reqwest::Url, ProviderFailure> {
+        match provider {
+            Provider::Openai | Provider::Deepseek => self.chat_url(provider),
+            Provider::Anthropic | Provider::Gemini => Err(ProviderFailure(KeyStatus::ProviderError)),
+        }
     }
 }
 

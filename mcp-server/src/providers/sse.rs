@@ -63,14 +63,14 @@ pub fn events(
 
 /// Why the body stopped early: the connection broke, or the provider went silent.
 #[derive(Debug)]
-enum Broken {
+pub(super) enum Broken {
     Connection,
     Silent,
 }
 
 /// The body's chunks; after `idle` without one, a `Silent` error ends it. Every byte counts,
 /// keep-alive comments and pings included: a provider still thinking out loud is not idle.
-fn idle_bounded(
+pub(super) fn idle_bounded(
     response: reqwest::Response,
     idle: Duration,
 ) -> impl futures_util::Stream<Item = Result<impl AsRef<[u8]>, Broken>> {
