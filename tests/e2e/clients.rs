@@ -152,7 +152,7 @@ async fn the_official_openai_python_client_works_with_only_base_url_and_key_chan
         "ok content: 'Hello there!'",
         "ok finish_reason: 'stop'",
         "ok usage: (12, 5, 17)",
-        "ok model: 'openai/gpt-4o-mini'",
+        "ok model: 'gpt-4o-mini'",
         "ok stream content: 'Hello!'",
         "ok stream finish_reason: 'stop'",
         "ok stream usage: (12, 5, 17)",
@@ -169,7 +169,7 @@ async fn the_official_openai_python_client_works_with_only_base_url_and_key_chan
         assert!(stdout.lines().any(|l| l == line), "missing `{line}` in:\n{stdout}");
     }
 
-    // What reached the provider: the client's messages, translated, with the stored key.
+    // What reached the provider: the client's messages as it wrote them, with the stored key.
     let bodies = mocks.chat_bodies(Provider::Openai).await;
     assert_eq!(bodies.len(), 3, "one plain and two streamed completions reached OpenAI: {bodies:?}");
     assert!(bodies.iter().all(|b| b["model"] == model), "{bodies:?}");

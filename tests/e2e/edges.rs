@@ -111,7 +111,8 @@ async fn a_panicking_handler_answers_json_500_and_the_server_keeps_serving() {
 
 #[tokio::test]
 async fn a_v1_body_over_the_limit_gets_openais_error_shape() {
-    let app = spawn_app_with(Options { body_limit: Some(1024), ..Default::default() }).await;
+    // `/v1` has its own limit (`CONVERRA_V1_BODY_LIMIT`), apart from the other faces'.
+    let app = spawn_app_with(Options { configure: Some(|c| c.v1_body_limit = 1024), ..Default::default() }).await;
     let big = json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "x".repeat(4096)}]});
     let answer = app.post("/v1/chat/completions", &app.api_key, big).await;
     assert_eq!(answer.status, 413, "{}", answer.text);

@@ -4,6 +4,7 @@
 
 mod access;
 mod adversarial;
+mod agent;
 mod clients;
 mod completions;
 mod edges;

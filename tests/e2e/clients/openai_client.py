@@ -51,7 +51,8 @@ def main():
     check("finish_reason", answer.choices[0].finish_reason, "stop")
     check("usage", (answer.usage.prompt_tokens, answer.usage.completion_tokens, answer.usage.total_tokens), (12, 5, 17))
     check("object", answer.object, "chat.completion")
-    check("model", answer.model, "openai/gpt-4o-mini")
+    # Forwarded to OpenAI, the answer is OpenAI's own: its model name, without Converra's prefix.
+    check("model", answer.model, "gpt-4o-mini")
     check("id prefix", answer.id.startswith("chatcmpl-"), True)
 
     # A bare model name: the provider is inferred from its prefix.

@@ -338,3 +338,80 @@ impl MockProviders {
             .collect()
     }
 }
+
+impl MockProviders {
+    /// The bodies of the chat calls one provider received, byte for byte as they arrived.
+    pub async fn chat_requests(&self, provider: Provider) -> Vec<Vec<u8>> {
+        self.server(provider)
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|r| r.method.as_str() == "POST")
+            .map(|r| r.body)
+            .collect()
+    }
+}
+
+/// OpenAI's recorded `chat.completion` that calls a tool, as the exact text the provider sends
+/// (so a relay can be compared byte for byte): a tool call, log-probabilities, a system
+/// fingerprint, and usage with cached and reasoning tokens (20 in, 9 out).
+pub fn openai_tool_call_text(model: &str) -> String {
+    format!(
+        r#"{{
+  "id": "chatcmpl-CFQ9tool0call1rec2orded",
+  "object": "chat.completion",
+  "created": 1757000000,
+  "model": "{model}",
+  "choices": [
+    {{
+      "index": 0,
+      "message": {{
+        "role": "assistant",
+        "content": null,
+        "tool_calls": [
+          {{"id": "call_Vx9x1", "type": "function", "function": {{"name": "get_weather", "arguments": "{{\"city\":\"Paris\"}}"}}}}
+        ],
+        "refusal": null,
+        "annotations": []
+      }},
+      "logprobs": {{"content": [{{"token": "get", "logprob": -0.01, "bytes": [103, 101, 116], "top_logprobs": []}}], "refusal": null}},
+      "finish_reason": "tool_calls"
+    }}
+  ],
+  "usage": {{
+    "prompt_tokens": 20, "completion_tokens": 9, "total_tokens": 29,
+    "prompt_tokens_details": {{"cached_tokens": 8, "audio_tokens": 0}},
+    "completion_tokens_details": {{"reasoning_tokens": 3, "audio_tokens": 0, "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0}}
+  }},
+  "service_tier": "default",
+  "system_fingerprint": "fp_f33640a400"
+}}"#
+    )
+}
+
+/// OpenAI's streamed tool call, one server-sent event each (the role, the call's name, its
+/// arguments in two pieces, the finish, the usage-only chunk, `[DONE]`), written as OpenAI
+/// writes them when usage was asked for (`"usage":null` on every chunk but the last).
+pub fn openai_tool_call_events(model: &str) -> Vec<String> {
+    let head = format!(
+        r#""id":"chatcmpl-CFQ9stream","object":"chat.completion.chunk","created":1757000001,"model":"{model}","service_tier":"default","system_fingerprint":"fp_f33640a400""#
+    );
+    let chunk = |choice: &str| format!("data: {{{head},\"choices\":[{choice}],\"usage\":null}}\n\n");
+    vec![
+        chunk(
+            r#"{"index":0,"delta":{"role":"assistant","content":null,"tool_calls":[{"index":0,"id":"call_Vx9x1","type":"function","function":{"name":"get_weather","arguments":""}}],"refusal":null},"logprobs":null,"finish_reason":null}"#,
+        ),
+        chunk(
+            r#"{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\"city\":"}}]},"logprobs":null,"finish_reason":null}"#,
+        ),
+        chunk(
+            r#"{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"\"Paris\"}"}}]},"logprobs":null,"finish_reason":null}"#,
+        ),
+        chunk(r#"{"index":0,"delta":{},"logprobs":null,"finish_reason":"tool_calls"}"#),
+        format!(
+            "data: {{{head},\"choices\":[],\"usage\":{{\"prompt_tokens\":20,\"completion_tokens\":9,\"total_tokens\":29,\"prompt_tokens_details\":{{\"cached_tokens\":8,\"audio_tokens\":0}},\"completion_tokens_details\":{{\"reasoning_tokens\":3,\"audio_tokens\":0,\"accepted_prediction_tokens\":0,\"rejected_prediction_tokens\":0}}}}}}\n\n"
+        ),
+        "data: [DONE]\n\n".to_owned(),
+    ]
+}

@@ -1,0 +1,27 @@
+//! Agent traffic (DESIGN "Agent traffic"): the providers' own APIs carried whole under `/v1`.
+//! `chat.rs`: `/v1/chat/completions` forwarded to OpenAI byte for byte (whole and streamed),
+//! translated to Anthropic with every field it cannot carry refused by name, the `/v1` body
+//! limit, and the platform allowance on forwarded calls.
+
+mod chat;
+mod limits;
+
+use converra::Provider;
+use converra_test_kit::TestApp;
+use converra_test_kit::providers::MockProviders;
+
+/// Posts `body` to `/v1/chat/completions` exactly as written (no re-serialization).
+async fn post_chat(app: &TestApp, body: impl Into<reqwest::Body>) -> converra_test_kit::Answer {
+    app.post_raw("/v1/chat/completions", &app.api_key, body).await
+}
+
+/// `sent` with its first `"<from>"` model value replaced by `"<to>"`: what the provider must
+/// receive of a forwarded body.
+fn with_model(sent: &str, from: &str, to: &str) -> String {
+    sent.replacen(&format!("\"{from}\""), &format!("\"{to}\""), 1)
+}
+
+/// The chat calls a provider received, as text.
+async fn received(mocks: &MockProviders, provider: Provider) -> Vec<String> {
+    mocks.chat_requests(provider).await.into_iter().map(|b| String::from_utf8(b).expect("UTF-8")).collect()
+}
