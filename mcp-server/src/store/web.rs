@@ -26,6 +26,9 @@ pub enum WebTokenKind {
     Login,
     /// Lets a signed-in admin paste a provider key an agent asked for (`/connect/<token>`).
     Connect,
+    /// A form answered once (the web's Create API Key): stored used, when its answer is made,
+    /// so a reload that posts it again finds it taken.
+    Form,
 }
 
 impl WebTokenKind {
@@ -33,6 +36,7 @@ impl WebTokenKind {
         match self {
             Self::Login => "login",
             Self::Connect => "connect",
+            Self::Form => "form",
         }
     }
 
@@ -41,6 +45,7 @@ impl WebTokenKind {
         match kind {
             "login" => Ok(Self::Login),
             "connect" => Ok(Self::Connect),
+            "form" => Ok(Self::Form),
             _ => Err(super::StoreError::Corrupt { table: "web_tokens", what: format!("kind `{kind}`") }),
         }
     }

@@ -4,14 +4,16 @@
 
 use std::sync::Arc;
 
+use axum::Extension;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use maud::html;
 use secrecy::SecretString;
 use serde::Deserialize;
 
+use super::Site;
 use super::error::{WebResult, explain};
+use super::flash;
 use super::guard::{Signed, SignedForm};
 use super::integrations::{self, label};
 use super::layout::{self, Notice, csrf_field, when};
@@ -57,6 +59,7 @@ pub struct ConnectForm {
 
 pub async fn submit(
     State(core): State<Arc<Core>>,
+    Extension(site): Extension<Arc<Site>>,
     Path(token): Path<String>,
     f: SignedForm<ConnectForm>,
 ) -> WebResult<Response> {
@@ -71,7 +74,7 @@ pub async fn submit(
                 key.name.unwrap_or_default(),
                 label(key.provider)
             );
-            integrations::render(&core, &signed, Notice::ok(text), StatusCode::OK).await
+            Ok(flash::redirect(&site, integrations::PATH, Notice::ok(text)))
         }
         Err(e) => {
             let (status, text) = explain(&e);

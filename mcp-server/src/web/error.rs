@@ -4,7 +4,6 @@
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use maud::html;
 
 use super::layout;
 use crate::core::{AuthError, Error};
@@ -22,6 +21,10 @@ pub enum WebError {
     /// A form whose fields do not parse.
     BadForm(String),
     TooLarge,
+    /// No page at this address.
+    NoPage,
+    /// A method this address does not take.
+    NotAllowed,
 }
 
 impl From<Error> for WebError {
@@ -53,21 +56,6 @@ pub(super) fn explain(e: &Error) -> (StatusCode, String) {
     (status, text)
 }
 
-/// What a form's outcome says on the page it re-renders: the success's sentence with 200, or
-/// the error's words with its status.
-pub(super) fn notice_of<T>(
-    outcome: crate::core::Result<T>,
-    ok: impl FnOnce(T) -> String,
-) -> (StatusCode, Option<layout::Notice>) {
-    match outcome {
-        Ok(value) => (StatusCode::OK, layout::Notice::ok(ok(value))),
-        Err(e) => {
-            let (status, text) = explain(&e);
-            (status, layout::Notice::error(text))
-        }
-    }
-}
-
 impl IntoResponse for WebError {
     fn into_response(self) -> Response {
         let (status, text) = match self {
@@ -83,12 +71,12 @@ impl IntoResponse for WebError {
             ),
             WebError::BadForm(why) => (StatusCode::BAD_REQUEST, format!("The form could not be read: {why}")),
             WebError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "The form is too large.".to_owned()),
+            WebError::NoPage => (StatusCode::NOT_FOUND, "There is no page at this address.".to_owned()),
+            WebError::NotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "This address only takes a form from its page: open the page and use its form.".to_owned(),
+            ),
         };
-        let body = html! {
-            h1 { "Something went wrong" }
-            p.notice.error role="alert" { (text) }
-            p { a href="/settings/integrations" { "Back to Settings" } }
-        };
-        (status, layout::bare("Converra", body)).into_response()
+        (status, layout::error_page(&text)).into_response()
     }
 }

@@ -6,20 +6,17 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use converra::{
-    AddProviderKey, Environment, HealthStatus, KeySource, Project, Provider, ProviderKey, ProviderKeyFilter, Resolution,
-};
+use converra::{Environment, HealthStatus, Project, Provider, ProviderKey, ProviderKeyFilter};
 use maud::{Markup, html};
-use secrecy::SecretString;
-use serde::Deserialize;
 
-use super::error::{WebResult, explain, notice_of};
-use super::guard::{Signed, SignedForm};
+use super::error::WebResult;
+use super::flash::Flash;
+use super::guard::Signed;
 use super::layout::{self, Notice, csrf_field, when};
-use crate::core::{Caller, Core};
+use crate::core::Core;
 
 pub const PATH: &str = "/settings/integrations";
 pub const MEMBERS_SENTENCE: &str = "AI provider keys are managed by workspace admins";
@@ -42,38 +39,91 @@ fn scope_text(key: &ProviderKey, projects: &HashMap<String, String>) -> String {
     }
 }
 
+/// A form that failed, shown again open: what was typed (never the secret: a password field is
+/// never written back) and the error beside the field it is about.
+pub struct Refill {
+    pub provider: Provider,
+    pub name: String,
+    pub scope: String,
+    pub environment: Environment,
+    pub tested: bool,
+    /// `name`, `api_key`, `scope` or `environment`; empty for an error about the whole form.
+    pub field: &'static str,
+    pub error: String,
+}
+
+impl Refill {
+    /// The field a core error is about, in the form's words.
+    pub fn field_of(e: &crate::core::Error) -> &'static str {
+        use crate::core::Error;
+        match e {
+            Error::NotStored { .. } => "api_key",
+            Error::NotFound("Project") => "scope",
+            Error::Validation { field: Some(f), .. } => match f.as_str() {
+                "name" => "name",
+                "project_id" | "scope" => "scope",
+                "environment" => "environment",
+                _ => "api_key",
+            },
+            _ => "",
+        }
+    }
+}
+
+/// Where a form adds its key, and which slot it is fixed to (Replace) if any.
+pub struct FormTarget<'a> {
+    pub action: String,
+    pub slot: Option<(&'a Option<String>, Environment)>,
+    /// The environment the form offers first.
+    pub environment: Environment,
+}
+
 /// The form that adds a key: for a provider, or fixed to one slot (Replace).
 pub fn add_form(
     csrf: &str,
     provider: Provider,
     projects: &[Project],
-    slot: Option<(&Option<String>, Environment)>,
+    target: &FormTarget,
+    refill: Option<&Refill>,
 ) -> Markup {
     let id = |field: &str| format!("{}-{field}", provider.as_str());
+    let error = |field: &str| refill.filter(|r| r.field == field).map(|r| r.error.as_str());
+    let described = |field: &str| error(field).map(|_| id(&format!("{field}-error")));
+    let name = refill.map_or("", |r| r.name.as_str());
+    let scope = refill.map_or("organization", |r| r.scope.as_str());
+    let environment = refill.map_or(target.environment, |r| r.environment);
+    let tested = refill.is_none_or(|r| r.tested);
     html! {
-        form.stack method="post" action="/settings/integrations/keys" {
+        form.stack method="post" action=(target.action) {
             (csrf_field(csrf))
             input type="hidden" name="provider" value=(provider.as_str());
             label for=(id("name")) { "Name" }
-            input id=(id("name")) type="text" name="name" required maxlength="100" placeholder=(format!("{}-Production", label(provider)));
+            input id=(id("name")) type="text" name="name" required maxlength="100" value=(name)
+                placeholder=(format!("{}-Production", label(provider))) aria-describedby=[described("name")];
+            (layout::field_error(&id("name-error"), error("name")))
             label for=(id("secret")) { "API Key" }
-            input id=(id("secret")) type="password" name="api_key" required autocomplete="off" spellcheck="false";
-            @if let Some((project, env)) = slot {
+            input id=(id("secret")) type="password" name="api_key" required autocomplete="off" spellcheck="false"
+                aria-describedby=[described("api_key")];
+            (layout::field_error(&id("api_key-error"), error("api_key")))
+            @if let Some((project, env)) = target.slot {
                 input type="hidden" name="scope" value=(project.as_deref().unwrap_or("organization"));
                 input type="hidden" name="environment" value=(env.as_str());
             } @else {
                 label for=(id("scope")) { "Scope" }
-                select id=(id("scope")) name="scope" {
-                    option value="organization" { "Organization" }
-                    @for p in projects { option value=(p.id) { "Project: " (p.name) } }
+                select id=(id("scope")) name="scope" aria-describedby=[described("scope")] {
+                    option value="organization" selected[scope == "organization"] { "Organization" }
+                    @for p in projects { option value=(p.id) selected[scope == p.id] { "Project: " (p.name) } }
                 }
+                (layout::field_error(&id("scope-error"), error("scope")))
                 label for=(id("env")) { "Environment" }
-                select id=(id("env")) name="environment" {
-                    option value="live" { "live (production)" }
-                    option value="test" { "test (development)" }
+                select id=(id("env")) name="environment" aria-describedby=[described("environment")] {
+                    option value="live" selected[environment == Environment::Live] { "live (production, sk_live_ keys)" }
+                    option value="test" selected[environment == Environment::Test] { "test (development, sk_test_ keys)" }
                 }
+                (layout::field_error(&id("environment-error"), error("environment")))
             }
-            label.check { input type="checkbox" name="test" value="1" checked; "Test before saving" }
+            label.check { input type="checkbox" name="test" value="1" checked[tested]; "Test before saving" }
+            (layout::field_error(&id("form-error"), error("")))
             button type="submit" { "Save" }
         }
     }
@@ -143,9 +193,12 @@ fn provider_section(
     keys: &[&ProviderKey],
     projects: &[Project],
     names: &HashMap<String, String>,
+    refill: Option<&Refill>,
 ) -> Markup {
     let admin = signed.caller.require_admin().is_ok();
     let active = keys.iter().any(|k| k.active);
+    let refill = refill.filter(|r| r.provider == provider);
+    let target = FormTarget { action: format!("{PATH}/keys"), slot: None, environment: signed.caller.environment };
     html! {
         section.card id=(provider.as_str()) aria-labelledby=(format!("{}-title", provider.as_str())) {
             h2 id=(format!("{}-title", provider.as_str())) {
@@ -159,14 +212,23 @@ fn provider_section(
                 }
             }
             @if admin {
-                details { summary { "Add API Key" } (add_form(&signed.csrf, provider, projects, None)) }
+                details open[refill.is_some()] {
+                    summary { "Add API Key" }
+                    (add_form(&signed.csrf, provider, projects, &target, refill))
+                }
             }
         }
     }
 }
 
-/// The whole page, with what just happened.
-pub async fn render(core: &Core, signed: &Signed, notice: Option<Notice>, status: StatusCode) -> WebResult<Response> {
+/// The whole page: what just happened, and a failed Add form open again with its values.
+pub async fn render(
+    core: &Core,
+    signed: &Signed,
+    notice: Option<Notice>,
+    status: StatusCode,
+    refill: Option<&Refill>,
+) -> WebResult<Response> {
     let keys = core.list_provider_keys(&signed.caller, ProviderKeyFilter::default()).await?;
     let projects = core.list_projects(&signed.caller).await?;
     let names: HashMap<String, String> = projects.iter().map(|p| (p.id.clone(), p.name.clone())).collect();
@@ -175,140 +237,13 @@ pub async fn render(core: &Core, signed: &Signed, notice: Option<Notice>, status
         @if signed.caller.require_admin().is_err() { p.notice.ok { (MEMBERS_SENTENCE) "." } }
         @for provider in Provider::ALL {
             @let mine: Vec<&ProviderKey> = keys.iter().filter(|k| k.provider == provider).collect();
-            (provider_section(signed, provider, &mine, &projects, &names))
+            (provider_section(signed, provider, &mine, &projects, &names, refill))
         }
     };
     let page = layout::page("Integrations", PATH, &signed.caller, &signed.csrf, body);
     Ok((status, page).into_response())
 }
 
-pub async fn page(State(core): State<Arc<Core>>, signed: Signed) -> WebResult<Response> {
-    render(&core, &signed, None, StatusCode::OK).await
-}
-
-/// Renders the page after a form: the success's notice, or the error's words and status.
-async fn after<T>(
-    core: &Core,
-    caller: Caller,
-    csrf: String,
-    outcome: crate::core::Result<T>,
-    ok: impl FnOnce(T) -> String,
-) -> WebResult<Response> {
-    let (status, notice) = notice_of(outcome, ok);
-    render(core, &Signed::new(caller, csrf), notice, status).await
-}
-
-#[derive(Deserialize)]
-pub struct AddForm {
-    provider: Provider,
-    name: String,
-    api_key: SecretString,
-    scope: String,
-    environment: Environment,
-    test: Option<String>,
-}
-
-pub async fn add(State(core): State<Arc<Core>>, f: SignedForm<AddForm>) -> WebResult<Response> {
-    let form = f.form;
-    let tested = form.test.is_some();
-    let req = AddProviderKey {
-        provider: form.provider,
-        name: form.name,
-        api_key: form.api_key,
-        project_id: (form.scope != "organization").then_some(form.scope),
-        environment: Some(form.environment),
-        test: tested,
-    };
-    let outcome = core.add_provider_key(&f.caller, req).await;
-    after(&core, f.caller, f.csrf, outcome, |k| {
-        let name = k.name.unwrap_or_default();
-        let test = if tested { " Connection successful." } else { "" };
-        format!("Saved {name}: it is now the active {} key.{test}", label(k.provider))
-    })
-    .await
-}
-
-#[derive(Deserialize)]
-pub struct Empty {}
-
-pub async fn test(State(core): State<Arc<Core>>, Path(id): Path<String>, f: SignedForm<Empty>) -> WebResult<Response> {
-    let outcome = core.test_provider_key(&f.caller, &id).await;
-    let signed = Signed::new(f.caller, f.csrf);
-    let notice = match outcome {
-        Ok(t) if t.status == converra::KeyStatus::Ok => Notice::ok(t.message),
-        Ok(t) => Notice::error(t.message),
-        Err(e) => Notice::error(explain(&e).1),
-    };
-    render(&core, &signed, notice, StatusCode::OK).await
-}
-
-pub async fn activate(
-    State(core): State<Arc<Core>>,
-    Path(id): Path<String>,
-    f: SignedForm<Empty>,
-) -> WebResult<Response> {
-    let outcome = core.activate_provider_key(&f.caller, &id).await;
-    after(&core, f.caller, f.csrf, outcome, |k| {
-        format!("Rolled back: {} is the active {} key again.", k.name.unwrap_or_default(), label(k.provider))
-    })
-    .await
-}
-
-/// What serves a slot now, in a sentence (after *Remove*).
-pub fn now_serving(provider: Provider, r: &Resolution) -> String {
-    let masked = r.masked.as_deref().unwrap_or("");
-    match r.source {
-        KeySource::Project => format!("Now serving {}: the project's key {masked}.", label(provider)),
-        KeySource::Organization => format!("Now serving {}: the organization's key {masked}.", label(provider)),
-        KeySource::Platform => format!("Now serving {}: your plan's monthly token allowance.", label(provider)),
-        KeySource::None => format!("No key serves {} now: its AI features stop until a key is added.", label(provider)),
-    }
-}
-
-pub async fn remove(
-    State(core): State<Arc<Core>>,
-    Path(id): Path<String>,
-    f: SignedForm<Empty>,
-) -> WebResult<Response> {
-    let outcome = core.remove_provider_key_explained(&f.caller, &id).await;
-    after(&core, f.caller, f.csrf, outcome, |(k, now)| {
-        format!("Removed {}. {}", k.name.unwrap_or_default(), now_serving(k.provider, &now))
-    })
-    .await
-}
-
-pub async fn remove_page(State(core): State<Arc<Core>>, Path(id): Path<String>, signed: Signed) -> WebResult<Response> {
-    let key = core.get_provider_key(&signed.caller, &id).await?;
-    let body = html! {
-        section.card {
-            h2 { "Remove " (key.name.as_deref().unwrap_or("")) "?" }
-            p { (label(key.provider)) " key " span.masked { (key.masked.as_deref().unwrap_or("")) } " will be deleted for good. "
-                "Completions then use the next key in line: the project's, the organization's, or your plan's allowance." }
-            div.actions {
-                form.inline method="post" action=(format!("{PATH}/keys/{}/remove", key.id)) {
-                    (csrf_field(&signed.csrf)) button.danger type="submit" { "Remove" }
-                }
-                a href=(PATH) { "Cancel" }
-            }
-        }
-    };
-    Ok(layout::page("Integrations", PATH, &signed.caller, &signed.csrf, body).into_response())
-}
-
-pub async fn replace_page(
-    State(core): State<Arc<Core>>,
-    Path(id): Path<String>,
-    signed: Signed,
-) -> WebResult<Response> {
-    let key = core.get_provider_key(&signed.caller, &id).await?;
-    let body = html! {
-        section.card {
-            h2 { "Replace " (key.name.as_deref().unwrap_or("")) }
-            p { "The new key becomes active at once. The old one (" span.masked { (key.masked.as_deref().unwrap_or("")) }
-                ") stays inactive, with Roll back, until you remove it." }
-            (add_form(&signed.csrf, key.provider, &[], Some((&key.project_id, key.environment))))
-            p { a href=(PATH) { "Cancel" } }
-        }
-    };
-    Ok(layout::page("Integrations", PATH, &signed.caller, &signed.csrf, body).into_response())
+pub async fn page(State(core): State<Arc<Core>>, signed: Signed, Flash(notice): Flash) -> WebResult<Response> {
+    render(&core, &signed, notice, StatusCode::OK, None).await
 }

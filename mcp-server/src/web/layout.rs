@@ -37,6 +37,42 @@ pub fn bare(title: &str, body: Markup) -> Markup {
     }
 }
 
+/// The settings navigation, `current` marked (none on a page outside it).
+fn nav(current: &str) -> Markup {
+    html! {
+        nav aria-label="Settings" {
+            ul {
+                @for (path, label) in NAV {
+                    li {
+                        @if path == current {
+                            a href=(path) aria-current="page" { (label) }
+                        } @else {
+                            a href=(path) { (label) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// An error page: the navigation (whoever reads it, a click on it finds their way: to the
+/// page, or to sign-in), what went wrong, and a way back.
+pub fn error_page(text: &str) -> Markup {
+    html! {
+        (head("Something went wrong"))
+        body {
+            header.top { span.brand { "Converra" } }
+            (nav(""))
+            main {
+                h1 { "Something went wrong" }
+                p.notice.error role="alert" { (text) }
+                p { a href="/settings/integrations" { "Back to Settings" } " · " a href="/sign-in" { "Sign in" } }
+            }
+        }
+    }
+}
+
 /// A settings page for a signed-in member: `current` is the path of the page in the navigation.
 pub fn page(title: &str, current: &str, caller: &Caller, csrf: &str, body: Markup) -> Markup {
     html! {
@@ -50,19 +86,7 @@ pub fn page(title: &str, current: &str, caller: &Caller, csrf: &str, body: Marku
                     button.link type="submit" { "Sign out" }
                 }
             }
-            nav aria-label="Settings" {
-                ul {
-                    @for (path, label) in NAV {
-                        li {
-                            @if path == current {
-                                a href=(path) aria-current="page" { (label) }
-                            } @else {
-                                a href=(path) { (label) }
-                            }
-                        }
-                    }
-                }
-            }
+            (nav(current))
             main { h1 { "Settings → " (title) } (body) }
         }
     }
@@ -86,6 +110,11 @@ impl Notice {
     pub fn error(text: impl Into<String>) -> Option<Self> {
         Some(Self { ok: false, text: text.into() })
     }
+}
+
+/// The error beside a form's field, which names it in `aria-describedby`.
+pub fn field_error(id: &str, error: Option<&str>) -> Markup {
+    html! { @if let Some(e) = error { p.field-error id=(id) role="alert" { (e) } } }
 }
 
 pub fn notice(n: &Option<Notice>) -> Markup {

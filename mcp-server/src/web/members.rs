@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use axum::Extension;
 use axum::extract::{Path, State};
 use axum::http::header::CACHE_CONTROL;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -13,11 +14,13 @@ use maud::{Markup, html};
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 
-use super::error::{WebResult, explain, notice_of};
+use super::Site;
+use super::error::{WebResult, explain};
+use super::flash::{self, Flash};
 use super::guard::{Signed, SignedForm};
 use super::layout::{self, Notice, csrf_field, nothing, when};
 use super::settings::Empty;
-use crate::core::Core;
+use crate::core::{Core, Error};
 
 pub const PATH: &str = "/settings/members";
 pub const MEMBERS_SENTENCE: &str = "Members are managed by workspace admins and owners.";
@@ -85,17 +88,18 @@ fn member_row(signed: &Signed, roles: &[Role], m: &Member) -> Markup {
                 } @else { (m.role.as_str()) }
             }
             td.wide { (when(&m.created_at)) }
-            td { @if manageable {
-                form.inline method="post" action=(format!("{PATH}/{}/remove", m.id)) {
-                    (csrf_field(&signed.csrf)) button.danger type="submit" { "Remove" }
-                }
-            } }
+            td { @if manageable { a.danger href=(format!("{PATH}/{}/remove", m.id)) { "Remove" } } }
         }
     }
 }
 
-pub async fn page(State(core): State<Arc<Core>>, signed: Signed) -> WebResult<Response> {
-    Ok(members_page(&core, &signed, nothing(), &None).await?.into_response())
+pub async fn page(State(core): State<Arc<Core>>, signed: Signed, Flash(notice): Flash) -> WebResult<Response> {
+    Ok(members_page(&core, &signed, nothing(), &notice).await?.into_response())
+}
+
+/// Back to the page: a GET on an address that only takes the page's forms.
+pub async fn to_page() -> Redirect {
+    Redirect::to(PATH)
 }
 
 #[derive(Deserialize)]
@@ -143,31 +147,63 @@ pub struct RoleForm {
 
 pub async fn change_role(
     State(core): State<Arc<Core>>,
+    Extension(site): Extension<Arc<Site>>,
     Path(id): Path<String>,
     f: SignedForm<RoleForm>,
 ) -> WebResult<Response> {
-    let outcome = core.update_member(&f.caller, &id, UpdateMember { role: f.form.role }).await;
-    if outcome.is_ok() && id == f.caller.member_id {
-        // Their own role changed: read the page again as who they are now.
-        return Ok(Redirect::to(PATH).into_response());
+    match core.update_member(&f.caller, &id, UpdateMember { role: f.form.role }).await {
+        Ok(m) => Ok(flash::redirect(&site, PATH, Notice::ok(format!("{} is now {}.", m.email, m.role.as_str())))),
+        Err(e) => {
+            let (status, text) = explain(&e);
+            let signed = Signed::new(f.caller, f.csrf);
+            Ok((status, members_page(&core, &signed, nothing(), &Notice::error(text)).await?).into_response())
+        }
     }
-    let signed = Signed::new(f.caller, f.csrf);
-    let (status, notice) = notice_of(outcome, |m| format!("{} is now {}.", m.email, m.role.as_str()));
-    Ok((status, members_page(&core, &signed, nothing(), &notice).await?).into_response())
+}
+
+/// *Remove*'s confirmation: who, and what stops working.
+pub async fn remove_page(State(core): State<Arc<Core>>, Path(id): Path<String>, signed: Signed) -> WebResult<Response> {
+    signed.caller.require_admin()?;
+    let members = core.list_members(&signed.caller).await?;
+    let m = members.iter().find(|m| m.id == id).ok_or(Error::NotFound("Member"))?;
+    let yourself = m.id == signed.caller.member_id;
+    let body = html! {
+        section.card {
+            h2 { "Remove " (m.email) "?" }
+            p { (m.email) " (" (m.role.as_str()) ") leaves " (signed.caller.org_name) ": their API keys stop working and their "
+                "browsers are signed out at once. This cannot be undone; adding them again makes a new member." }
+            @if yourself { p.notice.error { "This is you: you will be signed out." } }
+            div.actions {
+                form.inline method="post" action=(format!("{PATH}/{}/remove", m.id)) {
+                    (csrf_field(&signed.csrf)) button.danger type="submit" { "Remove " (m.email) }
+                }
+                a href=(PATH) { "Cancel" }
+            }
+        }
+    };
+    Ok(layout::page("Members", PATH, &signed.caller, &signed.csrf, body).into_response())
 }
 
 pub async fn remove(
     State(core): State<Arc<Core>>,
+    Extension(site): Extension<Arc<Site>>,
     Path(id): Path<String>,
     f: SignedForm<Empty>,
 ) -> WebResult<Response> {
-    let outcome = core.remove_member(&f.caller, &id).await;
-    if outcome.is_ok() && id == f.caller.member_id {
+    let email =
+        core.list_members(&f.caller).await.ok().and_then(|all| all.into_iter().find(|m| m.id == id)).map(|m| m.email);
+    match core.remove_member(&f.caller, &id).await {
         // They removed themselves: this session has just ended with them.
-        return Ok(Redirect::to("/sign-in").into_response());
+        Ok(()) if id == f.caller.member_id => Ok(Redirect::to("/sign-in").into_response()),
+        Ok(()) => {
+            let who = email.unwrap_or_else(|| "The member".into());
+            let text = format!("Removed {who}: their API keys and sessions stop working now.");
+            Ok(flash::redirect(&site, PATH, Notice::ok(text)))
+        }
+        Err(e) => {
+            let (status, text) = explain(&e);
+            let signed = Signed::new(f.caller, f.csrf);
+            Ok((status, members_page(&core, &signed, nothing(), &Notice::error(text)).await?).into_response())
+        }
     }
-    let signed = Signed::new(f.caller, f.csrf);
-    let (status, notice) =
-        notice_of(outcome, |()| "Member removed: their API keys and sessions stop working now.".into());
-    Ok((status, members_page(&core, &signed, nothing(), &notice).await?).into_response())
 }

@@ -10,12 +10,17 @@
 //! `frame-ancestors 'none'`, `Referrer-Policy: no-referrer`, and `Cache-Control: no-store`.
 //! The session cookie means nothing to `/api/v1`, `/v1` or `/api/mcp`: they read only
 //! `Authorization`.
+//!
+//! After a click: a form that changed something redirects to its page (post-redirect-get,
+//! `flash.rs`); every address answers a GET and any method with a page, never JSON.
 
 mod assets;
 mod connect;
 mod error;
+mod flash;
 mod guard;
 mod integrations;
+mod keys;
 mod layout;
 mod members;
 mod settings;
@@ -26,11 +31,12 @@ use std::sync::Arc;
 use axum::Router;
 use axum::http::{HeaderValue, header};
 use axum::response::Redirect;
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, any, get};
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::config::{PublicUrl, TrustedProxies};
 use crate::core::Core;
+use error::WebError;
 
 /// Where the web face is served, from `CONVERRA_PUBLIC_URL`: what cookies are called and which
 /// `Host` and `Origin` a browser's request must carry; and, from `CONVERRA_TRUSTED_PROXIES`,
@@ -58,6 +64,11 @@ impl Site {
         if self.secure { "__Host-converra_csrf" } else { "converra_csrf" }
     }
 
+    /// What a form left for the next page to say (post-redirect-get, `flash.rs`).
+    fn flash_cookie(&self) -> &'static str {
+        if self.secure { "__Host-converra_flash" } else { "converra_flash" }
+    }
+
     /// A `Set-Cookie` value: host-only, whole site, HttpOnly, SameSite=Lax, Secure on https.
     fn cookie(&self, name: &str, value: &str, max_age: i64) -> HeaderValue {
         let secure = if self.secure { "; Secure" } else { "" };
@@ -69,33 +80,51 @@ impl Site {
 const CSP: &str = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; form-action 'self'; \
                    base-uri 'none'; frame-ancestors 'none'";
 
-/// The web pages, with the headers every one of them carries.
+/// Every web address takes the methods it is routed for and answers any other with a page
+/// (never another face's JSON).
+fn at(router: Router<Arc<Core>>, path: &str, methods: MethodRouter<Arc<Core>>) -> Router<Arc<Core>> {
+    router.route(path, methods.fallback(|| async { WebError::NotAllowed }))
+}
+
+/// The web pages, with the headers every one of them carries. Every address a form posts to
+/// also answers a GET: with the page the form is on (or its confirmation), never an error.
 pub fn routes(site: Site) -> Router<Arc<Core>> {
-    let pages = Router::new()
-        .route("/", get(|| async { Redirect::to("/settings/integrations") }))
-        .route("/sign-in", get(sign_in::page).post(sign_in::with_api_key))
-        .route("/sign-in/link/{token}", get(sign_in::link_page_get).post(sign_in::with_link))
-        .route("/sign-out", post(sign_in::sign_out))
-        .route("/settings/integrations", get(integrations::page))
-        .route("/settings/integrations/keys", post(integrations::add))
-        .route("/settings/integrations/keys/{id}/test", post(integrations::test))
-        .route("/settings/integrations/keys/{id}/replace", get(integrations::replace_page))
-        .route("/settings/integrations/keys/{id}/activate", post(integrations::activate))
-        .route("/settings/integrations/keys/{id}/remove", get(integrations::remove_page).post(integrations::remove))
-        .route("/connect/{token}", get(connect::page).post(connect::submit))
-        .route("/settings/projects", get(settings::projects))
-        .route("/settings/ai", get(settings::ai).post(settings::update_ai))
-        .route("/settings/usage", get(settings::usage))
-        .route("/settings/api-keys", get(settings::api_keys).post(settings::create_api_key))
-        .route("/settings/api-keys/{id}/revoke", post(settings::revoke_api_key))
-        .route(members::PATH, get(members::page).post(members::add))
-        .route("/settings/members/{id}/role", post(members::change_role))
-        .route("/settings/members/{id}/remove", post(members::remove))
-        .route("/assets/style.css", get(assets::style))
-        .route("/assets/copy.js", get(assets::copy_script));
+    const KEY: &str = "/settings/integrations/keys/{id}";
+    let routes: [(&str, MethodRouter<Arc<Core>>); 25] = [
+        ("/", get(|| async { Redirect::to("/settings/integrations") })),
+        ("/settings", get(|| async { Redirect::to("/settings/integrations") })),
+        ("/sign-in", get(sign_in::page).post(sign_in::with_api_key)),
+        ("/sign-in/link/{token}", get(sign_in::link_page_get).post(sign_in::with_link)),
+        ("/sign-out", get(sign_in::sign_out_page).post(sign_in::sign_out)),
+        ("/settings/integrations", get(integrations::page)),
+        ("/settings/integrations/keys", get(keys::to_page).post(keys::add)),
+        (&*format!("{KEY}/test"), get(keys::to_page).post(keys::test)),
+        (&*format!("{KEY}/replace"), get(keys::replace_page).post(keys::replace)),
+        (&*format!("{KEY}/activate"), get(keys::to_page).post(keys::activate)),
+        (&*format!("{KEY}/remove"), get(keys::remove_page).post(keys::remove)),
+        ("/connect/{token}", get(connect::page).post(connect::submit)),
+        ("/settings/projects", get(settings::projects)),
+        ("/settings/ai", get(settings::ai).post(settings::update_ai)),
+        ("/settings/usage", get(settings::usage)),
+        ("/settings/api-keys", get(settings::api_keys).post(settings::create_api_key)),
+        ("/settings/api-keys/{id}/revoke", get(settings::revoke_page).post(settings::revoke_api_key)),
+        (members::PATH, get(members::page).post(members::add)),
+        ("/settings/members/{id}/role", get(members::to_page).post(members::change_role)),
+        ("/settings/members/{id}/remove", get(members::remove_page).post(members::remove)),
+        ("/assets/style.css", get(assets::style)),
+        ("/assets/copy.js", get(assets::copy_script)),
+        // Any other address under the web's own prefixes is a page that says so.
+        ("/settings/{*rest}", any(|| async { WebError::NoPage })),
+        ("/sign-in/{*rest}", any(|| async { WebError::NoPage })),
+        ("/connect/{token}/{*rest}", any(|| async { WebError::NoPage })),
+    ];
+    let pages = routes.into_iter().fold(Router::new(), |router, (path, methods)| at(router, path, methods));
     let set = |name, value| SetResponseHeaderLayer::overriding(name, HeaderValue::from_static(value));
+    let site = Arc::new(site);
+    let shown = site.clone();
     pages
-        .layer(axum::Extension(Arc::new(site)))
+        .layer(axum::middleware::from_fn(move |req, next| flash::clear_shown(shown.clone(), req, next)))
+        .layer(axum::Extension(site))
         .layer(set(header::CONTENT_SECURITY_POLICY, CSP))
         .layer(set(header::REFERRER_POLICY, "no-referrer"))
         .layer(set(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))

@@ -15,6 +15,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use super::error::{WebError, explain};
+use super::flash::{self, Flash};
 use super::guard::{SignInForm, SignedForm, cookie};
 use super::layout::{self, Notice};
 use super::{Site, integrations};
@@ -64,8 +65,12 @@ fn sign_in_page(csrf: &str, notice: &Option<Notice>) -> Markup {
     )
 }
 
-pub async fn page(axum::Extension(site): axum::Extension<Arc<Site>>, headers: HeaderMap) -> Response {
-    with_csrf_cookie(&site, &headers, StatusCode::OK, |csrf| sign_in_page(csrf, &None))
+pub async fn page(
+    axum::Extension(site): axum::Extension<Arc<Site>>,
+    headers: HeaderMap,
+    Flash(notice): Flash,
+) -> Response {
+    with_csrf_cookie(&site, &headers, StatusCode::OK, |csrf| sign_in_page(csrf, &notice))
 }
 
 /// The answer to a sign-in: the session cookie, the CSRF cookie cleared, on to the settings. A
@@ -142,5 +147,12 @@ pub async fn sign_out(
 ) -> Result<Response, WebError> {
     core.sign_out(&form.session).await?;
     let clear = site.cookie(site.session_cookie(), "", 0);
-    Ok(([(SET_COOKIE, clear)], Redirect::to("/sign-in")).into_response())
+    let mut out = flash::redirect(&site, "/sign-in", Notice::ok("You are signed out."));
+    out.headers_mut().append(SET_COOKIE, clear);
+    Ok(out)
+}
+
+/// `/sign-out` opened as a page: signing out takes the button (a link must not sign anyone out).
+pub async fn sign_out_page() -> Redirect {
+    Redirect::to(integrations::PATH)
 }

@@ -221,7 +221,7 @@ async fn keys_are_added_tested_replaced_rolled_back_and_removed() {
     chrome.fill("#openai-secret", "sk-proj-NEWopenaiKEY0123456789abcd").await;
     chrome.click("label.check input").await; // untick "Test before saving"
     chrome.click("form.stack button[type=submit]").await;
-    chrome.expect("Saved OpenAI-New: it is now the active OpenAI key.").await;
+    chrome.expect("Saved OpenAI-New: it is now the active test OpenAI key.").await;
     chrome.click("#openai form[action$='/activate'] button").await;
     chrome.expect("Rolled back: OpenAI-Production is the active OpenAI key again.").await;
     chrome.click("#openai tr:has(form[action$='/activate']) a[href$='/remove']").await;
@@ -312,7 +312,8 @@ async fn a_member_sees_status_only_and_an_owner_changes_ai_settings() {
     chrome.fill("#key-name", "CI").await;
     chrome.click("main form button[type=submit]").await;
     let shown = chrome.find("#new-key").await.prop("value").await.unwrap().unwrap();
-    assert!(shown.starts_with("sk_live_"), "{shown}");
+    // The form offers the environment this browser's own key is in first.
+    assert!(shown.starts_with("sk_test_"), "{shown}");
     chrome.shot("api-keys").await;
     chrome.open("/settings/members").await;
     chrome.fill("#member-email", "new@default.example").await;
@@ -390,5 +391,70 @@ async fn a_form_without_its_token_is_refused_and_a_revoked_key_ends_the_session(
     assert_eq!(app.delete(&format!("/api/v1/api-keys/{id}"), &app.api_key).await.status, 204);
     chrome.open("/settings/integrations").await;
     chrome.at("/sign-in").await; // the revoked key's session is over
+    chrome.close().await;
+}
+
+#[tokio::test]
+#[ignore = "needs Chromium and chromedriver, installed by .ci/run"]
+async fn a_reload_after_a_form_posts_nothing_twice_and_revoke_and_remove_ask_first() {
+    let (app, _mocks) = app_and_mocks().await;
+    let chrome = Chrome::start(&app, 1280).await;
+    chrome.sign_in_with_key(&app.api_key).await;
+
+    // A failed add: the form stays open with what was typed, never the secret, the error beside it.
+    let text = chrome.add_key(Provider::Openai, "Website-OpenAI", revoked_key(Provider::Openai)).await;
+    assert!(text.contains("Invalid API key: the key was not saved."), "{text}");
+    assert!(chrome.has("#openai details[open]").await, "the form is still open");
+    let name = chrome.find("#openai-name").await.prop("value").await.unwrap().unwrap();
+    let secret = chrome.find("#openai-secret").await.prop("value").await.unwrap().unwrap();
+    assert_eq!((name.as_str(), secret.as_str()), ("Website-OpenAI", ""), "the name is kept, the secret is not");
+    let beside = chrome.find("#openai-api_key-error").await.text().await.unwrap();
+    assert!(beside.contains("Invalid API key"), "{beside}");
+    chrome.shot("add-failed").await;
+    chrome.fill("#openai-secret", valid_key(Provider::Openai)).await;
+    chrome.click("#openai form.stack button[type=submit]").await;
+    chrome.expect("Saved Website-OpenAI").await;
+    // Post-redirect-get: the browser is on the page's own address, and a reload adds nothing.
+    assert_eq!(chrome.path().await, "/settings/integrations");
+    chrome.client.refresh().await.unwrap();
+    chrome.expect("Settings → Integrations").await;
+    assert!(!chrome.text().await.contains("Saved Website-OpenAI"), "the notice is shown once");
+    let keys = app.get("/api/v1/provider-keys", &app.api_key).await.body;
+    assert_eq!(keys["data"].as_array().unwrap().len(), 1, "{keys}");
+    // An address a form posts to, opened as a page, is a page.
+    chrome.open("/settings/integrations/keys").await;
+    chrome.at("/settings/integrations").await;
+
+    // Revoking an API key asks first, naming it.
+    chrome.open("/settings/api-keys").await;
+    chrome.fill("#key-name", "Laptop").await;
+    chrome.click("main form button[type=submit]").await;
+    chrome.find("#new-key").await;
+    chrome.open("/settings/api-keys").await;
+    let laptop = "//tr[td[contains(., 'Laptop')]]//a[contains(@href, '/revoke')]";
+    chrome.client.find(Locator::XPath(laptop)).await.unwrap().click().await.unwrap();
+    let text = chrome.expect("Revoke Laptop?").await;
+    assert!(text.contains("stops working at once"), "{text}");
+    chrome.shot("revoke-confirm").await;
+    chrome.click("main a[href='/settings/api-keys']").await; // Cancel
+    chrome.at("/settings/api-keys").await;
+    assert!(chrome.text().await.contains("Laptop"), "nothing is revoked by opening the question");
+    chrome.client.find(Locator::XPath(laptop)).await.unwrap().click().await.unwrap();
+    chrome.expect("Revoke Laptop?").await;
+    chrome.click("main form[action$='/revoke'] button").await;
+    chrome.expect("API key revoked").await;
+    assert_eq!(chrome.path().await, "/settings/api-keys");
+    assert!(!chrome.text().await.contains("Laptop"), "the revoked key is gone");
+
+    // Removing a member asks first, naming them.
+    app.member_key(&app.api_key, "leaving@default.example", "member").await;
+    chrome.open("/settings/members").await;
+    let remove = "//tr[td[contains(., 'leaving@default.example')]]//a[contains(@href, '/remove')]";
+    chrome.client.find(Locator::XPath(remove)).await.unwrap().click().await.unwrap();
+    chrome.expect("Remove leaving@default.example?").await;
+    chrome.shot("member-remove-confirm").await;
+    chrome.click("main form[action$='/remove'] button").await;
+    chrome.expect("Removed leaving@default.example").await;
+    assert_eq!(chrome.path().await, "/settings/members");
     chrome.close().await;
 }

@@ -40,7 +40,8 @@ async fn an_agent_asks_for_a_link_and_the_admin_stores_the_key_in_the_browser() 
 
     let secret = valid_key(Provider::Openai);
     let saved = admin.submit(&url, &url, &[("api_key", secret), ("test", "1")]).await;
-    assert_eq!(saved.status, 200, "{}", saved.body);
+    assert_eq!((saved.status, saved.location()), (303, Some("/settings/integrations")), "{}", saved.body);
+    let saved = admin.follow(saved).await;
     assert!(saved.body.contains("Saved Production") && saved.body.contains("Connection successful"), "{}", saved.body);
     assert!(!saved.body.contains(secret), "the secret is never rendered back");
 
@@ -104,7 +105,7 @@ async fn a_rejected_key_keeps_the_link_usable_and_stores_nothing() {
     assert!(refused.body.contains("Invalid API key: the key was not saved."), "{}", refused.body);
     assert_eq!(app.get("/api/v1/provider-keys", &app.api_key).await.body, json!({"data": []}));
     let saved = admin.submit(&link.url, &link.url, &[("api_key", valid_key(Provider::Openai)), ("test", "1")]).await;
-    assert_eq!(saved.status, 200, "the link still works for the right key: {}", saved.body);
+    assert_eq!(saved.status, 303, "the link still works for the right key: {}", saved.body);
 }
 
 #[tokio::test]
@@ -122,7 +123,7 @@ async fn a_link_for_a_project_key_names_the_project_and_stores_the_key_there() {
     let page = admin.get(url).await;
     assert!(page.body.contains("Scope: Project Website · Environment: test"), "{}", page.body);
     let saved = admin.submit(url, url, &[("api_key", valid_key(Provider::Gemini))]).await;
-    assert_eq!(saved.status, 200, "{}", saved.body);
+    assert_eq!(saved.status, 303, "{}", saved.body);
     let keys = app.get(&format!("/api/v1/provider-keys?project_id={project}"), &app.api_key).await.body;
     assert_eq!(
         (keys["data"][0]["scope"].as_str(), keys["data"][0]["status"].as_str()),

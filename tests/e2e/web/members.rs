@@ -40,7 +40,7 @@ async fn an_owner_adds_a_member_whose_link_signs_them_in_then_changes_their_role
     assert!(!seen.body.contains("<table") && !seen.body.contains("<form method=\"post\" action=\"/settings/members"));
 
     let id = member_id(&app, "dev@example.com").await;
-    let promoted = owner.submit(PATH, &format!("{PATH}/{id}/role"), &[("role", "admin")]).await;
+    let promoted = owner.submit_and_follow(PATH, &format!("{PATH}/{id}/role"), &[("role", "admin")]).await;
     assert!(promoted.body.contains("dev@example.com is now admin."), "{}", promoted.body);
 
     // An admin adds members, but is offered no owner role and cannot forge one.
@@ -61,13 +61,18 @@ async fn an_owner_adds_a_member_whose_link_signs_them_in_then_changes_their_role
     // An admin who steps down reads the page again as a member.
     let stepped = dev.submit(PATH, &format!("{PATH}/{id}/role"), &[("role", "member")]).await;
     assert_eq!((stepped.status, stepped.location()), (303, Some(PATH)), "{}", stepped.body);
+    let stepped = dev.follow(stepped).await;
+    assert!(stepped.body.contains("dev@example.com is now member."), "{}", stepped.body);
     assert!(dev.get(PATH).await.body.contains("Members are managed by workspace admins and owners."));
 
     // Removed: the member's session ends at once.
+    let confirm = owner.get(&format!("{PATH}/{id}/remove")).await;
+    assert!(confirm.body.contains("Remove dev@example.com?"), "a confirmation first: {}", confirm.body);
     let removed = owner.submit(PATH, &format!("{PATH}/{id}/remove"), &[]).await;
-    assert_eq!(removed.status, 200, "{}", removed.body);
-    assert!(removed.body.contains("Member removed"), "{}", removed.body);
-    assert!(!removed.body.contains("dev@example.com"), "{}", removed.body);
+    assert_eq!((removed.status, removed.location()), (303, Some(PATH)), "{}", removed.body);
+    let removed = owner.follow(removed).await;
+    assert!(removed.body.contains("Removed dev@example.com: their API keys"), "{}", removed.body);
+    assert!(!removed.body.contains("<td>dev@example.com"), "{}", removed.body);
     let after = dev.get(PATH).await;
     assert_eq!((after.status, after.location()), (303, Some("/sign-in")));
 

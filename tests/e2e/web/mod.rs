@@ -1,10 +1,11 @@
-//! The web face: its security rules over plain HTTP (`security.rs`, `connect.rs`, `pages.rs`,
+//! The web face: its security rules over plain HTTP (`security.rs`, `connect.rs`, `pages.rs`, `forms.rs`,
 //! `members.rs`, run everywhere), and the pages in a real headless Chromium (`browser.rs`, ignored unless
 //! Chromium and chromedriver are installed). `Visitor` is a browser reduced to what the rules
 //! need: a cookie jar, no redirects followed, forms posted with their CSRF token.
 
 mod browser;
 mod connect;
+mod forms;
 mod members;
 mod pages;
 mod security;
@@ -33,6 +34,14 @@ impl Page {
     /// The value of the field `id` (a key or link shown once).
     pub fn value_of(&self, id: &str) -> String {
         let at = self.body.find(&format!(r#"id="{id}""#)).unwrap_or_else(|| panic!("no #{id}: {}", self.body));
+        let rest = &self.body[at..];
+        let rest = &rest[rest.find(r#"value=""#).unwrap() + r#"value=""#.len()..];
+        rest[..rest.find('"').unwrap()].to_owned()
+    }
+
+    /// The value of the first field named `name` (a hidden field).
+    pub fn value_of_name(&self, name: &str) -> String {
+        let at = self.body.find(&format!(r#"name="{name}""#)).unwrap_or_else(|| panic!("no {name}: {}", self.body));
         let rest = &self.body[at..];
         let rest = &rest[rest.find(r#"value=""#).unwrap() + r#"value=""#.len()..];
         rest[..rest.find('"').unwrap()].to_owned()
@@ -130,6 +139,21 @@ impl Visitor {
         let mut all = vec![("csrf", csrf.as_str())];
         all.extend_from_slice(fields);
         self.post(action, &all).await
+    }
+
+    /// Where a form's answer leads: the page a `303 See Other` names (post-redirect-get), or the
+    /// answer itself.
+    pub async fn follow(&self, page: Page) -> Page {
+        match (page.status, page.location()) {
+            (303, Some(to)) => self.get(&to.to_owned()).await,
+            _ => page,
+        }
+    }
+
+    /// [`Visitor::submit`], then the page its answer leads to.
+    pub async fn submit_and_follow(&self, page: &str, action: &str, fields: &[(&str, &str)]) -> Page {
+        let answer = self.submit(page, action, fields).await;
+        self.follow(answer).await
     }
 
     pub async fn sign_in_with_key(&self, key: &str) -> Page {

@@ -31,7 +31,8 @@ async fn each_provider_takes_a_key_and_each_test_outcome_reads_as_the_seeds_say(
     for p in Provider::ALL {
         let name = format!("{p}-Production");
         let saved = owner.submit(PAGE, ADD, &add_fields(p.as_str(), &name, valid_key(p))).await;
-        assert_eq!(saved.status, 200, "{}", saved.body);
+        assert_eq!((saved.status, saved.location()), (303, Some(PAGE)), "{}", saved.body);
+        let saved = owner.follow(saved).await;
         assert!(saved.body.contains(&format!("Saved {name}")) && saved.body.contains("Connection successful"), "{p}");
         assert!(!saved.body.contains(valid_key(p)), "{p}: the secret is never rendered back");
     }
@@ -55,7 +56,7 @@ async fn each_provider_takes_a_key_and_each_test_outcome_reads_as_the_seeds_say(
     // A key stored untested whose account ran dry: the Test button says so.
     let dry = app.add_provider_key(&app.api_key, Provider::Openai, quota, json!({"name": "Dry"})).await;
     let id = dry["id"].as_str().unwrap();
-    let tested = owner.submit(PAGE, &format!("{PAGE}/keys/{id}/test"), &[]).await;
+    let tested = owner.submit_and_follow(PAGE, &format!("{PAGE}/keys/{id}/test"), &[]).await;
     assert!(tested.body.contains(r#"role="alert">Quota exceeded<"#), "{}", tested.body);
 }
 
@@ -79,11 +80,11 @@ async fn replace_keeps_the_old_key_for_roll_back_and_remove_names_what_serves_no
         ("scope", "organization"),
         ("environment", "test"),
     ];
-    let replaced = owner.submit(&format!("{PAGE}/keys/{old}/replace"), ADD, &fields).await;
-    assert!(replaced.body.contains("Saved New: it is now the active OpenAI key."), "{}", replaced.body);
+    let replaced = owner.submit_and_follow(&format!("{PAGE}/keys/{old}/replace"), ADD, &fields).await;
+    assert!(replaced.body.contains("Saved New: it is now the active test OpenAI key."), "{}", replaced.body);
     assert!(replaced.body.contains("Roll back"), "the old key offers Roll back");
 
-    let rolled = owner.submit(PAGE, &format!("{PAGE}/keys/{old}/activate"), &[]).await;
+    let rolled = owner.submit_and_follow(PAGE, &format!("{PAGE}/keys/{old}/activate"), &[]).await;
     assert!(rolled.body.contains("Rolled back: Old is the active OpenAI key again."), "{}", rolled.body);
 
     let confirm = owner.get(&format!("{PAGE}/keys/{old}/remove")).await;
@@ -97,13 +98,13 @@ async fn replace_keeps_the_old_key_for_roll_back_and_remove_names_what_serves_no
         .as_str()
         .unwrap()
         .to_owned();
-    let removed = owner.submit(PAGE, &format!("{PAGE}/keys/{new}/remove"), &[]).await;
+    let removed = owner.submit_and_follow(PAGE, &format!("{PAGE}/keys/{new}/remove"), &[]).await;
     assert!(
         removed.body.contains("Removed New. Now serving OpenAI: the organization's key sk-proj-…wxyz."),
         "{}",
         removed.body
     );
-    let last = owner.submit(PAGE, &format!("{PAGE}/keys/{old}/remove"), &[]).await;
+    let last = owner.submit_and_follow(PAGE, &format!("{PAGE}/keys/{old}/remove"), &[]).await;
     assert!(
         last.body.contains("Removed Old. Now serving OpenAI: your plan's monthly token allowance."),
         "{}",
@@ -135,19 +136,32 @@ async fn a_member_sees_the_status_and_the_admins_sentence_and_no_action() {
 async fn an_owner_changes_ai_settings_and_an_api_key_is_shown_once_on_a_page_never_cached() {
     let app = spawn_app_with(Options::default()).await;
     let owner = signed_in(&app, &app.api_key).await;
-    let saved = owner.submit("/settings/ai", "/settings/ai", &[("tone", "casual"), ("key_rotation_days", "30")]).await;
+    let saved = owner
+        .submit_and_follow("/settings/ai", "/settings/ai", &[("tone", "casual"), ("key_rotation_days", "30")])
+        .await;
     assert!(saved.body.contains("AI settings saved."), "{}", saved.body);
     assert_eq!(
         app.get("/api/v1/settings/ai", &app.api_key).await.body,
         json!({"enabled": false, "tone": "casual", "key_rotation_days": 30})
     );
 
-    let created =
-        owner.submit("/settings/api-keys", "/settings/api-keys", &[("name", "CI"), ("environment", "test")]).await;
+    let page = owner.get("/settings/api-keys").await;
+    let nonce = page.value_of_name("nonce");
+    let fields = [("csrf", page.csrf()), ("name", "CI".into()), ("environment", "test".into()), ("nonce", nonce)];
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let created = owner.post("/settings/api-keys", &fields).await;
     assert_eq!(created.headers["cache-control"], "no-store");
     assert!(created.body.contains("it is only shown once") && created.body.contains(r#"data-copy="new-key""#));
     let key = created.value_of("new-key");
     assert!(key.starts_with("sk_test_"), "the new key, once: {key}");
     assert_eq!(app.get("/api/v1/me", &key).await.status, 200, "the shown key works");
     assert!(!owner.get("/settings/api-keys").await.body.contains(&key), "never shown again");
+
+    // A reload posts the same form again: its nonce creates nothing, and the page says why.
+    let again = owner.post("/settings/api-keys", &fields).await;
+    assert_eq!((again.status, again.location()), (303, Some("/settings/api-keys")), "{}", again.body);
+    let again = owner.follow(again).await;
+    assert!(again.body.contains("This form was already sent"), "{}", again.body);
+    let keys = app.get("/api/v1/api-keys", &app.api_key).await.body;
+    assert_eq!(keys["data"].as_array().unwrap().iter().filter(|k| k["name"] == "CI").count(), 1, "{keys}");
 }

@@ -3,6 +3,7 @@
 mod api_keys;
 mod auth;
 mod members;
+mod once;
 mod orgs;
 mod projects;
 mod rate_limit;
