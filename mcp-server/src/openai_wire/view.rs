@@ -187,7 +187,7 @@ impl<'a> ChatView<'a> {
         let raw = self.members.get("messages").map_or("", RawValue::get);
         let mut size = PromptSize { bytes: raw.len() as u64, attachments: 0 };
         // The common case (text only) is a search, not a parse.
-        if !ATTACHMENT_KINDS.iter().any(|kind| raw.contains(&format!("\"{kind}\""))) {
+        if !ATTACHMENT_KINDS.iter().any(|(_, quoted)| raw.contains(quoted)) {
             return size;
         }
         let Ok(messages) = serde_json::from_str::<Vec<ContentOnly>>(raw) else { return size };
@@ -195,7 +195,7 @@ impl<'a> ChatView<'a> {
             let Ok(parts) = serde_json::from_str::<Vec<&RawValue>>(content.get()) else { continue };
             for part in parts {
                 if let Ok(PartKind { kind: Some(kind) }) = serde_json::from_str::<PartKind>(part.get())
-                    && ATTACHMENT_KINDS.contains(&kind.as_ref())
+                    && ATTACHMENT_KINDS.iter().any(|(name, _)| *name == kind)
                 {
                     size.bytes = size.bytes.saturating_sub(part.get().len() as u64);
                     size.attachments += 1;
@@ -248,8 +248,14 @@ impl<'a> ChatView<'a> {
     }
 }
 
-/// Content parts that are not text: counted as attachments, not by their bytes.
-const ATTACHMENT_KINDS: [&str; 4] = ["image_url", "input_audio", "file", "input_image"];
+/// Content parts that are not text, counted as attachments rather than by their bytes: each
+/// type, and the same as a JSON string (what a body holding one must contain).
+const ATTACHMENT_KINDS: [(&str, &str); 4] = [
+    ("image_url", "\"image_url\""),
+    ("input_audio", "\"input_audio\""),
+    ("file", "\"file\""),
+    ("input_image", "\"input_image\""),
+];
 
 /// How big a prompt is, for the allowance's estimate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
