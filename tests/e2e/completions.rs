@@ -432,6 +432,7 @@ async fn usage_from_before_the_roll_ups_is_kept_by_the_upgrade() {
          DROP TABLE allowance_reservations;
          DROP TABLE usage_batches; DROP TABLE leases; -- added by migration 8
          DROP TABLE web_sessions; DROP TABLE web_tokens; -- added by migration 10
+         DROP INDEX members_org_email; -- added by migration 12
          CREATE TABLE usage_events (
              id INTEGER PRIMARY KEY AUTOINCREMENT, org_id TEXT NOT NULL, project_id TEXT, api_key_id TEXT NOT NULL,
              provider TEXT NOT NULL, model TEXT NOT NULL, key_source TEXT NOT NULL, input_tokens INTEGER NOT NULL,
