@@ -26,10 +26,14 @@ use axum::http::HeaderName;
 use axum::http::header::{AUTHORIZATION, HOST, ORIGIN};
 use converra::Provider;
 use converra_test_kit::mcp::MCP_TOOLS;
-use converra_test_kit::providers::{MockProviders, chat_stream, valid_key};
+use converra_test_kit::providers::{
+    MockProviders, auth_header, chat_stream, openai_tool_call_events, openai_tool_call_text, valid_key,
+};
 use converra_test_kit::{Options, TestApp, spawn_app, spawn_app_with};
 use serde_json::{Value, json};
 use tokio::process::Command;
+use wiremock::matchers::{body_partial_json, header, method, path};
+use wiremock::{Mock, ResponseTemplate};
 
 // ---------------------------------------------------------------------------------------------
 // Finding the clients, running them bounded
@@ -137,6 +141,30 @@ async fn the_official_openai_python_client_works_with_only_base_url_and_key_chan
         .await;
     assert_eq!(added.status, 201, "{}", added.text);
     let model = "gpt-4o-mini";
+    // An agent's turn (it sends tools) is answered with a tool call, whole or streamed; mounted
+    // before the plain answers, so that it wins over them at the same priority.
+    let (name, value) = auth_header(Provider::Openai, key);
+    // (The streamed one first: a whole request says nothing of `stream`, so only its mock
+    // matches it, and the first mounted of equal priority wins.)
+    for (asked, answer) in [
+        (
+            json!({"tool_choice": "required", "stream": true}),
+            ResponseTemplate::new(200).set_body_raw(openai_tool_call_events(model).concat(), "text/event-stream"),
+        ),
+        (
+            json!({"tool_choice": "required"}),
+            ResponseTemplate::new(200).set_body_raw(openai_tool_call_text(model), "application/json"),
+        ),
+    ] {
+        Mock::given(method("POST"))
+            .and(path("/v1/chat/completions"))
+            .and(header(name, value.as_str()))
+            .and(body_partial_json(asked))
+            .respond_with(answer)
+            .with_priority(1)
+            .mount(&mocks.openai)
+            .await;
+    }
     mocks.answer_text(Provider::Openai, key, model, "Hello there!").await;
     mocks.answer_chat(Provider::Openai, key, model, true, chat_stream(Provider::Openai, model, &["Hel", "lo!"])).await;
 
@@ -156,6 +184,11 @@ async fn the_official_openai_python_client_works_with_only_base_url_and_key_chan
         "ok stream content: 'Hello!'",
         "ok stream finish_reason: 'stop'",
         "ok stream usage: (12, 5, 17)",
+        "ok tool call: ('get_weather', '{\"city\":\"Paris\"}')",
+        "ok tool finish_reason: 'tool_calls'",
+        "ok system_fingerprint: 'fp_f33640a400'",
+        "ok cached tokens: 8",
+        "ok stream tool call: ('get_weather', '{\"city\":\"Paris\"}')",
         "ok async stream content: 'Hello!'",
         "ok models include openai/gpt-4o-mini: True",
         "ok bad key status: 401",
@@ -171,9 +204,15 @@ async fn the_official_openai_python_client_works_with_only_base_url_and_key_chan
 
     // What reached the provider: the client's messages as it wrote them, with the stored key.
     let bodies = mocks.chat_bodies(Provider::Openai).await;
-    assert_eq!(bodies.len(), 3, "one plain and two streamed completions reached OpenAI: {bodies:?}");
+    assert_eq!(bodies.len(), 5, "one plain, two tool-calling and two streamed completions reached OpenAI: {bodies:?}");
     assert!(bodies.iter().all(|b| b["model"] == model), "{bodies:?}");
-    let plain = bodies.iter().find(|b| b["stream"] != true).expect("the non-streaming call");
+    let plain =
+        bodies.iter().find(|b| b["stream"] != true && b.get("tools").is_none()).expect("the non-streaming call");
+    // The agent's turn arrived whole: the image, the tools, the JSON schema and the seed.
+    let turn = bodies.iter().find(|b| b.get("tools").is_some()).expect("the agent's turn");
+    assert_eq!(turn["messages"][0]["content"][1]["image_url"]["url"], "data:image/png;base64,iVBORw0KGgo=", "{turn}");
+    assert_eq!((&turn["tools"][0]["function"]["name"], &turn["seed"]), (&json!("get_weather"), &json!(7)), "{turn}");
+    assert_eq!(turn["response_format"]["type"], "json_schema", "{turn}");
     let said: Vec<(&str, &str)> = plain["messages"]
         .as_array()
         .expect("messages")

@@ -75,6 +75,44 @@ def main():
     check("stream usage", usage, (12, 5, 17))
     check("stream objects", objects, {"chat.completion.chunk"})
 
+    # An agent's turn, forwarded to OpenAI as sent: an image, tools, a JSON schema, a seed.
+    turn = dict(
+        model="openai/gpt-4o-mini",
+        messages=[
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "What is the weather where this photo was taken?"},
+                    {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}},
+                ],
+            }
+        ],
+        tools=[
+            {
+                "type": "function",
+                "function": {
+                    "name": "get_weather",
+                    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+                },
+            }
+        ],
+        tool_choice="required",
+        response_format={"type": "json_schema", "json_schema": {"name": "w", "schema": {"type": "object"}}},
+        seed=7,
+    )
+    called = client.chat.completions.create(**turn)
+    call = called.choices[0].message.tool_calls[0]
+    check("tool call", (call.function.name, call.function.arguments), ("get_weather", '{"city":"Paris"}'))
+    check("tool finish_reason", called.choices[0].finish_reason, "tool_calls")
+    check("system_fingerprint", called.system_fingerprint, "fp_f33640a400")
+    check("cached tokens", called.usage.prompt_tokens_details.cached_tokens, 8)
+    name, arguments = None, ""
+    for chunk in client.chat.completions.create(**turn, stream=True):
+        for tool_call in (chunk.choices[0].delta.tool_calls or []) if chunk.choices else []:
+            name = tool_call.function.name or name
+            arguments += tool_call.function.arguments or ""
+    check("stream tool call", (name, arguments), ("get_weather", '{"city":"Paris"}'))
+
     async def async_stream():
         async with AsyncOpenAI(base_url=base + "/v1", api_key=key, max_retries=0, timeout=20) as aclient:
             parts = []
