@@ -511,3 +511,22 @@ async fn no_oauth_discovery_documents_are_served() {
     .await;
     assert_eq!(get.status, 405, "{}", get.text);
 }
+
+#[tokio::test]
+async fn reading_the_usage_resource_spends_the_plan_bucket_as_a_tool_call_does() {
+    let app = spawn_app().await;
+    let bearer = format!("Bearer {}", app.api_key);
+    let month = converra_server::core::ids::current_month();
+    let read = json!({"jsonrpc": "2.0", "id": 3, "method": "resources/read",
+        "params": {"uri": format!("converra://usage/{month}")}});
+    let answer = raw_post(&app, &[("authorization", &bearer)], read).await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    let text = answer.body["result"]["contents"][0]["text"].as_str().unwrap_or_default();
+    assert!(text.contains("\"totals\""), "the month's report: {}", answer.text);
+    // A usage report flushes and aggregates: work, charged like the tool, not as protocol.
+    assert_eq!(answer.header("x-ratelimit-limit"), Some("60"), "the plan bucket");
+    let remaining: u32 = answer.header("x-ratelimit-remaining").unwrap().parse().unwrap();
+    let me = app.get("/api/v1/me", &app.api_key).await;
+    let after: u32 = me.header("x-ratelimit-remaining").unwrap().parse().unwrap();
+    assert!(after < remaining && remaining < 60, "one plan bucket: {after} < {remaining} < 60");
+}

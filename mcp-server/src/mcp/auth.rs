@@ -1,7 +1,9 @@
-//! Authentication and rate limiting of `/api/mcp`, by what each request is. Only `tools/call`
-//! is work, and spends the key's plan bucket; everything else (`initialize`, notifications, the
-//! `GET` stream request, `ping`, `tools/list`, …) is protocol, and spends the protocol bucket
-//! (10× the plan's rate), so that opening sessions never locks a user out of their tools. A
+//! Authentication and rate limiting of `/api/mcp`, by what each request is. `tools/call` and
+//! `resources/read` are work (a resource is a tool's answer: the usage report flushes usage and
+//! aggregates a month), and spend the key's plan bucket; everything else (`initialize`,
+//! notifications, the `GET` stream request, `ping`, `tools/list`, `resources/list`, …) is
+//! protocol, and spends the protocol bucket (10× the plan's rate), so that opening sessions
+//! never locks a user out of their tools. A
 //! rate-limited `tools/call` is answered as a tool result (`isError: true`, `RATE_LIMITED`, the
 //! seconds to wait) that the model can read and act on, not as an HTTP 429 that clients turn
 //! into a generic transport failure.
@@ -40,8 +42,10 @@ impl Gate for McpGate {
             return Err(ApiError(Error::PayloadTooLarge { limit }).into_response());
         };
         let envelope = serde_json::from_slice::<Envelope>(&bytes).ok();
-        let tool_call = envelope.as_ref().and_then(|e| e.method.as_deref()) == Some("tools/call");
-        let bucket = if tool_call { Bucket::Plan } else { Bucket::Protocol };
+        let method = envelope.as_ref().and_then(|e| e.method.as_deref());
+        let tool_call = method == Some("tools/call");
+        let work = tool_call || method == Some("resources/read");
+        let bucket = if work { Bucket::Plan } else { Bucket::Protocol };
         let header = parts.headers.get(AUTHORIZATION).map(|v| v.as_bytes());
         let (caller, limits) = match core.authenticate_for(header, bucket).await {
             Ok(ok) => ok,
