@@ -9,12 +9,20 @@
 //! waits (`MAX_WAITING_BUCKETS` roll-ups, `MAX_WAITING_SETTLEMENTS` reservations): once either
 //! is reached, new completions are refused as `UNAVAILABLE` rather than served unmetered.
 //!
+//! An organization's usage holds at most `MAX_MODELS_PER_MONTH` distinct model names a month
+//! (callers name any model they like, and each name would be roll-up rows of its own): only a
+//! completion answered `ok` brings a new name, and once the bound is reached, completions of
+//! names not yet held are counted under [`OTHER_MODEL`]. The names held are read from the store
+//! when a batch brings one this process has not seen, so replicas agree (two adding a name in
+//! the same instant may each add one past the bound).
+//!
 //! A completion is counted through a [`Meter`] taken when it is dispatched, which counts it
 //! exactly once however it ends: with the provider's usage, or an estimate when that never
 //! arrived (the caller went away mid-stream, the stream broke). A platform-allowance call also
 //! holds a reservation in the store (see `Core::meter`); the batch that writes its usage
 //! releases it in the same transaction, so the allowance is never counted twice or not at all.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -44,6 +52,31 @@ const MAX_WAITING_SETTLEMENTS: usize = 200_000;
 
 /// How long a shutdown keeps retrying usage the store refused before giving up on it.
 const SHUTDOWN_PATIENCE: Duration = Duration::from_secs(10);
+
+/// Distinct model names an organization's usage holds in one month: far more than the
+/// catalogue, for agents' dated names; beyond it, new names are counted as [`OTHER_MODEL`].
+pub const MAX_MODELS_PER_MONTH: usize = 100;
+
+/// Where usage of the names beyond [`MAX_MODELS_PER_MONTH`] is counted: not a valid model name
+/// (see `parse_model`), so it is never mistaken for one.
+pub const OTHER_MODEL: &str = "(other)";
+
+/// The model names an organization's usage holds in a month, as far as this process knows.
+#[derive(Default)]
+struct Models {
+    names: HashSet<String>,
+    /// Read from the store at least once (names other replicas added are then known).
+    loaded: bool,
+    /// New names of failed completions, counted as [`OTHER_MODEL`]: not read for again until
+    /// one succeeds (bounded: forgotten past `MAX_MODELS_PER_MONTH`).
+    folded: HashSet<String>,
+}
+
+impl Models {
+    fn full(&self) -> bool {
+        self.names.len() >= MAX_MODELS_PER_MONTH
+    }
+}
 
 /// Bytes of text counted as one token when a provider's own count is missing: a documented,
 /// deliberately simple rule (English averages ~4 bytes a token), rounded up.
@@ -83,6 +116,8 @@ struct Pending {
     /// Held while a batch is taken and written, so `flush` returns only once everything
     /// counted before it is in the database (not merely taken by the writer).
     writing: tokio::sync::Mutex<()>,
+    /// By (organization, month): the model names its usage holds.
+    models: Mutex<HashMap<(String, String), Models>>,
     metrics: Metrics,
 }
 
@@ -102,6 +137,21 @@ impl Pending {
         if batch.is_empty() && settled.is_empty() {
             return true;
         }
+        let batch = match self.bound_models(batch).await {
+            Ok(batch) => batch,
+            Err(batch) => {
+                // The store could not say which names it holds: everything waits, as if refused.
+                let mut pending = self.lock();
+                for (bucket, counts) in batch {
+                    pending.batch.entry(bucket).or_default().add(counts);
+                }
+                pending.settled.extend(settled);
+                pending.since = pending.since.into_iter().chain(since).min();
+                drop(pending);
+                self.wake.notify_one();
+                return false;
+            }
+        };
         let taken = Taken { id: ids::new_id("ub"), batch: Arc::new(batch), settled: Arc::new(settled), since };
         self.write_one(taken).await
     }
@@ -119,6 +169,63 @@ impl Pending {
                 false
             }
         }
+    }
+
+    /// Keeps `batch` within [`MAX_MODELS_PER_MONTH`] names per organization and month: a name
+    /// the store holds stays; a new one is held if its completion was answered `ok` and there
+    /// is room; any other is counted as [`OTHER_MODEL`]. Gives the batch back unchanged if the
+    /// store cannot be read.
+    async fn bound_models(&self, batch: UsageBatch) -> std::result::Result<UsageBatch, UsageBatch> {
+        let month = |b: &UsageBucket| b.day.get(..7).unwrap_or_default().to_owned();
+        let unknown: HashSet<(String, String)> = {
+            let models = self.models.lock().unwrap_or_else(PoisonError::into_inner);
+            batch
+                .keys()
+                .filter(|b| {
+                    let held = models.get(&(b.org_id.clone(), month(b)));
+                    // Once full and loaded, no replica can add a name: nothing new to read.
+                    held.is_none_or(|m| {
+                        !m.names.contains(&b.model)
+                            && !(m.loaded && m.full())
+                            && (b.status == "ok" || !m.folded.contains(&b.model))
+                    })
+                })
+                .map(|b| (b.org_id.clone(), month(b)))
+                .collect()
+        };
+        for (org, m) in unknown {
+            let Ok(names) = self.store.usage_models(&org, &m).await else {
+                return Err(batch);
+            };
+            let mut models = self.models.lock().unwrap_or_else(PoisonError::into_inner);
+            let held = models.entry((org, m)).or_default();
+            held.names.extend(names.into_iter().filter(|n| n != OTHER_MODEL));
+            held.loaded = true;
+        }
+        let mut models = self.models.lock().unwrap_or_else(PoisonError::into_inner);
+        // Only this month's and the batch's are kept (a month's names never shrink).
+        let current = ids::current_month();
+        let months: HashSet<String> = batch.keys().map(month).collect();
+        models.retain(|(_, m), _| *m == current || months.contains(m));
+        // Successes first (only they bring a name), in a stable order.
+        let mut buckets: Vec<_> = batch.into_iter().collect();
+        buckets.sort_by(|(a, _), (b, _)| (a.status != "ok", &a.model).cmp(&(b.status != "ok", &b.model)));
+        let mut bounded = UsageBatch::default();
+        for (mut bucket, counts) in buckets {
+            let held = models.entry((bucket.org_id.clone(), month(&bucket))).or_default();
+            if !held.names.contains(&bucket.model) {
+                if bucket.status == "ok" && !held.full() {
+                    held.names.insert(bucket.model.clone());
+                } else {
+                    if held.folded.len() >= MAX_MODELS_PER_MONTH {
+                        held.folded.clear();
+                    }
+                    held.folded.insert(std::mem::replace(&mut bucket.model, OTHER_MODEL.to_owned()));
+                }
+            }
+            bounded.entry(bucket).or_default().add(counts);
+        }
+        Ok(bounded)
     }
 
     /// Whether as much waits to be written as memory may hold.
@@ -192,6 +299,7 @@ impl UsageRecorder {
             wake: tokio::sync::Notify::new(),
             closed: AtomicBool::new(false),
             writing: tokio::sync::Mutex::new(()),
+            models: Mutex::new(HashMap::new()),
             metrics,
         });
         let writer = pending.clone();
@@ -386,14 +494,14 @@ mod tests {
         }
     }
 
-    /// A store whose usage table is away (every usage write fails, as in an outage) until
-    /// the returned connection puts it back.
+    /// A store that refuses every usage write (its batch ids' table is away), as in an outage,
+    /// until the returned connection puts it back.
     async fn refusing_store(dir: &tempfile::TempDir) -> (Store, rusqlite::Connection) {
         let path = dir.path().join("usage.db");
         let store = Store::open_sqlite(&path).await.unwrap();
         let raw = rusqlite::Connection::open(&path).unwrap();
         raw.busy_timeout(Duration::from_secs(5)).unwrap();
-        raw.execute_batch("ALTER TABLE usage_rollups RENAME TO usage_away").unwrap();
+        raw.execute_batch("ALTER TABLE usage_batches RENAME TO batches_away").unwrap();
         (store, raw)
     }
 
@@ -428,7 +536,7 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert_eq!(recorder.lag().0, 2, "both kept in memory");
 
-        raw.execute_batch("ALTER TABLE usage_away RENAME TO usage_rollups").unwrap();
+        raw.execute_batch("ALTER TABLE batches_away RENAME TO usage_batches").unwrap();
         // No completion, no flush: the writer retries on its own.
         assert!(eventually(async || requests_written(&store).await == 4).await, "all four written");
         tokio::time::sleep(Duration::from_millis(300)).await;
@@ -441,15 +549,52 @@ mod tests {
         let (store, raw) = refusing_store(&dir).await;
         let recorder = UsageRecorder::start(store.clone(), Metrics::default());
         for n in 0..MAX_WAITING_BUCKETS - 1 {
-            drop(recorder.meter(bucket(&format!("model-{n}")), 10, None));
+            drop(recorder.meter(UsageBucket { api_key_id: format!("key-{n}"), ..bucket("gpt-4o-mini") }, 10, None));
         }
         assert!(!recorder.flush().await, "the store refused the batch");
         assert!(!recorder.full());
         drop(recorder.meter(bucket("one-more"), 10, None));
         assert!(recorder.full(), "as much waits as memory may hold");
 
-        raw.execute_batch("ALTER TABLE usage_away RENAME TO usage_rollups").unwrap();
+        raw.execute_batch("ALTER TABLE batches_away RENAME TO usage_batches").unwrap();
         assert!(eventually(async || !recorder.full()).await, "served again once the store answers");
         assert!(eventually(async || requests_written(&store).await == MAX_WAITING_BUCKETS as u64).await);
+    }
+
+    #[tokio::test]
+    async fn an_organization_holds_a_bounded_number_of_model_names_a_month_and_only_a_success_adds_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_sqlite(&dir.path().join("usage.db")).await.unwrap();
+        let recorder = UsageRecorder::start(store.clone(), Metrics::default());
+        let month = ids::current_month();
+        // A failed call does not bring its name.
+        recorder.meter(bucket("not-a-model"), 10, None).refused("invalid_key");
+        assert!(recorder.flush().await);
+        assert_eq!(store.usage_models("org_outage", &month).await.unwrap(), [OTHER_MODEL]);
+        // Successes bring names up to the bound; later new names are counted as one other row.
+        for n in 0..MAX_MODELS_PER_MONTH + 3 {
+            drop(recorder.meter(bucket(&format!("model-{n:03}")), 10, None));
+        }
+        assert!(recorder.flush().await);
+        // A name already held keeps its row, failed or not.
+        recorder.meter(bucket("model-000"), 10, None).refused("invalid_key");
+        assert!(recorder.flush().await);
+        // Another replica (its own memory) reads the names held: no room for a new one.
+        let replica = UsageRecorder::start(store.clone(), Metrics::default());
+        drop(replica.meter(bucket("dated-2026-12-01"), 10, None));
+        drop(replica.meter(bucket("model-001"), 10, None));
+        assert!(replica.flush().await);
+
+        let mut names = store.usage_models("org_outage", &month).await.unwrap();
+        names.sort();
+        assert_eq!(names.len(), MAX_MODELS_PER_MONTH + 1, "{names:?}");
+        assert_eq!(names.last().map(String::as_str), Some("model-099"));
+        assert!(names.contains(&OTHER_MODEL.to_owned()));
+        let by_model = store.usage_groups("org_outage", &month, Some(UsageGroupBy::Model)).await.unwrap();
+        let requests =
+            |model: &str| by_model.iter().find(|g| g.key.as_deref() == Some(model)).map(|g| g.totals.requests);
+        assert_eq!(requests(OTHER_MODEL), Some(4), "three names past the bound here, one on the replica");
+        assert_eq!(requests("model-001"), Some(2));
+        assert_eq!(requests_written(&store).await, MAX_MODELS_PER_MONTH as u64 + 5, "every success counted");
     }
 }

@@ -531,6 +531,11 @@ impl Store {
         dispatch!(self.allowance_reserved(org_id, month, now))
     }
 
+    /// The distinct model names of an organization's usage in a month.
+    pub async fn usage_models(&self, org_id: &str, month: &str) -> StoreResult<Vec<String>> {
+        dispatch!(self.usage_models(org_id, month))
+    }
+
     /// Tokens spent on the platform key by an organization in a month.
     pub async fn platform_tokens_used(&self, org_id: &str, month: &str) -> StoreResult<u64> {
         dispatch!(self.platform_tokens_used(org_id, month))

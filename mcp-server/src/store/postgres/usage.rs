@@ -140,6 +140,14 @@ impl Postgres {
         Ok(n == 1)
     }
 
+    pub(in crate::store) async fn usage_models(&self, org_id: &str, month: &str) -> StoreResult<Vec<String>> {
+        let c = self.client().await?;
+        let rows = c
+            .query("SELECT DISTINCT model FROM usage_rollups WHERE org_id = $1 AND month = $2", &[&org_id, &month])
+            .await?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
     pub(in crate::store) async fn platform_tokens_used(&self, org_id: &str, month: &str) -> StoreResult<u64> {
         let c = self.client().await?;
         let used: i64 = c

@@ -137,6 +137,17 @@ impl Sqlite {
     }
 
     /// Tokens spent on the platform key by an organization in a month.
+    pub(in crate::store) async fn usage_models(&self, org_id: &str, month: &str) -> StoreResult<Vec<String>> {
+        let (org_id, month) = (org_id.to_owned(), month.to_owned());
+        self.run(move |c| {
+            let mut stmt =
+                c.prepare_cached("SELECT DISTINCT model FROM usage_rollups WHERE org_id = ?1 AND month = ?2")?;
+            let names = stmt.query_map([org_id, month], |r| r.get(0))?.collect::<Result<_, _>>()?;
+            Ok(names)
+        })
+        .await
+    }
+
     pub(in crate::store) async fn platform_tokens_used(&self, org_id: &str, month: &str) -> StoreResult<u64> {
         let (org_id, month) = (org_id.to_owned(), month.to_owned());
         self.run(move |c| {
