@@ -48,6 +48,11 @@ async fn usage_batches_add_up_and_group(store: Store) {
     assert_eq!(store.platform_tokens_used(org, "2026-11").await.unwrap(), 300);
     assert_eq!(store.platform_tokens_used(org, "2026-10").await.unwrap(), 28);
     assert_eq!(store.platform_tokens_used("org_other", "2026-11").await.unwrap(), 0);
+    // The model names a month holds (the usage writer bounds them), each once.
+    let mut models = store.usage_models(org, "2026-11").await.unwrap();
+    models.sort();
+    assert_eq!(models, ["anthropic-model", "openai-model"]);
+    assert_eq!(store.usage_models(org, "2026-10").await.unwrap(), ["openai-model"]);
 
     let total = store.usage_groups(org, "2026-11", None).await.unwrap();
     assert_eq!(total.len(), 1);
