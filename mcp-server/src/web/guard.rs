@@ -8,9 +8,10 @@
 //! - [`SignInForm`]: the sign-in forms, before any session: `Host` and `Origin` as above, the
 //!   CSRF cookie and field must match (double submit), and the client address's sign-in
 //!   bucket is spent before the credentials are looked at (the TCP peer's address, or from a
-//!   proxy in `CONVERRA_TRUSTED_PROXIES` the client its `X-Forwarded-For` names).
+//!   proxy in `CONVERRA_TRUSTED_PROXIES` the client its `X-Forwarded-For` names; an IPv6
+//!   client by its /64).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
@@ -62,13 +63,11 @@ impl Signed {
 
 /// The client's address for the sign-in bucket: the TCP peer's, or from a trusted proxy the one
 /// its `X-Forwarded-For` names (see `config::TrustedProxies`).
-fn client_address(parts: &Parts, site: &Site) -> String {
-    let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<SocketAddr>>() else {
-        return "unknown".to_owned();
-    };
+fn client_address(parts: &Parts, site: &Site) -> Option<IpAddr> {
+    let ConnectInfo(peer) = parts.extensions.get::<ConnectInfo<SocketAddr>>()?;
     // A value that is not text reads as a bad hop, which ends the walk.
     let forwarded = parts.headers.get_all("x-forwarded-for").iter().map(|v| v.to_str().unwrap_or(""));
-    site.proxies.client(peer.ip(), forwarded).to_string()
+    Some(site.proxies.client(peer.ip(), forwarded))
 }
 
 fn site(parts: &Parts) -> Arc<Site> {
@@ -168,7 +167,7 @@ impl<T: DeserializeOwned> FromRequest<Arc<Core>> for SignInForm<T> {
         if !csrf_field(&bytes).is_some_and(|given| same(&given, &expected)) {
             return Err(WebError::Csrf);
         }
-        core.sign_in_attempt(&client).await?;
+        core.sign_in_attempt(client).await?;
         Ok(SignInForm { form: parse(&bytes)? })
     }
 }

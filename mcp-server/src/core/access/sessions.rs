@@ -101,10 +101,11 @@ impl Core {
         Ok(SecretString::from(format!("{}/sign-in/link/{}", self.public_url(), token.expose_secret())))
     }
 
-    /// Spends one sign-in attempt of `client` (an address); refuses when it has none left.
-    pub async fn sign_in_attempt(&self, client: &str) -> Result<()> {
-        let name = format!("sign-in:{client}");
-        self.limits.check(&name, SIGN_IN_ATTEMPTS_PER_MIN).await.map(|_| ()).map_err(|info| {
+    /// Spends one sign-in attempt of `client` (an address, `None` when unknown; IPv6 by its
+    /// /64); refuses when it has none left.
+    pub async fn sign_in_attempt(&self, client: Option<std::net::IpAddr>) -> Result<()> {
+        let attempt = self.limits.check_client("sign-in", client, SIGN_IN_ATTEMPTS_PER_MIN).await;
+        attempt.map(|_| ()).map_err(|info| {
             self.metrics.rate_limited(LimitBucket::SignIn);
             Error::RateLimited(info)
         })
