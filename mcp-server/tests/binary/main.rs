@@ -14,6 +14,7 @@ mod crash_durability;
 mod leakage;
 mod mcp_stdio;
 mod metrics;
+mod rate_limits;
 mod replicas;
 mod serve;
 mod store_outage;
