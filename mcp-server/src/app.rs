@@ -202,12 +202,12 @@ impl App {
         }
         self.core.flush_usage().await;
         self.core.flush_health().await;
+        self.core.stop_background().await;
         Ok(())
     }
 }
 
 /// Binds a listener (port 0 picks one, with a deep accept queue) and says where it is.
-        self.core.stop_background().await;
 fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), StartError> {
     let listener = listen(addr).map_err(|source| StartError::Listen { addr, source })?;
     let bound = listener.local_addr().map_err(|source| StartError::Listen { addr, source })?;

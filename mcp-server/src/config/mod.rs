@@ -293,6 +293,10 @@ fn database_url(get: &impl Fn(&str) -> Option<String>) -> Result<Option<SecretSt
     Ok(database_url)
 }
 
+/// The shortest `CONVERRA_WEBHOOK_SECRET`: 32 characters, as long as the HMAC-SHA256 output
+/// it keys (a guessable secret lets anyone forge events).
+const WEBHOOK_SECRET_MIN: usize = 32;
+
 /// Re-tests of failing keys and the operator's webhook.
 fn health_config(get: &impl Fn(&str) -> Option<String>) -> Result<HealthConfig, ConfigError> {
     let defaults = HealthConfig::default();
@@ -307,11 +311,16 @@ fn health_config(get: &impl Fn(&str) -> Option<String>) -> Result<HealthConfig, 
     let interval = positive(get, "CONVERRA_KEY_HEALTH_INTERVAL_MS", defaults.interval.as_millis() as u64)?;
     let webhook = match (get("CONVERRA_WEBHOOK_URL"), get("CONVERRA_WEBHOOK_SECRET")) {
         (None, None) => None,
+        (Some(_), Some(secret)) if secret.chars().count() < WEBHOOK_SECRET_MIN => {
+            return Err(ConfigError::Invalid {
+                name: "CONVERRA_WEBHOOK_SECRET",
+                why: format!(
+                    "must be at least {WEBHOOK_SECRET_MIN} characters: it is the HMAC key receivers check every \
+                     event with (e.g. `openssl rand -hex 32`)"
+                ),
+            });
+        }
         (Some(url), Some(secret)) if url.starts_with("http://") || url.starts_with("https://") => {
-/// The shortest `CONVERRA_WEBHOOK_SECRET`: 32 characters, as long as the HMAC-SHA256 output
-/// it keys (a guessable secret lets anyone forge events).
-const WEBHOOK_SECRET_MIN: usize = 32;
-
             Some((url, SecretString::from(secret)))
         }
         (Some(url), Some(_)) => {
@@ -324,15 +333,6 @@ const WEBHOOK_SECRET_MIN: usize = 32;
             return Err(ConfigError::Invalid {
                 name: "CONVERRA_WEBHOOK_SECRET",
                 why: "is required with CONVERRA_WEBHOOK_URL: it signs every event".into(),
-            });
-        }
-        (Some(_), Some(secret)) if secret.chars().count() < WEBHOOK_SECRET_MIN => {
-            return Err(ConfigError::Invalid {
-                name: "CONVERRA_WEBHOOK_SECRET",
-                why: format!(
-                    "must be at least {WEBHOOK_SECRET_MIN} characters: it is the HMAC key receivers check every \
-                     event with (e.g. `openssl rand -hex 32`)"
-                ),
             });
         }
         (None, Some(_)) => {
@@ -348,6 +348,7 @@ const WEBHOOK_SECRET_MIN: usize = 32;
         retest_max: secs("CONVERRA_KEY_RETEST_MAX_SECS", defaults.retest_max)?,
         interval: Duration::from_millis(interval),
         webhook,
+        lease: defaults.lease,
     })
 }
 
@@ -363,7 +364,6 @@ fn provider_config(get: &impl Fn(&str) -> Option<String>) -> Result<ProviderConf
                     why: format!("`{url}` must start with http:// or https://"),
                 });
             }
-        lease: defaults.lease,
             providers.base_urls.insert(p, url);
         }
         if let Some(key) = get(&format!("CONVERRA_PLATFORM_{upper}_KEY")) {
@@ -526,6 +526,21 @@ mod tests {
     }
 
     #[test]
+    fn a_webhook_secret_shorter_than_32_characters_refuses_to_start() {
+        for short in ["s", "s3cret", "0123456789abcdef0123456789abcde"] {
+            let env = move |name: &str| match name {
+                "CONVERRA_WEBHOOK_URL" => Some("https://hooks.example.com/c".to_owned()),
+                "CONVERRA_WEBHOOK_SECRET" => Some(short.to_owned()),
+                _ => None,
+            };
+            let Err(e) = Config::from_lookup(env) else { panic!("the secret `{short}` was accepted") };
+            let said = e.to_string();
+            assert!(said.starts_with("CONVERRA_WEBHOOK_SECRET is not valid: must be at least 32 characters"), "{said}");
+            assert!(!said.contains(&format!("`{short}`")), "the secret was repeated: {said}");
+        }
+    }
+
+    #[test]
     fn metrics_are_off_by_default_and_the_token_must_be_long_enough() {
         let config = Config::from_lookup(|_| None).unwrap();
         assert!(!config.metrics_enabled());
@@ -541,21 +556,6 @@ mod tests {
         let Err(e) = Config::from_lookup(env("short", "")) else { panic!("a short token was accepted") };
         assert!(e.to_string().starts_with("CONVERRA_METRICS_TOKEN is not valid: must be at least 16"), "{e}");
         let Err(e) = Config::from_lookup(env("", "nowhere")) else { panic!("a bad address was accepted") };
-    #[test]
-    fn a_webhook_secret_shorter_than_32_characters_refuses_to_start() {
-        for short in ["s", "s3cret", "0123456789abcdef0123456789abcde"] {
-            let env = move |name: &str| match name {
-                "CONVERRA_WEBHOOK_URL" => Some("https://hooks.example.com/c".to_owned()),
-                "CONVERRA_WEBHOOK_SECRET" => Some(short.to_owned()),
-                _ => None,
-            };
-            let Err(e) = Config::from_lookup(env) else { panic!("the secret `{short}` was accepted") };
-            let said = e.to_string();
-            assert!(said.starts_with("CONVERRA_WEBHOOK_SECRET is not valid: must be at least 32 characters"), "{said}");
-            assert!(!said.contains(&format!("`{short}`")), "the secret was repeated: {said}");
-        }
-    }
-
         assert!(e.to_string().contains("CONVERRA_METRICS_ADDR"), "{e}");
     }
 }

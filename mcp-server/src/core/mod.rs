@@ -41,11 +41,11 @@ pub struct Core {
     pub(crate) health: health::HealthConfig,
     pub(crate) tallies: health::HealthTallies,
     pub(crate) webhook: Option<crate::webhooks::Webhook>,
-    /// `CONVERRA_PUBLIC_URL` (or the listen address): the base of every link Converra prints
-    /// or sends, never a request's `Host`. Set once at start by `app.rs`.
     /// This process among the replicas: the background lease's holder, which reports the
     /// master-key version it runs with.
     pub(crate) replica: health::Replica,
+    /// `CONVERRA_PUBLIC_URL` (or the listen address): the base of every link Converra prints
+    /// or sends, never a request's `Host`. Set once at start by `app.rs`.
     public_url: std::sync::OnceLock<String>,
     pub(crate) metrics: Metrics,
 }
@@ -66,9 +66,9 @@ impl Core {
         store.watch_changes();
         Arc::new(Self {
             webhook: health.webhook.clone().map(|(url, secret)| crate::webhooks::Webhook::new(url, secret)),
+            replica: health::Replica::new(),
             tallies: health::HealthTallies::start(store.clone()),
             health,
-            replica: health::Replica::new(),
             keyring,
             providers,
             limits: access::RateLimits::new(buckets),
