@@ -218,4 +218,29 @@ mod tests {
         let merged = recovered_since.after(refused);
         assert_eq!((merged.failures, merged.last_error.map(|e| e.1), merged.last_success), (1, Some(10), Some(30)));
     }
+
+    #[tokio::test]
+    async fn tallies_the_store_refused_are_kept_and_written_once_it_answers() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tallies.db");
+        let store = Store::open_sqlite(&path).await.unwrap();
+        let raw = rusqlite::Connection::open(&path).unwrap();
+        raw.busy_timeout(Duration::from_secs(5)).unwrap();
+        raw.execute_batch("ALTER TABLE provider_keys RENAME TO keys_away").unwrap();
+        let tallies = HealthTallies::start(store);
+        tallies.failed("pk_outage", KeyStatus::InvalidKey, 100, true);
+        tallies.failed("pk_outage", KeyStatus::InvalidKey, 101, true);
+        assert!(!tallies.shared.write().await, "the store refused them");
+        assert_eq!(tallies.pending_failures("pk_outage"), 2, "kept, not dropped");
+        tallies.failed("pk_outage", KeyStatus::InvalidKey, 102, true);
+        assert_eq!(tallies.pending_failures("pk_outage"), 3);
+
+        raw.execute_batch("ALTER TABLE keys_away RENAME TO provider_keys").unwrap();
+        // No new outcome, no flush: the writer retries on its own.
+        let started = std::time::Instant::now();
+        while tallies.pending_failures("pk_outage") != 0 {
+            assert!(started.elapsed() < Duration::from_secs(10), "never written");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
 }
