@@ -84,6 +84,12 @@ pub struct ApiError {
     pub request_id: Option<String>,
     /// The failing provider key's live health in a sentence (`PROVIDER_ERROR` on a stored key).
     pub health: Option<String>,
+    /// `NO_PROVIDER_KEY`: the provider asked for.
+    pub provider: Option<crate::types::Provider>,
+    /// `NO_PROVIDER_KEY`: the environment asked for (the calling API key's).
+    pub environment: Option<crate::types::Environment>,
+    /// `NO_PROVIDER_KEY`: the other environments that do have a key for the provider.
+    pub other_environments: Vec<crate::types::Environment>,
 }
 
 impl ApiError {
@@ -100,12 +106,21 @@ impl ApiError {
             retry_after: None,
             request_id: None,
             health: None,
+            provider: None,
+            environment: None,
+            other_environments: Vec::new(),
         }
     }
 
     /// Whether the answer said that a provider key was not stored.
     pub fn not_stored(&self) -> bool {
         self.stored == Some(false)
+    }
+
+    /// `NO_PROVIDER_KEY` in a few words: "no test DeepSeek key; a live one exists".
+    pub fn missing_key(&self) -> Option<String> {
+        let (provider, environment) = (self.provider?, self.environment?);
+        Some(crate::types::missing_key_sentence(provider, environment, &self.other_environments))
     }
 }
 
@@ -126,6 +141,9 @@ impl fmt::Display for ApiError {
         }
         if let Some(host) = &self.host {
             write!(f, " (tried {host})")?;
+        }
+        if let Some(missing) = self.missing_key() {
+            write!(f, " ({missing})")?;
         }
         Ok(())
     }
@@ -214,6 +232,9 @@ impl Error {
             retry_after,
             request_id,
             health: None,
+            provider: None,
+            environment: None,
+            other_environments: Vec::new(),
         }
         .into()
     }
@@ -226,7 +247,19 @@ impl Error {
         retry_after: Option<Duration>,
         request_id: Option<String>,
     ) -> Self {
-        let ErrorDetail { code, message, field, provider_status, stored, host, retry_after: seconds, health } = detail;
+        let ErrorDetail {
+            code,
+            message,
+            field,
+            provider_status,
+            stored,
+            host,
+            retry_after: seconds,
+            health,
+            provider,
+            environment,
+            other_environments,
+        } = detail;
         // The header wins; the body's field serves where there is none (a stream's error event).
         let retry_after = retry_after.or(seconds.map(Duration::from_secs));
         ApiError {
@@ -240,6 +273,9 @@ impl Error {
             retry_after,
             request_id,
             health,
+            provider,
+            environment,
+            other_environments,
         }
         .into()
     }

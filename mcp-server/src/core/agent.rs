@@ -83,7 +83,7 @@ impl Core {
         }
         let mut cap = None;
         match resolved.source {
-            KeySource::None => return Err(Error::NoProviderKey { provider }),
+            KeySource::None => return Err(self.no_provider_key(caller, provider, project_id.as_deref()).await),
             KeySource::Platform => {
                 // The allowance pays for at most this much output, one answer at a time.
                 if view.n > 1 {
@@ -137,7 +137,8 @@ impl Core {
             project_id,
             input_estimate: estimate_tokens(size.bytes) + size.attachments * ATTACHMENT_TOKENS,
         };
-        let secret = self.secret_for(provider, &p.resolved).await?.ok_or(Error::NoProviderKey { provider })?;
+        let secret =
+            self.secret_for(provider, &p.resolved).await?.ok_or_else(|| Error::no_provider_key(provider, caller))?;
         let mut meter = self.meter(caller, &p).await?;
         if !view.stream {
             let answer = match self.provider_forward(provider, &secret, upstream).await {

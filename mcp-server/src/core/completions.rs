@@ -117,7 +117,7 @@ impl Core {
         let (provider, model) = parse_model(&req.model)?;
         let resolved = self.resolve_key(caller, provider, req.project_id.as_deref()).await?;
         let max_tokens = match resolved.source {
-            KeySource::None => return Err(Error::NoProviderKey { provider }),
+            KeySource::None => return Err(self.no_provider_key(caller, provider, req.project_id.as_deref()).await),
             // The allowance pays for at most this much output, and the provider is told so.
             KeySource::Platform => {
                 let limits = self.providers.allowance();
@@ -220,8 +220,10 @@ impl Core {
     /// Runs a completion with the key resolution picks.
     pub async fn complete(&self, caller: &Caller, req: CompletionRequest) -> Result<Completion> {
         let p = self.prepare(caller, req).await?;
-        let secret =
-            self.secret_for(p.provider, &p.resolved).await?.ok_or(Error::NoProviderKey { provider: p.provider })?;
+        let secret = self
+            .secret_for(p.provider, &p.resolved)
+            .await?
+            .ok_or_else(|| Error::no_provider_key(p.provider, caller))?;
         let mut meter = self.meter(caller, &p).await?;
         let answer = match self.provider_complete(p.provider, &secret, &p.chat).await {
             Ok(answer) => answer,
@@ -254,8 +256,10 @@ impl Core {
         req: CompletionRequest,
     ) -> Result<CompletionStream> {
         let p = self.prepare(caller, req).await?;
-        let secret =
-            self.secret_for(p.provider, &p.resolved).await?.ok_or(Error::NoProviderKey { provider: p.provider })?;
+        let secret = self
+            .secret_for(p.provider, &p.resolved)
+            .await?
+            .ok_or_else(|| Error::no_provider_key(p.provider, caller))?;
         let mut meter = self.meter(caller, &p).await?;
         let events = match self.provider_stream(p.provider, &secret, &p.chat).await {
             Ok(events) => events,

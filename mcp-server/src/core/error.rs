@@ -1,7 +1,7 @@
 //! The one error type of the core. Every face maps it in one place (`http/error.rs`,
 //! `mcp/error.rs`) to the codes and messages of the product spec.
 
-use converra::{ErrorCode, KeyStatus, Provider};
+use converra::{Environment, ErrorCode, KeyStatus, Provider};
 
 use crate::core::vault::CryptoError;
 use crate::store::StoreError;
@@ -76,7 +76,9 @@ pub enum Error {
     #[error("Rate limit exceeded: {} requests per minute for this API key", .0.limit)]
     RateLimited(RateLimitInfo),
     #[error("No {provider} key is configured for this scope and no platform allowance covers it: add a provider key")]
-    NoProviderKey { provider: Provider },
+    /// `environment`: the one asked for (the caller's); `other_environments`: those that do
+    /// have a key for the provider (detail beside the fixed message, `vault/environments.rs`).
+    NoProviderKey { provider: Provider, environment: Environment, other_environments: Vec<Environment> },
     #[error("The monthly AI token allowance of your plan is used up: add your own provider key to continue")]
     AllowanceExhausted,
     #[error("AI features are turned off for this organization")]
@@ -199,6 +201,11 @@ impl Error {
                 detail.health = health.clone();
             }
             Error::RateLimited(info) => detail.retry_after = info.retry_after,
+            Error::NoProviderKey { provider, environment, other_environments } => {
+                detail.provider = Some(*provider);
+                detail.environment = Some(*environment);
+                detail.other_environments = other_environments.clone();
+            }
             Error::NotStored { status, host } => {
                 detail.provider_status = Some(*status);
                 detail.stored = Some(false);
@@ -213,6 +220,14 @@ impl Error {
 }
 
 impl Error {
+    /// `NO_PROVIDER_KEY` for `caller` without looking further (the platform key went away
+    /// between resolution and use); [`Core::no_provider_key`] names the other environments.
+    ///
+    /// [`Core::no_provider_key`]: crate::core::Core::no_provider_key
+    pub fn no_provider_key(provider: Provider, caller: &crate::core::Caller) -> Self {
+        Error::NoProviderKey { provider, environment: caller.environment, other_environments: Vec::new() }
+    }
+
     /// Whether the same request may succeed if sent again unchanged: a rate limit, an engine
     /// that is down, a failure inside Converra, or a provider that failed or could not be
     /// reached. Every other refusal stands until the request or the configuration changes

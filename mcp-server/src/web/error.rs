@@ -48,6 +48,10 @@ pub(super) fn explain(e: &Error) -> (StatusCode, String) {
                 .to_owned()
         }
         Error::NotStored { .. } => format!("{e}: the key was not saved."),
+        Error::NoProviderKey { .. } => match e.body().error.missing_key() {
+            Some(missing) => format!("{e} ({missing})."),
+            None => e.to_string(),
+        },
         Error::RateLimited(info) => {
             format!("Too many attempts: wait {} seconds and try again.", info.retry_after.unwrap_or(60))
         }

@@ -23,12 +23,7 @@ pub const MEMBERS_SENTENCE: &str = "AI provider keys are managed by workspace ad
 
 /// How each provider is named on the page.
 pub fn label(p: Provider) -> &'static str {
-    match p {
-        Provider::Openai => "OpenAI",
-        Provider::Anthropic => "Anthropic",
-        Provider::Gemini => "Gemini",
-        Provider::Deepseek => "DeepSeek",
-    }
+    p.label()
 }
 
 /// The scope of a key as people read it.
@@ -187,6 +182,41 @@ fn key_row(csrf: &str, key: &ProviderKey, admin: bool, projects: &HashMap<String
     }
 }
 
+/// The section's header badges: which environments have an active key, and a warning when the
+/// environment the organization's API keys use has none (they would get `NO_PROVIDER_KEY`).
+fn header_badges(provider: Provider, keys: &[&ProviderKey], usual: Environment) -> Markup {
+    let active: Vec<Environment> = [Environment::Live, Environment::Test]
+        .into_iter()
+        .filter(|e| keys.iter().any(|k| k.active && k.environment == *e))
+        .collect();
+    html! {
+        @for env in &active { span.badge.active { "Active · " (env.as_str()) } }
+        @if keys.is_empty() {
+            span.badge { "Not configured" }
+        } @else if !active.contains(&usual) {
+            span.badge.bad title=(format!("Your API keys are {}: they find no {} {} key", usual.as_str(), usual.as_str(), label(provider))) {
+                "No " (usual.as_str()) " key"
+            }
+        }
+    }
+}
+
+/// Under the header, when the environment in use has no key but another has: say it in words.
+fn environment_warning(provider: Provider, keys: &[&ProviderKey], usual: Environment) -> Markup {
+    let here = keys.iter().any(|k| k.active && k.environment == usual);
+    let other = keys.iter().find(|k| k.active && k.environment != usual).map(|k| k.environment);
+    html! {
+        @if !here && let Some(other) = other {
+            p.notice.error {
+                "Your organization's API keys are " strong { (usual.as_str()) } ", and a " (usual.as_str()) " API key spends only "
+                (usual.as_str()) " provider keys: completions with " (label(provider)) " get NO_PROVIDER_KEY ("
+                (converra::missing_key_sentence(provider, usual, &[other])) "). "
+                "Add a " (usual.as_str()) " key below."
+            }
+        }
+    }
+}
+
 fn provider_section(
     signed: &Signed,
     provider: Provider,
@@ -194,17 +224,18 @@ fn provider_section(
     projects: &[Project],
     names: &HashMap<String, String>,
     refill: Option<&Refill>,
+    usual: Environment,
 ) -> Markup {
     let admin = signed.caller.require_admin().is_ok();
-    let active = keys.iter().any(|k| k.active);
     let refill = refill.filter(|r| r.provider == provider);
-    let target = FormTarget { action: format!("{PATH}/keys"), slot: None, environment: signed.caller.environment };
+    let target = FormTarget { action: format!("{PATH}/keys"), slot: None, environment: usual };
     html! {
         section.card id=(provider.as_str()) aria-labelledby=(format!("{}-title", provider.as_str())) {
             h2 id=(format!("{}-title", provider.as_str())) {
                 (label(provider))
-                @if active { span.badge.active { "Active" } } @else { span.badge { "Not configured" } }
+                (header_badges(provider, keys, usual))
             }
+            (environment_warning(provider, keys, usual))
             @if !keys.is_empty() {
                 table.stacked {
                     thead { tr { th { "Key" } th { "Preview" } th { "State" } th { "Last test" } th { "In traffic" } @if admin { th { "Actions" } } } }
@@ -232,12 +263,13 @@ pub async fn render(
     let keys = core.list_provider_keys(&signed.caller, ProviderKeyFilter::default()).await?;
     let projects = core.list_projects(&signed.caller).await?;
     let names: HashMap<String, String> = projects.iter().map(|p| (p.id.clone(), p.name.clone())).collect();
+    let usual = core.usual_environment(&signed.caller).await?;
     let body = html! {
         (layout::notice(&notice))
         @if signed.caller.require_admin().is_err() { p.notice.ok { (MEMBERS_SENTENCE) "." } }
         @for provider in Provider::ALL {
             @let mine: Vec<&ProviderKey> = keys.iter().filter(|k| k.provider == provider).collect();
-            (provider_section(signed, provider, &mine, &projects, &names, refill))
+            (provider_section(signed, provider, &mine, &projects, &names, refill, usual))
         }
     };
     let page = layout::page("Integrations", PATH, &signed.caller, &signed.csrf, body);

@@ -52,6 +52,30 @@ pub struct ErrorDetail {
     /// 10:04 UTC: Invalid API key".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health: Option<String>,
+    /// For `NO_PROVIDER_KEY`: the provider asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<super::Provider>,
+    /// For `NO_PROVIDER_KEY`: the environment asked for (the calling API key's: a `sk_test_`
+    /// key spends only test provider keys).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<super::Environment>,
+    /// For `NO_PROVIDER_KEY`: the other environments that do have a key for the provider.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub other_environments: Vec<super::Environment>,
+}
+
+/// `NO_PROVIDER_KEY`'s detail in a few words, the same on every face: "no test DeepSeek key; a
+/// live one exists".
+pub fn missing_key_sentence(
+    provider: super::Provider,
+    environment: super::Environment,
+    others: &[super::Environment],
+) -> String {
+    let mut text = format!("no {} {} key", environment.as_str(), provider.label());
+    for other in others {
+        text.push_str(&format!("; a {} one exists", other.as_str()));
+    }
+    text
 }
 
 impl ErrorDetail {
@@ -66,7 +90,15 @@ impl ErrorDetail {
             host: None,
             retry_after: None,
             health: None,
+            provider: None,
+            environment: None,
+            other_environments: Vec::new(),
         }
+    }
+
+    /// For `NO_PROVIDER_KEY`: [`missing_key_sentence`], when the detail names the environment.
+    pub fn missing_key(&self) -> Option<String> {
+        Some(missing_key_sentence(self.provider?, self.environment?, &self.other_environments))
     }
 }
 

@@ -31,6 +31,16 @@ impl Provider {
             Self::Deepseek => "deepseek",
         }
     }
+
+    /// The provider's name as people write it: `OpenAI`, `DeepSeek`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Openai => "OpenAI",
+            Self::Anthropic => "Anthropic",
+            Self::Gemini => "Gemini",
+            Self::Deepseek => "DeepSeek",
+        }
+    }
 }
 
 impl std::fmt::Display for Provider {

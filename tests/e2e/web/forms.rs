@@ -11,7 +11,7 @@ use converra_test_kit::providers::{MockProviders, revoked_key, valid_key};
 use converra_test_kit::{Options, spawn_app_with};
 use serde_json::json;
 
-use super::{Page, Visitor, signed_in};
+use super::{Page, signed_in};
 
 const PAGES: [&str; 6] = [
     "/settings/integrations",

@@ -5,6 +5,7 @@
 
 mod browser;
 mod connect;
+mod environments;
 mod forms;
 mod members;
 mod pages;

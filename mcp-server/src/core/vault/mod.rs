@@ -2,6 +2,7 @@
 //! resolution. Crypto lives only here.
 
 mod connect;
+mod environments;
 pub mod crypto;
 mod format;
 mod keyring;
