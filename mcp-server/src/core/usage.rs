@@ -183,11 +183,13 @@ impl Pending {
                 .keys()
                 .filter(|b| {
                     let held = models.get(&(b.org_id.clone(), month(b)));
-                    // Once full and loaded, no replica can add a name: nothing new to read.
                     held.is_none_or(|m| {
-                        !m.names.contains(&b.model)
-                            && !(m.loaded && m.full())
-                            && (b.status == "ok" || !m.folded.contains(&b.model))
+                        let known = m.names.contains(&b.model);
+                        // Once full and loaded, no replica can add a name: nothing new to read.
+                        let settled = m.loaded && m.full();
+                        // A failed call's new name, already folded here, is not read for again.
+                        let folded = b.status != "ok" && m.folded.contains(&b.model);
+                        !(known || settled || folded)
                     })
                 })
                 .map(|b| (b.org_id.clone(), month(b)))
