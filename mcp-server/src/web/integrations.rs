@@ -17,6 +17,7 @@ use super::flash::Flash;
 use super::guard::Signed;
 use super::layout::{self, Notice, csrf_field, when};
 use crate::core::Core;
+use crate::core::vault::{known_to_work, works};
 
 pub const PATH: &str = "/settings/integrations";
 pub const MEMBERS_SENTENCE: &str = "AI provider keys are managed by workspace admins";
@@ -71,6 +72,8 @@ pub struct FormTarget<'a> {
     pub slot: Option<(&'a Option<String>, Environment)>,
     /// The environment the form offers first.
     pub environment: Environment,
+    /// Said beside "Test before saving" when an untested key would replace one that works.
+    pub untested: Option<String>,
 }
 
 /// The form that adds a key: for a provider, or fixed to one slot (Replace).
@@ -118,6 +121,7 @@ pub fn add_form(
                 (layout::field_error(&id("environment-error"), error("environment")))
             }
             label.check { input type="checkbox" name="test" value="1" checked[tested]; "Test before saving" }
+            @if let Some(warning) = &target.untested { p.muted.warning { (warning) } }
             (layout::field_error(&id("form-error"), error("")))
             button type="submit" { "Save" }
         }
@@ -168,7 +172,9 @@ fn key_row(csrf: &str, key: &ProviderKey, admin: bool, projects: &HashMap<String
             td { (key.name.as_deref().unwrap_or("—")) br; span.muted { (scope_text(key, projects)) " · " (key.environment.as_str()) } }
             td.masked { (key.masked.as_deref().unwrap_or("")) }
             td {
-                @if key.active { span.badge.active { "Active" } } @else { span.badge { "Inactive" } }
+                @if key.active && !works(key) { span.badge.bad { "Active · failing" } }
+                @else if key.active { span.badge.active { "Active" } }
+                @else { span.badge { "Inactive" } }
             }
             td {
                 @match &key.last_test {
@@ -190,7 +196,13 @@ fn header_badges(provider: Provider, keys: &[&ProviderKey], usual: Environment) 
         .filter(|e| keys.iter().any(|k| k.active && k.environment == *e))
         .collect();
     html! {
-        @for env in &active { span.badge.active { "Active · " (env.as_str()) } }
+        @for env in &active {
+            @if keys.iter().any(|k| k.active && k.environment == *env && !works(k)) {
+                span.badge.bad { "Active · " (env.as_str()) " · failing" }
+            } @else {
+                span.badge.active { "Active · " (env.as_str()) }
+            }
+        }
         @if keys.is_empty() {
             span.badge { "Not configured" }
         } @else if !active.contains(&usual) {
@@ -228,7 +240,18 @@ fn provider_section(
 ) -> Markup {
     let admin = signed.caller.require_admin().is_ok();
     let refill = refill.filter(|r| r.provider == provider);
-    let target = FormTarget { action: format!("{PATH}/keys"), slot: None, environment: usual };
+    let working: Vec<String> = keys
+        .iter()
+        .filter(|k| k.active && known_to_work(k))
+        .map(|k| format!("{} ({}, {})", k.name.as_deref().unwrap_or("—"), k.environment.as_str(), scope_text(k, names)))
+        .collect();
+    let untested = (!working.is_empty()).then(|| {
+        format!(
+            "Unticked, the new key replaces the active key of its slot without a test; working now: {}.",
+            working.join(", ")
+        )
+    });
+    let target = FormTarget { action: format!("{PATH}/keys"), slot: None, environment: usual, untested };
     html! {
         section.card id=(provider.as_str()) aria-labelledby=(format!("{}-title", provider.as_str())) {
             h2 id=(format!("{}-title", provider.as_str())) {

@@ -22,6 +22,7 @@ use super::guard::{Signed, SignedForm};
 use super::integrations::{FormTarget, PATH, Refill, add_form, label, render};
 use super::layout::{self, Notice, csrf_field};
 use crate::core::Core;
+use crate::core::vault::{RemovalPreview, known_to_work};
 
 #[derive(Deserialize)]
 pub struct AddForm {
@@ -93,10 +94,17 @@ async fn replace_view(
     status: StatusCode,
 ) -> WebResult<Response> {
     let key = core.get_provider_key(&signed.caller, id).await?;
+    let untested = (key.active && known_to_work(&key)).then(|| {
+        format!(
+            "{} works now: unticked, the new key replaces it without a test. Roll back stays possible.",
+            key.name.as_deref().unwrap_or("The active key")
+        )
+    });
     let target = FormTarget {
         action: format!("{PATH}/keys/{id}/replace"),
         slot: Some((&key.project_id, key.environment)),
         environment: key.environment,
+        untested,
     };
     let body = html! {
         section.card {
@@ -182,45 +190,86 @@ pub async fn activate(
     })
 }
 
-/// What serves a slot now, in a sentence (after *Remove*).
-pub fn now_serving(provider: Provider, r: &Resolution) -> String {
+/// What serves a slot, in words: "the organization's key sk-…wxyz", or `None` for nothing.
+fn serving(r: &Resolution) -> Option<String> {
     let masked = r.masked.as_deref().unwrap_or("");
     match r.source {
-        KeySource::Project => format!("Now serving {}: the project's key {masked}.", label(provider)),
-        KeySource::Organization => format!("Now serving {}: the organization's key {masked}.", label(provider)),
-        KeySource::Platform => format!("Now serving {}: your plan's monthly token allowance.", label(provider)),
-        KeySource::None => format!("No key serves {} now: its AI features stop until a key is added.", label(provider)),
+        KeySource::Project => Some(format!("the project's key {masked}")),
+        KeySource::Organization => Some(format!("the organization's key {masked}")),
+        KeySource::Platform => Some("your plan's monthly token allowance".to_owned()),
+        KeySource::None => None,
     }
+}
+
+/// What serves a slot now, in a sentence (after *Remove*).
+pub fn now_serving(provider: Provider, r: &Resolution) -> String {
+    match serving(r) {
+        Some(what) => format!("Now serving {}: {what}.", label(provider)),
+        None => format!("No key serves {} now: its AI features stop until a key is added.", label(provider)),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct RemoveForm {
+    /// An inactive key of the same slot to make active in the same step.
+    activate: Option<String>,
 }
 
 pub async fn remove(
     State(core): State<Arc<Core>>,
     Extension(site): Extension<Arc<Site>>,
     Path(id): Path<String>,
-    f: SignedForm<Empty>,
+    f: SignedForm<RemoveForm>,
 ) -> Response {
-    let outcome = core.remove_provider_key_explained(&f.caller, &id).await;
+    let outcome = core.remove_provider_key_for(&f.caller, &id, f.form.activate.as_deref()).await;
     back(&site, outcome, |(k, now)| {
         Notice::ok(format!("Removed {}. {}", k.name.unwrap_or_default(), now_serving(k.provider, &now)))
     })
 }
 
+/// *Remove*'s confirmation: the key, what serves its slot without it, and for an active key the
+/// inactive one that last worked, offered to take over in the same step.
 pub async fn remove_page(
     State(core): State<Arc<Core>>,
     Path(id): Path<String>,
     signed: Signed,
     Flash(notice): Flash,
 ) -> WebResult<Response> {
-    let key = core.get_provider_key(&signed.caller, &id).await?;
+    let RemovalPreview { key, next, successor } = core.removal_preview(&signed.caller, &id).await?;
+    let name = key.name.as_deref().unwrap_or("");
+    let provider = label(key.provider);
+    let env = key.environment.as_str();
+    let action = format!("{PATH}/keys/{}/remove", key.id);
+    let then = match serving(&next) {
+        Some(what) => format!("{provider} in {env} is then served by {what}."),
+        None => format!("No key serves {provider} in {env} then: its AI features stop until a key is added."),
+    };
     let body = html! {
         (layout::notice(&notice))
         section.card {
-            h2 { "Remove " (key.name.as_deref().unwrap_or("")) "?" }
-            p { (label(key.provider)) " key " span.masked { (key.masked.as_deref().unwrap_or("")) } " will be deleted for good. "
-                "Completions then use the next key in line: the project's, the organization's, or your plan's allowance." }
+            h2 { "Remove " (name) "?" }
+            p { (provider) " key " span.masked { (key.masked.as_deref().unwrap_or("")) } " (" (env) ") will be deleted for good." }
+            @if key.active {
+                p { strong { "It is the active " (env) " " (provider) " key." } " Removed alone: " (then) }
+            } @else {
+                p { "It is not in use: " (then) }
+            }
+            @if let Some(s) = &successor {
+                p { (s.name.as_deref().unwrap_or("")) " (" span.masked { (s.masked.as_deref().unwrap_or("")) } "), inactive, "
+                    (s.last_test.as_ref().map_or("worked".to_owned(), |t| format!("last tested {}", layout::when(&t.tested_at))))
+                    ", can take over in the same step." }
+            }
             div.actions {
-                form.inline method="post" action=(format!("{PATH}/keys/{}/remove", key.id)) {
-                    (csrf_field(&signed.csrf)) button.danger type="submit" { "Remove" }
+                @if let Some(s) = &successor {
+                    form.inline method="post" action=(action) {
+                        (csrf_field(&signed.csrf))
+                        input type="hidden" name="activate" value=(s.id);
+                        button type="submit" { "Remove and make " (s.name.as_deref().unwrap_or("")) " active" }
+                    }
+                }
+                form.inline method="post" action=(action) {
+                    (csrf_field(&signed.csrf))
+                    button.danger type="submit" { @if successor.is_some() { "Remove only" } @else { "Remove" } }
                 }
                 a href=(PATH) { "Cancel" }
             }

@@ -458,3 +458,56 @@ async fn a_reload_after_a_form_posts_nothing_twice_and_revoke_and_remove_ask_fir
     assert_eq!(chrome.path().await, "/settings/members");
     chrome.close().await;
 }
+
+#[tokio::test]
+#[ignore = "needs Chromium and chromedriver, installed by .ci/run"]
+async fn environments_show_and_remove_offers_the_last_working_key_and_a_failing_key_reads_failing() {
+    let (app, _mocks) = app_and_mocks().await;
+    let chrome = Chrome::start(&app, 1280).await;
+    chrome.sign_in_with_key(&app.api_key).await;
+
+    // The organization's API key is sk_test_: the form offers test first. A live key is flagged.
+    chrome.click("#deepseek summary").await;
+    let offered = chrome.find("#deepseek-env").await.prop("value").await.unwrap().unwrap();
+    assert_eq!(offered, "test", "the form offers the environment in use");
+    chrome.fill("#deepseek-name", "DeepSeek-Live").await;
+    chrome.fill("#deepseek-secret", valid_key(Provider::Deepseek)).await;
+    chrome.click("#deepseek-env option[value=live]").await;
+    chrome.click("#deepseek form.stack button[type=submit]").await;
+    chrome.expect("Saved DeepSeek-Live: it is now the active live DeepSeek key.").await;
+    let header = chrome.find("#deepseek h2").await.text().await.unwrap();
+    assert!(header.contains("Active · live") && header.contains("No test key"), "{header}");
+    chrome.expect("no test DeepSeek key; a live one exists").await;
+    chrome.shot("integrations-environments").await;
+
+    // Replace a working key untested: warned; then Remove offers the old one back in one step.
+    chrome.add_key(Provider::Openai, "Old", valid_key(Provider::Openai)).await;
+    chrome.click("#openai a[href$='/replace']").await;
+    chrome.expect("Old works now: unticked, the new key replaces it without a test.").await;
+    chrome.fill("#openai-name", "New").await;
+    chrome.fill("#openai-secret", "sk-proj-NEWopenaiKEY0123456789abcd").await;
+    chrome.click("label.check input").await; // untick "Test before saving"
+    chrome.click("form.stack button[type=submit]").await;
+    chrome.expect("Saved New: it is now the active test OpenAI key.").await;
+    chrome.click("#openai tr:has(.badge.active) a[href$='/remove']").await;
+    let text = chrome.expect("Remove New?").await;
+    assert!(
+        text.contains("It is the active test OpenAI key.") && text.contains("No key serves OpenAI in test then"),
+        "{text}"
+    );
+    chrome.shot("remove-active").await;
+    chrome.click("main form:has(input[name=activate]) button").await;
+    chrome.expect("Removed New. Now serving OpenAI: the organization's key sk-proj-…wxyz.").await;
+
+    // A key that fails its test: the badges say so, never a green Active.
+    let bad = json!({"name": "Bad"});
+    app.add_provider_key(&app.api_key, Provider::Openai, revoked_key(Provider::Openai), bad).await;
+    chrome.open("/settings/integrations").await;
+    chrome.click("#openai tr:has(.badge.active) form[action$='/test'] button").await;
+    chrome.expect("Invalid API key").await;
+    let header = chrome.find("#openai h2").await.text().await.unwrap();
+    assert!(header.contains("Active · test · failing"), "{header}");
+    assert!(chrome.has("#openai td .badge.bad").await, "the row says Active · failing");
+    chrome.shot("integrations-failing").await;
+    chrome.close().await;
+}

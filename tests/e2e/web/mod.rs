@@ -8,6 +8,7 @@ mod connect;
 mod environments;
 mod forms;
 mod members;
+mod removal;
 mod pages;
 mod security;
 
@@ -146,7 +147,7 @@ impl Visitor {
     /// answer itself.
     pub async fn follow(&self, page: Page) -> Page {
         match (page.status, page.location()) {
-            (303, Some(to)) => self.get(&to.to_owned()).await,
+            (303, Some(to)) => self.get(to).await,
             _ => page,
         }
     }

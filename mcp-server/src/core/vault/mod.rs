@@ -10,6 +10,7 @@ mod keys;
 mod migrate;
 mod resolve;
 mod rotation;
+mod succession;
 
 pub use connect::ConnectRequest;
 pub use crypto::{CryptoError, Key};
@@ -17,3 +18,4 @@ pub use keyring::{Keyring, MasterKeyError};
 pub use migrate::Migration;
 pub use resolve::ResolvedKey;
 pub use rotation::MasterRotation;
+pub use succession::{RemovalPreview, known_to_work, works};
