@@ -74,6 +74,10 @@ pub struct FormTarget<'a> {
     pub environment: Environment,
     /// Said beside "Test before saving" when an untested key would replace one that works.
     pub untested: Option<String>,
+    /// The scope offered first (a project's own key, from its row on Projects).
+    pub scope: Option<String>,
+    /// The page to go back to after saving, when it is not Integrations.
+    pub back: Option<&'static str>,
 }
 
 /// The form that adds a key: for a provider, or fixed to one slot (Replace).
@@ -88,13 +92,14 @@ pub fn add_form(
     let error = |field: &str| refill.filter(|r| r.field == field).map(|r| r.error.as_str());
     let described = |field: &str| error(field).map(|_| id(&format!("{field}-error")));
     let name = refill.map_or("", |r| r.name.as_str());
-    let scope = refill.map_or("organization", |r| r.scope.as_str());
+    let scope = refill.map_or(target.scope.as_deref().unwrap_or("organization"), |r| r.scope.as_str());
     let environment = refill.map_or(target.environment, |r| r.environment);
     let tested = refill.is_none_or(|r| r.tested);
     html! {
         form.stack method="post" action=(target.action) {
             (csrf_field(csrf))
             input type="hidden" name="provider" value=(provider.as_str());
+            @if let Some(back) = target.back { input type="hidden" name="back" value=(back); }
             label for=(id("name")) { "Name" }
             input id=(id("name")) type="text" name="name" required maxlength="100" value=(name)
                 placeholder=(format!("{}-Production", label(provider))) aria-describedby=[described("name")];
@@ -251,7 +256,14 @@ fn provider_section(
             working.join(", ")
         )
     });
-    let target = FormTarget { action: format!("{PATH}/keys"), slot: None, environment: usual, untested };
+    let target = FormTarget {
+        action: format!("{PATH}/keys"),
+        slot: None,
+        environment: usual,
+        untested,
+        scope: None,
+        back: None,
+    };
     html! {
         section.card id=(provider.as_str()) aria-labelledby=(format!("{}-title", provider.as_str())) {
             h2 id=(format!("{}-title", provider.as_str())) {

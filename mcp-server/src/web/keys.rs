@@ -21,6 +21,7 @@ use super::flash::{self, Flash};
 use super::guard::{Signed, SignedForm};
 use super::integrations::{FormTarget, PATH, Refill, add_form, label, render};
 use super::layout::{self, Notice, csrf_field};
+use super::projects;
 use crate::core::Core;
 use crate::core::vault::{RemovalPreview, known_to_work};
 
@@ -32,6 +33,9 @@ pub struct AddForm {
     scope: String,
     environment: Environment,
     test: Option<String>,
+    /// `/settings/projects` when the form was opened from a project's row.
+    #[serde(default)]
+    back: Option<String>,
 }
 
 impl AddForm {
@@ -72,8 +76,10 @@ pub async fn add(
     Extension(site): Extension<Arc<Site>>,
     f: SignedForm<AddForm>,
 ) -> WebResult<Response> {
+    // Back where the form was opened: Projects, or Integrations.
+    let to = if f.form.back.as_deref() == Some(projects::PATH) { projects::PATH } else { PATH };
     match save(&core, &f).await {
-        Ok(text) => Ok(flash::redirect(&site, PATH, Notice::ok(text))),
+        Ok(text) => Ok(flash::redirect(&site, to, Notice::ok(text))),
         Err(e) => {
             let status = explain(&e).0;
             let signed = Signed::new(f.caller, f.csrf);
@@ -105,6 +111,8 @@ async fn replace_view(
         slot: Some((&key.project_id, key.environment)),
         environment: key.environment,
         untested,
+        scope: None,
+        back: None,
     };
     let body = html! {
         section.card {

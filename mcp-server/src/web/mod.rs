@@ -23,6 +23,7 @@ mod integrations;
 mod keys;
 mod layout;
 mod members;
+mod projects;
 mod settings;
 mod sign_in;
 
@@ -90,7 +91,7 @@ fn at(router: Router<Arc<Core>>, path: &str, methods: MethodRouter<Arc<Core>>) -
 /// also answers a GET: with the page the form is on (or its confirmation), never an error.
 pub fn routes(site: Site) -> Router<Arc<Core>> {
     const KEY: &str = "/settings/integrations/keys/{id}";
-    let routes: [(&str, MethodRouter<Arc<Core>>); 25] = [
+    let routes: [(&str, MethodRouter<Arc<Core>>); 27] = [
         ("/", get(|| async { Redirect::to("/settings/integrations") })),
         ("/settings", get(|| async { Redirect::to("/settings/integrations") })),
         ("/sign-in", get(sign_in::page).post(sign_in::with_api_key)),
@@ -103,7 +104,9 @@ pub fn routes(site: Site) -> Router<Arc<Core>> {
         (&*format!("{KEY}/activate"), get(keys::to_page).post(keys::activate)),
         (&*format!("{KEY}/remove"), get(keys::remove_page).post(keys::remove)),
         ("/connect/{token}", get(connect::page).post(connect::submit)),
-        ("/settings/projects", get(settings::projects)),
+        (projects::PATH, get(projects::page).post(projects::create)),
+        ("/settings/projects/{id}/delete", get(projects::delete_page).post(projects::delete)),
+        ("/settings/projects/{id}/keys/{provider}", get(projects::add_key_page)),
         ("/settings/ai", get(settings::ai).post(settings::update_ai)),
         ("/settings/usage", get(settings::usage)),
         ("/settings/api-keys", get(settings::api_keys).post(settings::create_api_key)),

@@ -1,5 +1,4 @@
-//! The other settings pages: Projects (own key or the organization's, seed 004), AI settings
-//! (owners change them, seed 000), Usage this month with the allowance bar (seed 001), and API
+//! The other settings pages: AI settings (owners change them, seed 000), Usage this month with the allowance bar (seed 001), and API
 //! keys (create — shown once, on a page never cached — list, revoke; seed 002).
 
 use std::sync::Arc;
@@ -8,7 +7,7 @@ use axum::Extension;
 use axum::extract::{Path, State};
 use axum::http::header::CACHE_CONTROL;
 use axum::response::{IntoResponse, Redirect, Response};
-use converra::{CreateApiKey, Environment, KeySource, Provider, Tone, UpdateAiSettings, UsageQuery};
+use converra::{CreateApiKey, Environment, Tone, UpdateAiSettings, UsageQuery};
 use maud::{Markup, html};
 use secrecy::ExposeSecret;
 use serde::Deserialize;
@@ -17,48 +16,11 @@ use super::Site;
 use super::error::{WebResult, explain};
 use super::flash::{self, Flash};
 use super::guard::{Signed, SignedForm};
-use super::integrations::label;
 use super::layout::{self, Notice, csrf_field, nothing, when};
 use crate::core::access::sessions::random_token;
 use crate::core::{Core, Error};
 
 pub const API_KEYS: &str = "/settings/api-keys";
-
-pub async fn projects(State(core): State<Arc<Core>>, signed: Signed) -> WebResult<Response> {
-    let projects = core.list_projects(&signed.caller).await?;
-    let mut rows = Vec::new();
-    for p in &projects {
-        let mut cells = Vec::new();
-        for provider in Provider::ALL {
-            cells.push(core.explain_resolution(&signed.caller, provider, Some(&p.id)).await?.source);
-        }
-        rows.push((p, cells));
-    }
-    let body = html! {
-        p { "A project uses its own key where it has one; otherwise it inherits the organization's." }
-        @if projects.is_empty() { p.muted { "No projects yet: every completion uses the organization's keys." } }
-        @else {
-            table {
-                thead { tr { th { "Project" } @for p in Provider::ALL { th { (label(p)) } } } }
-                tbody {
-                    @for (p, cells) in &rows {
-                        tr { td { (p.name) } @for source in cells { td { (source_text(*source)) } } }
-                    }
-                }
-            }
-        }
-    };
-    Ok(layout::page("Projects", "/settings/projects", &signed.caller, &signed.csrf, body).into_response())
-}
-
-fn source_text(source: KeySource) -> &'static str {
-    match source {
-        KeySource::Project => "Own key",
-        KeySource::Organization => "Inherits the organization's",
-        KeySource::Platform => "Plan allowance",
-        KeySource::None => "No key",
-    }
-}
 
 fn ai_page(signed: &Signed, settings: &converra::AiSettings, notice: &Option<Notice>) -> Markup {
     let owner = signed.caller.require_owner().is_ok();

@@ -511,3 +511,35 @@ async fn environments_show_and_remove_offers_the_last_working_key_and_a_failing_
     chrome.shot("integrations-failing").await;
     chrome.close().await;
 }
+
+#[tokio::test]
+#[ignore = "needs Chromium and chromedriver, installed by .ci/run"]
+async fn an_admin_creates_a_project_gives_it_its_own_key_and_deletes_it() {
+    let (app, _mocks) = app_and_mocks().await;
+    let chrome = Chrome::start(&app, 1280).await;
+    chrome.sign_in_with_key(&app.api_key).await;
+    chrome.open("/settings/projects").await;
+    chrome.fill("#project-name", "Website").await;
+    chrome.click("main form.stack button[type=submit]").await;
+    chrome.expect("Created project Website.").await;
+    assert_eq!(chrome.path().await, "/settings/projects");
+
+    chrome.click("a[href$='/keys/anthropic']").await;
+    chrome.expect("Add Anthropic key for Website").await;
+    chrome.fill("#anthropic-name", "Website-Claude").await;
+    chrome.fill("#anthropic-secret", valid_key(Provider::Anthropic)).await;
+    chrome.click("main form.stack button[type=submit]").await;
+    let text = chrome.expect("Saved Website-Claude").await;
+    assert!(text.contains("Own key"), "{text}");
+    assert_eq!(chrome.path().await, "/settings/projects", "back on Projects");
+    assert!(chrome.has("a[href$='/replace']").await, "Replace on the project's row");
+    chrome.shot("projects-own-key").await;
+
+    chrome.click("a[href$='/delete']").await;
+    let text = chrome.expect("Delete project Website?").await;
+    assert!(text.contains("Website-Claude"), "the keys that go with it are named: {text}");
+    chrome.click("main form[action$='/delete'] button").await;
+    chrome.expect("Deleted project Website and its own keys.").await;
+    assert_eq!(app.get("/api/v1/projects", &app.api_key).await.body, json!({"data": []}));
+    chrome.close().await;
+}

@@ -10,6 +10,7 @@ mod forms;
 mod members;
 mod removal;
 mod pages;
+mod projects;
 mod security;
 
 use std::collections::HashMap;
