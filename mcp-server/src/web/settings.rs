@@ -115,6 +115,7 @@ pub async fn usage(State(core): State<Arc<Core>>, signed: Signed) -> WebResult<R
 
 async fn api_keys_page(core: &Core, signed: &Signed, created: Markup, notice: &Option<Notice>) -> WebResult<Markup> {
     let keys = core.list_api_keys(&signed.caller).await?;
+    let usual = core.usual_environment(&signed.caller).await?;
     // A new nonce with every rendering: the form it is in creates one key at most.
     let nonce = random_token();
     let body = html! {
@@ -130,7 +131,7 @@ async fn api_keys_page(core: &Core, signed: &Signed, created: Markup, notice: &O
                 label for="key-env" { "Environment" }
                 select id="key-env" name="environment" {
                     @for env in [Environment::Live, Environment::Test] {
-                        option value=(env.as_str()) selected[env == signed.caller.environment] {
+                        option value=(env.as_str()) selected[env == usual] {
                             (env.as_str()) " (sk_" (env.as_str()) "_…)"
                         }
                     }

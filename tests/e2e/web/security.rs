@@ -43,6 +43,8 @@ async fn an_api_key_signs_in_with_a_session_cookie_that_scripts_cannot_read() {
     let old = visitor.session().unwrap();
     let out = visitor.submit("/settings/integrations", "/sign-out", &[]).await;
     assert_eq!((out.status, out.location()), (303, Some("/sign-in")));
+    let notice = visitor.follow(out).await;
+    assert!(notice.body.contains("You are signed out."), "{}", notice.body);
     let replay = Visitor::new(&app);
     replay.cookies.lock().unwrap().insert("converra_session".into(), old);
     assert_eq!(replay.get("/settings/integrations").await.location(), Some("/sign-in"));
