@@ -8,9 +8,9 @@ mod connect;
 mod environments;
 mod forms;
 mod members;
-mod removal;
 mod pages;
 mod projects;
+mod removal;
 mod security;
 
 use std::collections::HashMap;

@@ -2,8 +2,8 @@
 //! resolution. Crypto lives only here.
 
 mod connect;
-mod environments;
 pub mod crypto;
+mod environments;
 mod format;
 mod keyring;
 mod keys;
