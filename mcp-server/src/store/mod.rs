@@ -59,7 +59,9 @@ macro_rules! dispatch {
 
 mod health;
 mod key_lists;
+mod relayed;
 mod web;
+pub use relayed::RelayedObject;
 pub use web::{WebSessionRow, WebTokenKind, WebTokenRow};
 
 /// The database handle. Cheap to clone.

@@ -7,6 +7,7 @@ mod access;
 mod allowance;
 mod health;
 mod operations;
+mod relayed;
 mod vault;
 mod web;
 

@@ -278,6 +278,19 @@ const MIGRATIONS: &[&str] = &[
     r#"
     CREATE UNIQUE INDEX members_org_email ON members (org_id, lower(email));
     "#,
+    // 13: the provider-side objects whose creation Converra relayed (a stored response's id),
+    // by provider key, for the member they were relayed for (`store/relayed.rs`).
+    r#"
+    CREATE TABLE relayed_objects (
+        provider_key_id TEXT NOT NULL,
+        kind            TEXT NOT NULL,
+        object_id       TEXT NOT NULL,
+        org_id          TEXT NOT NULL,
+        member_id       TEXT NOT NULL,
+        created_at      INTEGER NOT NULL,
+        PRIMARY KEY (provider_key_id, kind, object_id)
+    );
+    "#,
 ];
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ mod migrations;
 mod orgs;
 mod projects;
 mod provider_keys;
+mod relayed;
 mod usage;
 mod web;
 
