@@ -240,6 +240,11 @@ impl Store {
         self.write(Stale::AUTH, async { dispatch!(self.insert_member(member, audit)) }).await
     }
 
+    /// Records a member's first sign-in at `at`; a later one changes nothing.
+    pub async fn member_signed_in(&self, org_id: &str, id: &str, at: &str) -> StoreResult<()> {
+        self.write(Stale::AUTH, async { dispatch!(self.member_signed_in(org_id, id, at)) }).await
+    }
+
     /// Changes a member's role; refuses to demote the last owner, and to touch an owner at all
     /// unless `may_touch_owner` (both checked inside the transaction).
     pub async fn update_member_role(

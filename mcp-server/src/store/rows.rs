@@ -31,6 +31,9 @@ pub struct MemberRow {
     pub email: String,
     pub role: Role,
     pub created_at: String,
+    /// When the member first signed in to the web (by link or API key); `None`: never. Only
+    /// such a member may be handed a new sign-in link by an admin.
+    pub first_signed_in_at: Option<String>,
 }
 
 /// An enterprise organization's own limits (`None`: the plan's).

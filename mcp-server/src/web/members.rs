@@ -11,7 +11,7 @@ use axum::http::header::CACHE_CONTROL;
 use axum::response::{IntoResponse, Redirect, Response};
 use converra::{CreateMember, Member, Role, UpdateMember};
 use maud::{Markup, html};
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use super::Site;
@@ -88,7 +88,18 @@ fn member_row(signed: &Signed, roles: &[Role], m: &Member) -> Markup {
                 } @else { (m.role.as_str()) }
             }
             td.wide { (when(&m.created_at)) }
-            td { @if manageable { a.danger href=(format!("{PATH}/{}/remove", m.id)) { "Remove" } } }
+            td {
+                @if Core::sign_in_link_refusal(&signed.caller, m).is_none() {
+                    form.inline method="post" action=(format!("{PATH}/{}/sign-in-link", m.id)) {
+                        (csrf_field(&signed.csrf))
+                        button.secondary type="submit" aria-label=(format!("New sign-in link for {}", m.email)) {
+                            "New sign-in link"
+                        }
+                    }
+                    " "
+                }
+                @if manageable { a.danger href=(format!("{PATH}/{}/remove", m.id)) { "Remove" } }
+            }
         }
     }
 }
@@ -122,16 +133,52 @@ pub async fn add(State(core): State<Arc<Core>>, f: SignedForm<AddForm>) -> WebRe
             Ok(members_page(&core, &signed, nothing(), &Notice::error(text)).await?.into_response())
         }
         Ok((member, Some(link))) => {
-            let title = html! { "Sign-in link for " (member.email) };
-            let text = html! {
-                "Give it to them only: it signs them in once, within 10 minutes. Later, they sign in with an API \
-                 key, or you run " code { "converra admin login-link" } " for a new link."
-            };
-            let shown = layout::shown_once(title, text, "sign-in-link", "Sign-in link", link.expose_secret());
             let notice = Notice::ok(format!("Added {} as {}.", member.email, member.role.as_str()));
-            let page = members_page(&core, &signed, shown, &notice).await?;
-            // The link is in this page: no cache, no back-button copy.
-            Ok(([(CACHE_CONTROL, "no-store")], page).into_response())
+            link_page(&core, &signed, &member, link, &notice).await
+        }
+        Err(e) => {
+            let (status, text) = explain(&e);
+            Ok((status, members_page(&core, &signed, nothing(), &Notice::error(text)).await?).into_response())
+        }
+    }
+}
+
+/// The members page with a member's sign-in link shown once: sent with no cache, no
+/// back-button copy.
+async fn link_page(
+    core: &Core,
+    signed: &Signed,
+    member: &Member,
+    link: SecretString,
+    notice: &Option<Notice>,
+) -> WebResult<Response> {
+    let title = html! { "Sign-in link for " (member.email) };
+    let text = html! {
+        "Give it to them only: it signs them in once, within 10 minutes. Until they have signed in, \
+         you can make a new one here; after that they sign in with an API key, or the operator runs "
+        code { "converra admin login-link" } "."
+    };
+    let shown = layout::shown_once(title, text, "sign-in-link", "Sign-in link", link.expose_secret());
+    let page = members_page(core, signed, shown, notice).await?;
+    Ok(([(CACHE_CONTROL, "no-store")], page).into_response())
+}
+
+/// *New sign-in link*: for a member who has never signed in and whose role the admin may grant
+/// (the rule is the core's), shown once like the one *Add member* shows.
+pub async fn new_link(
+    State(core): State<Arc<Core>>,
+    Path(id): Path<String>,
+    f: SignedForm<Empty>,
+) -> WebResult<Response> {
+    let outcome = core.new_sign_in_link_for(&f.caller, &id).await;
+    let signed = Signed::new(f.caller, f.csrf);
+    match outcome {
+        Ok((member, link)) => {
+            let notice = Notice::ok(format!(
+                "A new sign-in link for {}: the earlier one still works until it expires.",
+                member.email
+            ));
+            link_page(&core, &signed, &member, link, &notice).await
         }
         Err(e) => {
             let (status, text) = explain(&e);

@@ -91,7 +91,7 @@ fn at(router: Router<Arc<Core>>, path: &str, methods: MethodRouter<Arc<Core>>) -
 /// also answers a GET: with the page the form is on (or its confirmation), never an error.
 pub fn routes(site: Site) -> Router<Arc<Core>> {
     const KEY: &str = "/settings/integrations/keys/{id}";
-    let routes: [(&str, MethodRouter<Arc<Core>>); 27] = [
+    let routes: [(&str, MethodRouter<Arc<Core>>); 28] = [
         ("/", get(|| async { Redirect::to("/settings/integrations") })),
         ("/settings", get(|| async { Redirect::to("/settings/integrations") })),
         ("/sign-in", get(sign_in::page).post(sign_in::with_api_key)),
@@ -114,6 +114,7 @@ pub fn routes(site: Site) -> Router<Arc<Core>> {
         (members::PATH, get(members::page).post(members::add)),
         ("/settings/members/{id}/role", get(members::to_page).post(members::change_role)),
         ("/settings/members/{id}/remove", get(members::remove_page).post(members::remove)),
+        ("/settings/members/{id}/sign-in-link", get(members::to_page).post(members::new_link)),
         ("/assets/style.css", get(assets::style)),
         ("/assets/copy.js", get(assets::copy_script)),
         // Any other address under the web's own prefixes is a page that says so.

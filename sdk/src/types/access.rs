@@ -126,6 +126,10 @@ pub struct Member {
     pub role: Role,
     /// When the member was added.
     pub created_at: String,
+    /// When the member first signed in to the web (by a sign-in link or an API key); absent:
+    /// never. An admin may hand a new sign-in link only to a member who never has.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_signed_in_at: Option<String>,
 }
 
 /// `POST /api/v1/members`.

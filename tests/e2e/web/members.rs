@@ -101,3 +101,65 @@ async fn a_taken_email_or_a_bad_one_is_refused_in_words() {
     assert_eq!(bad.status, 400, "{}", bad.body);
     assert!(!bad.body.contains("sign-in-link"), "no link for a member not added");
 }
+
+/// The form that asks for a new sign-in link for `email`, as the page offers it.
+fn offers_link(page: &super::Page, email: &str) -> bool {
+    page.body.contains(&format!(r#"aria-label="New sign-in link for {email}""#))
+}
+
+#[tokio::test]
+async fn a_new_sign_in_link_only_for_a_member_who_never_signed_in_and_whose_role_one_may_grant() {
+    let app = spawn_app().await;
+    let owner = signed_in(&app, &app.api_key).await;
+    let owner_email = owner_email(&app).await;
+    let added = owner.submit(PATH, PATH, &[("email", "dev@example.com"), ("role", "member")]).await;
+    let first = added.value_of("sign-in-link");
+
+    // The first link went unused: the owner makes a new one, shown once and audited.
+    let page = owner.get(PATH).await;
+    assert!(offers_link(&page, "dev@example.com"), "{}", page.body);
+    assert!(!offers_link(&page, &owner_email), "the owner signed in (with an API key): no link for them");
+    let dev_id = member_id(&app, "dev@example.com").await;
+    let action = format!("{PATH}/{dev_id}/sign-in-link");
+    let made = owner.submit(PATH, &action, &[]).await;
+    assert_eq!(made.status, 200, "{}", made.body);
+    assert_eq!(made.headers["cache-control"], "no-store", "the link is on this page: never cached");
+    assert!(made.body.contains("A new sign-in link for dev@example.com"), "{}", made.body);
+    let link = made.value_of("sign-in-link");
+    assert!(link.starts_with(&format!("{}/sign-in/link/", app.base_url)) && link != first, "{link}");
+    let audit = app.get("/api/v1/audit-events", &app.api_key).await;
+    let event = &audit.body["data"][0];
+    assert_eq!((&event["action"], &event["object_id"]), (&json!("member.sign_in_link"), &json!(dev_id)), "{event}");
+    assert!(!audit.text.contains(link.rsplit('/').next().unwrap()), "the link is never in the audit log");
+    assert_eq!(owner.get(&action).await.location(), Some(PATH), "a GET on the address is the page");
+
+    // Once they signed in, nobody gets a link for them: it would let an admin act as them.
+    let dev = Visitor::new(&app);
+    assert_eq!(dev.sign_in_with_link(&link).await.status, 303);
+    let members = app.get("/api/v1/members", &app.api_key).await.body;
+    let row = members["data"].as_array().unwrap().iter().find(|m| m["id"] == dev_id.as_str()).unwrap().clone();
+    assert!(row["first_signed_in_at"].is_string(), "{row}");
+    assert!(!offers_link(&owner.get(PATH).await, "dev@example.com"));
+    let refused = owner.submit(PATH, &action, &[]).await;
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert!(refused.body.contains("They have signed in before"), "{}", refused.body);
+    assert!(!refused.body.contains("sign-in-link\""), "no link shown");
+    // A member gets none at all.
+    assert_eq!(dev.submit(PATH, &action, &[]).await.status, 403);
+
+    // An admin gets one for a member, never for an owner, even with a forged form.
+    let ops = owner.submit(PATH, PATH, &[("email", "ops@example.com"), ("role", "admin")]).await;
+    let ops_link = ops.value_of("sign-in-link");
+    owner.submit(PATH, PATH, &[("email", "boss@example.com"), ("role", "owner")]).await;
+    owner.submit(PATH, PATH, &[("email", "new@example.com"), ("role", "member")]).await;
+    let admin = Visitor::new(&app);
+    assert_eq!(admin.sign_in_with_link(&ops_link).await.status, 303);
+    let seen = admin.get(PATH).await;
+    assert!(offers_link(&seen, "new@example.com") && !offers_link(&seen, "boss@example.com"), "{}", seen.body);
+    let boss_id = member_id(&app, "boss@example.com").await;
+    let forged = admin.submit(PATH, &format!("{PATH}/{boss_id}/sign-in-link"), &[]).await;
+    assert_eq!(forged.status, 403, "{}", forged.body);
+    assert!(forged.body.contains("Only an owner can hand an owner a sign-in link"), "{}", forged.body);
+    let new_id = member_id(&app, "new@example.com").await;
+    assert_eq!(admin.submit(PATH, &format!("{PATH}/{new_id}/sign-in-link"), &[]).await.status, 200);
+}

@@ -10,7 +10,13 @@ use crate::core::{Core, Error, Result, audit, ids};
 use crate::store::{MemberChange, MemberRow};
 
 fn to_wire(m: MemberRow) -> Member {
-    Member { id: m.id, email: m.email, role: m.role, created_at: m.created_at }
+    Member {
+        id: m.id,
+        email: m.email,
+        role: m.role,
+        created_at: m.created_at,
+        first_signed_in_at: m.first_signed_in_at,
+    }
 }
 
 /// Why a look-alike email is refused, in words the person typing it understands.
@@ -112,6 +118,7 @@ impl Core {
             email,
             role: req.role,
             created_at: ids::now(),
+            first_signed_in_at: None,
         };
         let mut detail = json!({"role": req.role.as_str()});
         if sign_in_link {
@@ -123,6 +130,51 @@ impl Core {
             Err(e) if e.is_unique_violation() => Err(Error::Conflict("A member with this email already exists".into())),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Why `caller` may not hand `member` a new sign-in link, or `None` when they may: only a
+    /// member who has never signed in (whoever holds the link acts as them, and an admin must
+    /// not act as a member who has their own keys and history) and whose role the caller could
+    /// grant (an admin gets no link for an owner). The web shows the reason beside the member.
+    pub fn sign_in_link_refusal(caller: &Caller, member: &Member) -> Option<&'static str> {
+        if caller.require_admin().is_err() {
+            return Some("Only admins and owners hand out sign-in links");
+        }
+        if may_grant(caller, member.role).is_err() {
+            return Some("Only an owner can hand an owner a sign-in link");
+        }
+        if member.first_signed_in_at.is_some() {
+            return Some(
+                "They have signed in before: a link would let you act as them. They sign in with an API key, \
+                 or the operator runs `converra admin login-link`",
+            );
+        }
+        None
+    }
+
+    /// A new one-time sign-in link for `member_id` (the Members page's *New sign-in link*), for
+    /// a member whose first link expired unused; refused by [`Core::sign_in_link_refusal`]'s
+    /// rule, and audited (`member.sign_in_link`). The operator's `converra admin login-link`
+    /// remains the way for anyone else.
+    pub async fn new_sign_in_link_for(&self, caller: &Caller, member_id: &str) -> Result<(Member, SecretString)> {
+        caller.require_admin()?;
+        let id = ids::shaped("mem", "Member", member_id)?;
+        let member = self.store.member(&caller.org_id, id).await?.ok_or(Error::NotFound("Member"))?;
+        let member = to_wire(member);
+        if let Some(reason) = Self::sign_in_link_refusal(caller, &member) {
+            return Err(Error::Forbidden(reason));
+        }
+        let link = self.login_link_for(caller.org_id.clone(), member.id.clone()).await?;
+        let event = audit::event(
+            &caller.org_id,
+            caller.actor(),
+            "member.sign_in_link",
+            "member",
+            &member.id,
+            json!({"role": member.role.as_str()}),
+        );
+        self.store.record_audit(event).await?;
+        Ok((member, link))
     }
 
     pub async fn update_member(&self, caller: &Caller, id: &str, req: UpdateMember) -> Result<Member> {

@@ -91,6 +91,7 @@ impl Core {
             email: owner_email,
             role: Role::Owner,
             created_at: now.clone(),
+            first_signed_in_at: None,
         };
         let (key, token) = super::api_keys::new_key(&org.id, &owner.id, "Default".into(), key_environment, None);
         let data_key = self.keyring.new_data_key(&org.id)?;

@@ -143,6 +143,8 @@ impl Core {
                 last_seen_at: now,
             })
             .await?;
+        // The one durable trace of a sign-in: from now on no admin may hand this member a link.
+        self.store.member_signed_in(&caller.org_id, &caller.member_id, &ids::now()).await?;
         Ok(NewSession { cookie, caller })
     }
 

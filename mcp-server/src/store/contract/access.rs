@@ -12,6 +12,7 @@ contract!(
     plans_and_settings_change_with_an_audit_row_only_when_applied,
     members_have_unique_emails_per_organization,
     a_members_email_is_unique_whatever_its_case,
+    a_members_first_sign_in_is_kept_and_copied,
     the_last_owner_stays_and_owners_are_protected_inside_the_transaction,
     removing_a_member_removes_their_api_keys,
     api_keys_authenticate_list_revoke_once_and_record_use,
@@ -105,6 +106,28 @@ async fn a_members_email_is_unique_whatever_its_case(store: Store) {
     store.insert_member(member(&b.org.id, "ADA@example.com", Role::Member), event(&b.org.id, "m", "x")).await.unwrap();
     assert_eq!(store.members(&a.org.id).await.unwrap().len(), 2, "the owner and ada only");
     assert_eq!(actions(&store, &a.org.id).await, ["organization.created", "member.created"]);
+}
+
+/// The one durable trace of a sign-in (links and sessions expire): the first is kept, a later
+/// one changes nothing, and a copy of the vault carries it.
+async fn a_members_first_sign_in_is_kept_and_copied(store: Store) {
+    let a = create_org(&store, "acme").await;
+    let ada = member(&a.org.id, "ada@example.com", Role::Member);
+    store.insert_member(ada.clone(), event(&a.org.id, "member.created", &ada.id)).await.unwrap();
+    assert_eq!(store.member(&a.org.id, &ada.id).await.unwrap().unwrap().first_signed_in_at, None);
+    store.member_signed_in(&a.org.id, &ada.id, "2026-12-06T07:00:00Z").await.unwrap();
+    store.member_signed_in(&a.org.id, &ada.id, "2026-12-06T08:00:00Z").await.unwrap();
+    // Another organization's id changes nothing.
+    let b = create_org(&store, "globex").await;
+    store.member_signed_in(&b.org.id, &a.owner.id, "2026-12-06T08:00:00Z").await.unwrap();
+    let found = store.member(&a.org.id, &ada.id).await.unwrap().unwrap();
+    assert_eq!(found.first_signed_in_at.as_deref(), Some("2026-12-06T07:00:00Z"));
+    assert_eq!(store.member(&a.org.id, &a.owner.id).await.unwrap().unwrap().first_signed_in_at, None);
+
+    let dump = store.dump().await.unwrap();
+    let (copy, _dir) = super::empty_like(&store).await;
+    copy.load(dump, false).await.unwrap();
+    assert_eq!(copy.member(&a.org.id, &ada.id).await.unwrap(), Some(found), "a copy carries it");
 }
 
 async fn the_last_owner_stays_and_owners_are_protected_inside_the_transaction(store: Store) {

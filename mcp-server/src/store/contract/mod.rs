@@ -147,7 +147,14 @@ async fn create_org(store: &Store, name: &str) -> Seed {
 }
 
 fn member(org_id: &str, email: &str, role: Role) -> MemberRow {
-    MemberRow { id: id("mem"), org_id: org_id.to_owned(), email: email.to_owned(), role, created_at: now() }
+    MemberRow {
+        id: id("mem"),
+        org_id: org_id.to_owned(),
+        email: email.to_owned(),
+        role,
+        created_at: now(),
+        first_signed_in_at: None,
+    }
 }
 
 fn api_key(org_id: &str, member_id: &str) -> ApiKeyRow {

@@ -97,7 +97,7 @@ impl Postgres {
              WHERE k.lookup_id = $1"
         );
         let row = c.query_opt(&sql, &[&lookup_id]).await?;
-        row.map(|r| Ok((api_key_at(&r)?, member_at(&r, 13)?, org_at(&r, 18)?))).transpose()
+        row.map(|r| Ok((api_key_at(&r)?, member_at(&r, 13)?, org_at(&r, 19)?))).transpose()
     }
 
     pub(in crate::store) async fn api_keys(

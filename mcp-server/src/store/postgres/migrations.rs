@@ -276,6 +276,10 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (provider_key_id, kind, object_id)
     );
     "#,
+    // 11 (SQLite's 15): when a member first signed in to the web (`Core::new_sign_in_link_for`).
+    r#"
+    ALTER TABLE members ADD COLUMN first_signed_in_at TEXT;
+    "#,
 ];
 
 #[cfg(test)]

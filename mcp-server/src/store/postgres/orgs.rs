@@ -9,7 +9,7 @@ use crate::store::Stale;
 use crate::store::{ApiKeyRow, CustomLimits, DataKeyRow, MemberChange, MemberRow, NewAuditEvent, OrgRow, StoreResult};
 
 pub(super) const ORG_COLS: &str = "o.id, o.name, o.plan, o.rate_limit_per_min, o.monthly_tokens, o.ai_enabled, o.ai_tone, o.created_at, o.api_key_limit, o.key_rotation_days";
-pub(super) const MEMBER_COLS: &str = "m.id, m.org_id, m.email, m.role, m.created_at";
+pub(super) const MEMBER_COLS: &str = "m.id, m.org_id, m.email, m.role, m.created_at, m.first_signed_in_at";
 
 pub(super) fn org_at(r: &Row, at: usize) -> StoreResult<OrgRow> {
     Ok(OrgRow {
@@ -33,6 +33,7 @@ pub(super) fn member_at(r: &Row, at: usize) -> StoreResult<MemberRow> {
         email: r.try_get(at + 2)?,
         role: parse("members", r.try_get(at + 3)?)?,
         created_at: r.try_get(at + 4)?,
+        first_signed_in_at: r.try_get(at + 5)?,
     })
 }
 
@@ -59,8 +60,8 @@ pub(super) async fn insert_org_row(c: &impl GenericClient, org: &OrgRow) -> Stor
 
 pub(super) async fn insert_member_row(c: &impl GenericClient, m: &MemberRow) -> StoreResult<()> {
     c.execute(
-        "INSERT INTO members (id, org_id, email, role, created_at) VALUES ($1, $2, $3, $4, $5)",
-        &[&m.id, &m.org_id, &m.email, &m.role.as_str(), &m.created_at],
+        "INSERT INTO members (id, org_id, email, role, created_at, first_signed_in_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        &[&m.id, &m.org_id, &m.email, &m.role.as_str(), &m.created_at, &m.first_signed_in_at],
     )
     .await?;
     Ok(())
@@ -193,6 +194,16 @@ impl Postgres {
             )
             .await?;
         rows.iter().map(|r| member_at(r, 0)).collect()
+    }
+
+    pub(in crate::store) async fn member_signed_in(&self, org_id: &str, id: &str, at: &str) -> StoreResult<()> {
+        let c = self.client().await?;
+        c.execute(
+            "UPDATE members SET first_signed_in_at = $3 WHERE org_id = $1 AND id = $2 AND first_signed_in_at IS NULL",
+            &[&org_id, &id, &at],
+        )
+        .await?;
+        Ok(())
     }
 
     pub(in crate::store) async fn insert_member(&self, member: MemberRow, audit: NewAuditEvent) -> StoreResult<()> {

@@ -140,7 +140,7 @@ impl Sqlite {
                  WHERE k.lookup_id = ?1"
             );
             let raw = c
-                .query_row(&sql, [lookup_id], |r| Ok((raw_key(r)?, raw_member(r, 13)?, raw_org(r, 18)?)))
+                .query_row(&sql, [lookup_id], |r| Ok((raw_key(r)?, raw_member(r, 13)?, raw_org(r, 19)?)))
                 .optional()?;
             raw.map(|(k, m, o)| Ok((key_from_raw(k)?, member_from_raw(m)?, org_from_raw(o)?))).transpose()
         })

@@ -291,6 +291,12 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (provider_key_id, kind, object_id)
     );
     "#,
+    // 15: when a member first signed in to the web. Sign-in links and sessions expire, so
+    // nothing else says whether a member ever did; an admin may hand a new link only to one
+    // who never has (`Core::new_sign_in_link_for`).
+    r#"
+    ALTER TABLE members ADD COLUMN first_signed_in_at TEXT;
+    "#,
 ];
 
 #[cfg(test)]

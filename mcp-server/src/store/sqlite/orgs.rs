@@ -7,7 +7,7 @@ use super::{Sqlite, parse};
 use crate::store::{ApiKeyRow, CustomLimits, DataKeyRow, MemberChange, MemberRow, NewAuditEvent, OrgRow, StoreResult};
 
 pub(super) const ORG_COLS: &str = "o.id, o.name, o.plan, o.rate_limit_per_min, o.monthly_tokens, o.ai_enabled, o.ai_tone, o.created_at, o.api_key_limit, o.key_rotation_days";
-pub(super) const MEMBER_COLS: &str = "m.id, m.org_id, m.email, m.role, m.created_at";
+pub(super) const MEMBER_COLS: &str = "m.id, m.org_id, m.email, m.role, m.created_at, m.first_signed_in_at";
 
 type RawOrg =
     (String, String, String, Option<u32>, Option<i64>, bool, Option<String>, String, Option<u32>, Option<u32>);
@@ -54,15 +54,15 @@ pub(super) fn org_from_raw(raw: RawOrg) -> StoreResult<OrgRow> {
     })
 }
 
-type RawMember = (String, String, String, String, String);
+type RawMember = (String, String, String, String, String, Option<String>);
 
 pub(super) fn raw_member(r: &Row<'_>, at: usize) -> rusqlite::Result<RawMember> {
-    Ok((r.get(at)?, r.get(at + 1)?, r.get(at + 2)?, r.get(at + 3)?, r.get(at + 4)?))
+    Ok((r.get(at)?, r.get(at + 1)?, r.get(at + 2)?, r.get(at + 3)?, r.get(at + 4)?, r.get(at + 5)?))
 }
 
 pub(super) fn member_from_raw(raw: RawMember) -> StoreResult<MemberRow> {
-    let (id, org_id, email, role, created_at) = raw;
-    Ok(MemberRow { id, org_id, email, role: parse("members", role)?, created_at })
+    let (id, org_id, email, role, created_at, first_signed_in_at) = raw;
+    Ok(MemberRow { id, org_id, email, role: parse("members", role)?, created_at, first_signed_in_at })
 }
 
 pub(super) fn insert_org_row(c: &Connection, org: &OrgRow) -> StoreResult<()> {
@@ -87,8 +87,8 @@ pub(super) fn insert_org_row(c: &Connection, org: &OrgRow) -> StoreResult<()> {
 
 pub(super) fn insert_member_row(c: &Connection, m: &MemberRow) -> StoreResult<()> {
     c.execute(
-        "INSERT INTO members (id, org_id, email, role, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![m.id, m.org_id, m.email, m.role.as_str(), m.created_at],
+        "INSERT INTO members (id, org_id, email, role, created_at, first_signed_in_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![m.id, m.org_id, m.email, m.role.as_str(), m.created_at, m.first_signed_in_at],
     )?;
     Ok(())
 }
@@ -236,6 +236,18 @@ impl Sqlite {
 
     pub(in crate::store) async fn insert_member(&self, member: MemberRow, audit: NewAuditEvent) -> StoreResult<()> {
         self.audited([audit], move |tx| insert_member_row(tx, &member)).await
+    }
+
+    pub(in crate::store) async fn member_signed_in(&self, org_id: &str, id: &str, at: &str) -> StoreResult<()> {
+        let (org_id, id, at) = (org_id.to_owned(), id.to_owned(), at.to_owned());
+        self.run(move |c| {
+            c.execute(
+                "UPDATE members SET first_signed_in_at = ?3 WHERE org_id = ?1 AND id = ?2 AND first_signed_in_at IS NULL",
+                [org_id, id, at],
+            )?;
+            Ok(())
+        })
+        .await
     }
 
     pub(in crate::store) async fn update_member_role(
