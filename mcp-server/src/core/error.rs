@@ -89,6 +89,12 @@ pub enum Error {
         "`{field}` cannot be sent to {provider} through this endpoint: leave it out, or use a model whose provider takes it"
     )]
     UnsupportedField { field: String, provider: Provider },
+    /// A field naming an object stored on the provider's account (a stored response, a file, a
+    /// vector store…) that Converra did not relay the creation of for this member on this key:
+    /// answered 404 like a missing one, and nothing is sent (DESIGN "Tenants never share
+    /// provider-side state").
+    #[error("`{field}` names an object that was not created through Converra by you with this key")]
+    NotRelayed { field: String },
     /// `health`: the stored key's live health in a sentence, when the failure flagged it.
     #[error("{}", .status.message())]
     Provider { provider: Provider, status: KeyStatus, health: Option<String> },
@@ -140,7 +146,7 @@ impl Error {
         match self {
             Error::Unauthorized(_) => ErrorCode::Unauthorized,
             Error::Forbidden(_) => ErrorCode::Forbidden,
-            Error::NotFound(_) | Error::MethodNotAllowed => ErrorCode::NotFound,
+            Error::NotFound(_) | Error::MethodNotAllowed | Error::NotRelayed { .. } => ErrorCode::NotFound,
             Error::Validation { .. } => ErrorCode::ValidationError,
             Error::Conflict(_) => ErrorCode::Conflict,
             Error::ApiKeyLimit { .. } => ErrorCode::ApiKeyLimit,
@@ -195,7 +201,7 @@ impl Error {
         let mut detail = converra::ErrorDetail::new(self.code(), self.to_string());
         match self {
             Error::Validation { field, .. } => detail.field = field.clone(),
-            Error::UnsupportedField { field, .. } => detail.field = Some(field.clone()),
+            Error::UnsupportedField { field, .. } | Error::NotRelayed { field } => detail.field = Some(field.clone()),
             Error::Provider { status, health, .. } => {
                 detail.provider_status = Some(*status);
                 detail.health = health.clone();

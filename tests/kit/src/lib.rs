@@ -2,7 +2,8 @@
 //!
 //! - [`app`]: `spawn_app()`, the server in-process on port 0 with a fresh database, and
 //!   [`Answer`], an HTTP answer read whole (the end-to-end tests, `tests/e2e`);
-//! - [`providers`]: wiremock stand-ins for the AI providers with their recorded bodies;
+//! - [`providers`]: wiremock stand-ins for the AI providers with their recorded bodies, and
+//!   [`responses`]: OpenAI's Responses API (whole answers and full event streams);
 //! - [`process`]: the real `converra` binary as a process ([`Binary`], [`Server`]) and private
 //!   PostgreSQL and Redis servers (`mcp-server/tests/binary`, the benchmark);
 //! - [`mcp`]: the MCP tool list and a `tools/call` helper for rmcp clients;
@@ -17,6 +18,7 @@ pub mod mcp;
 pub mod process;
 pub mod providers;
 pub mod proxy;
+pub mod responses;
 
 pub use app::{
     Answer, Options, TestApp, app_with_mocks, fresh_postgres_database, id_of, on_postgres, rfc3339, spawn_app,
