@@ -2,6 +2,7 @@
 //! OpenAI-compatible and MCP faces and the `converra` command line. Start with
 //! `ARCHITECTURE.md` at the repository root.
 
+pub mod anthropic_wire;
 pub mod app;
 pub mod buckets;
 pub mod cli;

@@ -10,17 +10,16 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use converra::{Completion, KeySource, KeySourceInfo, Provider, Role, Usage};
-use futures_util::StreamExt;
-use futures_util::future::Either;
+use converra::{Completion, KeySource, KeySourceInfo, Provider};
 use futures_util::stream::BoxStream;
 use sha2::{Digest, Sha256};
 
-use super::completions::{CompletionStream, Prepared, parse_model};
+use super::completions::{CompletionStream, parse_model};
+use super::forwarding::{Outbound, Relayed};
 use super::usage::estimate_tokens;
 use super::{Caller, Core, Error, Result};
-use crate::openai_wire::{ChatView, FullUsage, json_string, json_text};
-use crate::providers::ChatRequest;
+use crate::openai_wire::{ChatView, json_string, json_text};
+use crate::providers::Api;
 
 /// Tokens an attached image, audio clip or file counts for in the allowance's estimate, however
 /// many bytes encode it (a large image is ~1,600 tokens at Anthropic, ~1,100 at OpenAI).
@@ -117,91 +116,24 @@ impl Core {
         }
         let size = view.prompt_size();
         let sets: Vec<(&str, &str)> = sets.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let upstream = view.spliced(&sets);
-        let p = Prepared {
+        let out = Outbound {
             provider,
-            chat: ChatRequest {
-                model,
-                system: None,
-                messages: Vec::new(),
-                max_tokens: cap,
-                temperature: None,
-                stop: Vec::new(),
-            },
-            key_source: KeySourceInfo {
-                scope: resolved.source,
-                key_id: resolved.row.as_ref().map(|r| r.id.clone()),
-                masked: resolved.row.as_ref().filter(|_| caller.role >= Role::Admin).map(|r| r.masked.clone()),
-            },
+            api: Api::ChatCompletions,
+            model,
             resolved,
             project_id,
+            body: view.spliced(&sets),
+            headers: Vec::new(),
+            cap,
             input_estimate: estimate_tokens(size.bytes) + size.attachments * ATTACHMENT_TOKENS,
+            stream: view.stream,
+            relay_usage_only: view.include_usage,
         };
-        let secret =
-            self.secret_for(provider, &p.resolved).await?.ok_or_else(|| Error::no_provider_key(provider, caller))?;
-        let mut meter = self.meter(caller, &p).await?;
-        if !view.stream {
-            let answer = match self.provider_forward(provider, &secret, upstream).await {
-                Ok(answer) => answer,
-                Err(failure) => {
-                    meter.refused(failure.0.as_str());
-                    return Err(self.provider_failed(&p, failure).await);
-                }
-            };
-            meter.settle(answer.usage.map(usage_of), "ok");
-            self.provider_answered(&p).await;
-            return Ok(ChatAnswer::Forwarded { body: answer.body, key_source: p.key_source });
-        }
-        let frames = match self.provider_forward_stream(provider, &secret, upstream).await {
-            Ok(frames) => frames,
-            Err(failure) => {
-                meter.refused(failure.0.as_str());
-                return Err(self.provider_failed(&p, failure).await);
-            }
-        };
-        let key_source = p.key_source.clone();
-        let relay_usage = view.include_usage;
-        let (core, p) = (self.clone(), Arc::new(p));
-        let events = frames
-            .scan(meter, move |meter, frame| {
-                // The meter is updated here, synchronously; only a failure's key bookkeeping awaits.
-                let item = match frame {
-                    Ok(frame) => {
-                        meter.produced_bytes(frame.produced);
-                        if let Some(usage) = frame.usage {
-                            meter.settle(Some(usage_of(usage)), "ok");
-                            if let Some(row) = &p.resolved.row
-                                && core.key_succeeded(row)
-                            {
-                                let (core, row) = (core.clone(), row.clone());
-                                tokio::spawn(async move { core.key_recovered(&row).await });
-                            }
-                        }
-                        Ok((!frame.usage_only || relay_usage).then_some(frame.bytes))
-                    }
-                    Err(failure) => {
-                        meter.settle(None, failure.0.as_str());
-                        Err(failure)
-                    }
-                };
-                match item {
-                    Ok(bytes) => Either::Left(std::future::ready(Some(Ok(bytes)))),
-                    Err(failure) => {
-                        let (core, p) = (core.clone(), p.clone());
-                        Either::Right(async move { Some(Err(core.provider_failed(&p, failure).await)) })
-                    }
-                }
-            })
-            .filter_map(|item: Result<Option<Bytes>>| std::future::ready(item.transpose()))
-            .boxed();
-        Ok(ChatAnswer::ForwardedStream { events, key_source })
+        Ok(match self.relay(caller, out).await? {
+            Relayed::Whole { body, key_source, .. } => ChatAnswer::Forwarded { body, key_source },
+            Relayed::Stream { events, key_source, .. } => ChatAnswer::ForwardedStream { events, key_source },
+        })
     }
-}
-
-/// What the meter counts of a forwarded answer's usage. Cached prompt tokens and reasoning
-/// tokens are parts of these two totals (read by `FullUsage`, not stored apart yet).
-fn usage_of(u: FullUsage) -> Usage {
-    Usage { input_tokens: u.prompt_tokens, output_tokens: u.completion_tokens }
 }
 
 /// The end-user id Converra gives OpenAI for a member who sent none: stable per member, and

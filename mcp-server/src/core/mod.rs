@@ -7,8 +7,10 @@ mod agent;
 pub mod audit;
 pub mod completions;
 pub mod error;
+mod forwarding;
 pub mod health;
 pub mod ids;
+mod messages;
 mod models;
 mod observed;
 mod operations;
@@ -20,6 +22,8 @@ use std::sync::Arc;
 
 pub use access::Caller;
 pub use agent::ChatAnswer;
+pub use forwarding::Relayed;
+pub use messages::{AnthropicHeaders, TokenCount};
 pub use error::{AuthError, Error, InternalError, RateLimitInfo, Result};
 pub use operations::BackupSummary;
 

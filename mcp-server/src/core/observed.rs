@@ -5,12 +5,15 @@
 
 use std::time::Instant;
 
+use axum::http::{HeaderName, HeaderValue};
 use converra::{KeyStatus, Provider};
 use secrecy::SecretString;
 
 use super::Core;
 use crate::metrics::ProviderCall;
-use crate::providers::{ChatRequest, ChatResponse, ChatStream, Forwarded, FrameStream, ProviderFailure, VerifyOutcome};
+use crate::providers::{
+    Api, ChatRequest, ChatResponse, ChatStream, Forwarded, ProviderFailure, Streamed, VerifyOutcome,
+};
 
 impl Core {
     /// Runs a provider `call` that can fail, timed and counted under `kind` when metrics are on.
@@ -57,20 +60,26 @@ impl Core {
     pub(crate) async fn provider_forward(
         &self,
         provider: Provider,
+        api: Api,
         key: &SecretString,
+        headers: &[(HeaderName, HeaderValue)],
         body: Vec<u8>,
     ) -> Result<Forwarded, ProviderFailure> {
-        self.observed(provider, ProviderCall::Completion, self.providers.forward(provider, key, body)).await
+        self.observed(provider, ProviderCall::Completion, self.providers.forward(provider, api, key, headers, body))
+            .await
     }
 
     /// [`crate::providers::Providers::forward_stream`], observed until the answer's head.
     pub(crate) async fn provider_forward_stream(
         &self,
         provider: Provider,
+        api: Api,
         key: &SecretString,
+        headers: &[(HeaderName, HeaderValue)],
         body: Vec<u8>,
-    ) -> Result<FrameStream, ProviderFailure> {
-        self.observed(provider, ProviderCall::Stream, self.providers.forward_stream(provider, key, body)).await
+    ) -> Result<Streamed, ProviderFailure> {
+        let start = self.providers.forward_stream(provider, api, key, headers, body);
+        self.observed(provider, ProviderCall::Stream, start).await
     }
 
     /// [`crate::providers::Providers::verify_key`], observed.

@@ -3,6 +3,7 @@
 
 mod completions;
 pub mod extract;
+mod messages;
 mod openai_compat;
 mod resources;
 
@@ -44,7 +45,8 @@ pub fn api_routes(core: Arc<Core>, v1_body_limit: usize) -> Router<Arc<Core>> {
         .route("/api/v1/audit-events", get(r::audit_events))
         .route("/api/v1/settings/ai", get(r::get_ai_settings).put(r::update_ai_settings))
         .route_layer(auth::RequireApiKey::layer(core.clone(), auth::Rest))
-        .merge(openai_compat::routes(core, v1_body_limit))
+        .merge(openai_compat::routes(core.clone(), v1_body_limit))
+        .merge(messages::routes(core, v1_body_limit))
 }
 
 async fn healthz() -> &'static str {

@@ -87,6 +87,10 @@ struct OpenAiGate;
 
 impl auth::Gate for OpenAiGate {
     async fn admit(self, core: Arc<Core>, req: Request) -> auth::Admitted {
+        // `GET /v1/models` asked by an Anthropic client answers in Anthropic's shapes.
+        if super::messages::speaks_anthropic(req.headers()) {
+            return super::messages::AnthropicGate.admit(core, req).await;
+        }
         auth::admit_with(&core, req, OpenAiApiError).await
     }
 }
@@ -110,7 +114,7 @@ impl<S: Send + Sync> axum::extract::FromRequest<S> for Body {
 }
 
 /// `X-Converra-Project`, if sent.
-fn project_of(headers: &HeaderMap) -> Result<Option<String>, Error> {
+pub(super) fn project_of(headers: &HeaderMap) -> Result<Option<String>, Error> {
     match headers.get("x-converra-project") {
         Some(v) => Ok(Some(
             v.to_str().map_err(|_| Error::validation("X-Converra-Project", "must be a project id"))?.to_owned(),
@@ -248,7 +252,7 @@ const DROPPED: HeaderName = HeaderName::from_static("x-converra-dropped-fields")
 /// `X-Converra-Key-Source` (`project`, `organization` or `platform`) and, for a stored key,
 /// `X-Converra-Key-Id`: OpenAI's body has no place for which key paid, so it goes beside it.
 /// Written into the answer's own headers (no map of their own, no copy of the id).
-fn say_key_source(headers: &mut HeaderMap, source: KeySourceInfo) {
+pub(super) fn say_key_source(headers: &mut HeaderMap, source: KeySourceInfo) {
     headers.insert(KEY_SOURCE, HeaderValue::from_static(source.scope.as_str()));
     if let Some(id) = source.key_id.and_then(|id| HeaderValue::try_from(id).ok()) {
         headers.insert(KEY_ID, id);
@@ -288,8 +292,16 @@ fn json_event<T: serde::Serialize>(value: &T) -> Event {
     Event::default().json_data(value).unwrap_or_else(|_| Event::default().data("{}"))
 }
 
-/// The models of the providers this caller can reach, in OpenAI's list shape.
-pub async fn models(State(core): State<Arc<Core>>, caller: Caller) -> Result<axum::Json<ModelList>, OpenAiApiError> {
+/// The models of the providers this caller can reach, in OpenAI's list shape (Anthropic's when
+/// the request carries `anthropic-version`).
+pub async fn models(State(core): State<Arc<Core>>, caller: Caller, headers: HeaderMap) -> Response {
+    if super::messages::speaks_anthropic(&headers) {
+        return super::messages::models(core, caller).await.into_response();
+    }
+    openai_models(core, caller).await.into_response()
+}
+
+async fn openai_models(core: Arc<Core>, caller: Caller) -> Result<axum::Json<ModelList>, OpenAiApiError> {
     let data = core
         .available_models(&caller)
         .await?

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 pub use translate::{ADVISORY, Translated};
 pub use view::{ChatView, PromptSize, json_string, json_text};
+pub(crate) use view::{Members, object_with, splice, top_level, value_of};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StreamOptions {

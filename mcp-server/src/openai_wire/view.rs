@@ -108,8 +108,24 @@ pub struct ChatView<'a> {
     pub n: u32,
 }
 
+/// The one validating pass every forwarded `/v1` body gets (Chat Completions, Messages): one
+/// JSON object in UTF-8, each top-level name once (a duplicate is refused by name, so Converra
+/// and the provider can never read different values). The values stay the client's bytes.
+pub(crate) fn top_level(body: &[u8]) -> Result<(&str, Members<'_>), Error> {
+    let body = std::str::from_utf8(body)
+        .map_err(|_| Error::Validation { field: None, message: "request body is not valid UTF-8 JSON".into() })?;
+    let members = Members::parse(body, "request body")?;
+    if let Some(name) = members.duplicate() {
+        return Err(Error::validation(
+            name,
+            format!("`{name}` appears more than once in the request body: send each field once"),
+        ));
+    }
+    Ok((body, members))
+}
+
 /// A value of type `T` from a member, or a validation error naming it.
-fn value_of<'a, T: Deserialize<'a>>(raw: &'a RawValue, name: &str, expected: &str) -> Result<T, Error> {
+pub(crate) fn value_of<'a, T: Deserialize<'a>>(raw: &'a RawValue, name: &str, expected: &str) -> Result<T, Error> {
     serde_json::from_str(raw.get()).map_err(|_| Error::validation(name, format!("`{name}` must be {expected}")))
 }
 
@@ -118,15 +134,7 @@ impl<'a> ChatView<'a> {
     /// `model` is a string, `messages` an array; `stream`, `stream_options` and `n` have their
     /// types. Nothing else is looked at here.
     pub fn parse(body: &'a [u8]) -> Result<Self, Error> {
-        let body = std::str::from_utf8(body)
-            .map_err(|_| Error::Validation { field: None, message: "request body is not valid UTF-8 JSON".into() })?;
-        let members = Members::parse(body, "request body")?;
-        if let Some(name) = members.duplicate() {
-            return Err(Error::validation(
-                name,
-                format!("`{name}` appears more than once in the request body: send each field once"),
-            ));
-        }
+        let (body, members) = top_level(body)?;
         let model = match members.get("model") {
             Some(raw) => value_of::<Cow<'a, str>>(raw, "model", "a string")?,
             None => return Err(Error::validation("model", "`model` is required")),
@@ -165,19 +173,7 @@ impl<'a> ChatView<'a> {
     /// `stream_options` with `include_usage: true`: the client's own object with that one
     /// member set (its other members kept as written), or a new one.
     pub fn stream_options_with_usage(&self) -> String {
-        let mut out = String::from("{");
-        if let Some(raw) = self.members.get("stream_options")
-            && let Ok(inner) = Members::parse(raw.get(), "stream_options")
-        {
-            for (name, value) in inner.0.iter().filter(|(name, _)| name != "include_usage") {
-                out.push_str(&serde_json::to_string(name.as_ref()).unwrap_or_default());
-                out.push(':');
-                out.push_str(value.get());
-                out.push(',');
-            }
-        }
-        out.push_str("\"include_usage\":true}");
-        out
+        object_with(self.members.get("stream_options"), "include_usage", "true")
     }
 
     /// What of `messages` the prompt's size is estimated from: its bytes, with each attached
@@ -210,42 +206,71 @@ impl<'a> ChatView<'a> {
     /// it, or added at the front of the object where it did not. Nothing else changes: not a
     /// space, not the order, not an escape.
     pub fn spliced(&self, sets: &[(&str, &str)]) -> Vec<u8> {
-        let body = self.body.as_bytes();
-        let mut edits: Vec<(Range<usize>, &str)> = Vec::with_capacity(sets.len());
-        let mut added = String::new();
-        for (name, value) in sets {
-            let present: Vec<Range<usize>> =
-                self.members.0.iter().filter(|(k, _)| k == name).map(|(_, v)| self.span(v)).collect();
-            if present.is_empty() {
-                added.push_str(&serde_json::to_string(name).unwrap_or_default());
-                added.push(':');
-                added.push_str(value);
-                added.push(',');
-            }
-            edits.extend(present.into_iter().map(|span| (span, *value)));
-        }
-        edits.sort_by_key(|(span, _)| span.start);
-        let mut out = Vec::with_capacity(body.len() + added.len() + sets.iter().map(|(_, v)| v.len()).sum::<usize>());
-        // Additions go right after the opening brace (before the first member, so the comma
-        // that follows each is always right; the body has at least `model` and `messages`).
-        let open = body.iter().position(|b| *b == b'{').map_or(0, |at| at + 1);
-        out.extend_from_slice(&body[..open]);
-        out.extend_from_slice(added.as_bytes());
-        let mut at = open;
-        for (span, value) in edits {
-            out.extend_from_slice(&body[at..span.start]);
-            out.extend_from_slice(value.as_bytes());
-            at = span.end;
-        }
-        out.extend_from_slice(&body[at..]);
-        out
+        splice(self.body, &self.members, sets)
     }
+}
 
-    /// Where a member's value lies in the body (it is a slice of it).
-    fn span(&self, value: &RawValue) -> Range<usize> {
-        let start = value.get().as_ptr() as usize - self.body.as_ptr() as usize;
-        start..start + value.get().len()
+/// An object member's new value: the client's own object (`raw`, if any) with `name` set to
+/// the JSON text `value`, its other members kept as written; or a new object of that one member.
+pub(crate) fn object_with(raw: Option<&RawValue>, name: &str, value: &str) -> String {
+    let mut out = String::from("{");
+    if let Some(raw) = raw
+        && let Ok(inner) = Members::parse(raw.get(), "object")
+    {
+        for (other, value) in inner.0.iter().filter(|(other, _)| other != name) {
+            out.push_str(&serde_json::to_string(other.as_ref()).unwrap_or_default());
+            out.push(':');
+            out.push_str(value.get());
+            out.push(',');
+        }
     }
+    out.push_str(&serde_json::to_string(name).unwrap_or_default());
+    out.push(':');
+    out.push_str(value);
+    out.push('}');
+    out
+}
+
+/// `body` (whose top level is `members`) with each of `sets` (a top-level name and the JSON
+/// text of its new value) replacing that member's value where the client sent it, or added at
+/// the front of the object where it did not. Nothing else changes: not a space, not the order,
+/// not an escape.
+pub(crate) fn splice(text: &str, members: &Members<'_>, sets: &[(&str, &str)]) -> Vec<u8> {
+    let body = text.as_bytes();
+    let mut edits: Vec<(Range<usize>, &str)> = Vec::with_capacity(sets.len());
+    let mut added = String::new();
+    for (name, value) in sets {
+        let present: Vec<Range<usize>> =
+            members.0.iter().filter(|(k, _)| k == name).map(|(_, v)| span(text, v)).collect();
+        if present.is_empty() {
+            added.push_str(&serde_json::to_string(name).unwrap_or_default());
+            added.push(':');
+            added.push_str(value);
+            added.push(',');
+        }
+        edits.extend(present.into_iter().map(|span| (span, *value)));
+    }
+    edits.sort_by_key(|(span, _)| span.start);
+    let mut out = Vec::with_capacity(body.len() + added.len() + sets.iter().map(|(_, v)| v.len()).sum::<usize>());
+    // Additions go right after the opening brace (before the first member, so the comma
+    // that follows each is always right; the body has at least `model` and `messages`).
+    let open = body.iter().position(|b| *b == b'{').map_or(0, |at| at + 1);
+    out.extend_from_slice(&body[..open]);
+    out.extend_from_slice(added.as_bytes());
+    let mut at = open;
+    for (span, value) in edits {
+        out.extend_from_slice(&body[at..span.start]);
+        out.extend_from_slice(value.as_bytes());
+        at = span.end;
+    }
+    out.extend_from_slice(&body[at..]);
+    out
+}
+
+/// Where a member's value lies in the body (it is a slice of it).
+fn span(body: &str, value: &RawValue) -> Range<usize> {
+    let start = value.get().as_ptr() as usize - body.as_ptr() as usize;
+    start..start + value.get().len()
 }
 
 /// Content parts that are not text, counted as attachments rather than by their bytes: each

@@ -1,7 +1,9 @@
-//! Forwarding on the OpenAI wire (OpenAI, DeepSeek): the client's body goes to the chat endpoint
-//! as given, and the answer comes back as the provider sent it — a whole body unchanged, or a
-//! stream cut into its server-sent events, each relayed with its bytes untouched. Of the answer,
-//! only the usage (and, for an estimate, the size of what was generated) is read.
+//! Forwarding a provider's own API (OpenAI's Chat Completions to OpenAI and DeepSeek,
+//! Anthropic's Messages to Anthropic and DeepSeek's Anthropic-compatible endpoint): the client's
+//! body goes to the endpoint as given, and the answer comes back as the provider sent it — a
+//! whole body unchanged, or a stream cut into its server-sent events, each relayed with its
+//! bytes untouched. Of the answer, only the usage (and, for an estimate, the size of what was
+//! generated) and the headers a client may see are read.
 
 use std::time::Duration;
 
@@ -9,19 +11,77 @@ use axum::body::Bytes;
 use converra::KeyStatus;
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::chat::ProviderFailure;
 use super::{errors, secret_header, sse};
+use crate::anthropic_wire::{self, MessagesUsage};
 use crate::openai_wire::FullUsage;
 
-/// A whole answer: the provider's body, and the usage read from it.
+/// Which API a forwarded body speaks: where it goes, how the key is sent, how usage is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Api {
+    /// OpenAI's `POST /chat/completions` (Bearer key).
+    ChatCompletions,
+    /// Anthropic's `POST /v1/messages` (`x-api-key`).
+    Messages,
+    /// Anthropic's `POST /v1/messages/count_tokens` (`x-api-key`; no usage).
+    CountTokens,
+}
+
+/// A forwarded answer's usage in the provider's own figures, whatever its wire.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Metered {
+    /// Every prompt token, those read from or written to the cache included.
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    /// Prompt tokens read from the provider's cache (a part of `input_tokens`).
+    pub cache_read_tokens: u64,
+    /// Prompt tokens written to the provider's cache (a part of `input_tokens`).
+    pub cache_write_tokens: u64,
+    /// Output tokens spent reasoning (a part of `output_tokens`).
+    pub reasoning_tokens: u64,
+}
+
+impl From<FullUsage> for Metered {
+    fn from(u: FullUsage) -> Self {
+        Metered {
+            input_tokens: u.prompt_tokens,
+            output_tokens: u.completion_tokens,
+            cache_read_tokens: u.cached_tokens(),
+            cache_write_tokens: 0,
+            reasoning_tokens: u.reasoning_tokens(),
+        }
+    }
+}
+
+impl From<MessagesUsage> for Metered {
+    fn from(u: MessagesUsage) -> Self {
+        let (read, write) = (u.cache_read_input_tokens.unwrap_or(0), u.cache_creation_input_tokens.unwrap_or(0));
+        Metered {
+            input_tokens: u.input_tokens.unwrap_or(0) + read + write,
+            output_tokens: u.output_tokens.unwrap_or(0),
+            cache_read_tokens: read,
+            cache_write_tokens: write,
+            reasoning_tokens: 0,
+        }
+    }
+}
+
+/// A whole answer: the provider's body, the usage read from it, and the headers a client may see.
 pub struct Forwarded {
     pub body: Bytes,
-    pub usage: Option<FullUsage>,
+    pub usage: Option<Metered>,
+    pub headers: HeaderMap,
+}
+
+/// A stream's events, and the headers of its answer a client may see.
+pub struct Streamed {
+    pub frames: FrameStream,
+    pub headers: HeaderMap,
 }
 
 /// One server-sent event of a forwarded stream, as the provider sent it.
@@ -29,8 +89,9 @@ pub struct Forwarded {
 pub struct Frame {
     /// The event's bytes, its blank-line terminator included.
     pub bytes: Bytes,
-    /// The usage it reports (the stream's last chunk, when usage was asked for).
-    pub usage: Option<FullUsage>,
+    /// The usage it reports, once complete (OpenAI: the stream's last chunk, when usage was
+    /// asked for; Anthropic: `message_delta`, with what `message_start` said).
+    pub usage: Option<Metered>,
     /// A chunk with usage and no choices: the one OpenAI adds for `include_usage`.
     pub usage_only: bool,
     /// Bytes of generated text (content, reasoning, refusal; tool calls as their JSON), for an
@@ -40,12 +101,37 @@ pub struct Frame {
 
 pub type FrameStream = BoxStream<'static, Result<Frame, ProviderFailure>>;
 
-fn request(client: &reqwest::Client, url: reqwest::Url, key: &SecretString, body: Vec<u8>) -> reqwest::RequestBuilder {
-    client
-        .post(url)
-        .header(AUTHORIZATION, secret_header("Bearer ", key))
-        .header(CONTENT_TYPE, "application/json")
-        .body(body)
+/// The request: the client's body, the key where the API wants it, and the client headers
+/// the API allows (`headers`, already checked by the core).
+fn request(
+    client: &reqwest::Client,
+    api: Api,
+    url: reqwest::Url,
+    key: &SecretString,
+    headers: &[(HeaderName, HeaderValue)],
+    body: Vec<u8>,
+) -> reqwest::RequestBuilder {
+    let mut request = client.post(url).header(CONTENT_TYPE, "application/json");
+    request = match api {
+        Api::ChatCompletions => request.header(AUTHORIZATION, secret_header("Bearer ", key)),
+        Api::Messages | Api::CountTokens => request.header("x-api-key", secret_header("", key)),
+    };
+    for (name, value) in headers {
+        request = request.header(name, value);
+    }
+    request.body(body)
+}
+
+/// The answer's headers a client may see: its request id, `retry-after` and the rate-limit
+/// headers. Never a credential, a cookie or the provider's account, organization or project ids.
+fn relayable(api: Api, from: &HeaderMap) -> HeaderMap {
+    let allowed = |name: &str| match api {
+        Api::Messages | Api::CountTokens => {
+            name == "request-id" || name == "retry-after" || name.starts_with("anthropic-ratelimit-")
+        }
+        Api::ChatCompletions => name == "x-request-id" || name == "retry-after" || name.starts_with("x-ratelimit-"),
+    };
+    from.iter().filter(|(name, _)| allowed(name.as_str())).map(|(n, v)| (n.clone(), v.clone())).collect()
 }
 
 #[derive(Deserialize)]
@@ -54,48 +140,114 @@ struct UsageOnly {
     usage: Option<FullUsage>,
 }
 
+/// The usage of a whole answer, read as its API reports it.
+fn whole_usage(api: Api, body: &[u8]) -> Option<Metered> {
+    match api {
+        Api::ChatCompletions => serde_json::from_slice::<UsageOnly>(body).ok().and_then(|u| u.usage).map(Metered::from),
+        Api::Messages => {
+            serde_json::from_slice::<anthropic_wire::UsageOnly>(body).ok().and_then(|u| u.usage).map(Metered::from)
+        }
+        Api::CountTokens => None,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 pub async fn whole(
     client: &reqwest::Client,
     provider: converra::Provider,
+    api: Api,
     url: reqwest::Url,
     key: &SecretString,
+    headers: &[(HeaderName, HeaderValue)],
     body: Vec<u8>,
 ) -> Result<Forwarded, ProviderFailure> {
-    let response = errors::send(provider, request(client, url, key, body)).await?;
+    let response = errors::send(provider, request(client, api, url, key, headers, body)).await?;
+    let headers = relayable(api, response.headers());
     let body = response.bytes().await.map_err(|_| ProviderFailure(KeyStatus::Unreachable))?;
     // The body goes back as it is, whether or not its usage can be read.
-    let usage = serde_json::from_slice::<UsageOnly>(&body).ok().and_then(|u| u.usage);
-    Ok(Forwarded { body, usage })
+    let usage = whole_usage(api, &body);
+    // Only a created response is kept by the provider under an id (a compaction is not).
+    Ok(Forwarded { body, usage, headers })
 }
 
+#[allow(clippy::too_many_arguments)]
 pub async fn stream(
     client: &reqwest::Client,
     provider: converra::Provider,
+    api: Api,
     url: reqwest::Url,
     key: &SecretString,
+    headers: &[(HeaderName, HeaderValue)],
     body: Vec<u8>,
     idle: Duration,
-) -> Result<FrameStream, ProviderFailure> {
-    let response = errors::send(provider, request(client, url, key, body)).await?;
+) -> Result<Streamed, ProviderFailure> {
+    let response = errors::send(provider, request(client, api, url, key, headers, body)).await?;
+    let headers = relayable(api, response.headers());
     let chunks = sse::idle_bounded(response, idle).boxed();
-    let frames = futures_util::stream::unfold(Some((chunks, Vec::new())), |state| async move {
-        let (mut chunks, mut buffer) = state?;
+    let start = (chunks, Vec::new(), Reader { api, partial: None });
+    let frames = futures_util::stream::unfold(Some(start), |state| async move {
+        let (mut chunks, mut buffer, mut reader) = state?;
         loop {
             if let Some(end) = frame_end(&buffer) {
                 let bytes = Bytes::copy_from_slice(&buffer[..end]);
                 buffer.drain(..end);
-                return Some((Ok(read_frame(bytes)), Some((chunks, buffer))));
+                let frame = reader.read(bytes);
+                return Some((Ok(frame), Some((chunks, buffer, reader))));
             }
             match chunks.next().await {
                 Some(Ok(chunk)) => buffer.extend_from_slice(chunk.as_ref()),
                 Some(Err(_)) => return Some((Err(ProviderFailure(KeyStatus::Unreachable)), None)),
                 // The provider closed: what is left (an event without its blank line) goes as is.
                 None if buffer.is_empty() => return None,
-                None => return Some((Ok(read_frame(Bytes::from(std::mem::take(&mut buffer)))), None)),
+                None => return Some((Ok(reader.read(Bytes::from(std::mem::take(&mut buffer)))), None)),
             }
         }
     });
-    Ok(frames.boxed())
+    Ok(Streamed { frames: frames.boxed(), headers })
+}
+
+/// Reads a stream's events in order: an Anthropic stream's usage comes in two halves.
+struct Reader {
+    api: Api,
+    /// What `message_start` reported, until `message_delta` completes it.
+    partial: Option<MessagesUsage>,
+}
+
+impl Reader {
+    fn read(&mut self, bytes: Bytes) -> Frame {
+        match self.api {
+            Api::ChatCompletions | Api::CountTokens => read_frame(bytes),
+            Api::Messages => {
+                let mut frame = Frame { bytes, usage: None, usage_only: false, produced: 0 };
+                let Some(data) = event_data(&frame.bytes) else { return frame };
+                let read = anthropic_wire::read_event(&data);
+                frame.produced = read.produced;
+                if let Some(usage) = read.usage {
+                    let merged = self.partial.unwrap_or_default().merged(usage);
+                    self.partial = Some(merged);
+                    if read.final_usage {
+                        frame.usage = Some(merged.into());
+                    }
+                }
+                frame
+            }
+        }
+    }
+}
+
+/// The `data:` lines of one event, joined; `None` for an event without data.
+fn event_data(bytes: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    let mut data = String::new();
+    for line in text.lines() {
+        if let Some(value) = line.strip_prefix("data:") {
+            if !data.is_empty() {
+                data.push('\n');
+            }
+            data.push_str(value.strip_prefix(' ').unwrap_or(value));
+        }
+    }
+    (!data.is_empty()).then_some(data)
 }
 
 /// Where the first event in `buffer` ends: after its blank line (`\n\n` or `\r\n\r\n`).
@@ -144,17 +296,8 @@ struct DeltaView<'a> {
 /// Reads what Converra needs from one event; an event it cannot read is relayed all the same.
 fn read_frame(bytes: Bytes) -> Frame {
     let mut frame = Frame { bytes, usage: None, usage_only: false, produced: 0 };
-    let Ok(text) = std::str::from_utf8(&frame.bytes) else { return frame };
-    let mut data = String::new();
-    for line in text.lines() {
-        if let Some(value) = line.strip_prefix("data:") {
-            if !data.is_empty() {
-                data.push('\n');
-            }
-            data.push_str(value.strip_prefix(' ').unwrap_or(value));
-        }
-    }
-    if data.is_empty() || data == "[DONE]" {
+    let Some(data) = event_data(&frame.bytes) else { return frame };
+    if data == "[DONE]" {
         return frame;
     }
     if let Ok(chunk) = serde_json::from_str::<ChunkView>(&data) {
@@ -168,7 +311,7 @@ fn read_frame(bytes: Bytes) -> Frame {
             .map(|raw| raw.get().len().saturating_sub(if raw.get().starts_with('"') { 2 } else { 0 }) as u64)
             .sum();
         frame.usage_only = chunk.usage.is_some() && chunk.choices.is_empty();
-        frame.usage = chunk.usage;
+        frame.usage = chunk.usage.map(Metered::from);
     }
     frame
 }
@@ -192,7 +335,7 @@ mod tests {
         assert_eq!(frame.bytes, usage);
         assert!(frame.usage_only);
         let u = frame.usage.unwrap();
-        assert_eq!((u.prompt_tokens, u.completion_tokens, u.cached_tokens(), u.reasoning_tokens()), (12, 5, 4, 2));
+        assert_eq!((u.input_tokens, u.output_tokens, u.cache_read_tokens, u.reasoning_tokens), (12, 5, 4, 2));
         let text = read_frame(Bytes::from_static(
             b"data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hello\"}}],\"usage\":null}\n\n",
         ));

@@ -14,11 +14,11 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use converra::{KeyStatus, Provider};
-use reqwest::header::HeaderValue;
+use reqwest::header::{HeaderName, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
 
 pub use chat::{ChatEvent, ChatRequest, ChatResponse, ChatStream, ProviderFailure};
-pub use forward::{Forwarded, Frame, FrameStream};
+pub use forward::{Api, Forwarded, Frame, FrameStream, Metered, Streamed};
 
 /// Where each provider is reached, how long it may take, and the operator's own keys behind
 /// the allowance with the output they may be asked for.
@@ -30,6 +30,20 @@ pub struct ProviderConfig {
     pub test_timeout: Option<Duration>,
     pub timeouts: Timeouts,
     pub allowance: AllowanceLimits,
+    /// Where a provider serves Anthropic's Messages API, relative to its base URL (DeepSeek:
+    /// `/anthropic`, its own Anthropic-compatible endpoint); a provider absent here and not
+    /// Anthropic has none. See [`default_messages_path`].
+    pub messages_paths: HashMap<Provider, String>,
+}
+
+/// Where a provider serves Anthropic's Messages API (`…/v1/messages`) under its base URL, unless
+/// the operator configured otherwise.
+pub fn default_messages_path(provider: Provider) -> Option<&'static str> {
+    match provider {
+        Provider::Anthropic => Some(""),
+        Provider::Deepseek => Some("/anthropic"),
+        Provider::Openai | Provider::Gemini => None,
+    }
 }
 
 /// How long a provider may take. There is no total limit on a stream: a long generation that
@@ -87,6 +101,8 @@ pub struct Providers {
     base_urls: HashMap<Provider, String>,
     /// Chat endpoints that do not depend on the model, parsed once.
     chat_urls: HashMap<Provider, reqwest::Url>,
+    /// The endpoints a forwarded body goes to, by provider and API, parsed once.
+    forward_urls: HashMap<(Provider, Api), reqwest::Url>,
     platform_keys: HashMap<Provider, SecretString>,
     test_timeout: Duration,
     timeouts: Timeouts,
@@ -111,7 +127,7 @@ impl Providers {
                 (p, url.trim_end_matches('/').to_owned())
             })
             .collect();
-        let chat_urls = base_urls
+        let chat_urls: HashMap<Provider, reqwest::Url> = base_urls
             .iter()
             .filter_map(|(p, base)| {
                 let path = match p {
@@ -122,10 +138,27 @@ impl Providers {
                 reqwest::Url::parse(&format!("{base}{path}")).ok().map(|u| (*p, u))
             })
             .collect();
+        let mut forward_urls: HashMap<(Provider, Api), reqwest::Url> = chat_urls
+            .iter()
+            .filter(|(p, _)| matches!(p, Provider::Openai | Provider::Deepseek))
+            .map(|(p, url)| ((*p, Api::ChatCompletions), url.clone()))
+            .collect();
+        for (p, base) in &base_urls {
+            let Some(path) = config.messages_paths.get(p).map(String::as_str).or(default_messages_path(*p)) else {
+                continue;
+            };
+            let path = path.trim_end_matches('/');
+            for (api, tail) in [(Api::Messages, "/v1/messages"), (Api::CountTokens, "/v1/messages/count_tokens")] {
+                if let Ok(url) = reqwest::Url::parse(&format!("{base}{path}{tail}")) {
+                    forward_urls.insert((*p, api), url);
+                }
+            }
+        }
         Self {
             client,
             base_urls,
             chat_urls,
+            forward_urls,
             platform_keys: config.platform_keys,
             test_timeout: config.test_timeout.unwrap_or(Duration::from_secs(10)),
             timeouts: config.timeouts,
@@ -249,43 +282,54 @@ impl Providers {
 }
 
 impl Providers {
-    /// Sends an OpenAI-wire body (OpenAI, DeepSeek) to the chat endpoint as given, within the
-    /// whole-response timeout; the answer's body comes back unchanged.
+    /// Sends a body in `api`'s wire to the provider's endpoint for it as given (with the client
+    /// `headers` the core allowed), within the whole-response timeout; the answer's body comes
+    /// back unchanged.
     pub async fn forward(
         &self,
         provider: Provider,
+        api: Api,
         key: &SecretString,
+        headers: &[(HeaderName, HeaderValue)],
         body: Vec<u8>,
     ) -> Result<Forwarded, ProviderFailure> {
-        let call = async { forward::whole(&self.client, provider, self.forward_url(provider)?, key, body).await };
+        let call = async {
+            forward::whole(&self.client, provider, api, self.forward_url(provider, api)?, key, headers, body).await
+        };
         tokio::time::timeout(self.timeouts.response, call).await.unwrap_or_else(|_| {
             tracing::info!(provider = %provider, "provider timed out");
             Err(ProviderFailure(KeyStatus::Unreachable))
         })
     }
 
-    /// Sends an OpenAI-wire body asking for a stream; its events come back one by one, as sent.
+    /// Sends a body asking for a stream; its events come back one by one, as sent.
     pub async fn forward_stream(
         &self,
         provider: Provider,
+        api: Api,
         key: &SecretString,
+        headers: &[(HeaderName, HeaderValue)],
         body: Vec<u8>,
-    ) -> Result<FrameStream, ProviderFailure> {
+    ) -> Result<Streamed, ProviderFailure> {
         let idle = self.timeouts.idle;
-        let start =
-            async { forward::stream(&self.client, provider, self.forward_url(provider)?, key, body, idle).await };
+        let start = async {
+            let url = self.forward_url(provider, api)?;
+            forward::stream(&self.client, provider, api, url, key, headers, body, idle).await
+        };
         tokio::time::timeout(idle, start).await.unwrap_or_else(|_| {
             tracing::info!(provider = %provider, "provider sent nothing within the idle timeout");
             Err(ProviderFailure(KeyStatus::Unreachable))
         })
     }
 
-    /// The chat endpoint of a provider that speaks the OpenAI wire.
-    fn forward_url(&self, provider: Provider) -> Result<reqwest::Url, ProviderFailure> {
-        match provider {
-            Provider::Openai | Provider::Deepseek => self.chat_url(provider),
-            Provider::Anthropic | Provider::Gemini => Err(ProviderFailure(KeyStatus::ProviderError)),
-        }
+    /// Whether `provider` serves `api` (so a body in that wire can be forwarded to it).
+    pub fn serves(&self, provider: Provider, api: Api) -> bool {
+        self.forward_urls.contains_key(&(provider, api))
+    }
+
+    /// The endpoint of `provider` for `api`.
+    fn forward_url(&self, provider: Provider, api: Api) -> Result<reqwest::Url, ProviderFailure> {
+        self.forward_urls.get(&(provider, api)).cloned().ok_or(ProviderFailure(KeyStatus::ProviderError))
     }
 }
 

@@ -1,10 +1,14 @@
 //! Agent traffic (DESIGN "Agent traffic"): the providers' own APIs carried whole under `/v1`.
 //! `chat.rs`: `/v1/chat/completions` forwarded to OpenAI byte for byte (whole and streamed),
 //! translated to Anthropic with every field it cannot carry refused by name, the `/v1` body
-//! limit, and the platform allowance on forwarded calls.
+//! limit, and the platform allowance on forwarded calls. `messages.rs` and `messages_errors.rs`:
+//! `/v1/messages` and `count_tokens` forwarded to Anthropic and DeepSeek, the models list in
+//! Anthropic's shape, and refusals in Anthropic's error shape.
 
 mod chat;
 mod limits;
+mod messages;
+mod messages_errors;
 
 use converra::Provider;
 use converra_test_kit::TestApp;
