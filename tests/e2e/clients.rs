@@ -41,7 +41,7 @@ use wiremock::{Mock, ResponseTemplate};
 
 /// A test that was asked to run without its client fails, saying what is missing and where it
 /// comes from.
-fn missing(client: &str, why: &str) -> ! {
+pub(crate) fn missing(client: &str, why: &str) -> ! {
     panic!("{client} is not installed ({why}); `bash .ci/run` installs it");
 }
 
@@ -51,13 +51,13 @@ fn find_in(path: &OsStr, name: &str) -> Option<PathBuf> {
 }
 
 /// `PATH` with `first` in front, so a tool's own Node (and its siblings) win.
-fn path_with(first: &Path) -> OsString {
+pub(crate) fn path_with(first: &Path) -> OsString {
     let rest = std::env::var_os("PATH").unwrap_or_default();
     std::env::join_paths(std::iter::once(first.to_owned()).chain(std::env::split_paths(&rest))).expect("a valid PATH")
 }
 
 /// An npm tool: in `CONVERRA_NPM_BIN` when that is set, else on `PATH`.
-fn npm_tool(name: &str) -> Result<PathBuf, String> {
+pub(crate) fn npm_tool(name: &str) -> Result<PathBuf, String> {
     match std::env::var_os("CONVERRA_NPM_BIN") {
         Some(dir) => {
             let tool = PathBuf::from(dir).join(name);
@@ -70,7 +70,7 @@ fn npm_tool(name: &str) -> Result<PathBuf, String> {
 
 /// A client command with a predictable environment: no proxy for loopback, no inherited
 /// OpenAI/Anthropic/Claude settings that could point it elsewhere.
-fn client_command(program: impl AsRef<OsStr>) -> Command {
+pub(crate) fn client_command(program: impl AsRef<OsStr>) -> Command {
     let mut command = Command::new(program);
     for (name, _) in std::env::vars_os() {
         let name = name.to_string_lossy().into_owned();
@@ -84,7 +84,7 @@ fn client_command(program: impl AsRef<OsStr>) -> Command {
 
 /// Runs a client to completion, at most `limit`: on timeout its whole process group is killed
 /// and the test fails. The server under test keeps serving meanwhile (the wait is async).
-async fn run(mut command: Command, limit: Duration) -> Output {
+pub(crate) async fn run(mut command: Command, limit: Duration) -> Output {
     command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true).process_group(0);
     let child = command.spawn().unwrap_or_else(|e| panic!("{command:?} starts: {e}"));
     let group = child.id();
@@ -100,7 +100,7 @@ async fn run(mut command: Command, limit: Duration) -> Output {
 }
 
 /// stdout then stderr, for assertion messages.
-fn both(output: &Output) -> String {
+pub(crate) fn both(output: &Output) -> String {
     format!(
         "status {}\n--- stdout\n{}--- stderr\n{}",
         output.status,

@@ -3,9 +3,11 @@
 //! translated to Anthropic with every field it cannot carry refused by name, the `/v1` body
 //! limit, and the platform allowance on forwarded calls. `messages.rs` and `messages_errors.rs`:
 //! `/v1/messages` and `count_tokens` forwarded to Anthropic and DeepSeek, the models list in
-//! Anthropic's shape, and refusals in Anthropic's error shape.
+//! Anthropic's shape, and refusals in Anthropic's error shape; `claude_code.rs`: the real Claude
+//! Code's tool loop through `/v1/messages`.
 
 mod chat;
+mod claude_code;
 mod limits;
 mod messages;
 mod messages_errors;
