@@ -15,6 +15,19 @@ const MODELS: [(Provider, &str); 4] = [
     (Provider::Deepseek, "deepseek-chat"),
 ];
 
+/// A usage report's totals of completions whose provider reported no cached or reasoning tokens.
+fn plain(requests: u64, input: u64, output: u64) -> Value {
+    json!({"requests": requests, "input_tokens": input, "output_tokens": output,
+        "cache_read_tokens": 0, "cache_write_tokens": 0, "reasoning_tokens": 0})
+}
+
+/// The same, for one group of a report.
+fn group(key: &str, requests: u64, input: u64, output: u64) -> Value {
+    let mut totals = plain(requests, input, output);
+    totals["key"] = json!(key);
+    totals
+}
+
 #[tokio::test]
 async fn every_provider_answers_through_the_rest_api_with_its_own_wire_format() {
     let (app, mocks) = app_with_mocks(&[]).await;
@@ -175,11 +188,8 @@ async fn the_allowance_meters_platform_tokens_and_runs_out() {
     let usage = app.get("/api/v1/usage", &app.api_key).await;
     assert_eq!(usage.status, 200, "{}", usage.text);
     assert_eq!(usage.body["allowance"], json!({"limit": 51, "used": 51, "remaining": 0}));
-    assert_eq!(usage.body["totals"], json!({"requests": 3, "input_tokens": 36, "output_tokens": 15}));
-    assert_eq!(
-        usage.body["by_key_source"],
-        json!([{"key": "platform", "requests": 3, "input_tokens": 36, "output_tokens": 15}])
-    );
+    assert_eq!(usage.body["totals"], plain(3, 36, 15));
+    assert_eq!(usage.body["by_key_source"], json!([group("platform", 3, 36, 15)]));
 
     // The organization's own key lifts the cap: the allowance only meters platform keys.
     app.add_provider_key(&app.api_key, Provider::Openai, valid_key(Provider::Openai), Value::Null).await;
@@ -207,24 +217,14 @@ async fn usage_totals_by_provider_model_source_and_project() {
     let month = converra_server::core::ids::current_month();
     let usage = app.get(&format!("/api/v1/usage?month={month}"), &app.api_key).await;
     assert_eq!(usage.body["month"], month.as_str());
-    assert_eq!(
-        usage.body["by_provider"],
-        json!([
-        {"key": "anthropic", "requests": 1, "input_tokens": 12, "output_tokens": 5},
-        {"key": "openai", "requests": 2, "input_tokens": 24, "output_tokens": 10}])
-    );
+    assert_eq!(usage.body["by_provider"], json!([group("anthropic", 1, 12, 5), group("openai", 2, 24, 10)]));
     assert_eq!(usage.body["by_model"][0]["key"], "claude-sonnet-4-5");
-    assert_eq!(
-        usage.body["by_project"],
-        json!([
-        {"requests": 2, "input_tokens": 24, "output_tokens": 10},
-        {"key": project, "requests": 1, "input_tokens": 12, "output_tokens": 5}])
-    );
+    assert_eq!(usage.body["by_project"], json!([plain(2, 24, 10), group(&project, 1, 12, 5)]));
     assert!(usage.body.get("allowance").is_none(), "no platform key, no allowance: {}", usage.text);
     // Another organization sees none of it.
     let rival = app.new_org("rival", Plan::Free).await;
     let theirs = app.get(&format!("/api/v1/usage?month={month}"), &rival).await;
-    assert_eq!(theirs.body["totals"], json!({"requests": 0, "input_tokens": 0, "output_tokens": 0}));
+    assert_eq!(theirs.body["totals"], plain(0, 0, 0));
     assert_eq!(theirs.body["by_provider"], json!([]));
     let bad = app.get("/api/v1/usage?month=2026-13", &app.api_key).await;
     bad.assert_error(400, "VALIDATION_ERROR", "month must be a calendar month like 2026-11");
@@ -404,7 +404,7 @@ async fn usage_counted_before_a_restart_is_reported_after_it() {
     // No report was asked for before the restart: the counts must be written on shutdown.
     let app = app.restart().await;
     let usage = app.get("/api/v1/usage", &app.api_key).await;
-    assert_eq!(usage.body["totals"], json!({"requests": 3, "input_tokens": 36, "output_tokens": 15}));
+    assert_eq!(usage.body["totals"], plain(3, 36, 15));
 }
 
 /// A database from before usage roll-ups (one `usage_events` row per completion) keeps its
@@ -433,6 +433,8 @@ async fn usage_from_before_the_roll_ups_is_kept_by_the_upgrade() {
          DROP TABLE usage_batches; DROP TABLE leases; -- added by migration 8
          DROP TABLE web_sessions; DROP TABLE web_tokens; -- added by migration 10
          DROP INDEX members_org_email; -- added by migration 12
+         DROP TABLE relayed_objects; -- added by migration 13
+         ALTER TABLE members DROP COLUMN first_signed_in_at; -- added by migration 15
          CREATE TABLE usage_events (
              id INTEGER PRIMARY KEY AUTOINCREMENT, org_id TEXT NOT NULL, project_id TEXT, api_key_id TEXT NOT NULL,
              provider TEXT NOT NULL, model TEXT NOT NULL, key_source TEXT NOT NULL, input_tokens INTEGER NOT NULL,
@@ -465,15 +467,10 @@ async fn usage_from_before_the_roll_ups_is_kept_by_the_upgrade() {
     let app = app.restart().await;
     let october = app.get("/api/v1/usage?month=2026-10", &app.api_key).await;
     assert_eq!(october.status, 200, "{}", october.text);
-    assert_eq!(october.body["totals"], json!({"requests": 3, "input_tokens": 37, "output_tokens": 7}));
-    assert_eq!(
-        october.body["by_project"],
-        json!([
-        {"requests": 2, "input_tokens": 30, "output_tokens": 6},
-        {"key": "prj_old", "requests": 1, "input_tokens": 7, "output_tokens": 1}])
-    );
+    assert_eq!(october.body["totals"], plain(3, 37, 7));
+    assert_eq!(october.body["by_project"], json!([plain(2, 30, 6), group("prj_old", 1, 7, 1)]));
     let september = app.get("/api/v1/usage?month=2026-09", &app.api_key).await;
-    assert_eq!(september.body["totals"], json!({"requests": 1, "input_tokens": 100, "output_tokens": 100}));
+    assert_eq!(september.body["totals"], plain(1, 100, 100));
     let db = rusqlite::Connection::open(&app.db_path).unwrap();
     let old: i64 =
         db.query_row("SELECT count(*) FROM sqlite_master WHERE name = 'usage_events'", [], |r| r.get(0)).unwrap();

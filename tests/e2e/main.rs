@@ -17,5 +17,6 @@ mod metering;
 mod metrics;
 mod not_stored;
 mod sdk;
+mod usage_parts;
 mod vault;
 mod web;

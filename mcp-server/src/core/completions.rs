@@ -12,7 +12,7 @@ use futures_util::StreamExt;
 use futures_util::future::Either;
 use futures_util::stream::BoxStream;
 
-use super::usage::{Meter, estimate_tokens};
+use super::usage::{Meter, estimate_tokens, totals_of};
 use super::vault::ResolvedKey;
 use super::{Caller, Core, Error, Result, ids};
 use crate::providers::{ChatEvent, ChatRequest, ProviderFailure};
@@ -233,7 +233,7 @@ impl Core {
             }
         };
         meter.produced(&answer.content);
-        let usage = meter.settle(Some(answer.usage), "ok");
+        let usage = totals_of(meter.settle_metered(Some(answer.usage), "ok"));
         self.provider_answered(&p).await;
         Ok(Completion {
             id: ids::new_id("cmpl"),
@@ -292,7 +292,7 @@ impl Core {
                     Ok(chunk(text, None, None))
                 }
                 Ok(ChatEvent::Done { finish_reason, usage }) => {
-                    let usage = meter.settle(Some(usage), "ok");
+                    let usage = totals_of(meter.settle_metered(Some(usage), "ok"));
                     if let Some(row) = &p.resolved.row
                         && core.key_succeeded(row)
                     {

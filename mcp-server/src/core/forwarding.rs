@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
-use converra::{KeySourceInfo, Provider, Role, Usage};
+use converra::{KeySourceInfo, Provider, Role};
 use futures_util::StreamExt;
 use futures_util::future::Either;
 use futures_util::stream::BoxStream;
@@ -16,7 +16,7 @@ use futures_util::stream::BoxStream;
 use super::completions::Prepared;
 use super::vault::ResolvedKey;
 use super::{Caller, Core, Error, Result};
-use crate::providers::{Api, ChatRequest, Metered};
+use crate::providers::{Api, ChatRequest};
 
 /// A checked request, ready to go upstream.
 pub(super) struct Outbound {
@@ -71,7 +71,7 @@ impl Core {
                     return Err(self.provider_failed(&p, failure).await);
                 }
             };
-            meter.settle(answer.usage.map(usage_of), "ok");
+            meter.settle_metered(answer.usage, "ok");
             self.provider_answered(&p).await;
             return Ok(Relayed::Whole { body: answer.body, headers: answer.headers, key_source: p.key_source });
         }
@@ -93,7 +93,7 @@ impl Core {
                     Ok(frame) => {
                         meter.produced_bytes(frame.produced);
                         if let Some(usage) = frame.usage {
-                            meter.settle(Some(usage_of(usage)), "ok");
+                            meter.settle_metered(Some(usage), "ok");
                             if let Some(row) = &p.resolved.row
                                 && core.key_succeeded(row)
                             {
@@ -152,10 +152,4 @@ pub(super) fn prepared(
         project_id,
         input_estimate,
     }
-}
-
-/// What the meter counts of a forwarded answer's usage: every prompt token (cache reads and
-/// writes are parts of the input total, reasoning of the output; the store keeps the two totals).
-fn usage_of(u: Metered) -> Usage {
-    Usage { input_tokens: u.input_tokens, output_tokens: u.output_tokens }
 }

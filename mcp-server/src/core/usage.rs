@@ -1,5 +1,6 @@
 //! Usage: every completion is counted (org, day, project, API key, provider, model, key
-//! source, outcome: requests, tokens, latency) into in-memory roll-ups that a background
+//! source, outcome: requests, tokens (input and output, and the parts the provider reports:
+//! cache reads and writes, reasoning), latency) into in-memory roll-ups that a background
 //! writer adds to the database every `BATCH_WINDOW`, so the hot path never waits for SQLite;
 //! `flush` writes them at once (on shutdown, and before a usage report).
 //!
@@ -32,6 +33,7 @@ use converra::{KeySource, Usage};
 
 use super::{Caller, Core, Error, Result, ids};
 use crate::metrics::Metrics;
+use crate::providers::Metered;
 use crate::store::{Store, UsageBatch, UsageBucket, UsageCounts, UsageGroupBy};
 
 /// How long counted usage waits to be written. Reports flush first, and the allowance never
@@ -387,26 +389,45 @@ impl Meter {
         Usage { input_tokens: self.input_estimate, output_tokens: estimate_tokens(self.streamed_bytes) }
     }
 
-    /// Counts the call with the provider's usage, or the estimate when it reported none (no
-    /// usage, or all zeros, which no real call costs). Returns what was counted.
+    /// Counts the call with the provider's input and output totals, or the estimate when it
+    /// reported none; see [`Meter::settle_metered`], which also counts the parts of the totals.
     pub fn settle(&mut self, reported: Option<Usage>, status: &'static str) -> Usage {
-        let usage = reported.filter(|u| *u != Usage::default()).unwrap_or_else(|| self.estimate());
+        let reported = reported.map(|u| Metered {
+            input_tokens: u.input_tokens,
+            output_tokens: u.output_tokens,
+            ..Metered::default()
+        });
+        totals_of(self.settle_metered(reported, status))
+    }
+
+    /// Counts the call with the provider's usage (its totals and the parts it reported: cache
+    /// reads and writes, reasoning), or the estimate when it reported none (no usage, or all
+    /// zeros, which no real call costs). Returns what was counted.
+    pub fn settle_metered(&mut self, reported: Option<Metered>, status: &'static str) -> Metered {
+        let usage = reported.filter(|u| *u != Metered::default()).unwrap_or_else(|| {
+            let estimate = self.estimate();
+            Metered { input_tokens: estimate.input_tokens, output_tokens: estimate.output_tokens, ..Metered::default() }
+        });
         self.count(usage, status);
         usage
     }
 
     /// Counts a call the provider refused before answering: a request, no tokens.
     pub fn refused(&mut self, status: &'static str) {
-        self.count(Usage::default(), status);
+        self.count(Metered::default(), status);
     }
 
-    fn count(&mut self, usage: Usage, status: &'static str) {
+    fn count(&mut self, usage: Metered, status: &'static str) {
         if std::mem::replace(&mut self.counted, true) {
             return;
         }
         let bucket = UsageBucket { day: ids::current_day(), status, ..self.bucket.clone() };
         let latency_ms = self.started.elapsed().as_millis() as u64;
-        let counts = UsageCounts::one(usage.input_tokens, usage.output_tokens, latency_ms);
+        let counts = UsageCounts::one(usage.input_tokens, usage.output_tokens, latency_ms).with_parts(
+            usage.cache_read_tokens,
+            usage.cache_write_tokens,
+            usage.reasoning_tokens,
+        );
         if bucket.key_source == KeySource::Platform.as_str() {
             self.pending.metrics.allowance_used(bucket.provider, usage.input_tokens + usage.output_tokens);
         }
@@ -420,6 +441,12 @@ impl Drop for Meter {
             self.settle(None, "ok");
         }
     }
+}
+
+/// The input and output totals of a provider's usage (the wire's [`Usage`]; the parts are in
+/// the usage report).
+pub(crate) fn totals_of(u: Metered) -> Usage {
+    Usage { input_tokens: u.input_tokens, output_tokens: u.output_tokens }
 }
 
 fn valid_month(month: &str) -> bool {
@@ -472,131 +499,4 @@ impl Core {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn months_are_checked() {
-        assert!(super::valid_month("2026-11"));
-        for bad in ["2026-13", "2026-00", "26-11", "2026/11", "2026-1x", ""] {
-            assert!(!super::valid_month(bad), "{bad}");
-        }
-    }
-
-    fn bucket(model: &str) -> UsageBucket {
-        UsageBucket {
-            org_id: "org_outage".into(),
-            day: String::new(),
-            project_id: None,
-            api_key_id: "key_outage".into(),
-            provider: "openai",
-            model: model.into(),
-            key_source: "organization",
-            status: "ok",
-        }
-    }
-
-    /// A store that refuses every usage write (its batch ids' table is away), as in an outage,
-    /// until the returned connection puts it back.
-    async fn refusing_store(dir: &tempfile::TempDir) -> (Store, rusqlite::Connection) {
-        let path = dir.path().join("usage.db");
-        let store = Store::open_sqlite(&path).await.unwrap();
-        let raw = rusqlite::Connection::open(&path).unwrap();
-        raw.busy_timeout(Duration::from_secs(5)).unwrap();
-        raw.execute_batch("ALTER TABLE usage_batches RENAME TO batches_away").unwrap();
-        (store, raw)
-    }
-
-    async fn requests_written(store: &Store) -> u64 {
-        let groups = store.usage_groups("org_outage", &ids::current_month(), None).await.unwrap();
-        groups.first().map_or(0, |g| g.totals.requests)
-    }
-
-    /// Waits (at most 10 s) until `check` holds.
-    async fn eventually(mut check: impl AsyncFnMut() -> bool) -> bool {
-        let started = Instant::now();
-        while started.elapsed() < Duration::from_secs(10) {
-            if check().await {
-                return true;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        false
-    }
-
-    #[tokio::test]
-    async fn usage_the_store_refused_is_written_once_it_answers_with_no_completion_after_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let (store, raw) = refusing_store(&dir).await;
-        let recorder = UsageRecorder::start(store.clone(), Metrics::default());
-        for _ in 0..3 {
-            drop(recorder.meter(bucket("gpt-4o-mini"), 10, None));
-        }
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        // Counted while the first batch is refused: waits behind it.
-        drop(recorder.meter(bucket("gpt-4o-mini"), 10, None));
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        assert_eq!(recorder.lag().0, 2, "both kept in memory");
-
-        raw.execute_batch("ALTER TABLE batches_away RENAME TO usage_batches").unwrap();
-        // No completion, no flush: the writer retries on its own.
-        assert!(eventually(async || requests_written(&store).await == 4).await, "all four written");
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        assert_eq!((requests_written(&store).await, recorder.lag().0), (4, 0), "written once");
-    }
-
-    #[tokio::test]
-    async fn while_the_store_refuses_usage_memory_is_bounded_and_then_new_completions_are_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let (store, raw) = refusing_store(&dir).await;
-        let recorder = UsageRecorder::start(store.clone(), Metrics::default());
-        for n in 0..MAX_WAITING_BUCKETS - 1 {
-            drop(recorder.meter(UsageBucket { api_key_id: format!("key-{n}"), ..bucket("gpt-4o-mini") }, 10, None));
-        }
-        assert!(!recorder.flush().await, "the store refused the batch");
-        assert!(!recorder.full());
-        drop(recorder.meter(bucket("one-more"), 10, None));
-        assert!(recorder.full(), "as much waits as memory may hold");
-
-        raw.execute_batch("ALTER TABLE batches_away RENAME TO usage_batches").unwrap();
-        assert!(eventually(async || !recorder.full()).await, "served again once the store answers");
-        assert!(eventually(async || requests_written(&store).await == MAX_WAITING_BUCKETS as u64).await);
-    }
-
-    #[tokio::test]
-    async fn an_organization_holds_a_bounded_number_of_model_names_a_month_and_only_a_success_adds_one() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open_sqlite(&dir.path().join("usage.db")).await.unwrap();
-        let recorder = UsageRecorder::start(store.clone(), Metrics::default());
-        let month = ids::current_month();
-        // A failed call does not bring its name.
-        recorder.meter(bucket("not-a-model"), 10, None).refused("invalid_key");
-        assert!(recorder.flush().await);
-        assert_eq!(store.usage_models("org_outage", &month).await.unwrap(), [OTHER_MODEL]);
-        // Successes bring names up to the bound; later new names are counted as one other row.
-        for n in 0..MAX_MODELS_PER_MONTH + 3 {
-            drop(recorder.meter(bucket(&format!("model-{n:03}")), 10, None));
-        }
-        assert!(recorder.flush().await);
-        // A name already held keeps its row, failed or not.
-        recorder.meter(bucket("model-000"), 10, None).refused("invalid_key");
-        assert!(recorder.flush().await);
-        // Another replica (its own memory) reads the names held: no room for a new one.
-        let replica = UsageRecorder::start(store.clone(), Metrics::default());
-        drop(replica.meter(bucket("dated-2026-12-01"), 10, None));
-        drop(replica.meter(bucket("model-001"), 10, None));
-        assert!(replica.flush().await);
-
-        let mut names = store.usage_models("org_outage", &month).await.unwrap();
-        names.sort();
-        assert_eq!(names.len(), MAX_MODELS_PER_MONTH + 1, "{names:?}");
-        assert_eq!(names.last().map(String::as_str), Some("model-099"));
-        assert!(names.contains(&OTHER_MODEL.to_owned()));
-        let by_model = store.usage_groups("org_outage", &month, Some(UsageGroupBy::Model)).await.unwrap();
-        let requests =
-            |model: &str| by_model.iter().find(|g| g.key.as_deref() == Some(model)).map(|g| g.totals.requests);
-        assert_eq!(requests(OTHER_MODEL), Some(4), "three names past the bound here, one on the replica");
-        assert_eq!(requests("model-001"), Some(2));
-        assert_eq!(requests_written(&store).await, MAX_MODELS_PER_MONTH as u64 + 5, "every success counted");
-    }
-}
+mod tests;

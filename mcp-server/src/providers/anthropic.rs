@@ -3,14 +3,14 @@
 
 use std::time::Duration;
 
-use converra::{FinishReason, KeyStatus, MessageRole, Usage};
+use converra::{FinishReason, KeyStatus, MessageRole};
 use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::chat::{ChatEvent, ChatRequest, ChatResponse, ChatStream, ProviderFailure};
 use super::sse::{self, Step};
-use super::{errors, secret_header};
+use super::{Metered, errors, secret_header};
 use converra::Provider;
 
 pub const VERSION: &str = "2023-06-01";
@@ -90,12 +90,31 @@ struct Block {
     text: Option<String>,
 }
 
+/// Anthropic's usage: `input_tokens` leaves out the prompt tokens read from and written to the
+/// cache, which Converra counts as parts of the input.
 #[derive(Deserialize, Default, Clone, Copy)]
 struct WireUsage {
     #[serde(default)]
     input_tokens: u64,
     #[serde(default)]
     output_tokens: u64,
+    #[serde(default)]
+    cache_read_input_tokens: u64,
+    #[serde(default)]
+    cache_creation_input_tokens: u64,
+}
+
+impl WireUsage {
+    fn metered(self) -> Metered {
+        let (read, write) = (self.cache_read_input_tokens, self.cache_creation_input_tokens);
+        Metered {
+            input_tokens: self.input_tokens + read + write,
+            output_tokens: self.output_tokens,
+            cache_read_tokens: read,
+            cache_write_tokens: write,
+            reasoning_tokens: 0,
+        }
+    }
 }
 
 pub async fn complete(
@@ -111,7 +130,7 @@ pub async fn complete(
     Ok(ChatResponse {
         content,
         finish_reason: finish_reason(message.stop_reason.as_deref()),
-        usage: Usage { input_tokens: message.usage.input_tokens, output_tokens: message.usage.output_tokens },
+        usage: message.usage.metered(),
     })
 }
 
@@ -123,7 +142,9 @@ pub async fn stream(
     idle: Duration,
 ) -> Result<ChatStream, ProviderFailure> {
     let response = errors::send(Provider::Anthropic, request(client, url, key, req, true)).await?;
-    let mut usage = Usage::default();
+    // `message_start` reports the prompt (and cache) tokens; `message_delta` the output, and
+    // any count it repeats.
+    let mut usage = WireUsage::default();
     let mut stop: Option<String> = None;
     Ok(sse::events(response, idle, move |data| {
         let Some(data) = data else { return Step::Fail(ProviderFailure(KeyStatus::Unreachable)) };
@@ -132,7 +153,9 @@ pub async fn stream(
         };
         match event["type"].as_str().unwrap_or_default() {
             "message_start" => {
-                usage.input_tokens = event["message"]["usage"]["input_tokens"].as_u64().unwrap_or_default();
+                if let Ok(start) = WireUsage::deserialize(&event["message"]["usage"]) {
+                    usage = start;
+                }
                 Step::Skip
             }
             "content_block_delta" => match event["delta"]["text"].as_str() {
@@ -143,12 +166,19 @@ pub async fn stream(
                 if let Some(reason) = event["delta"]["stop_reason"].as_str() {
                     stop = Some(reason.to_owned());
                 }
-                if let Some(out) = event["usage"]["output_tokens"].as_u64() {
-                    usage.output_tokens = out;
-                }
+                let delta = &event["usage"];
+                let count = |name: &str| delta[name].as_u64();
+                usage.output_tokens = count("output_tokens").unwrap_or(usage.output_tokens);
+                usage.input_tokens = count("input_tokens").unwrap_or(usage.input_tokens);
+                usage.cache_read_input_tokens =
+                    count("cache_read_input_tokens").unwrap_or(usage.cache_read_input_tokens);
+                usage.cache_creation_input_tokens =
+                    count("cache_creation_input_tokens").unwrap_or(usage.cache_creation_input_tokens);
                 Step::Skip
             }
-            "message_stop" => Step::End(ChatEvent::Done { finish_reason: finish_reason(stop.as_deref()), usage }),
+            "message_stop" => {
+                Step::End(ChatEvent::Done { finish_reason: finish_reason(stop.as_deref()), usage: usage.metered() })
+            }
             _ => Step::Skip,
         }
     }))

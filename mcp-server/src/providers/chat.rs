@@ -1,7 +1,9 @@
 //! The one internal request/response shape every adapter translates to and from.
 
-use converra::{FinishReason, KeyStatus, Message, Usage};
+use converra::{FinishReason, KeyStatus, Message};
 use futures_util::stream::BoxStream;
+
+use super::Metered;
 
 /// A chat request after Converra's own processing (system prompt split out, tone applied).
 #[derive(Debug, Clone, PartialEq)]
@@ -22,7 +24,8 @@ pub struct ChatRequest {
 pub struct ChatResponse {
     pub content: String,
     pub finish_reason: FinishReason,
-    pub usage: Usage,
+    /// As the provider reported it (its totals and their cached and reasoning parts).
+    pub usage: Metered,
 }
 
 /// One piece of a streamed answer.
@@ -32,7 +35,7 @@ pub enum ChatEvent {
     /// The last event: why it stopped and what it cost.
     Done {
         finish_reason: FinishReason,
-        usage: Usage,
+        usage: Metered,
     },
 }
 

@@ -4,14 +4,14 @@
 
 use std::time::Duration;
 
-use converra::{FinishReason, KeyStatus, MessageRole, Provider, Usage};
+use converra::{FinishReason, KeyStatus, MessageRole, Provider};
 use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::chat::{ChatEvent, ChatRequest, ChatResponse, ChatStream, ProviderFailure};
 use super::sse::{self, Step};
-use super::{errors, secret_header};
+use super::{Metered, errors, secret_header};
 
 pub fn list_models(client: &reqwest::Client, base: &str, key: &SecretString) -> reqwest::RequestBuilder {
     client.get(format!("{base}/v1beta/models")).header("x-goog-api-key", secret_header("", key))
@@ -96,6 +96,12 @@ struct UsageMetadata {
     prompt_token_count: u64,
     #[serde(default)]
     candidates_token_count: u64,
+    /// A part of `prompt_token_count`.
+    #[serde(default)]
+    cached_content_token_count: u64,
+    /// Not a part of `candidates_token_count`: Converra counts it as output (it is billed so).
+    #[serde(default)]
+    thoughts_token_count: u64,
 }
 
 fn finish_reason(reason: Option<&str>) -> FinishReason {
@@ -122,9 +128,14 @@ impl GenerateContentResponse {
         self.candidates.first().and_then(|c| c.finish_reason.as_deref())
     }
 
-    fn usage(&self) -> Option<Usage> {
-        self.usage_metadata
-            .map(|u| Usage { input_tokens: u.prompt_token_count, output_tokens: u.candidates_token_count })
+    fn usage(&self) -> Option<Metered> {
+        self.usage_metadata.map(|u| Metered {
+            input_tokens: u.prompt_token_count,
+            output_tokens: u.candidates_token_count + u.thoughts_token_count,
+            cache_read_tokens: u.cached_content_token_count,
+            cache_write_tokens: 0,
+            reasoning_tokens: u.thoughts_token_count,
+        })
     }
 }
 
@@ -151,7 +162,7 @@ pub async fn stream(
     idle: Duration,
 ) -> Result<ChatStream, ProviderFailure> {
     let response = errors::send(Provider::Gemini, request(client, base, key, req, true)).await?;
-    let mut usage = Usage::default();
+    let mut usage = Metered::default();
     let mut finish: Option<String> = None;
     Ok(sse::events(response, idle, move |data| {
         // Gemini has no end marker: the answer is complete when the body ends after a finishReason.

@@ -4,15 +4,15 @@
 use std::borrow::Cow;
 use std::time::Duration;
 
-use converra::{KeyStatus, MessageRole, Provider, Usage};
+use converra::{KeyStatus, MessageRole, Provider};
 use reqwest::header::AUTHORIZATION;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
 use super::chat::{ChatEvent, ChatRequest, ChatResponse, ChatStream, ProviderFailure};
 use super::sse::{self, Step};
-use super::{errors, secret_header};
-use crate::openai_wire::{ChatCompletionChunk, StreamOptions, WireUsage, finish_reason_of};
+use super::{Metered, errors, secret_header};
+use crate::openai_wire::{ChunkChoice, FullUsage, StreamOptions, finish_reason_of};
 
 pub fn list_models(client: &reqwest::Client, base: &str, key: &SecretString) -> reqwest::RequestBuilder {
     client.get(format!("{base}/models")).header(AUTHORIZATION, secret_header("Bearer ", key))
@@ -78,14 +78,23 @@ fn body(provider: Provider, req: &ChatRequest, stream: bool) -> Outbound<'_> {
 }
 
 /// What Converra reads of a whole answer: the first choice's text and why it ended, and the
-/// usage. Everything else (ids, fingerprints, log-probabilities, token details) is skipped
-/// without being built; the text is borrowed from the body unless it holds escapes.
+/// usage (with its cached and reasoning tokens). Everything else (ids, fingerprints,
+/// log-probabilities) is skipped without being built; the text is borrowed from the body unless it holds escapes.
 #[derive(Deserialize)]
 struct Answer<'a> {
     #[serde(default, borrow)]
     choices: Vec<AnswerChoice<'a>>,
     #[serde(default)]
-    usage: Option<WireUsage>,
+    usage: Option<FullUsage>,
+}
+
+/// What Converra reads of a stream's chunk: its choices, and the usage of the last one.
+#[derive(Deserialize)]
+struct Chunk {
+    #[serde(default)]
+    choices: Vec<ChunkChoice>,
+    #[serde(default)]
+    usage: Option<FullUsage>,
 }
 
 #[derive(Deserialize)]
@@ -124,11 +133,11 @@ pub async fn complete(
     let bytes = errors::body(response).await?;
     let answer: Answer = errors::parse(provider, bytes.as_ref())?;
     let choice = answer.choices.into_iter().next();
-    let usage = answer.usage.unwrap_or_default();
+    let usage = answer.usage.map(Metered::from).unwrap_or_default();
     Ok(ChatResponse {
         finish_reason: finish_reason_of(choice.as_ref().and_then(|c| c.finish_reason.as_deref())),
         content: choice.and_then(|c| c.message?.content).map(Cow::into_owned).unwrap_or_default(),
-        usage: Usage { input_tokens: usage.prompt_tokens, output_tokens: usage.completion_tokens },
+        usage,
     })
 }
 
@@ -142,7 +151,7 @@ pub async fn stream(
 ) -> Result<ChatStream, ProviderFailure> {
     let response = errors::send(provider, request(client, provider, url, key, req, true)).await?;
     let mut finish: Option<String> = None;
-    let mut usage = Usage::default();
+    let mut usage = Metered::default();
     let stream = sse::events(response, idle, move |data| {
         let Some(data) = data else {
             // Some compatible servers close without `[DONE]`: fine once the answer finished.
@@ -154,11 +163,11 @@ pub async fn stream(
         if data == "[DONE]" {
             return Step::End(ChatEvent::Done { finish_reason: finish_reason_of(finish.as_deref()), usage });
         }
-        let Ok(chunk) = serde_json::from_str::<ChatCompletionChunk>(data) else {
+        let Ok(chunk) = serde_json::from_str::<Chunk>(data) else {
             return Step::Fail(ProviderFailure(KeyStatus::ProviderError));
         };
         if let Some(u) = chunk.usage {
-            usage = Usage { input_tokens: u.prompt_tokens, output_tokens: u.completion_tokens };
+            usage = u.into();
         }
         let mut text = String::new();
         for choice in chunk.choices {

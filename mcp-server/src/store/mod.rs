@@ -27,7 +27,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use secrecy::SecretString;
 
 use converra::{AiSettings, AuditEvent, Environment, Plan, Project, Provider, Role};
-use converra::{UsageGroup, UsageTotals};
+use converra::UsageGroup;
 
 pub use error::StoreError;
 pub use rows::{
@@ -35,6 +35,7 @@ pub use rows::{
     MemberChange, MemberRow, NewAuditEvent, NewProviderKey, OrgRow, OutboxEvent, ProviderKeyRow, Reencrypted,
     SecretUpdate, TestRecord, UsageBatch, UsageBucket, UsageCounts, UsageGroupBy, UsageRow, VaultCounts, VaultDump,
 };
+pub(crate) use rows::totals;
 pub(crate) use stale::Stale;
 use watch::Watch;
 
@@ -591,11 +592,6 @@ impl Store {
 pub async fn check_backup(path: &Path) -> StoreResult<VaultCounts> {
     let path = path.to_owned();
     tokio::task::spawn_blocking(move || sqlite::check_backup(&path)).await.map_err(|_| StoreError::Join)?
-}
-
-/// Sums usage rows into totals (both backends return raw sums).
-pub(crate) fn totals(requests: i64, input_tokens: i64, output_tokens: i64) -> UsageTotals {
-    UsageTotals { requests: requests as u64, input_tokens: input_tokens as u64, output_tokens: output_tokens as u64 }
 }
 
 /// Reads a text column into a type that parses from the wire form (roles, plans, ...).

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use converra::{Actor, Environment, KeyStatus, Plan, Provider, Role, Tone};
+use converra::{Actor, Environment, KeyStatus, Plan, Provider, Role, Tone, UsageTotals};
 
 use super::{StoreError, StoreResult};
 
@@ -272,22 +272,57 @@ pub struct UsageCounts {
     pub requests: u64,
     pub input_tokens: u64,
     pub output_tokens: u64,
+    /// Prompt tokens read from the provider's cache (a part of `input_tokens`).
+    pub cache_read_tokens: u64,
+    /// Prompt tokens written to the provider's cache (a part of `input_tokens`).
+    pub cache_write_tokens: u64,
+    /// Output tokens spent reasoning (a part of `output_tokens`).
+    pub reasoning_tokens: u64,
     pub latency_ms_total: u64,
     pub latency_ms_max: u64,
 }
 
 impl UsageCounts {
-    /// One completion's counts.
+    /// One completion's counts (no cached or reasoning tokens: see [`UsageCounts::with_parts`]).
     pub fn one(input_tokens: u64, output_tokens: u64, latency_ms: u64) -> Self {
-        Self { requests: 1, input_tokens, output_tokens, latency_ms_total: latency_ms, latency_ms_max: latency_ms }
+        Self {
+            requests: 1,
+            input_tokens,
+            output_tokens,
+            latency_ms_total: latency_ms,
+            latency_ms_max: latency_ms,
+            ..Self::default()
+        }
+    }
+
+    /// These counts with the parts of their totals the provider reported: prompt tokens read
+    /// from and written to its cache, output tokens spent reasoning.
+    pub fn with_parts(self, cache_read_tokens: u64, cache_write_tokens: u64, reasoning_tokens: u64) -> Self {
+        Self { cache_read_tokens, cache_write_tokens, reasoning_tokens, ..self }
     }
 
     pub fn add(&mut self, other: Self) {
         self.requests += other.requests;
         self.input_tokens += other.input_tokens;
         self.output_tokens += other.output_tokens;
+        self.cache_read_tokens += other.cache_read_tokens;
+        self.cache_write_tokens += other.cache_write_tokens;
+        self.reasoning_tokens += other.reasoning_tokens;
         self.latency_ms_total += other.latency_ms_total;
         self.latency_ms_max = self.latency_ms_max.max(other.latency_ms_max);
+    }
+}
+
+/// Sums usage rows into a report's totals (both backends return raw sums: requests, input,
+/// output, cache read, cache write and reasoning tokens, in that order).
+pub(crate) fn totals([requests, input, output, cache_read, cache_write, reasoning]: [i64; 6]) -> UsageTotals {
+    UsageTotals {
+        requests: requests as u64,
+        input_tokens: input as u64,
+        output_tokens: output as u64,
+        cache_read_tokens: cache_read as u64,
+        cache_write_tokens: cache_write as u64,
+        reasoning_tokens: reasoning as u64,
     }
 }
 

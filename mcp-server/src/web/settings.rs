@@ -91,6 +91,9 @@ pub async fn usage(State(core): State<Arc<Core>>, signed: Signed) -> WebResult<R
     let body = html! {
         p { "This month (" (report.month) "): " strong { (report.totals.requests) } " requests, "
             (report.totals.input_tokens) " input and " (report.totals.output_tokens) " output tokens." }
+        p.muted { "Of the input, " (report.totals.cache_read_tokens) " tokens were read from the provider's cache and "
+            (report.totals.cache_write_tokens) " written to it; " (report.totals.reasoning_tokens)
+            " output tokens were reasoning." }
         @if let Some(a) = &report.allowance {
             section.card {
                 h2 { "Plan allowance" }

@@ -295,7 +295,9 @@ async fn keys_complete_api_keys_and_usage_against_a_running_server() {
 
     // usage, as JSON and as a table.
     let usage = server.owner(&["usage", "--json"]).await.ok().json();
-    assert_eq!(usage["totals"], json!({"requests": 2, "input_tokens": 24, "output_tokens": 10}));
+    let totals = json!({"requests": 2, "input_tokens": 24, "output_tokens": 10, "cache_read_tokens": 0,
+        "cache_write_tokens": 0, "reasoning_tokens": 0});
+    assert_eq!(usage["totals"], totals);
     assert_eq!(usage["by_key_source"][0]["key"], "organization");
     assert!(usage.get("allowance").is_none(), "no platform key on this server, so no allowance: {usage}");
     let month = usage["month"].as_str().unwrap().to_owned();
@@ -306,6 +308,7 @@ async fn keys_complete_api_keys_and_usage_against_a_running_server() {
         "{}",
         table.stdout
     );
+    assert!(table.stdout.contains("Of the input, 0 tokens read from the provider's cache"), "{}", table.stdout);
     assert!(table.stdout.contains("No platform allowance on this server"), "{}", table.stdout);
     assert!(!table.stdout.contains("0 of 100000"), "no allowance is shown where none exists: {}", table.stdout);
 

@@ -19,6 +19,16 @@ pub struct UsageTotals {
     pub input_tokens: u64,
     /// Answer tokens.
     pub output_tokens: u64,
+    /// Prompt tokens the provider read from its cache (a part of `input_tokens`); 0 from
+    /// a server that does not count it yet.
+    #[serde(default)]
+    pub cache_read_tokens: u64,
+    /// Prompt tokens the provider wrote to its cache (a part of `input_tokens`; Anthropic).
+    #[serde(default)]
+    pub cache_write_tokens: u64,
+    /// Answer tokens spent reasoning (a part of `output_tokens`).
+    #[serde(default)]
+    pub reasoning_tokens: u64,
 }
 
 /// Totals for one value of a grouping (a provider, a model, a key source or a project).
@@ -62,4 +72,20 @@ pub struct UsageReport {
     /// platform key, so there is no allowance to spend.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allowance: Option<Allowance>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn totals_from_a_server_that_counts_no_cached_or_reasoning_tokens_still_parse() {
+        let older: UsageTotals =
+            serde_json::from_str(r#"{"requests":2,"input_tokens":24,"output_tokens":10}"#).unwrap();
+        assert_eq!(older, UsageTotals { requests: 2, input_tokens: 24, output_tokens: 10, ..UsageTotals::default() });
+        let group: UsageGroup =
+            serde_json::from_str(r#"{"key":"openai","requests":1,"input_tokens":20,"output_tokens":9,"cache_read_tokens":8,"cache_write_tokens":0,"reasoning_tokens":3}"#)
+                .unwrap();
+        assert_eq!((group.totals.cache_read_tokens, group.totals.reasoning_tokens), (8, 3));
+    }
 }

@@ -293,6 +293,15 @@ impl TestApp {
         }
     }
 
+    /// Runs `sql` on the app's PostgreSQL database (stop the app first: what its caches hold
+    /// would go stale), e.g. to take its schema back a version. The SQLite file is at `db_path`.
+    pub async fn run_postgres_sql(&self, sql: &str) {
+        let url = self.database_url.as_deref().expect("the app runs on PostgreSQL");
+        let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.expect("connect");
+        tokio::spawn(connection);
+        client.batch_execute(sql).await.expect("the SQL runs on PostgreSQL");
+    }
+
     /// The raw bytes of the database file and its WAL (a test that reads them starts with
     /// [`Options::sqlite_file`]).
     pub fn raw_database(&self) -> Vec<u8> {

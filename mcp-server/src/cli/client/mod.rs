@@ -140,6 +140,10 @@ pub async fn run(command: ClientCommand) -> Result<(), Failure> {
                 "Usage in {}: {} completions, {} input and {} output tokens",
                 report.month, report.totals.requests, report.totals.input_tokens, report.totals.output_tokens
             );
+            println!(
+                "Of the input, {} tokens read from the provider's cache and {} written to it; {} reasoning tokens",
+                report.totals.cache_read_tokens, report.totals.cache_write_tokens, report.totals.reasoning_tokens
+            );
             match report.allowance {
                 Some(a) => {
                     println!(

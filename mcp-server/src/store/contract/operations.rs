@@ -11,6 +11,7 @@ use crate::store::{Store, UsageBatch, UsageBucket, UsageCounts, UsageGroupBy};
 
 contract!(
     usage_batches_add_up_and_group,
+    usage_counts_cached_and_reasoning_tokens_and_a_copy_carries_them,
     the_audit_log_reads_newest_first_within_its_organization,
     counts_cover_every_table,
     another_handle_sees_a_revocation_within_a_second,
@@ -66,6 +67,45 @@ async fn usage_batches_add_up_and_group(store: Store) {
     let by_source = store.usage_groups(org, "2026-11", Some(UsageGroupBy::KeySource)).await.unwrap();
     assert_eq!(by_source.len(), 2);
     assert_eq!(store.usage_groups(org, "2026-11", Some(UsageGroupBy::Model)).await.unwrap().len(), 2);
+}
+
+async fn usage_counts_cached_and_reasoning_tokens_and_a_copy_carries_them(store: Store) {
+    let a = create_org(&store, "acme").await;
+    let org = &a.org.id;
+    let mut batch = UsageBatch::default();
+    batch.insert(
+        bucket(org, "2026-11-02", "openai", "organization", "ok"),
+        UsageCounts::one(100, 40, 5).with_parts(60, 0, 30),
+    );
+    batch.insert(
+        bucket(org, "2026-11-02", "anthropic", "organization", "ok"),
+        UsageCounts::one(50, 10, 5).with_parts(20, 25, 0),
+    );
+    batch.insert(
+        bucket(org, "2026-11-03", "openai", "organization", "invalid_key"),
+        UsageCounts::one(9, 9, 5).with_parts(9, 9, 9),
+    );
+    // Counts without parts (as before they were counted) add nothing to them.
+    batch.insert(bucket(org, "2026-11-04", "openai", "organization", "ok"), UsageCounts::one(7, 7, 5));
+    store.add_usage("batch-1", Arc::new(batch.clone()), Arc::default()).await.unwrap();
+    store.add_usage("batch-2", Arc::new(batch), Arc::default()).await.unwrap();
+
+    let parts = |t: &converra::UsageTotals| (t.cache_read_tokens, t.cache_write_tokens, t.reasoning_tokens);
+    let total = store.usage_groups(org, "2026-11", None).await.unwrap();
+    assert_eq!(parts(&total[0].totals), (160, 50, 60), "failed completions are not in totals");
+    let by_provider = store.usage_groups(org, "2026-11", Some(UsageGroupBy::Provider)).await.unwrap();
+    let by_provider: Vec<_> = by_provider.iter().map(|g| (g.key.clone().unwrap(), parts(&g.totals))).collect();
+    assert_eq!(by_provider, [("anthropic".into(), (40, 50, 0)), ("openai".to_owned(), (120, 0, 60))]);
+    // The platform allowance counts the totals only (the parts are within them).
+    assert_eq!(store.platform_tokens_used(org, "2026-11").await.unwrap(), 0);
+
+    let dump = store.dump().await.unwrap();
+    let row = dump.usage.iter().find(|u| u.provider == "anthropic").unwrap();
+    assert_eq!((row.counts.cache_read_tokens, row.counts.cache_write_tokens, row.counts.reasoning_tokens), (40, 50, 0));
+    let (copy, _dir) = super::empty_like(&store).await;
+    copy.load(dump.clone(), false).await.unwrap();
+    assert_eq!(copy.dump().await.unwrap(), dump, "the copy holds the parts too");
+    assert_eq!(copy.usage_groups(org, "2026-11", None).await.unwrap(), total);
 }
 
 async fn the_audit_log_reads_newest_first_within_its_organization(store: Store) {

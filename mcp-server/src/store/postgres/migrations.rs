@@ -276,6 +276,13 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (provider_key_id, kind, object_id)
     );
     "#,
+    // 10 (SQLite's 14): the parts of a completion's tokens the provider reports: prompt tokens
+    // read from and written to its cache, output tokens spent reasoning.
+    r#"
+    ALTER TABLE usage_rollups ADD COLUMN cache_read_tokens BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE usage_rollups ADD COLUMN cache_write_tokens BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE usage_rollups ADD COLUMN reasoning_tokens BIGINT NOT NULL DEFAULT 0;
+    "#,
     // 11 (SQLite's 15): when a member first signed in to the web (`Core::new_sign_in_link_for`).
     r#"
     ALTER TABLE members ADD COLUMN first_signed_in_at TEXT;

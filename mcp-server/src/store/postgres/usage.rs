@@ -35,12 +35,16 @@ impl Postgres {
         let stmt = tx
             .prepare_cached(
                 "INSERT INTO usage_rollups (org_id, month, day, project_id, api_key_id, provider, model, key_source,
-                   status, requests, input_tokens, output_tokens, latency_ms_total, latency_ms_max)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+                   status, requests, input_tokens, output_tokens, latency_ms_total, latency_ms_max,
+                   cache_read_tokens, cache_write_tokens, reasoning_tokens)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
                  ON CONFLICT (org_id, month, day, project_id, api_key_id, provider, model, key_source, status) DO UPDATE SET
                    requests = usage_rollups.requests + excluded.requests,
                    input_tokens = usage_rollups.input_tokens + excluded.input_tokens,
                    output_tokens = usage_rollups.output_tokens + excluded.output_tokens,
+                   cache_read_tokens = usage_rollups.cache_read_tokens + excluded.cache_read_tokens,
+                   cache_write_tokens = usage_rollups.cache_write_tokens + excluded.cache_write_tokens,
+                   reasoning_tokens = usage_rollups.reasoning_tokens + excluded.reasoning_tokens,
                    latency_ms_total = usage_rollups.latency_ms_total + excluded.latency_ms_total,
                    latency_ms_max = greatest(usage_rollups.latency_ms_max, excluded.latency_ms_max)",
             )
@@ -63,6 +67,9 @@ impl Postgres {
                     &(n.output_tokens as i64),
                     &(n.latency_ms_total as i64),
                     &(n.latency_ms_max as i64),
+                    &(n.cache_read_tokens as i64),
+                    &(n.cache_write_tokens as i64),
+                    &(n.reasoning_tokens as i64),
                 ],
             )
             .await?;
@@ -171,11 +178,18 @@ impl Postgres {
         let group = if by.is_some() { "GROUP BY 1 ORDER BY 1 NULLS FIRST" } else { "" };
         let sql = format!(
             "SELECT {key}, coalesce(sum(requests), 0)::bigint, coalesce(sum(input_tokens), 0)::bigint,
-                    coalesce(sum(output_tokens), 0)::bigint
+                    coalesce(sum(output_tokens), 0)::bigint, coalesce(sum(cache_read_tokens), 0)::bigint,
+                    coalesce(sum(cache_write_tokens), 0)::bigint, coalesce(sum(reasoning_tokens), 0)::bigint
              FROM usage_rollups WHERE org_id = $1 AND month = $2 AND status = 'ok' {group}"
         );
         let c = self.client().await?;
         let rows = c.query(&sql, &[&org_id, &month]).await?;
-        Ok(rows.iter().map(|r| UsageGroup { key: r.get(0), totals: totals(r.get(1), r.get(2), r.get(3)) }).collect())
+        Ok(rows
+            .iter()
+            .map(|r| UsageGroup {
+                key: r.get(0),
+                totals: totals([r.get(1), r.get(2), r.get(3), r.get(4), r.get(5), r.get(6)]),
+            })
+            .collect())
     }
 }

@@ -82,7 +82,8 @@ fn read_all(c: &Connection) -> StoreResult<VaultDump> {
         .collect::<Result<Vec<_>, _>>()?;
     let mut usage = c.prepare(
         "SELECT org_id, month, day, project_id, api_key_id, provider, model, key_source, status,
-                requests, input_tokens, output_tokens, latency_ms_total, latency_ms_max FROM usage_rollups",
+                requests, input_tokens, output_tokens, latency_ms_total, latency_ms_max,
+                cache_read_tokens, cache_write_tokens, reasoning_tokens FROM usage_rollups",
     )?;
     let usage = usage
         .query_map([], |r| {
@@ -102,6 +103,9 @@ fn read_all(c: &Connection) -> StoreResult<VaultDump> {
                     output_tokens: r.get::<_, i64>(11)? as u64,
                     latency_ms_total: r.get::<_, i64>(12)? as u64,
                     latency_ms_max: r.get::<_, i64>(13)? as u64,
+                    cache_read_tokens: r.get::<_, i64>(14)? as u64,
+                    cache_write_tokens: r.get::<_, i64>(15)? as u64,
+                    reasoning_tokens: r.get::<_, i64>(16)? as u64,
                 },
             })
         })?
@@ -150,8 +154,10 @@ fn write_all(c: &Connection, d: &VaultDump) -> StoreResult<()> {
     for u in &d.usage {
         c.execute(
             "INSERT INTO usage_rollups (org_id, month, day, project_id, api_key_id, provider, model, key_source, status,
-               requests, input_tokens, output_tokens, latency_ms_total, latency_ms_max)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+               requests, input_tokens, output_tokens, latency_ms_total, latency_ms_max,
+               cache_read_tokens, cache_write_tokens, reasoning_tokens)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,
+                     ?15, ?16, ?17)",
             params![
                 u.org_id,
                 u.month,
@@ -166,7 +172,10 @@ fn write_all(c: &Connection, d: &VaultDump) -> StoreResult<()> {
                 u.counts.input_tokens as i64,
                 u.counts.output_tokens as i64,
                 u.counts.latency_ms_total as i64,
-                u.counts.latency_ms_max as i64
+                u.counts.latency_ms_max as i64,
+                u.counts.cache_read_tokens as i64,
+                u.counts.cache_write_tokens as i64,
+                u.counts.reasoning_tokens as i64
             ],
         )?;
     }

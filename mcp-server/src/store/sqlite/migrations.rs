@@ -291,6 +291,13 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (provider_key_id, kind, object_id)
     );
     "#,
+    // 14: the parts of a completion's tokens the provider reports: prompt tokens read from and
+    // written to its cache, output tokens spent reasoning (rows written before count none).
+    r#"
+    ALTER TABLE usage_rollups ADD COLUMN cache_read_tokens INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE usage_rollups ADD COLUMN cache_write_tokens INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE usage_rollups ADD COLUMN reasoning_tokens INTEGER NOT NULL DEFAULT 0;
+    "#,
     // 15: when a member first signed in to the web. Sign-in links and sessions expire, so
     // nothing else says whether a member ever did; an admin may hand a new link only to one
     // who never has (`Core::new_sign_in_link_for`).

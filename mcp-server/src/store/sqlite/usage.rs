@@ -38,12 +38,16 @@ impl Sqlite {
             {
                 let mut stmt = c.prepare_cached(
                     "INSERT INTO usage_rollups (org_id, month, day, project_id, api_key_id, provider, model, key_source,
-                       status, requests, input_tokens, output_tokens, latency_ms_total, latency_ms_max)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+                       status, requests, input_tokens, output_tokens, latency_ms_total, latency_ms_max,
+                       cache_read_tokens, cache_write_tokens, reasoning_tokens)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
                      ON CONFLICT DO UPDATE SET
                        requests = requests + excluded.requests,
                        input_tokens = input_tokens + excluded.input_tokens,
                        output_tokens = output_tokens + excluded.output_tokens,
+                       cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
+                       cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens,
+                       reasoning_tokens = reasoning_tokens + excluded.reasoning_tokens,
                        latency_ms_total = latency_ms_total + excluded.latency_ms_total,
                        latency_ms_max = max(latency_ms_max, excluded.latency_ms_max)",
                 )?;
@@ -63,6 +67,9 @@ impl Sqlite {
                         n.output_tokens as i64,
                         n.latency_ms_total as i64,
                         n.latency_ms_max as i64,
+                        n.cache_read_tokens as i64,
+                        n.cache_write_tokens as i64,
+                        n.reasoning_tokens as i64,
                     ])?;
                 }
                 let mut release = c.prepare_cached("DELETE FROM allowance_reservations WHERE id = ?1")?;
@@ -173,13 +180,16 @@ impl Sqlite {
             let key = by.map_or("NULL", UsageGroupBy::sql);
             let group = if by.is_some() { "GROUP BY 1 ORDER BY 1 NULLS FIRST" } else { "" };
             let sql = format!(
-                "SELECT {key}, ifnull(sum(requests), 0), ifnull(sum(input_tokens), 0), ifnull(sum(output_tokens), 0)
+                "SELECT {key}, ifnull(sum(requests), 0), ifnull(sum(input_tokens), 0), ifnull(sum(output_tokens), 0),
+                        ifnull(sum(cache_read_tokens), 0), ifnull(sum(cache_write_tokens), 0),
+                        ifnull(sum(reasoning_tokens), 0)
                  FROM usage_rollups WHERE org_id = ?1 AND month = ?2 AND status = 'ok' {group}"
             );
             let mut stmt = c.prepare_cached(&sql)?;
             let rows = stmt
                 .query_map([org_id, month], |r| {
-                    Ok(UsageGroup { key: r.get(0)?, totals: totals(r.get(1)?, r.get(2)?, r.get(3)?) })
+                    let sums = [r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?];
+                    Ok(UsageGroup { key: r.get(0)?, totals: totals(sums) })
                 })?
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(rows)
