@@ -138,7 +138,7 @@ impl Core {
 
 /// The end-user id Converra gives OpenAI for a member who sent none: stable per member, and
 /// naming neither the member nor the organization.
-fn member_hash(caller: &Caller) -> String {
+pub(super) fn member_hash(caller: &Caller) -> String {
     let digest: [u8; 32] = Sha256::digest(format!("converra-member:{}:{}", caller.org_id, caller.member_id)).into();
     digest[..16].iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -9,9 +9,9 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use converra::{KeySourceInfo, Provider, Role};
-use futures_util::StreamExt;
 use futures_util::future::Either;
 use futures_util::stream::BoxStream;
+use futures_util::{FutureExt, StreamExt};
 
 use super::completions::Prepared;
 use super::vault::ResolvedKey;
@@ -73,6 +73,9 @@ impl Core {
             };
             meter.settle_metered(answer.usage, "ok");
             self.provider_answered(&p).await;
+            if let Some(id) = answer.stored_id {
+                self.record_relayed(caller, &p, id).await;
+            }
             return Ok(Relayed::Whole { body: answer.body, headers: answer.headers, key_source: p.key_source });
         }
         let streamed = match self.provider_forward_stream(provider, api, &secret, &headers, body).await {
@@ -85,35 +88,47 @@ impl Core {
         let key_source = p.key_source.clone();
         let relay_usage = out.relay_usage_only;
         let (core, p) = (self.clone(), Arc::new(p));
+        // Who a stored object is recorded for: only an API whose answers create one needs it.
+        let owner = (api == Api::Responses).then(|| Arc::new(caller.clone()));
         let events = streamed
             .frames
             .scan(meter, move |meter, frame| {
-                // The meter is updated here, synchronously; only a failure's key bookkeeping awaits.
-                let item = match frame {
-                    Ok(frame) => {
-                        meter.produced_bytes(frame.produced);
-                        if let Some(usage) = frame.usage {
-                            meter.settle_metered(Some(usage), "ok");
-                            if let Some(row) = &p.resolved.row
-                                && core.key_succeeded(row)
-                            {
-                                let (core, row) = (core.clone(), row.clone());
-                                tokio::spawn(async move { core.key_recovered(&row).await });
-                            }
-                        }
-                        Ok((!frame.usage_only || relay_usage).then_some(frame.bytes))
-                    }
+                // The meter is updated here, synchronously; only a failure's key bookkeeping and
+                // the record of a stored object await.
+                let frame = match frame {
+                    Ok(frame) => frame,
                     Err(failure) => {
                         meter.settle(None, failure.0.as_str());
-                        Err(failure)
+                        let (core, p) = (core.clone(), p.clone());
+                        return Either::Right(
+                            async move { Some(Err(core.provider_failed(&p, failure).await)) }.boxed(),
+                        );
                     }
                 };
-                match item {
-                    Ok(bytes) => Either::Left(std::future::ready(Some(Ok(bytes)))),
-                    Err(failure) => {
-                        let (core, p) = (core.clone(), p.clone());
-                        Either::Right(async move { Some(Err(core.provider_failed(&p, failure).await)) })
+                meter.produced_bytes(frame.produced);
+                if let Some(usage) = frame.usage {
+                    meter.settle_metered(Some(usage), "ok");
+                    if let Some(row) = &p.resolved.row
+                        && core.key_succeeded(row)
+                    {
+                        let (core, row) = (core.clone(), row.clone());
+                        tokio::spawn(async move { core.key_recovered(&row).await });
                     }
+                }
+                let bytes = (!frame.usage_only || relay_usage).then_some(frame.bytes);
+                match (frame.stored_id, &owner) {
+                    // Recorded before the event naming it reaches the client, who may name it next.
+                    (Some(id), Some(caller)) => {
+                        let (core, p, caller) = (core.clone(), p.clone(), caller.clone());
+                        Either::Right(
+                            async move {
+                                core.record_relayed(&caller, &p, id).await;
+                                Some(Ok(bytes))
+                            }
+                            .boxed(),
+                        )
+                    }
+                    _ => Either::Left(std::future::ready(Some(Ok(bytes)))),
                 }
             })
             .filter_map(|item: Result<Option<Bytes>>| std::future::ready(item.transpose()))

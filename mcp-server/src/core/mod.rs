@@ -14,6 +14,7 @@ mod messages;
 mod models;
 mod observed;
 mod operations;
+mod responses;
 pub mod settings;
 pub mod usage;
 pub mod vault;
@@ -26,6 +27,7 @@ pub use forwarding::Relayed;
 pub use messages::{AnthropicHeaders, TokenCount};
 pub use error::{AuthError, Error, InternalError, RateLimitInfo, Result};
 pub use operations::BackupSummary;
+pub use responses::ResponsesEndpoint;
 
 use converra::HealthStatus;
 

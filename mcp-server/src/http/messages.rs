@@ -4,25 +4,22 @@
 //! when asked with `anthropic-version` (`openai_compat.rs` routes it here). The Converra key
 //! comes as `x-api-key` or `Authorization: Bearer`. A body is checked at its top level
 //! (`MessagesView`) and handed to the core, which forwards it; the answer goes back as the
-//! provider sent it (a stream event by event, with SSE comments while the provider is silent) with its `request-id`, `retry-after` and `anthropic-ratelimit-*` headers. Errors take
+//! provider sent it (`relay.rs`: a stream event by event, with SSE comments while the provider
+//! is silent) with its `request-id`, `retry-after` and `anthropic-ratelimit-*` headers. Errors take
 //! Anthropic's shape with Converra's code beside the message, and `x-should-retry: false` on
 //! every refusal a retry cannot change. Any other `/v1` path answers 404 in the shape of the API
 //! the request speaks (Anthropic's when it carries `anthropic-version`, else OpenAI's).
 
-use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::http::header::AUTHORIZATION;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use converra::ErrorCode;
-use futures_util::StreamExt;
-use futures_util::stream::BoxStream;
 
-use super::openai_compat::{OpenAiApiError, project_of, say_key_source};
+use super::openai_compat::{OpenAiApiError, project_of};
 use crate::anthropic_wire::{ErrorEnvelope, MessagesView, ModelInfo, ModelPage, TokenCount as Count};
 use crate::core::{AnthropicHeaders, Caller, Core, Error, Relayed, TokenCount};
 use crate::edge::auth;
@@ -79,9 +76,6 @@ impl IntoResponse for AnthropicApiError {
         response
     }
 }
-
-/// How long a stream may stay silent before a keep-alive comment goes to the client.
-const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 const SHOULD_RETRY: HeaderName = HeaderName::from_static("x-should-retry");
 const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
@@ -160,43 +154,10 @@ pub async fn count_tokens(
 
 const ESTIMATE: HeaderName = HeaderName::from_static("x-converra-estimate");
 
-/// A forwarded answer as the provider sent it, with its relayable headers and which key paid.
+/// A forwarded answer as the provider sent it, with its relayable headers and which key paid
+/// (`relay.rs`, shared by every forwarded API), a failing stream ending in Anthropic's event.
 fn render(relayed: Relayed) -> Response {
-    match relayed {
-        Relayed::Whole { body, headers, key_source } => {
-            let mut response = body.into_response();
-            let out = response.headers_mut();
-            out.extend(headers);
-            out.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-            say_key_source(out, key_source);
-            response
-        }
-        Relayed::Stream { events, headers, key_source } => {
-            let events = keep_alive(events.map(|item| item.unwrap_or_else(|e| error_event(&e))).boxed());
-            let mut response = axum::body::Body::from_stream(events.map(Ok::<_, Infallible>)).into_response();
-            let out = response.headers_mut();
-            out.extend(headers);
-            out.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
-            out.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-            say_key_source(out, key_source);
-            response
-        }
-    }
-}
-
-/// `events`, with an SSE comment whenever the provider stays silent for [`KEEP_ALIVE`] (a
-/// client or proxy in between would otherwise take a long silent reasoning for a dead line).
-/// Dropping it (the client went away) drops the provider's stream, which cancels the call.
-fn keep_alive(events: BoxStream<'static, Bytes>) -> BoxStream<'static, Bytes> {
-    futures_util::stream::unfold(Some(events), |events| async move {
-        let mut events = events?;
-        match tokio::time::timeout(KEEP_ALIVE, events.next()).await {
-            Ok(Some(bytes)) => Some((bytes, Some(events))),
-            Ok(None) => None,
-            Err(_) => Some((Bytes::from_static(b": keep-alive\n\n"), Some(events))),
-        }
-    })
-    .boxed()
+    super::relay::render(relayed, error_event)
 }
 
 /// A failure after the stream began, as Anthropic ends a stream that fails: an `error` event.

@@ -5,7 +5,9 @@ mod completions;
 pub mod extract;
 mod messages;
 mod openai_compat;
+mod relay;
 mod resources;
+mod responses;
 
 use std::sync::Arc;
 

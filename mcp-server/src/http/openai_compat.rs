@@ -34,7 +34,7 @@ impl From<Error> for OpenAiApiError {
     }
 }
 
-fn openai_error(e: &Error) -> OpenAiError {
+pub(super) fn openai_error(e: &Error) -> OpenAiError {
     let body = e.body().error;
     let kind = match body.code {
         ErrorCode::RateLimited => "rate_limit_error",
@@ -103,7 +103,7 @@ fn finish_name(reason: FinishReason) -> String {
 }
 
 /// A request body read within the `/v1` limit; over it, OpenAI's error shape with 413.
-pub struct Body(axum::body::Bytes);
+pub struct Body(pub axum::body::Bytes);
 
 impl<S: Send + Sync> axum::extract::FromRequest<S> for Body {
     type Rejection = OpenAiApiError;
@@ -319,8 +319,10 @@ async fn openai_models(core: Arc<Core>, caller: Caller) -> Result<axum::Json<Mod
 /// The `/v1` routes, with their own body limit (the 413 says which).
 pub fn routes(core: Arc<Core>, body_limit: usize) -> axum::Router<Arc<Core>> {
     axum::Router::new()
-        .route("/v1/chat/completions", axum::routing::post(chat_completions))
+        // Another method (`GET`: the provider's stored-completion list) is a 404, never a relay.
+        .route("/v1/chat/completions", axum::routing::post(chat_completions).fallback(super::messages::not_found))
         .route("/v1/models", axum::routing::get(models))
+        .merge(super::responses::routes())
         .route_layer(axum::extract::DefaultBodyLimit::max(body_limit))
         .route_layer(axum::Extension(crate::edge::BodyLimit(body_limit)))
         .route_layer(auth::RequireApiKey::layer(core, OpenAiGate))

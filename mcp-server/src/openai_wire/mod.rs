@@ -2,13 +2,16 @@
 //! requests (REST, MCP), and what the OpenAI-compatible face (`/v1/chat/completions`) answers
 //! when it translates. A `/v1` request is never parsed into these: it is read as a top-level
 //! view and forwarded as written (`view.rs`), or translated field by field, refusing by name
-//! what is not carried (`translate.rs`).
+//! what is not carried (`translate.rs`). The Responses API and embeddings are read the same way
+//! (`responses.rs`, with what Converra reads of a Responses answer).
 
+pub mod responses;
 mod translate;
 mod view;
 
 use serde::{Deserialize, Serialize};
 
+pub use responses::{EmbeddingsView, ResponsesView};
 pub use translate::{ADVISORY, Translated};
 pub use view::{ChatView, PromptSize, json_string, json_text};
 pub(crate) use view::{Members, object_with, splice, top_level, value_of};

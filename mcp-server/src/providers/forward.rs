@@ -17,7 +17,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::chat::ProviderFailure;
-use super::{errors, secret_header, sse};
+use super::{errors, responses, secret_header, sse};
 use crate::anthropic_wire::{self, MessagesUsage};
 use crate::openai_wire::FullUsage;
 
@@ -30,6 +30,12 @@ pub enum Api {
     Messages,
     /// Anthropic's `POST /v1/messages/count_tokens` (`x-api-key`; no usage).
     CountTokens,
+    /// OpenAI's `POST /responses` (Bearer key; see `responses.rs`).
+    Responses,
+    /// OpenAI's `POST /responses/compact` (Bearer key; a whole answer with its usage).
+    ResponsesCompact,
+    /// OpenAI's `POST /embeddings` (Bearer key; usage as Chat Completions reports it).
+    Embeddings,
 }
 
 /// A forwarded answer's usage in the provider's own figures, whatever its wire.
@@ -76,6 +82,9 @@ pub struct Forwarded {
     pub body: Bytes,
     pub usage: Option<Metered>,
     pub headers: HeaderMap,
+    /// The id of an object the answer created and the provider stores (a stored response),
+    /// which only the member it was relayed for may name again.
+    pub stored_id: Option<String>,
 }
 
 /// A stream's events, and the headers of its answer a client may see.
@@ -97,6 +106,9 @@ pub struct Frame {
     /// Bytes of generated text (content, reasoning, refusal; tool calls as their JSON), for an
     /// estimate should the usage never arrive.
     pub produced: u64,
+    /// The id of an object the stream created and the provider stores (`response.created`'s
+    /// response, unless `store` was false).
+    pub stored_id: Option<String>,
 }
 
 pub type FrameStream = BoxStream<'static, Result<Frame, ProviderFailure>>;
@@ -113,7 +125,9 @@ fn request(
 ) -> reqwest::RequestBuilder {
     let mut request = client.post(url).header(CONTENT_TYPE, "application/json");
     request = match api {
-        Api::ChatCompletions => request.header(AUTHORIZATION, secret_header("Bearer ", key)),
+        Api::ChatCompletions | Api::Responses | Api::ResponsesCompact | Api::Embeddings => {
+            request.header(AUTHORIZATION, secret_header("Bearer ", key))
+        }
         Api::Messages | Api::CountTokens => request.header("x-api-key", secret_header("", key)),
     };
     for (name, value) in headers {
@@ -129,7 +143,9 @@ fn relayable(api: Api, from: &HeaderMap) -> HeaderMap {
         Api::Messages | Api::CountTokens => {
             name == "request-id" || name == "retry-after" || name.starts_with("anthropic-ratelimit-")
         }
-        Api::ChatCompletions => name == "x-request-id" || name == "retry-after" || name.starts_with("x-ratelimit-"),
+        Api::ChatCompletions | Api::Responses | Api::ResponsesCompact | Api::Embeddings => {
+            name == "x-request-id" || name == "retry-after" || name.starts_with("x-ratelimit-")
+        }
     };
     from.iter().filter(|(name, _)| allowed(name.as_str())).map(|(n, v)| (n.clone(), v.clone())).collect()
 }
@@ -143,7 +159,10 @@ struct UsageOnly {
 /// The usage of a whole answer, read as its API reports it.
 fn whole_usage(api: Api, body: &[u8]) -> Option<Metered> {
     match api {
-        Api::ChatCompletions => serde_json::from_slice::<UsageOnly>(body).ok().and_then(|u| u.usage).map(Metered::from),
+        Api::ChatCompletions | Api::Embeddings => {
+            serde_json::from_slice::<UsageOnly>(body).ok().and_then(|u| u.usage).map(Metered::from)
+        }
+        Api::Responses | Api::ResponsesCompact => responses::whole(body).0,
         Api::Messages => {
             serde_json::from_slice::<anthropic_wire::UsageOnly>(body).ok().and_then(|u| u.usage).map(Metered::from)
         }
@@ -167,7 +186,8 @@ pub async fn whole(
     // The body goes back as it is, whether or not its usage can be read.
     let usage = whole_usage(api, &body);
     // Only a created response is kept by the provider under an id (a compaction is not).
-    Ok(Forwarded { body, usage, headers })
+    let stored_id = if api == Api::Responses { responses::whole(&body).1 } else { None };
+    Ok(Forwarded { body, usage, headers, stored_id })
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -216,9 +236,10 @@ struct Reader {
 impl Reader {
     fn read(&mut self, bytes: Bytes) -> Frame {
         match self.api {
-            Api::ChatCompletions | Api::CountTokens => read_frame(bytes),
+            Api::ChatCompletions | Api::CountTokens | Api::Embeddings => read_frame(bytes),
+            Api::Responses | Api::ResponsesCompact => responses::read(bytes, event_data),
             Api::Messages => {
-                let mut frame = Frame { bytes, usage: None, usage_only: false, produced: 0 };
+                let mut frame = Frame { bytes, usage: None, usage_only: false, produced: 0, stored_id: None };
                 let Some(data) = event_data(&frame.bytes) else { return frame };
                 let read = anthropic_wire::read_event(&data);
                 frame.produced = read.produced;
@@ -295,7 +316,7 @@ struct DeltaView<'a> {
 
 /// Reads what Converra needs from one event; an event it cannot read is relayed all the same.
 fn read_frame(bytes: Bytes) -> Frame {
-    let mut frame = Frame { bytes, usage: None, usage_only: false, produced: 0 };
+    let mut frame = Frame { bytes, usage: None, usage_only: false, produced: 0, stored_id: None };
     let Some(data) = event_data(&frame.bytes) else { return frame };
     if data == "[DONE]" {
         return frame;

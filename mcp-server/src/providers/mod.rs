@@ -8,6 +8,7 @@ mod errors;
 mod forward;
 mod gemini;
 mod openai;
+mod responses;
 mod sse;
 
 use std::collections::HashMap;
@@ -57,6 +58,9 @@ pub struct Timeouts {
     /// A non-streamed answer, whole (reasoning models think for minutes before answering).
     pub response: Duration,
 }
+
+/// The shortest idle limit of a Responses stream (DESIGN: at least 600 s, for silent reasoning).
+pub const RESPONSES_IDLE: Duration = Duration::from_secs(600);
 
 impl Default for Timeouts {
     fn default() -> Self {
@@ -152,6 +156,15 @@ impl Providers {
                 if let Ok(url) = reqwest::Url::parse(&format!("{base}{path}{tail}")) {
                     forward_urls.insert((*p, api), url);
                 }
+            }
+        }
+        // OpenAI's other APIs carried whole, under its base URL (which holds `/v1`).
+        let openai = &base_urls[&Provider::Openai];
+        for (api, tail) in
+            [(Api::Responses, "/responses"), (Api::ResponsesCompact, "/responses/compact"), (Api::Embeddings, "/embeddings")]
+        {
+            if let Ok(url) = reqwest::Url::parse(&format!("{openai}{tail}")) {
+                forward_urls.insert((Provider::Openai, api), url);
             }
         }
         Self {
@@ -311,7 +324,8 @@ impl Providers {
         headers: &[(HeaderName, HeaderValue)],
         body: Vec<u8>,
     ) -> Result<Streamed, ProviderFailure> {
-        let idle = self.timeouts.idle;
+        // A reasoning model on the Responses API may think in silence for minutes.
+        let idle = if api == Api::Responses { self.timeouts.idle.max(RESPONSES_IDLE) } else { self.timeouts.idle };
         let start = async {
             let url = self.forward_url(provider, api)?;
             forward::stream(&self.client, provider, api, url, key, headers, body, idle).await

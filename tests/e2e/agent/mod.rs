@@ -1,16 +1,17 @@
 //! Agent traffic (DESIGN "Agent traffic"): the providers' own APIs carried whole under `/v1`.
 //! `chat.rs`: `/v1/chat/completions` forwarded to OpenAI byte for byte (whole and streamed),
 //! translated to Anthropic with every field it cannot carry refused by name, the `/v1` body
-//! limit, and the platform allowance on forwarded calls. `messages.rs` and `messages_errors.rs`:
-//! `/v1/messages` and `count_tokens` forwarded to Anthropic and DeepSeek, the models list in
-//! Anthropic's shape, and refusals in Anthropic's error shape; `claude_code.rs`: the real Claude
-//! Code's tool loop through `/v1/messages`.
+//! limit, and the platform allowance on forwarded calls. `responses.rs`: `/v1/responses`,
+//! `/v1/responses/compact` and `/v1/embeddings` forwarded to OpenAI, tenant isolation of stored
+//! responses, `GET /v1/models/{id}` and the 404 of every other `/v1` path. `messages.rs` and
+//! `messages_errors.rs`: `/v1/messages` and `count_tokens` forwarded to Anthropic and DeepSeek,
+//! the models list in Anthropic's shape, and refusals in Anthropic's error shape.
 
 mod chat;
-mod claude_code;
 mod limits;
 mod messages;
 mod messages_errors;
+mod responses;
 
 use converra::Provider;
 use converra_test_kit::TestApp;
