@@ -3,11 +3,15 @@
 //! translated to Anthropic with every field it cannot carry refused by name, the `/v1` body
 //! limit, and the platform allowance on forwarded calls. `responses.rs`: `/v1/responses`,
 //! `/v1/responses/compact` and `/v1/embeddings` forwarded to OpenAI, tenant isolation of stored
-//! responses, `GET /v1/models/{id}` and the 404 of every other `/v1` path. `messages.rs` and
+//! responses, `GET /v1/models/{id}` and the 404 of every other `/v1` path; `codex.rs`: the real
+//! Codex CLI running a shell-tool turn through `/v1/responses`. `messages.rs` and
 //! `messages_errors.rs`: `/v1/messages` and `count_tokens` forwarded to Anthropic and DeepSeek,
-//! the models list in Anthropic's shape, and refusals in Anthropic's error shape.
+//! the models list in Anthropic's shape, and refusals in Anthropic's error shape; `claude_code.rs`:
+//! the real Claude Code's tool loop through `/v1/messages`.
 
 mod chat;
+mod claude_code;
+mod codex;
 mod limits;
 mod messages;
 mod messages_errors;
