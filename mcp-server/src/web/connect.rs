@@ -17,8 +17,9 @@ use super::flash;
 use super::guard::{Signed, SignedForm};
 use super::integrations::{self, label};
 use super::layout::{self, Notice, csrf_field, when};
-use crate::core::Core;
+use super::members;
 use crate::core::vault::ConnectRequest;
+use crate::core::{Core, Error};
 
 fn page_for(signed: &Signed, token: &str, req: &ConnectRequest, notice: &Option<Notice>) -> maud::Markup {
     let scope = match (&req.project_name, &req.project_id) {
@@ -47,8 +48,25 @@ fn page_for(signed: &Signed, token: &str, req: &ConnectRequest, notice: &Option<
 }
 
 pub async fn page(State(core): State<Arc<Core>>, Path(token): Path<String>, signed: Signed) -> WebResult<Response> {
-    let req = core.connect_request(&signed.caller, &token).await?;
-    Ok(page_for(&signed, &token, &req, &None).into_response())
+    match core.connect_request(&signed.caller, &token).await {
+        Ok(req) => Ok(page_for(&signed, &token, &req, &None).into_response()),
+        // A plain member of the organization: the link is for one of its admins or owners.
+        Err(e @ Error::Forbidden(_)) => {
+            let (status, text) = explain(&e);
+            let managers = core.workspace_managers(&signed.caller).await?;
+            let body = html! {
+                (layout::notice(&Notice::error(text)))
+                section.card {
+                    h2 { "Pass this link to an admin" }
+                    p { "This link asks for a provider key, which only an admin or owner of " strong { (signed.caller.org_name) }
+                        " can store. Send it to one of them; it works once, within 10 minutes of being made." }
+                }
+                (members::managers_list(&managers))
+            };
+            Ok((status, layout::page("Connect a provider key", "", &signed.caller, &signed.csrf, body)).into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 #[derive(Deserialize)]

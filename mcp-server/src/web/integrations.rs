@@ -17,7 +17,7 @@ use super::flash::Flash;
 use super::guard::Signed;
 use super::layout::{self, Notice, csrf_field, when};
 use crate::core::Core;
-use crate::core::vault::{known_to_work, works};
+use crate::core::vault::{flagged_by_test, known_to_work, was_active_before, works};
 
 pub const PATH: &str = "/settings/integrations";
 pub const MEMBERS_SENTENCE: &str = "AI provider keys are managed by workspace admins";
@@ -133,7 +133,10 @@ pub fn add_form(
     }
 }
 
-fn key_actions(csrf: &str, key: &ProviderKey) -> Markup {
+/// A key's actions, one style per kind: *Test*, *Replace*, *Roll back* / *Make active* change
+/// nothing irreversibly (outlined), *Remove* does (red). *Roll back* only for the key the active
+/// one replaced; any other inactive key is *Make active*.
+fn key_actions(csrf: &str, key: &ProviderKey, rolls_back: bool) -> Markup {
     let base = format!("{PATH}/keys/{}", key.id);
     html! {
         div.actions {
@@ -141,13 +144,14 @@ fn key_actions(csrf: &str, key: &ProviderKey) -> Markup {
                 (csrf_field(csrf)) button.secondary type="submit" { "Test" }
             }
             @if key.active {
-                a href=(format!("{base}/replace")) { "Replace" }
+                a.button.secondary href=(format!("{base}/replace")) { "Replace" }
             } @else {
                 form.inline method="post" action=(format!("{base}/activate")) {
-                    (csrf_field(csrf)) button.secondary type="submit" { "Roll back" }
+                    (csrf_field(csrf))
+                    button.secondary type="submit" { @if rolls_back { "Roll back" } @else { "Make active" } }
                 }
             }
-            a href=(format!("{base}/remove")) { "Remove" }
+            a.button.danger href=(format!("{base}/remove")) { "Remove" }
         }
     }
 }
@@ -158,6 +162,10 @@ fn health_cell(key: &ProviderKey) -> Markup {
     let Some(h) = &key.health else { return html! {} };
     html! {
         @match h.status {
+            // A flag a manual test raised is shown as the last test, not as traffic.
+            HealthStatus::InvalidKey | HealthStatus::QuotaExceeded if flagged_by_test(key) => {
+                span.muted { "No failed completions" }
+            }
             HealthStatus::InvalidKey | HealthStatus::QuotaExceeded => {
                 span.badge.bad { (h.last_error.map_or("Failing", |e| e.message())) }
                 " ×" (h.consecutive_failures)
@@ -171,7 +179,7 @@ fn health_cell(key: &ProviderKey) -> Markup {
     }
 }
 
-fn key_row(csrf: &str, key: &ProviderKey, admin: bool, projects: &HashMap<String, String>) -> Markup {
+fn key_row(csrf: &str, key: &ProviderKey, admin: bool, rolls_back: bool, projects: &HashMap<String, String>) -> Markup {
     html! {
         tr id=(format!("key-{}", key.id)) {
             td { (key.name.as_deref().unwrap_or("—")) br; span.muted { (scope_text(key, projects)) " · " (key.environment.as_str()) } }
@@ -188,7 +196,7 @@ fn key_row(csrf: &str, key: &ProviderKey, admin: bool, projects: &HashMap<String
                 }
             }
             td { (health_cell(key)) }
-            @if admin { td { (key_actions(csrf, key)) } }
+            @if admin { td { (key_actions(csrf, key, rolls_back)) } }
         }
     }
 }
@@ -210,7 +218,10 @@ fn header_badges(provider: Provider, keys: &[&ProviderKey], usual: Environment) 
         }
         @if keys.is_empty() {
             span.badge { "Not configured" }
-        } @else if !active.contains(&usual) {
+        } @else {
+            span.muted.count { (keys.len()) @if keys.len() == 1 { " key" } @else { " keys" } }
+        }
+        @if !keys.is_empty() && !active.contains(&usual) {
             span.badge.bad title=(format!("Your API keys are {}: they find no {} {} key", usual.as_str(), usual.as_str(), label(provider))) {
                 "No " (usual.as_str()) " key"
             }
@@ -274,7 +285,7 @@ fn provider_section(
             @if !keys.is_empty() {
                 table.stacked {
                     thead { tr { th { "Key" } th { "Preview" } th { "State" } th { "Last test" } th { "In traffic" } @if admin { th { "Actions" } } } }
-                    tbody { @for k in keys { (key_row(&signed.csrf, k, admin, names)) } }
+                    tbody { @for k in keys { (key_row(&signed.csrf, k, admin, was_active_before(k, keys), names)) } }
                 }
             }
             @if admin {
@@ -303,7 +314,13 @@ pub async fn render(
         (layout::notice(&notice))
         @if signed.caller.require_admin().is_err() { p.notice.ok { (MEMBERS_SENTENCE) "." } }
         @for provider in Provider::ALL {
-            @let mine: Vec<&ProviderKey> = keys.iter().filter(|k| k.provider == provider).collect();
+            // The active keys first (a stable sort: the others keep their order): what serves is
+            // what one looks for.
+            @let mine: Vec<&ProviderKey> = {
+                let mut mine: Vec<&ProviderKey> = keys.iter().filter(|k| k.provider == provider).collect();
+                mine.sort_by_key(|k| !k.active);
+                mine
+            };
             (provider_section(signed, provider, &mine, &projects, &names, refill, usual))
         }
     };

@@ -20,6 +20,7 @@ use super::flash::{self, Flash};
 use super::guard::{Signed, SignedForm};
 use super::layout::{self, Notice, csrf_field, nothing, when};
 use super::settings::Empty;
+use crate::core::access::{LAST_OWNER, is_last_owner};
 use crate::core::{Core, Error};
 
 pub const PATH: &str = "/settings/members";
@@ -44,7 +45,12 @@ fn role_select(id: &str, label: &str, roles: &[Role], current: Role) -> Markup {
 
 async fn members_page(core: &Core, signed: &Signed, shown: Markup, notice: &Option<Notice>) -> WebResult<Markup> {
     if signed.caller.require_admin().is_err() {
-        let body = html! { (layout::notice(notice)) p.muted { (MEMBERS_SENTENCE) } };
+        let managers = core.workspace_managers(&signed.caller).await?;
+        let body = html! {
+            (layout::notice(notice))
+            p.muted { (MEMBERS_SENTENCE) }
+            (managers_list(&managers))
+        };
         return Ok(layout::page("Members", PATH, &signed.caller, &signed.csrf, body));
     }
     let members = core.list_members(&signed.caller).await?;
@@ -65,21 +71,39 @@ async fn members_page(core: &Core, signed: &Signed, shown: Markup, notice: &Opti
         }
         table.stacked {
             thead { tr { th { "Member" } th { "Role" } th.wide { "Added" } th { "" } } }
-            tbody { @for m in &members { (member_row(signed, &roles, m)) } }
+            tbody { @for m in &members { (member_row(signed, &roles, &members, m)) } }
         }
     };
     Ok(layout::page("Members", PATH, &signed.caller, &signed.csrf, body))
 }
 
-/// One member: the role, changeable where the caller may grant it, and *Remove*.
-fn member_row(signed: &Signed, roles: &[Role], m: &Member) -> Markup {
+/// Who the admins and owners are, for a member who needs one of them.
+pub fn managers_list(managers: &[Member]) -> Markup {
+    html! {
+        section.card #managers {
+            h2 { "Admins and owners" }
+            ul { @for m in managers { li { (m.email) " " span.muted { "(" (m.role.as_str()) ")" } } } }
+        }
+    }
+}
+
+/// One member: the role, changeable where the caller may grant it, and *Remove*; for the last
+/// owner both shown disabled, with the reason.
+fn member_row(signed: &Signed, roles: &[Role], members: &[Member], m: &Member) -> Markup {
     let manageable = roles.contains(&m.role);
     let select_id = format!("role-{}", m.id);
+    let last_owner = is_last_owner(members, m);
     html! {
         tr {
             td { (m.email) @if m.id == signed.caller.member_id { br; span.muted { "you" } } }
             td {
-                @if manageable {
+                @if manageable && last_owner {
+                    select id=(select_id) aria-label=(format!("Role of {}", m.email)) disabled aria-describedby=(format!("last-owner-{}", m.id)) {
+                        option selected { (m.role.as_str()) }
+                    }
+                    " "
+                    button.secondary type="button" disabled { "Change role" }
+                } @else if manageable {
                     form.inline method="post" action=(format!("{PATH}/{}/role", m.id)) {
                         (csrf_field(&signed.csrf))
                         (role_select(&select_id, &format!("Role of {}", m.email), roles, m.role))
@@ -98,7 +122,12 @@ fn member_row(signed: &Signed, roles: &[Role], m: &Member) -> Markup {
                     }
                     " "
                 }
-                @if manageable { a.danger href=(format!("{PATH}/{}/remove", m.id)) { "Remove" } }
+                @if manageable && last_owner {
+                    button.danger type="button" disabled { "Remove" }
+                    p.muted id=(format!("last-owner-{}", m.id)) { (LAST_OWNER) "." }
+                } @else if manageable {
+                    a.button.danger href=(format!("{PATH}/{}/remove", m.id)) { "Remove" }
+                }
             }
         }
     }

@@ -79,16 +79,16 @@ async fn projects_page(
                                         br;
                                         @match (&r.source, &r.key_id) {
                                             (KeySource::Project, Some(id)) => {
-                                                a href=(format!("/settings/integrations/keys/{id}/replace")) { "Replace" }
+                                                a.button.secondary href=(format!("/settings/integrations/keys/{id}/replace")) { "Replace" }
                                             }
                                             _ => {
-                                                a href=(format!("{PATH}/{}/keys/{}", p.id, provider.as_str())) { "Add own key" }
+                                                a.button.secondary href=(format!("{PATH}/{}/keys/{}", p.id, provider.as_str())) { "Add own key" }
                                             }
                                         }
                                     }
                                 }
                             }
-                            @if admin { td { a.danger href=(format!("{PATH}/{}/delete", p.id)) { "Delete" } } }
+                            @if admin { td { a.button.danger href=(format!("{PATH}/{}/delete", p.id)) { "Delete" } } }
                         }
                     }
                 }

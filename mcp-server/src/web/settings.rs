@@ -149,7 +149,7 @@ async fn api_keys_page(core: &Core, signed: &Signed, created: Markup, notice: &O
                     td { (k.name) br; span.muted { (k.environment.as_str()) } }
                     td.masked { (k.prefix) "…" (k.last_four) }
                     td.wide { (k.last_used_at.as_deref().map(when).unwrap_or_else(|| "never".into())) }
-                    td { a.danger href=(format!("{API_KEYS}/{}/revoke", k.id)) { "Revoke" } }
+                    td { a.button.danger href=(format!("{API_KEYS}/{}/revoke", k.id)) { "Revoke" } }
                 }
             } }
         }

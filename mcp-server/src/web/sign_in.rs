@@ -46,19 +46,26 @@ fn with_csrf_cookie(
     (status, [(SET_COOKIE, cookie)], render(&csrf)).into_response()
 }
 
+/// The form that signs in with a Converra API key.
+fn api_key_form(csrf: &str) -> Markup {
+    html! {
+        form.stack method="post" action="/sign-in" {
+            (layout::csrf_field(csrf))
+            label { "Converra API key"
+                input type="password" name="api_key" autocomplete="off" required placeholder="sk_live_…";
+            }
+            button type="submit" { "Sign in" }
+        }
+    }
+}
+
 fn sign_in_page(csrf: &str, notice: &Option<Notice>) -> Markup {
     layout::bare(
         "Sign in",
         html! {
             h1 { "Sign in to Converra" }
             (layout::notice(notice))
-            form.stack method="post" action="/sign-in" {
-                (layout::csrf_field(csrf))
-                label { "Converra API key"
-                    input type="password" name="api_key" autocomplete="off" required placeholder="sk_live_…";
-                }
-                button type="submit" { "Sign in" }
-            }
+            (api_key_form(csrf))
             p.muted { "No key at hand? Your operator can print a one-time sign-in link with "
                 code { "converra admin login-link --org ORG --email EMAIL" } "." }
         },
@@ -101,27 +108,44 @@ pub async fn with_api_key(
     }
 }
 
-fn link_page(csrf: &str, token: &str, notice: &Option<Notice>) -> Markup {
+/// A link's page: who it signs in as (`holder`: organization and email), and the button; a
+/// link that no longer works gets the reason and a way to sign in with a key instead.
+fn link_page(csrf: &str, token: &str, holder: Option<&(String, String)>, notice: &Option<Notice>) -> Markup {
     layout::bare(
         "Sign in",
         html! {
             h1 { "Sign in to Converra" }
             (layout::notice(notice))
-            p { "This one-time link signs you in. It works once, within 10 minutes of being made." }
-            form.stack method="post" action=(format!("/sign-in/link/{token}")) {
-                (layout::csrf_field(csrf))
-                button type="submit" { "Sign in" }
+            @if let Some((org, email)) = holder {
+                p #signing-in-as { "You will be signed in as " strong { (email) } " in " strong { (org) } "." }
+                p { "This one-time link signs you in. It works once, within 10 minutes of being made." }
+                form.stack method="post" action=(format!("/sign-in/link/{token}")) {
+                    (layout::csrf_field(csrf))
+                    button type="submit" { "Sign in as " (email) }
+                }
+            } @else {
+                p { "Or sign in with a Converra API key:" }
+                (api_key_form(csrf))
             }
         },
     )
 }
 
 pub async fn link_page_get(
+    State(core): State<Arc<Core>>,
     axum::Extension(site): axum::Extension<Arc<Site>>,
     headers: HeaderMap,
     Path(token): Path<String>,
 ) -> Response {
-    with_csrf_cookie(&site, &headers, StatusCode::OK, |csrf| link_page(csrf, &token, &None))
+    match core.login_link_holder(&token).await {
+        Ok(holder) => {
+            with_csrf_cookie(&site, &headers, StatusCode::OK, |csrf| link_page(csrf, &token, Some(&holder), &None))
+        }
+        Err(e) => {
+            let (status, text) = explain(&e);
+            with_csrf_cookie(&site, &headers, status, |csrf| link_page(csrf, &token, None, &Notice::error(text)))
+        }
+    }
 }
 
 pub async fn with_link(
@@ -135,7 +159,10 @@ pub async fn with_link(
         Ok(session) => signed_in(&core, &site, &headers, session).await,
         Err(e) => {
             let (status, text) = explain(&e);
-            with_csrf_cookie(&site, &headers, status, |csrf| link_page(csrf, &token, &Notice::error(text)))
+            let holder = core.login_link_holder(&token).await.ok();
+            with_csrf_cookie(&site, &headers, status, |csrf| {
+                link_page(csrf, &token, holder.as_ref(), &Notice::error(text))
+            })
         }
     }
 }

@@ -5,6 +5,7 @@
 
 mod browser;
 mod connect;
+mod details;
 mod environments;
 mod forms;
 mod members;

@@ -64,7 +64,23 @@ fn may_grant(caller: &Caller, role: Role) -> Result<()> {
     Ok(())
 }
 
+/// Why the last owner's role picker and *Remove* are shown disabled.
+pub const LAST_OWNER: &str = "The last owner can be neither removed nor demoted: make another member owner first";
+
+/// Whether `member` is the last owner among `members` (the store refuses to remove or demote
+/// them; faces show why before anyone tries).
+pub fn is_last_owner(members: &[Member], member: &Member) -> bool {
+    member.role == Role::Owner && members.iter().filter(|m| m.role == Role::Owner).count() == 1
+}
+
 impl Core {
+    /// The organization's admins and owners, for any member: whom to ask for what only they
+    /// may do (a provider key, a connect link, a new member).
+    pub async fn workspace_managers(&self, caller: &Caller) -> Result<Vec<Member>> {
+        let all = self.store.members(&caller.org_id).await?;
+        Ok(all.into_iter().filter(|m| m.role != Role::Member).map(to_wire).collect())
+    }
+
     pub fn me(&self, caller: &Caller) -> Me {
         Me {
             organization: Organization { id: caller.org_id.clone(), name: caller.org_name.clone(), plan: caller.plan },

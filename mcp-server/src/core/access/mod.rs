@@ -11,6 +11,7 @@ pub mod sessions;
 pub mod token;
 
 pub use auth::{Bucket, Caller, LastUsed};
+pub use members::{LAST_OWNER, is_last_owner};
 pub(crate) use orgs::validate_name;
 pub use orgs::{Bootstrap, PlanLimits, plan_limits};
 pub use rate_limit::RateLimits;

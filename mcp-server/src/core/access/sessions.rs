@@ -111,6 +111,20 @@ impl Core {
         })
     }
 
+    /// Who a login link's token signs in as (the organization's name and the member's email),
+    /// for the page that opens it: opening does not consume it. Unknown, used and expired links
+    /// are `LinkInvalid`, as signing in with them would be.
+    pub async fn login_link_holder(&self, token: &str) -> Result<(String, String)> {
+        let invalid = || Error::Unauthorized(AuthError::LinkInvalid);
+        let row = self.store.web_token(&token_hash(token)).await?.ok_or_else(invalid)?;
+        let now = ids::unix_now() as i64;
+        if row.kind != WebTokenKind::Login || row.used_at.is_some() || row.expires_at <= now {
+            return Err(invalid());
+        }
+        let (org, member) = self.org_and_member(&row.org_id, &row.member_id).await.map_err(|_| invalid())?;
+        Ok((org.name, member.email))
+    }
+
     /// Signs in with a login link's token: single use, within its 10 minutes.
     pub async fn sign_in_with_link(&self, token: &str) -> Result<NewSession> {
         let now = ids::unix_now() as i64;

@@ -18,4 +18,4 @@ pub use keyring::{Keyring, MasterKeyError};
 pub use migrate::Migration;
 pub use resolve::ResolvedKey;
 pub use rotation::MasterRotation;
-pub use succession::{RemovalPreview, known_to_work, works};
+pub use succession::{RemovalPreview, flagged_by_test, known_to_work, was_active_before, works};

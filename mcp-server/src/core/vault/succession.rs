@@ -31,6 +31,34 @@ pub fn known_to_work(key: &ProviderKey) -> bool {
     seen && works(key)
 }
 
+/// Whether `key`'s live-health flag was raised by a manual test rather than by completions:
+/// one failure, the last test failed the same way, and the flag came with it (not before).
+/// Faces show such a failure as the last test, not as traffic.
+pub fn flagged_by_test(key: &ProviderKey) -> bool {
+    let (Some(h), Some(test)) = (&key.health, &key.last_test) else { return false };
+    let same = match h.status {
+        HealthStatus::InvalidKey => test.status == KeyStatus::InvalidKey,
+        HealthStatus::QuotaExceeded => test.status == KeyStatus::QuotaExceeded,
+        HealthStatus::Ok | HealthStatus::Unknown => false,
+    };
+    same && h.consecutive_failures <= 1 && h.since.as_deref().is_some_and(|since| since >= test.tested_at.as_str())
+}
+
+/// Whether `key` is the key its slot's active key replaced, among `keys` (any list holding the
+/// slot's keys): inactive, its slot has an active key, and no other inactive key of the slot was
+/// made active (or added) after it. Activating it is a *Roll back*; any other inactive key is
+/// merely made active.
+pub fn was_active_before(key: &ProviderKey, keys: &[&ProviderKey]) -> bool {
+    let same_slot = |k: &&&ProviderKey| {
+        k.provider == key.provider && k.project_id == key.project_id && k.environment == key.environment
+    };
+    let slot: Vec<&ProviderKey> = keys.iter().filter(same_slot).copied().collect();
+    let last = |k: &ProviderKey| (k.updated_at.clone(), k.created_at.clone());
+    !key.active
+        && slot.iter().any(|k| k.active)
+        && slot.iter().filter(|k| !k.active && k.id != key.id).all(|k| last(k) < last(key))
+}
+
 impl Core {
     /// The keys of `key`'s slot (provider, scope, environment), `key` included.
     async fn slot_of(&self, caller: &Caller, key: &ProviderKey) -> Result<Vec<ProviderKey>> {
