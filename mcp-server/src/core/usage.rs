@@ -473,6 +473,7 @@ impl Core {
             by_model: self.store.usage_groups(org, &month, Some(UsageGroupBy::Model)).await?,
             by_key_source: self.store.usage_groups(org, &month, Some(UsageGroupBy::KeySource)).await?,
             by_project: self.store.usage_groups(org, &month, Some(UsageGroupBy::Project)).await?,
+            by_outcome: self.store.usage_groups(org, &month, Some(UsageGroupBy::Outcome)).await?,
             allowance: self.providers.has_platform_keys().then(|| Allowance {
                 limit: caller.monthly_tokens,
                 used,

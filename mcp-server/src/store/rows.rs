@@ -368,6 +368,8 @@ pub enum UsageGroupBy {
     Model,
     KeySource,
     Project,
+    /// `ok` or the failure's code; the one grouping that counts failed completions too.
+    Outcome,
 }
 
 impl UsageGroupBy {
@@ -379,6 +381,7 @@ impl UsageGroupBy {
             UsageGroupBy::Model => "model",
             UsageGroupBy::KeySource => "key_source",
             UsageGroupBy::Project => "nullif(project_id, '')",
+            UsageGroupBy::Outcome => "status",
         }
     }
 }

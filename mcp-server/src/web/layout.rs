@@ -145,6 +145,11 @@ pub fn shown_once(title: Markup, text: Markup, id: &str, label: &str, secret: &s
     }
 }
 
+/// A count with its noun: "1 request", "2 requests".
+pub fn counted(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// A time as people read it: `2026-11-30 09:41 UTC` from RFC 3339.
 pub fn when(rfc3339: &str) -> String {
     match (rfc3339.get(..10), rfc3339.get(11..16)) {

@@ -68,6 +68,12 @@ pub struct UsageReport {
     pub by_key_source: Vec<UsageGroup>,
     /// By project (no `key` for completions outside any project).
     pub by_project: Vec<UsageGroup>,
+    /// Every completion attempted, by outcome: `ok`, or the failure's code (`provider_error`,
+    /// `invalid_key`, `rate_limited`, …). The others are counted in `requests` here only:
+    /// `totals` and the other groupings are the completions that succeeded. Empty from a
+    /// server that does not report it.
+    #[serde(default)]
+    pub by_outcome: Vec<UsageGroup>,
     /// The plan's allowance of platform tokens; absent where the operator configured no
     /// platform key, so there is no allowance to spend.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -157,3 +157,49 @@ async fn a_plain_member_opening_a_connect_link_is_told_to_pass_it_to_an_admin() 
     assert!(!refused.body.contains(r#"name="api_key""#), "no form for a member: {}", refused.body);
 }
 
+#[tokio::test]
+async fn failed_completions_are_shown_by_outcome_beside_the_totals_of_a_month_one_picks() {
+    let mocks = MockProviders::start().await;
+    let app = spawn_app_with(Options { base_urls: mocks.base_urls(), ..Default::default() }).await;
+    let secret = valid_key(Provider::Openai);
+    app.add_provider_key(&app.api_key, Provider::Openai, secret, json!({"name": "Main"})).await;
+    let claude = valid_key(Provider::Anthropic);
+    app.add_provider_key(&app.api_key, Provider::Anthropic, claude, json!({"name": "Claude"})).await;
+    mocks.answer_text(Provider::Anthropic, claude, "claude-sonnet-4-5", "hello").await;
+    let broken = wiremock::ResponseTemplate::new(500).set_body_string("upstream exploded");
+    mocks.answer_chat(Provider::Openai, secret, "gpt-4o", false, broken).await;
+    let ask = |model: &str| json!({"model": model, "messages": [{"role": "user", "content": "hi"}]});
+    assert_eq!(app.post("/api/v1/completions", &app.api_key, ask("claude-sonnet-4-5")).await.status, 200);
+    for _ in 0..5 {
+        let failed = app.post("/api/v1/completions", &app.api_key, ask("gpt-4o")).await;
+        assert_eq!(failed.status, 502, "{}", failed.text);
+    }
+
+    let report = app.get("/api/v1/usage", &app.api_key).await.body;
+    assert_eq!(report["totals"]["requests"], 1, "{report}");
+    let outcomes = report["by_outcome"].as_array().unwrap();
+    let ok = outcomes.iter().find(|g| g["key"] == "ok").unwrap();
+    assert_eq!(ok["requests"], 1, "{report}");
+    let failed: u64 = outcomes.iter().filter(|g| g["key"] != "ok").map(|g| g["requests"].as_u64().unwrap()).sum();
+    assert_eq!(failed, 5, "{report}");
+
+    let owner = signed_in(&app, &app.api_key).await;
+    let page = owner.get("/settings/usage").await;
+    assert!(page.body.contains("<strong>1 completion</strong> succeeded"), "{}", page.body);
+    assert!(page.body.contains("5 completions of 6 attempts failed: "), "{}", page.body);
+    for heading in
+        ["<th>Outcome</th>", "<th>Provider</th>", "<th>Model</th>", "<th>Key source</th>", "<th>Project</th>"]
+    {
+        assert!(page.body.contains(heading), "{heading}: {}", page.body);
+    }
+    let month = report["month"].as_str().unwrap();
+    assert!(
+        page.body.contains(&format!(r#"<input id="month" type="month" name="month" value="{month}""#)),
+        "{}",
+        page.body
+    );
+    let earlier = owner.get("/settings/usage?month=2020-01").await;
+    assert_eq!(earlier.status, 200, "{}", earlier.body);
+    assert!(earlier.body.contains("In 2020-01: <strong>0 completions</strong>"), "{}", earlier.body);
+    assert!(!earlier.body.contains("failed: "), "{}", earlier.body);
+}

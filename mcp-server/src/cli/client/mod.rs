@@ -144,6 +144,16 @@ pub async fn run(command: ClientCommand) -> Result<(), Failure> {
                 "Of the input, {} tokens read from the provider's cache and {} written to it; {} reasoning tokens",
                 report.totals.cache_read_tokens, report.totals.cache_write_tokens, report.totals.reasoning_tokens
             );
+            let failed: Vec<_> = report.by_outcome.iter().filter(|g| g.key.as_deref() != Some("ok")).collect();
+            if !failed.is_empty() {
+                let attempts: u64 = report.by_outcome.iter().map(|g| g.totals.requests).sum();
+                let by: Vec<String> = failed
+                    .iter()
+                    .map(|g| format!("{} {}", g.key.as_deref().unwrap_or("unknown"), g.totals.requests))
+                    .collect();
+                let n: u64 = failed.iter().map(|g| g.totals.requests).sum();
+                println!("Failed: {n} of {attempts} attempts ({}), not in the totals above", by.join(", "));
+            }
             match report.allowance {
                 Some(a) => {
                     println!(

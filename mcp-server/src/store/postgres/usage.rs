@@ -176,11 +176,12 @@ impl Postgres {
     ) -> StoreResult<Vec<UsageGroup>> {
         let key = by.map_or("NULL::text", UsageGroupBy::sql);
         let group = if by.is_some() { "GROUP BY 1 ORDER BY 1 NULLS FIRST" } else { "" };
+        let only_ok = if by == Some(UsageGroupBy::Outcome) { "" } else { "AND status = 'ok'" };
         let sql = format!(
             "SELECT {key}, coalesce(sum(requests), 0)::bigint, coalesce(sum(input_tokens), 0)::bigint,
                     coalesce(sum(output_tokens), 0)::bigint, coalesce(sum(cache_read_tokens), 0)::bigint,
                     coalesce(sum(cache_write_tokens), 0)::bigint, coalesce(sum(reasoning_tokens), 0)::bigint
-             FROM usage_rollups WHERE org_id = $1 AND month = $2 AND status = 'ok' {group}"
+             FROM usage_rollups WHERE org_id = $1 AND month = $2 {only_ok} {group}"
         );
         let c = self.client().await?;
         let rows = c.query(&sql, &[&org_id, &month]).await?;

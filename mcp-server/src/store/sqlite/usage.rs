@@ -179,11 +179,12 @@ impl Sqlite {
         self.run(move |c| {
             let key = by.map_or("NULL", UsageGroupBy::sql);
             let group = if by.is_some() { "GROUP BY 1 ORDER BY 1 NULLS FIRST" } else { "" };
+            let only_ok = if by == Some(UsageGroupBy::Outcome) { "" } else { "AND status = 'ok'" };
             let sql = format!(
                 "SELECT {key}, ifnull(sum(requests), 0), ifnull(sum(input_tokens), 0), ifnull(sum(output_tokens), 0),
                         ifnull(sum(cache_read_tokens), 0), ifnull(sum(cache_write_tokens), 0),
                         ifnull(sum(reasoning_tokens), 0)
-                 FROM usage_rollups WHERE org_id = ?1 AND month = ?2 AND status = 'ok' {group}"
+                 FROM usage_rollups WHERE org_id = ?1 AND month = ?2 {only_ok} {group}"
             );
             let mut stmt = c.prepare_cached(&sql)?;
             let rows = stmt
