@@ -98,15 +98,16 @@ struct WireUsage {
     input_tokens: u64,
     #[serde(default)]
     output_tokens: u64,
+    /// `null` or absent where nothing was cached.
     #[serde(default)]
-    cache_read_input_tokens: u64,
+    cache_read_input_tokens: Option<u64>,
     #[serde(default)]
-    cache_creation_input_tokens: u64,
+    cache_creation_input_tokens: Option<u64>,
 }
 
 impl WireUsage {
     fn metered(self) -> Metered {
-        let (read, write) = (self.cache_read_input_tokens, self.cache_creation_input_tokens);
+        let (read, write) = (self.cache_read_input_tokens.unwrap_or(0), self.cache_creation_input_tokens.unwrap_or(0));
         Metered {
             input_tokens: self.input_tokens + read + write,
             output_tokens: self.output_tokens,
@@ -170,10 +171,9 @@ pub async fn stream(
                 let count = |name: &str| delta[name].as_u64();
                 usage.output_tokens = count("output_tokens").unwrap_or(usage.output_tokens);
                 usage.input_tokens = count("input_tokens").unwrap_or(usage.input_tokens);
-                usage.cache_read_input_tokens =
-                    count("cache_read_input_tokens").unwrap_or(usage.cache_read_input_tokens);
+                usage.cache_read_input_tokens = count("cache_read_input_tokens").or(usage.cache_read_input_tokens);
                 usage.cache_creation_input_tokens =
-                    count("cache_creation_input_tokens").unwrap_or(usage.cache_creation_input_tokens);
+                    count("cache_creation_input_tokens").or(usage.cache_creation_input_tokens);
                 Step::Skip
             }
             "message_stop" => {
@@ -182,4 +182,23 @@ pub async fn stream(
             _ => Step::Skip,
         }
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_reads_and_writes_are_parts_of_the_input_and_a_null_count_is_none() {
+        let body = r#"{"input_tokens":10,"cache_creation_input_tokens":null,"cache_read_input_tokens":2000,"output_tokens":5}"#;
+        let usage: WireUsage = serde_json::from_str(body).unwrap();
+        let expected = Metered {
+            input_tokens: 2010,
+            output_tokens: 5,
+            cache_read_tokens: 2000,
+            cache_write_tokens: 0,
+            reasoning_tokens: 0,
+        };
+        assert_eq!(usage.metered(), expected);
+    }
 }
