@@ -543,3 +543,43 @@ async fn an_admin_creates_a_project_gives_it_its_own_key_and_deletes_it() {
     assert_eq!(app.get("/api/v1/projects", &app.api_key).await.body, json!({"data": []}));
     chrome.close().await;
 }
+
+#[tokio::test]
+#[ignore = "needs Chromium and chromedriver, installed by .ci/run"]
+async fn on_a_phone_previews_stay_on_one_line_and_a_new_sign_in_link_names_who_it_is_for() {
+    let (app, _mocks) = app_and_mocks().await;
+    for (name, secret) in [("Old", valid_key(Provider::Openai)), ("New", "sk-proj-NEWopenaiKEY0123456789abcd")] {
+        app.add_provider_key(&app.api_key, Provider::Openai, secret, json!({"name": name})).await;
+    }
+    let chrome = Chrome::start(&app, 375).await;
+    chrome.sign_in_with_key(&app.api_key).await;
+    chrome.open("/settings/integrations").await;
+    chrome.expect("2 keys").await;
+    // Each masked preview is one line box: it never wraps mid-token.
+    let script = "return [...document.querySelectorAll('td.masked')].map(td => { \
+                  const r = document.createRange(); r.selectNodeContents(td); return r.getClientRects().length; })";
+    let lines = chrome.client.execute(script, vec![]).await.unwrap();
+    assert_eq!(lines, json!([1, 1]), "previews on one line at 375 px");
+    let text = chrome.text().await;
+    assert!(text.contains("Roll back") && text.find("New").unwrap() < text.find("Old").unwrap(), "{text}");
+    chrome.shot("integrations-details-375px").await;
+
+    // A member added, whose link went unused: a new one, naming who it signs in as.
+    chrome.open("/settings/members").await;
+    chrome.fill("#member-email", "late@default.example").await;
+    chrome.click("main form.stack button[type=submit]").await;
+    chrome.expect("Added late@default.example as member.").await;
+    chrome.open("/settings/members").await;
+    assert!(chrome.has("button.danger[disabled]").await, "the last owner's Remove is shown disabled");
+    chrome.expect("The last owner can be neither removed nor demoted").await;
+    chrome.click("button[aria-label='New sign-in link for late@default.example']").await;
+    chrome.expect("A new sign-in link for late@default.example").await;
+    let link = chrome.find("#sign-in-link").await.prop("value").await.unwrap().unwrap();
+    chrome.shot("members-new-link-375px").await;
+    chrome.sign_out().await;
+    chrome.open(&link).await;
+    chrome.expect("You will be signed in as late@default.example in default.").await;
+    chrome.click("form button[type=submit]").await;
+    chrome.at("/settings/integrations").await;
+    chrome.close().await;
+}
