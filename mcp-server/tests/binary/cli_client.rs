@@ -515,6 +515,27 @@ async fn a_completion_failing_on_the_active_key_names_it_and_the_ways_out() {
 }
 
 #[tokio::test]
+async fn usage_counts_the_failed_completions_by_outcome() {
+    let openai = mock_openai().await;
+    let server = Server::start(&openai).await;
+    server.cli_owned(vec!["keys", "add", "openai", "--name", "Dead"], REJECTED).await.ok();
+    for _ in 0..3 {
+        server.owner(&["complete", "hi", "--model", "gpt-4o-mini"]).await.assert_fails(10, "provider error");
+    }
+    let usage = server.owner(&["usage", "--json"]).await.ok().json();
+    assert_eq!(usage["totals"]["requests"], 0, "{usage}");
+    let failed: u64 = usage["by_outcome"].as_array().unwrap().iter().map(|g| g["requests"].as_u64().unwrap()).sum();
+    assert_eq!(failed, 3, "{usage}");
+    let table = server.owner(&["usage"]).await;
+    table.ok();
+    assert!(
+        table.stdout.contains("Failed: 3 of 3 attempts (invalid_key 3), not in the totals above"),
+        "{}",
+        table.stdout
+    );
+}
+
+#[tokio::test]
 async fn a_key_that_passed_its_test_is_healthy_in_the_keys_table() {
     let openai = mock_openai().await;
     let server = Server::start(&openai).await;
