@@ -23,9 +23,9 @@ use std::sync::Arc;
 
 pub use access::Caller;
 pub use agent::ChatAnswer;
+pub use error::{AuthError, Error, InternalError, RateLimitInfo, Result};
 pub use forwarding::Relayed;
 pub use messages::{AnthropicHeaders, TokenCount};
-pub use error::{AuthError, Error, InternalError, RateLimitInfo, Result};
 pub use operations::BackupSummary;
 pub use responses::ResponsesEndpoint;
 

@@ -160,9 +160,11 @@ impl Providers {
         }
         // OpenAI's other APIs carried whole, under its base URL (which holds `/v1`).
         let openai = &base_urls[&Provider::Openai];
-        for (api, tail) in
-            [(Api::Responses, "/responses"), (Api::ResponsesCompact, "/responses/compact"), (Api::Embeddings, "/embeddings")]
-        {
+        for (api, tail) in [
+            (Api::Responses, "/responses"),
+            (Api::ResponsesCompact, "/responses/compact"),
+            (Api::Embeddings, "/embeddings"),
+        ] {
             if let Ok(url) = reqwest::Url::parse(&format!("{openai}{tail}")) {
                 forward_urls.insert((Provider::Openai, api), url);
             }

@@ -26,16 +26,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use secrecy::SecretString;
 
-use converra::{AiSettings, AuditEvent, Environment, Plan, Project, Provider, Role};
 use converra::UsageGroup;
+use converra::{AiSettings, AuditEvent, Environment, Plan, Project, Provider, Role};
 
 pub use error::StoreError;
+pub(crate) use rows::totals;
 pub use rows::{
     AllowanceReservation, ApiKeyRow, AuthRow, CustomLimits, DataKeyRow, HealthChange, HealthRow, HealthTally,
     MemberChange, MemberRow, NewAuditEvent, NewProviderKey, OrgRow, OutboxEvent, ProviderKeyRow, Reencrypted,
     SecretUpdate, TestRecord, UsageBatch, UsageBucket, UsageCounts, UsageGroupBy, UsageRow, VaultCounts, VaultDump,
 };
-pub(crate) use rows::totals;
 pub(crate) use stale::Stale;
 use watch::Watch;
 
