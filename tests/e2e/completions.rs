@@ -246,9 +246,27 @@ async fn a_provider_401_is_reported_in_the_seeds_words_and_marks_the_key_invalid
     failed.assert_error(502, "PROVIDER_ERROR", "Invalid API key");
     assert_eq!(failed.body["error"]["provider_status"], "invalid_key");
     assert!(!failed.text.contains("zzzz") && !failed.text.contains("Incorrect API key provided"), "{}", failed.text);
+    // Which key failed is said beside the error, as on a success.
+    assert_eq!(failed.header("x-converra-key-source"), Some("organization"));
+    assert_eq!(failed.header("x-converra-key-id"), Some(id.as_str()));
     // Never silently retried on the platform key.
     let platform_calls = mocks.chat_bodies(Provider::Openai).await.len();
     assert_eq!(platform_calls, 1);
+    // The agent face says the same beside OpenAI's error shape.
+    let agent = app
+        .post(
+            "/v1/chat/completions",
+            &app.api_key,
+            json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}),
+        )
+        .await;
+    assert_eq!(agent.status, 502, "{}", agent.text);
+    assert_eq!(agent.header("x-converra-key-source"), Some("organization"));
+    assert_eq!(agent.header("x-converra-key-id"), Some(id.as_str()));
+    // A refusal before any key was used names none.
+    let invalid = app.post("/v1/chat/completions", &app.api_key, json!({"model": "gpt-4o-mini"})).await;
+    assert_eq!(invalid.status, 400, "{}", invalid.text);
+    assert_eq!(invalid.header("x-converra-key-source"), None);
     let listed = app.get(&format!("/api/v1/provider-keys/{id}"), &app.api_key).await;
     assert_eq!(listed.body["status"], "invalid_key");
 }

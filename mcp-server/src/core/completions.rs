@@ -205,7 +205,12 @@ impl Core {
             Some(row) => self.key_failed(row, failure.0).await,
             None => None,
         };
-        Error::Provider { provider: p.provider, status: failure.0, health }
+        Error::Provider {
+            provider: p.provider,
+            status: failure.0,
+            health,
+            key_source: Some(Box::new(p.key_source.clone())),
+        }
     }
 
     /// A success clears a flagged key at once; otherwise it is only tallied.

@@ -1,7 +1,7 @@
 //! The one error type of the core. Every face maps it in one place (`http/error.rs`,
 //! `mcp/error.rs`) to the codes and messages of the product spec.
 
-use converra::{Environment, ErrorCode, KeyStatus, Provider};
+use converra::{Environment, ErrorCode, KeySourceInfo, KeyStatus, Provider};
 
 use crate::core::vault::CryptoError;
 use crate::store::StoreError;
@@ -95,9 +95,10 @@ pub enum Error {
     /// provider-side state").
     #[error("`{field}` names an object that was not created through Converra by you with this key")]
     NotRelayed { field: String },
-    /// `health`: the stored key's live health in a sentence, when the failure flagged it.
+    /// `health`: the stored key's live health in a sentence, when the failure flagged it;
+    /// `key_source`: which key failed, so every face can say so beside the error.
     #[error("{}", .status.message())]
-    Provider { provider: Provider, status: KeyStatus, health: Option<String> },
+    Provider { provider: Provider, status: KeyStatus, health: Option<String>, key_source: Option<Box<KeySourceInfo>> },
     /// The store (or another engine the request needs) cannot be reached right now.
     #[error("Service unavailable: the database cannot be reached; retry shortly")]
     Unavailable,
@@ -232,6 +233,14 @@ impl Error {
     /// [`Core::no_provider_key`]: crate::core::Core::no_provider_key
     pub fn no_provider_key(provider: Provider, caller: &crate::core::Caller) -> Self {
         Error::NoProviderKey { provider, environment: caller.environment, other_environments: Vec::new() }
+    }
+
+    /// Which key a failed provider call used (`X-Converra-Key-Source` / `-Key-Id` on the answer).
+    pub fn key_source(&self) -> Option<&KeySourceInfo> {
+        match self {
+            Error::Provider { key_source, .. } => key_source.as_deref(),
+            _ => None,
+        }
     }
 
     /// Whether the same request may succeed if sent again unchanged: a rate limit, an engine

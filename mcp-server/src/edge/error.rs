@@ -1,9 +1,11 @@
 //! The one mapping from core errors to HTTP answers, shared by the REST face and the HTTP
 //! layer of the MCP face: status, JSON body, and the headers some codes require
-//! (`WWW-Authenticate` on 401, RFC 6750, `Retry-After` and `X-RateLimit-*` on 429).
+//! (`WWW-Authenticate` on 401, RFC 6750, `Retry-After` and `X-RateLimit-*` on 429, which key
+//! failed on a provider error); the agent faces render the same headers beside their own bodies.
 
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use converra::KeySourceInfo;
 
 use crate::core::{AuthError, Error, RateLimitInfo};
 
@@ -49,14 +51,35 @@ impl IntoResponse for ApiError {
         log(&self.0);
         let status = StatusCode::from_u16(self.0.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut response = (status, axum::Json(self.0.body())).into_response();
-        let headers = response.headers_mut();
-        match &self.0 {
-            Error::Unauthorized(e) => {
-                headers.insert(header::WWW_AUTHENTICATE, challenge(*e));
-            }
-            Error::RateLimited(info) => rate_limit_headers(headers, info),
-            _ => {}
-        }
+        error_headers(response.headers_mut(), &self.0);
         response
     }
 }
+
+/// The headers an error answer carries whatever its body's shape: the 401 challenge, the
+/// rate-limit state of a 429, and which key a failed provider call used.
+pub fn error_headers(headers: &mut HeaderMap, error: &Error) {
+    match error {
+        Error::Unauthorized(e) => {
+            headers.insert(header::WWW_AUTHENTICATE, challenge(*e));
+        }
+        Error::RateLimited(info) => rate_limit_headers(headers, info),
+        _ => {}
+    }
+    if let Some(source) = error.key_source() {
+        say_key_source(headers, source.clone());
+    }
+}
+
+/// `X-Converra-Key-Source` (`project`, `organization` or `platform`) and, for a stored key,
+/// `X-Converra-Key-Id`: a provider's body has no place for which key paid (or failed), so it
+/// goes beside it. Written into the answer's own headers (no map of their own, the id moved).
+pub fn say_key_source(headers: &mut HeaderMap, source: KeySourceInfo) {
+    headers.insert(KEY_SOURCE, HeaderValue::from_static(source.scope.as_str()));
+    if let Some(id) = source.key_id.and_then(|id| HeaderValue::try_from(id).ok()) {
+        headers.insert(KEY_ID, id);
+    }
+}
+
+const KEY_SOURCE: HeaderName = HeaderName::from_static("x-converra-key-source");
+const KEY_ID: HeaderName = HeaderName::from_static("x-converra-key-id");

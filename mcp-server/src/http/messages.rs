@@ -23,7 +23,7 @@ use super::openai_compat::{OpenAiApiError, project_of};
 use crate::anthropic_wire::{ErrorEnvelope, MessagesView, ModelInfo, ModelPage, TokenCount as Count};
 use crate::core::{AnthropicHeaders, Caller, Core, Error, Relayed, TokenCount};
 use crate::edge::auth;
-use crate::edge::error::rate_limit_headers;
+use crate::edge::error::error_headers;
 
 /// A core error in Anthropic's error shape.
 pub struct AnthropicApiError(pub Error);
@@ -66,9 +66,7 @@ impl IntoResponse for AnthropicApiError {
         crate::edge::error::log(&self.0);
         let status = StatusCode::from_u16(self.0.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut response = (status, axum::Json(anthropic_error(&self.0))).into_response();
-        if let Error::RateLimited(info) = &self.0 {
-            rate_limit_headers(response.headers_mut(), info);
-        }
+        error_headers(response.headers_mut(), &self.0);
         if !self.0.may_succeed_on_retry() {
             // The Anthropic SDKs retry 409 and 5xx unless told that it would change nothing.
             response.headers_mut().insert(SHOULD_RETRY, HeaderValue::from_static("false"));

@@ -19,7 +19,7 @@ use futures_util::StreamExt;
 
 use crate::core::{Caller, ChatAnswer, Core, Error, ids};
 use crate::edge::auth;
-use crate::edge::error::rate_limit_headers;
+use crate::edge::error::{error_headers, say_key_source};
 use crate::openai_wire::{
     AssistantMessage, ChatCompletion, ChatCompletionChunk, ChatView, Choice, ChunkChoice, Delta, ModelEntry, ModelList,
     OpenAiError, OpenAiErrorBody, WireUsage,
@@ -64,13 +64,7 @@ impl IntoResponse for OpenAiApiError {
         crate::edge::error::log(&self.0);
         let status = StatusCode::from_u16(self.0.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut response = (status, axum::Json(openai_error(&self.0))).into_response();
-        match &self.0 {
-            Error::Unauthorized(e) => {
-                response.headers_mut().insert(header::WWW_AUTHENTICATE, crate::edge::error::challenge(*e));
-            }
-            Error::RateLimited(info) => rate_limit_headers(response.headers_mut(), info),
-            _ => {}
-        }
+        error_headers(response.headers_mut(), &self.0);
         if !self.0.may_succeed_on_retry() {
             // The official SDKs retry 409 and 5xx unless told that it would change nothing.
             response.headers_mut().insert(SHOULD_RETRY, HeaderValue::from_static("false"));
@@ -248,19 +242,6 @@ fn say_dropped(headers: &mut HeaderMap, dropped: &[&str]) {
 }
 
 const DROPPED: HeaderName = HeaderName::from_static("x-converra-dropped-fields");
-
-/// `X-Converra-Key-Source` (`project`, `organization` or `platform`) and, for a stored key,
-/// `X-Converra-Key-Id`: OpenAI's body has no place for which key paid, so it goes beside it.
-/// Written into the answer's own headers (no map of their own, no copy of the id).
-pub(super) fn say_key_source(headers: &mut HeaderMap, source: KeySourceInfo) {
-    headers.insert(KEY_SOURCE, HeaderValue::from_static(source.scope.as_str()));
-    if let Some(id) = source.key_id.and_then(|id| HeaderValue::try_from(id).ok()) {
-        headers.insert(KEY_ID, id);
-    }
-}
-
-const KEY_SOURCE: HeaderName = HeaderName::from_static("x-converra-key-source");
-const KEY_ID: HeaderName = HeaderName::from_static("x-converra-key-id");
 
 /// A whole completion in OpenAI's `chat.completion` shape.
 fn whole_answer(c: converra::Completion, model: String, created: u64) -> ChatCompletion {

@@ -14,8 +14,8 @@ use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 
-use super::openai_compat::say_key_source;
 use crate::core::{Error, Relayed};
+use crate::edge::error::say_key_source;
 
 /// How long a stream may be silent before a keep-alive comment goes out.
 pub const KEEP_ALIVE: Duration = Duration::from_secs(15);

@@ -106,6 +106,8 @@ async fn the_providers_401_flags_the_key_and_its_403_flags_nothing() {
     assert_eq!(refused.body["error"]["message"], "Invalid API key");
     assert_eq!(refused.body["error"]["provider_status"], "invalid_key");
     assert_eq!(refused.header("x-should-retry"), Some("false"));
+    assert_eq!(refused.header("x-converra-key-source"), Some("organization"), "which key failed");
+    assert_eq!(refused.header("x-converra-key-id"), Some(id));
     let listed = app.get(&format!("/api/v1/provider-keys/{id}"), &app.api_key).await;
     assert_eq!(listed.body["health"]["status"], "invalid_key", "{}", listed.text);
 }
