@@ -77,24 +77,7 @@ impl<'a> MessagesView<'a> {
         for name in ["system", "tools"] {
             size.bytes += self.members.get(name).map_or(0, |raw| raw.get().len() as u64);
         }
-        let raw = self.members.get("messages").map_or("", RawValue::get);
-        size.bytes += raw.len() as u64;
-        // The common case (text only) is a search, not a parse.
-        if !ATTACHMENT_KINDS.iter().any(|(_, quoted)| raw.contains(quoted)) {
-            return size;
-        }
-        let Ok(messages) = serde_json::from_str::<Vec<ContentOnly>>(raw) else { return size };
-        for content in messages.iter().filter_map(|m| m.content) {
-            let Ok(blocks) = serde_json::from_str::<Vec<&RawValue>>(content.get()) else { continue };
-            for block in blocks {
-                if let Ok(BlockKind { kind: Some(kind) }) = serde_json::from_str::<BlockKind>(block.get())
-                    && ATTACHMENT_KINDS.iter().any(|(name, _)| *name == kind)
-                {
-                    size.bytes = size.bytes.saturating_sub(block.get().len() as u64);
-                    size.attachments += 1;
-                }
-            }
-        }
+        size.add_messages(self.members.get("messages").map_or("", RawValue::get), &ATTACHMENT_KINDS);
         size
     }
 
@@ -107,18 +90,6 @@ impl<'a> MessagesView<'a> {
 
 /// Content blocks that are not text, counted as attachments rather than by their bytes.
 const ATTACHMENT_KINDS: [(&str, &str); 2] = [("image", "\"image\""), ("document", "\"document\"")];
-
-#[derive(Deserialize)]
-struct ContentOnly<'a> {
-    #[serde(default, borrow)]
-    content: Option<&'a RawValue>,
-}
-
-#[derive(Deserialize)]
-struct BlockKind<'a> {
-    #[serde(rename = "type", default, borrow)]
-    kind: Option<Cow<'a, str>>,
-}
 
 #[cfg(test)]
 mod tests {

@@ -180,24 +180,8 @@ impl<'a> ChatView<'a> {
     /// image, audio clip or file left out and counted instead (a fixed amount each, whatever
     /// its size: a screenshot is a few thousand tokens however many bytes encode it).
     pub fn prompt_size(&self) -> PromptSize {
-        let raw = self.members.get("messages").map_or("", RawValue::get);
-        let mut size = PromptSize { bytes: raw.len() as u64, attachments: 0 };
-        // The common case (text only) is a search, not a parse.
-        if !ATTACHMENT_KINDS.iter().any(|(_, quoted)| raw.contains(quoted)) {
-            return size;
-        }
-        let Ok(messages) = serde_json::from_str::<Vec<ContentOnly>>(raw) else { return size };
-        for content in messages.iter().filter_map(|m| m.content) {
-            let Ok(parts) = serde_json::from_str::<Vec<&RawValue>>(content.get()) else { continue };
-            for part in parts {
-                if let Ok(PartKind { kind: Some(kind) }) = serde_json::from_str::<PartKind>(part.get())
-                    && ATTACHMENT_KINDS.iter().any(|(name, _)| *name == kind)
-                {
-                    size.bytes = size.bytes.saturating_sub(part.get().len() as u64);
-                    size.attachments += 1;
-                }
-            }
-        }
+        let mut size = PromptSize { bytes: 0, attachments: 0 };
+        size.add_messages(self.members.get("messages").map_or("", RawValue::get), &ATTACHMENT_KINDS);
         size
     }
 
@@ -289,6 +273,31 @@ pub struct PromptSize {
     pub bytes: u64,
     /// Images, audio clips and files attached.
     pub attachments: u64,
+}
+
+impl PromptSize {
+    /// Adds a `messages` array (either wire's: each message's `content` a string or a list of
+    /// parts/blocks with a `type`): its bytes, with each part whose type is one of `kinds` (the
+    /// type, and the same as a JSON string) left out and counted as an attachment instead.
+    pub(crate) fn add_messages(&mut self, raw: &str, kinds: &[(&str, &str)]) {
+        self.bytes += raw.len() as u64;
+        // The common case (text only) is a search, not a parse.
+        if !kinds.iter().any(|(_, quoted)| raw.contains(quoted)) {
+            return;
+        }
+        let Ok(messages) = serde_json::from_str::<Vec<ContentOnly>>(raw) else { return };
+        for content in messages.iter().filter_map(|m| m.content) {
+            let Ok(parts) = serde_json::from_str::<Vec<&RawValue>>(content.get()) else { continue };
+            for part in parts {
+                if let Ok(PartKind { kind: Some(kind) }) = serde_json::from_str::<PartKind>(part.get())
+                    && kinds.iter().any(|(name, _)| *name == kind)
+                {
+                    self.bytes = self.bytes.saturating_sub(part.get().len() as u64);
+                    self.attachments += 1;
+                }
+            }
+        }
+    }
 }
 
 #[derive(Deserialize)]
