@@ -18,12 +18,18 @@ use super::completions::{CompletionStream, parse_model};
 use super::forwarding::{Outbound, Relayed};
 use super::usage::estimate_tokens;
 use super::{Caller, Core, Error, Result};
-use crate::openai_wire::{ChatView, json_string, json_text};
+use crate::openai_wire::{ChatView, PromptSize, json_string, json_text};
 use crate::providers::Api;
 
 /// Tokens an attached image, audio clip or file counts for in the allowance's estimate, however
 /// many bytes encode it (a large image is ~1,600 tokens at Anthropic, ~1,100 at OpenAI).
 pub const ATTACHMENT_TOKENS: u64 = 1_600;
+
+/// The allowance's estimate of a forwarded prompt: its text by `usage::estimate_tokens`, each
+/// attachment a fixed [`ATTACHMENT_TOKENS`].
+pub(super) fn prompt_tokens(size: PromptSize) -> u64 {
+    estimate_tokens(size.bytes) + size.attachments * ATTACHMENT_TOKENS
+}
 
 /// What `/v1/chat/completions` answers, for the face to render.
 pub enum ChatAnswer {
@@ -125,7 +131,7 @@ impl Core {
             body: view.spliced(&sets),
             headers: Vec::new(),
             cap,
-            input_estimate: estimate_tokens(size.bytes) + size.attachments * ATTACHMENT_TOKENS,
+            input_estimate: prompt_tokens(size),
             stream: view.stream,
             relay_usage_only: view.include_usage,
         };

@@ -15,10 +15,9 @@ use std::sync::Arc;
 use axum::http::{HeaderName, HeaderValue};
 use converra::{KeySource, KeySourceInfo, Provider};
 
-use super::agent::ATTACHMENT_TOKENS;
+use super::agent::prompt_tokens;
 use super::completions::parse_model;
 use super::forwarding::{Outbound, Relayed, prepared};
-use super::usage::estimate_tokens;
 use super::vault::ResolvedKey;
 use super::{Caller, Core, Error, Result};
 use crate::anthropic_wire::MessagesView;
@@ -88,7 +87,7 @@ impl Core {
             body: view.spliced(&sets),
             headers,
             cap,
-            input_estimate: estimate_tokens(size.bytes) + size.attachments * ATTACHMENT_TOKENS,
+            input_estimate: prompt_tokens(size),
             stream: view.stream,
             relay_usage_only: true,
         };
@@ -106,7 +105,7 @@ impl Core {
     ) -> Result<TokenCount> {
         let (provider, model, resolved, headers) = self.messages_route(caller, view, headers, &project_id).await?;
         let size = view.prompt_size();
-        let estimate = estimate_tokens(size.bytes) + size.attachments * ATTACHMENT_TOKENS;
+        let estimate = prompt_tokens(size);
         if provider != Provider::Anthropic {
             return Ok(TokenCount::Estimated { input_tokens: estimate });
         }

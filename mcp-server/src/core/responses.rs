@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use converra::{KeySource, Provider};
 
-use super::agent::{ATTACHMENT_TOKENS, member_hash};
+use super::agent::{member_hash, prompt_tokens};
 use super::completions::{Prepared, parse_model};
 use super::forwarding::{Outbound, Relayed};
 use super::usage::estimate_tokens;
@@ -102,7 +102,7 @@ impl Core {
             body: view.spliced(&sets),
             headers: Vec::new(),
             cap,
-            input_estimate: estimate_tokens(size.bytes) + size.attachments * ATTACHMENT_TOKENS,
+            input_estimate: prompt_tokens(size),
             stream: view.stream && endpoint == ResponsesEndpoint::Create,
             relay_usage_only: true,
         };

@@ -265,10 +265,7 @@ impl Providers {
                 Provider::Gemini => gemini::complete(client, base, key, req).await,
             }
         };
-        tokio::time::timeout(self.timeouts.response, call).await.unwrap_or_else(|_| {
-            tracing::info!(provider = %provider, "provider timed out");
-            Err(ProviderFailure(KeyStatus::Unreachable))
-        })
+        within(self.timeouts.response, provider, "provider timed out", call).await
     }
 
     /// Starts a streamed completion with `key`; failures before the first byte come back here.
@@ -289,10 +286,7 @@ impl Providers {
                 Provider::Gemini => gemini::stream(client, base, key, req, idle).await,
             }
         };
-        tokio::time::timeout(idle, start).await.unwrap_or_else(|_| {
-            tracing::info!(provider = %provider, "provider sent nothing within the idle timeout");
-            Err(ProviderFailure(KeyStatus::Unreachable))
-        })
+        within(idle, provider, "provider sent nothing within the idle timeout", start).await
     }
 }
 
@@ -311,10 +305,7 @@ impl Providers {
         let call = async {
             forward::whole(&self.client, provider, api, self.forward_url(provider, api)?, key, headers, body).await
         };
-        tokio::time::timeout(self.timeouts.response, call).await.unwrap_or_else(|_| {
-            tracing::info!(provider = %provider, "provider timed out");
-            Err(ProviderFailure(KeyStatus::Unreachable))
-        })
+        within(self.timeouts.response, provider, "provider timed out", call).await
     }
 
     /// Sends a body asking for a stream; its events come back one by one, as sent.
@@ -332,10 +323,7 @@ impl Providers {
             let url = self.forward_url(provider, api)?;
             forward::stream(&self.client, provider, api, url, key, headers, body, idle).await
         };
-        tokio::time::timeout(idle, start).await.unwrap_or_else(|_| {
-            tracing::info!(provider = %provider, "provider sent nothing within the idle timeout");
-            Err(ProviderFailure(KeyStatus::Unreachable))
-        })
+        within(idle, provider, "provider sent nothing within the idle timeout", start).await
     }
 
     /// Whether `provider` serves `api` (so a body in that wire can be forwarded to it).
@@ -355,6 +343,20 @@ pub(crate) fn secret_header(prefix: &str, key: &SecretString) -> HeaderValue {
         .unwrap_or_else(|_| HeaderValue::from_static("invalid"));
     value.set_sensitive(true);
     value
+}
+
+/// `call` within `limit`; past it the provider counts as unreachable (`what` is logged, with the
+/// provider only).
+async fn within<T>(
+    limit: std::time::Duration,
+    provider: Provider,
+    what: &'static str,
+    call: impl Future<Output = Result<T, ProviderFailure>>,
+) -> Result<T, ProviderFailure> {
+    tokio::time::timeout(limit, call).await.unwrap_or_else(|_| {
+        tracing::info!(provider = %provider, "{what}");
+        Err(ProviderFailure(KeyStatus::Unreachable))
+    })
 }
 
 #[cfg(test)]
