@@ -3,6 +3,7 @@
 //! events (everything else skipped unbuilt), and the shapes Converra itself answers in
 //! (errors, the models list). A neutral module, so that no face imports `providers/`.
 
+mod models;
 mod view;
 
 use serde::{Deserialize, Serialize};

@@ -131,6 +131,16 @@ impl Core {
         Ok(models.into_iter().filter(|(p, _)| self.providers.serves(*p, Api::Messages)).map(|(_, m)| m).collect())
     }
 
+    /// `GET /v1/models/{id}` asked in Anthropic's shape: one of `messages_models`, by its bare
+    /// name or `provider/model`; `NotFound` for any other.
+    pub async fn messages_model(&self, caller: &Caller, id: &str) -> Result<&'static str> {
+        let (provider, model) = self.available_model(caller, id).await?;
+        if !self.providers.serves(provider, Api::Messages) {
+            return Err(Error::NotFound("Model"));
+        }
+        Ok(model)
+    }
+
     /// The rules every Messages request passes before anything is sent: AI on, a model whose
     /// provider serves the Messages API, no account-resource beta or field, a key resolved.
     async fn messages_route(

@@ -20,7 +20,7 @@ use axum::response::{IntoResponse, Response};
 use converra::ErrorCode;
 
 use super::openai_compat::{OpenAiApiError, project_of};
-use crate::anthropic_wire::{ErrorEnvelope, MessagesView, ModelInfo, ModelPage, TokenCount as Count};
+use crate::anthropic_wire::{ErrorEnvelope, MessagesView, ModelPage, TokenCount as Count};
 use crate::core::{AnthropicHeaders, Caller, Core, Error, Relayed, TokenCount};
 use crate::edge::auth;
 use crate::edge::error::error_headers;
@@ -170,19 +170,7 @@ fn error_event(e: &Error) -> Bytes {
 /// `GET /v1/models` in Anthropic's shape: the models this caller can reach through
 /// `/v1/messages` (Claude's, and DeepSeek's through its Anthropic-compatible endpoint).
 pub async fn models(core: Arc<Core>, caller: Caller) -> Result<Response, AnthropicApiError> {
-    let data: Vec<ModelInfo> = core
-        .messages_models(&caller)
-        .await?
-        .into_iter()
-        .map(|model| ModelInfo {
-            kind: "model",
-            id: model.into(),
-            display_name: model.into(),
-            created_at: "1970-01-01T00:00:00Z",
-        })
-        .collect();
-    let (first_id, last_id) = (data.first().map(|m| m.id.clone()), data.last().map(|m| m.id.clone()));
-    Ok(axum::Json(ModelPage { data, has_more: false, first_id, last_id }).into_response())
+    Ok(axum::Json(ModelPage::of(core.messages_models(&caller).await?)).into_response())
 }
 
 /// Any `/v1` path not served: 404 in the shape of the API the request speaks.

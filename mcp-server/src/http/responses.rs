@@ -1,6 +1,7 @@
 //! The rest of OpenAI's API under `/v1` (DESIGN "Agent traffic"): `POST /v1/responses` (whole or
 //! streamed) and `/v1/responses/compact` for Codex and the OpenAI Agents SDK, `POST
-//! /v1/embeddings`, `GET /v1/models/{id}`, and OpenAI's 404 for every other `/v1` method and
+//! /v1/embeddings`, `GET /v1/models/{id}` (in Anthropic's shape when asked with
+//! `anthropic-version`), and OpenAI's 404 for every other `/v1` method and
 //! path (no stored-completion listing, files, batches, assistants or vector stores: they would
 //! reach objects on the provider account). Each body is checked at its top level and handed to
 //! the core, which forwards it; the answer goes back as OpenAI sent it (`relay.rs`). Errors take
@@ -10,11 +11,13 @@ use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 
+use super::messages::AnthropicApiError;
 use super::openai_compat::{Body, OpenAiApiError, openai_error, project_of};
 use super::relay;
+use crate::anthropic_wire::ModelInfo;
 use crate::core::{Caller, Core, Error, ResponsesEndpoint};
 use crate::openai_wire::{EmbeddingsView, ModelEntry, ResponsesView};
 
@@ -75,14 +78,27 @@ pub async fn embeddings(
     Ok(relay::render(relayed, error_event))
 }
 
-/// `GET /v1/models/{id}`: one model of the list, in OpenAI's shape; 404 in OpenAI's shape for
-/// a model this caller cannot reach.
+/// `GET /v1/models/{id}`: one model of the list, in OpenAI's shape, or Anthropic's when the
+/// request carries `anthropic-version`; a model this caller cannot reach is 404 in that shape.
 pub async fn model(
     State(core): State<Arc<Core>>,
     caller: Caller,
+    headers: HeaderMap,
     Path(id): Path<String>,
-) -> Result<axum::Json<ModelEntry>, OpenAiApiError> {
-    let (provider, model) = core.available_model(&caller, &id).await?;
+) -> Response {
+    if super::messages::speaks_anthropic(&headers) {
+        return anthropic_model(&core, &caller, &id).await.into_response();
+    }
+    openai_model(&core, &caller, &id).await.into_response()
+}
+
+/// One model as the Anthropic SDKs' `models.retrieve` reads it: only those `/v1/messages` serves.
+async fn anthropic_model(core: &Core, caller: &Caller, id: &str) -> Result<axum::Json<ModelInfo>, AnthropicApiError> {
+    Ok(axum::Json(ModelInfo::named(core.messages_model(caller, id).await?)))
+}
+
+async fn openai_model(core: &Core, caller: &Caller, id: &str) -> Result<axum::Json<ModelEntry>, OpenAiApiError> {
+    let (provider, model) = core.available_model(caller, id).await?;
     Ok(axum::Json(ModelEntry {
         id: format!("{provider}/{model}"),
         object: "model".into(),

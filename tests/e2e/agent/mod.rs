@@ -7,7 +7,8 @@
 //! Codex CLI running a shell-tool turn through `/v1/responses`. `messages.rs` and
 //! `messages_errors.rs`: `/v1/messages` and `count_tokens` forwarded to Anthropic and DeepSeek,
 //! the models list in Anthropic's shape, and refusals in Anthropic's error shape; `claude_code.rs`:
-//! the real Claude Code's tool loop through `/v1/messages`.
+//! the real Claude Code's tool loop through `/v1/messages`. `models.rs`: the models list and one
+//! model in Anthropic's shape when asked with `anthropic-version`.
 
 mod chat;
 mod claude_code;
@@ -15,6 +16,7 @@ mod codex;
 mod limits;
 mod messages;
 mod messages_errors;
+mod models;
 mod responses;
 
 use converra::Provider;
