@@ -1,14 +1,26 @@
 //! Anthropic's Messages wire as the `/v1/messages` face carries it: a request read at its top
 //! level and forwarded as written (`view.rs`), the usage read from an answer or its stream
 //! events (everything else skipped unbuilt), and the shapes Converra itself answers in
-//! (errors, the models list). A neutral module, so that no face imports `providers/`.
+//! (errors, the models list). For an OpenAI model the request is translated into a Chat
+//! Completions body (`to_openai.rs`, `to_openai_messages.rs`, written as `chat_body.rs`'s types)
+//! and the answer back into a `message` (`from_openai.rs`) or, streamed, into Anthropic's events
+//! (`from_openai_stream.rs`). A neutral module, so that no face imports `providers/`.
 
+mod chat_body;
+mod from_openai;
+mod from_openai_stream;
 mod models;
+mod to_openai;
+mod to_openai_messages;
 mod view;
 
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+pub use chat_body::ChatBody;
+pub use from_openai::message_from_chat;
+pub use from_openai_stream::{StreamMapper, Untranslatable};
+pub use to_openai::{ToOpenAi, to_chat};
 pub use view::MessagesView;
 
 /// The usage of a Messages answer, as Anthropic reports it: `input_tokens` excludes the

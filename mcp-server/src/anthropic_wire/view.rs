@@ -15,7 +15,7 @@ use crate::openai_wire::{Members, PromptSize, object_with, splice, top_level, va
 /// A Messages body, checked at the top level, borrowing from the client's bytes.
 pub struct MessagesView<'a> {
     body: &'a str,
-    members: Members<'a>,
+    pub(super) members: Members<'a>,
     /// `model` as sent (with its `provider/` prefix, if any).
     pub model: Cow<'a, str>,
     pub stream: bool,

@@ -7,8 +7,11 @@
 //! only `anthropic-version` and `anthropic-beta` go on, the beta list unchanged; a beta that
 //! opens provider-stored account resources (files, skills, code execution, MCP client) is
 //! refused, since no such object's creation is ever relayed for a member (DESIGN's tenant rule).
-//! Models of other wires (OpenAI, Gemini) are not translated here yet: `UNSUPPORTED_FIELD`
-//! naming `model`. The organization's tone is never applied.
+//! An OpenAI model is translated (`messages/translated.rs`): the request into a Chat
+//! Completions body, the answer back into Anthropic's. Gemini's models are not carried here:
+//! `UNSUPPORTED_FIELD` naming `model`. The organization's tone is never applied.
+
+mod translated;
 
 use std::sync::Arc;
 
@@ -20,7 +23,7 @@ use super::completions::parse_model;
 use super::forwarding::{Outbound, Relayed, prepared};
 use super::vault::ResolvedKey;
 use super::{Caller, Core, Error, Result};
-use crate::anthropic_wire::MessagesView;
+use crate::anthropic_wire::{MessagesView, to_chat};
 use crate::providers::Api;
 
 /// The `anthropic-version` sent when the client sent none (Anthropic requires one).
@@ -44,9 +47,30 @@ pub struct AnthropicHeaders {
 pub enum TokenCount {
     /// Anthropic's own count, its body as sent.
     Forwarded(Relayed),
-    /// Another provider's model: Converra's estimate (`usage::estimate_tokens` of the prompt's
-    /// bytes, each image or document a fixed [`ATTACHMENT_TOKENS`]).
+    /// Another provider's model: Converra's estimate, the same the allowance reserves for the
+    /// prompt (`agent::prompt_tokens`: its bytes by `usage::estimate_tokens`, each image or
+    /// document a fixed `ATTACHMENT_TOKENS`).
     Estimated { input_tokens: u64 },
+}
+
+/// How `/v1/messages` reaches a provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wire {
+    /// The provider speaks the Messages API (Anthropic, DeepSeek's endpoint): the body as written.
+    Forwarded,
+    /// OpenAI: translated to Chat Completions and back.
+    Translated,
+}
+
+/// A Messages request that passed the rules, ready to go.
+struct Route {
+    provider: Provider,
+    /// The model as the provider knows it (no `provider/` prefix).
+    model: String,
+    resolved: ResolvedKey,
+    wire: Wire,
+    /// The client's headers to send on (forwarded only).
+    headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 impl Core {
@@ -59,7 +83,11 @@ impl Core {
         headers: &AnthropicHeaders,
         project_id: Option<String>,
     ) -> Result<Relayed> {
-        let (provider, model, resolved, headers) = self.messages_route(caller, view, headers, &project_id).await?;
+        let route = self.messages_route(caller, view, headers, &project_id).await?;
+        if route.wire == Wire::Translated {
+            return self.translated_messages(caller, view, route, headers.beta.is_some(), project_id).await;
+        }
+        let Route { provider, model, resolved, headers, .. } = route;
         let model_json = serde_json::to_string(&model).unwrap_or_default();
         let mut sets: Vec<(&str, String)> = vec![("model", model_json)];
         let mut cap = None;
@@ -95,7 +123,8 @@ impl Core {
     }
 
     /// `POST /v1/messages/count_tokens`: Anthropic counts a Claude model's prompt (forwarded, not
-    /// metered: nothing is generated); for another provider's model Converra estimates it.
+    /// metered: nothing is generated); for another provider's model Converra estimates it, after
+    /// refusing what `/v1/messages` would refuse for that model.
     pub async fn anthropic_count_tokens(
         self: &Arc<Self>,
         caller: &Caller,
@@ -103,9 +132,14 @@ impl Core {
         headers: &AnthropicHeaders,
         project_id: Option<String>,
     ) -> Result<TokenCount> {
-        let (provider, model, resolved, headers) = self.messages_route(caller, view, headers, &project_id).await?;
+        let Route { provider, model, resolved, wire, headers } =
+            self.messages_route(caller, view, headers, &project_id).await?;
         let size = view.prompt_size();
         let estimate = prompt_tokens(size);
+        if wire == Wire::Translated {
+            to_chat(view, model, provider)?;
+            return Ok(TokenCount::Estimated { input_tokens: estimate });
+        }
         if provider != Provider::Anthropic {
             return Ok(TokenCount::Estimated { input_tokens: estimate });
         }
@@ -128,35 +162,46 @@ impl Core {
     /// which `parse_model` reads back to their provider).
     pub async fn messages_models(&self, caller: &Caller) -> Result<Vec<&'static str>> {
         let models = self.available_models(caller).await?;
-        Ok(models.into_iter().filter(|(p, _)| self.providers.serves(*p, Api::Messages)).map(|(_, m)| m).collect())
+        Ok(models.into_iter().filter(|(p, _)| self.messages_wire(*p).is_some()).map(|(_, m)| m).collect())
     }
 
     /// `GET /v1/models/{id}` asked in Anthropic's shape: one of `messages_models`, by its bare
     /// name or `provider/model`; `NotFound` for any other.
     pub async fn messages_model(&self, caller: &Caller, id: &str) -> Result<&'static str> {
         let (provider, model) = self.available_model(caller, id).await?;
-        if !self.providers.serves(provider, Api::Messages) {
+        if self.messages_wire(provider).is_none() {
             return Err(Error::NotFound("Model"));
         }
         Ok(model)
     }
 
+    /// How `/v1/messages` reaches `provider`, if it does.
+    fn messages_wire(&self, provider: Provider) -> Option<Wire> {
+        if self.providers.serves(provider, Api::Messages) {
+            Some(Wire::Forwarded)
+        } else if provider == Provider::Openai {
+            Some(Wire::Translated)
+        } else {
+            None
+        }
+    }
+
     /// The rules every Messages request passes before anything is sent: AI on, a model whose
-    /// provider serves the Messages API, no account-resource beta or field, a key resolved.
+    /// provider `/v1/messages` reaches, no account-resource beta or field, a key resolved.
     async fn messages_route(
         &self,
         caller: &Caller,
         view: &MessagesView<'_>,
         headers: &AnthropicHeaders,
         project_id: &Option<String>,
-    ) -> Result<(Provider, String, ResolvedKey, Vec<(HeaderName, HeaderValue)>)> {
+    ) -> Result<Route> {
         if !caller.ai.enabled {
             return Err(Error::AiDisabled);
         }
         let (provider, model) = parse_model(&view.model)?;
-        if !self.providers.serves(provider, Api::Messages) {
+        let Some(wire) = self.messages_wire(provider) else {
             return Err(Error::UnsupportedField { field: "model".into(), provider });
-        }
+        };
         if let Some(field) = ACCOUNT_FIELDS.iter().find(|f| view.has(f)) {
             return Err(Error::UnsupportedField { field: (*field).into(), provider });
         }
@@ -178,6 +223,9 @@ impl Core {
         if resolved.source == KeySource::None {
             return Err(self.no_provider_key(caller, provider, project_id.as_deref()).await);
         }
-        Ok((provider, model, resolved, upstream))
+        if wire == Wire::Translated {
+            upstream.clear();
+        }
+        Ok(Route { provider, model, resolved, wire, headers: upstream })
     }
 }

@@ -1,6 +1,6 @@
 //! `/v1/messages` refusals in Anthropic's own error shape (`{"type":"error","error":{…}}`, with
 //! Converra's code beside the message) and `x-should-retry: false` wherever a retry changes
-//! nothing: Converra's refusals (AI off, an account-resource beta, a model of another wire, a
+//! nothing: Converra's refusals (AI off, an account-resource beta, a Gemini model, a
 //! duplicate field, a body over the `/v1` limit, an unknown `/v1` path) send nothing upstream;
 //! the provider's 401 flags the key, its 403 flags nothing.
 
@@ -41,9 +41,9 @@ async fn converras_refusals_take_anthropics_shape_say_not_to_retry_and_send_noth
     assert_eq!(refused.body["error"]["field"], "anthropic-beta: files-api-2025-04-14");
     assert_eq!(refused.header("x-should-retry"), Some("false"));
 
-    // A model of another wire is not translated here (yet): named.
-    let gpt = r#"{"model":"gpt-4o-mini","max_tokens":10,"messages":[{"role":"user","content":"hi"}]}"#;
-    let refused = post_with(&app, "/v1/messages", &headers, gpt).await;
+    // Gemini's models are not carried on this endpoint (OpenAI's are translated): named.
+    let gemini = r#"{"model":"gemini-2.5-flash","max_tokens":10,"messages":[{"role":"user","content":"hi"}]}"#;
+    let refused = post_with(&app, "/v1/messages", &headers, gemini).await;
     assert_anthropic_error(&refused, 400, "invalid_request_error", "UNSUPPORTED_FIELD");
     assert_eq!(refused.body["error"]["field"], "model");
 

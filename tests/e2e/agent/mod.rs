@@ -6,8 +6,9 @@
 //! responses, `GET /v1/models/{id}` and the 404 of every other `/v1` path; `codex.rs`: the real
 //! Codex CLI running a shell-tool turn through `/v1/responses`. `messages.rs` and
 //! `messages_errors.rs`: `/v1/messages` and `count_tokens` forwarded to Anthropic and DeepSeek,
-//! the models list in Anthropic's shape, and refusals in Anthropic's error shape; `claude_code.rs`:
-//! the real Claude Code's tool loop through `/v1/messages`. `models.rs`: the models list and one
+//! the models list in Anthropic's shape, and refusals in Anthropic's error shape;
+//! `messages_translated.rs`: `/v1/messages` on an OpenAI model, translated both ways; `claude_code.rs`:
+//! the real Claude Code's tool loop through `/v1/messages`, on Anthropic and on OpenAI. `models.rs`: the models list and one
 //! model in Anthropic's shape when asked with `anthropic-version`.
 
 mod chat;
@@ -16,6 +17,7 @@ mod codex;
 mod limits;
 mod messages;
 mod messages_errors;
+mod messages_translated;
 mod models;
 mod responses;
 

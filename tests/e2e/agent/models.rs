@@ -1,7 +1,7 @@
 //! `GET /v1/models` and `GET /v1/models/{id}` in Anthropic's shapes when asked with
 //! `anthropic-version` (what the Anthropic SDKs' `models.list` / `models.retrieve` and Claude Code
-//! read): each listed model retrieved alone is the list's own entry, a model `/v1/messages` does
-//! not serve or no key reaches is Anthropic's 404, and the same path without the header stays
+//! read): each listed model retrieved alone is the list's own entry (OpenAI's included, which
+//! `/v1/messages` translates), a model `/v1/messages` does not serve or no key reaches is Anthropic's 404, and the same path without the header stays
 //! OpenAI's. Nothing reaches a provider.
 
 use converra::Provider;
@@ -27,8 +27,12 @@ async fn a_model_asked_with_anthropic_version_is_the_lists_entry_in_anthropics_s
     assert_eq!(listed.status, 200, "{}", listed.text);
     let data = listed.body["data"].as_array().unwrap();
     let ids: Vec<&str> = data.iter().map(|m| m["id"].as_str().unwrap()).collect();
-    assert!(ids.contains(&"claude-sonnet-4-5") && ids.contains(&"deepseek-chat"), "{ids:?}");
-    assert!(!ids.iter().any(|m| m.starts_with("gpt")), "only what /v1/messages serves: {ids:?}");
+    // OpenAI's too: `/v1/messages` translates them.
+    assert!(
+        ids.contains(&"claude-sonnet-4-5") && ids.contains(&"deepseek-chat") && ids.contains(&"gpt-4o-mini"),
+        "{ids:?}"
+    );
+    assert!(!ids.iter().any(|m| m.starts_with("gemini")), "only what /v1/messages serves: {ids:?}");
     for entry in data {
         let id = entry["id"].as_str().unwrap();
         let one = get_anthropic(&app, &format!("/v1/models/{id}"), &app.api_key).await;
@@ -39,8 +43,9 @@ async fn a_model_asked_with_anthropic_version_is_the_lists_entry_in_anthropics_s
     let prefixed = get_anthropic(&app, "/v1/models/anthropic/claude-sonnet-4-5", &app.api_key).await;
     assert_eq!((prefixed.status, prefixed.body), (200, claude));
 
-    // An OpenAI model (not served by `/v1/messages`) and a model nobody knows: Anthropic's 404.
-    for id in ["gpt-4o-mini", "claude-nonexistent-9"] {
+    // A Gemini model (not served by `/v1/messages`) and a model nobody knows: Anthropic's 404.
+    app.add_provider_key(&app.api_key, Provider::Gemini, valid_key(Provider::Gemini), Value::Null).await;
+    for id in ["gemini-2.5-flash", "claude-nonexistent-9"] {
         let missing = get_anthropic(&app, &format!("/v1/models/{id}"), &app.api_key).await;
         assert_eq!(missing.status, 404, "{id}: {}", missing.text);
         assert_eq!(missing.body["type"], "error", "{}", missing.text);
@@ -72,10 +77,10 @@ async fn without_a_key_that_reaches_claude_its_models_are_anthropics_404() {
     let (app, _mocks) = app_with_mocks(&[]).await;
     app.add_provider_key(&app.api_key, Provider::Openai, valid_key(Provider::Openai), Value::Null).await;
     let listed = get_anthropic(&app, "/v1/models", &app.api_key).await;
-    assert_eq!(
-        listed.body,
-        json!({"data": [], "has_more": false, "first_id": null, "last_id": null}),
-        "{}",
+    let ids: Vec<&str> = listed.body["data"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap()).collect();
+    assert!(
+        !ids.is_empty() && ids.iter().all(|m| m.starts_with("gpt") || m.starts_with('o')),
+        "only OpenAI's: {}",
         listed.text
     );
     let missing = get_anthropic(&app, "/v1/models/claude-sonnet-4-5", &app.api_key).await;

@@ -3,7 +3,8 @@
 //! - [`app`]: `spawn_app()`, the server in-process on port 0 with a fresh database, and
 //!   [`Answer`], an HTTP answer read whole (the end-to-end tests, `tests/e2e`);
 //! - [`providers`]: wiremock stand-ins for the AI providers with their recorded bodies, and
-//!   [`responses`]: OpenAI's Responses API (whole answers and full event streams);
+//!   [`responses`]: OpenAI's Responses API (whole answers and full event streams), and
+//!   [`openai_script`]: OpenAI's chunks of a scripted text answer or tool call;
 //! - [`process`]: the real `converra` binary as a process ([`Binary`], [`Server`]) and private
 //!   PostgreSQL and Redis servers (`mcp-server/tests/binary`, the benchmark);
 //! - [`mcp`]: the MCP tool list and a `tools/call` helper for rmcp clients;
@@ -15,6 +16,7 @@
 pub mod app;
 pub mod browser;
 pub mod mcp;
+pub mod openai_script;
 pub mod process;
 pub mod providers;
 pub mod proxy;
