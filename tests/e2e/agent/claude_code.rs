@@ -4,13 +4,19 @@
 //! Code's built-in `Read` tool on a file, then, once the tool's result arrives, answers with a
 //! final text quoting it. `claude -p` must exit 0 and print that text; the mock must have seen
 //! the organization's key and never the Converra key, Claude Code's own `anthropic-beta` list,
-//! and the usage must show the calls.
+//! and the usage must show the calls. The same loop runs on an organization that has only an
+//! OpenAI key, Claude Code asking for an OpenAI model: Converra translates each call to Chat
+//! Completions, and OpenAI's scripted chunks (first the `Read` call, then the text) back into
+//! the Messages events Claude Code parses.
 
+use std::path::Path;
 use std::time::Duration;
 
 use converra::Provider;
-use converra_test_kit::providers::{MockProviders, valid_key};
-use converra_test_kit::spawn_app_on;
+use converra_test_kit::openai_script::{call_chunks, text_chunks};
+use converra_test_kit::providers::{MockProviders, openai_chat_body, valid_key};
+use converra_test_kit::responses::sse;
+use converra_test_kit::{TestApp, spawn_app_on};
 use serde_json::{Value, json};
 use wiremock::matchers::{body_partial_json, body_string_contains, method, path};
 use wiremock::{Mock, ResponseTemplate};
@@ -105,21 +111,7 @@ async fn claude_code_runs_a_tool_loop_through_v1_messages_on_the_organizations_a
         .await;
 
     let home = tempfile::tempdir().unwrap();
-    let mut command = client_command(&claude);
-    let prompt = format!("{PROMPT_MARK}: read notes.txt and tell me the code word.");
-    command
-        .args(["-p", &prompt, "--allowedTools", "Read"])
-        .current_dir(work.path())
-        .env("HOME", home.path())
-        .env("XDG_CONFIG_HOME", home.path().join(".config"))
-        .env("PATH", path_with(claude.parent().unwrap()))
-        .env("ANTHROPIC_BASE_URL", &app.base_url)
-        .env("ANTHROPIC_AUTH_TOKEN", &member)
-        .env("ANTHROPIC_MODEL", model)
-        .env("ANTHROPIC_SMALL_FAST_MODEL", "claude-haiku-4-5")
-        .env("DISABLE_AUTOUPDATER", "1")
-        .env("DISABLE_TELEMETRY", "1")
-        .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1");
+    let command = claude_session(&claude, work.path(), home.path(), &app, &member, (model, "claude-haiku-4-5"));
     let out = run(command, Duration::from_secs(180)).await;
     assert!(out.status.success(), "{}", both(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains(&final_text), "{}", both(&out));
@@ -156,4 +148,123 @@ async fn claude_code_runs_a_tool_loop_through_v1_messages_on_the_organizations_a
     let usage = app.get("/api/v1/usage", &member).await;
     assert_eq!(usage.body["totals"]["requests"], calls.len(), "{}", usage.text);
     assert!(usage.body["totals"]["output_tokens"].as_u64().unwrap() >= 10, "{}", usage.text);
+}
+
+/// `claude -p` asking for the code word, run in `work` with `home` as its home, its model
+/// traffic at Converra with the Converra key `member`; `models`: the main and the small one.
+fn claude_session(
+    claude: &Path,
+    work: &Path,
+    home: &Path,
+    app: &TestApp,
+    member: &str,
+    models: (&str, &str),
+) -> tokio::process::Command {
+    let mut command = client_command(claude);
+    let prompt = format!("{PROMPT_MARK}: read notes.txt and tell me the code word.");
+    command
+        .args(["-p", &prompt, "--allowedTools", "Read"])
+        .current_dir(work)
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join(".config"))
+        .env("PATH", path_with(claude.parent().unwrap()))
+        .env("ANTHROPIC_BASE_URL", &app.base_url)
+        .env("ANTHROPIC_AUTH_TOKEN", member)
+        .env("ANTHROPIC_MODEL", models.0)
+        .env("ANTHROPIC_SMALL_FAST_MODEL", models.1)
+        .env("DISABLE_AUTOUPDATER", "1")
+        .env("DISABLE_TELEMETRY", "1")
+        .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1");
+    command
+}
+
+#[tokio::test]
+#[ignore = "needs Claude Code (npm), installed by .ci/run"]
+async fn claude_code_runs_a_tool_loop_on_an_openai_model_translated_on_the_organizations_openai_key() {
+    let claude = match npm_tool("claude") {
+        Ok(tool) => tool,
+        Err(why) => missing("Claude Code (`claude`)", &why),
+    };
+    let mocks = MockProviders::start().await;
+    let app = spawn_app_on(&mocks).await;
+    let org_key = valid_key(Provider::Openai);
+    app.add_provider_key(&app.api_key, Provider::Openai, org_key, Value::Null).await;
+    let (_, member) = app.member_key(&app.api_key, "agent@example.com", "member").await;
+    let model = "gpt-5-mini";
+
+    let work = tempfile::tempdir().unwrap();
+    let notes = work.path().join("notes.txt");
+    std::fs::write(&notes, format!("The code word is {SECRET_WORD}.\n")).unwrap();
+    let final_text = format!("Done: the code word is {SECRET_WORD}.");
+
+    // OpenAI plays the model, in its own chunks: once the tool's result (a `tool` message) is in,
+    // the final text; on the prompt, a call of Claude Code's `Read` tool, its arguments in two
+    // pieces; anything else Claude Code asks, "ok" (streamed or whole, as asked).
+    let chat = || Mock::given(method("POST")).and(path("/v1/chat/completions"));
+    chat()
+        .and(body_string_contains(PROMPT_MARK))
+        .and(body_string_contains(r#""role":"tool""#))
+        .respond_with(sse(&text_chunks(model, &["Done: the code word ", &format!("is {SECRET_WORD}.")])))
+        .with_priority(1)
+        .mount(&mocks.openai)
+        .await;
+    let input = json!({"file_path": notes.to_str().unwrap()}).to_string();
+    let (head, tail) = input.split_at(input.len() / 2);
+    chat()
+        .and(body_string_contains(PROMPT_MARK))
+        .respond_with(sse(&call_chunks(model, "call_Scripted01", "Read", &[head, tail])))
+        .with_priority(2)
+        .mount(&mocks.openai)
+        .await;
+    chat()
+        .and(body_partial_json(json!({"stream": true})))
+        .respond_with(sse(&text_chunks(model, &["ok"])))
+        .with_priority(3)
+        .mount(&mocks.openai)
+        .await;
+    chat()
+        .respond_with(ResponseTemplate::new(200).set_body_json(openai_chat_body(model, "ok")))
+        .with_priority(4)
+        .mount(&mocks.openai)
+        .await;
+
+    let home = tempfile::tempdir().unwrap();
+    let command = claude_session(&claude, work.path(), home.path(), &app, &member, (model, "gpt-5-nano"));
+    let out = run(command, Duration::from_secs(180)).await;
+    assert!(out.status.success(), "{}", both(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&final_text), "{}", both(&out));
+
+    let calls: Vec<wiremock::Request> = mocks
+        .openai
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|r| r.url.path() == "/v1/chat/completions")
+        .collect();
+    let loop_calls: Vec<&wiremock::Request> =
+        calls.iter().filter(|r| String::from_utf8_lossy(&r.body).contains(PROMPT_MARK)).collect();
+    assert!(loop_calls.len() >= 2, "the prompt, then the tool's result: {} calls", loop_calls.len());
+    // Claude Code really ran the tool: the file's word came back as the call's `tool` message.
+    let last: Value = serde_json::from_slice(&loop_calls.last().unwrap().body).unwrap();
+    let results: Vec<&Value> = last["messages"].as_array().unwrap().iter().filter(|m| m["role"] == "tool").collect();
+    assert_eq!(results.len(), 1, "{last}");
+    assert_eq!(results[0]["tool_call_id"], "call_Scripted01");
+    assert!(results[0]["content"].to_string().contains(SECRET_WORD), "{}", results[0]);
+    for call in &calls {
+        let auth = call.headers.get("authorization").map(|v| v.to_str().unwrap_or_default().to_owned());
+        assert_eq!(auth, Some(format!("Bearer {org_key}")), "the organization's OpenAI key");
+        for (name, value) in call.headers.iter() {
+            assert!(!value.to_str().unwrap_or_default().contains(&member), "the Converra key reached OpenAI in {name}");
+        }
+        assert!(!String::from_utf8_lossy(&call.body).contains(&member), "the Converra key reached OpenAI in a body");
+    }
+    // Nothing reached Anthropic: the organization has no key there, and none was needed.
+    let anthropic = mocks.anthropic.received_requests().await.unwrap_or_default();
+    assert!(anthropic.iter().all(|r| r.method.as_str() == "GET"), "{} calls reached Anthropic", anthropic.len());
+
+    let usage = app.get("/api/v1/usage", &member).await;
+    assert_eq!(usage.body["totals"]["requests"], calls.len(), "{}", usage.text);
+    assert!(usage.body["totals"]["output_tokens"].as_u64().unwrap() >= 14, "{}", usage.text);
+    assert_eq!(usage.body["by_key_source"][0]["key"], "organization", "{}", usage.text);
 }
