@@ -4,17 +4,17 @@
 //! written, only top-level values spliced (the model's `provider/` prefix removed; on a stream,
 //! `stream_options.include_usage` so the usage can be metered; on the platform key, the output
 //! cap); the answer comes back as the provider sent it, and only its usage is read. To
-//! Anthropic and Gemini the request is translated, refusing by name what is not carried. The
-//! organization's tone is never applied: the agent's prompt is its own.
+//! Anthropic and Gemini the request is translated (`chat_translated.rs`), refusing by name what
+//! is not carried. The organization's tone is never applied: the agent's prompt is its own.
 
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use converra::{Completion, KeySource, KeySourceInfo, Provider};
+use converra::{KeySource, KeySourceInfo, Provider};
 use futures_util::stream::BoxStream;
 use sha2::{Digest, Sha256};
 
-use super::completions::{CompletionStream, parse_model};
+use super::completions::parse_model;
 use super::forwarding::{Outbound, Relayed};
 use super::usage::estimate_tokens;
 use super::{Caller, Core, Error, Result};
@@ -38,10 +38,11 @@ pub enum ChatAnswer {
     /// Forwarded, streamed: the provider's events as it sent them (the usage-only chunk left
     /// out when the client did not ask for it); an error ends it.
     ForwardedStream { events: BoxStream<'static, Result<Bytes>>, key_source: KeySourceInfo },
-    /// Translated, whole; `dropped` names the advisory fields left out.
-    Translated { completion: Completion, dropped: Vec<&'static str> },
-    /// Translated, streamed (the first chunk names the key source).
-    TranslatedStream { chunks: CompletionStream, dropped: Vec<&'static str> },
+    /// Translated, whole: OpenAI's `chat.completion`; `dropped` names the advisory fields left
+    /// out (`X-Converra-Dropped-Fields`).
+    Translated { body: Bytes, key_source: KeySourceInfo, dropped: Vec<String> },
+    /// Translated, streamed: `chat.completion.chunk` frames ending in `[DONE]`; an error ends it.
+    TranslatedStream { events: BoxStream<'static, Result<Bytes>>, key_source: KeySourceInfo, dropped: Vec<String> },
 }
 
 impl Core {
@@ -57,19 +58,12 @@ impl Core {
             return Err(Error::AiDisabled);
         }
         let (provider, model) = parse_model(&view.model)?;
-        if matches!(provider, Provider::Anthropic | Provider::Gemini) {
-            let translated = view.translated(provider, project_id)?;
-            // The organization's tone is for prompts Converra writes, never an agent's.
-            let mut caller = caller.clone();
-            caller.ai.tone = None;
-            let dropped = translated.dropped;
-            return Ok(if view.stream {
-                ChatAnswer::TranslatedStream { chunks: self.stream(&caller, translated.request).await?, dropped }
-            } else {
-                ChatAnswer::Translated { completion: self.complete(&caller, translated.request).await?, dropped }
-            });
+        match provider {
+            Provider::Anthropic | Provider::Gemini => {
+                self.translated_chat(caller, view, provider, model, project_id).await
+            }
+            Provider::Openai | Provider::Deepseek => self.forward_chat(caller, view, provider, model, project_id).await,
         }
-        self.forward_chat(caller, view, provider, model, project_id).await
     }
 
     async fn forward_chat(

@@ -16,7 +16,7 @@ use futures_util::{FutureExt, StreamExt};
 use super::completions::Prepared;
 use super::vault::ResolvedKey;
 use super::{Caller, Core, Error, Result};
-use crate::providers::{Api, ChatRequest};
+use crate::providers::{Api, ChatRequest, Target};
 
 /// A checked request, ready to go upstream.
 pub(super) struct Outbound {
@@ -63,8 +63,10 @@ impl Core {
         let secret =
             self.secret_for(provider, &p.resolved).await?.ok_or_else(|| Error::no_provider_key(provider, caller))?;
         let mut meter = self.meter(caller, &p).await?;
+        // Gemini's URL names the model.
+        let target = Target { api, model: &p.chat.model };
         if !stream {
-            let answer = match self.provider_forward(provider, api, &secret, &headers, body).await {
+            let answer = match self.provider_forward(provider, target, &secret, &headers, body).await {
                 Ok(answer) => answer,
                 Err(failure) => {
                     meter.refused(failure.0.as_str());
@@ -78,7 +80,7 @@ impl Core {
             }
             return Ok(Relayed::Whole { body: answer.body, headers: answer.headers, key_source: p.key_source });
         }
-        let streamed = match self.provider_forward_stream(provider, api, &secret, &headers, body).await {
+        let streamed = match self.provider_forward_stream(provider, target, &secret, &headers, body).await {
             Ok(streamed) => streamed,
             Err(failure) => {
                 meter.refused(failure.0.as_str());

@@ -5,6 +5,7 @@
 pub mod access;
 mod agent;
 pub mod audit;
+mod chat_translated;
 pub mod completions;
 pub mod error;
 mod forwarding;

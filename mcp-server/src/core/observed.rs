@@ -12,7 +12,7 @@ use secrecy::SecretString;
 use super::Core;
 use crate::metrics::ProviderCall;
 use crate::providers::{
-    Api, ChatRequest, ChatResponse, ChatStream, Forwarded, ProviderFailure, Streamed, VerifyOutcome,
+    ChatRequest, ChatResponse, ChatStream, Forwarded, ProviderFailure, Streamed, Target, VerifyOutcome,
 };
 
 impl Core {
@@ -60,12 +60,12 @@ impl Core {
     pub(crate) async fn provider_forward(
         &self,
         provider: Provider,
-        api: Api,
+        target: impl Into<Target<'_>>,
         key: &SecretString,
         headers: &[(HeaderName, HeaderValue)],
         body: Vec<u8>,
     ) -> Result<Forwarded, ProviderFailure> {
-        self.observed(provider, ProviderCall::Completion, self.providers.forward(provider, api, key, headers, body))
+        self.observed(provider, ProviderCall::Completion, self.providers.forward(provider, target, key, headers, body))
             .await
     }
 
@@ -73,12 +73,12 @@ impl Core {
     pub(crate) async fn provider_forward_stream(
         &self,
         provider: Provider,
-        api: Api,
+        target: impl Into<Target<'_>>,
         key: &SecretString,
         headers: &[(HeaderName, HeaderValue)],
         body: Vec<u8>,
     ) -> Result<Streamed, ProviderFailure> {
-        let start = self.providers.forward_stream(provider, api, key, headers, body);
+        let start = self.providers.forward_stream(provider, target, key, headers, body);
         self.observed(provider, ProviderCall::Stream, start).await
     }
 

@@ -2,7 +2,8 @@
 //! `GET /v1/models`, so official OpenAI clients and agents work by changing only their base URL
 //! and key. A chat request is checked at its top level (`ChatView`) and handed to the core,
 //! which forwards it as written (OpenAI, DeepSeek: the answer comes back as the provider sent
-//! it) or translates it (Anthropic, Gemini: rendered here in OpenAI's shapes). Errors take
+//! it) or translates it (Anthropic, Gemini: the core answers in OpenAI's shapes, and the
+//! advisory fields it left out are named in `X-Converra-Dropped-Fields`). Errors take
 //! OpenAI's shape, with `x-should-retry: false` on every refusal that a retry cannot change.
 //! The project comes from `X-Converra-Project`; which key paid goes back in
 //! `X-Converra-Key-Source` and `X-Converra-Key-Id`. Bodies are read up to the `/v1` limit.
@@ -12,18 +13,14 @@ use std::sync::Arc;
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
-use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
-use converra::{CompletionChunk, ErrorCode, FinishReason, KeySourceInfo};
+use converra::{ErrorCode, KeySourceInfo};
 use futures_util::StreamExt;
 
-use crate::core::{Caller, ChatAnswer, Core, Error, ids};
+use crate::core::{Caller, ChatAnswer, Core, Error};
 use crate::edge::auth;
 use crate::edge::error::{error_headers, say_key_source};
-use crate::openai_wire::{
-    AssistantMessage, ChatCompletion, ChatCompletionChunk, ChatView, Choice, ChunkChoice, Delta, ModelEntry, ModelList,
-    OpenAiError, OpenAiErrorBody, WireUsage,
-};
+use crate::openai_wire::{ChatView, ModelEntry, ModelList, OpenAiError, OpenAiErrorBody};
 
 /// A core error in OpenAI's error shape.
 pub struct OpenAiApiError(pub Error);
@@ -89,13 +86,6 @@ impl auth::Gate for OpenAiGate {
     }
 }
 
-fn finish_name(reason: FinishReason) -> String {
-    match reason {
-        FinishReason::Other => "stop".into(),
-        r => r.as_str().into(),
-    }
-}
-
 /// A request body read within the `/v1` limit; over it, OpenAI's error shape with 413.
 pub struct Body(pub axum::body::Bytes);
 
@@ -127,151 +117,57 @@ pub async fn chat_completions(
 ) -> Result<Response, OpenAiApiError> {
     let view = ChatView::parse(&body)?;
     let project_id = project_of(&headers)?;
-    let response = match core.openai_chat(&caller, &view, project_id).await? {
-        ChatAnswer::Forwarded { body, key_source } => {
-            let mut response = body.into_response();
-            response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-            say_key_source(response.headers_mut(), key_source);
-            response
+    Ok(match core.openai_chat(&caller, &view, project_id).await? {
+        ChatAnswer::Forwarded { body, key_source } => whole(body, key_source),
+        ChatAnswer::ForwardedStream { events, key_source } => streamed(events, key_source),
+        ChatAnswer::Translated { body, key_source, dropped } => with_dropped(whole(body, key_source), &dropped),
+        ChatAnswer::TranslatedStream { events, key_source, dropped } => {
+            with_dropped(streamed(events, key_source), &dropped)
         }
-        ChatAnswer::ForwardedStream { events, key_source } => {
-            let events = events.map(|item| {
-                Ok::<_, Infallible>(item.unwrap_or_else(|e| {
-                    crate::edge::error::log(&e);
-                    let mut frame = b"data: ".to_vec();
-                    frame.extend(serde_json::to_vec(&openai_error(&e)).unwrap_or_default());
-                    frame.extend(b"\n\n");
-                    frame.into()
-                }))
-            });
-            let mut response = axum::body::Body::from_stream(events).into_response();
-            let headers = response.headers_mut();
-            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
-            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-            say_key_source(headers, key_source);
-            response
-        }
-        ChatAnswer::Translated { mut completion, dropped } => {
-            let model = view.model.clone().into_owned();
-            let source =
-                KeySourceInfo { key_id: completion.key_source.key_id.take(), masked: None, ..completion.key_source };
-            let mut response = axum::Json(whole_answer(completion, model, ids::unix_now())).into_response();
-            say_key_source(response.headers_mut(), source);
-            say_dropped(response.headers_mut(), &dropped);
-            response
-        }
-        ChatAnswer::TranslatedStream { chunks, dropped } => {
-            let mut response = translated_stream(chunks, view.model.clone().into_owned(), view.include_usage).await;
-            say_dropped(response.headers_mut(), &dropped);
-            response
-        }
-    };
-    Ok(response)
+    })
 }
 
-/// A translated stream in OpenAI's `chat.completion.chunk` shape.
-async fn translated_stream(
-    mut chunks: crate::core::completions::CompletionStream,
-    model: String,
-    include_usage: bool,
+/// A whole answer: the provider's body, or its translation.
+fn whole(body: axum::body::Bytes, key_source: KeySourceInfo) -> Response {
+    let mut response = body.into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    say_key_source(response.headers_mut(), key_source);
+    response
+}
+
+/// A stream's frames as they come; an error ends it in OpenAI's error shape.
+fn streamed(
+    events: futures_util::stream::BoxStream<'static, Result<axum::body::Bytes, Error>>,
+    key_source: KeySourceInfo,
 ) -> Response {
-    let created = ids::unix_now();
-    // The first item, ready at once, names the key that pays: into the headers.
-    let first = chunks.next().await;
-    let source = match &first {
-        Some(Ok(CompletionChunk { key_source: Some(source), .. })) => Some(source.clone()),
-        _ => None,
-    };
-    let chunks = futures_util::stream::iter(first).chain(chunks);
-    let chunk = move |id: &str, delta: Delta, finish: Option<String>, usage: Option<WireUsage>, choices: bool| {
-        ChatCompletionChunk {
-            id: format!("chatcmpl-{}", id.trim_start_matches("cmpl_")),
-            object: "chat.completion.chunk".into(),
-            created,
-            model: model.clone(),
-            choices: if choices { vec![ChunkChoice { index: 0, delta, finish_reason: finish }] } else { vec![] },
-            usage,
-        }
-    };
-    let events = chunks
-        .flat_map(move |item| {
-            let out: Vec<Event> = match item {
-                Ok(c) if c.key_source.is_some() => vec![json_event(&chunk(
-                    &c.id,
-                    Delta { role: Some("assistant".into()), content: Some(String::new()) },
-                    None,
-                    None,
-                    true,
-                ))],
-                Ok(c) => match (c.finish_reason, c.usage) {
-                    (Some(reason), usage) => {
-                        let mut v =
-                            vec![json_event(&chunk(&c.id, Delta::default(), Some(finish_name(reason)), None, true))];
-                        if let (true, Some(u)) = (include_usage, usage) {
-                            v.push(json_event(&chunk(&c.id, Delta::default(), None, Some(wire_usage(u)), false)));
-                        }
-                        v
-                    }
-                    (None, _) => {
-                        vec![json_event(&chunk(&c.id, Delta { role: None, content: Some(c.delta) }, None, None, true))]
-                    }
-                },
-                Err(e) => {
-                    crate::edge::error::log(&e);
-                    vec![json_event(&openai_error(&e))]
-                }
-            };
-            futures_util::stream::iter(out)
-        })
-        .chain(futures_util::stream::once(async { Event::default().data("[DONE]") }))
-        .map(Ok::<_, Infallible>);
-    let mut response = Sse::new(events).into_response();
-    if let Some(source) = source {
-        say_key_source(response.headers_mut(), source);
-    }
+    let events = events.map(|item| {
+        Ok::<_, Infallible>(item.unwrap_or_else(|e| {
+            crate::edge::error::log(&e);
+            let mut frame = b"data: ".to_vec();
+            frame.extend(serde_json::to_vec(&openai_error(&e)).unwrap_or_default());
+            frame.extend(b"\n\n");
+            frame.into()
+        }))
+    });
+    let mut response = axum::body::Body::from_stream(events).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    say_key_source(headers, key_source);
     response
 }
 
 /// `X-Converra-Dropped-Fields`: the advisory fields a translated request left out.
-fn say_dropped(headers: &mut HeaderMap, dropped: &[&str]) {
+fn with_dropped(mut response: Response, dropped: &[String]) -> Response {
     if let Ok(value) = HeaderValue::try_from(dropped.join(", "))
         && !dropped.is_empty()
     {
-        headers.insert(DROPPED, value);
+        response.headers_mut().insert(DROPPED, value);
     }
+    response
 }
 
 const DROPPED: HeaderName = HeaderName::from_static("x-converra-dropped-fields");
-
-/// A whole completion in OpenAI's `chat.completion` shape.
-fn whole_answer(c: converra::Completion, model: String, created: u64) -> ChatCompletion {
-    ChatCompletion {
-        id: format!("chatcmpl-{}", c.id.trim_start_matches("cmpl_")),
-        object: "chat.completion".into(),
-        created,
-        model,
-        choices: vec![Choice {
-            index: 0,
-            message: AssistantMessage { role: "assistant".into(), content: Some(c.content), refusal: None },
-            logprobs: None,
-            finish_reason: Some(finish_name(c.finish_reason)),
-        }],
-        usage: Some(wire_usage(c.usage)),
-        system_fingerprint: None,
-    }
-}
-
-fn wire_usage(u: converra::Usage) -> WireUsage {
-    WireUsage {
-        prompt_tokens: u.input_tokens,
-        completion_tokens: u.output_tokens,
-        total_tokens: u.input_tokens + u.output_tokens,
-    }
-}
-
-fn json_event<T: serde::Serialize>(value: &T) -> Event {
-    Event::default().json_data(value).unwrap_or_else(|_| Event::default().data("{}"))
-}
 
 /// The models of the providers this caller can reach, in OpenAI's list shape (Anthropic's when
 /// the request carries `anthropic-version`).

@@ -1,18 +1,34 @@
 //! OpenAI Chat Completions wire types: what Converra sends to OpenAI and DeepSeek for its own
-//! requests (REST, MCP), and what the OpenAI-compatible face (`/v1/chat/completions`) answers
-//! when it translates. A `/v1` request is never parsed into these: it is read as a top-level
-//! view and forwarded as written (`view.rs`), or translated field by field, refusing by name
-//! what is not carried (`translate.rs`). The Responses API and embeddings are read the same way
-//! (`responses.rs`, with what Converra reads of a Responses answer).
+//! requests (REST, MCP), and what it reads of their answers. A `/v1` request is never parsed
+//! into these: it is read as a top-level view and forwarded as written (`view.rs`), or, for
+//! Anthropic and Gemini, translated field by field, refusing by name what is not carried
+//! (`translate.rs`, `turns.rs`; then `to_anthropic.rs`, `to_gemini.rs` with
+//! `gemini_schema.rs`), and the provider's answer, whole or event by event, written back in
+//! OpenAI's shapes (`from_anthropic.rs`, `from_gemini.rs`, `answer.rs`). The Responses API
+//! and embeddings are read the same way (`responses.rs`, with what Converra reads of a
+//! Responses answer).
 
+mod answer;
+mod events;
+mod from_anthropic;
+mod from_gemini;
+mod gemini_schema;
 pub mod responses;
+mod to_anthropic;
+mod to_gemini;
 mod translate;
+mod turns;
 mod view;
 
 use serde::{Deserialize, Serialize};
 
+pub use answer::{StreamFault, ToChunks};
+pub use from_anthropic::{FromAnthropic, anthropic_completion};
+pub use from_gemini::{FromGemini, gemini_completion};
 pub use responses::{EmbeddingsView, ResponsesView};
-pub use translate::{ADVISORY, Translated};
+pub use to_anthropic::{DEFAULT_MAX_TOKENS, to_anthropic};
+pub use to_gemini::to_gemini;
+pub use translate::{Chat, Format};
 pub use view::{ChatView, PromptSize, json_string, json_text};
 pub(crate) use view::{Members, object_with, splice, top_level, value_of};
 
@@ -36,45 +52,6 @@ impl Stop {
             Stop::Many(v) => v,
         }
     }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ChatCompletion {
-    pub id: String,
-    pub object: String,
-    pub created: u64,
-    pub model: String,
-    pub choices: Vec<Choice>,
-    #[serde(default)]
-    pub usage: Option<WireUsage>,
-    #[serde(default)]
-    pub system_fingerprint: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Choice {
-    pub index: u32,
-    pub message: AssistantMessage,
-    #[serde(default)]
-    pub logprobs: Option<serde_json::Value>,
-    #[serde(default)]
-    pub finish_reason: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct AssistantMessage {
-    pub role: String,
-    #[serde(default)]
-    pub content: Option<String>,
-    #[serde(default)]
-    pub refusal: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
-pub struct WireUsage {
-    pub prompt_tokens: u64,
-    pub completion_tokens: u64,
-    pub total_tokens: u64,
 }
 
 /// A forwarded answer's usage, with the details Converra reads (OpenAI's `*_details`; DeepSeek
@@ -115,17 +92,6 @@ impl FullUsage {
     pub fn reasoning_tokens(&self) -> u64 {
         self.completion_tokens_details.and_then(|d| d.reasoning_tokens).unwrap_or(0)
     }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ChatCompletionChunk {
-    pub id: String,
-    pub object: String,
-    pub created: u64,
-    pub model: String,
-    pub choices: Vec<ChunkChoice>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub usage: Option<WireUsage>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

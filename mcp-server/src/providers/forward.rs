@@ -1,5 +1,6 @@
 //! Forwarding a provider's own API (OpenAI's Chat Completions to OpenAI and DeepSeek,
-//! Anthropic's Messages to Anthropic and DeepSeek's Anthropic-compatible endpoint): the client's
+//! Anthropic's Messages to Anthropic and DeepSeek's Anthropic-compatible endpoint; and the body
+//! a translated chat becomes, Messages or Gemini's `generateContent`): the client's
 //! body goes to the endpoint as given, and the answer comes back as the provider sent it — a
 //! whole body unchanged, or a stream cut into its server-sent events, each relayed with its
 //! bytes untouched. Of the answer, only the usage (and, for an estimate, the size of what was
@@ -17,7 +18,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::chat::ProviderFailure;
-use super::{errors, responses, secret_header, sse};
+use super::{errors, gemini, responses, secret_header, sse};
 use crate::anthropic_wire::{self, MessagesUsage};
 use crate::openai_wire::FullUsage;
 
@@ -36,6 +37,23 @@ pub enum Api {
     ResponsesCompact,
     /// OpenAI's `POST /embeddings` (Bearer key; usage as Chat Completions reports it).
     Embeddings,
+    /// Gemini's `POST /v1beta/models/{model}:generateContent`, streamed
+    /// `:streamGenerateContent?alt=sse` (`x-goog-api-key`; usage from `usageMetadata`, see
+    /// `gemini.rs`). The model is in the path: see [`Target`].
+    GenerateContent,
+}
+
+/// Where a forwarded body goes: its API and, for an API whose URL names it (Gemini's), the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Target<'a> {
+    pub api: Api,
+    pub model: &'a str,
+}
+
+impl From<Api> for Target<'static> {
+    fn from(api: Api) -> Self {
+        Target { api, model: "" }
+    }
 }
 
 /// A forwarded answer's usage in the provider's own figures, whatever its wire.
@@ -129,6 +147,7 @@ fn request(
             request.header(AUTHORIZATION, secret_header("Bearer ", key))
         }
         Api::Messages | Api::CountTokens => request.header("x-api-key", secret_header("", key)),
+        Api::GenerateContent => request.header("x-goog-api-key", secret_header("", key)),
     };
     for (name, value) in headers {
         request = request.header(name, value);
@@ -146,6 +165,7 @@ fn relayable(api: Api, from: &HeaderMap) -> HeaderMap {
         Api::ChatCompletions | Api::Responses | Api::ResponsesCompact | Api::Embeddings => {
             name == "x-request-id" || name == "retry-after" || name.starts_with("x-ratelimit-")
         }
+        Api::GenerateContent => name == "retry-after",
     };
     from.iter().filter(|(name, _)| allowed(name.as_str())).map(|(n, v)| (n.clone(), v.clone())).collect()
 }
@@ -167,6 +187,7 @@ fn whole_usage(api: Api, body: &[u8]) -> Option<Metered> {
             serde_json::from_slice::<anthropic_wire::UsageOnly>(body).ok().and_then(|u| u.usage).map(Metered::from)
         }
         Api::CountTokens => None,
+        Api::GenerateContent => gemini::whole_usage(body),
     }
 }
 
@@ -238,6 +259,7 @@ impl Reader {
         match self.api {
             Api::ChatCompletions | Api::CountTokens | Api::Embeddings => read_frame(bytes),
             Api::Responses | Api::ResponsesCompact => responses::read(bytes, event_data),
+            Api::GenerateContent => gemini::read_frame(bytes, event_data),
             Api::Messages => {
                 let mut frame = Frame { bytes, usage: None, usage_only: false, produced: 0, stored_id: None };
                 let Some(data) = event_data(&frame.bytes) else { return frame };

@@ -1,6 +1,8 @@
-//! Gemini `generateContent` / `streamGenerateContent?alt=sse`. The key goes in
-//! `x-goog-api-key`, never in a `?key=` query string, so it cannot end up in a URL that an error
-//! or a log line repeats.
+//! Gemini `generateContent` / `streamGenerateContent?alt=sse`: Converra's own calls, and what
+//! forwarding reads of a translated `/v1/chat/completions` body's answer (`Api::GenerateContent`:
+//! the usage of a whole answer, or of the stream event that finishes it, and the size of the
+//! generated text). The key goes in `x-goog-api-key`, never in a `?key=` query string, so it
+//! cannot end up in a URL that an error or a log line repeats.
 
 use std::time::Duration;
 
@@ -10,8 +12,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::chat::{ChatEvent, ChatRequest, ChatResponse, ChatStream, ProviderFailure};
+use super::forward::Frame;
 use super::sse::{self, Step};
 use super::{Metered, errors, secret_header};
+use axum::body::Bytes;
 
 pub fn list_models(client: &reqwest::Client, base: &str, key: &SecretString) -> reqwest::RequestBuilder {
     client.get(format!("{base}/v1beta/models")).header("x-goog-api-key", secret_header("", key))
@@ -84,9 +88,12 @@ struct Content {
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct Part {
     #[serde(default)]
     text: Option<String>,
+    #[serde(default)]
+    function_call: Option<Value>,
 }
 
 #[derive(Deserialize, Clone, Copy)]
@@ -184,4 +191,51 @@ pub async fn stream(
         let text = chunk.text();
         if text.is_empty() { Step::Skip } else { Step::Emit(ChatEvent::Delta(text)) }
     }))
+}
+
+/// The usage of a whole `generateContent` answer.
+pub(super) fn whole_usage(body: &[u8]) -> Option<Metered> {
+    serde_json::from_slice::<GenerateContentResponse>(body).ok()?.usage()
+}
+
+/// One event of a `streamGenerateContent` stream, as relayed, with what Converra reads of it
+/// (`data` joins its data lines): the bytes generated, and the usage of the event that carries
+/// the finish reason (earlier events' counts are partial).
+pub(super) fn read_frame(bytes: Bytes, data: fn(&[u8]) -> Option<String>) -> Frame {
+    let chunk = data(&bytes).and_then(|d| serde_json::from_str::<GenerateContentResponse>(&d).ok());
+    let chunk = chunk.unwrap_or_default();
+    let produced = chunk
+        .candidates
+        .iter()
+        .filter_map(|c| c.content.as_ref())
+        .flat_map(|c| &c.parts)
+        .map(|p| p.text.as_ref().map_or(0, String::len) + p.function_call.as_ref().map_or(0, |f| f.to_string().len()))
+        .sum::<usize>() as u64;
+    let usage = chunk.finish().and(chunk.usage());
+    Frame { bytes, usage, usage_only: false, produced, stored_id: None }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stream_is_metered_from_the_event_that_finishes_it() {
+        let data = |b: &[u8]| Some(String::from_utf8_lossy(&b[6..]).trim_end().to_owned());
+        let partial = br#"data: {"candidates":[{"content":{"parts":[{"text":"Hel"}],"role":"model"}}],"usageMetadata":{"promptTokenCount":30,"totalTokenCount":30}}"#;
+        let frame = read_frame(Bytes::from_static(partial), data);
+        assert_eq!((frame.usage, frame.produced), (None, 3));
+        let last = br#"data: {"candidates":[{"content":{"parts":[{"functionCall":{"name":"f","args":{}}}],"role":"model"},"finishReason":"STOP"}],"usageMetadata":{"promptTokenCount":30,"candidatesTokenCount":5,"cachedContentTokenCount":20,"thoughtsTokenCount":7}}"#;
+        let frame = read_frame(Bytes::from_static(last), data);
+        let expected = Metered {
+            input_tokens: 30,
+            output_tokens: 12,
+            cache_read_tokens: 20,
+            cache_write_tokens: 0,
+            reasoning_tokens: 7,
+        };
+        // A call counts as its JSON: `{"args":{},"name":"f"}`.
+        assert_eq!((frame.usage, frame.produced), (Some(expected), 22));
+        assert_eq!(whole_usage(&last[6..]), Some(expected));
+    }
 }

@@ -19,7 +19,8 @@ use reqwest::header::{HeaderName, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
 
 pub use chat::{ChatEvent, ChatRequest, ChatResponse, ChatStream, ProviderFailure};
-pub use forward::{Api, Forwarded, Frame, FrameStream, Metered, Streamed};
+pub use errors::classify_stream_error;
+pub use forward::{Api, Forwarded, Frame, FrameStream, Metered, Streamed, Target};
 
 /// Where each provider is reached, how long it may take, and the operator's own keys behind
 /// the allowance with the output they may be asked for.
@@ -169,6 +170,10 @@ impl Providers {
                 forward_urls.insert((Provider::Openai, api), url);
             }
         }
+        // Gemini's models, each under its own path (`forward_url` adds the model and method).
+        if let Ok(url) = reqwest::Url::parse(&format!("{}/v1beta/models/", base_urls[&Provider::Gemini])) {
+            forward_urls.insert((Provider::Gemini, Api::GenerateContent), url);
+        }
         Self {
             client,
             base_urls,
@@ -291,19 +296,21 @@ impl Providers {
 }
 
 impl Providers {
-    /// Sends a body in `api`'s wire to the provider's endpoint for it as given (with the client
-    /// `headers` the core allowed), within the whole-response timeout; the answer's body comes
-    /// back unchanged.
+    /// Sends a body in `target`'s API to the provider's endpoint for it as given (with the
+    /// client `headers` the core allowed), within the whole-response timeout; the answer's body
+    /// comes back unchanged.
     pub async fn forward(
         &self,
         provider: Provider,
-        api: Api,
+        target: impl Into<Target<'_>>,
         key: &SecretString,
         headers: &[(HeaderName, HeaderValue)],
         body: Vec<u8>,
     ) -> Result<Forwarded, ProviderFailure> {
+        let target = target.into();
         let call = async {
-            forward::whole(&self.client, provider, api, self.forward_url(provider, api)?, key, headers, body).await
+            let url = self.forward_url(provider, target, false)?;
+            forward::whole(&self.client, provider, target.api, url, key, headers, body).await
         };
         within(self.timeouts.response, provider, "provider timed out", call).await
     }
@@ -312,15 +319,17 @@ impl Providers {
     pub async fn forward_stream(
         &self,
         provider: Provider,
-        api: Api,
+        target: impl Into<Target<'_>>,
         key: &SecretString,
         headers: &[(HeaderName, HeaderValue)],
         body: Vec<u8>,
     ) -> Result<Streamed, ProviderFailure> {
+        let target = target.into();
+        let api = target.api;
         // A reasoning model on the Responses API may think in silence for minutes.
         let idle = if api == Api::Responses { self.timeouts.idle.max(RESPONSES_IDLE) } else { self.timeouts.idle };
         let start = async {
-            let url = self.forward_url(provider, api)?;
+            let url = self.forward_url(provider, target, true)?;
             forward::stream(&self.client, provider, api, url, key, headers, body, idle).await
         };
         within(idle, provider, "provider sent nothing within the idle timeout", start).await
@@ -331,9 +340,21 @@ impl Providers {
         self.forward_urls.contains_key(&(provider, api))
     }
 
-    /// The endpoint of `provider` for `api`.
-    fn forward_url(&self, provider: Provider, api: Api) -> Result<reqwest::Url, ProviderFailure> {
-        self.forward_urls.get(&(provider, api)).cloned().ok_or(ProviderFailure(KeyStatus::ProviderError))
+    /// The endpoint of `provider` for `target` (Gemini's names the model, checked by the core
+    /// to be `[A-Za-z0-9._:-]`, and the method, streamed or not).
+    fn forward_url(
+        &self,
+        provider: Provider,
+        target: Target<'_>,
+        stream: bool,
+    ) -> Result<reqwest::Url, ProviderFailure> {
+        let url = self.forward_urls.get(&(provider, target.api)).ok_or(ProviderFailure(KeyStatus::ProviderError))?;
+        if target.api != Api::GenerateContent {
+            return Ok(url.clone());
+        }
+        let method = if stream { "streamGenerateContent?alt=sse" } else { "generateContent" };
+        reqwest::Url::parse(&format!("{url}{}:{method}", target.model))
+            .map_err(|_| ProviderFailure(KeyStatus::ProviderError))
     }
 }
 

@@ -1,7 +1,9 @@
 //! Agent traffic (DESIGN "Agent traffic"): the providers' own APIs carried whole under `/v1`.
 //! `chat.rs`: `/v1/chat/completions` forwarded to OpenAI byte for byte (whole and streamed),
-//! translated to Anthropic with every field it cannot carry refused by name, the `/v1` body
-//! limit, and the platform allowance on forwarded calls. `responses.rs`: `/v1/responses`,
+//! and on an Anthropic key every field it cannot carry refused by name; `chat_translated.rs`:
+//! translated to Anthropic and Gemini and back (tool loops whole and streamed, images, JSON
+//! output, the platform cap); `limits.rs`: the `/v1` body limit, and the platform allowance on
+//! forwarded calls. `responses.rs`: `/v1/responses`,
 //! `/v1/responses/compact` and `/v1/embeddings` forwarded to OpenAI, tenant isolation of stored
 //! responses, `GET /v1/models/{id}` and the 404 of every other `/v1` path; `codex.rs`: the real
 //! Codex CLI running a shell-tool turn through `/v1/responses`. `messages.rs` and
@@ -12,6 +14,7 @@
 //! model in Anthropic's shape when asked with `anthropic-version`.
 
 mod chat;
+mod chat_translated;
 mod claude_code;
 mod codex;
 mod limits;

@@ -3,7 +3,8 @@
 //! - [`app`]: `spawn_app()`, the server in-process on port 0 with a fresh database, and
 //!   [`Answer`], an HTTP answer read whole (the end-to-end tests, `tests/e2e`);
 //! - [`providers`]: wiremock stand-ins for the AI providers with their recorded bodies, and
-//!   [`responses`]: OpenAI's Responses API (whole answers and full event streams), and
+//!   [`responses`]: OpenAI's Responses API (whole answers and full event streams),
+//!   [`translated`]: Anthropic's and Gemini's answers to a translated chat (tool loops), and
 //!   [`openai_script`]: OpenAI's chunks of a scripted text answer or tool call;
 //! - [`process`]: the real `converra` binary as a process ([`Binary`], [`Server`]) and private
 //!   PostgreSQL and Redis servers (`mcp-server/tests/binary`, the benchmark);
@@ -21,6 +22,7 @@ pub mod process;
 pub mod providers;
 pub mod proxy;
 pub mod responses;
+pub mod translated;
 
 pub use app::{
     Answer, Options, TestApp, app_with_mocks, fresh_postgres_database, id_of, on_postgres, rfc3339, spawn_app,
