@@ -1,19 +1,24 @@
 //! The gateway benchmark: how much latency Converra adds and how many completions it passes,
-//! beside a bare nginx `proxy_pass` hop to the same mock (the floor: a proxy that does no work).
+//! beside a bare nginx `proxy_pass` hop to the same mock (the floor: a proxy that does no work)
+//! and a bare axum + reqwest pass-through (what any Rust gateway starts from).
 //!
 //! One command: `cargo bench -p converra-server --bench gateway`. It starts
 //! - a fast mock OpenAI-compatible provider (axum, canned `chat.completion`; a slow event
 //!   stream when asked to stream) in its own process (this binary with `--mock`, `mock.rs`);
 //! - the release `converra` binary on a fresh database, configured to call the mock;
 //! - nginx (Debian's `nginx-light`) proxying to the same mock (`nginx.rs`), when installed;
+//! - the bare pass-through (`bare.rs`: axum, one handler, one shared `reqwest::Client`) in its
+//!   own process (this binary with `--bare`), on Converra's runtime for `BENCH_WORKERS`;
 //! - a load driver with fixed concurrency for a fixed duration per cell, recording latency in
 //!   HDR histograms (`driver.rs`),
 //!
-//! and measures, in the same run: direct to the mock, through the nginx floor, through
-//! `/v1/chat/completions` and through `/api/v1/completions` (organization key resolved, usage
-//! recorded, rate limit set high); every figure also as a ratio to the floor's (added latency,
-//! throughput, CPU per request from `/proc`), peak RSS per level, MCP `tools/call` p50/p99,
-//! streams at scale (`streams.rs`), and cold start to `/readyz`.
+//! and measures, in the same run: direct to the mock, through the nginx floor, through the bare
+//! pass-through, through `/v1/chat/completions` and through `/api/v1/completions` (organization
+//! key resolved, usage recorded, rate limit set high); every figure also as a ratio to each
+//! floor's (added latency, throughput, CPU per request from `/proc`), peak RSS per level; a
+//! 64 KiB agent request through every contender (`agent.rs`); MCP `tools/call` p50/p99; time to
+//! first token through every contender and streams at scale (`streams.rs`); cold start to
+//! `/readyz`; and last, issue 26's targets as ratios to the floors.
 //!
 //! Environment: `BENCH_SECONDS` (per cell, default 5), `BENCH_CONCURRENCY` (default
 //! `1,16,64,256,1024`), `BENCH_WORKERS` (Converra's `--workers`, default 1 so that Converra, the
@@ -24,8 +29,11 @@
 //! (that second Converra keeps its rate-limit buckets in this Redis; without it, per replica);
 //! streams: `BENCH_STREAMS` (concurrent slow streams, default 5,000; 0 skips the stream tests),
 //! `BENCH_STREAM_SECONDS` (chunks per stream, one per `BENCH_STREAM_INTERVAL_MS`, default 30 and
-//! 1,000), `BENCH_STREAM_TTFT` (streams for the time-to-first-token test, default 100).
+//! 1,000), `BENCH_STREAM_TTFT` (streams for the time-to-first-token test, default 100);
+//! `BENCH_AGENT_CONCURRENCY` (connections for the 64 KiB agent request, default 16).
 
+mod agent;
+mod bare;
 mod driver;
 mod mock;
 mod nginx;
@@ -119,6 +127,12 @@ fn main() {
     // Every connection holds a descriptor (the driver's, Converra's, nginx's, the mock's, which
     // inherits this limit): raise the soft limit to the hard one before anything starts.
     let limit = rlimit::increase_nofile_limit(u64::MAX).unwrap_or(0);
+    let args: Vec<String> = std::env::args().collect();
+    if let [_, flag, upstream, workers, ..] = args.as_slice()
+        && flag == "--bare"
+    {
+        return bare::main(upstream, workers);
+    }
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     // The driver and the mock run on one thread each, like `wrk -t1`: they stand in for other
     // machines, so they should take as little of the shared cores as they can.
@@ -134,11 +148,21 @@ struct Level {
     c: usize,
     direct: Cell,
     floor: Option<Cell>,
+    bare: Cell,
     compat: Cell,
     native: Cell,
     postgres: Option<Cell>,
     /// Peak RSS so far (levels rise, so this is the peak at this level), KiB: Converra, nginx.
     peak_kib: (u64, Option<u64>),
+}
+
+fn header() {
+    println!(
+        "| path                           |    c |     req/s | p50 ms  | p90 ms  | p99 ms  |  max ms  | CPU µs/req | errors |"
+    );
+    println!(
+        "|--------------------------------|------|-----------|---------|---------|---------|----------|-----------|--------|"
+    );
 }
 
 fn row(name: &str, c: usize, cell: &Cell, cpu: bool) {
@@ -182,6 +206,7 @@ async fn run(open_files: u64) {
         Err(_) => None,
     };
     let nginx = nginx::Nginx::start(mock);
+    let bare = bare::Bare::start(mock, &workers);
 
     println!(
         "\nConverra gateway benchmark — {seconds} s per cell, {} cores, Converra workers: {workers}; \
@@ -189,9 +214,10 @@ async fn run(open_files: u64) {
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)
     );
     match &nginx {
-        Some(n) => println!("The floor: nginx (one process) proxy_pass to the same mock, at {}\n", n.addr),
-        None => println!("nginx is not installed (Debian: nginx-light): the floor rows and ratios are skipped\n"),
+        Some(n) => println!("The floor: nginx (one process) proxy_pass to the same mock, at {}", n.addr),
+        None => println!("nginx is not installed (Debian: nginx-light): the floor rows and ratios are skipped"),
     }
+    println!("The bare pass-through: axum + reqwest, no logic, Converra's runtime and workers, at {}\n", bare.addr);
     let body =
         serde_json::to_vec(&json!({"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": "Hello"}]}))
             .unwrap();
@@ -201,18 +227,14 @@ async fn run(open_files: u64) {
     let direct = Target::new(&format!("http://{mock}/v1/chat/completions"), None, &[], &direct_body);
     let floor =
         nginx.as_ref().map(|n| Target::new(&format!("http://{}/v1/chat/completions", n.addr), None, &[], &direct_body));
+    let through_bare = Target::new(&format!("http://{}/v1/chat/completions", bare.addr), None, &[], &direct_body);
     let compat = Target::new(&format!("{}/v1/chat/completions", server.server.base), Some(&server.key), &[], &body);
     let native = Target::new(&format!("{}/api/v1/completions", server.server.base), Some(&server.key), &[], &body);
     let on_pg = postgres
         .as_ref()
         .map(|pg| Target::new(&format!("{}/v1/chat/completions", pg.server.base), Some(&pg.key), &[], &body));
 
-    println!(
-        "| path                           |    c |     req/s | p50 ms  | p90 ms  | p99 ms  |  max ms  | CPU µs/req | errors |"
-    );
-    println!(
-        "|--------------------------------|------|-----------|---------|---------|---------|----------|-----------|--------|"
-    );
+    header();
     let mut results = Vec::new();
     for &c in &levels {
         let d = drive(&direct, c, seconds, None).await;
@@ -224,6 +246,8 @@ async fn run(open_files: u64) {
         if let Some(f) = &f {
             row("nginx proxy_pass (the floor)", c, f, true);
         }
+        let b = drive(&through_bare, c, seconds, Some(bare.pid())).await;
+        row("axum + reqwest (bare)", c, &b, true);
         let o = drive(&compat, c, seconds, Some(server.pid())).await;
         row("converra /v1/chat/completions", c, &o, true);
         let n = drive(&native, c, seconds, Some(server.pid())).await;
@@ -236,13 +260,16 @@ async fn run(open_files: u64) {
             row("on PG (+Redis) /v1/chat/comp.", c, p, true);
         }
         let peak = (status_kib(server.pid(), "VmHWM:"), nginx.as_ref().map(|n| status_kib(n.pid(), "VmHWM:")));
-        results.push(Level { c, direct: d, floor: f, compat: o, native: n, postgres: p, peak_kib: peak });
+        results.push(Level { c, direct: d, floor: f, bare: b, compat: o, native: n, postgres: p, peak_kib: peak });
     }
     print_added(&results);
     print_ratios(&results);
+    print_bare_ratios(&results);
     print_postgres(&results);
+    let agent = agent::cells(mock, nginx.as_ref(), &bare, &server, seconds).await;
     mcp(&server, seconds).await;
-    stream_tests(&direct_body, &body, mock, nginx.as_ref(), &server).await;
+    let ttft = stream_tests(&direct_body, &body, mock, nginx.as_ref(), &bare, &server).await;
+    print_targets(&results, &agent, ttft.as_ref());
 
     println!("\nConverra peak RSS: {:.1} MiB", status_kib(server.pid(), "VmHWM:") as f64 / 1024.0);
     println!(
@@ -250,27 +277,37 @@ async fn run(open_files: u64) {
         server.cold_start.as_secs_f64() * 1000.0
     );
     drop(nginx);
+    drop(bare);
     let _ = mock_process.kill();
     let _ = mock_process.wait();
 }
 
 /// Added latency (through minus direct) of Converra's `/v1` path and of the floor.
 fn print_added(results: &[Level]) {
-    println!("\nAdded latency (through minus direct), ms — Converra /v1/chat/completions | the floor:\n");
-    println!("|    c | p50    | p90    | p99    | floor p50 | floor p90 | floor p99 |");
-    println!("|------|--------|--------|--------|-----------|-----------|-----------|");
+    println!(
+        "\nAdded latency (through minus direct), ms — Converra /v1/chat/completions | the floor | the bare pass-through:\n"
+    );
+    println!(
+        "|    c | p50    | p90    | p99    | floor p50 | floor p90 | floor p99 | bare p50 | bare p90 | bare p99 |"
+    );
+    println!(
+        "|------|--------|--------|--------|-----------|-----------|-----------|----------|----------|----------|"
+    );
     for l in results {
         let added = |cell: &Cell, q: f64| cell.ms(q) - l.direct.ms(q);
         let floor = |q: f64| l.floor.as_ref().map(|f| format!("{:.3}", added(f, q))).unwrap_or_else(|| "—".into());
         println!(
-            "| {:>4} | {:>6.3} | {:>6.3} | {:>6.3} | {:>9} | {:>9} | {:>9} |",
+            "| {:>4} | {:>6.3} | {:>6.3} | {:>6.3} | {:>9} | {:>9} | {:>9} | {:>8.3} | {:>8.3} | {:>8.3} |",
             l.c,
             added(&l.compat, 0.5),
             added(&l.compat, 0.9),
             added(&l.compat, 0.99),
             floor(0.5),
             floor(0.9),
-            floor(0.99)
+            floor(0.99),
+            added(&l.bare, 0.5),
+            added(&l.bare, 0.9),
+            added(&l.bare, 0.99)
         );
     }
 }
@@ -320,6 +357,58 @@ fn print_ratios(results: &[Level]) {
             println!("| {:>4} | {co:>8.2} | {fl:>5.2} | {:>16.2} |", l.c, co / fl);
         }
     }
+}
+
+/// Converra's `/v1` path as a ratio to the bare pass-through's, and the bare one's CPU beside
+/// nginx's: how much of Converra's cost any Rust gateway pays too.
+fn print_bare_ratios(results: &[Level]) {
+    println!(
+        "\nConverra ÷ the bare axum + reqwest pass-through (same run; 1.00 = no more than a gateway with no logic):\n"
+    );
+    println!("|    c | added p50 | through p50 | through p99 | req/s /v1 | CPU/req /v1 | bare CPU/req ÷ floor's |");
+    println!("|------|-----------|-------------|-------------|-----------|-------------|------------------------|");
+    for l in results {
+        let (d, o, b) = (&l.direct, &l.compat, &l.bare);
+        let floor = l.floor.as_ref().map_or("—".into(), |f| ratio(b.cpu_us(), f.cpu_us()));
+        println!(
+            "| {:>4} | {:>9} | {:>11} | {:>11} | {:>9} | {:>11} | {floor:>22} |",
+            l.c,
+            ratio(o.ms(0.5) - d.ms(0.5), b.ms(0.5) - d.ms(0.5)),
+            ratio(o.ms(0.5), b.ms(0.5)),
+            ratio(o.ms(0.99), b.ms(0.99)),
+            ratio(o.rps(), b.rps()),
+            ratio(o.cpu_us(), b.cpu_us()),
+        );
+    }
+}
+
+/// Issue 26's targets, each as Converra's figure over the floor's (nginx) and over the bare
+/// pass-through's, measured above in this run; a dash where its cell was not measured.
+fn print_targets(results: &[Level], agent: &agent::AgentCpu, ttft: Option<&streams::Ttft>) {
+    let at = |c: usize| results.iter().find(|l| l.c == c);
+    let dash = || "—".to_owned();
+    let added = |l: &Level, cell: &Cell| cell.ms(0.5) - l.direct.ms(0.5);
+    let cpu16 = at(16).map(|l| {
+        let floor = l.floor.as_ref().map_or_else(dash, |f| ratio(l.compat.cpu_us(), f.cpu_us()));
+        (ratio(l.compat.cpu_us(), l.bare.cpu_us()), floor)
+    });
+    let p50 = at(1).map(|l| {
+        let floor = l.floor.as_ref().map_or_else(dash, |f| ratio(added(l, &l.compat), added(l, f)));
+        (ratio(added(l, &l.compat), added(l, &l.bare)), floor)
+    });
+    let agent_cpu = (ratio(agent.converra, agent.bare), agent.floor.map_or_else(dash, |f| ratio(agent.converra, f)));
+    let ttft = ttft.map(|t| (ratio(t.converra, t.bare), t.floor.map_or_else(dash, |f| ratio(t.converra, f))));
+    println!("\nIssue 26's targets, Converra's figure ÷ each floor's (this run):\n");
+    println!("| measure                                      | ÷ bare axum + reqwest | ÷ nginx | target           |");
+    println!("|----------------------------------------------|-----------------------|---------|------------------|");
+    let line = |name: &str, r: Option<(String, String)>, target: &str| {
+        let (bare, floor) = r.unwrap_or_else(|| (dash(), dash()));
+        println!("| {name:<44} | {bare:>21} | {floor:>7} | {target:<16} |");
+    };
+    line("CPU per completion, 16 connections", cpu16, "≤ 1.3 × bare");
+    line("added p50, 1 connection", p50, "≤ 2.5 × nginx");
+    line("CPU per 64 KiB agent request", Some(agent_cpu), "≤ 1.5 × nginx");
+    line("added TTFT p50, concurrent streams", ttft, "≤ 1.5 × nginx");
 }
 
 fn print_postgres(results: &[Level]) {
@@ -372,11 +461,12 @@ async fn stream_tests(
     body: &[u8],
     mock: SocketAddr,
     nginx: Option<&nginx::Nginx>,
+    bare: &bare::Bare,
     server: &Converra,
-) {
+) -> Option<streams::Ttft> {
     let n = env_or("BENCH_STREAMS", 5000.0) as usize;
     if n == 0 {
-        return;
+        return None;
     }
     let streaming = |b: &[u8]| {
         let mut v: serde_json::Value = serde_json::from_slice(b).unwrap();
@@ -388,9 +478,12 @@ async fn stream_tests(
     let floor = nginx.map(|n| {
         (Target::new(&format!("http://{}/stream/v1/chat/completions", n.addr), None, &[], &direct_body), n.pid())
     });
+    let through_bare = Target::new(&format!("http://{}/v1/chat/completions", bare.addr), None, &[], &direct_body);
     let through = Target::new(&format!("{}/v1/chat/completions", server.server.base), Some(&server.key), &[], &body);
     let ttft = env_or("BENCH_STREAM_TTFT", 100.0) as usize;
-    streams::first_token(&direct, floor.as_ref().map(|(t, p)| (t, *p)), &through, server.pid(), ttft).await;
+    let floor = floor.as_ref().map(|(t, p)| (t, *p));
+    let added = streams::first_token(&direct, floor, (&through_bare, bare.pid()), &through, server.pid(), ttft).await;
     let (chunks, interval) = mock::stream_shape();
     streams::scale(&direct, &through, server.pid(), n, interval * chunks as u32).await;
+    Some(added)
 }

@@ -1,7 +1,8 @@
 //! The floor: a bare nginx `proxy_pass` hop to the same mock, a proxy that does no work.
 //! nginx (Debian's `nginx-light`) runs as one process (`master_process off`, `daemon off`) from
 //! a private prefix on a free port; `/` is proxied as nginx does by default, and `/stream/`
-//! with `proxy_buffering off`, the floor for relayed streams. Missing nginx skips the floor.
+//! with `proxy_buffering off`, the floor for relayed streams. Request bodies up to 1 MiB stay in
+//! memory (`client_body_buffer_size 1m`), as Converra keeps them. Missing nginx skips the floor.
 
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
@@ -71,6 +72,9 @@ pid {d}/nginx.pid;
 events {{ worker_connections 32768; }}
 http {{
     access_log off;
+    # Request bodies up to 1 MiB stay in memory (the default, 16 KiB, would spool the 64 KiB
+    # agent request to a temporary file), as Converra keeps them.
+    client_body_buffer_size 1m;
     client_body_temp_path {d}/body;
     proxy_temp_path {d}/proxy;
     fastcgi_temp_path {d}/fastcgi;

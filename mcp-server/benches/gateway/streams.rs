@@ -2,7 +2,8 @@
 //! `BENCH_STREAM_INTERVAL_MS` for `BENCH_STREAM_SECONDS` chunks), direct and through Converra's
 //! `/v1/chat/completions`: all complete, RSS per open stream, how much later than direct the
 //! slowest ends; and at `BENCH_STREAM_TTFT` streams, the added time to first token and the CPU
-//! per relayed chunk beside nginx with `proxy_buffering off`.
+//! per relayed chunk beside nginx with `proxy_buffering off` and the bare axum + reqwest
+//! pass-through.
 
 use std::time::{Duration, Instant};
 
@@ -139,21 +140,31 @@ pub async fn scale(direct: &Target, through: &Target, converra_pid: u32, n: usiz
     );
 }
 
+/// The added time to first token at p50 (over direct), ms: Converra's, nginx's, the bare
+/// pass-through's.
+pub struct Ttft {
+    pub converra: f64,
+    pub floor: Option<f64>,
+    pub bare: f64,
+}
+
 /// Time to first token and CPU per relayed chunk at `n` streams: direct, nginx
-/// (`proxy_buffering off`) and Converra, each in turn.
+/// (`proxy_buffering off`), the bare pass-through and Converra, each in turn.
 pub async fn first_token(
     direct: &Target,
     nginx: Option<(&Target, u32)>,
+    bare: (&Target, u32),
     through: &Target,
     converra_pid: u32,
     n: usize,
-) {
+) -> Ttft {
     let hold = Duration::from_millis(500);
     let d = run(direct, n, None, hold).await;
     let g = match nginx {
         Some((t, pid)) => Some(run(t, n, Some(pid), hold).await),
         None => None,
     };
+    let b = run(bare.0, n, Some(bare.1), hold).await;
     let c = run(through, n, Some(converra_pid), hold).await;
     println!("\nStreams: time to first token and CPU per relayed chunk, {n} concurrent streams:\n");
     println!(
@@ -179,15 +190,19 @@ pub async fn first_token(
         Some(g) => line("nginx floor", g, true),
         None => println!("| nginx floor    | (nginx not installed: row skipped) |"),
     }
+    line("bare axum", &b, true);
     line("converra", &c, true);
-    if let Some(g) = &g {
-        let per = |r: &Run| r.cpu_ns as f64 / r.chunks.max(1) as f64;
+    let added = |r: &Run, q: f64| ms(&r.first_token, q) - ms(&d.first_token, q);
+    let per = |r: &Run| r.cpu_ns as f64 / r.chunks.max(1) as f64;
+    println!();
+    for (name, floor) in [("nginx", g.as_ref()), ("bare", Some(&b))] {
+        let Some(f) = floor else { continue };
         println!(
-            "\nConverra ÷ floor: added TTFT p50 {:.2}, p99 {:.2}; CPU per chunk {:.2}",
-            (ms(&c.first_token, 0.5) - ms(&d.first_token, 0.5)) / (ms(&g.first_token, 0.5) - ms(&d.first_token, 0.5)),
-            (ms(&c.first_token, 0.99) - ms(&d.first_token, 0.99))
-                / (ms(&g.first_token, 0.99) - ms(&d.first_token, 0.99)),
-            per(&c) / per(g)
+            "Converra ÷ {name}: added TTFT p50 {}, p99 {}; CPU per chunk {}",
+            crate::ratio(added(&c, 0.5), added(f, 0.5)),
+            crate::ratio(added(&c, 0.99), added(f, 0.99)),
+            crate::ratio(per(&c), per(f))
         );
     }
+    Ttft { converra: added(&c, 0.5), floor: g.as_ref().map(|g| added(g, 0.5)), bare: added(&b, 0.5) }
 }
