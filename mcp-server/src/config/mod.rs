@@ -59,6 +59,10 @@ pub struct Config {
     /// Largest request body the agent endpoints (`/v1`) accept, in bytes
     /// (`CONVERRA_V1_BODY_LIMIT`; 32 MiB by default, the providers' own: pasted screenshots).
     pub v1_body_limit: usize,
+    /// Most request-body bytes the process holds buffered at once (`CONVERRA_V1_BUFFER_BUDGET`;
+    /// 1 GiB by default, at least `v1_body_limit`): over it, 503 with `retry-after: 1`
+    /// (`edge/budget.rs`).
+    pub v1_buffer_budget: usize,
     /// Bootstrap an organization, owner and key on an empty database.
     pub bootstrap: bool,
     /// Threads serving requests; `None` is one per available core.
@@ -92,6 +96,11 @@ impl Config {
         self.metrics_token.is_some() || self.metrics_addr.is_some()
     }
 }
+
+/// The default budget of buffered request bytes: 1 GiB, room for 32 bodies at `/v1`'s default
+/// limit at once or thousands of ordinary agent turns (tens to hundreds of KiB each), while a
+/// flood of large bodies cannot hold more memory than a modest server has to spare.
+pub const DEFAULT_BUFFER_BUDGET: usize = 1 << 30;
 
 /// Most worker threads `CONVERRA_WORKERS` / `--workers` accept.
 pub const MAX_WORKERS: usize = 1024;
@@ -173,6 +182,14 @@ impl Config {
             })?,
             None => 32 * 1024 * 1024,
         };
+        let v1_buffer_budget = match get("CONVERRA_V1_BUFFER_BUDGET") {
+            // A body the limit lets in must be able to pass once the budget is free.
+            Some(v) => v.parse().ok().filter(|n| *n >= v1_body_limit).ok_or_else(|| ConfigError::Invalid {
+                name: "CONVERRA_V1_BUFFER_BUDGET",
+                why: format!("must be a number of bytes of at least CONVERRA_V1_BODY_LIMIT ({v1_body_limit})"),
+            })?,
+            None => DEFAULT_BUFFER_BUDGET.max(v1_body_limit),
+        };
         let workers = match get("CONVERRA_WORKERS") {
             Some(v) => {
                 Some(v.parse().ok().filter(|n| (1..=MAX_WORKERS).contains(n)).ok_or_else(|| ConfigError::Invalid {
@@ -202,6 +219,7 @@ impl Config {
             mcp_allowed_origins: list(get("CONVERRA_MCP_ALLOWED_ORIGINS")),
             body_limit,
             v1_body_limit,
+            v1_buffer_budget,
             bootstrap: true,
             workers,
             api_key: get("CONVERRA_API_KEY").map(SecretString::from),
@@ -538,6 +556,16 @@ mod tests {
             assert!(said.starts_with("CONVERRA_WEBHOOK_SECRET is not valid: must be at least 32 characters"), "{said}");
             assert!(!said.contains(&format!("`{short}`")), "the secret was repeated: {said}");
         }
+    }
+
+    #[test]
+    fn the_buffer_budget_is_1_gib_by_default_and_never_below_the_v1_body_limit() {
+        assert_eq!(Config::from_lookup(|_| None).unwrap().v1_buffer_budget, 1 << 30);
+        let env = |budget: &'static str| move |name: &str| (name == "CONVERRA_V1_BUFFER_BUDGET").then(|| budget.into());
+        assert_eq!(Config::from_lookup(env("33554432")).unwrap().v1_buffer_budget, 32 << 20);
+        let Err(e) = Config::from_lookup(env("33554431")) else { panic!("a budget below the body limit was accepted") };
+        let said = "CONVERRA_V1_BUFFER_BUDGET is not valid: must be a number of bytes of at least CONVERRA_V1_BODY_LIMIT (33554432)";
+        assert_eq!(e.to_string(), said);
     }
 
     #[test]

@@ -102,6 +102,10 @@ pub enum Error {
     /// The store (or another engine the request needs) cannot be reached right now.
     #[error("Service unavailable: the database cannot be reached; retry shortly")]
     Unavailable,
+    /// The process's budget of buffered request bytes is spent (`CONVERRA_V1_BUFFER_BUDGET`,
+    /// `edge/budget.rs`): answered 503 `UNAVAILABLE` with `retry-after: 1`.
+    #[error("Too many large requests are being handled at once: retry in a moment")]
+    Overloaded,
     /// A key sent with `"test": true` failed its test and was not stored: `KEY_REJECTED` when
     /// the provider refused the key itself, `PROVIDER_ERROR` (with the host tried) otherwise.
     #[error("{}", .status.message())]
@@ -158,7 +162,7 @@ impl Error {
             Error::AiDisabled => ErrorCode::AiDisabled,
             Error::UnsupportedField { .. } => ErrorCode::UnsupportedField,
             Error::Provider { .. } => ErrorCode::ProviderError,
-            Error::Unavailable => ErrorCode::Unavailable,
+            Error::Unavailable | Error::Overloaded => ErrorCode::Unavailable,
             Error::NotStored { status, .. } if rejects_the_key(*status) => ErrorCode::KeyRejected,
             Error::NotStored { .. } => ErrorCode::ProviderError,
             Error::Internal(_) => ErrorCode::Internal,
@@ -249,7 +253,7 @@ impl Error {
     /// (the agent endpoints say so with `x-should-retry: false`).
     pub fn may_succeed_on_retry(&self) -> bool {
         match self {
-            Error::RateLimited(_) | Error::Unavailable | Error::Internal(_) => true,
+            Error::RateLimited(_) | Error::Unavailable | Error::Overloaded | Error::Internal(_) => true,
             Error::Provider { status, .. } => {
                 matches!(status, KeyStatus::RateLimited | KeyStatus::Unreachable | KeyStatus::ProviderError)
             }

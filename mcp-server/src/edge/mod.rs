@@ -4,6 +4,7 @@
 //! neutral module, so that no face imports another.
 
 pub mod auth;
+pub mod budget;
 pub mod error;
 pub mod layer;
 pub mod metrics;

@@ -54,9 +54,13 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
 }
 
 /// Reads a whole body within the configured limit; over it is `PAYLOAD_TOO_LARGE`, which each
-/// face renders in its own shape (axum's own rejection is plain text).
+/// face renders in its own shape (axum's own rejection is plain text). Within the app's budget
+/// of buffered bytes too, when it has one (`edge/budget.rs`).
 pub async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Error> {
     let limit = crate::edge::BodyLimit::of(req.extensions());
+    if let Some(budget) = req.extensions().get::<crate::edge::budget::BufferBudget>().cloned() {
+        return budget.read(req, limit).await;
+    }
     Bytes::from_request(req, state).await.map_err(|rejection| {
         if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
             Error::PayloadTooLarge { limit }
