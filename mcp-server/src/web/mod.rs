@@ -14,6 +14,7 @@
 //! After a click: a form that changed something redirects to its page (post-redirect-get,
 //! `flash.rs`); every address answers a GET and any method with a page, never JSON.
 
+mod agents;
 mod assets;
 mod connect;
 mod error;

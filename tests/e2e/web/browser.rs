@@ -184,6 +184,18 @@ async fn sign_in_by_login_link_and_by_api_key() {
     chrome.shot("sign-in").await;
     chrome.sign_in_with_key(&app.api_key).await;
     chrome.expect("Settings → Integrations").await;
+
+    // The agent lines' copy button copies the block as shown (the clipboard stands in).
+    chrome.open("/settings/integrations#agents").await;
+    let stand_in = "navigator.clipboard.writeText = t => { window.copied = t; return Promise.resolve(); }";
+    chrome.client.execute(stand_in, vec![]).await.unwrap();
+    chrome.click("button[data-copy=agent-claude-code]").await;
+    chrome.expect("Copied").await;
+    let copied = chrome.client.execute("return window.copied", vec![]).await.unwrap();
+    let shown = chrome.find("#agent-claude-code").await.text().await.unwrap();
+    assert_eq!(copied.as_str().map(str::trim_end), Some(shown.trim_end()));
+    assert!(shown.contains(&format!("export ANTHROPIC_BASE_URL={}\n", app.base_url)), "{shown}");
+    chrome.shot("integrations-agents").await;
     chrome.close().await;
 }
 
@@ -279,10 +291,12 @@ async fn a_member_sees_status_only_and_an_owner_changes_ai_settings() {
     chrome.sign_in_with_key(&member).await;
     let text = chrome.text().await;
     assert!(text.contains("AI provider keys are managed by workspace admins"), "{text}");
-    for button in ["button", "summary", "a[href$='/remove']"] {
+    // No action: a copy button (the agent lines) changes nothing.
+    for button in ["button:not([data-copy])", "summary", "a[href$='/remove']"] {
         let css = format!("main {button}");
         assert!(!chrome.has(&css).await, "a member sees no {button}");
     }
+    assert!(chrome.has("main button[data-copy=agent-codex]").await, "a member sees the agent lines too");
     chrome.shot("integrations-member").await;
     chrome.open("/settings/ai").await;
     chrome.expect("Only workspace Owners can configure AI settings.").await;

@@ -3,6 +3,7 @@
 //! Chromium and chromedriver are installed). `Visitor` is a browser reduced to what the rules
 //! need: a cookie jar, no redirects followed, forms posted with their CSRF token.
 
+mod agents;
 mod browser;
 mod connect;
 mod details;
