@@ -112,7 +112,7 @@ pub enum Format {
 
 /// An object's members, read one by one; any member not read is refused by name.
 pub(super) struct Object<'a> {
-    pub at: String,
+    at: String,
     members: Members<'a>,
     provider: Provider,
 }

@@ -12,10 +12,10 @@ use super::chat::{ChatEvent, ChatRequest, ChatResponse, ChatStream, ProviderFail
 use super::sse::{self, Step};
 use super::{Metered, errors, secret_header};
 use converra::Provider;
+// Anthropic requires `max_tokens`: the same default when the caller sets none as on `/v1`.
+use crate::openai_wire::DEFAULT_MAX_TOKENS;
 
 pub const VERSION: &str = "2023-06-01";
-/// Anthropic requires `max_tokens`; this is used when the caller sets none.
-const DEFAULT_MAX_TOKENS: u32 = 4096;
 
 pub fn list_models(client: &reqwest::Client, base: &str, key: &SecretString) -> reqwest::RequestBuilder {
     client
