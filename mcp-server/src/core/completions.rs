@@ -202,14 +202,15 @@ impl Core {
     /// failure is reported as is, never retried with another key.
     pub(super) async fn provider_failed(&self, p: &Prepared, failure: ProviderFailure) -> Error {
         let health = match &p.resolved.row {
-            Some(row) => self.key_failed(row, failure.0).await,
+            Some(row) => self.key_failed(row, failure.status).await,
             None => None,
         };
         Error::Provider {
             provider: p.provider,
-            status: failure.0,
+            status: failure.status,
             health,
             key_source: Some(Box::new(p.key_source.clone())),
+            answer: failure.answer,
         }
     }
 
@@ -233,7 +234,7 @@ impl Core {
         let answer = match self.provider_complete(p.provider, &secret, &p.chat).await {
             Ok(answer) => answer,
             Err(failure) => {
-                meter.refused(failure.0.as_str());
+                meter.refused(failure.status.as_str());
                 return Err(self.provider_failed(&p, failure).await);
             }
         };
@@ -269,7 +270,7 @@ impl Core {
         let events = match self.provider_stream(p.provider, &secret, &p.chat).await {
             Ok(events) => events,
             Err(failure) => {
-                meter.refused(failure.0.as_str());
+                meter.refused(failure.status.as_str());
                 return Err(self.provider_failed(&p, failure).await);
             }
         };
@@ -308,7 +309,7 @@ impl Core {
                 }
                 Err(failure) => {
                     // Failed midway: what was generated so far was spent.
-                    meter.settle(None, failure.0.as_str());
+                    meter.settle(None, failure.status.as_str());
                     Err(failure)
                 }
             };

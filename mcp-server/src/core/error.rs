@@ -1,6 +1,8 @@
 //! The one error type of the core. Every face maps it in one place (`http/error.rs`,
 //! `mcp/error.rs`) to the codes and messages of the product spec.
 
+use axum::body::Bytes;
+use axum::http::HeaderMap;
 use converra::{Environment, ErrorCode, KeySourceInfo, KeyStatus, Provider};
 
 use crate::core::vault::CryptoError;
@@ -96,16 +98,19 @@ pub enum Error {
     #[error("`{field}` names an object that was not created through Converra by you with this key")]
     NotRelayed { field: String },
     /// `health`: the stored key's live health in a sentence, when the failure flagged it;
-    /// `key_source`: which key failed, so every face can say so beside the error.
+    /// `key_source`: which key failed, so every face can say so beside the error; `answer`: what
+    /// the provider said, when the agent endpoints show it (REST and MCP keep the mapped words).
     #[error("{}", .status.message())]
-    Provider { provider: Provider, status: KeyStatus, health: Option<String>, key_source: Option<Box<KeySourceInfo>> },
+    Provider {
+        provider: Provider,
+        status: KeyStatus,
+        health: Option<String>,
+        key_source: Option<Box<KeySourceInfo>>,
+        answer: Option<Box<ProviderAnswer>>,
+    },
     /// The store (or another engine the request needs) cannot be reached right now.
     #[error("Service unavailable: the database cannot be reached; retry shortly")]
     Unavailable,
-    /// The process's budget of buffered request bytes is spent (`CONVERRA_V1_BUFFER_BUDGET`,
-    /// `edge/budget.rs`): answered 503 `UNAVAILABLE` with `retry-after: 1`.
-    #[error("Too many large requests are being handled at once: retry in a moment")]
-    Overloaded,
     /// A key sent with `"test": true` failed its test and was not stored: `KEY_REJECTED` when
     /// the provider refused the key itself, `PROVIDER_ERROR` (with the host tried) otherwise.
     #[error("{}", .status.message())]
@@ -113,6 +118,52 @@ pub enum Error {
     /// Details are logged (with ids only) where this is mapped, never shown.
     #[error("Internal error")]
     Internal(#[from] InternalError),
+}
+
+/// A provider's refusal as the agent endpoints show it (DESIGN "Errors in the endpoint's own
+/// shape"): a request error (400, 404, 413, 422) as the provider sent it, a server error (5xx,
+/// 529) with its status and type, a rate limit with its `retry-after`. The key is redacted from
+/// the body and the message before this is built (`providers/redact.rs`); answers that speak of
+/// the key or the account (401, 403, quota) carry none, and are told in Converra's words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderAnswer {
+    /// The provider's HTTP status, which the client's answer keeps.
+    pub status: u16,
+    /// The API whose error shape `body` has; `None` when it has no shape a face speaks (or the
+    /// body is not kept).
+    pub shape: Option<ErrorShape>,
+    /// The provider's error type in that shape (`invalid_request_error`, `overloaded_error`…).
+    pub kind: Option<String>,
+    /// The provider's message; `None` where Converra's words replace it (a rate limit: its
+    /// text names the provider's organization).
+    pub message: Option<String>,
+    /// The body as the provider sent it but for the redactions; empty when not kept. An endpoint
+    /// of the API `shape` names relays it as it is; any other re-shapes `kind` and `message`.
+    pub body: Bytes,
+    /// The headers of the answer a client may see: the request id, `retry-after`, rate limits.
+    pub headers: HeaderMap,
+}
+
+/// The error shapes of the APIs Converra's agent endpoints speak.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorShape {
+    /// `{"error": {"message", "type", "param", "code"}}` (OpenAI, DeepSeek).
+    OpenAi,
+    /// `{"type": "error", "error": {"type", "message"}}` (Anthropic, DeepSeek's `/anthropic`).
+    Anthropic,
+}
+
+impl ProviderAnswer {
+    /// The provider's error type, when the provider spoke the API of `shape`.
+    pub fn kind_in(&self, shape: ErrorShape) -> Option<&str> {
+        self.kind.as_deref().filter(|_| self.shape == Some(shape))
+    }
+
+    /// Whether the same request may succeed if sent again: not after a request error (the
+    /// provider would refuse it again), after a rate limit or a server error it may.
+    pub fn may_succeed_on_retry(&self) -> bool {
+        !(400..500).contains(&self.status) || matches!(self.status, 408 | 409 | 429)
+    }
 }
 
 /// Failures inside Converra. Their text names operations and ids, never values.
@@ -162,7 +213,7 @@ impl Error {
             Error::AiDisabled => ErrorCode::AiDisabled,
             Error::UnsupportedField { .. } => ErrorCode::UnsupportedField,
             Error::Provider { .. } => ErrorCode::ProviderError,
-            Error::Unavailable | Error::Overloaded => ErrorCode::Unavailable,
+            Error::Unavailable => ErrorCode::Unavailable,
             Error::NotStored { status, .. } if rejects_the_key(*status) => ErrorCode::KeyRejected,
             Error::NotStored { .. } => ErrorCode::ProviderError,
             Error::Internal(_) => ErrorCode::Internal,
@@ -247,13 +298,23 @@ impl Error {
         }
     }
 
+    /// What the provider answered, when an agent endpoint shows it in place of Converra's words.
+    pub fn provider_answer(&self) -> Option<&ProviderAnswer> {
+        match self {
+            Error::Provider { answer, .. } => answer.as_deref(),
+            _ => None,
+        }
+    }
+
     /// Whether the same request may succeed if sent again unchanged: a rate limit, an engine
     /// that is down, a failure inside Converra, or a provider that failed or could not be
-    /// reached. Every other refusal stands until the request or the configuration changes
-    /// (the agent endpoints say so with `x-should-retry: false`).
+    /// reached (not one that refused the request itself). Every other refusal stands until the
+    /// request or the configuration changes (the agent endpoints say so with
+    /// `x-should-retry: false`).
     pub fn may_succeed_on_retry(&self) -> bool {
         match self {
-            Error::RateLimited(_) | Error::Unavailable | Error::Overloaded | Error::Internal(_) => true,
+            Error::RateLimited(_) | Error::Unavailable | Error::Internal(_) => true,
+            Error::Provider { answer: Some(answer), .. } => answer.may_succeed_on_retry(),
             Error::Provider { status, .. } => {
                 matches!(status, KeyStatus::RateLimited | KeyStatus::Unreachable | KeyStatus::ProviderError)
             }

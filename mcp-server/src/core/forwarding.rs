@@ -69,7 +69,7 @@ impl Core {
             let answer = match self.provider_forward(provider, target, &secret, &headers, body).await {
                 Ok(answer) => answer,
                 Err(failure) => {
-                    meter.refused(failure.0.as_str());
+                    meter.refused(failure.status.as_str());
                     return Err(self.provider_failed(&p, failure).await);
                 }
             };
@@ -83,7 +83,7 @@ impl Core {
         let streamed = match self.provider_forward_stream(provider, target, &secret, &headers, body).await {
             Ok(streamed) => streamed,
             Err(failure) => {
-                meter.refused(failure.0.as_str());
+                meter.refused(failure.status.as_str());
                 return Err(self.provider_failed(&p, failure).await);
             }
         };
@@ -100,7 +100,7 @@ impl Core {
                 let frame = match frame {
                     Ok(frame) => frame,
                     Err(failure) => {
-                        meter.settle(None, failure.0.as_str());
+                        meter.settle(None, failure.status.as_str());
                         let (core, p) = (core.clone(), p.clone());
                         return Either::Right(
                             async move { Some(Err(core.provider_failed(&p, failure).await)) }.boxed(),

@@ -30,7 +30,7 @@ impl Core {
         let result = call.await;
         let outcome = match &result {
             Ok(_) => KeyStatus::Ok.as_str(),
-            Err(failure) => failure.0.as_str(),
+            Err(failure) => failure.status.as_str(),
         };
         self.metrics.provider_call(provider.as_str(), kind, outcome, started.elapsed());
         result

@@ -15,15 +15,15 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::http::header::AUTHORIZATION;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use converra::ErrorCode;
 
 use super::openai_compat::{OpenAiApiError, project_of};
 use crate::anthropic_wire::{ErrorEnvelope, MessagesView, ModelPage, TokenCount as Count};
+use crate::core::error::ErrorShape;
 use crate::core::{AnthropicHeaders, Caller, Core, Error, Relayed, TokenCount};
 use crate::edge::auth;
-use crate::edge::error::error_headers;
 
 /// A core error in Anthropic's error shape.
 pub struct AnthropicApiError(pub Error);
@@ -50,10 +50,37 @@ fn error_type(code: ErrorCode) -> &'static str {
     }
 }
 
-/// `{"type": "error", "error": {"type", "message", "code", …details}}`.
+/// Anthropic's error `type` for a provider's HTTP status (its errors page), for a refusal of a
+/// provider that spoke another API.
+fn status_type(status: u16) -> &'static str {
+    match status {
+        401 => "authentication_error",
+        402 => "billing_error",
+        403 => "permission_error",
+        404 => "not_found_error",
+        413 => "request_too_large",
+        429 => "rate_limit_error",
+        503 | 529 => "overloaded_error",
+        504 => "timeout_error",
+        500.. => "api_error",
+        _ => "invalid_request_error",
+    }
+}
+
+/// `{"type": "error", "error": {"type", "message", "code", …details}}`: Converra's code and
+/// message, or a provider's refusal in its own words and type (re-shaped by its status when the
+/// provider spoke another API), Converra's code beside.
 fn anthropic_error(e: &Error) -> ErrorEnvelope {
-    let body = e.body().error;
-    let kind = error_type(body.code.clone());
+    let mut body = e.body().error;
+    let kind = match e.provider_answer() {
+        Some(answer) => {
+            if let Some(message) = &answer.message {
+                body.message = message.clone();
+            }
+            answer.kind_in(ErrorShape::Anthropic).unwrap_or_else(|| status_type(answer.status))
+        }
+        None => error_type(body.code.clone()),
+    };
     let mut error = serde_json::to_value(&body).unwrap_or_default();
     if let Some(map) = error.as_object_mut() {
         map.insert("type".into(), kind.into());
@@ -63,19 +90,9 @@ fn anthropic_error(e: &Error) -> ErrorEnvelope {
 
 impl IntoResponse for AnthropicApiError {
     fn into_response(self) -> Response {
-        crate::edge::error::log(&self.0);
-        let status = StatusCode::from_u16(self.0.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut response = (status, axum::Json(anthropic_error(&self.0))).into_response();
-        error_headers(response.headers_mut(), &self.0);
-        if !self.0.may_succeed_on_retry() {
-            // The Anthropic SDKs retry 409 and 5xx unless told that it would change nothing.
-            response.headers_mut().insert(SHOULD_RETRY, HeaderValue::from_static("false"));
-        }
-        response
+        super::relay::error_response(&self.0, ErrorShape::Anthropic, anthropic_error(&self.0))
     }
 }
-
-const SHOULD_RETRY: HeaderName = HeaderName::from_static("x-should-retry");
 const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
 const ANTHROPIC_VERSION: HeaderName = HeaderName::from_static("anthropic-version");
 const ANTHROPIC_BETA: HeaderName = HeaderName::from_static("anthropic-beta");

@@ -12,14 +12,15 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use converra::{ErrorCode, KeySourceInfo};
 use futures_util::StreamExt;
 
+use crate::core::error::ErrorShape;
 use crate::core::{Caller, ChatAnswer, Core, Error};
 use crate::edge::auth;
-use crate::edge::error::{error_headers, say_key_source};
+use crate::edge::error::say_key_source;
 use crate::openai_wire::{ChatView, ModelEntry, ModelList, OpenAiError, OpenAiErrorBody};
 
 /// A core error in OpenAI's error shape.
@@ -31,12 +32,25 @@ impl From<Error> for OpenAiApiError {
     }
 }
 
+/// OpenAI's error object for `e`: Converra's code and message, or a provider's refusal in its
+/// own words and type (re-shaped by its status when the provider spoke another API).
 pub(super) fn openai_error(e: &Error) -> OpenAiError {
-    let body = e.body().error;
-    let kind = match body.code {
-        ErrorCode::RateLimited => "rate_limit_error",
-        ErrorCode::AllowanceExhausted => "insufficient_quota",
-        ErrorCode::ProviderError | ErrorCode::Unavailable | ErrorCode::Internal => "api_error",
+    let mut body = e.body().error;
+    let kind = match (e.provider_answer(), &body.code) {
+        (Some(answer), _) => {
+            if let Some(message) = &answer.message {
+                body.message = message.clone();
+            }
+            match (answer.kind_in(ErrorShape::OpenAi), answer.status) {
+                (Some(kind), _) => kind,
+                (None, 429) => "rate_limit_error",
+                (None, 500..) => "server_error",
+                (None, _) => "invalid_request_error",
+            }
+        }
+        (None, ErrorCode::RateLimited) => "rate_limit_error",
+        (None, ErrorCode::AllowanceExhausted) => "insufficient_quota",
+        (None, ErrorCode::ProviderError | ErrorCode::Unavailable | ErrorCode::Internal) => "api_error",
         // Every other code is the caller's to fix.
         _ => "invalid_request_error",
     };
@@ -58,19 +72,9 @@ pub(super) fn openai_error(e: &Error) -> OpenAiError {
 
 impl IntoResponse for OpenAiApiError {
     fn into_response(self) -> Response {
-        crate::edge::error::log(&self.0);
-        let status = StatusCode::from_u16(self.0.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut response = (status, axum::Json(openai_error(&self.0))).into_response();
-        error_headers(response.headers_mut(), &self.0);
-        if !self.0.may_succeed_on_retry() {
-            // The official SDKs retry 409 and 5xx unless told that it would change nothing.
-            response.headers_mut().insert(SHOULD_RETRY, HeaderValue::from_static("false"));
-        }
-        response
+        super::relay::error_response(&self.0, ErrorShape::OpenAi, openai_error(&self.0))
     }
 }
-
-const SHOULD_RETRY: HeaderName = HeaderName::from_static("x-should-retry");
 
 /// The same authentication as every face, with errors in OpenAI's shape.
 #[derive(Clone, Copy)]

@@ -3,19 +3,22 @@
 //! (`X-Converra-Key-Source`, `X-Converra-Key-Id`). A stream's events go out as they arrive, an
 //! SSE comment (`: keep-alive`) while the provider is silent (a reasoning model may think for
 //! minutes: proxies and clients must not take the quiet connection for a dead one), and an
-//! error that ends it as the endpoint's own error event (`error_event`).
+//! error that ends it as the endpoint's own error event (`error_event`). A provider's refusal
+//! goes back the same way: its status, its body as sent (the key redacted) to an endpoint of the
+//! provider's own API, re-shaped into the endpoint's on a translated path (`error_response`).
 
 use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 
+use crate::core::error::ErrorShape;
 use crate::core::{Error, Relayed};
-use crate::edge::error::say_key_source;
+use crate::edge::error::{error_headers, say_key_source};
 
 /// How long a stream may be silent before a keep-alive comment goes out.
 pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
@@ -45,6 +48,34 @@ pub fn render(relayed: Relayed, error_event: fn(&Error) -> Bytes) -> Response {
         }
     }
 }
+
+/// An error as an agent endpoint speaking `shape` answers it, `own` being the error in that
+/// shape: a provider's refusal with the provider's status, and its body as the provider sent it
+/// (the key redacted) when the provider spoke the same API; every other error with its own
+/// status. The headers of every error answer (`error_headers`: which key failed, the provider's
+/// request id, `retry-after` and rate limits), and `x-should-retry: false` where a retry
+/// changes nothing (the official SDKs retry 409 and 5xx unless told so).
+pub fn error_response(e: &Error, shape: ErrorShape, own: impl serde::Serialize) -> Response {
+    crate::edge::error::log(e);
+    let answer = e.provider_answer();
+    let status = answer.map_or_else(|| e.http_status(), |a| a.status);
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = match answer {
+        Some(answer) if answer.shape == Some(shape) && !answer.body.is_empty() => {
+            let mut response = (status, answer.body.clone()).into_response();
+            response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            response
+        }
+        _ => (status, axum::Json(own)).into_response(),
+    };
+    error_headers(response.headers_mut(), e);
+    if !e.may_succeed_on_retry() {
+        response.headers_mut().insert(SHOULD_RETRY, HeaderValue::from_static("false"));
+    }
+    response
+}
+
+const SHOULD_RETRY: HeaderName = HeaderName::from_static("x-should-retry");
 
 /// `events`, with a keep-alive comment after each `every` of silence. One timer per stream,
 /// reset as events pass.

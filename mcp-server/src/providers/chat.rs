@@ -4,6 +4,7 @@ use converra::{FinishReason, KeyStatus, Message};
 use futures_util::stream::BoxStream;
 
 use super::Metered;
+use crate::core::error::ProviderAnswer;
 
 /// A chat request after Converra's own processing (system prompt split out, tone applied).
 #[derive(Debug, Clone, PartialEq)]
@@ -39,8 +40,19 @@ pub enum ChatEvent {
     },
 }
 
-/// A provider call that failed, mapped to the key status users see.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ProviderFailure(pub KeyStatus);
+/// A provider call that failed, mapped to the key status users see, with what the provider
+/// answered when the agent endpoints show it (see [`ProviderAnswer`]; the key redacted).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderFailure {
+    pub status: KeyStatus,
+    pub answer: Option<Box<ProviderAnswer>>,
+}
+
+/// A failure with no answer to show (a transport failure, a timeout, an answer that does not
+/// parse, a refusal told in Converra's words): `ProviderFailure(KeyStatus::Unreachable)`.
+#[allow(non_snake_case)]
+pub fn ProviderFailure(status: KeyStatus) -> ProviderFailure {
+    ProviderFailure { status, answer: None }
+}
 
 pub type ChatStream = BoxStream<'static, Result<ChatEvent, ProviderFailure>>;

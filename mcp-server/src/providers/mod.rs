@@ -8,6 +8,7 @@ mod errors;
 mod forward;
 mod gemini;
 mod openai;
+mod redact;
 mod responses;
 mod sse;
 
