@@ -111,6 +111,10 @@ pub enum Error {
     /// The store (or another engine the request needs) cannot be reached right now.
     #[error("Service unavailable: the database cannot be reached; retry shortly")]
     Unavailable,
+    /// The process's budget of buffered request bytes is spent (`CONVERRA_V1_BUFFER_BUDGET`,
+    /// `edge/budget.rs`): answered 503 `UNAVAILABLE` with `retry-after: 1`.
+    #[error("Too many large requests are being handled at once: retry in a moment")]
+    Overloaded,
     /// A key sent with `"test": true` failed its test and was not stored: `KEY_REJECTED` when
     /// the provider refused the key itself, `PROVIDER_ERROR` (with the host tried) otherwise.
     #[error("{}", .status.message())]
@@ -213,7 +217,7 @@ impl Error {
             Error::AiDisabled => ErrorCode::AiDisabled,
             Error::UnsupportedField { .. } => ErrorCode::UnsupportedField,
             Error::Provider { .. } => ErrorCode::ProviderError,
-            Error::Unavailable => ErrorCode::Unavailable,
+            Error::Unavailable | Error::Overloaded => ErrorCode::Unavailable,
             Error::NotStored { status, .. } if rejects_the_key(*status) => ErrorCode::KeyRejected,
             Error::NotStored { .. } => ErrorCode::ProviderError,
             Error::Internal(_) => ErrorCode::Internal,
@@ -313,7 +317,7 @@ impl Error {
     /// `x-should-retry: false`).
     pub fn may_succeed_on_retry(&self) -> bool {
         match self {
-            Error::RateLimited(_) | Error::Unavailable | Error::Internal(_) => true,
+            Error::RateLimited(_) | Error::Unavailable | Error::Overloaded | Error::Internal(_) => true,
             Error::Provider { answer: Some(answer), .. } => answer.may_succeed_on_retry(),
             Error::Provider { status, .. } => {
                 matches!(status, KeyStatus::RateLimited | KeyStatus::Unreachable | KeyStatus::ProviderError)

@@ -1,7 +1,8 @@
 //! The one mapping from core errors to HTTP answers, shared by the REST face and the HTTP
 //! layer of the MCP face: status, JSON body, and the headers some codes require
-//! (`WWW-Authenticate` on 401, RFC 6750, `Retry-After` and `X-RateLimit-*` on 429, which key
-//! failed on a provider error); the agent faces render the same headers beside their own bodies.
+//! (`WWW-Authenticate` on 401, RFC 6750, `Retry-After` and `X-RateLimit-*` on 429, `Retry-After`
+//! on the 503 of a full buffer budget, which key failed on a provider error); the agent faces
+//! render the same headers beside their own bodies.
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -64,6 +65,9 @@ pub fn error_headers(headers: &mut HeaderMap, error: &Error) {
             headers.insert(header::WWW_AUTHENTICATE, challenge(*e));
         }
         Error::RateLimited(info) => rate_limit_headers(headers, info),
+        Error::Overloaded => {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
         _ => {}
     }
     if let Some(source) = error.key_source() {
