@@ -1,7 +1,10 @@
 //! Real clients we did not write, against the real server on a random local port (wiremock stands
 //! in for the AI providers only):
 //! - the official `openai` Python client against the OpenAI-compatible `/v1`, changing only its
-//!   base URL and key (script: `tests/e2e/clients/openai_client.py`);
+//!   base URL and key (script: `tests/e2e/clients/openai_client.py`), and running an agent's
+//!   calls — tools and their results, an image, JSON schemas (`.parse`, the `.stream` helper),
+//!   the Responses API, embeddings — forwarded byte for byte on the organization's key
+//!   (`openai_agent.py`);
 //! - Claude Code: `claude mcp add --transport http … --header "Authorization: Bearer …"`, then
 //!   `claude mcp list` must say `✔ Connected` — and must not for a wrong key or no key;
 //! - the MCP conformance suite (`@modelcontextprotocol/conformance`) for the scenarios that test a
@@ -220,6 +223,151 @@ async fn the_official_openai_python_client_works_with_only_base_url_and_key_chan
         .map(|m| (m["role"].as_str().unwrap_or_default(), m["content"].as_str().unwrap_or_default()))
         .collect();
     assert_eq!(said, [("system", "Be brief."), ("user", "Say hello")], "{plain}");
+}
+
+/// `received` is `sent` as Converra forwards it: byte for byte, but the model's `provider/`
+/// prefix (replaced in place) and the members Converra adds in front (`stream_options` on a
+/// stream, `safety_identifier` when the client sends no end-user id).
+fn forwarded_whole(sent: &str, received: &str) -> bool {
+    let sent = ["gpt-4o-mini", "text-embedding-3-small"]
+        .iter()
+        .fold(sent.to_owned(), |s, m| s.replacen(&format!("\"openai/{m}\""), &format!("\"{m}\""), 1));
+    let Some(front) = received.strip_suffix(&sent[1..]).and_then(|r| r.strip_prefix('{')) else { return false };
+    if front.is_empty() {
+        return true;
+    }
+    let added = front
+        .strip_suffix(',')
+        .and_then(|f| serde_json::from_str::<serde_json::Map<String, Value>>(&format!("{{{f}}}")).ok());
+    added.is_some_and(|added| added.keys().all(|k| ["stream_options", "safety_identifier"].contains(&k.as_str())))
+}
+
+#[tokio::test]
+#[ignore = "needs the openai Python client, installed by .ci/run"]
+async fn the_openai_python_client_carries_an_agents_calls_whole_on_the_organizations_key() {
+    use base64::Engine;
+    use converra_test_kit::providers::chat_answer;
+    use converra_test_kit::responses::{responses_body, responses_call_events, responses_events, sse};
+    use wiremock::matchers::body_string_contains;
+
+    let (python, version) = match python_with_openai().await {
+        Ok(found) => found,
+        Err(why) => missing("the openai Python client", &why),
+    };
+    let mocks = MockProviders::start().await;
+    let app = spawn_app_with(Options { base_urls: mocks.base_urls(), ..Default::default() }).await;
+    let key = valid_key(Provider::Openai);
+    let added = app
+        .post("/api/v1/provider-keys", &app.api_key, json!({"provider": "openai", "name": "OpenAI", "api_key": key}))
+        .await;
+    assert_eq!(added.status, 201, "{}", added.text);
+    let model = "gpt-4o-mini";
+    let (name, value) = auth_header(Provider::Openai, key);
+    let at = |p: &str| Mock::given(method("POST")).and(path(p)).and(header(name, value.as_str()));
+    // Of mocks of equal priority the first mounted wins: the narrower ones go first.
+    let weather = r#"{"city":"Paris","temperature_c":18}"#;
+    let chat = "/v1/chat/completions";
+    let turn = || at(chat).and(body_string_contains("tool_call_id"));
+    for mock in [
+        turn().and(body_partial_json(json!({"stream": true}))).respond_with(chat_stream(
+            Provider::Openai,
+            model,
+            &[r#"{"city":"Pa"#, r#"ris","temperature_c":"#, "18}"],
+        )),
+        turn().respond_with(chat_answer(Provider::Openai, model, weather)),
+        at(chat)
+            .and(body_partial_json(json!({"tool_choice": "required", "stream": true})))
+            .respond_with(sse(&openai_tool_call_events(model))),
+        at("/v1/responses").and(body_partial_json(json!({"tool_choice": "required", "stream": true}))).respond_with(
+            sse(&responses_call_events("resp_C1", model, "call_R2", "get_weather", r#"{"city":"Paris"}"#)),
+        ),
+        at("/v1/responses").and(body_partial_json(json!({"stream": true}))).respond_with(sse(&responses_events(
+            "resp_S1",
+            model,
+            &["Hel", "lo!"],
+            "response.completed",
+        ))),
+        at("/v1/responses").respond_with(ResponseTemplate::new(200).set_body_raw(
+            responses_body("resp_W1", model, "It is 18 degrees and clear in Paris."),
+            "application/json",
+        )),
+    ] {
+        mock.with_priority(1).mount(&mocks.openai).await;
+    }
+    // Embeddings as the SDK asks for them by default: base64 of little-endian f32s.
+    let vector = |v: [f32; 3]| {
+        base64::engine::general_purpose::STANDARD.encode(v.iter().flat_map(|f| f.to_le_bytes()).collect::<Vec<u8>>())
+    };
+    let vectors = json!({"object": "list", "model": "text-embedding-3-small",
+        "data": [{"object": "embedding", "index": 0, "embedding": vector([0.5, -0.25, 0.125])},
+                 {"object": "embedding", "index": 1, "embedding": vector([1.0, 0.0, -1.0])}],
+        "usage": {"prompt_tokens": 2, "total_tokens": 2}});
+    at("/v1/embeddings")
+        .and(body_partial_json(json!({"encoding_format": "base64"})))
+        .respond_with(ResponseTemplate::new(200).set_body_json(vectors))
+        .mount(&mocks.openai)
+        .await;
+
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/e2e/clients/openai_agent.py");
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let started = Instant::now();
+    let mut command = client_command(&python);
+    command.arg(script).arg(&app.base_url).arg(&app.api_key).arg(log.path());
+    let output = run(command, Duration::from_secs(120)).await;
+    eprintln!("openai {version} (Python), an agent's calls: {:?}", started.elapsed());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "the openai client failed:\n{}", both(&output));
+    for line in [
+        r#"ok turn content: {'city': 'Paris', 'temperature_c': 18}"#,
+        "ok turn usage: (12, 5)",
+        r#"ok turn stream content: {'city': 'Paris', 'temperature_c': 18}"#,
+        "ok parse parsed: Weather(city='Paris', temperature_c=18)",
+        "ok stream helper parsed: Weather(city='Paris', temperature_c=18)",
+        r#"ok stream helper tool arguments: ('{"city":"Paris"}', 'get_weather', '{"city":"Paris"}')"#,
+        "ok stream helper tool parsed: ('get_weather', GetWeather(city='Paris'), GetWeather(city='Paris'))",
+        "ok stream helper finish_reason: 'tool_calls'",
+        "ok responses type: (True, True)",
+        "ok responses output_text: 'It is 18 degrees and clear in Paris.'",
+        "ok responses usage: (30, 12, 9, 4, 39)",
+        "ok responses stream first and last events: ('response.created', 'response.completed')",
+        "ok responses stream text: ('Hello!', 'Hello!')",
+        "ok responses stream usage: (30, 9, 39)",
+        r#"ok responses stream function call: ('function_call', 'get_weather', '{"city":"Paris"}', '{"city":"Paris"}')"#,
+        "ok embeddings: [[0.5, -0.25, 0.125], [1.0, 0.0, -1.0]]",
+        "ok embeddings usage: (2, 2)",
+        "all checks passed",
+    ] {
+        assert!(stdout.lines().any(|l| l == line), "missing `{line}` in:\n{stdout}");
+    }
+
+    // What OpenAI received: each body the client sent, byte for byte (tools, tool results, the
+    // image, the JSON schemas), once, on the organization's key and never the Converra key.
+    let sent: Vec<Value> =
+        std::fs::read_to_string(log.path()).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let mut received = mocks.openai.received_requests().await.unwrap();
+    for request in &received {
+        assert_eq!(request.headers.get("authorization").unwrap(), &format!("Bearer {key}"), "{}", request.url);
+        for (header, value) in &request.headers {
+            assert!(!value.to_str().unwrap_or_default().contains(&app.api_key), "the Converra key in {header}");
+        }
+    }
+    received.retain(|r| r.method.as_str() == "POST");
+    assert_eq!(sent.len(), 9, "four chat turns and one tool call, three Responses calls, embeddings: {sent:#?}");
+    assert_eq!(received.len(), sent.len(), "every call reached OpenAI once");
+    for s in &sent {
+        let (at, body) = (s["path"].as_str().unwrap(), s["body"].as_str().unwrap());
+        let found = received.iter().position(|r| {
+            r.url.path() == at && forwarded_whole(body, std::str::from_utf8(&r.body).unwrap_or_default())
+        });
+        let found = found.unwrap_or_else(|| panic!("{at}: no body OpenAI received is the client's\n{body}"));
+        received.remove(found);
+    }
+    let usage = app.get("/api/v1/usage", &app.api_key).await;
+    // Chat: four answers of 12 in and 5 out, the tool call 20 (8 cached) and 9 (3 reasoning);
+    // Responses: three of 30 (12 cached) and 9 (4 reasoning); embeddings: 2 in.
+    let expected = json!({"requests": 9, "input_tokens": 160, "output_tokens": 56, "cache_read_tokens": 44,
+        "cache_write_tokens": 0, "reasoning_tokens": 15});
+    assert_eq!(usage.body["totals"], expected, "{}", usage.text);
 }
 
 // ---------------------------------------------------------------------------------------------
