@@ -30,13 +30,16 @@ impl From<FullUsage> for Usage {
     }
 }
 
-/// Anthropic's `stop_reason` for OpenAI's `finish_reason`. OpenAI's `stop` does not say whether
-/// a stop sequence ended the answer, nor which: it reads as `end_turn`.
-pub fn stop_reason(finish: Option<&str>) -> &'static str {
+/// Anthropic's `stop_reason` for OpenAI's `finish_reason`, `called`: whether the answer calls a
+/// tool (OpenAI says `stop` when `tool_choice` named the function, and the client must still run
+/// it). OpenAI's `stop` does not say whether a stop sequence ended the answer, nor which: it
+/// reads as `end_turn`.
+pub fn stop_reason(finish: Option<&str>, called: bool) -> &'static str {
     match finish {
         Some("length") => "max_tokens",
-        Some("tool_calls" | "function_call") => "tool_use",
         Some("content_filter") => "refusal",
+        Some("tool_calls" | "function_call") => "tool_use",
+        _ if called => "tool_use",
         _ => "end_turn",
     }
 }
@@ -125,7 +128,7 @@ pub fn message_from_chat(body: &[u8], id: &str) -> Option<Vec<u8>> {
             content.push(Block::Text { text: refusal });
             "refusal"
         }
-        None => stop_reason(choice.finish_reason.as_deref()),
+        None => stop_reason(choice.finish_reason.as_deref(), answer.tool_calls.as_ref().is_some_and(|c| !c.is_empty())),
     };
     for call in answer.tool_calls.unwrap_or_default() {
         let input = input(&call.function.arguments)?;
@@ -188,6 +191,8 @@ mod tests {
         assert_eq!(answer(partial, "length"), None);
         let empty = r#"{"role":"assistant","tool_calls":[{"id":"c","type":"function","function":{"name":"f","arguments":""}}]}"#;
         assert_eq!(answer(empty, "tool_calls").unwrap()["content"][0]["input"], serde_json::json!({}));
+        // A named `tool_choice` ends in `stop`: still a call the client must run.
+        assert_eq!(answer(empty, "stop").unwrap()["stop_reason"], "tool_use");
         assert_eq!(message_from_chat(b"{\"choices\":[]}", "msg_1"), None);
         assert_eq!(message_from_chat(b"not json", "msg_1"), None);
     }

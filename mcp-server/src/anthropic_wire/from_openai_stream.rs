@@ -26,6 +26,8 @@ pub struct StreamMapper {
     next_index: u32,
     finish: Option<String>,
     refused: bool,
+    /// Whether a tool call was streamed (its `stop_reason` is `tool_use` whatever the finish).
+    called: bool,
     usage: Option<Usage>,
     done: bool,
 }
@@ -48,6 +50,7 @@ impl StreamMapper {
             next_index: 0,
             finish: None,
             refused: false,
+            called: false,
             usage: None,
             done: false,
         }
@@ -135,6 +138,7 @@ impl StreamMapper {
         let index = match (call.id, self.open) {
             (Some(id), _) => {
                 let name = function.name.as_deref().unwrap_or_default();
+                self.called = true;
                 let index = self.start_block(out, Start::ToolUse { id: &id, name, input: Empty {} });
                 self.open = Some(Open::Tool { index, call: call.index });
                 index
@@ -171,7 +175,7 @@ impl StreamMapper {
     /// answer was cut short.
     fn close(&mut self, out: &mut Vec<u8>) -> Result<(), Untranslatable> {
         let Some(finish) = self.finish.as_deref() else { return Err(Untranslatable) };
-        let stop_reason = if self.refused { "refusal" } else { stop_reason(Some(finish)) };
+        let stop_reason = if self.refused { "refusal" } else { stop_reason(Some(finish), self.called) };
         self.close_block(out);
         let usage = self.usage.unwrap_or_default();
         emit(out, &Event::MessageDelta { delta: Stop { stop_reason, stop_sequence: None }, usage });

@@ -122,6 +122,16 @@ fn the_end_closes_a_stream_without_done_and_a_cut_or_failing_stream_is_untransla
     assert!(out[2].contains(r#""stop_reason":"max_tokens""#), "{}", out[2]);
     assert!(out[2].ends_with(&event("message_stop", r#"{"type":"message_stop"}"#)));
 
+    // A named `tool_choice` ends its call in `stop`: still `tool_use`.
+    let named = vec![
+        chunk(
+            r#"{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"f","arguments":"{}"}}]},"finish_reason":null}"#,
+        ),
+        chunk(r#"{"index":0,"delta":{},"finish_reason":"stop"}"#),
+        "data: [DONE]\n\n".to_owned(),
+    ];
+    assert!(run(&named).concat().contains(r#""stop_reason":"tool_use""#));
+
     // Cut before the finish.
     let mut mapper = StreamMapper::new("msg_1".into());
     mapper.map(chunk(r#"{"index":0,"delta":{"content":"Hel"},"finish_reason":null}"#).as_bytes()).unwrap();
