@@ -67,7 +67,7 @@ impl Core {
         let out = Outbound {
             provider,
             api,
-            model: model.clone(),
+            model,
             resolved,
             project_id,
             body,
