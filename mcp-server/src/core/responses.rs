@@ -3,27 +3,42 @@
 //! to OpenAI as written (`forwarding.rs`), only top-level values spliced: the model's
 //! `provider/` prefix removed; `safety_identifier` (a hash of the member) when the client sent
 //! no end-user id; on the platform key `max_output_tokens` set or clamped to the allowance and
-//! `store` forced false. Other providers do not serve these APIs: `UNSUPPORTED_FIELD` naming
-//! `model`, nothing sent.
+//! `store` forced false.
+//!
+//! A model of a provider without the Responses API (DeepSeek) is translated: the request into a
+//! Chat Completions body (`openai_wire::responses_to_chat`, what cannot be carried refused by
+//! name, advisory fields left out and named in `X-Converra-Dropped-Fields`), which takes the
+//! `/v1/chat/completions` path (`agent.rs`: resolution, the allowance, metering, key health);
+//! the chat answer back into a `response` object, or its chunks, frame by frame, into the
+//! Responses event sequence (`openai_wire::chat_to_responses*`). Nothing is stored there, so a
+//! compaction (OpenAI's encrypted summary, which only OpenAI reads) is refused, naming `model`.
+//! Embeddings go to OpenAI only.
 //!
 //! Tenants never share provider-side state: a field naming an object stored on the provider
 //! account (`previous_response_id`, `conversation`, `prompt.id`, `item_reference`, a file id,
 //! `vector_store_ids`, `container`) answers 404 naming it unless Converra relayed that object's
 //! creation for the same member on the same key (the stored responses it relays are recorded:
-//! `record_relayed`); on the platform key such fields, and hosted tools that bill or store on
-//! the account, are `UNSUPPORTED_FIELD`.
+//! `record_relayed`; a translated answer is never stored, so on another provider no such object
+//! is anyone's); on the platform key such fields, and hosted tools that bill or store on the
+//! account, are `UNSUPPORTED_FIELD`.
 
 use std::sync::Arc;
 
+use axum::body::Bytes;
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use converra::{KeySource, Provider};
+use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
 
-use super::agent::{member_hash, prompt_tokens};
+use super::agent::{ChatAnswer, member_hash, prompt_tokens};
 use super::completions::{Prepared, parse_model};
 use super::forwarding::{Outbound, Relayed};
 use super::usage::estimate_tokens;
 use super::vault::ResolvedKey;
-use super::{Caller, Core, Error, Result, ids};
-use crate::openai_wire::{EmbeddingsView, ResponsesView, json_string, json_text};
+use super::{Caller, Core, Error, InternalError, Result, ids};
+use crate::openai_wire::{
+    ChatView, EmbeddingsView, ResponsesStream, ResponsesView, json_string, json_text, response_json,
+};
 use crate::providers::Api;
 use crate::store::RelayedObject;
 
@@ -49,6 +64,11 @@ impl Core {
         endpoint: ResponsesEndpoint,
         project_id: Option<String>,
     ) -> Result<Relayed> {
+        if let Ok((provider, _)) = parse_model(&view.model)
+            && !self.providers.serves(provider, Api::Responses)
+        {
+            return self.translated_responses(caller, view, endpoint, provider, project_id).await;
+        }
         let api = match endpoint {
             ResponsesEndpoint::Create => Api::Responses,
             ResponsesEndpoint::Compact => Api::ResponsesCompact,
@@ -107,6 +127,52 @@ impl Core {
             relay_usage_only: true,
         };
         self.relay(caller, out).await
+    }
+
+    /// `/v1/responses` for a provider that serves chat only: translated there and back.
+    async fn translated_responses(
+        self: &Arc<Self>,
+        caller: &Caller,
+        view: &ResponsesView<'_>,
+        endpoint: ResponsesEndpoint,
+        provider: Provider,
+        project_id: Option<String>,
+    ) -> Result<Relayed> {
+        if !caller.ai.enabled {
+            return Err(Error::AiDisabled);
+        }
+        // Only DeepSeek speaks chat as sent; the other wires are not composed yet.
+        if endpoint == ResponsesEndpoint::Compact || provider != Provider::Deepseek {
+            return Err(Error::UnsupportedField { field: "model".into(), provider });
+        }
+        if let Some(found) = view.account_ref()? {
+            let resolved = self.resolve_key(caller, provider, project_id.as_deref()).await?;
+            if resolved.source == KeySource::Platform {
+                return Err(Error::UnsupportedField { field: found.field.into(), provider });
+            }
+            return Err(Error::NotRelayed { field: found.field.into() });
+        }
+        let chat = view.to_chat(provider)?;
+        let chat_view = ChatView::parse(&chat.body)?;
+        let mut head = view.response_head(ids::new_id("resp"), ids::unix_now(), chat.names);
+        let headers = dropped_header(&chat.dropped);
+        match self.openai_chat(caller, &chat_view, project_id).await? {
+            ChatAnswer::Forwarded { body, key_source } => {
+                // A 200 that is not a chat completion: nothing to translate (its usage was read).
+                let unreadable =
+                    || Error::Internal(InternalError::Other("a translated chat answer could not be read".into()));
+                let body = response_json(&body, &mut head).ok_or_else(unreadable)?;
+                Ok(Relayed::Whole { body: body.into(), headers, key_source })
+            }
+            ChatAnswer::ForwardedStream { events, key_source } => Ok(Relayed::Stream {
+                events: translated_events(events, ResponsesStream::new(head)),
+                headers,
+                key_source,
+            }),
+            ChatAnswer::Translated { .. } | ChatAnswer::TranslatedStream { .. } => {
+                Err(Error::UnsupportedField { field: "model".into(), provider })
+            }
+        }
     }
 
     /// `POST /v1/embeddings`, forwarded to OpenAI (no other provider serves it on its wire).
@@ -185,4 +251,42 @@ impl Core {
             tracing::warn!(error = %e, org_id = %caller.org_id, key_id = %row.id, "a relayed response's id was not recorded");
         }
     }
+}
+
+/// `X-Converra-Dropped-Fields`: the advisory fields a translated request left out.
+fn dropped_header(dropped: &[String]) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    if let Ok(value) = HeaderValue::try_from(dropped.join(", "))
+        && !dropped.is_empty()
+    {
+        headers.insert(HeaderName::from_static("x-converra-dropped-fields"), value);
+    }
+    headers
+}
+
+/// A chat stream's frames translated into the Responses events, as each frame arrives; an
+/// error ends it, as it ends the chat stream.
+fn translated_events(
+    frames: BoxStream<'static, Result<Bytes>>,
+    mapper: ResponsesStream,
+) -> BoxStream<'static, Result<Bytes>> {
+    futures_util::stream::unfold(Some((frames, mapper)), |state| async move {
+        let (mut frames, mut mapper) = state?;
+        loop {
+            match frames.next().await {
+                Some(Ok(frame)) => {
+                    let events = mapper.push(&frame);
+                    if !events.is_empty() {
+                        return Some((Ok(Bytes::from(events)), Some((frames, mapper))));
+                    }
+                }
+                Some(Err(e)) => return Some((Err(e), None)),
+                None => {
+                    let events = mapper.end();
+                    return (!events.is_empty()).then(|| (Ok(Bytes::from(events)), None));
+                }
+            }
+        }
+    })
+    .boxed()
 }

@@ -19,7 +19,7 @@ use crate::core::Error;
 /// A Responses body (create or compact), checked at the top level, borrowing the client's bytes.
 pub struct ResponsesView<'a> {
     body: &'a str,
-    members: Members<'a>,
+    pub(super) members: Members<'a>,
     /// `model` as sent (with its `provider/` prefix, if any).
     pub model: Cow<'a, str>,
     pub stream: bool,

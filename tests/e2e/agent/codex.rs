@@ -5,10 +5,16 @@
 //! wants — it first calls Codex's own shell tool to read a file, then, once the command's output
 //! comes back, answers with a final text quoting it. `codex exec` must exit 0 and print that
 //! text; the mock must have seen the organization's OpenAI key and never the Converra key.
+//! Then the same turn on a DeepSeek model: Converra translates Codex's Responses requests into
+//! chat, and DeepSeek's chat answers (a scripted tool call, then text: the kit's `chat_script`)
+//! back into the Responses events Codex parses. The one change on Codex's side is
+//! `web_search = "disabled"`: Codex offers OpenAI's hosted web search by default, which cannot
+//! reach DeepSeek and is refused by name.
 
 use std::time::Duration;
 
 use converra::Provider;
+use converra_test_kit::chat_script::ToolThenText;
 use converra_test_kit::providers::{MockProviders, valid_key};
 use converra_test_kit::responses::{responses_call_events, responses_events, sse};
 use converra_test_kit::spawn_app_on;
@@ -43,18 +49,59 @@ impl wiremock::Respond for Model {
         }
         let tools: Vec<&str> =
             body["tools"].as_array().into_iter().flatten().filter_map(|t| t["name"].as_str()).collect();
-        // Codex's shell tool, by the name and arguments of the version at hand.
-        let (name, arguments) = if tools.contains(&"shell") {
-            ("shell", json!({"command": ["cat", "notes.txt"]}))
-        } else if tools.contains(&"shell_command") {
-            ("shell_command", json!({"command": "cat notes.txt"}))
-        } else if tools.contains(&"exec_command") {
-            ("exec_command", json!({"cmd": "cat notes.txt"}))
-        } else {
-            return ResponseTemplate::new(400).set_body_string(format!("no shell tool among {tools:?}"));
-        };
-        sse(&responses_call_events("resp_call", model, CALL_ID, name, &arguments.to_string()))
+        match shell_call(&tools) {
+            Some((name, arguments)) => sse(&responses_call_events("resp_call", model, CALL_ID, &name, &arguments)),
+            None => ResponseTemplate::new(400).set_body_string(format!("no shell tool among {tools:?}")),
+        }
     }
+}
+
+/// A call of Codex's shell tool reading the file, by the name and arguments of the version at
+/// hand, among the tools offered.
+fn shell_call(tools: &[&str]) -> Option<(String, String)> {
+    let (name, arguments) = if tools.contains(&"shell") {
+        ("shell", json!({"command": ["cat", "notes.txt"]}))
+    } else if tools.contains(&"shell_command") {
+        ("shell_command", json!({"command": "cat notes.txt"}))
+    } else if tools.contains(&"exec_command") {
+        ("exec_command", json!({"cmd": "cat notes.txt"}))
+    } else {
+        return None;
+    };
+    Some((name.to_owned(), arguments.to_string()))
+}
+
+/// `codex exec` asked to read the file, in a fresh folder holding it, with `config` (the model,
+/// its provider block at Converra's `/v1`) and the Converra key `key`; fails the test unless it
+/// exits 0 and prints `final_text`.
+async fn run_codex(codex: &std::path::Path, config: &str, key: &str, final_text: &str) {
+    let work = tempfile::tempdir().unwrap();
+    std::fs::write(work.path().join("notes.txt"), format!("The code word is {SECRET_WORD}.\n")).unwrap();
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(home.path().join("config.toml"), config).unwrap();
+    let mut command = client_command(codex);
+    let prompt = format!("{PROMPT_MARK}: read notes.txt and tell me the code word.");
+    command
+        // Commands run without Codex's sandbox (bubblewrap is not installed here); the work
+        // folder is a fresh temporary one.
+        .args(["exec", "--skip-git-repo-check", "--dangerously-bypass-approvals-and-sandbox", &prompt])
+        .current_dir(work.path())
+        .env("HOME", home.path())
+        .env("CODEX_HOME", home.path())
+        .env("PATH", path_with(codex.parent().unwrap()))
+        .env("CONVERRA_API_KEY", key);
+    let out = run(command, Duration::from_secs(180)).await;
+    assert!(out.status.success(), "{}", both(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains(final_text), "{}", both(&out));
+}
+
+/// Codex's configuration: `model` from the provider block `converra` at `base_url`, and `extra`
+/// top-level settings.
+fn config(model: &str, base_url: &str, extra: &str) -> String {
+    format!(
+        "model = \"{model}\"\nmodel_provider = \"converra\"\n{extra}\n[model_providers.converra]\nname = \"Converra\"\n\
+         base_url = \"{base_url}/v1\"\nenv_key = \"CONVERRA_API_KEY\"\nwire_api = \"responses\"\n"
+    )
 }
 
 #[tokio::test]
@@ -70,36 +117,13 @@ async fn codex_runs_a_shell_tool_turn_through_v1_responses_on_the_organizations_
     app.add_provider_key(&app.api_key, Provider::Openai, org_key, Value::Null).await;
     let (_, member) = app.member_key(&app.api_key, "codex@example.com", "member").await;
 
-    let work = tempfile::tempdir().unwrap();
-    std::fs::write(work.path().join("notes.txt"), format!("The code word is {SECRET_WORD}.\n")).unwrap();
     let final_text = format!("the code word is {SECRET_WORD}.");
     Mock::given(method("POST"))
         .and(path("/v1/responses"))
         .respond_with(Model { final_text: final_text.clone() })
         .mount(&mocks.openai)
         .await;
-
-    let home = tempfile::tempdir().unwrap();
-    let config = format!(
-        "model = \"gpt-4o-mini\"\nmodel_provider = \"converra\"\n\n[model_providers.converra]\nname = \"Converra\"\n\
-         base_url = \"{}/v1\"\nenv_key = \"CONVERRA_API_KEY\"\nwire_api = \"responses\"\n",
-        app.base_url
-    );
-    std::fs::write(home.path().join("config.toml"), config).unwrap();
-    let mut command = client_command(&codex);
-    let prompt = format!("{PROMPT_MARK}: read notes.txt and tell me the code word.");
-    command
-        // Commands run without Codex's sandbox (bubblewrap is not installed here); the work
-        // folder is a fresh temporary one.
-        .args(["exec", "--skip-git-repo-check", "--dangerously-bypass-approvals-and-sandbox", &prompt])
-        .current_dir(work.path())
-        .env("HOME", home.path())
-        .env("CODEX_HOME", home.path())
-        .env("PATH", path_with(codex.parent().unwrap()))
-        .env("CONVERRA_API_KEY", &member);
-    let out = run(command, Duration::from_secs(180)).await;
-    assert!(out.status.success(), "{}", both(&out));
-    assert!(String::from_utf8_lossy(&out.stdout).contains(&final_text), "{}", both(&out));
+    run_codex(&codex, &config("gpt-4o-mini", &app.base_url, ""), &member, &final_text).await;
 
     let calls: Vec<Request> = mocks
         .openai
@@ -126,4 +150,68 @@ async fn codex_runs_a_shell_tool_turn_through_v1_responses_on_the_organizations_
     }
     let usage = app.get("/api/v1/usage", &member).await;
     assert_eq!(usage.body["totals"]["requests"], calls.len(), "{}", usage.text);
+}
+
+#[tokio::test]
+#[ignore = "needs Codex (npm), installed by .ci/run"]
+async fn codex_runs_a_shell_tool_turn_on_a_deepseek_model_through_the_translated_v1_responses() {
+    let codex = match npm_tool("codex") {
+        Ok(tool) => tool,
+        Err(why) => missing("Codex (`codex`)", &why),
+    };
+    let mocks = MockProviders::start().await;
+    let app = spawn_app_on(&mocks).await;
+    let org_key = valid_key(Provider::Deepseek);
+    app.add_provider_key(&app.api_key, Provider::Deepseek, org_key, Value::Null).await;
+    let (_, member) = app.member_key(&app.api_key, "codex@example.com", "member").await;
+
+    let final_text = format!("the code word is {SECRET_WORD}.");
+    let model = ToolThenText {
+        call_id: CALL_ID.into(),
+        choose: Box::new(|tools: &[&str]| shell_call(tools)),
+        text: format!("Done: {final_text}"),
+        mark: Some(PROMPT_MARK.into()),
+    };
+    Mock::given(method("POST")).and(path("/chat/completions")).respond_with(model).mount(&mocks.deepseek).await;
+    let config = config("deepseek-chat", &app.base_url, "web_search = \"disabled\"\n");
+    run_codex(&codex, &config, &member, &final_text).await;
+
+    let calls: Vec<Request> = mocks
+        .deepseek
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|r| r.url.path() == "/chat/completions")
+        .collect();
+    let turn: Vec<Value> = calls
+        .iter()
+        .filter(|r| String::from_utf8_lossy(&r.body).contains(PROMPT_MARK))
+        .map(|r| serde_json::from_slice(&r.body).unwrap())
+        .collect();
+    assert!(turn.len() >= 2, "the prompt, then the command's output: {} calls", turn.len());
+    // The second call carries the model's call as an assistant message and the command's
+    // output, the file's word in it, as the tool's result.
+    let messages = turn.last().unwrap()["messages"].as_array().unwrap();
+    let call = messages.iter().find(|m| m["role"] == "assistant" && m["tool_calls"].is_array()).expect("the call");
+    assert_eq!(call["tool_calls"][0]["id"], CALL_ID);
+    let output = messages.iter().find(|m| m["role"] == "tool").expect("the tool's result");
+    assert_eq!(output["tool_call_id"], CALL_ID);
+    assert!(output["content"].as_str().is_some_and(|c| c.contains(SECRET_WORD)), "{output}");
+    for call in &calls {
+        let auth = call.headers.get("authorization").and_then(|v| v.to_str().ok());
+        assert_eq!(auth, Some(format!("Bearer {org_key}").as_str()), "the organization's DeepSeek key");
+        for (name, value) in call.headers.iter() {
+            assert!(
+                !value.to_str().unwrap_or_default().contains(&member),
+                "the Converra key reached the mock in {name}"
+            );
+        }
+        let body: Value = serde_json::from_slice(&call.body).unwrap();
+        assert!(body["messages"].is_array() && body.get("input").is_none(), "a chat body: {body}");
+        assert_eq!(body["stream_options"], json!({"include_usage": true}));
+    }
+    let usage = app.get("/api/v1/usage", &member).await;
+    assert_eq!(usage.body["totals"]["requests"], calls.len(), "{}", usage.text);
+    assert_eq!(usage.body["totals"]["input_tokens"], 20 * calls.len(), "{}", usage.text);
 }

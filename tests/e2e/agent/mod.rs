@@ -5,8 +5,10 @@
 //! output, the platform cap); `limits.rs`: the `/v1` body limit, and the platform allowance on
 //! forwarded calls. `responses.rs`: `/v1/responses`,
 //! `/v1/responses/compact` and `/v1/embeddings` forwarded to OpenAI, tenant isolation of stored
-//! responses, `GET /v1/models/{id}` and the 404 of every other `/v1` path; `codex.rs`: the real
-//! Codex CLI running a shell-tool turn through `/v1/responses`. `messages.rs` and
+//! responses, `GET /v1/models/{id}` and the 404 of every other `/v1` path;
+//! `responses_translated.rs`: `/v1/responses` translated to chat-only providers and back;
+//! `codex.rs`: the real Codex CLI running a shell-tool turn through `/v1/responses`, on OpenAI
+//! and DeepSeek. `messages.rs` and
 //! `messages_errors.rs`: `/v1/messages` and `count_tokens` forwarded to Anthropic and DeepSeek,
 //! the models list in Anthropic's shape, and refusals in Anthropic's error shape;
 //! `messages_translated.rs`: `/v1/messages` on an OpenAI model, translated both ways; `claude_code.rs`:
@@ -26,6 +28,7 @@ mod messages_translated;
 mod models;
 mod provider_errors;
 mod responses;
+mod responses_translated;
 
 use converra::Provider;
 use converra_test_kit::TestApp;

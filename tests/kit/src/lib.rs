@@ -5,7 +5,8 @@
 //! - [`providers`]: wiremock stand-ins for the AI providers with their recorded bodies, and
 //!   [`responses`]: OpenAI's Responses API (whole answers and full event streams),
 //!   [`translated`]: Anthropic's and Gemini's answers to a translated chat (tool loops), and
-//!   [`openai_script`]: OpenAI's chunks of a scripted text answer or tool call;
+//!   [`openai_script`]: OpenAI's chunks of a scripted text answer or tool call, and
+//!   [`chat_script`]: a scripted chat model in DeepSeek's shapes that calls a tool, then answers;
 //! - [`process`]: the real `converra` binary as a process ([`Binary`], [`Server`]) and private
 //!   PostgreSQL and Redis servers (`mcp-server/tests/binary`, the benchmark);
 //! - [`mcp`]: the MCP tool list and a `tools/call` helper for rmcp clients;
@@ -16,6 +17,7 @@
 
 pub mod app;
 pub mod browser;
+pub mod chat_script;
 pub mod mcp;
 pub mod openai_script;
 pub mod process;
