@@ -5,6 +5,8 @@
 //!   calls — tools and their results, an image, JSON schemas (`.parse`, the `.stream` helper),
 //!   the Responses API, embeddings — forwarded byte for byte on the organization's key
 //!   (`openai_agent.py`);
+//! - the official `anthropic` Python client against `/v1/messages` (`clients/anthropic.rs`,
+//!   script: `tests/e2e/clients/anthropic_client.py`);
 //! - Claude Code: `claude mcp add --transport http … --header "Authorization: Bearer …"`, then
 //!   `claude mcp list` must say `✔ Connected` — and must not for a wrong key or no key;
 //! - the MCP conformance suite (`@modelcontextprotocol/conformance`) for the scenarios that test a
@@ -16,8 +18,10 @@
 //! test` lists them as ignored rather than passing them. `.ci/run` installs the clients (pinned,
 //! cached in `.ci/cache`), passes `CONVERRA_PYTHON` and `CONVERRA_NPM_BIN`, and runs them with
 //! `cargo test -- --include-ignored`; without those variables the tests look for `python3`
-//! (with `openai`) and for `claude` / `conformance` on `PATH`. A test that runs without its
+//! (with `openai`, `anthropic`) and for `claude` / `conformance` on `PATH`. A test that runs without its
 //! client fails, saying what is missing.
+
+mod anthropic;
 
 use std::ffi::{OsStr, OsString};
 use std::net::SocketAddr;

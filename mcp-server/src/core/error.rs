@@ -126,9 +126,10 @@ pub enum Error {
 
 /// A provider's refusal as the agent endpoints show it (DESIGN "Errors in the endpoint's own
 /// shape"): a request error (400, 404, 413, 422) as the provider sent it, a server error (5xx,
-/// 529) with its status and type, a rate limit with its `retry-after`. The key is redacted from
-/// the body and the message before this is built (`providers/redact.rs`); answers that speak of
-/// the key or the account (401, 403, quota) carry none, and are told in Converra's words.
+/// 529) with its status and type, a rate limit with its `retry-after` and a 403 with their
+/// status in Converra's words. The key is redacted from the body and the message before this
+/// is built (`providers/redact.rs`); answers that speak of the key or the account (401, quota)
+/// carry none, and are told in Converra's words as a gateway failure.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProviderAnswer {
     /// The provider's HTTP status, which the client's answer keeps.
@@ -139,7 +140,7 @@ pub struct ProviderAnswer {
     /// The provider's error type in that shape (`invalid_request_error`, `overloaded_error`…).
     pub kind: Option<String>,
     /// The provider's message; `None` where Converra's words replace it (a rate limit: its
-    /// text names the provider's organization).
+    /// text names the provider's organization; a 403).
     pub message: Option<String>,
     /// The body as the provider sent it but for the redactions; empty when not kept. An endpoint
     /// of the API `shape` names relays it as it is; any other re-shapes `kind` and `message`.

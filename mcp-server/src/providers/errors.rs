@@ -46,11 +46,13 @@ fn sent_key(headers: &HeaderMap) -> Option<HeaderValue> {
 
 /// The answers the agent endpoints show as the provider gave them (DESIGN "Errors in the
 /// endpoint's own shape"): a request error that is not about the key or the account, a server
-/// error, and a rate limit (its status and `retry-after`; its text names the provider's
-/// organization, so Converra's words replace it). The others are told in Converra's words only.
+/// error; and with their status only, in Converra's words, a rate limit (with its
+/// `retry-after`: its text names the provider's organization) and a 403 (a model the account
+/// may not use, which the SDKs raise as a permission error). The others (401, quota) are told
+/// in Converra's words only, as a gateway's failure: the client's own key is not the one refused.
 fn shown(status: u16, mapped: KeyStatus) -> bool {
     match mapped {
-        KeyStatus::RateLimited => true,
+        KeyStatus::RateLimited | KeyStatus::PermissionDenied => true,
         KeyStatus::ProviderError => matches!(status, 400 | 404 | 413 | 422) || status >= 500,
         _ => false,
     }
@@ -71,7 +73,7 @@ fn answer(
         SecretString::from(value.strip_prefix("Bearer ").unwrap_or(&value).to_owned())
     });
     let Some(key) = key.filter(|k| !k.expose_secret().is_empty()) else { return answer };
-    if mapped == KeyStatus::RateLimited {
+    if matches!(mapped, KeyStatus::RateLimited | KeyStatus::PermissionDenied) {
         return answer;
     }
     let body = redact(body, key.expose_secret());
@@ -229,10 +231,12 @@ mod tests {
         // The key sent cannot be told: nothing of the body is kept.
         let kept = answer(400, KeyStatus::ProviderError, body.as_bytes(), HeaderMap::new(), None);
         assert_eq!((kept.message, kept.body.len()), (None, 0));
-        // Answers about the key or the account keep nothing: Converra's words tell them.
+        // A 403 keeps its status only; answers about the key or the account are not shown.
+        let kept =
+            answer(403, KeyStatus::PermissionDenied, br#"{"error":{"message":"no"}}"#, HeaderMap::new(), sent(key));
+        assert_eq!((kept.status, kept.message, kept.body.len()), (403, None, 0));
         for (status, mapped) in [
             (401, KeyStatus::InvalidKey),
-            (403, KeyStatus::PermissionDenied),
             (429, KeyStatus::QuotaExceeded),
             (402, KeyStatus::QuotaExceeded),
             (409, KeyStatus::ProviderError),

@@ -2,7 +2,7 @@
 //! Converra's code beside the message) and `x-should-retry: false` wherever a retry changes
 //! nothing: Converra's refusals (AI off, an account-resource beta, a Gemini model, a
 //! duplicate field, a body over the `/v1` limit, an unknown `/v1` path) send nothing upstream;
-//! the provider's 401 flags the key, its 403 flags nothing.
+//! the provider's 401 flags the key (a gateway failure, 502), its 403 flags nothing (403).
 
 use converra::Provider;
 use converra_test_kit::providers::{MockProviders, invalid_key_answer, valid_key};
@@ -91,8 +91,10 @@ async fn the_providers_401_flags_the_key_and_its_403_flags_nothing() {
         "error": {"type": "permission_error", "message": "Your API key does not have permission to use the specified resource."}}));
     mocks.answer_chat(Provider::Anthropic, key, "claude-opus-4-1", false, forbidden).await;
     let refused = post_with(&app, "/v1/messages", &headers, hi).await;
-    assert_anthropic_error(&refused, 502, "api_error", "PROVIDER_ERROR");
+    // Its status and Anthropic's type (the SDKs raise a permission error), in Converra's words.
+    assert_anthropic_error(&refused, 403, "permission_error", "PROVIDER_ERROR");
     assert_eq!(refused.body["error"]["message"], "Permission denied");
+    assert_eq!(refused.body["error"]["provider_status"], "permission_denied");
     assert_eq!(refused.header("x-should-retry"), Some("false"));
     let listed = app.get(&format!("/api/v1/provider-keys/{id}"), &app.api_key).await;
     assert_ne!(listed.body["health"]["status"], "permission_denied", "a 403 flags nothing: {}", listed.text);

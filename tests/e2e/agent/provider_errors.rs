@@ -4,12 +4,13 @@
 //! masked as OpenAI and DeepSeek echo it), on `/v1/chat/completions` (OpenAI, DeepSeek),
 //! `/v1/messages` (Anthropic), `/v1/responses`, and re-shaped into OpenAI's on a translated
 //! path; a rate limit is told in Converra's words and keeps `retry-after`; 5xx and 529 keep
-//! their status and type and may be retried; 401 and account-state answers stay Converra's
-//! words and flag the key. Provider bodies are the providers' real ones (OpenAI's error object,
-//! Anthropic's errors page, DeepSeek's error codes).
+//! their status and type and may be retried; a 403 keeps its status in Converra's words; 401
+//! and account-state answers stay Converra's words (502) and flag the key. Provider bodies are
+//! the providers' real ones (OpenAI's error object, Anthropic's errors page, DeepSeek's error
+//! codes).
 
 use converra::Provider;
-use converra_test_kit::providers::{MockProviders, invalid_key_answer, valid_key};
+use converra_test_kit::providers::{MockProviders, invalid_key_answer, permission_denied, valid_key};
 use converra_test_kit::{Answer, TestApp, app_with_mocks};
 use serde_json::Value;
 use wiremock::ResponseTemplate;
@@ -295,6 +296,20 @@ async fn the_key_and_the_account_stay_converras_words_and_flag_the_key() {
     let deepseek =
         listed.body["data"].as_array().unwrap().iter().find(|k| k["provider"] == "deepseek").cloned().unwrap();
     assert_eq!(deepseek["status"], "invalid_key", "{deepseek}");
+
+    // A 403 (a model the account may not use, which any member can cause): its status, so the
+    // SDKs raise a permission error, in Converra's words; nothing flagged.
+    mocks.answer_chat(Provider::Openai, valid_key(Provider::Openai), "gpt-4o-mini", false, permission_denied()).await;
+    let answer = chat(&app, OPENAI_CHAT).await;
+    assert_eq!(answer.status, 403, "{}", answer.text);
+    assert_eq!(
+        (answer.body["error"]["message"].as_str(), answer.body["error"]["code"].as_str()),
+        (Some("Permission denied"), Some("permission_denied"))
+    );
+    assert_eq!(answer.header("x-should-retry"), Some("false"));
+    let listed = app.get("/api/v1/provider-keys", &app.api_key).await;
+    let openai = listed.body["data"].as_array().unwrap().iter().find(|k| k["provider"] == "openai").cloned().unwrap();
+    assert_ne!(openai["status"], "permission_denied", "{openai}");
 
     // Anthropic's 400 about the account's credit is the account's state, not the request's.
     let credit = r#"{"type":"error","error":{"type":"invalid_request_error","message":"Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits."}}"#;
