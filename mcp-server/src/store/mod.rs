@@ -16,6 +16,7 @@ mod contract;
 mod error;
 mod postgres;
 mod rows;
+mod sql;
 mod sqlite;
 mod stale;
 mod watch;
@@ -27,7 +28,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use secrecy::SecretString;
 
 use converra::UsageGroup;
-use converra::{AiSettings, AuditEvent, Environment, Plan, Project, Provider, Role};
+use converra::{AiSettings, Environment, Plan, Project, Provider, Role};
 
 pub use error::StoreError;
 pub(crate) use rows::totals;
@@ -58,8 +59,74 @@ macro_rules! dispatch {
     };
 }
 
+/// Runs `$body`, a future over `$c: &impl sql::Conn`, on a connection of this store's backend.
+/// On SQLite it runs on the blocking pool, so what it captures must be owned.
+macro_rules! read {
+    ($self:ident, |$c:ident| $body:expr) => {
+        match &*$self.backend {
+            $crate::store::Backend::Sqlite(b) => {
+                b.run(move |conn| {
+                    let $c = &$crate::store::sqlite::Conn(conn);
+                    $crate::store::sql::ready($body)
+                })
+                .await
+            }
+            $crate::store::Backend::Postgres(b) => {
+                let client = b.client().await?;
+                let $c = &$crate::store::postgres::Conn(&client);
+                $body.await
+            }
+        }
+    };
+}
+
+/// Runs `$body`, a future over `$c: &impl sql::Conn`, in a transaction of this store's
+/// backend. If its outcome applied, the audit events `$audit` are written in the same
+/// transaction, the other replicas are told on commit what it made stale (`$stale`), and it
+/// commits; a change that did not apply is rolled back. Then, committed or not, this
+/// process's cached reads of `$stale` are stale. Captures must be owned, as for `read!`.
+macro_rules! write {
+    ($self:ident, $stale:expr, $audit:expr, |$c:ident| $body:expr) => {{
+        let (stale, audit): ($crate::store::Stale, _) = ($stale, $audit);
+        let result = async {
+            match &*$self.backend {
+                $crate::store::Backend::Sqlite(b) => {
+                    b.write(move |tx| {
+                        let $c = &$crate::store::sqlite::Conn(tx);
+                        $crate::store::sql::ready(async {
+                            let out: $crate::store::StoreResult<_> = $body.await;
+                            let out = out?;
+                            $crate::store::audit::finish($c, out, audit, stale).await
+                        })
+                    })
+                    .await
+                }
+                $crate::store::Backend::Postgres(b) => {
+                    let mut client = b.client().await?;
+                    let tx = client.transaction().await?;
+                    let out = {
+                        let $c = &$crate::store::postgres::Conn(&tx);
+                        let out: $crate::store::StoreResult<_> = $body.await;
+                        let out = out?;
+                        $crate::store::audit::finish($c, out, audit, stale).await?
+                    };
+                    if $crate::store::rows::Applied::applied(&out) {
+                        tx.commit().await?;
+                    }
+                    Ok(out)
+                }
+            }
+        }
+        .await;
+        $self.changed(stale);
+        result
+    }};
+}
+
+mod audit;
 mod health;
 mod key_lists;
+mod projects;
 mod relayed;
 mod web;
 pub use relayed::RelayedObject;
@@ -317,46 +384,6 @@ impl Store {
     /// it, so it does not invalidate the caches.
     pub async fn touch_api_key(&self, id: &str, at: &str) -> StoreResult<()> {
         dispatch!(self.touch_api_key(id, at))
-    }
-
-    // --- audit -------------------------------------------------------------------------------
-
-    /// An event with no change beside it: an attempt refused before anything was written.
-    pub async fn record_audit(&self, event: NewAuditEvent) -> StoreResult<()> {
-        dispatch!(self.record_audit(event))
-    }
-
-    /// The organization's newest events first.
-    pub async fn audit_events(&self, org_id: &str, limit: u32) -> StoreResult<Vec<AuditEvent>> {
-        dispatch!(self.audit_events(org_id, limit))
-    }
-
-    // --- projects ----------------------------------------------------------------------------
-
-    pub async fn insert_project(&self, org_id: &str, project: Project, audit: NewAuditEvent) -> StoreResult<()> {
-        self.write(Stale::PROJECTS, async { dispatch!(self.insert_project(org_id, project, audit)) }).await
-    }
-
-    pub async fn projects(&self, org_id: &str) -> StoreResult<Vec<Project>> {
-        dispatch!(self.projects(org_id))
-    }
-
-    pub async fn project(&self, org_id: &str, id: &str) -> StoreResult<Option<Project>> {
-        let generation = self.generation(Stale::PROJECTS);
-        let key = (org_id.to_owned(), id.to_owned());
-        if let Some(hit) = generation.and_then(|g| self.caches.projects.get(&key, g)) {
-            return Ok(hit);
-        }
-        let found = dispatch!(self.project(org_id, id))?;
-        if let (Some(g), Some(_)) = (generation, &found) {
-            self.caches.projects.put(key, g, found.clone());
-        }
-        Ok(found)
-    }
-
-    /// Deletes a project and, by cascade, its provider keys. Returns whether it existed.
-    pub async fn delete_project(&self, org_id: &str, id: &str, audit: NewAuditEvent) -> StoreResult<bool> {
-        self.write(Stale::PROJECTS.and(Stale::KEYS), async { dispatch!(self.delete_project(org_id, id, audit)) }).await
     }
 
     // --- the vault: data keys, provider keys, master-key records ------------------------------

@@ -417,6 +417,18 @@ impl Applied for bool {
     }
 }
 
+impl Applied for u64 {
+    fn applied(&self) -> bool {
+        true
+    }
+}
+
+impl Applied for String {
+    fn applied(&self) -> bool {
+        true
+    }
+}
+
 impl<T> Applied for Option<T> {
     fn applied(&self) -> bool {
         self.is_some()

@@ -147,7 +147,7 @@ fn usage_at(r: &Row) -> UsageRow {
 
 async fn insert_audit(c: &impl GenericClient, events: &[(String, AuditEvent)]) -> StoreResult<()> {
     for (org_id, e) in events {
-        super::audit::insert_event(c, org_id, e).await?;
+        crate::store::audit::insert_event(&super::Conn(c), org_id, e).await?;
     }
     Ok(())
 }

@@ -10,12 +10,10 @@
 //! exist only as ciphertext (`bytea`).
 
 mod api_keys;
-mod audit;
 mod dump;
 mod health;
 mod migrations;
 mod orgs;
-mod projects;
 mod provider_keys;
 mod relayed;
 mod usage;
@@ -30,6 +28,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::{AsyncMessage, NoTls};
 
 use super::rows::Applied;
+use super::sql::{self, FromRow, Sql, Value};
 use super::{NewAuditEvent, Stale, StoreError, StoreResult, VaultCounts};
 
 /// The channel every cache-relevant commit notifies.
@@ -95,7 +94,7 @@ impl Postgres {
         Ok(Self { pool, config })
     }
 
-    async fn client(&self) -> StoreResult<deadpool_postgres::Object> {
+    pub(super) async fn client(&self) -> StoreResult<deadpool_postgres::Object> {
         Ok(self.pool.get().await?)
     }
 
@@ -182,6 +181,38 @@ impl Postgres {
     }
 }
 
+/// PostgreSQL's side of [`sql::Conn`]: a pooled client or a transaction. Statements are
+/// prepared once per connection (deadpool's statement cache).
+pub(super) struct Conn<'a, C>(pub(super) &'a C);
+
+impl<C: deadpool_postgres::GenericClient + Sync> sql::Conn for Conn<'_, C> {
+    async fn execute(&self, sql: &Sql, params: &[&dyn Value]) -> StoreResult<u64> {
+        let stmt = self.0.prepare_cached(sql.postgres()).await?;
+        let params: Vec<_> = params.iter().map(|p| p.postgres()).collect();
+        Ok(self.0.execute(&stmt, &params).await?)
+    }
+
+    async fn query<T: FromRow>(&self, sql: &Sql, params: &[&dyn Value]) -> StoreResult<Vec<T>> {
+        let stmt = self.0.prepare_cached(sql.postgres()).await?;
+        let params: Vec<_> = params.iter().map(|p| p.postgres()).collect();
+        self.0.query(&stmt, &params).await?.iter().map(T::from_row).collect()
+    }
+
+    async fn lock(&self, name: &str) -> StoreResult<()> {
+        static LOCK: Sql = Sql::new("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))");
+        self.execute(&LOCK, &[&name]).await?;
+        Ok(())
+    }
+
+    async fn notify(&self, stale: Stale) -> StoreResult<()> {
+        static NOTIFY: Sql = Sql::new("SELECT pg_notify($1, $2)");
+        if stale != Stale::NONE {
+            self.execute(&NOTIFY, &[&CHANNEL, &stale.payload()]).await?;
+        }
+        Ok(())
+    }
+}
+
 /// The one ending of every audited write: if the change applied, its audit events are written
 /// in the same transaction and the other replicas are notified on commit; then it commits.
 async fn commit_audited<T: Applied>(
@@ -192,7 +223,7 @@ async fn commit_audited<T: Applied>(
 ) -> StoreResult<T> {
     if outcome.applied() {
         for event in audit {
-            audit::insert(&tx, &event).await?;
+            super::audit::insert_event(&Conn(&tx), &event.org_id, &event.to_event()).await?;
         }
         notify(&tx, stale).await?;
     }

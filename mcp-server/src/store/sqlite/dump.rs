@@ -149,7 +149,7 @@ fn write_all(c: &Connection, d: &VaultDump) -> StoreResult<()> {
         insert_provider_key_row(c, key)?;
     }
     for (org_id, e) in &d.audit_events {
-        super::audit::insert_event(c, org_id, e)?;
+        crate::store::sql::ready(crate::store::audit::insert_event(&super::Conn(c), org_id, e))?;
     }
     for u in &d.usage {
         c.execute(

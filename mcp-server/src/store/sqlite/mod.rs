@@ -6,13 +6,11 @@
 //! they hold member emails, the audit log and ciphertexts.
 
 mod api_keys;
-mod audit;
 mod backup;
 mod dump;
 mod health;
 mod migrations;
 mod orgs;
-mod projects;
 mod provider_keys;
 mod relayed;
 mod usage;
@@ -26,6 +24,7 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 pub(super) use backup::check_backup;
 
 use super::rows::Applied;
+use super::sql::{self, FromRow, Sql, Value};
 use super::{NewAuditEvent, Stale, StoreError, StoreResult, VaultCounts};
 
 pub(super) fn is_unique_violation(e: &rusqlite::Error) -> bool {
@@ -53,6 +52,8 @@ impl Sqlite {
              PRAGMA busy_timeout = 5000;",
         )?;
         migrations::migrate(&mut conn)?;
+        // Every statement is prepared once per connection and kept (`sql::Conn`).
+        conn.set_prepared_statement_cache_capacity(256);
         // The WAL and shared-memory files exist now; SQLite gives them the database's mode,
         // but an older database may have been created before this rule.
         private_files(path);
@@ -65,7 +66,7 @@ impl Sqlite {
     }
 
     /// Runs `f` with the connection on the blocking pool.
-    async fn run<T, F>(&self, f: F) -> StoreResult<T>
+    pub(super) async fn run<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
@@ -91,7 +92,7 @@ impl Sqlite {
             let outcome = change(tx)?;
             if outcome.applied() {
                 for event in audit {
-                    audit::insert(tx, &event)?;
+                    sql::ready(super::audit::insert_event(&Conn(tx), &event.org_id, &event.to_event()))?;
                 }
             }
             Ok(outcome)
@@ -110,6 +111,24 @@ impl Sqlite {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let out = f(&tx)?;
             tx.commit()?;
+            Ok(out)
+        })
+        .await
+    }
+
+    /// Runs `f` in an immediate transaction and commits if its outcome applied; a change that
+    /// did not apply is rolled back.
+    pub(super) async fn write<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Applied + Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> StoreResult<T> + Send + 'static,
+    {
+        self.run(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let out = f(&tx)?;
+            if out.applied() {
+                tx.commit()?;
+            }
             Ok(out)
         })
         .await
@@ -139,6 +158,34 @@ impl Sqlite {
 
     pub(super) async fn counts(&self) -> StoreResult<VaultCounts> {
         self.run(|c| count_rows(c)).await
+    }
+}
+
+/// SQLite's side of [`sql::Conn`]: a connection or transaction. Nothing here waits.
+pub(super) struct Conn<'a>(pub(super) &'a Connection);
+
+impl sql::Conn for Conn<'_> {
+    async fn execute(&self, sql: &Sql, params: &[&dyn Value]) -> StoreResult<u64> {
+        let mut stmt = self.0.prepare_cached(sql.sqlite())?;
+        Ok(stmt.execute(rusqlite::params_from_iter(params.iter().map(|p| p.sqlite())))? as u64)
+    }
+
+    async fn query<T: FromRow>(&self, sql: &Sql, params: &[&dyn Value]) -> StoreResult<Vec<T>> {
+        let mut stmt = self.0.prepare_cached(sql.sqlite())?;
+        let mut rows = stmt.query(rusqlite::params_from_iter(params.iter().map(|p| p.sqlite())))?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            out.push(T::from_row(r)?);
+        }
+        Ok(out)
+    }
+
+    async fn lock(&self, _name: &str) -> StoreResult<()> {
+        Ok(())
+    }
+
+    async fn notify(&self, _stale: Stale) -> StoreResult<()> {
+        Ok(())
     }
 }
 
