@@ -5,7 +5,7 @@ use converra::Project;
 use super::sql::{Conn, FromRow, Row, Sql};
 use super::{NewAuditEvent, Stale, Store, StoreResult};
 
-static INSERT: Sql = Sql::new("INSERT INTO projects (id, org_id, name, created_at) VALUES ($1, $2, $3, $4)");
+pub(super) static INSERT: Sql = Sql::new("INSERT INTO projects (id, org_id, name, created_at) VALUES ($1, $2, $3, $4)");
 static ALL: Sql = Sql::new("SELECT id, name, created_at FROM projects WHERE org_id = $1 ORDER BY created_at, id");
 static ONE: Sql = Sql::new("SELECT id, name, created_at FROM projects WHERE org_id = $1 AND id = $2");
 static DELETE: Sql = Sql::new("DELETE FROM projects WHERE org_id = $1 AND id = $2");

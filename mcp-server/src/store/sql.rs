@@ -149,9 +149,33 @@ impl Row for tokio_postgres::Row {
     }
 }
 
+/// The columns of a row from an offset on, as a row of their own: a join's parts are read by
+/// their own decoders.
+pub(crate) struct At<'r, R>(pub &'r R, pub usize);
+
+impl<R: Row> Row for At<'_, R> {
+    fn get<T: Column>(&self, i: usize) -> StoreResult<T> {
+        self.0.get(self.1 + i)
+    }
+}
+
 /// A row type's one decoder.
 pub(crate) trait FromRow: Sized {
     fn from_row(r: &impl Row) -> StoreResult<Self>;
+}
+
+/// A row read for its lock only (`SELECT 1 … FOR UPDATE`).
+impl FromRow for () {
+    fn from_row(_: &impl Row) -> StoreResult<Self> {
+        Ok(())
+    }
+}
+
+/// A key and the row it names (a meta record, an organization's project or event).
+impl<T: FromRow> FromRow for (String, T) {
+    fn from_row(r: &impl Row) -> StoreResult<Self> {
+        Ok((r.get(0)?, T::from_row(&At(r, 1))?))
+    }
 }
 
 impl FromRow for String {

@@ -9,11 +9,8 @@
 //! The schema mirrors SQLite's: timestamps are RFC 3339 text (they sort as they read), secrets
 //! exist only as ciphertext (`bytea`).
 
-mod api_keys;
-mod dump;
 mod health;
 mod migrations;
-mod orgs;
 mod provider_keys;
 mod relayed;
 mod usage;
@@ -27,9 +24,8 @@ use secrecy::{ExposeSecret, SecretString};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{AsyncMessage, NoTls};
 
-use super::rows::Applied;
 use super::sql::{self, FromRow, Sql, Value};
-use super::{NewAuditEvent, Stale, StoreError, StoreResult, VaultCounts};
+use super::{Stale, StoreError, StoreResult, VaultCounts};
 
 /// The channel every cache-relevant commit notifies.
 const CHANNEL: &str = "converra_changes";
@@ -96,6 +92,13 @@ impl Postgres {
 
     pub(super) async fn client(&self) -> StoreResult<deadpool_postgres::Object> {
         Ok(self.pool.get().await?)
+    }
+
+    /// Rewrites the data-key table so that the dead row versions holding old wrappings leave
+    /// its files (PostgreSQL's WAL and any archive still hold them: docs/security.md).
+    pub(super) async fn vacuum_data_keys(&self) -> StoreResult<()> {
+        self.client().await?.batch_execute("VACUUM FULL data_keys").await?;
+        Ok(())
     }
 
     pub(super) async fn ping(&self) -> StoreResult<()> {
@@ -211,24 +214,6 @@ impl<C: deadpool_postgres::GenericClient + Sync> sql::Conn for Conn<'_, C> {
         }
         Ok(())
     }
-}
-
-/// The one ending of every audited write: if the change applied, its audit events are written
-/// in the same transaction and the other replicas are notified on commit; then it commits.
-async fn commit_audited<T: Applied>(
-    tx: Transaction<'_>,
-    outcome: T,
-    audit: impl IntoIterator<Item = NewAuditEvent>,
-    stale: Stale,
-) -> StoreResult<T> {
-    if outcome.applied() {
-        for event in audit {
-            super::audit::insert_event(&Conn(&tx), &event.org_id, &event.to_event()).await?;
-        }
-        notify(&tx, stale).await?;
-    }
-    tx.commit().await?;
-    Ok(outcome)
 }
 
 /// Tells every listening replica, on commit, which cached reads are stale.

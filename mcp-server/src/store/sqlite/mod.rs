@@ -5,12 +5,9 @@
 //! never stalls the async workers. The database and its `-wal`/`-shm` files are private (0600):
 //! they hold member emails, the audit log and ciphertexts.
 
-mod api_keys;
 mod backup;
-mod dump;
 mod health;
 mod migrations;
-mod orgs;
 mod provider_keys;
 mod relayed;
 mod usage;
@@ -25,7 +22,7 @@ pub(super) use backup::check_backup;
 
 use super::rows::Applied;
 use super::sql::{self, FromRow, Sql, Value};
-use super::{NewAuditEvent, Stale, StoreError, StoreResult, VaultCounts};
+use super::{Stale, StoreError, StoreResult, VaultCounts};
 
 pub(super) fn is_unique_violation(e: &rusqlite::Error) -> bool {
     matches!(e, rusqlite::Error::SqliteFailure(e, _)
@@ -80,26 +77,6 @@ impl Sqlite {
         .map_err(|_| StoreError::Join)?
     }
 
-    /// The one shape of every audited write: an immediate transaction runs `change`; if it
-    /// applied, its audit events are written in the same transaction; then it commits.
-    async fn audited<T, A, F>(&self, audit: A, change: F) -> StoreResult<T>
-    where
-        T: Applied + Send + 'static,
-        A: IntoIterator<Item = NewAuditEvent> + Send + 'static,
-        F: FnOnce(&Transaction<'_>) -> StoreResult<T> + Send + 'static,
-    {
-        self.transaction(move |tx| {
-            let outcome = change(tx)?;
-            if outcome.applied() {
-                for event in audit {
-                    sql::ready(super::audit::insert_event(&Conn(tx), &event.org_id, &event.to_event()))?;
-                }
-            }
-            Ok(outcome)
-        })
-        .await
-    }
-
     /// Runs `f` in an immediate transaction (taking the write lock at once, so two writers
     /// never deadlock upgrading a read) and commits if it succeeds.
     async fn transaction<T, F>(&self, f: F) -> StoreResult<T>
@@ -130,6 +107,29 @@ impl Sqlite {
                 tx.commit()?;
             }
             Ok(out)
+        })
+        .await
+    }
+
+    /// Checkpoints the WAL into the database and truncates it, so that pages as they were
+    /// before a scrubbing write (`secure_delete` zeroed the database's copy) leave it too. The
+    /// checkpoint waits (the busy timeout) for readers of older pages; when it still cannot
+    /// finish, the WAL keeps them, and that is an error (running it again completes it).
+    pub(super) async fn scrub_wal(&self) -> StoreResult<()> {
+        self.run(|c| {
+            let busy: i64 = c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+            if busy != 0 {
+                return Err(rusqlite::Error::SqliteFailure(
+                    rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+                    Some(
+                        "the old wrappings are deleted, but the write-ahead log that still holds them could not be \
+                         checkpointed: another connection kept reading; run it again"
+                            .into(),
+                    ),
+                )
+                .into());
+            }
+            Ok(())
         })
         .await
     }
