@@ -11,7 +11,6 @@
 //!   SQLite's `Conn` never waits (rusqlite is synchronous, and runs on the blocking pool), so
 //!   there the body is polled to completion at once ([`ready`]).
 
-use std::borrow::Cow;
 use std::str::FromStr;
 use std::sync::OnceLock;
 
@@ -19,26 +18,21 @@ use super::{Stale, StoreResult};
 
 /// One statement, in PostgreSQL's form.
 pub(crate) struct Sql {
-    text: Cow<'static, str>,
+    text: &'static str,
     sqlite: OnceLock<String>,
 }
 
 impl Sql {
     pub const fn new(text: &'static str) -> Self {
-        Self { text: Cow::Borrowed(text), sqlite: OnceLock::new() }
-    }
-
-    /// A statement built at run time (a report's grouping column).
-    pub fn owned(text: String) -> Self {
-        Self { text: Cow::Owned(text), sqlite: OnceLock::new() }
+        Self { text, sqlite: OnceLock::new() }
     }
 
     pub fn postgres(&self) -> &str {
-        &self.text
+        self.text
     }
 
     pub fn sqlite(&self) -> &str {
-        self.sqlite.get_or_init(|| for_sqlite(&self.text))
+        self.sqlite.get_or_init(|| for_sqlite(self.text))
     }
 }
 
