@@ -12,9 +12,7 @@
 mod health;
 mod migrations;
 mod provider_keys;
-mod relayed;
 mod usage;
-mod web;
 
 use std::time::Duration;
 

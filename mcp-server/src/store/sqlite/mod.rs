@@ -9,9 +9,7 @@ mod backup;
 mod health;
 mod migrations;
 mod provider_keys;
-mod relayed;
 mod usage;
-mod web;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
