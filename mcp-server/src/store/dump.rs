@@ -3,7 +3,7 @@
 use converra::{AuditEvent, Project};
 
 use super::sql::{Conn, FromRow, Row, Sql};
-use super::{Backend, Stale, Store, StoreResult, UsageCounts, UsageRow, VaultDump};
+use super::{Backend, Stale, Store, StoreResult, UsageCounts, UsageRow, VaultCounts, VaultDump};
 use super::{api_keys, audit, orgs, postgres, projects, provider_keys, sql, sqlite, vault};
 
 /// Every table, children first (the order rows are deleted in).
@@ -18,6 +18,13 @@ static CLEAR: [Sql; 9] = [
     Sql::new("DELETE FROM organizations"),
     Sql::new("DELETE FROM meta"),
 ];
+/// How many rows of each kind a vault holds.
+static COUNTS: Sql = Sql::new(
+    "SELECT (SELECT count(*) FROM organizations), (SELECT count(*) FROM members),
+            (SELECT count(*) FROM api_keys), (SELECT count(*) FROM projects),
+            (SELECT count(*) FROM provider_keys), (SELECT count(*) FROM data_keys),
+            (SELECT count(*) FROM audit_events), (SELECT count(*) FROM usage_rollups)",
+);
 static META: Sql = Sql::new("SELECT key, value FROM meta ORDER BY key");
 static INSERT_META: Sql = Sql::new("INSERT INTO meta (key, value) VALUES ($1, $2)");
 static PROJECTS: Sql = Sql::new("SELECT org_id, id, name, created_at FROM projects ORDER BY created_at, id");
@@ -132,6 +139,26 @@ async fn write_all(c: &impl Conn, d: &VaultDump) -> StoreResult<()> {
     Ok(())
 }
 
+impl FromRow for VaultCounts {
+    fn from_row(r: &impl Row) -> StoreResult<Self> {
+        Ok(VaultCounts {
+            organizations: r.u64(0)?,
+            members: r.u64(1)?,
+            api_keys: r.u64(2)?,
+            projects: r.u64(3)?,
+            provider_keys: r.u64(4)?,
+            data_keys: r.u64(5)?,
+            audit_events: r.u64(6)?,
+            usage_rollups: r.u64(7)?,
+        })
+    }
+}
+
+/// Counts every table a vault copy must carry (a store's, or a SQLite backup's).
+pub(super) async fn counts(c: &impl Conn) -> StoreResult<VaultCounts> {
+    c.query_one(&COUNTS, &[]).await
+}
+
 impl Store {
     /// Everything the store holds, read in one snapshot (`converra admin migrate`).
     pub async fn dump(&self) -> StoreResult<VaultDump> {
@@ -151,6 +178,11 @@ impl Store {
                 Ok(dump)
             }
         }
+    }
+
+    /// How many rows of each kind the store holds (backups and migrations check these).
+    pub async fn counts(&self) -> StoreResult<VaultCounts> {
+        read!(self, |c| counts(c))
     }
 
     /// Writes `dump` in one transaction (so an interruption leaves nothing half-written);

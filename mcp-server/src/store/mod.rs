@@ -223,13 +223,6 @@ impl Store {
         }
     }
 
-    /// Runs a write and invalidates what it makes stale once it is over (committed or not).
-    async fn write<T>(&self, stale: Stale, write: impl Future<Output = StoreResult<T>>) -> StoreResult<T> {
-        let result = write.await;
-        self.changed(stale);
-        result
-    }
-
     /// Notices commits by other processes (the operator's CLI, other replicas) and invalidates
     /// the caches; from now on, cached reads are served only while the watch keeps confirming
     /// them. Runs until the runtime stops.
@@ -313,11 +306,6 @@ impl Store {
     }
 
     // --- operations --------------------------------------------------------------------------
-
-    /// How many rows of each kind the store holds (backups and migrations check these).
-    pub async fn counts(&self) -> StoreResult<VaultCounts> {
-        dispatch!(self.counts())
-    }
 
     /// Writes a consistent copy of the database into the new file `dest` while it serves.
     pub async fn backup_into(&self, dest: &Path) -> StoreResult<()> {

@@ -19,8 +19,7 @@ macro_rules! key_cols {
     };
 }
 
-/// The columns as a string, for the statements the backends still build.
-pub(super) const PK_COLS: &str = key_cols!();
+pub(super) use key_cols;
 
 static INSERT: Sql = Sql::new(concat!(
     "INSERT INTO provider_keys (",

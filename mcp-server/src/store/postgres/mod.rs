@@ -9,21 +9,19 @@
 //! The schema mirrors SQLite's: timestamps are RFC 3339 text (they sort as they read), secrets
 //! exist only as ciphertext (`bytea`).
 
-mod health;
 mod migrations;
-mod provider_keys;
 mod usage;
 
 use std::time::Duration;
 
-use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime, Timeouts, Transaction};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime, Timeouts};
 use futures_util::StreamExt;
 use secrecy::{ExposeSecret, SecretString};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{AsyncMessage, NoTls};
 
 use super::sql::{self, FromRow, Sql, Value};
-use super::{Stale, StoreError, StoreResult, VaultCounts};
+use super::{Stale, StoreError, StoreResult};
 
 /// The channel every cache-relevant commit notifies.
 const CHANNEL: &str = "converra_changes";
@@ -156,30 +154,6 @@ impl Postgres {
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
     }
-
-    pub(super) async fn counts(&self) -> StoreResult<VaultCounts> {
-        let c = self.client().await?;
-        let row = c
-            .query_one(
-                "SELECT (SELECT count(*) FROM organizations), (SELECT count(*) FROM members),
-                        (SELECT count(*) FROM api_keys), (SELECT count(*) FROM projects),
-                        (SELECT count(*) FROM provider_keys), (SELECT count(*) FROM data_keys),
-                        (SELECT count(*) FROM audit_events), (SELECT count(*) FROM usage_rollups)",
-                &[],
-            )
-            .await?;
-        let n = |i: usize| row.get::<_, i64>(i) as u64;
-        Ok(VaultCounts {
-            organizations: n(0),
-            members: n(1),
-            api_keys: n(2),
-            projects: n(3),
-            provider_keys: n(4),
-            data_keys: n(5),
-            audit_events: n(6),
-            usage_rollups: n(7),
-        })
-    }
 }
 
 /// PostgreSQL's side of [`sql::Conn`]: a pooled client or a transaction. Statements are
@@ -212,15 +186,4 @@ impl<C: deadpool_postgres::GenericClient + Sync> sql::Conn for Conn<'_, C> {
         }
         Ok(())
     }
-}
-
-/// Tells every listening replica, on commit, which cached reads are stale.
-async fn notify(tx: &Transaction<'_>, stale: Stale) -> StoreResult<()> {
-    tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &stale.payload()]).await?;
-    Ok(())
-}
-
-/// Reads a text column that holds a wire enum.
-fn parse<T: std::str::FromStr>(table: &'static str, value: &str) -> StoreResult<T> {
-    super::parse_col(table, value)
 }

@@ -6,9 +6,7 @@
 //! they hold member emails, the audit log and ciphertexts.
 
 mod backup;
-mod health;
 mod migrations;
-mod provider_keys;
 mod usage;
 
 use std::path::Path;
@@ -20,7 +18,7 @@ pub(super) use backup::check_backup;
 
 use super::rows::Applied;
 use super::sql::{self, FromRow, Sql, Value};
-use super::{Stale, StoreError, StoreResult, VaultCounts};
+use super::{Stale, StoreError, StoreResult};
 
 pub(super) fn is_unique_violation(e: &rusqlite::Error) -> bool {
     matches!(e, rusqlite::Error::SqliteFailure(e, _)
@@ -153,10 +151,6 @@ impl Sqlite {
             tokio::time::sleep(crate::store::watch::CONFIRM_EVERY).await;
         }
     }
-
-    pub(super) async fn counts(&self) -> StoreResult<VaultCounts> {
-        self.run(|c| count_rows(c)).await
-    }
 }
 
 /// SQLite's side of [`sql::Conn`]: a connection or transaction. Nothing here waits.
@@ -187,23 +181,6 @@ impl sql::Conn for Conn<'_> {
     }
 }
 
-/// Counts every table a vault copy must carry.
-fn count_rows(c: &Connection) -> StoreResult<VaultCounts> {
-    let count = |table: &str| -> StoreResult<u64> {
-        Ok(c.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get::<_, i64>(0))? as u64)
-    };
-    Ok(VaultCounts {
-        organizations: count("organizations")?,
-        members: count("members")?,
-        api_keys: count("api_keys")?,
-        projects: count("projects")?,
-        provider_keys: count("provider_keys")?,
-        data_keys: count("data_keys")?,
-        audit_events: count("audit_events")?,
-        usage_rollups: count("usage_rollups")?,
-    })
-}
-
 /// Creates the database file 0600 if it does not exist, and takes group and other access away
 /// from it and its `-wal`/`-shm` files if they have it.
 fn private_files(path: &Path) {
@@ -223,9 +200,4 @@ fn private_files(path: &Path) {
             }
         }
     }
-}
-
-/// Reads a text column that holds a wire enum.
-fn parse<T: std::str::FromStr>(table: &'static str, value: String) -> StoreResult<T> {
-    super::parse_col(table, &value)
 }
