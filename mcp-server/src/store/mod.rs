@@ -28,7 +28,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use secrecy::SecretString;
 
 use converra::Project;
-use converra::UsageGroup;
 
 pub use error::StoreError;
 pub(crate) use rows::totals;
@@ -132,6 +131,7 @@ mod orgs;
 mod projects;
 mod provider_keys;
 mod relayed;
+mod usage;
 mod vault;
 mod web;
 pub use relayed::RelayedObject;
@@ -241,68 +241,6 @@ impl Store {
     /// Whether the database answers (for `/readyz`).
     pub async fn ping(&self) -> StoreResult<()> {
         dispatch!(self.ping())
-    }
-
-    // --- usage -------------------------------------------------------------------------------
-
-    /// Adds a batch to the roll-ups and deletes the allowance reservations it settles, in one
-    /// transaction, so a reader never sees a call's tokens twice or not at all. No cached query
-    /// reads usage.
-    ///
-    /// `batch_id` is written in the same transaction: a retry of a batch whose commit was
-    /// reported lost (but happened) adds nothing the second time.
-    pub async fn add_usage(
-        &self,
-        batch_id: &str,
-        batch: Arc<UsageBatch>,
-        settled: Arc<Vec<String>>,
-    ) -> StoreResult<()> {
-        dispatch!(self.add_usage(batch_id.to_owned(), batch, settled))
-    }
-
-    /// Takes or renews the lease `name` for `holder` until `now + ttl` (unix seconds) if it is
-    /// free, expired or already `holder`'s, so that one replica at a time does a piece of
-    /// background work. Returns whether `holder` holds it.
-    pub async fn try_lease(&self, name: &str, holder: &str, now: u64, ttl: u64) -> StoreResult<bool> {
-        dispatch!(self.try_lease(name, holder, now, ttl))
-    }
-
-    /// Holds `reservation.tokens` of its organization's month if the platform tokens used, plus
-    /// every reservation unexpired at `now` (unix seconds), plus these, stay within `limit`;
-    /// atomically, so concurrent calls on any number of replicas never overshoot. Expired
-    /// reservations of the organization are deleted on the way. Returns whether it was held.
-    pub async fn reserve_allowance(
-        &self,
-        reservation: AllowanceReservation,
-        limit: u64,
-        now: u64,
-    ) -> StoreResult<bool> {
-        dispatch!(self.reserve_allowance(reservation, limit, now))
-    }
-
-    /// Tokens held by an organization's reservations for `month` that are unexpired at `now`.
-    pub async fn allowance_reserved(&self, org_id: &str, month: &str, now: u64) -> StoreResult<u64> {
-        dispatch!(self.allowance_reserved(org_id, month, now))
-    }
-
-    /// The distinct model names of an organization's usage in a month.
-    pub async fn usage_models(&self, org_id: &str, month: &str) -> StoreResult<Vec<String>> {
-        dispatch!(self.usage_models(org_id, month))
-    }
-
-    /// Tokens spent on the platform key by an organization in a month.
-    pub async fn platform_tokens_used(&self, org_id: &str, month: &str) -> StoreResult<u64> {
-        dispatch!(self.platform_tokens_used(org_id, month))
-    }
-
-    /// Totals of a month's successful completions, grouped (or overall when `by` is `None`).
-    pub async fn usage_groups(
-        &self,
-        org_id: &str,
-        month: &str,
-        by: Option<UsageGroupBy>,
-    ) -> StoreResult<Vec<UsageGroup>> {
-        dispatch!(self.usage_groups(org_id, month, by))
     }
 
     // --- operations --------------------------------------------------------------------------

@@ -10,7 +10,6 @@
 //! exist only as ciphertext (`bytea`).
 
 mod migrations;
-mod usage;
 
 use std::time::Duration;
 

@@ -7,7 +7,6 @@
 
 mod backup;
 mod migrations;
-mod usage;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -74,23 +73,8 @@ impl Sqlite {
     }
 
     /// Runs `f` in an immediate transaction (taking the write lock at once, so two writers
-    /// never deadlock upgrading a read) and commits if it succeeds.
-    async fn transaction<T, F>(&self, f: F) -> StoreResult<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Transaction<'_>) -> StoreResult<T> + Send + 'static,
-    {
-        self.run(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let out = f(&tx)?;
-            tx.commit()?;
-            Ok(out)
-        })
-        .await
-    }
-
-    /// Runs `f` in an immediate transaction and commits if its outcome applied; a change that
-    /// did not apply is rolled back.
+    /// never deadlock upgrading a read) and commits if its outcome applied; a change that did
+    /// not apply is rolled back.
     pub(super) async fn write<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Applied + Send + 'static,
