@@ -1,14 +1,18 @@
 //! Storage behind the one interface the core asks for. All SQL lives in this folder.
 //!
-//! [`Store`] is the handle the core holds. It dispatches every call to one backend — SQLite
-//! (embedded default, `sqlite/`) or PostgreSQL (`postgres/`) — and owns what both share: the
-//! request-path read cache and its invalidation (`cache.rs`). The backends are an enum, not a
-//! trait object: the set is closed, every method stays a plain `async fn` (no boxed futures on
-//! the hot path), and a method missing from one backend is a compile error in `dispatch!`.
+//! [`Store`] is the handle the core holds, over one backend: SQLite (embedded default,
+//! `sqlite/`) or PostgreSQL (`postgres/`). Each query is written once (`sql.rs`): one
+//! statement in PostgreSQL's form, rewritten once for SQLite; one decoder per row type; one
+//! method body per method, in a file per area (`orgs.rs`, `provider_keys.rs`, `usage.rs`, …),
+//! run on the backend by `read!` or `write!`. The backends keep only what the engines do
+//! differently: connecting and migrating, locking and notifying (`sql::Conn`), the change
+//! watch, backups. The backends are an enum, not a trait object: the set is closed and every
+//! method stays a plain `async fn` (no boxed futures on the hot path).
 //!
-//! Every write that changes what a cached query reads goes through [`Store`]'s write methods,
-//! which bump the generation after the backend has committed; writes by other processes or
-//! replicas are noticed by the backend's change watch (`watch_changes`).
+//! The handle owns the request-path read cache and its invalidation (`cache.rs`): `write!`
+//! declares once what a write makes stale (`stale.rs`), tells the other replicas on commit
+//! and bumps the generations; writes by other processes or replicas are noticed by the
+//! backend's change watch (`watch_changes`).
 
 mod cache;
 #[cfg(test)]
@@ -46,16 +50,6 @@ pub type StoreResult<T> = Result<T, StoreError>;
 enum Backend {
     Sqlite(sqlite::Sqlite),
     Postgres(postgres::Postgres),
-}
-
-/// Calls the same method on whichever backend this store has.
-macro_rules! dispatch {
-    ($self:ident . $method:ident ( $($arg:expr),* $(,)? )) => {
-        match &*$self.backend {
-            Backend::Sqlite(b) => b.$method($($arg),*).await,
-            Backend::Postgres(b) => b.$method($($arg),*).await,
-        }
-    };
 }
 
 /// Runs `$body`, a future over `$c: &impl sql::Conn`, on a connection of this store's backend.
@@ -240,7 +234,12 @@ impl Store {
 
     /// Whether the database answers (for `/readyz`).
     pub async fn ping(&self) -> StoreResult<()> {
-        dispatch!(self.ping())
+        use sql::Conn as _;
+        static PING: sql::Sql = sql::Sql::new("SELECT 1");
+        read!(self, |c| async move {
+            c.query_one::<()>(&PING, &[]).await?;
+            Ok(())
+        })
     }
 
     // --- operations --------------------------------------------------------------------------

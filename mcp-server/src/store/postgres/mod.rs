@@ -96,11 +96,6 @@ impl Postgres {
         Ok(())
     }
 
-    pub(super) async fn ping(&self) -> StoreResult<()> {
-        self.client().await?.simple_query("SELECT 1").await?;
-        Ok(())
-    }
-
     /// Listens on the change channel and calls `changed` for every notification, and after
     /// every reconnect (notifications sent while disconnected are lost, so everything is
     /// stale). Runs until the runtime stops.

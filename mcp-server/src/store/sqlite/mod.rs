@@ -114,10 +114,6 @@ impl Sqlite {
         .await
     }
 
-    pub(super) async fn ping(&self) -> StoreResult<()> {
-        self.run(|c| Ok(c.query_row("SELECT 1", [], |_| Ok(()))?)).await
-    }
-
     /// Calls `changed` whenever another process commits (`PRAGMA data_version` moves). Polls,
     /// since SQLite has no notifications across processes.
     pub(super) async fn watch_changes(&self, changed: impl Fn(Stale), confirmed: impl Fn()) {
