@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use converra::ProviderKeyFilter;
 
-use super::{Backend, ProviderKeyRow, Stale, Store, StoreResult};
+use super::{ProviderKeyRow, Stale, Store, StoreResult};
 
 impl Store {
     /// An organization's provider keys matching `filter` (its health part aside), oldest first.
@@ -20,7 +20,7 @@ impl Store {
         let all = match generation.and_then(|g| self.caches.key_lists.get(org_id, g)) {
             Some(hit) => hit,
             None => {
-                let rows = dispatch!(self.provider_keys(org_id, ProviderKeyFilter::default()))?;
+                let rows = self.org_provider_keys(org_id).await?;
                 let all: Arc<[Arc<ProviderKeyRow>]> = rows.into_iter().map(Arc::new).collect();
                 if let Some(g) = generation {
                     self.caches.key_lists.put(org_id.to_owned(), g, all.clone());

@@ -1,14 +1,18 @@
 //! Storage behind the one interface the core asks for. All SQL lives in this folder.
 //!
-//! [`Store`] is the handle the core holds. It dispatches every call to one backend — SQLite
-//! (embedded default, `sqlite/`) or PostgreSQL (`postgres/`) — and owns what both share: the
-//! request-path read cache and its invalidation (`cache.rs`). The backends are an enum, not a
-//! trait object: the set is closed, every method stays a plain `async fn` (no boxed futures on
-//! the hot path), and a method missing from one backend is a compile error in `dispatch!`.
+//! [`Store`] is the handle the core holds, over one backend: SQLite (embedded default,
+//! `sqlite/`) or PostgreSQL (`postgres/`). Each query is written once (`sql.rs`): one
+//! statement in PostgreSQL's form, rewritten once for SQLite; one decoder per row type; one
+//! method body per method, in a file per area (`orgs.rs`, `provider_keys.rs`, `usage.rs`, …),
+//! run on the backend by `read!` or `write!`. The backends keep only what the engines do
+//! differently: connecting and migrating, locking and notifying (`sql::Conn`), the change
+//! watch, backups. The backends are an enum, not a trait object: the set is closed and every
+//! method stays a plain `async fn` (no boxed futures on the hot path).
 //!
-//! Every write that changes what a cached query reads goes through [`Store`]'s write methods,
-//! which bump the generation after the backend has committed; writes by other processes or
-//! replicas are noticed by the backend's change watch (`watch_changes`).
+//! The handle owns the request-path read cache and its invalidation (`cache.rs`): `write!`
+//! declares once what a write makes stale (`stale.rs`), tells the other replicas on commit
+//! and bumps the generations; writes by other processes or replicas are noticed by the
+//! backend's change watch (`watch_changes`).
 
 mod cache;
 #[cfg(test)]
@@ -16,6 +20,7 @@ mod contract;
 mod error;
 mod postgres;
 mod rows;
+mod sql;
 mod sqlite;
 mod stale;
 mod watch;
@@ -26,8 +31,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use secrecy::SecretString;
 
-use converra::UsageGroup;
-use converra::{AiSettings, AuditEvent, Environment, Plan, Project, Provider, Role};
+use converra::Project;
 
 pub use error::StoreError;
 pub(crate) use rows::totals;
@@ -48,19 +52,81 @@ enum Backend {
     Postgres(postgres::Postgres),
 }
 
-/// Calls the same method on whichever backend this store has.
-macro_rules! dispatch {
-    ($self:ident . $method:ident ( $($arg:expr),* $(,)? )) => {
+/// Runs `$body`, a future over `$c: &impl sql::Conn`, on a connection of this store's backend.
+/// On SQLite it runs on the blocking pool, so what it captures must be owned.
+macro_rules! read {
+    ($self:ident, |$c:ident| $body:expr) => {
         match &*$self.backend {
-            Backend::Sqlite(b) => b.$method($($arg),*).await,
-            Backend::Postgres(b) => b.$method($($arg),*).await,
+            $crate::store::Backend::Sqlite(b) => {
+                b.run(move |conn| {
+                    let $c = &$crate::store::sqlite::Conn(conn);
+                    $crate::store::sql::ready($body)
+                })
+                .await
+            }
+            $crate::store::Backend::Postgres(b) => {
+                let client = b.client().await?;
+                let $c = &$crate::store::postgres::Conn(&client);
+                $body.await
+            }
         }
     };
 }
 
+/// Runs `$body`, a future over `$c: &impl sql::Conn`, in a transaction of this store's
+/// backend. If its outcome applied, the audit events `$audit` are written in the same
+/// transaction, the other replicas are told on commit what it made stale (`$stale`), and it
+/// commits; a change that did not apply is rolled back. Then, committed or not, this
+/// process's cached reads of `$stale` are stale. Captures must be owned, as for `read!`.
+macro_rules! write {
+    ($self:ident, $stale:expr, $audit:expr, |$c:ident| $body:expr) => {{
+        let (stale, audit): ($crate::store::Stale, _) = ($stale, $audit);
+        let result = async {
+            match &*$self.backend {
+                $crate::store::Backend::Sqlite(b) => {
+                    b.write(move |tx| {
+                        let $c = &$crate::store::sqlite::Conn(tx);
+                        $crate::store::sql::ready(async {
+                            let out: $crate::store::StoreResult<_> = $body.await;
+                            let out = out?;
+                            $crate::store::audit::finish($c, out, audit, stale).await
+                        })
+                    })
+                    .await
+                }
+                $crate::store::Backend::Postgres(b) => {
+                    let mut client = b.client().await?;
+                    let tx = client.transaction().await?;
+                    let out = {
+                        let $c = &$crate::store::postgres::Conn(&tx);
+                        let out: $crate::store::StoreResult<_> = $body.await;
+                        let out = out?;
+                        $crate::store::audit::finish($c, out, audit, stale).await?
+                    };
+                    if $crate::store::rows::Applied::applied(&out) {
+                        tx.commit().await?;
+                    }
+                    Ok(out)
+                }
+            }
+        }
+        .await;
+        $self.changed(stale);
+        result
+    }};
+}
+
+mod api_keys;
+mod audit;
+mod dump;
 mod health;
 mod key_lists;
+mod orgs;
+mod projects;
+mod provider_keys;
 mod relayed;
+mod usage;
+mod vault;
 mod web;
 pub use relayed::RelayedObject;
 pub use web::{WebSessionRow, WebTokenKind, WebTokenRow};
@@ -151,13 +217,6 @@ impl Store {
         }
     }
 
-    /// Runs a write and invalidates what it makes stale once it is over (committed or not).
-    async fn write<T>(&self, stale: Stale, write: impl Future<Output = StoreResult<T>>) -> StoreResult<T> {
-        let result = write.await;
-        self.changed(stale);
-        result
-    }
-
     /// Notices commits by other processes (the operator's CLI, other replicas) and invalidates
     /// the caches; from now on, cached reads are served only while the watch keeps confirming
     /// them. Runs until the runtime stops.
@@ -175,407 +234,15 @@ impl Store {
 
     /// Whether the database answers (for `/readyz`).
     pub async fn ping(&self) -> StoreResult<()> {
-        dispatch!(self.ping())
-    }
-
-    // --- organizations and members ---------------------------------------------------------
-
-    /// Creates an organization with its owner, first API key and data key, atomically.
-    pub async fn create_organization(
-        &self,
-        org: OrgRow,
-        owner: MemberRow,
-        key: ApiKeyRow,
-        data_key: DataKeyRow,
-        audit: Vec<NewAuditEvent>,
-    ) -> StoreResult<()> {
-        self.write(Stale::AUTH, async { dispatch!(self.create_organization(org, owner, key, data_key, audit)) }).await
-    }
-
-    /// Number of organizations (0 means a fresh database to bootstrap).
-    pub async fn organization_count(&self) -> StoreResult<u64> {
-        dispatch!(self.organization_count())
-    }
-
-    pub async fn organization(&self, id: &str) -> StoreResult<Option<OrgRow>> {
-        dispatch!(self.organization(id))
-    }
-
-    pub async fn organization_by_name(&self, name: &str) -> StoreResult<Option<OrgRow>> {
-        dispatch!(self.organization_by_name(name))
-    }
-
-    pub async fn organizations(&self) -> StoreResult<Vec<OrgRow>> {
-        dispatch!(self.organizations())
-    }
-
-    /// Sets the plan (and, for enterprise, its own limits). False if the organization is gone.
-    pub async fn set_plan(
-        &self,
-        org_id: &str,
-        plan: Plan,
-        limits: CustomLimits,
-        audit: NewAuditEvent,
-    ) -> StoreResult<bool> {
-        self.write(Stale::AUTH, async { dispatch!(self.set_plan(org_id, plan, limits, audit)) }).await
-    }
-
-    pub async fn update_ai_settings(
-        &self,
-        org_id: &str,
-        settings: AiSettings,
-        audit: NewAuditEvent,
-    ) -> StoreResult<()> {
-        self.write(Stale::AUTH, async { dispatch!(self.update_ai_settings(org_id, settings, audit)) }).await
-    }
-
-    pub async fn member(&self, org_id: &str, id: &str) -> StoreResult<Option<MemberRow>> {
-        dispatch!(self.member(org_id, id))
-    }
-
-    pub async fn members(&self, org_id: &str) -> StoreResult<Vec<MemberRow>> {
-        dispatch!(self.members(org_id))
-    }
-
-    pub async fn insert_member(&self, member: MemberRow, audit: NewAuditEvent) -> StoreResult<()> {
-        self.write(Stale::AUTH, async { dispatch!(self.insert_member(member, audit)) }).await
-    }
-
-    /// Records a member's first sign-in at `at`; a later one changes nothing.
-    pub async fn member_signed_in(&self, org_id: &str, id: &str, at: &str) -> StoreResult<()> {
-        self.write(Stale::AUTH, async { dispatch!(self.member_signed_in(org_id, id, at)) }).await
-    }
-
-    /// Changes a member's role; refuses to demote the last owner, and to touch an owner at all
-    /// unless `may_touch_owner` (both checked inside the transaction).
-    pub async fn update_member_role(
-        &self,
-        org_id: &str,
-        id: &str,
-        role: Role,
-        may_touch_owner: bool,
-        audit: NewAuditEvent,
-    ) -> StoreResult<MemberChange> {
-        self.write(Stale::AUTH, async { dispatch!(self.update_member_role(org_id, id, role, may_touch_owner, audit)) })
-            .await
-    }
-
-    /// Removes a member (and, by cascade, their API keys), with the same owner rules.
-    pub async fn delete_member(
-        &self,
-        org_id: &str,
-        id: &str,
-        may_touch_owner: bool,
-        audit: NewAuditEvent,
-    ) -> StoreResult<MemberChange> {
-        self.write(Stale::AUTH, async { dispatch!(self.delete_member(org_id, id, may_touch_owner, audit)) }).await
-    }
-
-    // --- API keys ----------------------------------------------------------------------------
-
-    /// Inserts a key unless its member already has `cap` active (unrevoked, unexpired) keys,
-    /// counted in the same transaction so concurrent creations cannot pass the cap together.
-    /// Returns whether it was inserted.
-    pub async fn insert_api_key(&self, key: ApiKeyRow, cap: u32, audit: NewAuditEvent) -> StoreResult<bool> {
-        self.write(Stale::AUTH, async { dispatch!(self.insert_api_key(key, cap, audit)) }).await
-    }
-
-    /// The key with this lookup id, with its member and organization, for authentication.
-    pub async fn api_key_for_auth(&self, lookup_id: &str) -> StoreResult<Option<AuthRow>> {
-        let generation = self.generation(Stale::AUTH);
-        if let Some(hit) = generation.and_then(|g| self.caches.auth.get(lookup_id, g)) {
-            return Ok(hit);
-        }
-        if generation.and_then(|g| self.caches.auth_misses.get(lookup_id, g)).is_some() {
-            return Ok(None);
-        }
-        let found: Option<AuthRow> = dispatch!(self.api_key_for_auth(lookup_id))?.map(Arc::new);
-        if let Some(g) = generation {
-            match &found {
-                Some(_) => self.caches.auth.put(lookup_id.to_owned(), g, found.clone()),
-                None => self.caches.auth_misses.put(lookup_id.to_owned(), g, ()),
-            }
-        }
-        Ok(found)
-    }
-
-    /// The organization's keys, optionally only one member's, newest first.
-    pub async fn api_keys(&self, org_id: &str, member_id: Option<&str>) -> StoreResult<Vec<ApiKeyRow>> {
-        dispatch!(self.api_keys(org_id, member_id))
-    }
-
-    pub async fn api_key(&self, org_id: &str, id: &str) -> StoreResult<Option<ApiKeyRow>> {
-        dispatch!(self.api_key(org_id, id))
-    }
-
-    /// Marks a key revoked. Returns false if it was already revoked or does not exist.
-    pub async fn revoke_api_key(&self, org_id: &str, id: &str, at: &str, audit: NewAuditEvent) -> StoreResult<bool> {
-        self.write(Stale::AUTH, async { dispatch!(self.revoke_api_key(org_id, id, at, audit)) }).await
-    }
-
-    /// Records when a key was last used (the core throttles how often). No cached query reads
-    /// it, so it does not invalidate the caches.
-    pub async fn touch_api_key(&self, id: &str, at: &str) -> StoreResult<()> {
-        dispatch!(self.touch_api_key(id, at))
-    }
-
-    // --- audit -------------------------------------------------------------------------------
-
-    /// An event with no change beside it: an attempt refused before anything was written.
-    pub async fn record_audit(&self, event: NewAuditEvent) -> StoreResult<()> {
-        dispatch!(self.record_audit(event))
-    }
-
-    /// The organization's newest events first.
-    pub async fn audit_events(&self, org_id: &str, limit: u32) -> StoreResult<Vec<AuditEvent>> {
-        dispatch!(self.audit_events(org_id, limit))
-    }
-
-    // --- projects ----------------------------------------------------------------------------
-
-    pub async fn insert_project(&self, org_id: &str, project: Project, audit: NewAuditEvent) -> StoreResult<()> {
-        self.write(Stale::PROJECTS, async { dispatch!(self.insert_project(org_id, project, audit)) }).await
-    }
-
-    pub async fn projects(&self, org_id: &str) -> StoreResult<Vec<Project>> {
-        dispatch!(self.projects(org_id))
-    }
-
-    pub async fn project(&self, org_id: &str, id: &str) -> StoreResult<Option<Project>> {
-        let generation = self.generation(Stale::PROJECTS);
-        let key = (org_id.to_owned(), id.to_owned());
-        if let Some(hit) = generation.and_then(|g| self.caches.projects.get(&key, g)) {
-            return Ok(hit);
-        }
-        let found = dispatch!(self.project(org_id, id))?;
-        if let (Some(g), Some(_)) = (generation, &found) {
-            self.caches.projects.put(key, g, found.clone());
-        }
-        Ok(found)
-    }
-
-    /// Deletes a project and, by cascade, its provider keys. Returns whether it existed.
-    pub async fn delete_project(&self, org_id: &str, id: &str, audit: NewAuditEvent) -> StoreResult<bool> {
-        self.write(Stale::PROJECTS.and(Stale::KEYS), async { dispatch!(self.delete_project(org_id, id, audit)) }).await
-    }
-
-    // --- the vault: data keys, provider keys, master-key records ------------------------------
-
-    /// One data key version (or the newest when `version` is `None`).
-    pub async fn data_key(&self, org_id: &str, version: Option<u32>) -> StoreResult<Option<DataKeyRow>> {
-        dispatch!(self.data_key(org_id, version))
-    }
-
-    /// Every data key of every organization (for master-key rotation).
-    pub async fn all_data_keys(&self) -> StoreResult<Vec<DataKeyRow>> {
-        dispatch!(self.all_data_keys())
-    }
-
-    /// Replaces data keys of one organization with their rewrapped form, in one transaction.
-    pub async fn rewrap_data_keys(&self, org_id: &str, rewrapped: Vec<DataKeyRow>) -> StoreResult<()> {
-        dispatch!(self.rewrap_data_keys(org_id, rewrapped))
-    }
-
-    /// Deletes every data key's wrapping under a previous master key (the last step of a
-    /// master-key rotation), then scrubs what the backend can: on SQLite the freed space is
-    /// zeroed (`secure_delete`) and the WAL is checkpointed and truncated, so neither file
-    /// holds the old wrappings (a failure while another connection keeps reading: the deletion
-    /// stands, and a second call finishes the scrub). Returns how many wrappings were deleted.
-    pub async fn drop_previous_wrappings(&self) -> StoreResult<u64> {
-        dispatch!(self.drop_previous_wrappings())
-    }
-
-    /// Adds a data key version and re-encrypts provider keys under it, in one transaction.
-    /// Returns false (and changes nothing) if any key's ciphertext changed since it was read.
-    pub async fn rotate_data_key(&self, data_key: DataKeyRow, reencrypted: Vec<Reencrypted>) -> StoreResult<bool> {
-        self.write(Stale::KEYS, async { dispatch!(self.rotate_data_key(data_key, reencrypted)) }).await
-    }
-
-    /// Re-encrypts provider keys of `org_id` under its existing data key `version`, each a
-    /// compare-and-swap on its ciphertext (a key changed since it was read is left as it is, for
-    /// the caller's next scan). Returns how many were re-encrypted.
-    pub async fn reseal_provider_keys(
-        &self,
-        org_id: &str,
-        version: u32,
-        resealed: Vec<Reencrypted>,
-    ) -> StoreResult<u64> {
-        self.write(Stale::KEYS, async { dispatch!(self.reseal_provider_keys(org_id, version, resealed)) }).await
-    }
-
-    /// A vault record (which master key version is current, its verifier).
-    pub async fn meta(&self, key: &str) -> StoreResult<Option<String>> {
-        dispatch!(self.meta(key))
-    }
-
-    pub async fn set_meta(&self, key: &str, value: &str) -> StoreResult<()> {
-        dispatch!(self.set_meta(key, value))
-    }
-
-    /// Writes `value` unless `key` already has one; returns the value the store now holds, so
-    /// two first starts racing with different keys agree on one.
-    pub async fn insert_meta_if_absent(&self, key: &str, value: &str) -> StoreResult<String> {
-        dispatch!(self.insert_meta_if_absent(key, value))
-    }
-
-    /// Inserts `row` as the active key of its slot; the previous active key becomes inactive.
-    pub async fn insert_provider_key(&self, row: NewProviderKey, audit: NewAuditEvent) -> StoreResult<()> {
-        self.write(Stale::KEYS, async { dispatch!(self.insert_provider_key(row, audit)) }).await
-    }
-
-    pub async fn provider_key(&self, org_id: &str, id: &str) -> StoreResult<Option<ProviderKeyRow>> {
-        dispatch!(self.provider_key(org_id, id))
-    }
-
-    /// The active key of a slot, if any.
-    pub async fn active_provider_key(
-        &self,
-        org_id: &str,
-        project_id: Option<&str>,
-        environment: Environment,
-        provider: Provider,
-    ) -> StoreResult<Option<Arc<ProviderKeyRow>>> {
-        let generation = self.generation(Stale::KEYS);
-        let key = (org_id.to_owned(), project_id.map(str::to_owned), environment.as_str(), provider.as_str());
-        if let Some(hit) = generation.and_then(|g| self.caches.active_keys.get(&key, g)) {
-            return Ok(hit);
-        }
-        let found = dispatch!(self.active_provider_key(org_id, project_id, environment, provider))?.map(Arc::new);
-        if let Some(g) = generation {
-            self.caches.active_keys.put(key, g, found.clone());
-        }
-        Ok(found)
-    }
-
-    /// Replaces a key's secret (and name) in place. Returns the updated row, or `None` if absent.
-    pub async fn update_provider_key_secret(
-        &self,
-        org_id: &str,
-        id: &str,
-        update: SecretUpdate,
-        audit: NewAuditEvent,
-    ) -> StoreResult<Option<ProviderKeyRow>> {
-        self.write(Stale::KEYS, async { dispatch!(self.update_provider_key_secret(org_id, id, update, audit)) }).await
-    }
-
-    /// Makes a key the active one of its slot (rotation and rollback).
-    pub async fn activate_provider_key(
-        &self,
-        org_id: &str,
-        id: &str,
-        updated_by: &str,
-        at: &str,
-        audit: NewAuditEvent,
-    ) -> StoreResult<Option<ProviderKeyRow>> {
-        self.write(Stale::KEYS, async { dispatch!(self.activate_provider_key(org_id, id, updated_by, at, audit)) })
-            .await
-    }
-
-    /// Deletes a key and its ciphertext. Returns the deleted row.
-    pub async fn delete_provider_key(
-        &self,
-        org_id: &str,
-        id: &str,
-        audit: NewAuditEvent,
-    ) -> StoreResult<Option<ProviderKeyRow>> {
-        self.write(Stale::KEYS, async { dispatch!(self.delete_provider_key(org_id, id, audit)) }).await
-    }
-
-    /// Stores a test outcome (and the key's status) with its audit event.
-    pub async fn record_provider_key_test(
-        &self,
-        org_id: &str,
-        id: &str,
-        test: TestRecord,
-        audit: NewAuditEvent,
-    ) -> StoreResult<bool> {
-        self.write(Stale::KEYS, async { dispatch!(self.record_provider_key_test(org_id, id, test, audit)) }).await
-    }
-
-    /// Every provider key of an organization, for data-key rotation.
-    pub async fn org_provider_keys(&self, org_id: &str) -> StoreResult<Vec<ProviderKeyRow>> {
-        dispatch!(self.org_provider_keys(org_id))
-    }
-
-    // --- usage -------------------------------------------------------------------------------
-
-    /// Adds a batch to the roll-ups and deletes the allowance reservations it settles, in one
-    /// transaction, so a reader never sees a call's tokens twice or not at all. No cached query
-    /// reads usage.
-    ///
-    /// `batch_id` is written in the same transaction: a retry of a batch whose commit was
-    /// reported lost (but happened) adds nothing the second time.
-    pub async fn add_usage(
-        &self,
-        batch_id: &str,
-        batch: Arc<UsageBatch>,
-        settled: Arc<Vec<String>>,
-    ) -> StoreResult<()> {
-        dispatch!(self.add_usage(batch_id.to_owned(), batch, settled))
-    }
-
-    /// Takes or renews the lease `name` for `holder` until `now + ttl` (unix seconds) if it is
-    /// free, expired or already `holder`'s, so that one replica at a time does a piece of
-    /// background work. Returns whether `holder` holds it.
-    pub async fn try_lease(&self, name: &str, holder: &str, now: u64, ttl: u64) -> StoreResult<bool> {
-        dispatch!(self.try_lease(name, holder, now, ttl))
-    }
-
-    /// Holds `reservation.tokens` of its organization's month if the platform tokens used, plus
-    /// every reservation unexpired at `now` (unix seconds), plus these, stay within `limit`;
-    /// atomically, so concurrent calls on any number of replicas never overshoot. Expired
-    /// reservations of the organization are deleted on the way. Returns whether it was held.
-    pub async fn reserve_allowance(
-        &self,
-        reservation: AllowanceReservation,
-        limit: u64,
-        now: u64,
-    ) -> StoreResult<bool> {
-        dispatch!(self.reserve_allowance(reservation, limit, now))
-    }
-
-    /// Tokens held by an organization's reservations for `month` that are unexpired at `now`.
-    pub async fn allowance_reserved(&self, org_id: &str, month: &str, now: u64) -> StoreResult<u64> {
-        dispatch!(self.allowance_reserved(org_id, month, now))
-    }
-
-    /// The distinct model names of an organization's usage in a month.
-    pub async fn usage_models(&self, org_id: &str, month: &str) -> StoreResult<Vec<String>> {
-        dispatch!(self.usage_models(org_id, month))
-    }
-
-    /// Tokens spent on the platform key by an organization in a month.
-    pub async fn platform_tokens_used(&self, org_id: &str, month: &str) -> StoreResult<u64> {
-        dispatch!(self.platform_tokens_used(org_id, month))
-    }
-
-    /// Totals of a month's successful completions, grouped (or overall when `by` is `None`).
-    pub async fn usage_groups(
-        &self,
-        org_id: &str,
-        month: &str,
-        by: Option<UsageGroupBy>,
-    ) -> StoreResult<Vec<UsageGroup>> {
-        dispatch!(self.usage_groups(org_id, month, by))
+        use sql::Conn as _;
+        static PING: sql::Sql = sql::Sql::new("SELECT 1");
+        read!(self, |c| async move {
+            c.query_one::<()>(&PING, &[]).await?;
+            Ok(())
+        })
     }
 
     // --- operations --------------------------------------------------------------------------
-
-    /// How many rows of each kind the store holds (backups and migrations check these).
-    pub async fn counts(&self) -> StoreResult<VaultCounts> {
-        dispatch!(self.counts())
-    }
-
-    /// Everything the store holds, read in one snapshot (`converra admin migrate`).
-    pub async fn dump(&self) -> StoreResult<VaultDump> {
-        dispatch!(self.dump())
-    }
-
-    /// Writes `dump` in one transaction (so an interruption leaves nothing half-written);
-    /// with `replace`, everything the store held is deleted first, in the same transaction.
-    pub async fn load(&self, dump: VaultDump, replace: bool) -> StoreResult<()> {
-        self.write(Stale::ALL, async { dispatch!(self.load(dump, replace)) }).await
-    }
 
     /// Writes a consistent copy of the database into the new file `dest` while it serves.
     pub async fn backup_into(&self, dest: &Path) -> StoreResult<()> {

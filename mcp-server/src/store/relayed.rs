@@ -3,7 +3,17 @@
 //! stored response's may be named again only by the member it was relayed for, on that key.
 //! A row holds the ids only, never what the object holds.
 
-use super::{Backend, Store, StoreResult};
+use super::sql::{Conn, Sql};
+use super::{Store, StoreResult};
+
+static INSERT: Sql = Sql::new(
+    "INSERT INTO relayed_objects (provider_key_id, kind, object_id, org_id, member_id, created_at)
+     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+);
+static FOUND: Sql = Sql::new(
+    "SELECT 1 FROM relayed_objects WHERE provider_key_id = $1 AND kind = $2 AND object_id = $3
+     AND org_id = $4 AND member_id = $5",
+);
 
 /// One relayed object: which key's account holds it, and for whom Converra relayed it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,8 +30,12 @@ pub struct RelayedObject {
 
 impl Store {
     /// Records a relayed object (once: a second record of the same id is a no-op).
-    pub async fn record_relayed(&self, row: RelayedObject) -> StoreResult<()> {
-        dispatch!(self.record_relayed(row))
+    pub async fn record_relayed(&self, r: RelayedObject) -> StoreResult<()> {
+        read!(self, |c| async move {
+            c.execute(&INSERT, &[&r.provider_key_id, &r.kind, &r.object_id, &r.org_id, &r.member_id, &r.created_at])
+                .await?;
+            Ok(())
+        })
     }
 
     /// Whether Converra relayed the creation of `kind` `object_id` on this key for this member
@@ -34,6 +48,9 @@ impl Store {
         org_id: &str,
         member_id: &str,
     ) -> StoreResult<bool> {
-        dispatch!(self.relayed_for(provider_key_id, kind, object_id, org_id, member_id))
+        let (key, id, org, member) =
+            (provider_key_id.to_owned(), object_id.to_owned(), org_id.to_owned(), member_id.to_owned());
+        let found: Option<()> = read!(self, |c| c.query_opt(&FOUND, &[&key, &kind, &id, &org, &member]))?;
+        Ok(found.is_some())
     }
 }

@@ -372,20 +372,6 @@ pub enum UsageGroupBy {
     Outcome,
 }
 
-impl UsageGroupBy {
-    /// The roll-up column's SQL (the same in both dialects); "no project" is stored as ''
-    /// (a key column cannot usefully hold NULL) and reported as null.
-    pub(crate) fn sql(self) -> &'static str {
-        match self {
-            UsageGroupBy::Provider => "provider",
-            UsageGroupBy::Model => "model",
-            UsageGroupBy::KeySource => "key_source",
-            UsageGroupBy::Project => "nullif(project_id, '')",
-            UsageGroupBy::Outcome => "status",
-        }
-    }
-}
-
 /// What a backup or a copy holds, counted on the copy itself.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct VaultCounts {
@@ -414,6 +400,18 @@ impl Applied for () {
 impl Applied for bool {
     fn applied(&self) -> bool {
         *self
+    }
+}
+
+impl Applied for u64 {
+    fn applied(&self) -> bool {
+        true
+    }
+}
+
+impl Applied for String {
+    fn applied(&self) -> bool {
+        true
     }
 }
 

@@ -8,6 +8,8 @@
 pub(crate) struct Stale(u8);
 
 impl Stale {
+    /// Nothing a cache reads (usage, leases, the vault's records).
+    pub const NONE: Stale = Stale(0);
     /// API keys with their member and organization (plans, settings and roles included).
     pub const AUTH: Stale = Stale(1);
     /// The active key of each slot (its ciphertext and status included).

@@ -9,28 +9,18 @@
 //! The schema mirrors SQLite's: timestamps are RFC 3339 text (they sort as they read), secrets
 //! exist only as ciphertext (`bytea`).
 
-mod api_keys;
-mod audit;
-mod dump;
-mod health;
 mod migrations;
-mod orgs;
-mod projects;
-mod provider_keys;
-mod relayed;
-mod usage;
-mod web;
 
 use std::time::Duration;
 
-use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime, Timeouts, Transaction};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime, Timeouts};
 use futures_util::StreamExt;
 use secrecy::{ExposeSecret, SecretString};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{AsyncMessage, NoTls};
 
-use super::rows::Applied;
-use super::{NewAuditEvent, Stale, StoreError, StoreResult, VaultCounts};
+use super::sql::{self, FromRow, Sql, Value};
+use super::{Stale, StoreError, StoreResult};
 
 /// The channel every cache-relevant commit notifies.
 const CHANNEL: &str = "converra_changes";
@@ -95,12 +85,14 @@ impl Postgres {
         Ok(Self { pool, config })
     }
 
-    async fn client(&self) -> StoreResult<deadpool_postgres::Object> {
+    pub(super) async fn client(&self) -> StoreResult<deadpool_postgres::Object> {
         Ok(self.pool.get().await?)
     }
 
-    pub(super) async fn ping(&self) -> StoreResult<()> {
-        self.client().await?.simple_query("SELECT 1").await?;
+    /// Rewrites the data-key table so that the dead row versions holding old wrappings leave
+    /// its files (PostgreSQL's WAL and any archive still hold them: docs/security.md).
+    pub(super) async fn vacuum_data_keys(&self) -> StoreResult<()> {
+        self.client().await?.batch_execute("VACUUM FULL data_keys").await?;
         Ok(())
     }
 
@@ -156,57 +148,36 @@ impl Postgres {
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
     }
-
-    pub(super) async fn counts(&self) -> StoreResult<VaultCounts> {
-        let c = self.client().await?;
-        let row = c
-            .query_one(
-                "SELECT (SELECT count(*) FROM organizations), (SELECT count(*) FROM members),
-                        (SELECT count(*) FROM api_keys), (SELECT count(*) FROM projects),
-                        (SELECT count(*) FROM provider_keys), (SELECT count(*) FROM data_keys),
-                        (SELECT count(*) FROM audit_events), (SELECT count(*) FROM usage_rollups)",
-                &[],
-            )
-            .await?;
-        let n = |i: usize| row.get::<_, i64>(i) as u64;
-        Ok(VaultCounts {
-            organizations: n(0),
-            members: n(1),
-            api_keys: n(2),
-            projects: n(3),
-            provider_keys: n(4),
-            data_keys: n(5),
-            audit_events: n(6),
-            usage_rollups: n(7),
-        })
-    }
 }
 
-/// The one ending of every audited write: if the change applied, its audit events are written
-/// in the same transaction and the other replicas are notified on commit; then it commits.
-async fn commit_audited<T: Applied>(
-    tx: Transaction<'_>,
-    outcome: T,
-    audit: impl IntoIterator<Item = NewAuditEvent>,
-    stale: Stale,
-) -> StoreResult<T> {
-    if outcome.applied() {
-        for event in audit {
-            audit::insert(&tx, &event).await?;
+/// PostgreSQL's side of [`sql::Conn`]: a pooled client or a transaction. Statements are
+/// prepared once per connection (deadpool's statement cache).
+pub(super) struct Conn<'a, C>(pub(super) &'a C);
+
+impl<C: deadpool_postgres::GenericClient + Sync> sql::Conn for Conn<'_, C> {
+    async fn execute(&self, sql: &Sql, params: &[&dyn Value]) -> StoreResult<u64> {
+        let stmt = self.0.prepare_cached(sql.postgres()).await?;
+        let params: Vec<_> = params.iter().map(|p| p.postgres()).collect();
+        Ok(self.0.execute(&stmt, &params).await?)
+    }
+
+    async fn query<T: FromRow>(&self, sql: &Sql, params: &[&dyn Value]) -> StoreResult<Vec<T>> {
+        let stmt = self.0.prepare_cached(sql.postgres()).await?;
+        let params: Vec<_> = params.iter().map(|p| p.postgres()).collect();
+        self.0.query(&stmt, &params).await?.iter().map(T::from_row).collect()
+    }
+
+    async fn lock(&self, name: &str) -> StoreResult<()> {
+        static LOCK: Sql = Sql::new("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))");
+        self.execute(&LOCK, &[&name]).await?;
+        Ok(())
+    }
+
+    async fn notify(&self, stale: Stale) -> StoreResult<()> {
+        static NOTIFY: Sql = Sql::new("SELECT pg_notify($1, $2)");
+        if stale != Stale::NONE {
+            self.execute(&NOTIFY, &[&CHANNEL, &stale.payload()]).await?;
         }
-        notify(&tx, stale).await?;
+        Ok(())
     }
-    tx.commit().await?;
-    Ok(outcome)
-}
-
-/// Tells every listening replica, on commit, which cached reads are stale.
-async fn notify(tx: &Transaction<'_>, stale: Stale) -> StoreResult<()> {
-    tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &stale.payload()]).await?;
-    Ok(())
-}
-
-/// Reads a text column that holds a wire enum.
-fn parse<T: std::str::FromStr>(table: &'static str, value: &str) -> StoreResult<T> {
-    super::parse_col(table, value)
 }

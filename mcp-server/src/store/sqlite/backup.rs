@@ -5,7 +5,7 @@ use std::path::Path;
 
 use rusqlite::{Connection, OpenFlags};
 
-use super::{Sqlite, count_rows};
+use super::{Conn, Sqlite};
 use crate::store::{StoreError, StoreResult, VaultCounts};
 
 impl Sqlite {
@@ -27,5 +27,5 @@ pub(in crate::store) fn check_backup(path: &Path) -> StoreResult<VaultCounts> {
     if integrity != "ok" {
         return Err(StoreError::Integrity(integrity));
     }
-    count_rows(&c)
+    crate::store::sql::ready(crate::store::dump::counts(&Conn(&c)))
 }

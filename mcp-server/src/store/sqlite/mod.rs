@@ -5,18 +5,8 @@
 //! never stalls the async workers. The database and its `-wal`/`-shm` files are private (0600):
 //! they hold member emails, the audit log and ciphertexts.
 
-mod api_keys;
-mod audit;
 mod backup;
-mod dump;
-mod health;
 mod migrations;
-mod orgs;
-mod projects;
-mod provider_keys;
-mod relayed;
-mod usage;
-mod web;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -26,7 +16,8 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 pub(super) use backup::check_backup;
 
 use super::rows::Applied;
-use super::{NewAuditEvent, Stale, StoreError, StoreResult, VaultCounts};
+use super::sql::{self, FromRow, Sql, Value};
+use super::{Stale, StoreError, StoreResult};
 
 pub(super) fn is_unique_violation(e: &rusqlite::Error) -> bool {
     matches!(e, rusqlite::Error::SqliteFailure(e, _)
@@ -53,6 +44,8 @@ impl Sqlite {
              PRAGMA busy_timeout = 5000;",
         )?;
         migrations::migrate(&mut conn)?;
+        // Every statement is prepared once per connection and kept (`sql::Conn`).
+        conn.set_prepared_statement_cache_capacity(256);
         // The WAL and shared-memory files exist now; SQLite gives them the database's mode,
         // but an older database may have been created before this rule.
         private_files(path);
@@ -65,7 +58,7 @@ impl Sqlite {
     }
 
     /// Runs `f` with the connection on the blocking pool.
-    async fn run<T, F>(&self, f: F) -> StoreResult<T>
+    pub(super) async fn run<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
@@ -79,44 +72,46 @@ impl Sqlite {
         .map_err(|_| StoreError::Join)?
     }
 
-    /// The one shape of every audited write: an immediate transaction runs `change`; if it
-    /// applied, its audit events are written in the same transaction; then it commits.
-    async fn audited<T, A, F>(&self, audit: A, change: F) -> StoreResult<T>
+    /// Runs `f` in an immediate transaction (taking the write lock at once, so two writers
+    /// never deadlock upgrading a read) and commits if its outcome applied; a change that did
+    /// not apply is rolled back.
+    pub(super) async fn write<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Applied + Send + 'static,
-        A: IntoIterator<Item = NewAuditEvent> + Send + 'static,
-        F: FnOnce(&Transaction<'_>) -> StoreResult<T> + Send + 'static,
-    {
-        self.transaction(move |tx| {
-            let outcome = change(tx)?;
-            if outcome.applied() {
-                for event in audit {
-                    audit::insert(tx, &event)?;
-                }
-            }
-            Ok(outcome)
-        })
-        .await
-    }
-
-    /// Runs `f` in an immediate transaction (taking the write lock at once, so two writers
-    /// never deadlock upgrading a read) and commits if it succeeds.
-    async fn transaction<T, F>(&self, f: F) -> StoreResult<T>
-    where
-        T: Send + 'static,
         F: FnOnce(&Transaction<'_>) -> StoreResult<T> + Send + 'static,
     {
         self.run(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let out = f(&tx)?;
-            tx.commit()?;
+            if out.applied() {
+                tx.commit()?;
+            }
             Ok(out)
         })
         .await
     }
 
-    pub(super) async fn ping(&self) -> StoreResult<()> {
-        self.run(|c| Ok(c.query_row("SELECT 1", [], |_| Ok(()))?)).await
+    /// Checkpoints the WAL into the database and truncates it, so that pages as they were
+    /// before a scrubbing write (`secure_delete` zeroed the database's copy) leave it too. The
+    /// checkpoint waits (the busy timeout) for readers of older pages; when it still cannot
+    /// finish, the WAL keeps them, and that is an error (running it again completes it).
+    pub(super) async fn scrub_wal(&self) -> StoreResult<()> {
+        self.run(|c| {
+            let busy: i64 = c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+            if busy != 0 {
+                return Err(rusqlite::Error::SqliteFailure(
+                    rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+                    Some(
+                        "the old wrappings are deleted, but the write-ahead log that still holds them could not be \
+                         checkpointed: another connection kept reading; run it again"
+                            .into(),
+                    ),
+                )
+                .into());
+            }
+            Ok(())
+        })
+        .await
     }
 
     /// Calls `changed` whenever another process commits (`PRAGMA data_version` moves). Polls,
@@ -136,27 +131,34 @@ impl Sqlite {
             tokio::time::sleep(crate::store::watch::CONFIRM_EVERY).await;
         }
     }
-
-    pub(super) async fn counts(&self) -> StoreResult<VaultCounts> {
-        self.run(|c| count_rows(c)).await
-    }
 }
 
-/// Counts every table a vault copy must carry.
-fn count_rows(c: &Connection) -> StoreResult<VaultCounts> {
-    let count = |table: &str| -> StoreResult<u64> {
-        Ok(c.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get::<_, i64>(0))? as u64)
-    };
-    Ok(VaultCounts {
-        organizations: count("organizations")?,
-        members: count("members")?,
-        api_keys: count("api_keys")?,
-        projects: count("projects")?,
-        provider_keys: count("provider_keys")?,
-        data_keys: count("data_keys")?,
-        audit_events: count("audit_events")?,
-        usage_rollups: count("usage_rollups")?,
-    })
+/// SQLite's side of [`sql::Conn`]: a connection or transaction. Nothing here waits.
+pub(super) struct Conn<'a>(pub(super) &'a Connection);
+
+impl sql::Conn for Conn<'_> {
+    async fn execute(&self, sql: &Sql, params: &[&dyn Value]) -> StoreResult<u64> {
+        let mut stmt = self.0.prepare_cached(sql.sqlite())?;
+        Ok(stmt.execute(rusqlite::params_from_iter(params.iter().map(|p| p.sqlite())))? as u64)
+    }
+
+    async fn query<T: FromRow>(&self, sql: &Sql, params: &[&dyn Value]) -> StoreResult<Vec<T>> {
+        let mut stmt = self.0.prepare_cached(sql.sqlite())?;
+        let mut rows = stmt.query(rusqlite::params_from_iter(params.iter().map(|p| p.sqlite())))?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            out.push(T::from_row(r)?);
+        }
+        Ok(out)
+    }
+
+    async fn lock(&self, _name: &str) -> StoreResult<()> {
+        Ok(())
+    }
+
+    async fn notify(&self, _stale: Stale) -> StoreResult<()> {
+        Ok(())
+    }
 }
 
 /// Creates the database file 0600 if it does not exist, and takes group and other access away
@@ -178,9 +180,4 @@ fn private_files(path: &Path) {
             }
         }
     }
-}
-
-/// Reads a text column that holds a wire enum.
-fn parse<T: std::str::FromStr>(table: &'static str, value: String) -> StoreResult<T> {
-    super::parse_col(table, &value)
 }
