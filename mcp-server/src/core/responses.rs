@@ -5,14 +5,16 @@
 //! no end-user id; on the platform key `max_output_tokens` set or clamped to the allowance and
 //! `store` forced false.
 //!
-//! A model of a provider without the Responses API (DeepSeek) is translated: the request into a
-//! Chat Completions body (`openai_wire::responses_to_chat`, what cannot be carried refused by
-//! name, advisory fields left out and named in `X-Converra-Dropped-Fields`), which takes the
-//! `/v1/chat/completions` path (`agent.rs`: resolution, the allowance, metering, key health);
-//! the chat answer back into a `response` object, or its chunks, frame by frame, into the
-//! Responses event sequence (`openai_wire::chat_to_responses*`). Nothing is stored there, so a
-//! compaction (OpenAI's encrypted summary, which only OpenAI reads) is refused, naming `model`.
-//! Embeddings go to OpenAI only.
+//! A model of a provider without the Responses API (DeepSeek, Anthropic, Gemini) is translated:
+//! the request into a Chat Completions body (`openai_wire::responses_to_chat`, what cannot be
+//! carried refused by name, advisory fields left out and named in `X-Converra-Dropped-Fields`),
+//! which takes the `/v1/chat/completions` path (`agent.rs`: forwarded to DeepSeek as chat,
+//! translated on to Anthropic's or Gemini's own API by `chat_translated.rs`; resolution, the
+//! allowance, metering, key health); the chat answer comes back into a `response` object, or
+//! its chunks, frame by frame, into the Responses event sequence
+//! (`openai_wire::chat_to_responses*`). Nothing is stored there, so a compaction (OpenAI's
+//! encrypted summary, which only OpenAI reads) is refused, naming `model`. Embeddings go to
+//! OpenAI only.
 //!
 //! Tenants never share provider-side state: a field naming an object stored on the provider
 //! account (`previous_response_id`, `conversation`, `prompt.id`, `item_reference`, a file id,
@@ -28,6 +30,7 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use converra::{KeySource, Provider};
 use futures_util::StreamExt;
+use futures_util::future::Either;
 use futures_util::stream::BoxStream;
 
 use super::agent::{ChatAnswer, member_hash, prompt_tokens};
@@ -37,7 +40,7 @@ use super::usage::estimate_tokens;
 use super::vault::ResolvedKey;
 use super::{Caller, Core, Error, InternalError, Result, ids};
 use crate::openai_wire::{
-    ChatView, EmbeddingsView, ResponsesStream, ResponsesView, json_string, json_text, response_json,
+    ChatView, EmbeddingsView, ResponsesStream, ResponsesView, json_string, json_text, response_json, responses_field,
 };
 use crate::providers::Api;
 use crate::store::RelayedObject;
@@ -141,8 +144,7 @@ impl Core {
         if !caller.ai.enabled {
             return Err(Error::AiDisabled);
         }
-        // Only DeepSeek speaks chat as sent; the other wires are not composed yet.
-        if endpoint == ResponsesEndpoint::Compact || provider != Provider::Deepseek {
+        if endpoint == ResponsesEndpoint::Compact {
             return Err(Error::UnsupportedField { field: "model".into(), provider });
         }
         if let Some(found) = view.account_ref()? {
@@ -155,23 +157,40 @@ impl Core {
         let chat = view.to_chat(provider)?;
         let chat_view = ChatView::parse(&chat.body)?;
         let mut head = view.response_head(ids::new_id("resp"), ids::unix_now(), chat.names);
-        let headers = dropped_header(&chat.dropped);
-        match self.openai_chat(caller, &chat_view, project_id).await? {
-            ChatAnswer::Forwarded { body, key_source } => {
+        let mut dropped = chat.dropped;
+        // A refusal further on names the chat body's field; the client wrote its own.
+        let answer = self.openai_chat(caller, &chat_view, project_id).await.map_err(|e| match e {
+            Error::UnsupportedField { field, provider } => {
+                Error::UnsupportedField { field: responses_field(&field), provider }
+            }
+            other => other,
+        })?;
+        let (answer, key_source) = match answer {
+            ChatAnswer::Forwarded { body, key_source } => (Either::Left(body), key_source),
+            ChatAnswer::ForwardedStream { events, key_source } => (Either::Right(events), key_source),
+            ChatAnswer::Translated { body, key_source, dropped: more } => {
+                dropped.extend(more);
+                (Either::Left(body), key_source)
+            }
+            ChatAnswer::TranslatedStream { events, key_source, dropped: more } => {
+                dropped.extend(more);
+                (Either::Right(events), key_source)
+            }
+        };
+        let headers = dropped_header(&dropped);
+        match answer {
+            Either::Left(body) => {
                 // A 200 that is not a chat completion: nothing to translate (its usage was read).
                 let unreadable =
                     || Error::Internal(InternalError::Other("a translated chat answer could not be read".into()));
                 let body = response_json(&body, &mut head).ok_or_else(unreadable)?;
                 Ok(Relayed::Whole { body: body.into(), headers, key_source })
             }
-            ChatAnswer::ForwardedStream { events, key_source } => Ok(Relayed::Stream {
+            Either::Right(events) => Ok(Relayed::Stream {
                 events: translated_events(events, ResponsesStream::new(head)),
                 headers,
                 key_source,
             }),
-            ChatAnswer::Translated { .. } | ChatAnswer::TranslatedStream { .. } => {
-                Err(Error::UnsupportedField { field: "model".into(), provider })
-            }
         }
     }
 

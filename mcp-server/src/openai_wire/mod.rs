@@ -9,12 +9,12 @@
 //! Responses answer).
 
 mod answer;
+mod chat_to_responses;
+mod chat_to_responses_stream;
 mod events;
 mod from_anthropic;
 mod from_gemini;
 mod gemini_schema;
-mod chat_to_responses;
-mod chat_to_responses_stream;
 pub mod responses;
 mod responses_input;
 mod responses_to_chat;
@@ -27,12 +27,12 @@ mod view;
 use serde::{Deserialize, Serialize};
 
 pub use answer::{StreamFault, ToChunks};
-pub use from_anthropic::{FromAnthropic, anthropic_completion};
-pub use from_gemini::{FromGemini, gemini_completion};
 pub use chat_to_responses::{ResponseHead, response_json};
 pub use chat_to_responses_stream::ResponsesStream;
+pub use from_anthropic::{FromAnthropic, anthropic_completion};
+pub use from_gemini::{FromGemini, gemini_completion};
 pub use responses::{EmbeddingsView, ResponsesView};
-pub use responses_to_chat::{ChatTranslation, ToolNames};
+pub use responses_to_chat::{ChatTranslation, ToolNames, responses_field};
 pub use to_anthropic::{DEFAULT_MAX_TOKENS, to_anthropic};
 pub use to_gemini::to_gemini;
 pub use translate::{Chat, Format};

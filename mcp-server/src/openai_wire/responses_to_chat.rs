@@ -161,6 +161,26 @@ impl ResponsesView<'_> {
     }
 }
 
+/// A chat body's field as the client's Responses request names it, for a refusal by the chat
+/// translation this body goes through next (Anthropic's, Gemini's): the fields renamed here get
+/// their own names back (`reasoning_effort` is `reasoning.effort`); any other keeps its chat name.
+pub fn responses_field(chat: &str) -> String {
+    const RENAMED: [(&str, &str); 4] = [
+        ("reasoning_effort", "reasoning.effort"),
+        ("max_tokens", "max_output_tokens"),
+        ("response_format.json_schema", "text.format"),
+        ("response_format", "text.format"),
+    ];
+    for (chat_name, name) in RENAMED {
+        if let Some(rest) = chat.strip_prefix(chat_name)
+            && (rest.is_empty() || rest.starts_with('.'))
+        {
+            return format!("{name}{rest}");
+        }
+    }
+    chat.to_owned()
+}
+
 /// The carried top-level names that keep their name on the chat wire.
 fn static_name(name: &str) -> &'static str {
     match name {

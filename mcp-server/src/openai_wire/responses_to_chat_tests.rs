@@ -131,3 +131,13 @@ fn what_chat_cannot_carry_is_refused_by_name() {
     );
     assert!(matches!(twice.unwrap_err(), Error::Validation { field: Some(f), .. } if f == "tools"));
 }
+
+#[test]
+fn a_refusal_of_a_renamed_chat_field_names_the_responses_field() {
+    assert_eq!(responses_field("reasoning_effort"), "reasoning.effort");
+    assert_eq!(responses_field("max_tokens"), "max_output_tokens");
+    assert_eq!(responses_field("response_format.type"), "text.format.type");
+    assert_eq!(responses_field("response_format.json_schema.description"), "text.format.description");
+    assert_eq!(responses_field("max_tokens_x"), "max_tokens_x");
+    assert_eq!(responses_field("tools[0].function.parameters"), "tools[0].function.parameters");
+}

@@ -7,9 +7,10 @@
 //! text; the mock must have seen the organization's OpenAI key and never the Converra key.
 //! Then the same turn on a DeepSeek model: Converra translates Codex's Responses requests into
 //! chat, and DeepSeek's chat answers (a scripted tool call, then text: the kit's `chat_script`)
-//! back into the Responses events Codex parses. The one change on Codex's side is
-//! `web_search = "disabled"`: Codex offers OpenAI's hosted web search by default, which cannot
-//! reach DeepSeek and is refused by name.
+//! back into the Responses events Codex parses; and on a Claude model, through chat on to
+//! Anthropic's Messages API (a scripted Anthropic stream: a `tool_use`, then text). The one
+//! change on Codex's side is `web_search = "disabled"`: Codex offers OpenAI's hosted web search
+//! by default, which cannot reach another provider and is refused by name.
 
 use std::time::Duration;
 
@@ -214,4 +215,120 @@ async fn codex_runs_a_shell_tool_turn_on_a_deepseek_model_through_the_translated
     let usage = app.get("/api/v1/usage", &member).await;
     assert_eq!(usage.body["totals"]["requests"], calls.len(), "{}", usage.text);
     assert_eq!(usage.body["totals"]["input_tokens"], 20 * calls.len(), "{}", usage.text);
+}
+
+/// Anthropic's stream of a scripted model: on the prompt, a `tool_use` of Codex's shell tool;
+/// once its result is in the conversation, `final_text`; anything else, "ok".
+struct Claude {
+    final_text: String,
+}
+
+impl wiremock::Respond for Claude {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let body: Value = serde_json::from_slice(&request.body).unwrap_or_default();
+        let text = String::from_utf8_lossy(&request.body);
+        let event = |name: &str, data: Value| format!("event: {name}\ndata: {data}\n\n");
+        let start = event(
+            "message_start",
+            json!({"type": "message_start", "message": {"id": "msg_01CodexTurn", "type": "message", "role": "assistant",
+                "model": body["model"], "content": [], "stop_reason": null, "stop_sequence": null,
+                "usage": {"input_tokens": 40, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0, "output_tokens": 1}}}),
+        );
+        let end = |reason: &str| {
+            event(
+                "message_delta",
+                json!({"type": "message_delta", "delta": {"stop_reason": reason, "stop_sequence": null}, "usage": {"output_tokens": 7}}),
+            ) + &event("message_stop", json!({"type": "message_stop"}))
+        };
+        let said = |words: &str| {
+            event(
+                "content_block_start",
+                json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+            ) + &event(
+                "content_block_delta",
+                json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": words}}),
+            ) + &event("content_block_stop", json!({"type": "content_block_stop", "index": 0}))
+        };
+        let answer = if text.contains("tool_result") {
+            start + &said(&format!("Done: {}", self.final_text)) + &end("end_turn")
+        } else if !text.contains(PROMPT_MARK) {
+            start + &said("ok") + &end("end_turn")
+        } else {
+            let tools: Vec<&str> =
+                body["tools"].as_array().into_iter().flatten().filter_map(|t| t["name"].as_str()).collect();
+            let Some((name, arguments)) = shell_call(&tools) else {
+                return ResponseTemplate::new(400).set_body_string(format!("no shell tool among {tools:?}"));
+            };
+            start
+                + &event(
+                    "content_block_start",
+                    json!({"type": "content_block_start", "index": 0,
+                    "content_block": {"type": "tool_use", "id": "toolu_01CodexShell", "name": name, "input": {}}}),
+                )
+                + &event(
+                    "content_block_delta",
+                    json!({"type": "content_block_delta", "index": 0,
+                    "delta": {"type": "input_json_delta", "partial_json": arguments}}),
+                )
+                + &event("content_block_stop", json!({"type": "content_block_stop", "index": 0}))
+                + &end("tool_use")
+        };
+        ResponseTemplate::new(200).set_body_raw(answer, "text/event-stream")
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs Codex (npm), installed by .ci/run"]
+async fn codex_runs_a_shell_tool_turn_on_a_claude_model_through_chat_on_to_anthropic() {
+    let codex = match npm_tool("codex") {
+        Ok(tool) => tool,
+        Err(why) => missing("Codex (`codex`)", &why),
+    };
+    let mocks = MockProviders::start().await;
+    let app = spawn_app_on(&mocks).await;
+    let org_key = valid_key(Provider::Anthropic);
+    app.add_provider_key(&app.api_key, Provider::Anthropic, org_key, Value::Null).await;
+    let (_, member) = app.member_key(&app.api_key, "codex@example.com", "member").await;
+
+    let final_text = format!("the code word is {SECRET_WORD}.");
+    Mock::given(method("POST"))
+        .and(path("/v1/messages"))
+        .respond_with(Claude { final_text: final_text.clone() })
+        .mount(&mocks.anthropic)
+        .await;
+    let config = config("claude-sonnet-4-5", &app.base_url, "web_search = \"disabled\"\n");
+    run_codex(&codex, &config, &member, &final_text).await;
+
+    let calls: Vec<Request> = mocks
+        .anthropic
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|r| r.url.path() == "/v1/messages")
+        .collect();
+    let turn: Vec<Value> = calls
+        .iter()
+        .filter(|r| String::from_utf8_lossy(&r.body).contains(PROMPT_MARK))
+        .map(|r| serde_json::from_slice(&r.body).unwrap())
+        .collect();
+    assert!(turn.len() >= 2, "the prompt, then the command's output: {} calls", turn.len());
+    // The command's output, the file's word in it, came back to Anthropic as the call's result.
+    let last = turn.last().unwrap().to_string();
+    assert!(last.contains(r#""tool_use_id":"toolu_01CodexShell""#) && last.contains(SECRET_WORD), "{last}");
+    for call in &calls {
+        assert_eq!(
+            call.headers.get("x-api-key").and_then(|v| v.to_str().ok()),
+            Some(org_key),
+            "the organization's key"
+        );
+        for (name, value) in call.headers.iter() {
+            assert!(
+                !value.to_str().unwrap_or_default().contains(&member),
+                "the Converra key reached the mock in {name}"
+            );
+        }
+    }
+    let usage = app.get("/api/v1/usage", &member).await;
+    assert_eq!(usage.body["totals"]["requests"], calls.len(), "{}", usage.text);
 }

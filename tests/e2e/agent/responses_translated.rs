@@ -3,11 +3,17 @@
 //! DeepSeek model, whole and streamed — the exact chat bodies DeepSeek receives, the `response`
 //! objects and event sequences that come back, each call metered from DeepSeek's own usage on
 //! the member's key; hosted tools, custom tools, stored state and compaction refused by name with
-//! nothing sent; the advisory fields left out and named in `X-Converra-Dropped-Fields`.
+//! nothing sent; the advisory fields left out and named in `X-Converra-Dropped-Fields`. Then the
+//! same round trip on Claude (whole and streamed) and Gemini, through chat and on to their own
+//! APIs: the bodies Anthropic and Gemini received, Gemini's signed call id carried back, a
+//! refusal of the chat translation named as the Responses request names the field.
 
 use converra::Provider;
 use converra_test_kit::chat_script::ToolThenText;
 use converra_test_kit::providers::{MockProviders, valid_key};
+use converra_test_kit::translated::{
+    anthropic_text, anthropic_tool_use, anthropic_tool_use_events, gemini_function_call, gemini_text, sse,
+};
 use converra_test_kit::{Answer, TestApp, app_with_mocks};
 use serde_json::{Value, json};
 use wiremock::Mock;
@@ -280,4 +286,157 @@ async fn advisory_fields_are_left_out_and_named_in_x_converra_dropped_fields() {
     let names: Vec<&String> = sent.as_object().unwrap().keys().collect();
     assert_eq!(names, ["messages", "model"], "{sent}");
     assert!(!sent.to_string().contains("gAAAAB"), "{sent}");
+}
+
+const CLAUDE: &str = "claude-sonnet-4-5";
+const GEMINI: &str = "gemini-2.5-flash";
+
+#[tokio::test]
+async fn a_function_tool_round_trip_on_claude_goes_through_chat_to_anthropic_and_back() {
+    let (app, mocks) = app_with_mocks(&[]).await;
+    let key = valid_key(Provider::Anthropic);
+    app.add_provider_key(&app.api_key, Provider::Anthropic, key, Value::Null).await;
+    mocks
+        .play_tool_loop(
+            Provider::Anthropic,
+            key,
+            CLAUDE,
+            "tool_result",
+            anthropic_tool_use(CLAUDE),
+            anthropic_text(CLAUDE, ANSWER),
+        )
+        .await;
+    mocks.answer_chat(Provider::Anthropic, key, CLAUDE, true, sse(&anthropic_tool_use_events(CLAUDE))).await;
+    let (tool, _) = weather_tool();
+    let first = json!({"model": CLAUDE, "instructions": "Be brief.", "input": [{"role": "user", "content": "Weather in Paris?"}],
+        "tools": [tool], "max_output_tokens": 300, "store": false, "prompt_cache_key": "0199-session"});
+
+    let call = post(&app, &app.api_key, "responses", &first).await;
+    assert_eq!(call.status, 200, "{}", call.text);
+    assert_eq!(call.header("x-converra-key-source"), Some("organization"));
+    assert_eq!(call.header("x-converra-dropped-fields"), Some("prompt_cache_key"));
+    let id = &call.body["id"].as_str().unwrap()[5..];
+    let call_id = "toolu_01A09q90qw90lq917835lq9";
+    let output = json!([
+        {"type": "message", "id": format!("msg_{id}_0"), "status": "completed", "role": "assistant",
+            "content": [{"type": "output_text", "text": "Checking the weather.", "annotations": [], "logprobs": []}]},
+        {"type": "function_call", "id": format!("fc_{id}_1"), "status": "completed", "arguments": ARGUMENTS,
+            "call_id": call_id, "name": "get_weather"}
+    ]);
+    assert_eq!(call.body["output"], output);
+    // Anthropic's cache reads are a part of the input, as OpenAI counts them.
+    let usage = json!({"input_tokens": 125, "input_tokens_details": {"cached_tokens": 100}, "output_tokens": 9,
+        "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": 134});
+    assert_eq!((&call.body["status"], &call.body["usage"]), (&json!("completed"), &usage));
+
+    let mut second = first.clone();
+    second["input"] = json!([{"role": "user", "content": "Weather in Paris?"}, call.body["output"][0], call.body["output"][1],
+        {"type": "function_call_output", "call_id": call_id, "output": "18°C, sunny"}]);
+    let text = post(&app, &app.api_key, "responses", &second).await;
+    assert_eq!(text.status, 200, "{}", text.text);
+    assert_eq!(text.body["output"][0]["content"][0]["text"], ANSWER);
+
+    // What Anthropic received: its own Messages API, the call and its result as its blocks.
+    let sent = mocks.requests(Provider::Anthropic).await;
+    let user = json!({"role": "user", "content": "Weather in Paris?"});
+    let tools = json!([{"name": "get_weather", "description": "Current weather",
+        "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}]);
+    assert_eq!(
+        sent[0].2,
+        json!({"model": CLAUDE, "max_tokens": 300, "system": "Be brief.", "messages": [user], "tools": tools})
+    );
+    assert_eq!(
+        sent[1].2["messages"],
+        json!([user,
+            {"role": "assistant", "content": [{"type": "text", "text": "Checking the weather."},
+                {"type": "tool_use", "id": call_id, "name": "get_weather", "input": {"city": "Paris"}}]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": call_id, "content": "18°C, sunny"}]}])
+    );
+
+    // Streamed: Anthropic's events, through chat chunks, as Responses events.
+    let mut streamed = first.clone();
+    streamed["stream"] = json!(true);
+    let stream = post(&app, &app.api_key, "responses", &streamed).await;
+    assert_eq!(stream.status, 200, "{}", stream.text);
+    let events = events(&stream.text);
+    assert_eq!(
+        kinds(&events),
+        [
+            "response.created",
+            "response.in_progress",
+            "response.output_item.added",
+            "response.content_part.added",
+            "response.output_text.delta",
+            "response.output_text.done",
+            "response.content_part.done",
+            "response.output_item.done",
+            "response.output_item.added",
+            "response.function_call_arguments.delta",
+            "response.function_call_arguments.delta",
+            "response.function_call_arguments.delta",
+            "response.function_call_arguments.done",
+            "response.output_item.done",
+            "response.completed"
+        ]
+    );
+    let end = &events.last().unwrap()["response"];
+    let id = &end["id"].as_str().unwrap()[5..];
+    assert_eq!(
+        end["output"][1],
+        // The arguments as Anthropic streamed them, piece by piece.
+        json!({"type": "function_call", "id": format!("fc_{id}_1"), "status": "completed", "arguments": "{\"city\": \"Paris\"}",
+            "call_id": "toolu_01T1x1fJ34qAmk2tNTrN7Up6", "name": "get_weather"})
+    );
+    assert_eq!(
+        (&end["usage"]["input_tokens"], &end["usage"]["input_tokens_details"]["cached_tokens"]),
+        (&json!(472), &json!(100))
+    );
+    assert_eq!(end["usage"]["output_tokens"], 89);
+    assert_eq!(app.get("/api/v1/usage", &app.api_key).await.body["totals"]["requests"], 3);
+
+    // A refusal of the chat translation names the field as the Responses request has it.
+    let mut effort = first.clone();
+    effort["reasoning"] = json!({"effort": "high"});
+    let refused = post(&app, &app.api_key, "responses", &effort).await;
+    assert_eq!(refused.status, 400, "{}", refused.text);
+    assert_eq!(refused.body["error"]["param"], "reasoning.effort");
+    assert_eq!(mocks.requests(Provider::Anthropic).await.len(), 3);
+}
+
+#[tokio::test]
+async fn a_function_call_on_gemini_goes_back_with_its_signed_call_id() {
+    let (app, mocks) = app_with_mocks(&[]).await;
+    let key = valid_key(Provider::Gemini);
+    app.add_provider_key(&app.api_key, Provider::Gemini, key, Value::Null).await;
+    mocks
+        .play_tool_loop(
+            Provider::Gemini,
+            key,
+            GEMINI,
+            "functionResponse",
+            gemini_function_call(GEMINI),
+            gemini_text(GEMINI, ANSWER),
+        )
+        .await;
+    let (tool, _) = weather_tool();
+    let first = json!({"model": GEMINI, "input": "Weather in Paris?", "tools": [tool]});
+    let call = post(&app, &app.api_key, "responses", &first).await;
+    assert_eq!(call.status, 200, "{}", call.text);
+    let item = &call.body["output"][0];
+    assert_eq!(
+        (&item["type"], &item["name"], &item["arguments"]),
+        (&json!("function_call"), &json!("get_weather"), &json!(ARGUMENTS))
+    );
+    let mut second = first.clone();
+    second["input"] = json!([{"role": "user", "content": "Weather in Paris?"}, item,
+        {"type": "function_call_output", "call_id": item["call_id"], "output": "18°C, sunny"}]);
+    let text = post(&app, &app.api_key, "responses", &second).await;
+    assert_eq!(text.status, 200, "{}", text.text);
+    assert_eq!(text.body["output"][0]["content"][0]["text"], ANSWER);
+    // Gemini got its own call back, signed as it signed it.
+    let sent = mocks.requests(Provider::Gemini).await;
+    let model_turn = &sent[1].2["contents"][1];
+    assert_eq!(model_turn["role"], "model", "{}", sent[1].2);
+    assert_eq!(model_turn["parts"][0]["thoughtSignature"], "CiQBVKhc7oSIG2k=", "{}", sent[1].2);
+    assert_eq!(model_turn["parts"][0]["functionCall"], json!({"name": "get_weather", "args": {"city": "Paris"}}));
 }

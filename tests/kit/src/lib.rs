@@ -4,7 +4,7 @@
 //!   [`Answer`], an HTTP answer read whole (the end-to-end tests, `tests/e2e`);
 //! - [`providers`]: wiremock stand-ins for the AI providers with their recorded bodies, and
 //!   [`responses`]: OpenAI's Responses API (whole answers and full event streams),
-//!   [`translated`]: Anthropic's and Gemini's answers to a translated chat (tool loops), and
+//!   [`translated`]: Anthropic's and Gemini's answers to a translated chat (tool loops),
 //!   [`openai_script`]: OpenAI's chunks of a scripted text answer or tool call, and
 //!   [`chat_script`]: a scripted chat model in DeepSeek's shapes that calls a tool, then answers;
 //! - [`process`]: the real `converra` binary as a process ([`Binary`], [`Server`]) and private
