@@ -7,7 +7,8 @@
 //! `response.output_item.done`; and at the chat stream's end `response.completed` (or
 //! `response.incomplete`) with the whole response and its usage. Every event carries its
 //! `sequence_number`. The mapper holds what it needs across frames (the items so far, the
-//! finish, the usage); a frame's events go out as soon as it is read.
+//! finish, the usage); a frame's events go out as soon as it is read. A chunk that is an error
+//! (`{"error": …}`, how OpenAI's wire ends a stream in error) becomes the Responses `error` event.
 
 use serde::{Deserialize, Serialize};
 
@@ -99,6 +100,9 @@ struct ResponseEvent<'a> {
 
 #[derive(Deserialize)]
 struct Chunk {
+    /// OpenAI's way of ending a stream in error: a chunk that is `{"error": {…}}`.
+    #[serde(default)]
+    error: Option<serde::de::IgnoredAny>,
     #[serde(default)]
     model: Option<String>,
     #[serde(default)]
@@ -188,11 +192,14 @@ impl ResponsesStream {
     /// The events one chat frame (`data: {…}` and its blank line) translates into; empty for a
     /// frame that carries nothing (a comment, the role alone). `data: [DONE]` ends the response.
     pub fn push(&mut self, frame: &[u8]) -> Vec<u8> {
-        let Some(data) = data_of(frame) else { return Vec::new() };
+        let (_, Some(data)) = super::events::read(frame) else { return Vec::new() };
         if data == "[DONE]" {
             return self.end();
         }
         let Ok(chunk) = serde_json::from_str::<Chunk>(&data) else { return Vec::new() };
+        if chunk.error.is_some() {
+            return self.failed();
+        }
         if let Some(model) = chunk.model.filter(|_| !self.started) {
             self.head.model = model;
         }
@@ -239,6 +246,21 @@ impl ResponsesStream {
         let kind = if end.status == "incomplete" { "response.incomplete" } else { "response.completed" };
         let response = self.head.object(end, &self.items, self.usage.map(Usage::from));
         self.sink.emit(kind, ResponseEvent { response });
+        std::mem::take(&mut self.sink.out)
+    }
+
+    /// The provider ended the stream with an error chunk: the Responses API's `error` event, in
+    /// Converra's words (a provider's error text is not repeated), and nothing after it.
+    fn failed(&mut self) -> Vec<u8> {
+        #[derive(Serialize)]
+        struct Failure {
+            code: &'static str,
+            message: &'static str,
+            param: Option<()>,
+        }
+        self.ended = true;
+        let status = converra::KeyStatus::ProviderError;
+        self.sink.emit("error", Failure { code: status.as_str(), message: status.message(), param: None });
         std::mem::take(&mut self.sink.out)
     }
 
@@ -450,23 +472,4 @@ impl ResponsesStream {
         }
         self.sink.emit("response.output_item.done", ItemEvent { output_index: index, item });
     }
-}
-
-/// The `data:` lines of one server-sent event, joined; `None` for an event without data.
-fn data_of(frame: &[u8]) -> Option<String> {
-    let text = std::str::from_utf8(frame).ok()?;
-    let mut data: Option<String> = None;
-    for line in text.lines() {
-        if let Some(value) = line.strip_prefix("data:") {
-            let value = value.strip_prefix(' ').unwrap_or(value);
-            match &mut data {
-                Some(data) => {
-                    data.push('\n');
-                    data.push_str(value);
-                }
-                None => data = Some(value.to_owned()),
-            }
-        }
-    }
-    data
 }

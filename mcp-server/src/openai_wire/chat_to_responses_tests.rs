@@ -215,3 +215,19 @@ fn a_stream_cut_before_its_finish_gets_no_end_and_parallel_calls_each_get_an_ite
     assert_eq!(calls, [(json!("call_a"), json!("f"), json!("{}")), (json!("call_b"), json!("g"), json!("{\"x\":1}"))]);
     assert_eq!(end["usage"], Value::Null);
 }
+
+#[test]
+fn an_error_chunk_ends_the_stream_with_an_error_event_in_converras_words() {
+    let frames = [
+        REASONING_THEN_CALL[1],
+        "data: {\"error\":{\"message\":\"Upstream overloaded, key sk-abc123\",\"type\":\"server_error\",\"code\":null}}\n\n",
+        "data: [DONE]\n\n",
+    ];
+    let events = events(&frames);
+    let last = &events.last().unwrap().1;
+    assert_eq!(
+        last,
+        &json!({"type": "error", "code": "provider_error", "message": "Provider error", "param": null, "sequence_number": 5})
+    );
+    assert!(events.iter().all(|(kind, _)| kind != "response.completed"), "{events:?}");
+}

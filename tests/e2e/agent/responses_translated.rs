@@ -3,7 +3,8 @@
 //! DeepSeek model, whole and streamed — the exact chat bodies DeepSeek receives, the `response`
 //! objects and event sequences that come back, each call metered from DeepSeek's own usage on
 //! the member's key; hosted tools, custom tools, stored state and compaction refused by name with
-//! nothing sent; the advisory fields left out and named in `X-Converra-Dropped-Fields`. Then the
+//! nothing sent (on the platform key stored state is `UNSUPPORTED_FIELD` and the output cap
+//! clamped); the advisory fields left out and named in `X-Converra-Dropped-Fields`. Then the
 //! same round trip on Claude (whole and streamed) and Gemini, through chat and on to their own
 //! APIs: the bodies Anthropic and Gemini received, Gemini's signed call id carried back, a
 //! refusal of the chat translation named as the Responses request names the field.
@@ -286,6 +287,31 @@ async fn advisory_fields_are_left_out_and_named_in_x_converra_dropped_fields() {
     let names: Vec<&String> = sent.as_object().unwrap().keys().collect();
     assert_eq!(names, ["messages", "model"], "{sent}");
     assert!(!sent.to_string().contains("gAAAAB"), "{sent}");
+}
+
+#[tokio::test]
+async fn on_the_platform_key_the_output_cap_is_clamped_and_stored_state_is_unsupported() {
+    let platform = "sk-platformDEEPSEEK0123456789abcdef";
+    let (app, mocks) = app_with_mocks(&[(Provider::Deepseek, platform)]).await;
+    deepseek_model(&mocks).await;
+    let (tool, _) = weather_tool();
+    let body =
+        json!({"model": "deepseek-chat", "input": "Weather in Paris?", "tools": [tool], "max_output_tokens": 999_999});
+    let answer = post(&app, &app.api_key, "responses", &body).await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    assert_eq!(answer.header("x-converra-key-source"), Some("platform"));
+    assert_eq!(answer.body["output"][0]["call_id"], CALL_ID);
+    let sent: Value = serde_json::from_str(&received(&mocks, Provider::Deepseek).await[0]).unwrap();
+    assert_eq!(sent["max_tokens"], 16384, "{sent}");
+    let mut named = body.clone();
+    named["previous_response_id"] = json!("resp_1");
+    let refused = post(&app, &app.api_key, "responses", &named).await;
+    assert_eq!(refused.status, 400, "{}", refused.text);
+    assert_eq!(
+        (&refused.body["error"]["code"], &refused.body["error"]["param"]),
+        (&json!("unsupported_field"), &json!("previous_response_id"))
+    );
+    assert_eq!(received(&mocks, Provider::Deepseek).await.len(), 1);
 }
 
 const CLAUDE: &str = "claude-sonnet-4-5";
