@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use crate::openai_wire::FullUsage;
+use crate::openai_wire::finish::stop_reason;
 
 /// Anthropic's usage, from OpenAI's figures. OpenAI reports no cache writes (it charges none).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -27,20 +28,6 @@ impl From<FullUsage> for Usage {
             cache_read_input_tokens: cached,
             output_tokens: u.completion_tokens,
         }
-    }
-}
-
-/// Anthropic's `stop_reason` for OpenAI's `finish_reason`, `called`: whether the answer calls a
-/// tool (OpenAI says `stop` when `tool_choice` named the function, and the client must still run
-/// it). OpenAI's `stop` does not say whether a stop sequence ended the answer, nor which: it
-/// reads as `end_turn`.
-pub fn stop_reason(finish: Option<&str>, called: bool) -> &'static str {
-    match finish {
-        Some("length") => "max_tokens",
-        Some("content_filter") => "refusal",
-        Some("tool_calls" | "function_call") => "tool_use",
-        _ if called => "tool_use",
-        _ => "end_turn",
     }
 }
 

@@ -9,8 +9,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::from_openai::{Usage, stop_reason};
-use crate::openai_wire::FullUsage;
+use super::from_openai::Usage;
+use crate::openai_wire::finish::stop_reason;
+use crate::openai_wire::{FullUsage, events};
 
 /// A stream that cannot be read as a Messages answer (an error chunk, an event that does not
 /// parse, arguments for a call already closed, an end before the finish).
@@ -59,7 +60,7 @@ impl StreamMapper {
     /// One event of OpenAI's stream, as relayed: the Anthropic events it makes (maybe none).
     pub fn map(&mut self, frame: &[u8]) -> Result<Vec<u8>, Untranslatable> {
         let mut out = Vec::new();
-        let Some(data) = event_data(frame) else { return Ok(out) };
+        let (_, Some(data)) = events::read(frame) else { return Ok(out) };
         if self.done {
             return Ok(out);
         }
@@ -183,17 +184,6 @@ impl StreamMapper {
         self.done = true;
         Ok(())
     }
-}
-
-/// The `data:` lines of one event, joined; `None` for an event without data (a comment).
-fn event_data(frame: &[u8]) -> Option<String> {
-    let text = std::str::from_utf8(frame).ok()?;
-    let lines: Vec<&str> = text
-        .lines()
-        .filter_map(|line| line.strip_prefix("data:"))
-        .map(|value| value.strip_prefix(' ').unwrap_or(value))
-        .collect();
-    (!lines.is_empty()).then(|| lines.join("\n"))
 }
 
 /// `event: <type>\ndata: <json>\n\n`.

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use super::FullUsage;
+use super::finish::End;
 use super::responses::ResponsesView;
 use super::responses_to_chat::ToolNames;
 
@@ -178,27 +179,6 @@ impl ResponseHead {
             usage,
             user: None,
             metadata: &e.metadata,
-        }
-    }
-}
-
-/// How a response ended (or that it has not yet).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct End {
-    pub status: &'static str,
-    /// Why it is incomplete.
-    pub reason: Option<&'static str>,
-}
-
-impl End {
-    pub(super) const IN_PROGRESS: End = End { status: "in_progress", reason: None };
-
-    /// From chat's `finish_reason`: the output cap or a content filter leave it incomplete.
-    pub(super) fn of(finish: Option<&str>) -> End {
-        match finish {
-            Some("length") => End { status: "incomplete", reason: Some("max_output_tokens") },
-            Some("content_filter") => End { status: "incomplete", reason: Some("content_filter") },
-            _ => End { status: "completed", reason: None },
         }
     }
 }

@@ -13,7 +13,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::FullUsage;
-use super::chat_to_responses::{End, MessagePart, OutputItem, ReasoningPart, ResponseHead, Usage};
+use super::chat_to_responses::{MessagePart, OutputItem, ReasoningPart, ResponseHead, Usage};
+use super::finish::End;
 
 /// The event writer: one sequence of numbers, the events of the frame being read.
 struct Sink {

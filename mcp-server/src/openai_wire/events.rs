@@ -1,8 +1,9 @@
 //! One server-sent event of a relayed provider stream, read: its `event:` name and its `data:`
-//! lines joined (either line ending; comments and other fields skipped).
+//! lines joined (either line ending; comments and other fields skipped). The one reader of the
+//! wire modules' incoming streams (OpenAI's, Anthropic's and Gemini's frames alike).
 
 /// An event's name (if it has one) and data (if any).
-pub(super) fn read(bytes: &[u8]) -> (Option<&str>, Option<String>) {
+pub(crate) fn read(bytes: &[u8]) -> (Option<&str>, Option<String>) {
     let Ok(text) = std::str::from_utf8(bytes) else { return (None, None) };
     let (mut name, mut data) = (None, None::<String>);
     for line in text.lines() {

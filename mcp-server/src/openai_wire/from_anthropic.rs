@@ -12,19 +12,9 @@ use serde_json::Value;
 
 use super::answer::{Call, Delta, Head, StreamFault, ToChunks, Usage};
 use super::events;
+use super::finish::finish_reason;
 use super::to_anthropic::JSON_TOOL;
 use crate::anthropic_wire::MessagesUsage;
-
-/// OpenAI's finish reason for Anthropic's stop reason.
-fn finish(stop_reason: Option<&str>, json_tool: bool) -> &'static str {
-    match stop_reason {
-        Some("tool_use") if json_tool => "stop",
-        Some("tool_use") => "tool_calls",
-        Some("max_tokens") | Some("model_context_window_exceeded") => "length",
-        Some("refusal") => "content_filter",
-        _ => "stop",
-    }
-}
 
 /// Every prompt token counts, those read from and written to the cache included.
 fn usage(u: MessagesUsage) -> Usage {
@@ -83,7 +73,12 @@ pub fn anthropic_completion(body: &[u8], model: &str, created: u64, json_tool: b
     let head = Head { id: format!("chatcmpl-{}", message.id), created, model: model.to_owned() };
     // OpenAI's content is null beside tool calls and nothing else.
     let content = (!text.is_empty() || calls.is_empty()).then_some(text);
-    Some(head.completion(content, calls, finish(message.stop_reason.as_deref(), json_tool), usage(message.usage)))
+    Some(head.completion(
+        content,
+        calls,
+        finish_reason(message.stop_reason.as_deref(), json_tool),
+        usage(message.usage),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -196,7 +191,7 @@ impl FromAnthropic {
                     self.usage = self.usage.merged(usage);
                 }
                 self.stop_reason = event.delta.and_then(|d| d.stop_reason);
-                let reason = finish(self.stop_reason.as_deref(), self.json_tool);
+                let reason = finish_reason(self.stop_reason.as_deref(), self.json_tool);
                 vec![self.head.chunk(Delta::default(), Some(reason))]
             }
             "message_stop" => {

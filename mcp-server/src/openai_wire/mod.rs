@@ -11,7 +11,8 @@
 mod answer;
 mod chat_to_responses;
 mod chat_to_responses_stream;
-mod events;
+pub(crate) mod events;
+pub(crate) mod finish;
 mod from_anthropic;
 mod from_gemini;
 mod gemini_schema;
