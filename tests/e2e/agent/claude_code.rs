@@ -1,248 +1,230 @@
 //! The real Claude Code (npm, pinned by `.ci/run`) running its agent loop through `/v1/messages`:
-//! `ANTHROPIC_BASE_URL` at Converra, a Converra key as `ANTHROPIC_AUTH_TOKEN`, and Converra's
-//! Anthropic base URL at a scripted Messages mock that plays the model — it first calls Claude
-//! Code's built-in `Read` tool on a file, then, once the tool's result arrives, answers with a
-//! final text quoting it. `claude -p` must exit 0 and print that text; the mock must have seen
-//! the organization's key and never the Converra key, Claude Code's own `anthropic-beta` list,
-//! and the usage must show the calls. The same loop runs on an organization that has only an
-//! OpenAI key, Claude Code asking for an OpenAI model: Converra translates each call to Chat
-//! Completions, and OpenAI's scripted chunks (first the `Read` call, then the text) back into
-//! the Messages events Claude Code parses.
+//! `ANTHROPIC_BASE_URL` at Converra, a Converra key as `ANTHROPIC_AUTH_TOKEN`, and the provider's
+//! base URL at a scripted model that first calls Claude Code's built-in `Read` tool on a file,
+//! then, once the tool's result arrives, answers with a final text quoting it. `claude -p` must
+//! exit 0 and print that text; the provider must have seen the organization's key and never the
+//! Converra key, and the usage must show the calls. Three sessions, each on an organization with
+//! one provider key: on Anthropic and on DeepSeek's Anthropic-compatible endpoint, forwarded as
+//! sent (the kit's `messages_script` plays the model; Claude Code's own `anthropic-beta` list
+//! arrives whole); on an OpenAI model, translated to Chat Completions and OpenAI's scripted
+//! chunks (the `Read` call, then the text) back into the Messages events Claude Code parses.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use converra::Provider;
+use converra_test_kit::chat_script::ToolThenText;
+use converra_test_kit::messages_script::{MESSAGES_USAGE, ToolUseThenText};
+use converra_test_kit::one_key::OneKeyOrg;
 use converra_test_kit::openai_script::{call_chunks, text_chunks};
-use converra_test_kit::providers::{MockProviders, openai_chat_body, valid_key};
+use converra_test_kit::providers::openai_chat_body;
 use converra_test_kit::responses::sse;
-use converra_test_kit::{TestApp, spawn_app_on};
 use serde_json::{Value, json};
 use wiremock::matchers::{body_partial_json, body_string_contains, method, path};
-use wiremock::{Mock, ResponseTemplate};
+use wiremock::{Mock, Request, ResponseTemplate};
 
+use super::messages::received_at;
 use crate::clients::{both, client_command, missing, npm_tool, path_with, run};
 
 /// The word the prompt carries, so the scripted model knows its own conversation.
 const PROMPT_MARK: &str = "CONVERRA-AGENT-TEST";
 /// What the file holds; it reaches the model only if Claude Code really ran the tool.
 const SECRET_WORD: &str = "PAPAYA-42";
+/// What the scripted model finally says, and Claude Code must print.
+const FINAL_TEXT: &str = "Done: the code word is PAPAYA-42.";
 
-/// A Messages stream whose one content block is `block` (a text or a tool call, its deltas
-/// given), ending with `stop_reason` (10 in, 5 out).
-fn stream(model: &str, block: Value, delta: Value, stop_reason: &str) -> ResponseTemplate {
-    let events = [
-        (
-            "message_start",
-            json!({"type": "message_start", "message": {"id": "msg_scripted", "type": "message", "role": "assistant",
-                "content": [], "model": model, "stop_reason": null, "stop_sequence": null,
-                "usage": {"input_tokens": 10, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0, "output_tokens": 1}}}),
-        ),
-        ("content_block_start", json!({"type": "content_block_start", "index": 0, "content_block": block})),
-        ("content_block_delta", json!({"type": "content_block_delta", "index": 0, "delta": delta})),
-        ("content_block_stop", json!({"type": "content_block_stop", "index": 0})),
-        (
-            "message_delta",
-            json!({"type": "message_delta", "delta": {"stop_reason": stop_reason, "stop_sequence": null}, "usage": {"output_tokens": 5}}),
-        ),
-        ("message_stop", json!({"type": "message_stop"})),
-    ];
-    let body: String = events.iter().map(|(name, data)| format!("event: {name}\ndata: {data}\n\n")).collect();
-    ResponseTemplate::new(200).set_body_raw(body, "text/event-stream")
+/// One Claude Code session's setting: Claude Code itself, an organization whose one key is a
+/// provider's with a member's Converra key, and a fresh folder holding `notes.txt`.
+struct Session {
+    claude: PathBuf,
+    org: OneKeyOrg,
+    work: tempfile::TempDir,
 }
 
-fn text_stream(model: &str, text: &str) -> ResponseTemplate {
-    stream(model, json!({"type": "text", "text": ""}), json!({"type": "text_delta", "text": text}), "end_turn")
+impl Session {
+    async fn start(provider: Provider) -> Self {
+        let claude = match npm_tool("claude") {
+            Ok(tool) => tool,
+            Err(why) => missing("Claude Code (`claude`)", &why),
+        };
+        let org = OneKeyOrg::start(provider, "agent@example.com").await;
+        let work = tempfile::tempdir().unwrap();
+        std::fs::write(work.path().join("notes.txt"), format!("The code word is {SECRET_WORD}.\n")).unwrap();
+        Self { claude, org, work }
+    }
+
+    /// The `Read` tool's input the model sends: the file by its absolute path, as Claude Code wants.
+    fn read_input(&self) -> String {
+        json!({"file_path": self.work.path().join("notes.txt").to_str().unwrap()}).to_string()
+    }
+
+    /// Mounts the kit's scripted Messages model on the organization's provider at `at`: on the
+    /// prompt, a call of `Read`; after its result, [`FINAL_TEXT`]; anything else, "ok".
+    async fn play_the_model(&self, at: &str) {
+        let model = ToolUseThenText(ToolThenText {
+            mark: Some(PROMPT_MARK.into()),
+            ..ToolThenText::calling("Read", &self.read_input(), "toolu_01Scripted", FINAL_TEXT)
+        });
+        let server = self.org.mocks.server(self.org.provider);
+        Mock::given(method("POST")).and(path(at)).respond_with(model).mount(server).await;
+    }
+
+    /// `claude -p` asking for the code word, in the work folder with a fresh home, its model
+    /// traffic at Converra on the member's key; `models`: the main and the small one. Fails the
+    /// test unless it exits 0 and prints [`FINAL_TEXT`].
+    async fn run(&self, models: (&str, &str)) {
+        let home = tempfile::tempdir().unwrap();
+        let out = run(self.command(home.path(), models), Duration::from_secs(180)).await;
+        assert!(out.status.success(), "{}", both(&out));
+        assert!(String::from_utf8_lossy(&out.stdout).contains(FINAL_TEXT), "{}", both(&out));
+    }
+
+    fn command(&self, home: &Path, models: (&str, &str)) -> tokio::process::Command {
+        let mut command = client_command(&self.claude);
+        let prompt = format!("{PROMPT_MARK}: read notes.txt and tell me the code word.");
+        command
+            .args(["-p", &prompt, "--allowedTools", "Read"])
+            .current_dir(self.work.path())
+            .env("HOME", home)
+            .env("XDG_CONFIG_HOME", home.join(".config"))
+            .env("PATH", path_with(self.claude.parent().unwrap()))
+            .env("ANTHROPIC_BASE_URL", &self.org.app.base_url)
+            .env("ANTHROPIC_AUTH_TOKEN", &self.org.member)
+            .env("ANTHROPIC_MODEL", models.0)
+            .env("ANTHROPIC_SMALL_FAST_MODEL", models.1)
+            .env("DISABLE_AUTOUPDATER", "1")
+            .env("DISABLE_TELEMETRY", "1")
+            .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1");
+        command
+    }
+
+    /// The Messages calls the provider received, forwarded as Claude Code sent them: the loop
+    /// (the prompt, then the tool's result holding the file's word), each on the organization's
+    /// key as `x-api-key` with no `authorization` and never the Converra key, each with Claude
+    /// Code's own `anthropic-beta` list whole and an `anthropic-version`.
+    fn assert_messages_loop(&self, calls: &[Request]) {
+        let loop_calls: Vec<&Request> =
+            calls.iter().filter(|r| String::from_utf8_lossy(&r.body).contains(PROMPT_MARK)).collect();
+        assert!(loop_calls.len() >= 2, "the prompt, then the tool's result: {} calls", loop_calls.len());
+        // Claude Code really ran the tool: the file's word came back to the model as its result.
+        let last: Value = serde_json::from_slice(&loop_calls.last().unwrap().body).unwrap();
+        let results: Vec<&Value> = last["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|m| m["content"].as_array())
+            .flatten()
+            .filter(|b| b["type"] == "tool_result")
+            .collect();
+        assert_eq!(results.len(), 1, "{last}");
+        assert_eq!(results[0]["tool_use_id"], "toolu_01Scripted");
+        assert!(results[0]["content"].to_string().contains(SECRET_WORD), "{}", results[0]);
+        self.org.assert_org_key_only(calls, "x-api-key", self.org.org_key);
+        for call in calls {
+            let header = |name: &str| call.headers.get(name).map(|v| v.to_str().unwrap_or_default().to_owned());
+            assert_eq!(header("authorization"), None);
+            // Claude Code's own beta list (`claude-code-…` first, then the features it uses), whole.
+            let beta = header("anthropic-beta").expect("Claude Code's anthropic-beta");
+            assert!(beta.starts_with("claude-code-20250219,"), "{beta}");
+            assert!(header("anthropic-version").is_some());
+        }
+    }
+
+    /// The month's usage, as the member reads it: the `calls` the provider answered, each
+    /// `per_call` (input, output) tokens, all on the organization's key of this one provider.
+    async fn assert_usage(&self, calls: usize, per_call: (u64, u64)) {
+        let usage = self.org.app.get("/api/v1/usage", &self.org.member).await;
+        let totals = &usage.body["totals"];
+        let n = calls as u64;
+        let counted = (&totals["requests"], &totals["input_tokens"], &totals["output_tokens"]);
+        assert_eq!(counted, (&json!(n), &json!(per_call.0 * n), &json!(per_call.1 * n)), "{}", usage.text);
+        assert_eq!(usage.body["by_provider"].as_array().map(Vec::len), Some(1), "{}", usage.text);
+        assert_eq!(usage.body["by_provider"][0]["key"], self.org.provider.to_string(), "{}", usage.text);
+        assert_eq!(usage.body["by_key_source"][0]["key"], "organization", "{}", usage.text);
+    }
+
+    /// No call but a GET (the key's check when it was stored) reached `provider`.
+    async fn assert_untouched(&self, provider: Provider) {
+        let seen = self.org.mocks.server(provider).received_requests().await.unwrap_or_default();
+        let posts: Vec<&str> = seen.iter().filter(|r| r.method.as_str() != "GET").map(|r| r.url.path()).collect();
+        assert!(posts.is_empty(), "{provider:?} was called: {posts:?}");
+    }
 }
 
 #[tokio::test]
 #[ignore = "needs Claude Code (npm), installed by .ci/run"]
 async fn claude_code_runs_a_tool_loop_through_v1_messages_on_the_organizations_anthropic_key() {
-    let claude = match npm_tool("claude") {
-        Ok(tool) => tool,
-        Err(why) => missing("Claude Code (`claude`)", &why),
-    };
-    let mocks = MockProviders::start().await;
-    let app = spawn_app_on(&mocks).await;
-    let org_key = valid_key(Provider::Anthropic);
-    app.add_provider_key(&app.api_key, Provider::Anthropic, org_key, Value::Null).await;
-    let (_, member) = app.member_key(&app.api_key, "agent@example.com", "member").await;
-    let model = "claude-sonnet-4-5";
+    let session = Session::start(Provider::Anthropic).await;
+    session.play_the_model("/v1/messages").await;
+    session.run(("claude-sonnet-4-5", "claude-haiku-4-5")).await;
 
-    let work = tempfile::tempdir().unwrap();
-    let notes = work.path().join("notes.txt");
-    std::fs::write(&notes, format!("The code word is {SECRET_WORD}.\n")).unwrap();
-    let final_text = format!("Done: the code word is {SECRET_WORD}.");
-
-    // The scripted model: after the tool's result, the final text; on the prompt, a call of
-    // Claude Code's own `Read` tool; anything else Claude Code asks (a title, a check), "ok".
-    let messages = || Mock::given(method("POST")).and(path("/v1/messages"));
-    messages()
-        .and(body_string_contains(PROMPT_MARK))
-        .and(body_string_contains("tool_result"))
-        .respond_with(text_stream(model, &final_text))
-        .with_priority(1)
-        .mount(&mocks.anthropic)
-        .await;
-    let input = json!({"file_path": notes.to_str().unwrap()}).to_string();
-    messages()
-        .and(body_string_contains(PROMPT_MARK))
-        .respond_with(stream(
-            model,
-            json!({"type": "tool_use", "id": "toolu_01Scripted", "name": "Read", "input": {}}),
-            json!({"type": "input_json_delta", "partial_json": input}),
-            "tool_use",
-        ))
-        .with_priority(2)
-        .mount(&mocks.anthropic)
-        .await;
-    messages()
-        .and(body_partial_json(json!({"stream": true})))
-        .respond_with(text_stream(model, "ok"))
-        .with_priority(3)
-        .mount(&mocks.anthropic)
-        .await;
-    messages()
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "msg_side", "type": "message",
-            "role": "assistant", "model": model, "content": [{"type": "text", "text": "ok"}], "stop_reason": "end_turn",
-            "stop_sequence": null, "usage": {"input_tokens": 1, "output_tokens": 1}})))
-        .with_priority(4)
-        .mount(&mocks.anthropic)
-        .await;
-
-    let home = tempfile::tempdir().unwrap();
-    let command = claude_session(&claude, work.path(), home.path(), &app, &member, (model, "claude-haiku-4-5"));
-    let out = run(command, Duration::from_secs(180)).await;
-    assert!(out.status.success(), "{}", both(&out));
-    assert!(String::from_utf8_lossy(&out.stdout).contains(&final_text), "{}", both(&out));
-
-    let calls: Vec<wiremock::Request> = mocks
-        .anthropic
-        .received_requests()
-        .await
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|r| r.url.path() == "/v1/messages")
-        .collect();
-    let loop_calls: Vec<&wiremock::Request> =
-        calls.iter().filter(|r| String::from_utf8_lossy(&r.body).contains(PROMPT_MARK)).collect();
-    assert!(loop_calls.len() >= 2, "the prompt, then the tool's result: {} calls", loop_calls.len());
-    // Claude Code really ran the tool: the file's word came back to the model as its result.
-    assert!(String::from_utf8_lossy(&loop_calls.last().unwrap().body).contains(SECRET_WORD));
-    for call in &calls {
-        let header = |name: &str| call.headers.get(name).map(|v| v.to_str().unwrap_or_default().to_owned());
-        assert_eq!(header("x-api-key").as_deref(), Some(org_key), "the organization's key, as Anthropic wants it");
-        assert_eq!(header("authorization"), None);
-        for (name, value) in call.headers.iter() {
-            assert!(
-                !value.to_str().unwrap_or_default().contains(&member),
-                "the Converra key reached the mock in {name}"
-            );
-        }
-        // Claude Code's own beta list (`claude-code-…` first, then the features it uses), whole.
-        let beta = header("anthropic-beta").expect("Claude Code's anthropic-beta");
-        assert!(beta.contains("claude-code-20250219") && beta.contains(','), "{beta}");
-        assert!(header("anthropic-version").is_some());
-    }
-
-    let usage = app.get("/api/v1/usage", &member).await;
-    assert_eq!(usage.body["totals"]["requests"], calls.len(), "{}", usage.text);
-    assert!(usage.body["totals"]["output_tokens"].as_u64().unwrap() >= 10, "{}", usage.text);
+    let calls = received_at(&session.org.mocks, Provider::Anthropic, "/v1/messages").await;
+    session.assert_messages_loop(&calls);
+    session.assert_usage(calls.len(), MESSAGES_USAGE).await;
 }
 
-/// `claude -p` asking for the code word, run in `work` with `home` as its home, its model
-/// traffic at Converra with the Converra key `member`; `models`: the main and the small one.
-fn claude_session(
-    claude: &Path,
-    work: &Path,
-    home: &Path,
-    app: &TestApp,
-    member: &str,
-    models: (&str, &str),
-) -> tokio::process::Command {
-    let mut command = client_command(claude);
-    let prompt = format!("{PROMPT_MARK}: read notes.txt and tell me the code word.");
-    command
-        .args(["-p", &prompt, "--allowedTools", "Read"])
-        .current_dir(work)
-        .env("HOME", home)
-        .env("XDG_CONFIG_HOME", home.join(".config"))
-        .env("PATH", path_with(claude.parent().unwrap()))
-        .env("ANTHROPIC_BASE_URL", &app.base_url)
-        .env("ANTHROPIC_AUTH_TOKEN", member)
-        .env("ANTHROPIC_MODEL", models.0)
-        .env("ANTHROPIC_SMALL_FAST_MODEL", models.1)
-        .env("DISABLE_AUTOUPDATER", "1")
-        .env("DISABLE_TELEMETRY", "1")
-        .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1");
-    command
+#[tokio::test]
+#[ignore = "needs Claude Code (npm), installed by .ci/run"]
+async fn claude_code_runs_a_tool_loop_on_a_deepseek_model_through_deepseeks_anthropic_endpoint() {
+    let session = Session::start(Provider::Deepseek).await;
+    session.play_the_model("/anthropic/v1/messages").await;
+    session.run(("deepseek-chat", "deepseek-chat")).await;
+
+    let calls = received_at(&session.org.mocks, Provider::Deepseek, "/anthropic/v1/messages").await;
+    session.assert_messages_loop(&calls);
+    // DeepSeek saw nothing else (no chat call), and Anthropic nothing at all.
+    let deepseek = session.org.mocks.deepseek.received_requests().await.unwrap_or_default();
+    let elsewhere: Vec<&str> = deepseek
+        .iter()
+        .filter(|r| r.method.as_str() != "GET")
+        .map(|r| r.url.path())
+        .filter(|p| *p != "/anthropic/v1/messages")
+        .collect();
+    assert!(elsewhere.is_empty(), "{elsewhere:?}");
+    session.assert_untouched(Provider::Anthropic).await;
+    session.assert_usage(calls.len(), MESSAGES_USAGE).await;
 }
 
 #[tokio::test]
 #[ignore = "needs Claude Code (npm), installed by .ci/run"]
 async fn claude_code_runs_a_tool_loop_on_an_openai_model_translated_on_the_organizations_openai_key() {
-    let claude = match npm_tool("claude") {
-        Ok(tool) => tool,
-        Err(why) => missing("Claude Code (`claude`)", &why),
-    };
-    let mocks = MockProviders::start().await;
-    let app = spawn_app_on(&mocks).await;
-    let org_key = valid_key(Provider::Openai);
-    app.add_provider_key(&app.api_key, Provider::Openai, org_key, Value::Null).await;
-    let (_, member) = app.member_key(&app.api_key, "agent@example.com", "member").await;
+    let session = Session::start(Provider::Openai).await;
     let model = "gpt-5-mini";
-
-    let work = tempfile::tempdir().unwrap();
-    let notes = work.path().join("notes.txt");
-    std::fs::write(&notes, format!("The code word is {SECRET_WORD}.\n")).unwrap();
-    let final_text = format!("Done: the code word is {SECRET_WORD}.");
-
     // OpenAI plays the model, in its own chunks: once the tool's result (a `tool` message) is in,
     // the final text; on the prompt, a call of Claude Code's `Read` tool, its arguments in two
     // pieces; anything else Claude Code asks, "ok" (streamed or whole, as asked).
+    let openai = &session.org.mocks.openai;
     let chat = || Mock::given(method("POST")).and(path("/v1/chat/completions"));
     chat()
         .and(body_string_contains(PROMPT_MARK))
         .and(body_string_contains(r#""role":"tool""#))
         .respond_with(sse(&text_chunks(model, &["Done: the code word ", &format!("is {SECRET_WORD}.")])))
         .with_priority(1)
-        .mount(&mocks.openai)
+        .mount(openai)
         .await;
-    let input = json!({"file_path": notes.to_str().unwrap()}).to_string();
+    let input = session.read_input();
     let (head, tail) = input.split_at(input.len() / 2);
     chat()
         .and(body_string_contains(PROMPT_MARK))
         .respond_with(sse(&call_chunks(model, "call_Scripted01", "Read", &[head, tail])))
         .with_priority(2)
-        .mount(&mocks.openai)
+        .mount(openai)
         .await;
     chat()
         .and(body_partial_json(json!({"stream": true})))
         .respond_with(sse(&text_chunks(model, &["ok"])))
         .with_priority(3)
-        .mount(&mocks.openai)
+        .mount(openai)
         .await;
     chat()
         .respond_with(ResponseTemplate::new(200).set_body_json(openai_chat_body(model, "ok")))
         .with_priority(4)
-        .mount(&mocks.openai)
+        .mount(openai)
         .await;
+    session.run((model, "gpt-5-nano")).await;
 
-    let home = tempfile::tempdir().unwrap();
-    let command = claude_session(&claude, work.path(), home.path(), &app, &member, (model, "gpt-5-nano"));
-    let out = run(command, Duration::from_secs(180)).await;
-    assert!(out.status.success(), "{}", both(&out));
-    assert!(String::from_utf8_lossy(&out.stdout).contains(&final_text), "{}", both(&out));
-
-    let calls: Vec<wiremock::Request> = mocks
-        .openai
-        .received_requests()
-        .await
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|r| r.url.path() == "/v1/chat/completions")
-        .collect();
-    let loop_calls: Vec<&wiremock::Request> =
+    let calls = received_at(&session.org.mocks, Provider::Openai, "/v1/chat/completions").await;
+    let loop_calls: Vec<&Request> =
         calls.iter().filter(|r| String::from_utf8_lossy(&r.body).contains(PROMPT_MARK)).collect();
     assert!(loop_calls.len() >= 2, "the prompt, then the tool's result: {} calls", loop_calls.len());
     // Claude Code really ran the tool: the file's word came back as the call's `tool` message.
@@ -251,20 +233,8 @@ async fn claude_code_runs_a_tool_loop_on_an_openai_model_translated_on_the_organ
     assert_eq!(results.len(), 1, "{last}");
     assert_eq!(results[0]["tool_call_id"], "call_Scripted01");
     assert!(results[0]["content"].to_string().contains(SECRET_WORD), "{}", results[0]);
-    for call in &calls {
-        let auth = call.headers.get("authorization").map(|v| v.to_str().unwrap_or_default().to_owned());
-        assert_eq!(auth, Some(format!("Bearer {org_key}")), "the organization's OpenAI key");
-        for (name, value) in call.headers.iter() {
-            assert!(!value.to_str().unwrap_or_default().contains(&member), "the Converra key reached OpenAI in {name}");
-        }
-        assert!(!String::from_utf8_lossy(&call.body).contains(&member), "the Converra key reached OpenAI in a body");
-    }
+    session.org.assert_org_key_only(&calls, "authorization", &format!("Bearer {}", session.org.org_key));
     // Nothing reached Anthropic: the organization has no key there, and none was needed.
-    let anthropic = mocks.anthropic.received_requests().await.unwrap_or_default();
-    assert!(anthropic.iter().all(|r| r.method.as_str() == "GET"), "{} calls reached Anthropic", anthropic.len());
-
-    let usage = app.get("/api/v1/usage", &member).await;
-    assert_eq!(usage.body["totals"]["requests"], calls.len(), "{}", usage.text);
-    assert!(usage.body["totals"]["output_tokens"].as_u64().unwrap() >= 14, "{}", usage.text);
-    assert_eq!(usage.body["by_key_source"][0]["key"], "organization", "{}", usage.text);
+    session.assert_untouched(Provider::Anthropic).await;
+    session.assert_usage(calls.len(), (30, 7)).await;
 }

@@ -12,7 +12,7 @@
 //! `messages_errors.rs`: `/v1/messages` and `count_tokens` forwarded to Anthropic and DeepSeek,
 //! the models list in Anthropic's shape, and refusals in Anthropic's error shape;
 //! `messages_translated.rs`: `/v1/messages` on an OpenAI model, translated both ways; `claude_code.rs`:
-//! the real Claude Code's tool loop through `/v1/messages`, on Anthropic and on OpenAI. `models.rs`: the models list and one
+//! the real Claude Code's tool loop through `/v1/messages`, on Anthropic, DeepSeek and OpenAI. `models.rs`: the models list and one
 //! model in Anthropic's shape when asked with `anthropic-version`. `budget.rs`: the process's
 //! budget of buffered request bytes, full: 503 with `retry-after` in each API's shape.
 

@@ -126,7 +126,7 @@ pub fn chat_events(model: &str, turn: &Turn) -> Vec<String> {
 }
 
 /// `text` in two pieces, cut between characters.
-fn halves(text: &str) -> [&str; 2] {
+pub(crate) fn halves(text: &str) -> [&str; 2] {
     let half = text.char_indices().nth(text.chars().count() / 2).map_or(text.len(), |(i, _)| i);
     [&text[..half], &text[half..]]
 }

@@ -6,7 +6,11 @@
 //!   [`responses`]: OpenAI's Responses API (whole answers and full event streams),
 //!   [`translated`]: Anthropic's and Gemini's answers to a translated chat (tool loops),
 //!   [`openai_script`]: OpenAI's chunks of a scripted text answer or tool call, and
-//!   [`chat_script`]: a scripted chat model in DeepSeek's shapes that calls a tool, then answers;
+//!   [`chat_script`]: a scripted chat model in DeepSeek's shapes that calls a tool, then answers,
+//!   and [`messages_script`]: its twin on Anthropic's Messages API (Anthropic, DeepSeek's
+//!   `/anthropic`);
+//! - [`one_key`]: an organization with one provider key and a member, where a real agent's
+//!   session starts, and the check that the provider saw only the organization's key;
 //! - [`process`]: the real `converra` binary as a process ([`Binary`], [`Server`]) and private
 //!   PostgreSQL and Redis servers (`mcp-server/tests/binary`, the benchmark);
 //! - [`mcp`]: the MCP tool list and a `tools/call` helper for rmcp clients;
@@ -19,6 +23,8 @@ pub mod app;
 pub mod browser;
 pub mod chat_script;
 pub mod mcp;
+pub mod messages_script;
+pub mod one_key;
 pub mod openai_script;
 pub mod process;
 pub mod providers;
