@@ -67,18 +67,20 @@ struct FunctionCall {
     args: Option<Value>,
 }
 
+/// Gemini's `usageMetadata` (also what `providers::gemini` meters Converra's own calls by).
 #[derive(Deserialize, Clone, Copy)]
 #[serde(rename_all = "camelCase")]
-struct UsageMetadata {
+pub struct UsageMetadata {
     #[serde(default)]
-    prompt_token_count: u64,
+    pub prompt_token_count: u64,
     #[serde(default)]
-    candidates_token_count: u64,
+    pub candidates_token_count: u64,
+    /// A part of `promptTokenCount`.
     #[serde(default)]
-    cached_content_token_count: u64,
+    pub cached_content_token_count: u64,
     /// Not a part of `candidatesTokenCount`; billed as output.
     #[serde(default)]
-    thoughts_token_count: u64,
+    pub thoughts_token_count: u64,
 }
 
 fn usage(u: Option<UsageMetadata>) -> Usage {

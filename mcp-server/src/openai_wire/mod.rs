@@ -31,7 +31,7 @@ pub use answer::{StreamFault, ToChunks};
 pub use chat_to_responses::{ResponseHead, response_json};
 pub use chat_to_responses_stream::ResponsesStream;
 pub use from_anthropic::{FromAnthropic, anthropic_completion};
-pub use from_gemini::{FromGemini, gemini_completion};
+pub use from_gemini::{FromGemini, UsageMetadata as GeminiUsage, gemini_completion};
 pub use responses::{EmbeddingsView, ResponsesView};
 pub use responses_to_chat::{ChatTranslation, ToolNames, responses_field};
 pub use to_anthropic::{DEFAULT_MAX_TOKENS, to_anthropic};

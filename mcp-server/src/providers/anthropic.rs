@@ -13,6 +13,7 @@ use super::sse::{self, Step};
 use super::{Metered, errors, secret_header};
 use converra::Provider;
 // Anthropic requires `max_tokens`: the same default when the caller sets none as on `/v1`.
+use crate::anthropic_wire::MessagesUsage;
 use crate::openai_wire::DEFAULT_MAX_TOKENS;
 
 pub const VERSION: &str = "2023-06-01";
@@ -79,7 +80,7 @@ struct Message {
     content: Vec<Block>,
     stop_reason: Option<String>,
     #[serde(default)]
-    usage: WireUsage,
+    usage: MessagesUsage,
 }
 
 #[derive(Deserialize)]
@@ -88,34 +89,6 @@ struct Block {
     kind: String,
     #[serde(default)]
     text: Option<String>,
-}
-
-/// Anthropic's usage: `input_tokens` leaves out the prompt tokens read from and written to the
-/// cache, which Converra counts as parts of the input.
-#[derive(Deserialize, Default, Clone, Copy)]
-struct WireUsage {
-    #[serde(default)]
-    input_tokens: u64,
-    #[serde(default)]
-    output_tokens: u64,
-    /// `null` or absent where nothing was cached.
-    #[serde(default)]
-    cache_read_input_tokens: Option<u64>,
-    #[serde(default)]
-    cache_creation_input_tokens: Option<u64>,
-}
-
-impl WireUsage {
-    fn metered(self) -> Metered {
-        let (read, write) = (self.cache_read_input_tokens.unwrap_or(0), self.cache_creation_input_tokens.unwrap_or(0));
-        Metered {
-            input_tokens: self.input_tokens + read + write,
-            output_tokens: self.output_tokens,
-            cache_read_tokens: read,
-            cache_write_tokens: write,
-            reasoning_tokens: 0,
-        }
-    }
 }
 
 pub async fn complete(
@@ -131,7 +104,7 @@ pub async fn complete(
     Ok(ChatResponse {
         content,
         finish_reason: finish_reason(message.stop_reason.as_deref()),
-        usage: message.usage.metered(),
+        usage: Metered::from(message.usage),
     })
 }
 
@@ -145,7 +118,7 @@ pub async fn stream(
     let response = errors::send(Provider::Anthropic, request(client, url, key, req, true)).await?;
     // `message_start` reports the prompt (and cache) tokens; `message_delta` the output, and
     // any count it repeats.
-    let mut usage = WireUsage::default();
+    let mut usage = MessagesUsage::default();
     let mut stop: Option<String> = None;
     Ok(sse::events(response, idle, move |data| {
         let Some(data) = data else { return Step::Fail(ProviderFailure(KeyStatus::Unreachable)) };
@@ -154,7 +127,7 @@ pub async fn stream(
         };
         match event["type"].as_str().unwrap_or_default() {
             "message_start" => {
-                if let Ok(start) = WireUsage::deserialize(&event["message"]["usage"]) {
+                if let Ok(start) = MessagesUsage::deserialize(&event["message"]["usage"]) {
                     usage = start;
                 }
                 Step::Skip
@@ -167,18 +140,13 @@ pub async fn stream(
                 if let Some(reason) = event["delta"]["stop_reason"].as_str() {
                     stop = Some(reason.to_owned());
                 }
-                let delta = &event["usage"];
-                let count = |name: &str| delta[name].as_u64();
-                usage.output_tokens = count("output_tokens").unwrap_or(usage.output_tokens);
-                usage.input_tokens = count("input_tokens").unwrap_or(usage.input_tokens);
-                usage.cache_read_input_tokens = count("cache_read_input_tokens").or(usage.cache_read_input_tokens);
-                usage.cache_creation_input_tokens =
-                    count("cache_creation_input_tokens").or(usage.cache_creation_input_tokens);
+                usage = usage.merged(MessagesUsage::deserialize(&event["usage"]).unwrap_or_default());
                 Step::Skip
             }
-            "message_stop" => {
-                Step::End(ChatEvent::Done { finish_reason: finish_reason(stop.as_deref()), usage: usage.metered() })
-            }
+            "message_stop" => Step::End(ChatEvent::Done {
+                finish_reason: finish_reason(stop.as_deref()),
+                usage: Metered::from(usage),
+            }),
             _ => Step::Skip,
         }
     }))
@@ -191,7 +159,7 @@ mod tests {
     #[test]
     fn cache_reads_and_writes_are_parts_of_the_input_and_a_null_count_is_none() {
         let body = r#"{"input_tokens":10,"cache_creation_input_tokens":null,"cache_read_input_tokens":2000,"output_tokens":5}"#;
-        let usage: WireUsage = serde_json::from_str(body).unwrap();
+        let usage: MessagesUsage = serde_json::from_str(body).unwrap();
         let expected = Metered {
             input_tokens: 2010,
             output_tokens: 5,
@@ -199,6 +167,6 @@ mod tests {
             cache_write_tokens: 0,
             reasoning_tokens: 0,
         };
-        assert_eq!(usage.metered(), expected);
+        assert_eq!(Metered::from(usage), expected);
     }
 }

@@ -15,6 +15,7 @@ use super::chat::{ChatEvent, ChatRequest, ChatResponse, ChatStream, ProviderFail
 use super::forward::Frame;
 use super::sse::{self, Step};
 use super::{Metered, errors, secret_header};
+use crate::openai_wire::GeminiUsage;
 use axum::body::Bytes;
 
 pub fn list_models(client: &reqwest::Client, base: &str, key: &SecretString) -> reqwest::RequestBuilder {
@@ -69,7 +70,7 @@ struct GenerateContentResponse {
     #[serde(default)]
     candidates: Vec<Candidate>,
     #[serde(default)]
-    usage_metadata: Option<UsageMetadata>,
+    usage_metadata: Option<GeminiUsage>,
 }
 
 #[derive(Deserialize)]
@@ -94,21 +95,6 @@ struct Part {
     text: Option<String>,
     #[serde(default)]
     function_call: Option<Value>,
-}
-
-#[derive(Deserialize, Clone, Copy)]
-#[serde(rename_all = "camelCase")]
-struct UsageMetadata {
-    #[serde(default)]
-    prompt_token_count: u64,
-    #[serde(default)]
-    candidates_token_count: u64,
-    /// A part of `prompt_token_count`.
-    #[serde(default)]
-    cached_content_token_count: u64,
-    /// Not a part of `candidates_token_count`: Converra counts it as output (it is billed so).
-    #[serde(default)]
-    thoughts_token_count: u64,
 }
 
 fn finish_reason(reason: Option<&str>) -> FinishReason {
