@@ -4,10 +4,11 @@
 //! `input_tokens` excludes the prompt tokens read from the cache, counted apart). The id is
 //! Converra's own (`msg_…`), never the provider's. The stream's twin is `from_openai_stream.rs`.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::value::RawValue;
 
 use crate::openai_wire::FullUsage;
+use crate::openai_wire::chat_answer::Completion;
 use crate::openai_wire::finish::stop_reason;
 
 /// Anthropic's usage, from OpenAI's figures. OpenAI reports no cache writes (it charges none).
@@ -36,47 +37,6 @@ impl From<FullUsage> for Usage {
 pub(super) fn input(arguments: &str) -> Option<Box<RawValue>> {
     let arguments = if arguments.trim().is_empty() { "{}" } else { arguments };
     serde_json::from_str::<Box<RawValue>>(arguments).ok().filter(|raw| raw.get().trim_start().starts_with('{'))
-}
-
-#[derive(Deserialize)]
-struct Completion {
-    #[serde(default)]
-    model: String,
-    #[serde(default)]
-    choices: Vec<Choice>,
-    #[serde(default)]
-    usage: Option<FullUsage>,
-}
-
-#[derive(Deserialize)]
-struct Choice {
-    #[serde(default)]
-    message: Option<Answer>,
-    #[serde(default)]
-    finish_reason: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct Answer {
-    #[serde(default)]
-    content: Option<String>,
-    #[serde(default)]
-    refusal: Option<String>,
-    #[serde(default)]
-    tool_calls: Option<Vec<Call>>,
-}
-
-#[derive(Deserialize)]
-struct Call {
-    id: String,
-    function: Function,
-}
-
-#[derive(Deserialize)]
-struct Function {
-    name: String,
-    #[serde(default)]
-    arguments: String,
 }
 
 #[derive(Serialize)]
@@ -125,7 +85,7 @@ pub fn message_from_chat(body: &[u8], id: &str) -> Option<Vec<u8>> {
         id,
         kind: "message",
         role: "assistant",
-        model: &completion.model,
+        model: completion.model.as_deref().unwrap_or_default(),
         content,
         stop_reason,
         stop_sequence: None,

@@ -7,11 +7,12 @@
 //! usage-only chunk are in, `message_delta` with the `stop_reason` and the usage, and
 //! `message_stop`. Anthropic blocks never interleave: a block is closed when another begins.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::from_openai::Usage;
+use crate::openai_wire::chat_answer::{CallDelta, Chunk};
+use crate::openai_wire::events;
 use crate::openai_wire::finish::stop_reason;
-use crate::openai_wire::{FullUsage, events};
 
 /// A stream that cannot be read as a Messages answer (an error chunk, an event that does not
 /// parse, arguments for a call already closed, an end before the finish).
@@ -87,7 +88,7 @@ impl StreamMapper {
             };
             emit(&mut out, &Event::MessageStart { message });
         }
-        if let Some(choice) = chunk.choices.into_iter().next() {
+        if let Some(choice) = chunk.choices.unwrap_or_default().into_iter().next() {
             if let Some(delta) = choice.delta {
                 if let Some(text) = delta.content.filter(|t| !t.is_empty()) {
                     self.text(&mut out, &text);
@@ -194,54 +195,6 @@ fn emit(out: &mut Vec<u8>, event: &Event<'_>) {
     // Serializing these plain structs cannot fail.
     out.extend(serde_json::to_vec(event).unwrap_or_default());
     out.extend_from_slice(b"\n\n");
-}
-
-#[derive(Deserialize)]
-struct Chunk {
-    #[serde(default)]
-    model: Option<String>,
-    #[serde(default)]
-    choices: Vec<ChunkChoice>,
-    #[serde(default)]
-    usage: Option<FullUsage>,
-    #[serde(default)]
-    error: Option<serde::de::IgnoredAny>,
-}
-
-#[derive(Deserialize)]
-struct ChunkChoice {
-    #[serde(default)]
-    delta: Option<ChunkDelta>,
-    #[serde(default)]
-    finish_reason: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct ChunkDelta {
-    #[serde(default)]
-    content: Option<String>,
-    #[serde(default)]
-    refusal: Option<String>,
-    #[serde(default)]
-    tool_calls: Option<Vec<CallDelta>>,
-}
-
-#[derive(Deserialize)]
-struct CallDelta {
-    #[serde(default)]
-    index: u32,
-    #[serde(default)]
-    id: Option<String>,
-    #[serde(default)]
-    function: Option<FunctionDelta>,
-}
-
-#[derive(Default, Deserialize)]
-struct FunctionDelta {
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    arguments: Option<String>,
 }
 
 #[derive(Serialize)]

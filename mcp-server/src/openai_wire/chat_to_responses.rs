@@ -8,10 +8,11 @@
 //! `store` is false, since nothing is kept. The stream's counterpart is
 //! `chat_to_responses_stream.rs`, which shares these shapes.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::value::RawValue;
 
 use super::FullUsage;
+use super::chat_answer::Completion;
 use super::finish::End;
 use super::responses::ResponsesView;
 use super::responses_to_chat::ToolNames;
@@ -245,49 +246,6 @@ impl From<FullUsage> for Usage {
             total_tokens: u.prompt_tokens + u.completion_tokens,
         }
     }
-}
-
-#[derive(Deserialize)]
-struct Completion {
-    #[serde(default)]
-    model: Option<String>,
-    #[serde(default)]
-    choices: Vec<Choice>,
-    #[serde(default)]
-    usage: Option<FullUsage>,
-}
-
-#[derive(Deserialize)]
-struct Choice {
-    #[serde(default)]
-    message: Option<Message>,
-    #[serde(default)]
-    finish_reason: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct Message {
-    #[serde(default)]
-    content: Option<String>,
-    #[serde(default)]
-    reasoning_content: Option<String>,
-    #[serde(default)]
-    refusal: Option<String>,
-    #[serde(default)]
-    tool_calls: Option<Vec<Call>>,
-}
-
-#[derive(Deserialize)]
-struct Call {
-    id: String,
-    function: CallFunction,
-}
-
-#[derive(Deserialize)]
-struct CallFunction {
-    name: String,
-    #[serde(default)]
-    arguments: String,
 }
 
 /// A whole `chat.completion` as a `response` object; `None` when the answer cannot be read.

@@ -10,9 +10,10 @@
 //! finish, the usage); a frame's events go out as soon as it is read. A chunk that is an error
 //! (`{"error": …}`, how OpenAI's wire ends a stream in error) becomes the Responses `error` event.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::FullUsage;
+use super::chat_answer::{CallDelta, Chunk};
 use super::chat_to_responses::{MessagePart, OutputItem, ReasoningPart, ResponseHead, Usage};
 use super::finish::End;
 
@@ -99,57 +100,6 @@ struct ResponseEvent<'a> {
     response: super::chat_to_responses::ResponseObject<'a>,
 }
 
-#[derive(Deserialize)]
-struct Chunk {
-    /// OpenAI's way of ending a stream in error: a chunk that is `{"error": {…}}`.
-    #[serde(default)]
-    error: Option<serde::de::IgnoredAny>,
-    #[serde(default)]
-    model: Option<String>,
-    #[serde(default)]
-    choices: Option<Vec<ChunkChoice>>,
-    #[serde(default)]
-    usage: Option<FullUsage>,
-}
-
-#[derive(Deserialize)]
-struct ChunkChoice {
-    #[serde(default)]
-    delta: Option<Delta>,
-    #[serde(default)]
-    finish_reason: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct Delta {
-    #[serde(default)]
-    content: Option<String>,
-    #[serde(default)]
-    reasoning_content: Option<String>,
-    #[serde(default)]
-    refusal: Option<String>,
-    #[serde(default)]
-    tool_calls: Option<Vec<CallDelta>>,
-}
-
-#[derive(Deserialize)]
-struct CallDelta {
-    #[serde(default)]
-    index: usize,
-    #[serde(default)]
-    id: Option<String>,
-    #[serde(default)]
-    function: Option<FunctionDelta>,
-}
-
-#[derive(Deserialize)]
-struct FunctionDelta {
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    arguments: Option<String>,
-}
-
 /// Which kind of text a delta adds to.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Text {
@@ -169,7 +119,7 @@ pub struct ResponsesStream {
     /// The reasoning or message item receiving text, if one is open.
     open: Option<usize>,
     /// Open calls: chat's index of the call, and the item's output index.
-    calls: Vec<(usize, usize)>,
+    calls: Vec<(u32, usize)>,
     finish: Option<String>,
     usage: Option<FullUsage>,
 }
@@ -428,7 +378,7 @@ impl ResponsesStream {
     }
 
     fn call(&mut self, delta: CallDelta) {
-        let function = delta.function.unwrap_or(FunctionDelta { name: None, arguments: None });
+        let function = delta.function.unwrap_or_default();
         let index = match self.calls.iter().find(|(chat, _)| *chat == delta.index) {
             Some((_, index)) => *index,
             None => {

@@ -9,6 +9,7 @@
 //! Responses answer).
 
 mod answer;
+pub(crate) mod chat_answer;
 mod chat_to_responses;
 mod chat_to_responses_stream;
 pub(crate) mod events;
