@@ -317,45 +317,27 @@ impl ResponsesStream {
     fn close_part(&mut self, index: usize, part: usize) {
         let item = &self.items[index];
         let item_id = item.id();
-        let (event, done, shown) = match item {
+        // Each kind of part: its event, its text or refusal, and its logprobs (output text only).
+        let (event, text, refusal, logprobs, shown) = match item {
             OutputItem::Reasoning { content, .. } => {
                 let ReasoningPart::ReasoningText { text } = &content[part];
-                let done = TextDone {
-                    item_id,
-                    output_index: index,
-                    content_index: part,
-                    text: Some(text),
-                    refusal: None,
-                    logprobs: None,
-                };
-                ("response.reasoning_text.done", done, Part::ReasoningText { text })
+                ("response.reasoning_text.done", Some(text.as_str()), None, None, Part::ReasoningText { text })
             }
             OutputItem::Message { content, .. } => match &content[part] {
-                MessagePart::OutputText { text, .. } => {
-                    let done = TextDone {
-                        item_id,
-                        output_index: index,
-                        content_index: part,
-                        text: Some(text),
-                        refusal: None,
-                        logprobs: Some([]),
-                    };
-                    ("response.output_text.done", done, Part::OutputText { text, annotations: [] })
-                }
+                MessagePart::OutputText { text, .. } => (
+                    "response.output_text.done",
+                    Some(text.as_str()),
+                    None,
+                    Some([]),
+                    Part::OutputText { text, annotations: [] },
+                ),
                 MessagePart::Refusal { refusal } => {
-                    let done = TextDone {
-                        item_id,
-                        output_index: index,
-                        content_index: part,
-                        text: None,
-                        refusal: Some(refusal),
-                        logprobs: None,
-                    };
-                    ("response.refusal.done", done, Part::Refusal { refusal })
+                    ("response.refusal.done", None, Some(refusal.as_str()), None, Part::Refusal { refusal })
                 }
             },
             OutputItem::FunctionCall { .. } => return,
         };
+        let done = TextDone { item_id, output_index: index, content_index: part, text, refusal, logprobs };
         self.sink.emit(event, done);
         self.sink.emit(
             "response.content_part.done",
