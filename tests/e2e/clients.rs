@@ -36,7 +36,7 @@ use converra_test_kit::mcp::MCP_TOOLS;
 use converra_test_kit::providers::{
     MockProviders, auth_header, chat_stream, openai_tool_call_events, openai_tool_call_text, valid_key,
 };
-use converra_test_kit::{Options, TestApp, spawn_app, spawn_app_with};
+use converra_test_kit::{TestApp, spawn_app, spawn_app_on};
 use serde_json::{Value, json};
 use tokio::process::Command;
 use wiremock::matchers::{body_partial_json, header, method, path};
@@ -86,6 +86,8 @@ pub(crate) fn client_command(program: impl AsRef<OsStr>) -> Command {
         }
     }
     command.env("NO_PROXY", "127.0.0.1,localhost,::1").env("no_proxy", "127.0.0.1,localhost,::1");
+    // The Python scripts import `check.py` beside them: no `__pycache__` left in the tree.
+    command.env("PYTHONDONTWRITEBYTECODE", "1");
     command
 }
 
@@ -133,20 +135,21 @@ async fn python_with_openai() -> Result<(String, String), String> {
     }
 }
 
+/// The Python that imports `openai` (else the test fails, the client not installed), and
+/// Converra on fresh provider mocks with the organization's OpenAI key.
+async fn openai_python_and_app() -> (String, String, MockProviders, TestApp) {
+    let (python, version) = python_with_openai().await.unwrap_or_else(|why| missing("the openai Python client", &why));
+    let mocks = MockProviders::start().await;
+    let app = spawn_app_on(&mocks).await;
+    app.add_provider_key(&app.api_key, Provider::Openai, valid_key(Provider::Openai), Value::Null).await;
+    (python, version, mocks, app)
+}
+
 #[tokio::test]
 #[ignore = "needs the openai Python client, installed by .ci/run"]
 async fn the_official_openai_python_client_works_with_only_base_url_and_key_changed() {
-    let (python, version) = match python_with_openai().await {
-        Ok(found) => found,
-        Err(why) => missing("the openai Python client", &why),
-    };
-    let mocks = MockProviders::start().await;
-    let app = spawn_app_with(Options { base_urls: mocks.base_urls(), ..Default::default() }).await;
+    let (python, version, mocks, app) = openai_python_and_app().await;
     let key = valid_key(Provider::Openai);
-    let added = app
-        .post("/api/v1/provider-keys", &app.api_key, json!({"provider": "openai", "name": "OpenAI", "api_key": key}))
-        .await;
-    assert_eq!(added.status, 201, "{}", added.text);
     let model = "gpt-4o-mini";
     // An agent's turn (it sends tools) is answered with a tool call, whole or streamed; mounted
     // before the plain answers, so that it wins over them at the same priority.
@@ -254,17 +257,8 @@ async fn the_openai_python_client_carries_an_agents_calls_whole_on_the_organizat
     use converra_test_kit::responses::{responses_body, responses_call_events, responses_events, sse};
     use wiremock::matchers::body_string_contains;
 
-    let (python, version) = match python_with_openai().await {
-        Ok(found) => found,
-        Err(why) => missing("the openai Python client", &why),
-    };
-    let mocks = MockProviders::start().await;
-    let app = spawn_app_with(Options { base_urls: mocks.base_urls(), ..Default::default() }).await;
+    let (python, version, mocks, app) = openai_python_and_app().await;
     let key = valid_key(Provider::Openai);
-    let added = app
-        .post("/api/v1/provider-keys", &app.api_key, json!({"provider": "openai", "name": "OpenAI", "api_key": key}))
-        .await;
-    assert_eq!(added.status, 201, "{}", added.text);
     let model = "gpt-4o-mini";
     let (name, value) = auth_header(Provider::Openai, key);
     let at = |p: &str| Mock::given(method("POST")).and(path(p)).and(header(name, value.as_str()));

@@ -16,15 +16,10 @@ import sys
 import anthropic
 from anthropic import Anthropic
 
+from check import check, raised
+
 MODEL = "claude-sonnet-4-5"
 HI = [{"role": "user", "content": "Say hello"}]
-
-
-def check(name, actual, expected):
-    if actual != expected:
-        print(f"FAIL {name}: {actual!r} != {expected!r}", flush=True)
-        sys.exit(1)
-    print(f"ok {name}: {actual!r}", flush=True)
 
 
 class Counter:
@@ -40,15 +35,10 @@ class Counter:
 def refused(name, client, counter, call, error_type, status, requests):
     """`call` must raise `error_type` with `status`, after exactly `requests` requests."""
     before = counter.sent
-    try:
-        call(client)
-    except error_type as e:
-        check(f"{name} status", e.status_code, status)
-        check(f"{name} requests", counter.sent - before, requests)
-        return e
-    except Exception as e:  # noqa: BLE001 - any other outcome is a mismatch worth printing
-        check(f"{name} raises", type(e).__name__, error_type.__name__)
-    check(f"{name} raises", "nothing", error_type.__name__)
+    e = raised(name, lambda: call(client), error_type)
+    check(f"{name} status", e.status_code, status)
+    check(f"{name} requests", counter.sent - before, requests)
+    return e
 
 
 def main():

@@ -23,6 +23,8 @@ from openai import OpenAI
 from openai.types.responses import Response, ResponseUsage
 from pydantic import BaseModel
 
+from check import check
+
 MODEL = "openai/gpt-4o-mini"
 WEATHER = {"city": "Paris", "temperature_c": 18}
 
@@ -34,13 +36,6 @@ class Weather(BaseModel):
 
 class GetWeather(BaseModel):
     city: str
-
-
-def check(name, actual, expected):
-    if actual != expected:
-        print(f"FAIL {name}: {actual!r} != {expected!r}", flush=True)
-        sys.exit(1)
-    print(f"ok {name}: {actual!r}", flush=True)
 
 
 def recorder(path):

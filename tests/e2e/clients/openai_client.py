@@ -14,25 +14,15 @@ import sys
 import openai
 from openai import AsyncOpenAI, OpenAI
 
-
-def check(name, actual, expected):
-    if actual != expected:
-        print(f"FAIL {name}: {actual!r} != {expected!r}", flush=True)
-        sys.exit(1)
-    print(f"ok {name}: {actual!r}", flush=True)
+from check import check, raised
 
 
 def refused(name, call, error_type, status, code):
     """`call` must raise `error_type` with `status` and OpenAI's error body carrying `code`."""
-    try:
-        call()
-    except error_type as e:
-        check(f"{name} status", e.status_code, status)
-        check(f"{name} code", e.code, code)
-        return e
-    except Exception as e:  # noqa: BLE001 - any other outcome is a mismatch worth printing
-        check(f"{name} raises", type(e).__name__, error_type.__name__)
-    check(f"{name} raises", "nothing", error_type.__name__)
+    e = raised(name, call, error_type)
+    check(f"{name} status", e.status_code, status)
+    check(f"{name} code", e.code, code)
+    return e
 
 
 def main():

@@ -328,14 +328,7 @@ impl MockProviders {
 
     /// Chat calls of one provider that the tests made, as JSON bodies.
     pub async fn chat_bodies(&self, provider: Provider) -> Vec<Value> {
-        self.server(provider)
-            .received_requests()
-            .await
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|r| r.method.as_str() == "POST")
-            .map(|r| serde_json::from_slice(&r.body).unwrap_or(Value::Null))
-            .collect()
+        self.requests(provider).await.into_iter().map(|(_, _, body)| body).collect()
     }
 }
 

@@ -1,0 +1,22 @@
+"""The checks the client scripts beside this file share (each is run as `python script.py`, so
+this folder is on `sys.path`): one `ok NAME: VALUE` line per check, exit 1 on the first mismatch."""
+
+import sys
+
+
+def check(name, actual, expected):
+    if actual != expected:
+        print(f"FAIL {name}: {actual!r} != {expected!r}", flush=True)
+        sys.exit(1)
+    print(f"ok {name}: {actual!r}", flush=True)
+
+
+def raised(name, call, error_type):
+    """The `error_type` that `call()` raises; any other outcome fails the check `NAME raises`."""
+    try:
+        call()
+    except error_type as e:
+        return e
+    except Exception as e:  # noqa: BLE001 - any other outcome is a mismatch worth printing
+        check(f"{name} raises", type(e).__name__, error_type.__name__)
+    check(f"{name} raises", "nothing", error_type.__name__)
