@@ -1,6 +1,6 @@
 //! How an answer ended, in each wire's words, side by side so the tables cannot drift: chat's
 //! `finish_reason` as Anthropic's `stop_reason` and as a Responses status, and Anthropic's
-//! `stop_reason` as chat's `finish_reason`.
+//! `stop_reason` and Gemini's `finishReason` as chat's `finish_reason`.
 
 /// Anthropic's `stop_reason` for OpenAI's `finish_reason`, `called`: whether the answer calls a
 /// tool (OpenAI says `stop` when `tool_choice` named the function, and the client must still run
@@ -18,12 +18,25 @@ pub(crate) fn stop_reason(finish: Option<&str>, called: bool) -> &'static str {
 
 /// OpenAI's `finish_reason` for Anthropic's `stop_reason`; `json_tool`: the answer's `tool_use`
 /// is the forced JSON tool that carries a `response_format` answer as text.
-pub(super) fn finish_reason(stop_reason: Option<&str>, json_tool: bool) -> &'static str {
+pub(super) fn finish_reason_of_anthropic(stop_reason: Option<&str>, json_tool: bool) -> &'static str {
     match stop_reason {
         Some("tool_use") if json_tool => "stop",
         Some("tool_use") => "tool_calls",
         Some("max_tokens") | Some("model_context_window_exceeded") => "length",
         Some("refusal") => "content_filter",
+        _ => "stop",
+    }
+}
+
+/// OpenAI's `finish_reason` for Gemini's `finishReason` (which says `STOP` after calls too);
+/// `called`: whether the answer calls a function.
+pub(super) fn finish_reason_of_gemini(reason: Option<&str>, called: bool) -> &'static str {
+    match reason {
+        Some("MAX_TOKENS") => "length",
+        Some("SAFETY" | "RECITATION" | "PROHIBITED_CONTENT" | "BLOCKLIST" | "SPII" | "IMAGE_SAFETY") => {
+            "content_filter"
+        }
+        _ if called => "tool_calls",
         _ => "stop",
     }
 }

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::answer::{Call, Delta, Head, StreamFault, ToChunks, Usage};
 use super::events;
-use super::finish::finish_reason;
+use super::finish::finish_reason_of_anthropic;
 use super::to_anthropic::JSON_TOOL;
 use crate::anthropic_wire::MessagesUsage;
 
@@ -76,7 +76,7 @@ pub fn anthropic_completion(body: &[u8], model: &str, created: u64, json_tool: b
     Some(head.completion(
         content,
         calls,
-        finish_reason(message.stop_reason.as_deref(), json_tool),
+        finish_reason_of_anthropic(message.stop_reason.as_deref(), json_tool),
         usage(message.usage),
     ))
 }
@@ -191,7 +191,7 @@ impl FromAnthropic {
                     self.usage = self.usage.merged(usage);
                 }
                 self.stop_reason = event.delta.and_then(|d| d.stop_reason);
-                let reason = finish_reason(self.stop_reason.as_deref(), self.json_tool);
+                let reason = finish_reason_of_anthropic(self.stop_reason.as_deref(), self.json_tool);
                 vec![self.head.chunk(Delta::default(), Some(reason))]
             }
             "message_stop" => {

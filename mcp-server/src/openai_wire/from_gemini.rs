@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use super::answer::{Call, Delta, Head, StreamFault, ToChunks, Usage};
 use super::events;
+use super::finish::finish_reason_of_gemini;
 use super::to_gemini::call_id;
 use crate::core::ids;
 
@@ -89,18 +90,6 @@ fn usage(u: Option<UsageMetadata>) -> Usage {
     Usage::new(u.prompt_token_count, u.cached_content_token_count, output, u.thoughts_token_count)
 }
 
-/// OpenAI's finish reason for Gemini's (which says `STOP` after calls too).
-fn finish(reason: Option<&str>, called: bool) -> &'static str {
-    match reason {
-        Some("MAX_TOKENS") => "length",
-        Some("SAFETY" | "RECITATION" | "PROHIBITED_CONTENT" | "BLOCKLIST" | "SPII" | "IMAGE_SAFETY") => {
-            "content_filter"
-        }
-        _ if called => "tool_calls",
-        _ => "stop",
-    }
-}
-
 impl Part {
     /// The call this part makes, as a client sees it.
     fn call(&mut self) -> Option<Call> {
@@ -136,7 +125,7 @@ pub fn gemini_completion(body: &[u8], model: &str, created: u64) -> Option<Vec<u
         calls.extend(part.call());
         text.extend(part.answer_text());
     }
-    let reason = finish(candidate.finish_reason.as_deref(), !calls.is_empty());
+    let reason = finish_reason_of_gemini(candidate.finish_reason.as_deref(), !calls.is_empty());
     let content = (!text.is_empty() || calls.is_empty()).then_some(text);
     Some(head.completion(content, calls, reason, usage(answer.usage_metadata)))
 }
@@ -187,7 +176,8 @@ impl FromGemini {
         }
         if let Some(reason) = candidate.finish_reason {
             self.finished = true;
-            frames.push(self.head.chunk(Delta::default(), Some(finish(Some(&reason), self.calls > 0))));
+            frames
+                .push(self.head.chunk(Delta::default(), Some(finish_reason_of_gemini(Some(&reason), self.calls > 0))));
         }
         frames
     }
