@@ -26,8 +26,9 @@ pub(crate) struct Choice {
     pub finish_reason: Option<String>,
 }
 
+/// What the model says, whole (`C` a [`Call`]) or a chunk's piece of it (`C` a [`CallDelta`]).
 #[derive(Deserialize)]
-pub(crate) struct Message {
+pub(crate) struct Said<C> {
     #[serde(default)]
     pub content: Option<String>,
     /// DeepSeek's thinking.
@@ -35,9 +36,14 @@ pub(crate) struct Message {
     pub reasoning_content: Option<String>,
     #[serde(default)]
     pub refusal: Option<String>,
-    #[serde(default)]
-    pub tool_calls: Option<Vec<Call>>,
+    /// (No `default` here, which would ask `C: Default`: serde reads a missing `Option` as `None`.)
+    pub tool_calls: Option<Vec<C>>,
 }
+
+/// A whole answer's message.
+pub(crate) type Message = Said<Call>;
+/// A chunk's delta.
+pub(crate) type Delta = Said<CallDelta>;
 
 #[derive(Deserialize)]
 pub(crate) struct Call {
@@ -73,18 +79,6 @@ pub(crate) struct ChunkChoice {
     pub delta: Option<Delta>,
     #[serde(default)]
     pub finish_reason: Option<String>,
-}
-
-#[derive(Deserialize)]
-pub(crate) struct Delta {
-    #[serde(default)]
-    pub content: Option<String>,
-    #[serde(default)]
-    pub reasoning_content: Option<String>,
-    #[serde(default)]
-    pub refusal: Option<String>,
-    #[serde(default)]
-    pub tool_calls: Option<Vec<CallDelta>>,
 }
 
 /// A fragment of a streamed call: its `index` among the answer's calls, then its id and name

@@ -335,13 +335,17 @@ impl MockProviders {
 impl MockProviders {
     /// The bodies of the chat calls one provider received, byte for byte as they arrived.
     pub async fn chat_requests(&self, provider: Provider) -> Vec<Vec<u8>> {
+        self.posted(provider).await.into_iter().map(|r| r.body).collect()
+    }
+
+    /// Every POST one provider received (its calls; model lists and key checks are GETs).
+    pub(crate) async fn posted(&self, provider: Provider) -> Vec<wiremock::Request> {
         self.server(provider)
             .received_requests()
             .await
             .unwrap_or_default()
             .into_iter()
             .filter(|r| r.method.as_str() == "POST")
-            .map(|r| r.body)
             .collect()
     }
 }

@@ -158,12 +158,9 @@ impl MockProviders {
 
     /// Every request one provider received: its path and query, headers and JSON body.
     pub async fn requests(&self, provider: Provider) -> Vec<(String, reqwest::header::HeaderMap, Value)> {
-        self.server(provider)
-            .received_requests()
+        self.posted(provider)
             .await
-            .unwrap_or_default()
             .into_iter()
-            .filter(|r| r.method.as_str() == "POST")
             .map(|r| {
                 let at = match r.url.query() {
                     Some(query) => format!("{}?{query}", r.url.path()),
