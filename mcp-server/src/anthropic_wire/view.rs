@@ -5,12 +5,13 @@
 //! only top-level values spliced.
 
 use std::borrow::Cow;
+use std::sync::LazyLock;
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::core::Error;
-use crate::openai_wire::{Members, PromptSize, object_with, splice, top_level, value_of};
+use crate::openai_wire::{Attachments, Members, PromptSize, object_with, splice, top_level, value_of};
 
 /// A Messages body, checked at the top level, borrowing from the client's bytes.
 pub struct MessagesView<'a> {
@@ -77,7 +78,7 @@ impl<'a> MessagesView<'a> {
         for name in ["system", "tools"] {
             size.bytes += self.members.get(name).map_or(0, |raw| raw.get().len() as u64);
         }
-        size.add_messages(self.members.get("messages").map_or("", RawValue::get), &ATTACHMENT_KINDS);
+        size.add_messages(self.members.get("messages").map_or("", RawValue::get), &ATTACHMENTS);
         size
     }
 
@@ -89,7 +90,7 @@ impl<'a> MessagesView<'a> {
 }
 
 /// Content blocks that are not text, counted as attachments rather than by their bytes.
-const ATTACHMENT_KINDS: [(&str, &str); 2] = [("image", "\"image\""), ("document", "\"document\"")];
+static ATTACHMENTS: LazyLock<Attachments> = LazyLock::new(|| Attachments::new(&["image", "document"]));
 
 #[cfg(test)]
 mod tests {

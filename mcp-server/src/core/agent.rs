@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 use super::completions::parse_model;
 use super::forwarding::{Outbound, Relayed};
 use super::usage::estimate_tokens;
-use super::{Caller, Core, Error, Result};
+use super::{Caller, Core, Error, Result, ids};
 use crate::openai_wire::{ChatView, PromptSize, json_string, json_text};
 use crate::providers::Api;
 
@@ -137,8 +137,30 @@ impl Core {
 }
 
 /// The end-user id Converra gives OpenAI for a member who sent none: stable per member, and
-/// naming neither the member nor the organization.
+/// naming neither the member nor the organization. It is computed on every call to OpenAI, so
+/// its input is fed to the digest in pieces and its hex written by table, never formatted.
 pub(super) fn member_hash(caller: &Caller) -> String {
-    let digest: [u8; 32] = Sha256::digest(format!("converra-member:{}:{}", caller.org_id, caller.member_id)).into();
-    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+    hashed_member(&caller.org_id, &caller.member_id)
+}
+
+/// The first 16 bytes of SHA-256(`converra-member:{org_id}:{member_id}`), in hex.
+fn hashed_member(org_id: &str, member_id: &str) -> String {
+    let digest = Sha256::new()
+        .chain_update(b"converra-member:")
+        .chain_update(org_id.as_bytes())
+        .chain_update(b":")
+        .chain_update(member_id.as_bytes())
+        .finalize();
+    ids::hex(&digest[..16])
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_members_end_user_id_stays_what_openai_has_been_given() {
+        // The value every earlier version sent: OpenAI ties its abuse signals to it.
+        let id = super::hashed_member("org_0193c1e0b2a87d3e9f", "mem_0193c1e0b2a87d3ea0");
+        assert_eq!(id, "10c293807add38ba2da468b73e5f37fe");
+        assert_ne!(super::hashed_member("org_0193c1e0b2a87d3e9f", "mem_0193c1e0b2a87d3ea1"), id);
+    }
 }

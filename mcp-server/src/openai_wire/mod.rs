@@ -39,7 +39,7 @@ pub use to_anthropic::{DEFAULT_MAX_TOKENS, to_anthropic};
 pub use to_gemini::to_gemini;
 pub use translate::{Chat, Format};
 pub use view::{ChatView, PromptSize, json_string, json_text};
-pub(crate) use view::{Members, object_with, splice, top_level, value_of};
+pub(crate) use view::{Attachments, Members, object_with, splice, top_level, value_of};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StreamOptions {

@@ -8,7 +8,9 @@ use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt;
 use std::ops::Range;
+use std::sync::LazyLock;
 
+use memchr::memmem::Finder;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -81,10 +83,17 @@ impl<'a> Members<'a> {
         self.0.iter().find(|(k, v)| k == name && v.get() != "null").map(|(_, v)| *v)
     }
 
-    /// The first name that appears twice.
+    /// The first name that appears twice: among the dozen members a request has, by comparing
+    /// each with those before it; past [`FEW`], through a set (a body of a million members
+    /// must not cost a million squared).
     fn duplicate(&self) -> Option<&str> {
+        const FEW: usize = 32;
+        let names = || self.0.iter().map(|(k, _)| k.as_ref());
+        if self.0.len() <= FEW {
+            return names().enumerate().find(|(i, k)| names().take(*i).any(|before| before == *k)).map(|(_, k)| k);
+        }
         let mut seen = HashSet::with_capacity(self.0.len());
-        self.0.iter().map(|(k, _)| k.as_ref()).find(|k| !seen.insert(*k))
+        names().find(|k| !seen.insert(*k))
     }
 }
 
@@ -180,8 +189,10 @@ impl<'a> ChatView<'a> {
     /// image, audio clip or file left out and counted instead (a fixed amount each, whatever
     /// its size: a screenshot is a few thousand tokens however many bytes encode it).
     pub fn prompt_size(&self) -> PromptSize {
+        static KINDS: LazyLock<Attachments> =
+            LazyLock::new(|| Attachments::new(&["image_url", "input_audio", "file", "input_image"]));
         let mut size = PromptSize { bytes: 0, attachments: 0 };
-        size.add_messages(self.members.get("messages").map_or("", RawValue::get), &ATTACHMENT_KINDS);
+        size.add_messages(self.members.get("messages").map_or("", RawValue::get), &KINDS);
         size
     }
 
@@ -257,14 +268,34 @@ fn span(body: &str, value: &RawValue) -> Range<usize> {
     start..start + value.get().len()
 }
 
-/// Content parts that are not text, counted as attachments rather than by their bytes: each
-/// type, and the same as a JSON string (what a body holding one must contain).
-const ATTACHMENT_KINDS: [(&str, &str); 4] = [
-    ("image_url", "\"image_url\""),
-    ("input_audio", "\"input_audio\""),
-    ("file", "\"file\""),
-    ("input_image", "\"input_image\""),
-];
+/// Content parts that are not text, counted as attachments rather than by their bytes: their
+/// types, and how a body holding one is recognized without parsing it (it must hold the type as
+/// a JSON string). Built once: the search runs over every prompt, so it is one vectorized pass
+/// per two-byte start of the quoted types (`"i` and `"f` for four types), each hit compared
+/// with the types that start so.
+pub(crate) struct Attachments {
+    kinds: &'static [&'static str],
+    starts: Vec<Finder<'static>>,
+}
+
+impl Attachments {
+    pub(crate) fn new(kinds: &'static [&'static str]) -> Self {
+        let mut starts: Vec<[u8; 2]> = kinds.iter().filter_map(|k| k.bytes().next()).map(|b| [b'"', b]).collect();
+        starts.sort_unstable();
+        starts.dedup();
+        Self { kinds, starts: starts.iter().map(|start| Finder::new(start).into_owned()).collect() }
+    }
+
+    /// Whether `text` holds one of the types as a JSON string (`"image_url"`).
+    fn maybe_in(&self, text: &str) -> bool {
+        let text = text.as_bytes();
+        let quoted_at = |at: usize| {
+            let after = &text[at + 1..];
+            self.kinds.iter().any(|k| after.starts_with(k.as_bytes()) && after.get(k.len()) == Some(&b'"'))
+        };
+        self.starts.iter().any(|start| start.find_iter(text).any(quoted_at))
+    }
+}
 
 /// How big a prompt is, for the allowance's estimate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -277,12 +308,12 @@ pub struct PromptSize {
 
 impl PromptSize {
     /// Adds a `messages` array (either wire's: each message's `content` a string or a list of
-    /// parts/blocks with a `type`): its bytes, with each part whose type is one of `kinds` (the
-    /// type, and the same as a JSON string) left out and counted as an attachment instead.
-    pub(crate) fn add_messages(&mut self, raw: &str, kinds: &[(&str, &str)]) {
+    /// parts/blocks with a `type`): its bytes, with each part whose type is one of `kinds` left
+    /// out and counted as an attachment instead.
+    pub(crate) fn add_messages(&mut self, raw: &str, kinds: &Attachments) {
         self.bytes += raw.len() as u64;
         // The common case (text only) is a search, not a parse.
-        if !kinds.iter().any(|(_, quoted)| raw.contains(quoted)) {
+        if !kinds.maybe_in(raw) {
             return;
         }
         let Ok(messages) = serde_json::from_str::<Vec<ContentOnly>>(raw) else { return };
@@ -290,7 +321,7 @@ impl PromptSize {
             let Ok(parts) = serde_json::from_str::<Vec<&RawValue>>(content.get()) else { continue };
             for part in parts {
                 if let Ok(PartKind { kind: Some(kind) }) = serde_json::from_str::<PartKind>(part.get())
-                    && kinds.iter().any(|(name, _)| *name == kind)
+                    && kinds.kinds.contains(&kind.as_ref())
                 {
                     self.bytes = self.bytes.saturating_sub(part.get().len() as u64);
                     self.attachments += 1;

@@ -5,7 +5,7 @@
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
-use super::{ChatView, json_string};
+use super::{Attachments, ChatView, json_string};
 use crate::core::Error;
 
 fn field_of(e: Error) -> Option<String> {
@@ -24,6 +24,17 @@ fn a_duplicate_top_level_key_is_refused_by_name_even_when_escaped() {
     // The same name nested is not a top-level duplicate.
     let nested = br#"{"model":"gpt-4o","messages":[{"role":"user","content":"x"}],"metadata":{"model":"a"}}"#;
     assert_eq!(ChatView::parse(nested).unwrap().model, "gpt-4o");
+}
+
+#[test]
+fn a_duplicate_among_many_members_is_refused_too() {
+    let many: String = (0..40).map(|i| format!(",\"m{i}\":{i}")).collect();
+    let body = format!(r#"{{"model":"gpt-4o","messages":[]{many}}}"#);
+    assert!(ChatView::parse(body.as_bytes()).is_ok());
+    let twice = format!(r#"{{"model":"gpt-4o","messages":[]{many},"m7":0}}"#);
+    assert_eq!(field_of(ChatView::parse(twice.as_bytes()).err().unwrap()).as_deref(), Some("m7"));
+    let early = format!(r#"{{"model":"gpt-4o","model":"o3","messages":[]{many}}}"#);
+    assert_eq!(field_of(ChatView::parse(early.as_bytes()).err().unwrap()).as_deref(), Some("model"));
 }
 
 #[test]
@@ -72,6 +83,24 @@ fn attachments_count_by_number_not_bytes() {
     assert!(size.bytes < 200, "{size:?}");
     let text = br#"{"model":"gpt-4o","messages":[{"role":"user","content":"hello"}]}"#;
     assert_eq!(ChatView::parse(text).unwrap().prompt_size().attachments, 0);
+}
+
+#[test]
+fn every_attachment_type_is_counted_and_only_as_a_whole_string() {
+    for part in [
+        json!({"type": "image_url", "image_url": {"url": "https://example.com/a.png"}}),
+        json!({"type": "input_audio", "input_audio": {"data": "AAAA", "format": "wav"}}),
+        json!({"type": "file", "file": {"file_id": "file-1"}}),
+        json!({"type": "input_image", "image_url": "https://example.com/a.png"}),
+    ] {
+        let body = json!({"model": "gpt-4o", "messages": [{"role": "user", "content": [part]}]});
+        let size = ChatView::parse(&serde_json::to_vec(&body).unwrap()).unwrap().prompt_size();
+        assert_eq!(size.attachments, 1, "{body}");
+    }
+    // A type's name inside text, or as the start of a longer string, is no attachment.
+    let text = json!({"model": "m", "messages": [{"role": "user", "content": [
+        {"type": "text", "text": "the \"image_url\" part"}, {"type": "filed"}, {"type": "input_images"}]}]});
+    assert_eq!(ChatView::parse(&serde_json::to_vec(&text).unwrap()).unwrap().prompt_size().attachments, 0);
 }
 
 /// Arbitrary JSON values, with escapes, unicode and nesting in names and strings.
@@ -145,6 +174,15 @@ proptest! {
         );
         let refused = ChatView::parse(body.as_bytes()).err().map(field_of);
         prop_assert_eq!(refused, Some(Some(name)));
+    }
+
+    #[test]
+    fn the_attachment_search_finds_a_quoted_type_exactly_where_a_substring_search_does(
+        text in "([\"a-z_ ]|image_url|input_audio|input_image|file){0,24}",
+    ) {
+        let kinds = Attachments::new(&["image_url", "input_audio", "file", "input_image"]);
+        let expected = ["\"image_url\"", "\"input_audio\"", "\"file\"", "\"input_image\""].iter().any(|k| text.contains(k));
+        prop_assert_eq!(kinds.maybe_in(&text), expected, "{}", text);
     }
 
     #[test]

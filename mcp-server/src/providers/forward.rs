@@ -6,19 +6,21 @@
 //! bytes untouched. Of the answer, only the usage (and, for an estimate, the size of what was
 //! generated) and the headers a client may see are read.
 
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use axum::body::Bytes;
 use converra::KeyStatus;
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
+use memchr::memmem::FinderRev;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::chat::ProviderFailure;
-use super::{errors, gemini, responses, secret_header, sse};
+use super::{errors, gemini, responses, secret_header, sse, tail};
 use crate::anthropic_wire::{self, MessagesUsage};
 use crate::openai_wire::FullUsage;
 
@@ -176,16 +178,28 @@ struct UsageOnly {
     usage: Option<FullUsage>,
 }
 
+/// The top-level `usage` of a Chat Completions, embeddings or Messages answer: read from the
+/// end of the body, where those APIs write it (`tail.rs`), or else by a full parse. `U` is the
+/// usage as the API writes it, `Whole` the answer with only that member.
+fn usage_of<'a, U, Whole>(body: &'a [u8], usage: fn(Whole) -> Option<U>) -> Option<Metered>
+where
+    U: Deserialize<'a> + Into<Metered>,
+    Whole: Deserialize<'a>,
+{
+    static USAGE: LazyLock<FinderRev<'static>> = LazyLock::new(|| FinderRev::new(b"\"usage\""));
+    let read = match tail::last_member::<Option<U>>(body, &USAGE) {
+        Some(found) => found,
+        None => serde_json::from_slice::<Whole>(body).ok().and_then(usage),
+    };
+    read.map(Into::into)
+}
+
 /// The usage of a whole answer, read as its API reports it.
 fn whole_usage(api: Api, body: &[u8]) -> Option<Metered> {
     match api {
-        Api::ChatCompletions | Api::Embeddings => {
-            serde_json::from_slice::<UsageOnly>(body).ok().and_then(|u| u.usage).map(Metered::from)
-        }
+        Api::ChatCompletions | Api::Embeddings => usage_of(body, |whole: UsageOnly| whole.usage),
         Api::Responses | Api::ResponsesCompact => responses::whole(body).0,
-        Api::Messages => {
-            serde_json::from_slice::<anthropic_wire::UsageOnly>(body).ok().and_then(|u| u.usage).map(Metered::from)
-        }
+        Api::Messages => usage_of(body, |whole: anthropic_wire::UsageOnly| whole.usage),
         Api::CountTokens => None,
         Api::GenerateContent => gemini::whole_usage(body),
     }
@@ -384,5 +398,23 @@ mod tests {
         ));
         assert_eq!((text.usage, text.usage_only, text.produced), (None, false, 5));
         assert_eq!(read_frame(Bytes::from_static(b"data: [DONE]\n\n")).produced, 0);
+    }
+
+    #[test]
+    fn a_whole_answers_usage_is_read_from_its_end_or_else_from_the_whole() {
+        let openai = br#"{"id":"chatcmpl-1","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"The \"usage\": {\"prompt_tokens\": 1}"},"finish_reason":"stop"}],"usage":{"prompt_tokens":12,"completion_tokens":5,"total_tokens":17,"prompt_tokens_details":{"cached_tokens":4},"completion_tokens_details":{"reasoning_tokens":2}},"service_tier":"default","system_fingerprint":"fp_1"}"#;
+        let read = whole_usage(Api::ChatCompletions, openai).unwrap();
+        assert_eq!(
+            (read.input_tokens, read.output_tokens, read.cache_read_tokens, read.reasoning_tokens),
+            (12, 5, 4, 2)
+        );
+        // Written first, found by the whole parse.
+        let first = br#"{"usage":{"prompt_tokens":3,"completion_tokens":1},"choices":[{"message":{"usage":9}}]}"#;
+        assert_eq!(whole_usage(Api::ChatCompletions, first).map(|u| u.input_tokens), Some(3));
+        let anthropic = br#"{"id":"msg_1","type":"message","role":"assistant","content":[{"type":"text","text":"Hi"}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":10,"cache_read_input_tokens":2,"output_tokens":3}}"#;
+        assert_eq!(whole_usage(Api::Messages, anthropic).map(|u| (u.input_tokens, u.cache_read_tokens)), Some((12, 2)));
+        for none in [&br#"{"choices":[],"usage":null}"#[..], br#"{"choices":[]}"#, b"not json"] {
+            assert_eq!(whole_usage(Api::ChatCompletions, none), None);
+        }
     }
 }

@@ -11,6 +11,7 @@ mod openai;
 mod redact;
 mod responses;
 mod sse;
+mod tail;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
