@@ -3,9 +3,11 @@
 //! a translated chat becomes, Messages or Gemini's `generateContent`): the client's
 //! body goes to the endpoint as given, and the answer comes back as the provider sent it — a
 //! whole body unchanged, or a stream cut into its server-sent events, each relayed with its
-//! bytes untouched. Of the answer, only the usage (and, for an estimate, the size of what was
-//! generated) and the headers a client may see are read.
+//! bytes untouched (but for an error event, whose text could echo the key: that is redacted).
+//! Of the answer, only the usage (and, for an estimate, the size of what was generated) and the
+//! headers a client may see are read.
 
+use std::borrow::Cow;
 use std::sync::LazyLock;
 use std::time::Duration;
 
@@ -13,13 +15,14 @@ use axum::body::Bytes;
 use converra::KeyStatus;
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
-use memchr::memmem::FinderRev;
+use memchr::memmem::{Finder, FinderRev};
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::chat::ProviderFailure;
+use super::redact::redact;
 use super::{errors, gemini, responses, secret_header, sse, tail};
 use crate::anthropic_wire::{self, MessagesUsage};
 use crate::openai_wire::FullUsage;
@@ -239,7 +242,7 @@ pub async fn stream(
     let response = errors::send(provider, request(client, api, url, key, headers, body)).await?;
     let headers = relayable(api, response.headers());
     let chunks = sse::idle_bounded(response, idle).boxed();
-    let start = (chunks, Vec::new(), Reader { api, partial: None });
+    let start = (chunks, Vec::new(), Reader { api, partial: None, key: key.clone() });
     let frames = futures_util::stream::unfold(Some(start), |state| async move {
         let (mut chunks, mut buffer, mut reader) = state?;
         loop {
@@ -261,15 +264,28 @@ pub async fn stream(
     Ok(Streamed { frames: frames.boxed(), headers })
 }
 
-/// Reads a stream's events in order: an Anthropic stream's usage comes in two halves.
+/// Reads a stream's events in order: an Anthropic stream's usage comes in two halves; an
+/// error event has the key redacted before it goes any further.
 struct Reader {
     api: Api,
     /// What `message_start` reported, until `message_delta` completes it.
     partial: Option<MessagesUsage>,
+    /// The key the stream was asked with: a provider's error text can echo it.
+    key: SecretString,
 }
 
 impl Reader {
     fn read(&mut self, bytes: Bytes) -> Frame {
+        let mut frame = self.read_as_sent(bytes);
+        if is_error_event(&frame.bytes)
+            && let Some(redacted) = redact_event(&frame.bytes, self.key.expose_secret())
+        {
+            frame.bytes = redacted.into();
+        }
+        frame
+    }
+
+    fn read_as_sent(&mut self, bytes: Bytes) -> Frame {
         match self.api {
             Api::ChatCompletions | Api::CountTokens | Api::Embeddings => read_frame(bytes),
             Api::Responses | Api::ResponsesCompact => responses::read(bytes, event_data),
@@ -305,6 +321,52 @@ fn event_data(bytes: &[u8]) -> Option<String> {
         }
     }
     (!data.is_empty()).then_some(data)
+}
+
+/// Whether an event reports an error: one named `error` (Anthropic's and the Responses API's
+/// streams) or `response.failed`, or one whose data holds a top-level `error` (OpenAI's and
+/// Gemini's mid-stream errors). Every such event holds `"error"` as written, so the rest,
+/// nearly every event, costs one vectorized search.
+fn is_error_event(bytes: &[u8]) -> bool {
+    static ERROR: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\"error\""));
+    #[derive(Deserialize)]
+    struct TopLevel<'a> {
+        #[serde(default, borrow)]
+        error: Option<&'a RawValue>,
+    }
+    if ERROR.find(bytes).is_none() {
+        return false;
+    }
+    let named = bytes.split(|b| *b == b'\n').filter_map(|line| line.strip_prefix(b"event:")).any(|name| {
+        let name = name.strip_prefix(b" ").unwrap_or(name);
+        matches!(name.strip_suffix(b"\r").unwrap_or(name), b"error" | b"response.failed")
+    });
+    named
+        || event_data(bytes).is_some_and(|data| {
+            serde_json::from_str::<TopLevel>(&data).is_ok_and(|t| t.error.is_some_and(|e| e.get() != "null"))
+        })
+}
+
+/// An event with `secret` redacted from the value of each `data:` line (`redact.rs`: the key
+/// whole, any 8+ character piece of it, the provider's masked echo; JSON stays JSON), every
+/// other byte as sent; `None` when there was nothing to redact.
+fn redact_event(bytes: &[u8], secret: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut changed = false;
+    for line in bytes.split_inclusive(|b| *b == b'\n') {
+        let Some(rest) = line.strip_prefix(b"data:") else {
+            out.extend_from_slice(line);
+            continue;
+        };
+        let space = usize::from(rest.starts_with(b" "));
+        let end = rest.len() - rest.iter().rev().take_while(|b| matches!(b, b'\n' | b'\r')).count();
+        let value = redact(&rest[space..end], secret);
+        changed |= matches!(value, Cow::Owned(_));
+        out.extend_from_slice(&line[..5 + space]);
+        out.extend_from_slice(&value);
+        out.extend_from_slice(&rest[end..]);
+    }
+    changed.then_some(out)
 }
 
 /// Where the first event in `buffer` ends: after its blank line (`\n\n` or `\r\n\r\n`).
@@ -416,5 +478,54 @@ mod tests {
         for none in [&br#"{"choices":[],"usage":null}"#[..], br#"{"choices":[]}"#, b"not json"] {
             assert_eq!(whole_usage(Api::ChatCompletions, none), None);
         }
+    }
+
+    const KEY: &str = "sk-proj-abcDEF0123456789ghiJKL";
+
+    fn reader(api: Api) -> Reader {
+        Reader { api, partial: None, key: SecretString::from(KEY) }
+    }
+
+    #[test]
+    fn an_error_event_has_the_key_redacted_and_nothing_else_changes() {
+        // OpenAI's mid-stream error: a data event holding a top-level `error`.
+        let openai = format!(
+            "data: {{\"error\":{{\"message\":\"Incorrect API key provided: {KEY}.\",\"type\":\"invalid_request_error\",\"param\":null,\"code\":\"invalid_api_key\"}}}}\n\n"
+        );
+        let frame = reader(Api::ChatCompletions).read(Bytes::from(openai.clone()));
+        assert_eq!(frame.bytes, openai.replace(KEY, "[redacted]"));
+        // Anthropic's `event: error`, with CRLF line ends, and the masked echo OpenAI writes.
+        let anthropic = format!(
+            "event: error\r\ndata: {{\"type\":\"error\",\"error\":{{\"type\":\"overloaded_error\",\"message\":\"key {KEY} and sk-proj-****iJKL\"}}}}\r\n\r\n"
+        );
+        let frame = reader(Api::Messages).read(Bytes::from(anthropic.clone()));
+        let expected = anthropic.replace(KEY, "[redacted]").replace("sk-proj-****iJKL", "[redacted]");
+        assert_eq!(String::from_utf8_lossy(&frame.bytes), expected);
+        // The Responses API's `error` event, its name written without a space.
+        let responses =
+            format!("event:error\ndata: {{\"type\":\"error\",\"code\":\"server_error\",\"message\":\"{KEY}\"}}\n\n");
+        let frame = reader(Api::Responses).read(Bytes::from(responses.clone()));
+        assert_eq!(frame.bytes, responses.replace(KEY, "[redacted]"));
+    }
+
+    #[test]
+    fn only_error_events_are_touched() {
+        // The word as text, an `error` that is null, or nested: not an error event, relayed as
+        // sent even should it hold the key.
+        for event in [
+            format!(
+                "data: {{\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"error\"}}}}],\"note\":\"{KEY}\"}}\n\n"
+            ),
+            format!("data: {{\"choices\":[],\"error\":null,\"note\":\"{KEY}\"}}\n\n"),
+            format!("data: {{\"choices\":[{{\"error\":{{\"message\":\"{KEY}\"}}}}]}}\n\n"),
+            format!("event: message_delta\ndata: {{\"type\":\"message_delta\",\"note\":\"{KEY}\"}}\n\n"),
+        ] {
+            assert!(!is_error_event(event.as_bytes()), "{event}");
+            assert_eq!(reader(Api::ChatCompletions).read(Bytes::from(event.clone())).bytes, event);
+        }
+        // An error event without the key stays as sent.
+        let plain = b"event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n";
+        assert!(is_error_event(plain));
+        assert_eq!(redact_event(plain, KEY), None);
     }
 }
