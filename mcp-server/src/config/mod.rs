@@ -394,6 +394,7 @@ fn provider_config(get: &impl Fn(&str) -> Option<String>) -> Result<ProviderConf
         connect: secs("CONVERRA_PROVIDER_CONNECT_TIMEOUT_SECS", timeouts.connect)?,
         idle: secs("CONVERRA_PROVIDER_IDLE_TIMEOUT_SECS", timeouts.idle)?,
         response: secs("CONVERRA_PROVIDER_TIMEOUT_SECS", timeouts.response)?,
+        ..timeouts
     };
     let caps = providers.allowance;
     let tokens = |name, default: u32| {

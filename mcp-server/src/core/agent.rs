@@ -8,6 +8,7 @@
 //! is not carried. The organization's tone is never applied: the agent's prompt is its own.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Bytes;
 use converra::{KeySource, KeySourceInfo, Provider};
@@ -33,11 +34,10 @@ pub(super) fn prompt_tokens(size: PromptSize) -> u64 {
 
 /// What `/v1/chat/completions` answers, for the face to render.
 pub enum ChatAnswer {
-    /// Forwarded, whole: the provider's body, unchanged.
-    Forwarded { body: Bytes, key_source: KeySourceInfo },
-    /// Forwarded, streamed: the provider's events as it sent them (the usage-only chunk left
-    /// out when the client did not ask for it); an error ends it.
-    ForwardedStream { events: BoxStream<'static, Result<Bytes>>, key_source: KeySourceInfo },
+    /// Forwarded: the provider's body unchanged, or its events as it sent them (the usage-only
+    /// chunk left out when the client did not ask for it; an error ends them), with the
+    /// headers of its answer a client may see.
+    Forwarded(Relayed),
     /// Translated, whole: OpenAI's `chat.completion`; `dropped` names the advisory fields left
     /// out (`X-Converra-Dropped-Fields`).
     Translated { body: Bytes, key_source: KeySourceInfo, dropped: Vec<String> },
@@ -129,10 +129,12 @@ impl Core {
             stream: view.stream,
             relay_usage_only: view.include_usage,
         };
-        Ok(match self.relay(caller, out).await? {
-            Relayed::Whole { body, key_source, .. } => ChatAnswer::Forwarded { body, key_source },
-            Relayed::Stream { events, key_source, .. } => ChatAnswer::ForwardedStream { events, key_source },
-        })
+        Ok(ChatAnswer::Forwarded(self.relay(caller, out).await?))
+    }
+
+    /// How long a relayed stream may be silent before its client is sent a keep-alive comment.
+    pub fn stream_keep_alive(&self) -> Duration {
+        self.providers.timeouts().keep_alive
     }
 }
 

@@ -166,8 +166,8 @@ impl Core {
             other => other,
         })?;
         let (answer, key_source) = match answer {
-            ChatAnswer::Forwarded { body, key_source } => (Either::Left(body), key_source),
-            ChatAnswer::ForwardedStream { events, key_source } => (Either::Right(events), key_source),
+            ChatAnswer::Forwarded(Relayed::Whole { body, key_source, .. }) => (Either::Left(body), key_source),
+            ChatAnswer::Forwarded(Relayed::Stream { events, key_source, .. }) => (Either::Right(events), key_source),
             ChatAnswer::Translated { body, key_source, dropped: more } => {
                 dropped.extend(more);
                 (Either::Left(body), key_source)

@@ -144,7 +144,7 @@ pub async fn messages(
     let view = MessagesView::parse(&body)?;
     let project_id = project_of(&headers)?;
     let relayed = core.anthropic_messages(&caller, &view, &client_headers(&headers), project_id).await?;
-    Ok(render(relayed))
+    Ok(render(&core, relayed))
 }
 
 /// `POST /v1/messages/count_tokens`: Anthropic's count for a Claude model, Converra's estimate
@@ -158,7 +158,7 @@ pub async fn count_tokens(
     let view = MessagesView::parse(&body)?;
     let project_id = project_of(&headers)?;
     Ok(match core.anthropic_count_tokens(&caller, &view, &client_headers(&headers), project_id).await? {
-        TokenCount::Forwarded(relayed) => render(relayed),
+        TokenCount::Forwarded(relayed) => render(&core, relayed),
         TokenCount::Estimated { input_tokens } => {
             let mut response = axum::Json(Count { input_tokens }).into_response();
             response.headers_mut().insert(ESTIMATE, HeaderValue::from_static("true"));
@@ -171,8 +171,8 @@ const ESTIMATE: HeaderName = HeaderName::from_static("x-converra-estimate");
 
 /// A forwarded answer as the provider sent it, with its relayable headers and which key paid
 /// (`relay.rs`, shared by every forwarded API), a failing stream ending in Anthropic's event.
-fn render(relayed: Relayed) -> Response {
-    super::relay::render(relayed, error_event)
+fn render(core: &Core, relayed: Relayed) -> Response {
+    super::relay::render(relayed, error_event, core.stream_keep_alive())
 }
 
 /// A failure after the stream began, as Anthropic ends a stream that fails: an `error` event.

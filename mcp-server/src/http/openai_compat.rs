@@ -3,24 +3,25 @@
 //! and key. A chat request is checked at its top level (`ChatView`) and handed to the core,
 //! which forwards it as written (OpenAI, DeepSeek: the answer comes back as the provider sent
 //! it) or translates it (Anthropic, Gemini: the core answers in OpenAI's shapes, and the
-//! advisory fields it left out are named in `X-Converra-Dropped-Fields`). Errors take
-//! OpenAI's shape, with `x-should-retry: false` on every refusal that a retry cannot change.
+//! advisory fields it left out are named in `X-Converra-Dropped-Fields`); either way the answer
+//! is rendered by `relay.rs`, like every agent endpoint's (keep-alive comments on a silent
+//! stream). Errors take OpenAI's shape, with `x-should-retry: false` on every refusal that a
+//! retry cannot change.
 //! The project comes from `X-Converra-Project`; which key paid goes back in
 //! `X-Converra-Key-Source` and `X-Converra-Key-Id`. Bodies are read up to the `/v1` limit.
 
-use std::convert::Infallible;
 use std::sync::Arc;
 
+use axum::body::Bytes;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use converra::{ErrorCode, KeySourceInfo};
-use futures_util::StreamExt;
+use converra::ErrorCode;
 
+use super::relay;
 use crate::core::error::ErrorShape;
-use crate::core::{Caller, ChatAnswer, Core, Error};
+use crate::core::{Caller, ChatAnswer, Core, Error, Relayed};
 use crate::edge::auth;
-use crate::edge::error::say_key_source;
 use crate::openai_wire::{ChatView, ModelEntry, ModelList, OpenAiError, OpenAiErrorBody};
 
 /// A core error in OpenAI's error shape.
@@ -72,7 +73,7 @@ pub(super) fn openai_error(e: &Error) -> OpenAiError {
 
 impl IntoResponse for OpenAiApiError {
     fn into_response(self) -> Response {
-        super::relay::error_response(&self.0, ErrorShape::OpenAi, openai_error(&self.0))
+        relay::error_response(&self.0, ErrorShape::OpenAi, openai_error(&self.0))
     }
 }
 
@@ -111,8 +112,10 @@ pub(super) fn project_of(headers: &HeaderMap) -> Result<Option<String>, Error> {
     }
 }
 
-/// Forwarded or translated, whole or streamed, as the core decides; a forwarded answer goes
-/// back as the provider sent it.
+/// Forwarded or translated, whole or streamed, as the core decides, rendered as every agent
+/// endpoint renders its answers (`relay.rs`): a forwarded answer as the provider sent it, with
+/// the headers of its answer a client may see; a stream with keep-alive comments while the
+/// provider is silent.
 pub async fn chat_completions(
     State(core): State<Arc<Core>>,
     caller: Caller,
@@ -121,44 +124,27 @@ pub async fn chat_completions(
 ) -> Result<Response, OpenAiApiError> {
     let view = ChatView::parse(&body)?;
     let project_id = project_of(&headers)?;
+    let keep_alive = core.stream_keep_alive();
+    let render = |relayed| relay::render(relayed, error_event, keep_alive);
     Ok(match core.openai_chat(&caller, &view, project_id).await? {
-        ChatAnswer::Forwarded { body, key_source } => whole(body, key_source),
-        ChatAnswer::ForwardedStream { events, key_source } => streamed(events, key_source),
-        ChatAnswer::Translated { body, key_source, dropped } => with_dropped(whole(body, key_source), &dropped),
+        ChatAnswer::Forwarded(relayed) => render(relayed),
+        ChatAnswer::Translated { body, key_source, dropped } => {
+            with_dropped(render(Relayed::Whole { body, headers: HeaderMap::new(), key_source }), &dropped)
+        }
         ChatAnswer::TranslatedStream { events, key_source, dropped } => {
-            with_dropped(streamed(events, key_source), &dropped)
+            with_dropped(render(Relayed::Stream { events, headers: HeaderMap::new(), key_source }), &dropped)
         }
     })
 }
 
-/// A whole answer: the provider's body, or its translation.
-fn whole(body: axum::body::Bytes, key_source: KeySourceInfo) -> Response {
-    let mut response = body.into_response();
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    say_key_source(response.headers_mut(), key_source);
-    response
-}
-
-/// A stream's frames as they come; an error ends it in OpenAI's error shape.
-fn streamed(
-    events: futures_util::stream::BoxStream<'static, Result<axum::body::Bytes, Error>>,
-    key_source: KeySourceInfo,
-) -> Response {
-    let events = events.map(|item| {
-        Ok::<_, Infallible>(item.unwrap_or_else(|e| {
-            crate::edge::error::log(&e);
-            let mut frame = b"data: ".to_vec();
-            frame.extend(serde_json::to_vec(&openai_error(&e)).unwrap_or_default());
-            frame.extend(b"\n\n");
-            frame.into()
-        }))
-    });
-    let mut response = axum::body::Body::from_stream(events).into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    say_key_source(headers, key_source);
-    response
+/// An error that ends a chat stream, as OpenAI's SDKs read one: a `data:` event holding
+/// OpenAI's error object.
+fn error_event(e: &Error) -> Bytes {
+    crate::edge::error::log(e);
+    let mut frame = b"data: ".to_vec();
+    frame.extend(serde_json::to_vec(&openai_error(e)).unwrap_or_default());
+    frame.extend(b"\n\n");
+    frame.into()
 }
 
 /// `X-Converra-Dropped-Fields`: the advisory fields a translated request left out.

@@ -1,11 +1,12 @@
 //! A forwarded answer (`core::Relayed`) as an HTTP response, whatever its API: the provider's
-//! bytes as sent, the headers of its answer a client may see, which key paid
-//! (`X-Converra-Key-Source`, `X-Converra-Key-Id`). A stream's events go out as they arrive, an
-//! SSE comment (`: keep-alive`) while the provider is silent (a reasoning model may think for
-//! minutes: proxies and clients must not take the quiet connection for a dead one), and an
-//! error that ends it as the endpoint's own error event (`error_event`). A provider's refusal
-//! goes back the same way: its status, its body as sent (the key redacted) to an endpoint of the
-//! provider's own API, re-shaped into the endpoint's on a translated path (`error_response`).
+//! bytes as sent (or their translation, rendered the same way), the headers of its answer a
+//! client may see, which key paid (`X-Converra-Key-Source`, `X-Converra-Key-Id`). A stream's
+//! events go out as they arrive, an SSE comment (`: keep-alive`, after 15 s of silence by
+//! default) while the provider is silent (a reasoning model may think for minutes: proxies and
+//! clients must not take the quiet connection for a dead one), and an error that ends it as the
+//! endpoint's own error event (`error_event`). A provider's refusal goes back the same way: its
+//! status, its body as sent (the key redacted) to an endpoint of the provider's own API,
+//! re-shaped into the endpoint's on a translated path (`error_response`).
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -20,13 +21,11 @@ use crate::core::error::ErrorShape;
 use crate::core::{Error, Relayed};
 use crate::edge::error::{error_headers, say_key_source};
 
-/// How long a stream may be silent before a keep-alive comment goes out.
-pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
-
 const COMMENT: &[u8] = b": keep-alive\n\n";
 
-/// Renders a forwarded answer; `error_event` frames (and logs) an error that ends a stream.
-pub fn render(relayed: Relayed, error_event: fn(&Error) -> Bytes) -> Response {
+/// Renders a forwarded answer; `error_event` frames (and logs) an error that ends a stream,
+/// and a stream silent for `keep_alive` (`Core::stream_keep_alive`) is sent a comment.
+pub fn render(relayed: Relayed, error_event: fn(&Error) -> Bytes, keep_alive: Duration) -> Response {
     match relayed {
         Relayed::Whole { body, headers, key_source } => {
             let mut response = body.into_response();
@@ -37,7 +36,7 @@ pub fn render(relayed: Relayed, error_event: fn(&Error) -> Bytes) -> Response {
         }
         Relayed::Stream { events, headers, key_source } => {
             let events = events.map(move |item| item.unwrap_or_else(|e| error_event(&e)));
-            let body = with_keep_alive(events.boxed(), KEEP_ALIVE).map(Ok::<_, Infallible>);
+            let body = with_keep_alive(events.boxed(), keep_alive).map(Ok::<_, Infallible>);
             let mut response = axum::body::Body::from_stream(body).into_response();
             let out = response.headers_mut();
             out.extend(headers);

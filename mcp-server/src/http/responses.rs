@@ -42,7 +42,7 @@ async fn responses_at(
     let view = ResponsesView::parse(&body)?;
     let project_id = project_of(&headers)?;
     let relayed = core.openai_responses(&caller, &view, endpoint, project_id).await?;
-    Ok(relay::render(relayed, error_event))
+    Ok(relay::render(relayed, error_event, core.stream_keep_alive()))
 }
 
 /// `POST /v1/responses`.
@@ -75,7 +75,7 @@ pub async fn embeddings(
     let view = EmbeddingsView::parse(&body)?;
     let project_id = project_of(&headers)?;
     let relayed = core.openai_embeddings(&caller, &view, project_id).await?;
-    Ok(relay::render(relayed, error_event))
+    Ok(relay::render(relayed, error_event, core.stream_keep_alive()))
 }
 
 /// `GET /v1/models/{id}`: one model of the list, in OpenAI's shape, or Anthropic's when the

@@ -60,6 +60,9 @@ pub struct Timeouts {
     pub idle: Duration,
     /// A non-streamed answer, whole (reasoning models think for minutes before answering).
     pub response: Duration,
+    /// A relayed stream's silence after which its client is sent an SSE comment, so that
+    /// proxies and clients do not take the quiet connection for a dead one.
+    pub keep_alive: Duration,
 }
 
 /// The shortest idle limit of a Responses stream (DESIGN: at least 600 s, for silent reasoning).
@@ -67,7 +70,12 @@ pub const RESPONSES_IDLE: Duration = Duration::from_secs(600);
 
 impl Default for Timeouts {
     fn default() -> Self {
-        Self { connect: Duration::from_secs(5), idle: Duration::from_secs(120), response: Duration::from_secs(600) }
+        Self {
+            connect: Duration::from_secs(5),
+            idle: Duration::from_secs(120),
+            response: Duration::from_secs(600),
+            keep_alive: Duration::from_secs(15),
+        }
     }
 }
 

@@ -15,6 +15,8 @@
 //! the real Claude Code's tool loop through `/v1/messages`, on Anthropic, DeepSeek and OpenAI. `models.rs`: the models list and one
 //! model in Anthropic's shape when asked with `anthropic-version`. `budget.rs`: the process's
 //! budget of buffered request bytes, full: 503 with `retry-after` in each API's shape.
+//! `streams.rs`: a `/v1/chat/completions` stream's keep-alive comments while the provider is
+//! silent (forwarded and translated), and a mid-stream error event with the key redacted.
 
 mod budget;
 mod chat;
@@ -29,6 +31,7 @@ mod models;
 mod provider_errors;
 mod responses;
 mod responses_translated;
+mod streams;
 
 use converra::Provider;
 use converra_test_kit::TestApp;
