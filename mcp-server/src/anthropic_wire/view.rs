@@ -1,6 +1,6 @@
 //! A Messages request (`POST /v1/messages`, `/v1/messages/count_tokens`) read the way a gateway
 //! must read it to forward it: the same one validating pass over the top level as a Chat
-//! Completions body (`openai_wire::top_level`: the client's bytes kept, a duplicate name
+//! Completions body (`openai_wire::Conversation`: the client's bytes kept, a duplicate name
 //! refused), the few values Converra needs read from there, and the body sent on as written,
 //! only top-level values spliced.
 
@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::core::Error;
-use crate::openai_wire::{Attachments, Members, PromptSize, object_with, splice, top_level, value_of};
+use crate::openai_wire::{Attachments, Conversation, Members, PromptSize, object_with, splice, value_of};
 
 /// A Messages body, checked at the top level, borrowing from the client's bytes.
 pub struct MessagesView<'a> {
@@ -26,18 +26,8 @@ impl<'a> MessagesView<'a> {
     /// The one validating pass: one JSON object with each top-level name once; `model` a
     /// string, `messages` an array, `stream` true or false. Nothing else is looked at here.
     pub fn parse(body: &'a [u8]) -> Result<Self, Error> {
-        let (body, members) = top_level(body)?;
-        let model = match members.get("model") {
-            Some(raw) => value_of::<Cow<'a, str>>(raw, "model", "a string")?,
-            None => return Err(Error::validation("model", "`model` is required")),
-        };
-        match members.get("messages") {
-            Some(raw) if raw.get().starts_with('[') => {}
-            Some(_) => return Err(Error::validation("messages", "`messages` must be an array")),
-            None => return Err(Error::validation("messages", "`messages` is required")),
-        }
-        let stream = members.get("stream").map(|raw| value_of::<bool>(raw, "stream", "true or false")).transpose()?;
-        Ok(Self { body, members, model, stream: stream.unwrap_or(false) })
+        let Conversation { body, members, model, stream } = Conversation::parse(body)?;
+        Ok(Self { body, members, model, stream })
     }
 
     /// A whole number a member holds, if present (`max_tokens`).

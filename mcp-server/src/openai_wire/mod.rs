@@ -38,7 +38,7 @@ pub use responses_to_chat::{ChatTranslation, ToolNames, responses_field};
 pub use to_anthropic::{DEFAULT_MAX_TOKENS, to_anthropic};
 pub use to_gemini::to_gemini;
 pub use translate::{Chat, Format};
-pub(crate) use view::{Attachments, Members, object_with, splice, top_level, value_of};
+pub(crate) use view::{Attachments, Conversation, Members, object_with, splice, value_of};
 pub use view::{ChatView, PromptSize, json_string, json_text};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

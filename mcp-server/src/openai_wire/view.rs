@@ -133,15 +133,17 @@ pub(crate) fn top_level(body: &[u8]) -> Result<(&str, Members<'_>), Error> {
     Ok((body, members))
 }
 
-/// A value of type `T` from a member, or a validation error naming it.
-pub(crate) fn value_of<'a, T: Deserialize<'a>>(raw: &'a RawValue, name: &str, expected: &str) -> Result<T, Error> {
-    serde_json::from_str(raw.get()).map_err(|_| Error::validation(name, format!("`{name}` must be {expected}")))
+/// The top level both conversation wires (Chat Completions, Messages) share, read by their one
+/// validating pass: `model` a string, `messages` an array, `stream` true or false (false when
+/// absent).
+pub(crate) struct Conversation<'a> {
+    pub body: &'a str,
+    pub members: Members<'a>,
+    pub model: Cow<'a, str>,
+    pub stream: bool,
 }
 
-impl<'a> ChatView<'a> {
-    /// The one validating pass: the body is one JSON object with each top-level name once;
-    /// `model` is a string, `messages` an array; `stream`, `stream_options` and `n` have their
-    /// types. Nothing else is looked at here.
+impl<'a> Conversation<'a> {
     pub fn parse(body: &'a [u8]) -> Result<Self, Error> {
         let (body, members) = top_level(body)?;
         let model = match members.get("model") {
@@ -154,6 +156,21 @@ impl<'a> ChatView<'a> {
             None => return Err(Error::validation("messages", "`messages` is required")),
         }
         let stream = members.get("stream").map(|raw| value_of::<bool>(raw, "stream", "true or false")).transpose()?;
+        Ok(Self { body, members, model, stream: stream.unwrap_or(false) })
+    }
+}
+
+/// A value of type `T` from a member, or a validation error naming it.
+pub(crate) fn value_of<'a, T: Deserialize<'a>>(raw: &'a RawValue, name: &str, expected: &str) -> Result<T, Error> {
+    serde_json::from_str(raw.get()).map_err(|_| Error::validation(name, format!("`{name}` must be {expected}")))
+}
+
+impl<'a> ChatView<'a> {
+    /// The one validating pass: the body is one JSON object with each top-level name once;
+    /// `model` is a string, `messages` an array; `stream`, `stream_options` and `n` have their
+    /// types. Nothing else is looked at here.
+    pub fn parse(body: &'a [u8]) -> Result<Self, Error> {
+        let Conversation { body, members, model, stream } = Conversation::parse(body)?;
         let options = members
             .get("stream_options")
             .map(|raw| value_of::<StreamOptionsView>(raw, "stream_options", "an object"))
@@ -162,7 +179,7 @@ impl<'a> ChatView<'a> {
         Ok(Self {
             body,
             model,
-            stream: stream.unwrap_or(false),
+            stream,
             include_usage: options.and_then(|o| o.include_usage).unwrap_or(false),
             n: n.unwrap_or(1),
             members,
