@@ -16,9 +16,8 @@ use std::time::Duration;
 
 use converra::Provider;
 use converra_test_kit::chat_script::ToolThenText;
-use converra_test_kit::providers::{MockProviders, valid_key};
+use converra_test_kit::one_key::OneKeyOrg;
 use converra_test_kit::responses::{responses_call_events, responses_events, sse};
-use converra_test_kit::spawn_app_on;
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, Request, ResponseTemplate};
@@ -112,11 +111,8 @@ async fn codex_runs_a_shell_tool_turn_through_v1_responses_on_the_organizations_
         Ok(tool) => tool,
         Err(why) => missing("Codex (`codex`)", &why),
     };
-    let mocks = MockProviders::start().await;
-    let app = spawn_app_on(&mocks).await;
-    let org_key = valid_key(Provider::Openai);
-    app.add_provider_key(&app.api_key, Provider::Openai, org_key, Value::Null).await;
-    let (_, member) = app.member_key(&app.api_key, "codex@example.com", "member").await;
+    let org = OneKeyOrg::start(Provider::Openai, "codex@example.com").await;
+    let (mocks, app, org_key, member) = (&org.mocks, &org.app, org.org_key, org.member.as_str());
 
     let final_text = format!("the code word is {SECRET_WORD}.");
     Mock::given(method("POST"))
@@ -124,7 +120,7 @@ async fn codex_runs_a_shell_tool_turn_through_v1_responses_on_the_organizations_
         .respond_with(Model { final_text: final_text.clone() })
         .mount(&mocks.openai)
         .await;
-    run_codex(&codex, &config("gpt-4o-mini", &app.base_url, ""), &member, &final_text).await;
+    run_codex(&codex, &config("gpt-4o-mini", &app.base_url, ""), member, &final_text).await;
 
     let calls: Vec<Request> = mocks
         .openai
@@ -138,18 +134,8 @@ async fn codex_runs_a_shell_tool_turn_through_v1_responses_on_the_organizations_
     assert!(turn.len() >= 2, "the prompt, then the command's output: {} calls", turn.len());
     // Codex really ran the command: the file's word came back to the model as its output.
     assert!(String::from_utf8_lossy(&turn.last().unwrap().body).contains(SECRET_WORD));
-    for call in &calls {
-        let auth = call.headers.get("authorization").and_then(|v| v.to_str().ok());
-        assert_eq!(auth, Some(format!("Bearer {org_key}").as_str()), "the organization's OpenAI key");
-        for (name, value) in call.headers.iter() {
-            assert!(
-                !value.to_str().unwrap_or_default().contains(&member),
-                "the Converra key reached the mock in {name}"
-            );
-        }
-        assert!(!String::from_utf8_lossy(&call.body).contains(&member), "the Converra key reached the mock's body");
-    }
-    let usage = app.get("/api/v1/usage", &member).await;
+    org.assert_org_key_only(&calls, "authorization", &format!("Bearer {org_key}"));
+    let usage = app.get("/api/v1/usage", member).await;
     assert_eq!(usage.body["totals"]["requests"], calls.len(), "{}", usage.text);
 }
 
@@ -160,11 +146,8 @@ async fn codex_runs_a_shell_tool_turn_on_a_deepseek_model_through_the_translated
         Ok(tool) => tool,
         Err(why) => missing("Codex (`codex`)", &why),
     };
-    let mocks = MockProviders::start().await;
-    let app = spawn_app_on(&mocks).await;
-    let org_key = valid_key(Provider::Deepseek);
-    app.add_provider_key(&app.api_key, Provider::Deepseek, org_key, Value::Null).await;
-    let (_, member) = app.member_key(&app.api_key, "codex@example.com", "member").await;
+    let org = OneKeyOrg::start(Provider::Deepseek, "codex@example.com").await;
+    let (mocks, app, org_key, member) = (&org.mocks, &org.app, org.org_key, org.member.as_str());
 
     let final_text = format!("the code word is {SECRET_WORD}.");
     let model = ToolThenText {
@@ -175,7 +158,7 @@ async fn codex_runs_a_shell_tool_turn_on_a_deepseek_model_through_the_translated
     };
     Mock::given(method("POST")).and(path("/chat/completions")).respond_with(model).mount(&mocks.deepseek).await;
     let config = config("deepseek-chat", &app.base_url, "web_search = \"disabled\"\n");
-    run_codex(&codex, &config, &member, &final_text).await;
+    run_codex(&codex, &config, member, &final_text).await;
 
     let calls: Vec<Request> = mocks
         .deepseek
@@ -199,20 +182,13 @@ async fn codex_runs_a_shell_tool_turn_on_a_deepseek_model_through_the_translated
     let output = messages.iter().find(|m| m["role"] == "tool").expect("the tool's result");
     assert_eq!(output["tool_call_id"], CALL_ID);
     assert!(output["content"].as_str().is_some_and(|c| c.contains(SECRET_WORD)), "{output}");
+    org.assert_org_key_only(&calls, "authorization", &format!("Bearer {org_key}"));
     for call in &calls {
-        let auth = call.headers.get("authorization").and_then(|v| v.to_str().ok());
-        assert_eq!(auth, Some(format!("Bearer {org_key}").as_str()), "the organization's DeepSeek key");
-        for (name, value) in call.headers.iter() {
-            assert!(
-                !value.to_str().unwrap_or_default().contains(&member),
-                "the Converra key reached the mock in {name}"
-            );
-        }
         let body: Value = serde_json::from_slice(&call.body).unwrap();
         assert!(body["messages"].is_array() && body.get("input").is_none(), "a chat body: {body}");
         assert_eq!(body["stream_options"], json!({"include_usage": true}));
     }
-    let usage = app.get("/api/v1/usage", &member).await;
+    let usage = app.get("/api/v1/usage", member).await;
     assert_eq!(usage.body["totals"]["requests"], calls.len(), "{}", usage.text);
     assert_eq!(usage.body["totals"]["input_tokens"], 20 * calls.len(), "{}", usage.text);
 }
@@ -284,11 +260,8 @@ async fn codex_runs_a_shell_tool_turn_on_a_claude_model_through_chat_on_to_anthr
         Ok(tool) => tool,
         Err(why) => missing("Codex (`codex`)", &why),
     };
-    let mocks = MockProviders::start().await;
-    let app = spawn_app_on(&mocks).await;
-    let org_key = valid_key(Provider::Anthropic);
-    app.add_provider_key(&app.api_key, Provider::Anthropic, org_key, Value::Null).await;
-    let (_, member) = app.member_key(&app.api_key, "codex@example.com", "member").await;
+    let org = OneKeyOrg::start(Provider::Anthropic, "codex@example.com").await;
+    let (mocks, app, org_key, member) = (&org.mocks, &org.app, org.org_key, org.member.as_str());
 
     let final_text = format!("the code word is {SECRET_WORD}.");
     Mock::given(method("POST"))
@@ -297,7 +270,7 @@ async fn codex_runs_a_shell_tool_turn_on_a_claude_model_through_chat_on_to_anthr
         .mount(&mocks.anthropic)
         .await;
     let config = config("claude-sonnet-4-5", &app.base_url, "web_search = \"disabled\"\n");
-    run_codex(&codex, &config, &member, &final_text).await;
+    run_codex(&codex, &config, member, &final_text).await;
 
     let calls: Vec<Request> = mocks
         .anthropic
@@ -316,19 +289,7 @@ async fn codex_runs_a_shell_tool_turn_on_a_claude_model_through_chat_on_to_anthr
     // The command's output, the file's word in it, came back to Anthropic as the call's result.
     let last = turn.last().unwrap().to_string();
     assert!(last.contains(r#""tool_use_id":"toolu_01CodexShell""#) && last.contains(SECRET_WORD), "{last}");
-    for call in &calls {
-        assert_eq!(
-            call.headers.get("x-api-key").and_then(|v| v.to_str().ok()),
-            Some(org_key),
-            "the organization's key"
-        );
-        for (name, value) in call.headers.iter() {
-            assert!(
-                !value.to_str().unwrap_or_default().contains(&member),
-                "the Converra key reached the mock in {name}"
-            );
-        }
-    }
-    let usage = app.get("/api/v1/usage", &member).await;
+    org.assert_org_key_only(&calls, "x-api-key", org_key);
+    let usage = app.get("/api/v1/usage", member).await;
     assert_eq!(usage.body["totals"]["requests"], calls.len(), "{}", usage.text);
 }
