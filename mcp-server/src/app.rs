@@ -163,8 +163,7 @@ impl App {
         if let Some(token) = &config.metrics_token {
             routes = routes.merge(crate::edge::metrics::guarded_routes(token.clone()));
         }
-        let router = crate::http::finish(routes, core.clone(), config.body_limit)
-            .layer(axum::Extension(crate::edge::budget::BufferBudget::new(config.v1_buffer_budget)));
+        let router = crate::http::finish(routes, core.clone(), config.body_limit, config.v1_buffer_budget);
         let metrics = match config.metrics_addr {
             Some(at) => {
                 let (listener, bound) = bind(at)?;

@@ -6,10 +6,12 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use axum::extract::Request;
+use axum::extract::{DefaultBodyLimit, Request};
+use tower::layer::util::{Identity, Stack};
 use axum::http::header::AUTHORIZATION;
 use axum::response::{IntoResponse, Response};
 
+use super::BodyLimit;
 use super::error::{ApiError, rate_limit_headers};
 use super::layer::{Answer, Inner, Wrap, WrapLayer};
 use crate::core::{Core, RateLimitInfo};
@@ -58,6 +60,21 @@ impl<G: Gate> RequireApiKey<G> {
     pub fn layer(core: Arc<Core>, gate: G) -> WrapLayer<Self> {
         WrapLayer(Self { core, gate })
     }
+}
+
+/// The layers of an agent face's `/v1` routes as one stack (one `route_layer`, so axum boxes
+/// and clones the route once for them, not once each): authentication, then the `/v1` body
+/// limit for the extractors and for the 413's message.
+pub type V1Layers<G> = tower::ServiceBuilder<
+    Stack<DefaultBodyLimit, Stack<axum::Extension<BodyLimit>, Stack<WrapLayer<RequireApiKey<G>>, Identity>>>,
+>;
+
+/// See [`V1Layers`].
+pub fn v1_layers<G: Gate>(core: Arc<Core>, gate: G, body_limit: usize) -> V1Layers<G> {
+    tower::ServiceBuilder::new()
+        .layer(RequireApiKey::layer(core, gate))
+        .layer(axum::Extension(BodyLimit(body_limit)))
+        .layer(DefaultBodyLimit::max(body_limit))
 }
 
 impl<G: Gate> Wrap for RequireApiKey<G> {

@@ -43,7 +43,7 @@ impl RequestIds {
     }
 }
 
-/// The layer: wraps the whole router once (`http::finish`).
+/// The layer: the outermost of every route's stack (`http::finish`).
 #[derive(Clone)]
 pub struct Outer {
     ids: RequestIds,

@@ -203,9 +203,7 @@ pub fn routes(core: Arc<Core>, body_limit: usize) -> axum::Router<Arc<Core>> {
         // Another method on these paths is a 404 too, in the shape of the API asked.
         .route("/v1/messages", axum::routing::post(messages).fallback(not_found))
         .route("/v1/messages/count_tokens", axum::routing::post(count_tokens).fallback(not_found))
-        .route_layer(axum::extract::DefaultBodyLimit::max(body_limit))
-        .route_layer(axum::Extension(crate::edge::BodyLimit(body_limit)))
-        .route_layer(auth::RequireApiKey::layer(core, AnthropicGate))
+        .route_layer(crate::edge::auth::v1_layers(core, AnthropicGate, body_limit))
         .route("/v1/{*rest}", axum::routing::any(not_found))
 }
 

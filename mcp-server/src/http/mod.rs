@@ -78,21 +78,31 @@ fn panicked(_payload: Box<dyn std::any::Any + Send + 'static>) -> Response {
     ApiError(Error::Internal(inner)).into_response()
 }
 
-/// Wraps the routes with what every answer needs: a body limit, request ids, JSON 404/405,
-/// JSON 500 for a panic, the request metrics when they are on, and a trace span that records
-/// the path (a token in a link's path replaced by its template) but never the query string or
-/// headers.
-pub fn finish(router: Router<Arc<Core>>, core: Arc<Core>, body_limit: usize) -> Router {
-    let mut router = router
+/// Wraps the routes with what every answer needs: a body limit, the buffered-bytes budget of
+/// `/v1`, request ids, JSON 404/405, JSON 500 for a panic, the request metrics when they are
+/// on, and a trace span that records the path (a token in a link's path replaced by its
+/// template) but never the query string or headers.
+///
+/// One stack, applied once: axum wraps every route in each `Router::layer` separately, and
+/// each wrapping boxes the request's future and clones the route once more per request
+/// (`docs/performance.md`, "Fifth round").
+pub fn finish(router: Router<Arc<Core>>, core: Arc<Core>, body_limit: usize, v1_buffer_budget: usize) -> Router {
+    // Inside the routing (so the route template is known), outside the panic catcher.
+    let metrics = core.metrics().is_enabled().then(|| crate::edge::metrics::Record::layer(core.metrics().clone()));
+    router
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .with_state(core.clone())
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked));
-    if core.metrics().is_enabled() {
-        // Inside the routing (so the route template is known), outside the panic catcher.
-        router = router.layer(crate::edge::metrics::Record::layer(core.metrics().clone()));
-    }
-    router.layer(axum::extract::DefaultBodyLimit::max(body_limit)).layer(crate::edge::outer::Outer::layer(body_limit))
+        .with_state(core)
+        .layer(
+            tower::ServiceBuilder::new()
+                .layer(axum::Extension(crate::edge::budget::BufferBudget::new(v1_buffer_budget)))
+                .layer(crate::edge::outer::Outer::layer(body_limit))
+                .layer(axum::extract::DefaultBodyLimit::max(body_limit))
+                .option_layer(metrics)
+                // The panic catcher's answer has a body type of its own.
+                .map_response(IntoResponse::into_response)
+                .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked)),
+        )
 }

@@ -190,9 +190,7 @@ pub fn routes(core: Arc<Core>, body_limit: usize) -> axum::Router<Arc<Core>> {
         .route("/v1/chat/completions", axum::routing::post(chat_completions).fallback(super::messages::not_found))
         .route("/v1/models", axum::routing::get(models))
         .merge(super::responses::routes())
-        .route_layer(axum::extract::DefaultBodyLimit::max(body_limit))
-        .route_layer(axum::Extension(crate::edge::BodyLimit(body_limit)))
-        .route_layer(auth::RequireApiKey::layer(core, OpenAiGate))
+        .route_layer(crate::edge::auth::v1_layers(core, OpenAiGate, body_limit))
 }
 
 #[cfg(test)]

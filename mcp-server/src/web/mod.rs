@@ -127,12 +127,16 @@ pub fn routes(site: Site) -> Router<Arc<Core>> {
     let set = |name, value| SetResponseHeaderLayer::overriding(name, HeaderValue::from_static(value));
     let site = Arc::new(site);
     let shown = site.clone();
-    pages
-        .layer(axum::middleware::from_fn(move |req, next| flash::clear_shown(shown.clone(), req, next)))
-        .layer(axum::Extension(site))
-        .layer(set(header::CONTENT_SECURITY_POLICY, CSP))
-        .layer(set(header::REFERRER_POLICY, "no-referrer"))
-        .layer(set(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .layer(set(header::X_FRAME_OPTIONS, "DENY"))
-        .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+    // One stack (outermost first), applied once: axum wraps every route in each layer
+    // separately otherwise.
+    pages.layer(
+        tower::ServiceBuilder::new()
+            .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+            .layer(set(header::X_FRAME_OPTIONS, "DENY"))
+            .layer(set(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+            .layer(set(header::REFERRER_POLICY, "no-referrer"))
+            .layer(set(header::CONTENT_SECURITY_POLICY, CSP))
+            .layer(axum::Extension(site))
+            .layer(axum::middleware::from_fn(move |req, next| flash::clear_shown(shown.clone(), req, next))),
+    )
 }
