@@ -7,9 +7,9 @@ use std::future::Future;
 use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, Request};
-use tower::layer::util::{Identity, Stack};
 use axum::http::header::AUTHORIZATION;
 use axum::response::{IntoResponse, Response};
+use tower::layer::util::{Identity, Stack};
 
 use super::BodyLimit;
 use super::error::{ApiError, rate_limit_headers};
