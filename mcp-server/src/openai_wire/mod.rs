@@ -25,6 +25,7 @@ mod to_gemini;
 mod translate;
 mod turns;
 mod view;
+#[cfg(test)] mod fixture_tests;
 
 use serde::{Deserialize, Serialize};
 
