@@ -13,6 +13,7 @@ mod models;
 mod to_openai;
 mod to_openai_messages;
 mod view;
+#[cfg(test)] mod fixture_tests;
 
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
