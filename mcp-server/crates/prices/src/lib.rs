@@ -13,6 +13,7 @@ mod decimal;
 mod lookup;
 mod overrides;
 mod parse;
+mod raw;
 mod table;
 
 #[cfg(test)]
@@ -110,7 +111,7 @@ pub enum Unpriced {
     #[error("no price for {provider} model `{model}`")]
     UnknownModel { provider: Provider, model: String },
     /// The id is listed, but no row of it is in force at the call's start.
-    #[error("no price in force for {provider} model `{model}` at {at}")]
+    #[error("no price in force for {provider} model `{model}` at {}", rfc3339(*at))]
     NotInForce { provider: Provider, model: String, at: OffsetDateTime },
     /// The prompt is above the size up to which the row's prices were verified.
     #[error("a prompt of {prompt_tokens} tokens is above the {limit} tokens this model's price covers")]
@@ -142,6 +143,10 @@ pub enum Unpriced {
     /// The cost does not fit the arithmetic (absurd token counts).
     #[error("the cost is too large to compute")]
     Overflow,
+}
+
+fn rfc3339(at: OffsetDateTime) -> String {
+    at.format(&time::format_description::well_known::Rfc3339).unwrap_or_else(|_| at.to_string())
 }
 
 /// One completion's usage, as the gateway normalized it from the provider's answer. The token

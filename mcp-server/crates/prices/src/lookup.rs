@@ -75,11 +75,12 @@ impl<'t> PricedModel<'t> {
     }
 
     /// Where the row's numbers were read (a URL, or an operator's contract reference).
-    pub fn source(&self) -> Option<&'t str> {
-        self.row.source.as_deref()
+    pub fn source(&self) -> &'t str {
+        &self.row.source
     }
 
-    pub fn as_of(&self) -> Option<Date> {
+    /// The date the source shows, or the date it was read.
+    pub fn as_of(&self) -> Date {
         self.row.as_of
     }
 

@@ -7,10 +7,10 @@
 use std::collections::BTreeMap;
 
 use converra::Provider;
-use serde::Deserialize;
 use time::{Date, OffsetDateTime, Time, format_description::well_known::Rfc3339, macros::format_description};
 
 use crate::decimal::Dec;
+use crate::raw::{RawCharge, RawFile, RawModel, RawPeakWindow, RawPrices, RawWhen, TypedFile};
 use crate::table::{ChargePrice, ChargeRow, ClassPrices, LongContext, ModelRow, OffPeak, PeakWindow, Tier, Window};
 use crate::{PriceError, RowKind, RowRef};
 
@@ -29,135 +29,6 @@ pub(crate) struct ParsedFile {
     pub(crate) charges: Vec<ChargeRow>,
     pub(crate) withdrawn_models: Vec<(RowRef, Provider, String)>,
     pub(crate) withdrawn_charges: Vec<(RowRef, Provider, String)>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawFile {
-    schema_version: Option<toml::Value>,
-    edition: Option<RawWhen>,
-    #[serde(default)]
-    model: Vec<toml::Value>,
-    #[serde(default)]
-    charge: Vec<toml::Value>,
-}
-
-/// A date or time written as a string (`"2026-12-01"`, as the shipped file does) or as a TOML date.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum RawWhen {
-    Text(String),
-    Toml(toml::value::Datetime),
-}
-
-impl RawWhen {
-    fn text(&self) -> String {
-        match self {
-            RawWhen::Text(s) => s.trim().to_owned(),
-            RawWhen::Toml(d) => d.to_string(),
-        }
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawModel {
-    provider: Option<String>,
-    model: Option<String>,
-    #[serde(default)]
-    aliases: Vec<String>,
-    status: Option<String>,
-    valid_from: Option<RawWhen>,
-    valid_until: Option<RawWhen>,
-    input: Option<f64>,
-    output: Option<f64>,
-    cache_read: Option<f64>,
-    cache_write: Option<f64>,
-    cache_write_ttl: Option<String>,
-    cache_write_extended: Option<f64>,
-    cache_write_extended_ttl: Option<String>,
-    input_audio: Option<f64>,
-    long_context: Option<RawPrices>,
-    unpriced_above_input_tokens: Option<u64>,
-    #[serde(default)]
-    tiers: BTreeMap<String, RawPrices>,
-    #[serde(default)]
-    uplifts: BTreeMap<String, RawUplift>,
-    off_peak: Option<RawPrices>,
-    source: Option<String>,
-    #[serde(default)]
-    sources: Vec<String>,
-    as_of: Option<RawWhen>,
-    as_of_kind: Option<String>,
-    confidence: Option<String>,
-    #[serde(default)]
-    #[expect(dead_code, reason = "read for the reviewer, not for pricing")]
-    notes: Option<String>,
-}
-
-/// The prices of a `long_context`, `tiers.*` or `off_peak` table. One struct for the three keeps
-/// the class list in one place; the keys that belong to only one of them are refused by
-/// [`check_extras`] where they do not belong.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawPrices {
-    above_input_tokens: Option<u64>,
-    multiplier: Option<f64>,
-    peak_windows_utc: Option<Vec<RawPeakWindow>>,
-    input: Option<f64>,
-    input_audio: Option<f64>,
-    cache_read: Option<f64>,
-    cache_write: Option<f64>,
-    cache_write_extended: Option<f64>,
-    output: Option<f64>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawUplift {
-    multiplier: f64,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawPeakWindow {
-    days: String,
-    from: String,
-    to: String,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawCharge {
-    provider: Option<String>,
-    name: Option<String>,
-    applies_to: Option<Vec<String>>,
-    unit: Option<String>,
-    usd_per_1k: Option<f64>,
-    usd_per_1m_tokens: Option<f64>,
-    usd_per_hour: Option<f64>,
-    free_allowance: Option<RawAllowance>,
-    valid_from: Option<RawWhen>,
-    valid_until: Option<RawWhen>,
-    source: Option<String>,
-    #[serde(default)]
-    sources: Vec<String>,
-    as_of: Option<RawWhen>,
-    as_of_kind: Option<String>,
-    confidence: Option<String>,
-    #[serde(default)]
-    #[expect(dead_code, reason = "read for the reviewer, not for pricing")]
-    notes: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawAllowance {
-    #[expect(dead_code, reason = "reported by a later change; Converra charges every unit")]
-    count: u64,
-    per: String,
-    #[expect(dead_code, reason = "reported by a later change; Converra charges every unit")]
-    scope: Option<String>,
 }
 
 /// The keys a `withdrawn = true` row may carry: its key and why it was withdrawn.
@@ -199,7 +70,7 @@ pub(crate) fn parse_file(text: &str, mode: Mode) -> Result<ParsedFile, PriceErro
             file.withdrawn_models.push(withdrawn);
             continue;
         }
-        let raw: RawModel = value.try_into().map_err(|e| serde_error(&row, e))?;
+        let raw: RawModel = value.try_into().map_err(|e| serde_error(&row, e, text))?;
         file.models.push(model_row(row, raw, mode)?);
     }
     for (i, value) in raw.charge.into_iter().enumerate() {
@@ -208,7 +79,7 @@ pub(crate) fn parse_file(text: &str, mode: Mode) -> Result<ParsedFile, PriceErro
             file.withdrawn_charges.push(withdrawn);
             continue;
         }
-        let raw: RawCharge = value.try_into().map_err(|e| serde_error(&row, e))?;
+        let raw: RawCharge = value.try_into().map_err(|e| serde_error(&row, e, text))?;
         file.charges.push(charge_row(row, raw, mode)?);
     }
     Ok(file)
@@ -219,8 +90,19 @@ fn row_ref(kind: RowKind, index: usize, value: &toml::Value, key: &str) -> RowRe
     RowRef { kind, index, provider: text("provider").unwrap_or("?".into()), key: text(key).unwrap_or("?".into()) }
 }
 
-fn serde_error(row: &RowRef, e: toml::de::Error) -> PriceError {
-    PriceError::Row { row: row.clone(), problem: e.message().trim_end().to_owned() }
+/// A row's serde error (unknown field, wrong type), with the line it comes from.
+fn serde_error(row: &RowRef, e: toml::de::Error, text: &str) -> PriceError {
+    let message = e.message().trim_end();
+    let located = toml::from_str::<TypedFile>(text).err().filter(|whole| whole.message().trim_end() == message);
+    let problem = match located.and_then(|whole| whole.span()) {
+        Some(span) => {
+            let line = text[..span.start].matches('\n').count() + 1;
+            let line_text = text.lines().nth(line - 1).unwrap_or("").trim();
+            format!("{message} (line {line}: `{line_text}`)")
+        }
+        None => message.to_owned(),
+    };
+    PriceError::Row { row: row.clone(), problem }
 }
 
 fn field(row: &RowRef, field: &str, problem: impl Into<String>) -> PriceError {
@@ -240,8 +122,9 @@ fn withdrawn_key(
     if flag.as_bool() != Some(true) {
         return Err(field(row, "withdrawn", "can only be `true` (leave it out to price the row)"));
     }
-    let table = value.as_table().into_iter().flat_map(|t| t.keys());
-    if let Some(extra) = table.into_iter().find(|k| !WITHDRAWN_KEYS.contains(&k.as_str())) {
+    let other_kind_key = if row.kind == RowKind::Model { "name" } else { "model" };
+    let mut keys = value.as_table().into_iter().flat_map(|t| t.keys());
+    if let Some(extra) = keys.find(|k| !WITHDRAWN_KEYS.contains(&k.as_str()) || *k == other_kind_key) {
         return Err(PriceError::Row { row: row.clone(), problem: format!("a withdrawn row has no `{extra}`") });
     }
     let provider = provider(row, value.get("provider").and_then(toml::Value::as_str))?;
@@ -483,8 +366,8 @@ fn model_row(row: RowRef, raw: RawModel, mode: Mode) -> Result<ModelRow, PriceEr
         tiers,
         uplifts,
         off_peak,
-        source: Some(source),
-        as_of: Some(as_of),
+        source,
+        as_of,
         confidence,
     })
 }

@@ -131,8 +131,8 @@ pub(crate) struct ModelRow {
     pub(crate) tiers: BTreeMap<String, Tier>,
     pub(crate) uplifts: BTreeMap<String, Dec>,
     pub(crate) off_peak: Option<OffPeak>,
-    pub(crate) source: Option<String>,
-    pub(crate) as_of: Option<Date>,
+    pub(crate) source: String,
+    pub(crate) as_of: Date,
     pub(crate) confidence: Option<String>,
 }
 

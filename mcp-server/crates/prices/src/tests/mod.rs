@@ -2,6 +2,7 @@
 
 mod cost;
 mod overrides;
+mod rules;
 mod shipped;
 mod validation;
 

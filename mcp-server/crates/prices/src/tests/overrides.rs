@@ -72,7 +72,7 @@ withdrawn = true
     // Operator provenance is shorter: no as_of_kind or confidence needed.
     let ft = table.lookup(Provider::Openai, "ft:gpt-6-luna:acme:support:abc123", SUNDAY).unwrap();
     assert_eq!(ft.confidence(), None);
-    assert_eq!(ft.source(), Some("https://platform.openai.com/settings/organization/billing (our fine-tune)"));
+    assert_eq!(ft.source(), "https://platform.openai.com/settings/organization/billing (our fine-tune)");
 }
 
 #[test]

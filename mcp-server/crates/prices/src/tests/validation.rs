@@ -26,7 +26,7 @@ fn unknown_fields_are_refused() {
          `valid_from`, `valid_until`, `input`, `output`, `cache_read`, `cache_write`, `cache_write_ttl`, \
          `cache_write_extended`, `cache_write_extended_ttl`, `input_audio`, `long_context`, \
          `unpriced_above_input_tokens`, `tiers`, `uplifts`, `off_peak`, `source`, `sources`, `as_of`, `as_of_kind`, \
-         `confidence`, `notes`"
+         `confidence`, `notes` (line 12: `colour = \"red\"`)"
     );
     let nested = error(&row("[model.tiers.batch]\nmultiplier = 0.5\ndiscount = 1"));
     assert!(nested.starts_with("[[model]] #1 (openai m): unknown field `discount`, expected one of"), "{nested}");
@@ -251,5 +251,17 @@ fn a_charge_has_exactly_one_price() {
     assert_eq!(
         error(&charge("usd_per_1k = 10.0\nfree_allowance = { count = 5, per = \"week\" }")),
         "[[charge]] #1 (anthropic web_search): `free_allowance.per` is not one of day, month (found `week`)"
+    );
+}
+
+#[test]
+fn a_wrong_type_names_the_line_of_its_key() {
+    assert_eq!(
+        error(&row("").replace("input = 1.0", "input = \"1.0\"")),
+        "[[model]] #1 (openai m): invalid type: string \"1.0\", expected f64 (line 6: `input = \"1.0\"`)"
+    );
+    assert_eq!(
+        error(&row("[model.tiers.batch]\nmultiplier = \"half\"")),
+        "[[model]] #1 (openai m): invalid type: string \"half\", expected f64 (line 13: `multiplier = \"half\"`)"
     );
 }
