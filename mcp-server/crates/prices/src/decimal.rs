@@ -3,8 +3,6 @@
 //! Prices are written with a few decimals (`0.075`) and multiplied by tiers and uplifts (`1.1`);
 //! binary floats would turn an exact `x.5` micro-dollar into `x.4999…` and round it the wrong way.
 
-use std::cmp::Ordering;
-
 /// The value `m / 10^e`, kept with no trailing zeros in `m` (so that products stay small).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Dec {
@@ -96,13 +94,6 @@ impl Dec {
         let p = 10u128.checked_pow(self.e)?;
         let q = self.m / p + u128::from(!self.m.is_multiple_of(p));
         u64::try_from(q).ok()
-    }
-}
-
-impl PartialOrd for Dec {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        let (a, b, _) = self.aligned(*other)?;
-        Some(a.cmp(&b))
     }
 }
 
