@@ -17,6 +17,9 @@ pub struct Head {
     pub created: u64,
     /// The model as the client named it.
     pub model: String,
+    /// The client asked for the usage chunk (`stream_options.include_usage`): every other
+    /// chunk then carries `"usage": null`, as OpenAI's own do.
+    pub usage_null: bool,
 }
 
 /// A call the model made, whole.
@@ -111,8 +114,9 @@ struct Chunk<'a> {
     created: u64,
     model: &'a str,
     choices: Vec<ChunkChoice>,
+    /// Absent, `null` (`Some(None)`) or the usage.
     #[serde(skip_serializing_if = "Option::is_none")]
-    usage: Option<Usage>,
+    usage: Option<Option<Usage>>,
 }
 
 #[derive(Serialize)]
@@ -203,7 +207,7 @@ impl Head {
             created: self.created,
             model: &self.model,
             choices,
-            usage: None,
+            usage: self.usage_null.then_some(None),
         })
     }
 
@@ -215,7 +219,7 @@ impl Head {
             created: self.created,
             model: &self.model,
             choices: Vec::new(),
-            usage: Some(usage),
+            usage: Some(Some(usage)),
         })
     }
 

@@ -92,6 +92,7 @@ struct TextDone<'a> {
 struct ArgumentsDone<'a> {
     item_id: &'a str,
     output_index: usize,
+    name: &'a str,
     arguments: &'a str,
 }
 
@@ -397,10 +398,10 @@ impl ResponsesStream {
             *status = "completed";
         }
         let item = &self.items[index];
-        if let OutputItem::FunctionCall { id, arguments, .. } = item {
+        if let OutputItem::FunctionCall { id, arguments, name, .. } = item {
             self.sink.emit(
                 "response.function_call_arguments.done",
-                ArgumentsDone { item_id: id, output_index: index, arguments },
+                ArgumentsDone { item_id: id, output_index: index, name, arguments },
             );
         }
         self.sink.emit("response.output_item.done", ItemEvent { output_index: index, item });

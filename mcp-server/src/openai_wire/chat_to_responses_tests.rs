@@ -136,7 +136,7 @@ fn a_reasoning_model_calling_a_tool_streams_these_events() {
         json!({"type": "response.output_item.added", "output_index": 1, "item": call("in_progress", "")}),
         json!({"type": "response.function_call_arguments.delta", "item_id": "fc_T1_1", "output_index": 1, "delta": "{\"city\":"}),
         json!({"type": "response.function_call_arguments.delta", "item_id": "fc_T1_1", "output_index": 1, "delta": "\"Paris\"}"}),
-        json!({"type": "response.function_call_arguments.done", "item_id": "fc_T1_1", "output_index": 1, "arguments": arguments}),
+        json!({"type": "response.function_call_arguments.done", "item_id": "fc_T1_1", "output_index": 1, "name": "get", "arguments": arguments}),
         json!({"type": "response.output_item.done", "output_index": 1, "item": call("completed", arguments)}),
         json!({"type": "response.completed",
             "response": response("completed", json!([reasoning("Use the tool."), call("completed", arguments)]), usage)}),

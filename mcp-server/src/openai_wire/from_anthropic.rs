@@ -70,7 +70,7 @@ pub fn anthropic_completion(body: &[u8], model: &str, created: u64, json_tool: b
             _ => {}
         }
     }
-    let head = Head { id: format!("chatcmpl-{}", message.id), created, model: model.to_owned() };
+    let head = Head { id: format!("chatcmpl-{}", message.id), created, model: model.to_owned(), usage_null: false };
     // OpenAI's content is null beside tool calls and nothing else.
     let content = (!text.is_empty() || calls.is_empty()).then_some(text);
     Some(head.completion(
@@ -129,7 +129,7 @@ pub struct FromAnthropic {
 impl FromAnthropic {
     pub fn new(model: String, created: u64, json_tool: bool, include_usage: bool) -> Self {
         FromAnthropic {
-            head: Head { id: String::from("chatcmpl-"), created, model },
+            head: Head { id: String::from("chatcmpl-"), created, model, usage_null: include_usage },
             json_tool,
             include_usage,
             calls: HashMap::new(),

@@ -114,7 +114,7 @@ fn answer_id(response_id: Option<String>) -> String {
 /// `None` for a body that is not one.
 pub fn gemini_completion(body: &[u8], model: &str, created: u64) -> Option<Vec<u8>> {
     let answer: Response = serde_json::from_slice(body).ok()?;
-    let head = Head { id: answer_id(answer.response_id), created, model: model.to_owned() };
+    let head = Head { id: answer_id(answer.response_id), created, model: model.to_owned(), usage_null: false };
     let candidate = answer.candidates.into_iter().next();
     let Some(candidate) = candidate else {
         // No candidate: the prompt itself was blocked.
@@ -145,7 +145,7 @@ pub struct FromGemini {
 impl FromGemini {
     pub fn new(model: String, created: u64, include_usage: bool) -> Self {
         FromGemini {
-            head: Head { id: String::new(), created, model },
+            head: Head { id: String::new(), created, model, usage_null: include_usage },
             include_usage,
             started: false,
             calls: 0,

@@ -14,6 +14,8 @@ mod chat_to_responses;
 mod chat_to_responses_stream;
 pub(crate) mod events;
 pub(crate) mod finish;
+#[cfg(test)]
+mod fixture_tests;
 mod from_anthropic;
 mod from_gemini;
 mod gemini_schema;
@@ -25,7 +27,6 @@ mod to_gemini;
 mod translate;
 mod turns;
 mod view;
-#[cfg(test)] mod fixture_tests;
 
 use serde::{Deserialize, Serialize};
 

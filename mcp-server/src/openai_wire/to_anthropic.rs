@@ -88,6 +88,10 @@ pub fn to_anthropic(chat: &Chat, model: &str, max_tokens: u32) -> Result<Vec<u8>
         body.insert("stop_sequences".into(), json!(chat.stop));
     }
     if let Some(t) = chat.temperature {
+        // OpenAI's range is 0 to 2, Anthropic's 0 to 1: above 1 cannot be carried as meant.
+        if t > 1.0 {
+            return Err(unsupported("temperature", Provider::Anthropic));
+        }
         body.insert("temperature".into(), json!(t));
     }
     if let Some(p) = chat.top_p {
