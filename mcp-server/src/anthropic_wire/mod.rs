@@ -7,13 +7,14 @@
 //! (`from_openai_stream.rs`). A neutral module, so that no face imports `providers/`.
 
 mod chat_body;
+#[cfg(test)]
+mod fixture_tests;
 mod from_openai;
 mod from_openai_stream;
 mod models;
 mod to_openai;
 mod to_openai_messages;
 mod view;
-#[cfg(test)] mod fixture_tests;
 
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
