@@ -39,18 +39,20 @@ pub fn to_anthropic(chat: &Chat, model: &str, max_tokens: u32) -> Result<Vec<u8>
     let mut tools: Vec<Value> = chat
         .tools
         .iter()
-        .map(|tool| {
+        .enumerate()
+        .map(|(i, tool)| {
             let mut out = json!({"name": tool.name,
                 "input_schema": tool.parameters.clone().unwrap_or_else(|| json!({"type": "object", "properties": {}}))});
             if let Some(description) = &tool.description {
                 out["description"] = json!(description);
             }
             if tool.strict {
+                constrainable(&out["input_schema"], &format!("tools[{i}].function.parameters"))?;
                 out["strict"] = json!(true);
             }
-            out
+            Ok(out)
         })
-        .collect();
+        .collect::<Result<_, Error>>()?;
     let mut choice = chat.tool_choice.as_ref().map(|choice| match choice {
         ToolChoice::None => json!({"type": "none"}),
         ToolChoice::Auto => json!({"type": "auto"}),
@@ -60,6 +62,7 @@ pub fn to_anthropic(chat: &Chat, model: &str, max_tokens: u32) -> Result<Vec<u8>
     match &chat.format {
         Format::Text => {}
         Format::JsonSchema { schema, .. } => {
+            constrainable(schema, "response_format.json_schema.schema")?;
             body.insert("output_config".into(), json!({"format": {"type": "json_schema", "schema": schema}}));
         }
         // Forcing the answer through a tool would override the client's own tools.
@@ -104,6 +107,49 @@ pub fn to_anthropic(chat: &Chat, model: &str, max_tokens: u32) -> Result<Vec<u8>
 }
 
 /// The turns as Anthropic messages; consecutive tool results share one user turn.
+/// The keywords Anthropic's constrained decoding (structured outputs, strict tools) refuses
+/// with a 400 ("For 'integer' type, property 'minimum' is not supported").
+const UNCONSTRAINABLE: [&str; 11] = [
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "multipleOf",
+    "minLength",
+    "maxLength",
+    "maxItems",
+    "uniqueItems",
+    "minProperties",
+    "maxProperties",
+];
+
+/// Refuses, by its path under `at`, the first keyword of `schema` that Anthropic's constrained
+/// decoding cannot enforce: the client asked for a constraint the answer would not keep.
+fn constrainable(schema: &Value, at: &str) -> Result<(), Error> {
+    match schema {
+        Value::Object(members) => members.iter().try_for_each(|(name, value)| {
+            let path = format!("{at}.{name}");
+            match name.as_str() {
+                // Names of properties and definitions are not keywords.
+                "properties" | "$defs" | "definitions" => match value {
+                    Value::Object(map) => {
+                        map.iter().try_for_each(|(key, sub)| constrainable(sub, &format!("{path}.{key}")))
+                    }
+                    _ => Ok(()),
+                },
+                // Values that are data, not schemas.
+                "enum" | "const" | "default" | "examples" | "required" => Ok(()),
+                name if UNCONSTRAINABLE.contains(&name) => Err(unsupported(path, Provider::Anthropic)),
+                _ => constrainable(value, &path),
+            }
+        }),
+        Value::Array(list) => {
+            list.iter().enumerate().try_for_each(|(i, sub)| constrainable(sub, &format!("{at}[{i}]")))
+        }
+        _ => Ok(()),
+    }
+}
+
 fn messages(turns: &[Turn]) -> Vec<Value> {
     let mut out: Vec<Value> = Vec::with_capacity(turns.len());
     let mut results: Vec<Value> = Vec::new();
