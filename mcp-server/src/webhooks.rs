@@ -32,7 +32,7 @@ pub fn signature(secret: &[u8], timestamp: u64, body: &str) -> String {
     mac.update(timestamp.to_string().as_bytes());
     mac.update(b".");
     mac.update(body.as_bytes());
-    crate::core::ids::hex(&mac.finalize().into_bytes())
+    converra_base::ids::hex(&mac.finalize().into_bytes())
 }
 
 /// The host of `url` when it is `http://` to a host that is not loopback (`localhost`,

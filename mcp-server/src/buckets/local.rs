@@ -14,7 +14,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use super::{Owner, PERIOD, Taken};
-use crate::core::ids::unix_now;
+use converra_base::ids::unix_now;
 
 /// At most this many client-address buckets (sign-in) are kept: under 0.5 MB. Honest sign-ins
 /// are a few a minute; beyond this many addresses at once, the map forgets as above.

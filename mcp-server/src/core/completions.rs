@@ -229,7 +229,7 @@ impl Core {
         let secret = self
             .secret_for(p.provider, &p.resolved)
             .await?
-            .ok_or_else(|| Error::no_provider_key(p.provider, caller))?;
+            .ok_or_else(|| Error::no_provider_key(p.provider, caller.environment))?;
         let mut meter = self.meter(caller, &p).await?;
         let answer = match self.provider_complete(p.provider, &secret, &p.chat).await {
             Ok(answer) => answer,
@@ -265,7 +265,7 @@ impl Core {
         let secret = self
             .secret_for(p.provider, &p.resolved)
             .await?
-            .ok_or_else(|| Error::no_provider_key(p.provider, caller))?;
+            .ok_or_else(|| Error::no_provider_key(p.provider, caller.environment))?;
         let mut meter = self.meter(caller, &p).await?;
         let events = match self.provider_stream(p.provider, &secret, &p.chat).await {
             Ok(events) => events,

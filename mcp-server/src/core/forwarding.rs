@@ -61,7 +61,7 @@ impl Core {
             out;
         let p = prepared(caller, provider, model, resolved, project_id, cap, input_estimate);
         let secret =
-            self.secret_for(provider, &p.resolved).await?.ok_or_else(|| Error::no_provider_key(provider, caller))?;
+            self.secret_for(provider, &p.resolved).await?.ok_or_else(|| Error::no_provider_key(provider, caller.environment))?;
         let mut meter = self.meter(caller, &p).await?;
         // Gemini's URL names the model.
         let target = Target { api, model: &p.chat.model };

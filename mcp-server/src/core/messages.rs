@@ -147,7 +147,7 @@ impl Core {
         let body = view.spliced(&[("model", &model_json)]);
         let p = prepared(caller, provider, model, resolved, project_id, None, estimate);
         let secret =
-            self.secret_for(provider, &p.resolved).await?.ok_or_else(|| Error::no_provider_key(provider, caller))?;
+            self.secret_for(provider, &p.resolved).await?.ok_or_else(|| Error::no_provider_key(provider, caller.environment))?;
         match self.provider_forward(provider, Api::CountTokens, &secret, &headers, body).await {
             Ok(answer) => {
                 self.provider_answered(&p).await;

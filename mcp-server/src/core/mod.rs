@@ -7,10 +7,8 @@ mod agent;
 pub mod audit;
 mod chat_translated;
 pub mod completions;
-pub mod error;
 mod forwarding;
 pub mod health;
-pub mod ids;
 mod messages;
 mod models;
 mod observed;
@@ -24,7 +22,9 @@ use std::sync::Arc;
 
 pub use access::Caller;
 pub use agent::ChatAnswer;
-pub use error::{AuthError, Error, InternalError, RateLimitInfo, Result};
+pub use converra_base::{AuthError, Error, InternalError, RateLimitInfo, Result};
+// The leaf's ids and error, named from inside the core as its own (`crate::core::ids`).
+use converra_base::{error, ids};
 pub use forwarding::Relayed;
 pub use messages::{AnthropicHeaders, TokenCount};
 pub use operations::BackupSummary;

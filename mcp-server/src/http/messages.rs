@@ -21,7 +21,7 @@ use converra::ErrorCode;
 
 use super::openai_compat::{OpenAiApiError, project_of};
 use crate::anthropic_wire::{ErrorEnvelope, MessagesView, ModelPage, TokenCount as Count};
-use crate::core::error::ErrorShape;
+use converra_base::error::ErrorShape;
 use crate::core::{AnthropicHeaders, Caller, Core, Error, Relayed, TokenCount};
 use crate::edge::auth;
 

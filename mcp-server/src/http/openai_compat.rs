@@ -19,7 +19,7 @@ use axum::response::{IntoResponse, Response};
 use converra::ErrorCode;
 
 use super::relay;
-use crate::core::error::ErrorShape;
+use converra_base::error::ErrorShape;
 use crate::core::{Caller, ChatAnswer, Core, Error, Relayed};
 use crate::edge::auth;
 use crate::openai_wire::{ChatView, ModelEntry, ModelList, OpenAiError, OpenAiErrorBody};

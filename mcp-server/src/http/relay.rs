@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 
-use crate::core::error::ErrorShape;
+use converra_base::error::ErrorShape;
 use crate::core::{Error, Relayed};
 use crate::edge::error::{error_headers, say_key_source};
 

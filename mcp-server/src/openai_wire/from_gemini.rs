@@ -14,7 +14,7 @@ use super::answer::{Call, Delta, Head, StreamFault, ToChunks, Usage};
 use super::events;
 use super::finish::finish_reason_of_gemini;
 use super::to_gemini::call_id;
-use crate::core::ids;
+use converra_base::ids;
 
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]

@@ -4,7 +4,7 @@ use converra::{FinishReason, KeyStatus, Message};
 use futures_util::stream::BoxStream;
 
 use super::Metered;
-use crate::core::error::ProviderAnswer;
+use converra_base::error::ProviderAnswer;
 
 /// A chat request after Converra's own processing (system prompt split out, tone applied).
 #[derive(Debug, Clone, PartialEq)]

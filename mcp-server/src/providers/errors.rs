@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::chat::ProviderFailure;
 use super::redact::{redact, redact_str};
-use crate::core::error::{ErrorShape, ProviderAnswer};
+use converra_base::error::{ErrorShape, ProviderAnswer};
 
 /// Sends a provider request; a transport failure is `unreachable`, a non-2xx answer is
 /// classified from its status and body, with what a client may see of it.

@@ -36,6 +36,18 @@ pub enum StoreError {
     Unsupported(&'static str),
 }
 
+/// A store failure as the domain sees it: `UNAVAILABLE` while the engine is down (the request
+/// may succeed later), else an internal error whose text names no value.
+impl From<StoreError> for converra_base::Error {
+    fn from(e: StoreError) -> Self {
+        if e.is_unavailable() {
+            tracing::warn!(error = %e, "the database is unavailable");
+            return converra_base::Error::Unavailable;
+        }
+        converra_base::Error::Internal(converra_base::InternalError::Store(Box::new(e)))
+    }
+}
+
 impl StoreError {
     /// Whether a UNIQUE constraint refused the write.
     pub fn is_unique_violation(&self) -> bool {

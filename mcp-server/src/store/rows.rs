@@ -79,7 +79,7 @@ impl ApiKeyRow {
     /// them as text (the per-member cap counts `expires_at > created_at`) compares instants.
     pub(super) fn in_utc(&self) -> StoreResult<ApiKeyRow> {
         let utc = |at: &str| {
-            crate::core::ids::utc_time(at)
+            converra_base::ids::utc_time(at)
                 .ok_or_else(|| StoreError::Corrupt { table: "api_keys", what: "a time that is not RFC 3339".into() })
         };
         let maybe = |at: &Option<String>| at.as_deref().map(utc).transpose();

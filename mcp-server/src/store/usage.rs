@@ -123,7 +123,7 @@ impl Store {
     ) -> StoreResult<()> {
         let batch_id = batch_id.to_owned();
         write!(self, Stale::NONE, [], |c| async {
-            let now = crate::core::ids::unix_now() as i64;
+            let now = converra_base::ids::unix_now() as i64;
             c.execute(&PRUNE_BATCHES, &[&(now - BATCH_IDS_KEPT_SECS)]).await?;
             if c.execute(&INSERT_BATCH, &[&batch_id, &now]).await? == 0 {
                 // Written before: its commit was only reported lost.

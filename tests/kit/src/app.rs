@@ -421,5 +421,5 @@ pub fn unix_now() -> u64 {
 /// `unix` seconds as RFC 3339 UTC (`2027-01-31T00:00:00Z`), the form every `*_at` field takes.
 pub fn rfc3339(unix: u64) -> String {
     let at = time::OffsetDateTime::from_unix_timestamp(unix as i64).expect("a representable time");
-    converra_server::core::ids::format_time(at)
+    converra_base::ids::format_time(at)
 }

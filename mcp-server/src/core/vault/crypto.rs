@@ -30,6 +30,12 @@ pub enum CryptoError {
     Utf8,
 }
 
+impl From<CryptoError> for converra_base::Error {
+    fn from(e: CryptoError) -> Self {
+        converra_base::Error::Internal(converra_base::InternalError::Crypto(Box::new(e)))
+    }
+}
+
 /// A 256-bit AES key that never prints and is zeroed on drop.
 pub struct Key(SecretBox<[u8; 32]>);
 

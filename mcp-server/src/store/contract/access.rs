@@ -270,7 +270,7 @@ async fn api_key_times_are_stored_in_utc_so_the_cap_compares_instants(store: Sto
     fn at(from_now: Duration, hours: i8) -> (String, String) {
         let t = OffsetDateTime::now_utc() + from_now;
         let offset = UtcOffset::from_hms(hours, 0, 0).unwrap();
-        (t.to_offset(offset).format(&Rfc3339).unwrap(), crate::core::ids::format_time(t))
+        (t.to_offset(offset).format(&Rfc3339).unwrap(), converra_base::ids::format_time(t))
     }
     let a = create_org(&store, "acme").await;
     let org = &a.org.id;

@@ -74,11 +74,11 @@ pub(crate) use contract;
 // --- fixtures ----------------------------------------------------------------------------------
 
 fn id(prefix: &str) -> String {
-    crate::core::ids::new_id(prefix)
+    converra_base::ids::new_id(prefix)
 }
 
 fn now() -> String {
-    crate::core::ids::now()
+    converra_base::ids::now()
 }
 
 fn actor() -> Actor {

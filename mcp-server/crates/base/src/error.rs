@@ -1,12 +1,9 @@
-//! The one error type of the core. Every face maps it in one place (`http/error.rs`,
-//! `mcp/error.rs`) to the codes and messages of the product spec.
+//! The one domain error. Every face maps it in one place (`edge/error.rs`, `mcp/error.rs`,
+//! `web/error.rs`) to the codes and messages of the product spec.
 
-use axum::body::Bytes;
-use axum::http::HeaderMap;
+use bytes::Bytes;
 use converra::{Environment, ErrorCode, KeySourceInfo, KeyStatus, Provider};
-
-use crate::core::vault::CryptoError;
-use crate::store::StoreError;
+use http::HeaderMap;
 
 /// Why authentication failed; the messages are part of the interface (clients match on them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -171,31 +168,17 @@ impl ProviderAnswer {
     }
 }
 
-/// Failures inside Converra. Their text names operations and ids, never values.
+/// Failures inside Converra. Their text names operations and ids, never values. The store's
+/// and the vault's errors are boxed here, since this crate sits below both: their conversions
+/// live beside them (`converra-store`'s `From<StoreError>`, the core's `From<CryptoError>`).
 #[derive(Debug, thiserror::Error)]
 pub enum InternalError {
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(Box<dyn std::error::Error + Send + Sync>),
     #[error(transparent)]
-    Crypto(#[from] CryptoError),
+    Crypto(Box<dyn std::error::Error + Send + Sync>),
     #[error("{0}")]
     Other(String),
-}
-
-impl From<StoreError> for Error {
-    fn from(e: StoreError) -> Self {
-        if e.is_unavailable() {
-            tracing::warn!(error = %e, "the database is unavailable");
-            return Error::Unavailable;
-        }
-        Error::Internal(InternalError::Store(e))
-    }
-}
-
-impl From<CryptoError> for Error {
-    fn from(e: CryptoError) -> Self {
-        Error::Internal(InternalError::Crypto(e))
-    }
 }
 
 impl Error {
@@ -287,12 +270,11 @@ impl Error {
 }
 
 impl Error {
-    /// `NO_PROVIDER_KEY` for `caller` without looking further (the platform key went away
-    /// between resolution and use); [`Core::no_provider_key`] names the other environments.
-    ///
-    /// [`Core::no_provider_key`]: crate::core::Core::no_provider_key
-    pub fn no_provider_key(provider: Provider, caller: &crate::core::Caller) -> Self {
-        Error::NoProviderKey { provider, environment: caller.environment, other_environments: Vec::new() }
+    /// `NO_PROVIDER_KEY` for a caller in `environment` without looking further (the platform
+    /// key went away between resolution and use); the core's `Core::no_provider_key` names the
+    /// other environments.
+    pub fn no_provider_key(provider: Provider, environment: Environment) -> Self {
+        Error::NoProviderKey { provider, environment, other_environments: Vec::new() }
     }
 
     /// Which key a failed provider call used (`X-Converra-Key-Source` / `-Key-Id` on the answer).

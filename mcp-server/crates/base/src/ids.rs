@@ -76,8 +76,8 @@ pub fn well_formed(prefix: &str, id: &str) -> bool {
 
 /// `id` when it is well formed, else exactly what an unknown id of that kind gets (`kind` not
 /// found). Checked before any lookup: a malformed id costs no database read and no cache entry.
-pub fn shaped<'a>(prefix: &str, kind: &'static str, id: &'a str) -> crate::core::Result<&'a str> {
-    if well_formed(prefix, id) { Ok(id) } else { Err(crate::core::Error::NotFound(kind)) }
+pub fn shaped<'a>(prefix: &str, kind: &'static str, id: &'a str) -> crate::Result<&'a str> {
+    if well_formed(prefix, id) { Ok(id) } else { Err(crate::Error::NotFound(kind)) }
 }
 
 #[cfg(test)]
