@@ -15,7 +15,7 @@ use crate::core::vault::Keyring;
 use crate::core::{Core, Error};
 use crate::edge::layer::WrapLayer;
 use crate::edge::serve::{Limits, serve};
-use crate::metrics::Metrics;
+use converra_metrics::Metrics;
 use crate::providers::Providers;
 use crate::store::Store;
 

@@ -11,7 +11,6 @@ pub mod core;
 pub mod edge;
 pub mod http;
 pub mod mcp;
-pub mod metrics;
 pub mod openai_wire;
 pub mod providers;
 pub mod store;

@@ -33,7 +33,7 @@ pub use responses::ResponsesEndpoint;
 use converra::HealthStatus;
 
 use crate::buckets::Buckets;
-use crate::metrics::Metrics;
+use converra_metrics::Metrics;
 use crate::providers::Providers;
 use crate::store::Store;
 

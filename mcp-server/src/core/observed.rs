@@ -10,7 +10,7 @@ use converra::{KeyStatus, Provider};
 use secrecy::SecretString;
 
 use super::Core;
-use crate::metrics::ProviderCall;
+use converra_metrics::ProviderCall;
 use crate::providers::{
     ChatRequest, ChatResponse, ChatStream, Forwarded, ProviderFailure, Streamed, Target, VerifyOutcome,
 };

@@ -32,7 +32,7 @@ use converra::{Allowance, UsageQuery, UsageReport};
 use converra::{KeySource, Usage};
 
 use super::{Caller, Core, Error, Result, ids};
-use crate::metrics::Metrics;
+use converra_metrics::Metrics;
 use crate::providers::Metered;
 use crate::store::{Store, UsageBatch, UsageBucket, UsageCounts, UsageGroupBy};
 

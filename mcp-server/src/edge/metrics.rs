@@ -17,8 +17,8 @@ use subtle::ConstantTimeEq;
 use super::error::ApiError;
 use super::layer::{Answer, Inner, Wrap, WrapLayer};
 use crate::core::{AuthError, Core, Error};
-use crate::metrics::Metrics;
-use crate::metrics::wait::{self, SharedWait};
+use converra_metrics::Metrics;
+use converra_metrics::wait::{self, SharedWait};
 
 /// Where the scrape is served.
 pub const PATH: &str = "/metrics";
@@ -102,7 +102,7 @@ fn authorized(header: Option<&[u8]>, expected: &[u8; 32]) -> Result<(), AuthErro
 async fn scrape(core: &Core) -> Response {
     core.refresh_metric_gauges().await;
     match core.metrics().encode() {
-        Some(text) => ([(CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text).into_response(),
+        Some(text) => ([(CONTENT_TYPE, converra_metrics::CONTENT_TYPE)], text).into_response(),
         None => ApiError(Error::NotFound("Route")).into_response(),
     }
 }

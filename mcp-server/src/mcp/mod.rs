@@ -188,9 +188,9 @@ impl ServerHandler for ConverraMcp {
         let wait = context
             .extensions
             .get::<axum::http::request::Parts>()
-            .and_then(|parts| parts.extensions.get::<crate::metrics::wait::SharedWait>())
+            .and_then(|parts| parts.extensions.get::<converra_metrics::wait::SharedWait>())
             .cloned();
-        crate::metrics::wait::carry(wait, self.tool_router.call(ToolCallContext::new(self, request, context))).await
+        converra_metrics::wait::carry(wait, self.tool_router.call(ToolCallContext::new(self, request, context))).await
     }
 }
 

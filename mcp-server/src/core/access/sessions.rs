@@ -14,7 +14,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::Caller;
 use crate::core::{AuthError, Core, Error, Result, ids};
-use crate::metrics::LimitBucket;
+use converra_metrics::LimitBucket;
 use crate::store::{MemberRow, OrgRow, WebSessionRow, WebTokenKind, WebTokenRow};
 
 /// A session ends after this long without a request…

@@ -49,7 +49,7 @@ impl Core {
             self.providers.clone(),
             crate::buckets::Buckets::local(),
             Default::default(),
-            crate::metrics::Metrics::default(),
+            converra_metrics::Metrics::default(),
         );
         let mut verified = 0;
         for org in target.organizations().await? {
