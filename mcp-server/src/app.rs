@@ -17,7 +17,7 @@ use crate::edge::layer::WrapLayer;
 use crate::edge::serve::{Limits, serve};
 use converra_metrics::Metrics;
 use crate::providers::Providers;
-use crate::store::Store;
+use converra_store::Store;
 
 /// Why the application could not start. Never contains key material.
 #[derive(Debug, thiserror::Error)]
@@ -25,7 +25,7 @@ pub enum StartError {
     #[error(transparent)]
     Config(#[from] config::ConfigError),
     #[error("cannot open the database {path}: {source}")]
-    Database { path: String, source: crate::store::StoreError },
+    Database { path: String, source: converra_store::StoreError },
     #[error(
         "on PostgreSQL, replicas share rate limits through Redis: set CONVERRA_REDIS_URL, or start with --local-rate-limits (CONVERRA_LOCAL_RATE_LIMITS=1) to accept limits per replica"
     )]

@@ -13,7 +13,6 @@ pub mod http;
 pub mod mcp;
 pub mod openai_wire;
 pub mod providers;
-pub mod store;
 #[cfg(test)]
 mod tidy;
 pub mod web;

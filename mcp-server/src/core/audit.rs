@@ -7,7 +7,7 @@ use serde_json::Value;
 use super::access::Caller;
 use super::error::Result;
 use super::{Core, ids};
-use crate::store::NewAuditEvent;
+use converra_store::NewAuditEvent;
 
 /// The actor of changes made by the operator's CLI (no member, no key).
 pub fn operator() -> Actor {

@@ -16,7 +16,7 @@ use super::usage::{Meter, estimate_tokens, totals_of};
 use super::vault::ResolvedKey;
 use super::{Caller, Core, Error, Result, ids};
 use crate::providers::{ChatEvent, ChatRequest, ProviderFailure};
-use crate::store::{AllowanceReservation, UsageBucket};
+use converra_store::{AllowanceReservation, UsageBucket};
 
 /// How long a platform call's reservation holds its tokens if it is never settled (the process
 /// died mid-call); stretched to outlast a longer configured whole-response timeout.

@@ -35,7 +35,7 @@ use converra::HealthStatus;
 use crate::buckets::Buckets;
 use converra_metrics::Metrics;
 use crate::providers::Providers;
-use crate::store::Store;
+use converra_store::Store;
 
 /// Everything the service functions need, built once at start and shared by every face.
 pub struct Core {

@@ -7,7 +7,7 @@ use converra::{Environment, Plan};
 
 use super::access::Bootstrap;
 use super::{Core, Error, InternalError, Result};
-use crate::store::{self, StoreError, VaultCounts};
+use converra_store::{StoreError, VaultCounts};
 
 /// What a finished backup holds, counted on the copy.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,7 +39,7 @@ impl Core {
         create_private(dest)?;
         let result = async {
             self.store.backup_into(dest).await?;
-            let counts = store::check_backup(dest).await?;
+            let counts = converra_store::check_backup(dest).await?;
             let bytes = std::fs::metadata(dest).map(|m| m.len()).unwrap_or_default();
             Ok::<_, StoreError>(BackupSummary { bytes, counts })
         }

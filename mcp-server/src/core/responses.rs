@@ -43,7 +43,7 @@ use crate::openai_wire::{
     ChatView, EmbeddingsView, ResponsesStream, ResponsesView, json_string, json_text, response_json, responses_field,
 };
 use crate::providers::Api;
-use crate::store::RelayedObject;
+use converra_store::RelayedObject;
 
 /// The kind of object a stored response is, in the record of relayed objects.
 const RESPONSE: &str = "response";

@@ -34,7 +34,7 @@ use converra::{KeySource, Usage};
 use super::{Caller, Core, Error, Result, ids};
 use converra_metrics::Metrics;
 use crate::providers::Metered;
-use crate::store::{Store, UsageBatch, UsageBucket, UsageCounts, UsageGroupBy};
+use converra_store::{Store, UsageBatch, UsageBucket, UsageCounts, UsageGroupBy};
 
 /// How long counted usage waits to be written. Reports flush first, and the allowance never
 /// waits for it (a call's reservation holds its tokens until the write).

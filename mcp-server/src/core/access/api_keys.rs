@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::{Caller, token};
 use crate::core::{Core, Error, Result, audit, ids};
-use crate::store::ApiKeyRow;
+use converra_store::ApiKeyRow;
 
 fn to_wire(k: ApiKeyRow) -> ApiKey {
     ApiKey {

@@ -10,7 +10,7 @@ use subtle::ConstantTimeEq;
 use super::token;
 use crate::core::{AuthError, Core, Error, RateLimitInfo, Result, ids};
 use converra_metrics::LimitBucket;
-use crate::store::{MemberRow, OrgRow};
+use converra_store::{MemberRow, OrgRow};
 
 /// Who is calling: an API key acting with its member's *current* role in one organization.
 #[derive(Debug, Clone)]

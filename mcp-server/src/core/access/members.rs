@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::Caller;
 use crate::core::{Core, Error, Result, audit, ids};
-use crate::store::{MemberChange, MemberRow};
+use converra_store::{MemberChange, MemberRow};
 
 fn to_wire(m: MemberRow) -> Member {
     Member {

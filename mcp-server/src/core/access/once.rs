@@ -7,7 +7,7 @@ use converra::{CreateApiKey, CreatedApiKey};
 use super::Caller;
 use super::sessions::{ABSOLUTE_SECS, token_hash};
 use crate::core::{Core, Error, Result, ids};
-use crate::store::{WebTokenKind, WebTokenRow};
+use converra_store::{WebTokenKind, WebTokenRow};
 
 impl Core {
     /// Creates an API key unless the form's `nonce` was answered before (then `None`). The

@@ -5,7 +5,7 @@ use secrecy::SecretString;
 use serde_json::json;
 
 use crate::core::{Core, Error, Result, audit, ids};
-use crate::store::{CustomLimits, MemberRow, OrgRow};
+use converra_store::{CustomLimits, MemberRow, OrgRow};
 
 /// What a plan allows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

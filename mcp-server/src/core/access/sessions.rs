@@ -15,7 +15,7 @@ use secrecy::{ExposeSecret, SecretString};
 use super::Caller;
 use crate::core::{AuthError, Core, Error, Result, ids};
 use converra_metrics::LimitBucket;
-use crate::store::{MemberRow, OrgRow, WebSessionRow, WebTokenKind, WebTokenRow};
+use converra_store::{MemberRow, OrgRow, WebSessionRow, WebTokenKind, WebTokenRow};
 
 /// A session ends after this long without a request…
 pub const IDLE_SECS: i64 = 30 * 60;

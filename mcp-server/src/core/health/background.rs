@@ -16,7 +16,7 @@ use rand::Rng;
 
 use super::{age_days, events, flags};
 use crate::core::{Core, ids};
-use crate::store::ProviderKeyRow;
+use converra_store::ProviderKeyRow;
 
 /// Keys re-tested, and webhook events sent, per round.
 const BATCH: u32 = 20;

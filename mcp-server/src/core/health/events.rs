@@ -5,7 +5,7 @@ use converra::KeyStatus;
 use serde_json::json;
 
 use crate::core::ids;
-use crate::store::{OutboxEvent, ProviderKeyRow};
+use converra_store::{OutboxEvent, ProviderKeyRow};
 
 /// What every event says about its key.
 fn key_json(row: &ProviderKeyRow) -> serde_json::Value {

@@ -25,7 +25,7 @@ pub(crate) use background::Replica;
 pub(crate) use tallies::HealthTallies;
 
 use super::{Core, ids};
-use crate::store::{HealthChange, ProviderKeyRow};
+use converra_store::{HealthChange, ProviderKeyRow};
 
 /// How the background health work runs (operator configuration, `CONVERRA_KEY_RETEST*`,
 /// `CONVERRA_KEY_HEALTH_INTERVAL_MS`, `CONVERRA_WEBHOOK_*`).
@@ -251,7 +251,7 @@ mod tests {
             active: true,
             status: KeyStatus::Untested,
             last_test: None,
-            health: crate::store::HealthRow { status, since: Some(since.into()), failures, ..Default::default() },
+            health: converra_store::HealthRow { status, since: Some(since.into()), failures, ..Default::default() },
             created_by: None,
             updated_by: None,
             created_at: "2026-01-01T00:00:00Z".into(),

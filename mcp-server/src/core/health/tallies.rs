@@ -16,7 +16,7 @@ use std::time::Duration;
 use converra::KeyStatus;
 
 use crate::core::ids;
-use crate::store::{HealthTally, Store};
+use converra_store::{HealthTally, Store};
 
 /// How long tallied outcomes wait to be written.
 const WINDOW: Duration = Duration::from_secs(1);

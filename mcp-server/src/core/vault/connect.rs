@@ -14,7 +14,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::core::access::sessions::{LINK_SECS, random_token, token_hash};
 use crate::core::{Caller, Core, Error, Result, ids};
-use crate::store::{WebTokenKind, WebTokenRow};
+use converra_store::{WebTokenKind, WebTokenRow};
 
 /// What a connect link asks for, shown on its page before the secret is pasted.
 #[derive(Debug, Clone, PartialEq)]

@@ -8,7 +8,7 @@ use base64::Engine;
 
 use super::crypto::{self, CryptoError, Key};
 use crate::core::{Error, InternalError, Result, ids};
-use crate::store::{DataKeyRow, Store};
+use converra_store::{DataKeyRow, Store};
 
 const VERSION_META: &str = "master_key_version";
 
@@ -33,7 +33,7 @@ pub enum MasterKeyError {
     )]
     UnverifiedCopy,
     #[error(transparent)]
-    Store(#[from] crate::store::StoreError),
+    Store(#[from] converra_store::StoreError),
 }
 
 pub struct Keyring {
@@ -201,34 +201,34 @@ impl Keyring {
     }
 }
 
-pub(super) async fn record_master(store: &Store, key: &Key, version: u32) -> crate::store::StoreResult<()> {
+pub(super) async fn record_master(store: &Store, key: &Key, version: u32) -> converra_store::StoreResult<()> {
     store.set_meta(&check_meta(version), &encode_b64(&crypto::master_check(key, version))).await
 }
 
-pub(super) async fn set_master_version(store: &Store, version: u32) -> crate::store::StoreResult<()> {
+pub(super) async fn set_master_version(store: &Store, version: u32) -> converra_store::StoreResult<()> {
     store.set_meta(VERSION_META, &version.to_string()).await
 }
 
-pub(super) async fn stored_master_version(store: &Store) -> crate::store::StoreResult<u32> {
+pub(super) async fn stored_master_version(store: &Store) -> converra_store::StoreResult<u32> {
     Ok(store.meta(VERSION_META).await?.and_then(|v| v.parse().ok()).unwrap_or(1))
 }
 
-pub(super) async fn stored_check(store: &Store, version: u32) -> crate::store::StoreResult<Option<Vec<u8>>> {
+pub(super) async fn stored_check(store: &Store, version: u32) -> converra_store::StoreResult<Option<Vec<u8>>> {
     Ok(store.meta(&check_meta(version)).await?.and_then(|h| decode_b64(&h)))
 }
 
 /// Whether the store holds a migrated copy that was not verified.
-pub(super) async fn unverified_copy(store: &Store) -> crate::store::StoreResult<bool> {
+pub(super) async fn unverified_copy(store: &Store) -> converra_store::StoreResult<bool> {
     Ok(store.meta(MIGRATION_META).await?.is_some_and(|v| v == "unverified"))
 }
 
 /// Marks a dump, before it is written, as a copy to verify.
-pub(super) fn mark_unverified(dump: &mut crate::store::VaultDump) {
+pub(super) fn mark_unverified(dump: &mut converra_store::VaultDump) {
     dump.meta.retain(|(k, _)| k != MIGRATION_META);
     dump.meta.push((MIGRATION_META.into(), "unverified".into()));
 }
 
-pub(super) async fn mark_verified(store: &Store) -> crate::store::StoreResult<()> {
+pub(super) async fn mark_verified(store: &Store) -> converra_store::StoreResult<()> {
     store.set_meta(MIGRATION_META, "verified").await
 }
 

@@ -12,7 +12,7 @@ use serde_json::json;
 use super::crypto::{self, SecretContext};
 use super::format;
 use crate::core::{Caller, Core, Error, Result, audit, health, ids};
-use crate::store::{ProviderKeyRow, SecretUpdate, TestRecord};
+use converra_store::{ProviderKeyRow, SecretUpdate, TestRecord};
 
 const SCOPE_ORG: &str = "organization";
 
@@ -62,7 +62,7 @@ fn key_audit(
     action: &'static str,
     row: &ProviderKeyRow,
     extra: serde_json::Value,
-) -> crate::store::NewAuditEvent {
+) -> converra_store::NewAuditEvent {
     let detail = key_detail(row.provider, row.environment, &row.project_id, &row.last_four, extra);
     audit::event(&caller.org_id, caller.actor(), action, "provider_key", &row.id, detail)
 }
@@ -178,7 +178,7 @@ impl Core {
         &self,
         provider: converra::Provider,
         secret: &SecretString,
-        refused: impl FnOnce() -> crate::store::NewAuditEvent,
+        refused: impl FnOnce() -> converra_store::NewAuditEvent,
     ) -> Result<TestRecord> {
         let outcome = self.provider_verify(provider, secret).await;
         if outcome.status != KeyStatus::Ok {
@@ -196,7 +196,7 @@ impl Core {
     /// Records an add or a replace refused by its test (`outcome: failure`, `stored: false`,
     /// the test's status). Not being able to record it is logged, not returned: the caller must
     /// still hear why the key was refused.
-    async fn audit_not_stored(&self, mut event: crate::store::NewAuditEvent, status: KeyStatus) {
+    async fn audit_not_stored(&self, mut event: converra_store::NewAuditEvent, status: KeyStatus) {
         event.outcome = "failure";
         if let Some(detail) = event.detail.as_object_mut() {
             detail.insert("stored".into(), false.into());

@@ -10,7 +10,7 @@
 use super::Key;
 use super::keyring::{self, Keyring};
 use crate::core::{Core, Error, Result};
-use crate::store::{Store, VaultCounts};
+use converra_store::{Store, VaultCounts};
 
 /// What a finished migration copied.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,7 +6,7 @@ use converra::{KeySource, Provider, Resolution, Role};
 use secrecy::SecretString;
 
 use crate::core::{Caller, Core, Result};
-use crate::store::ProviderKeyRow;
+use converra_store::ProviderKeyRow;
 
 /// The key a completion would use.
 pub struct ResolvedKey {

@@ -18,7 +18,7 @@ use super::crypto::{self, Key};
 use super::keyring;
 use super::keys::context;
 use crate::core::{Core, Error, InternalError, Result, ids};
-use crate::store::{DataKeyRow, ProviderKeyRow, Reencrypted};
+use converra_store::{DataKeyRow, ProviderKeyRow, Reencrypted};
 
 /// What a master-key rotation did.
 #[derive(Debug, Clone, PartialEq, Eq)]

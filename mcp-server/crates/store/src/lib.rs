@@ -57,16 +57,16 @@ enum Backend {
 macro_rules! read {
     ($self:ident, |$c:ident| $body:expr) => {
         match &*$self.backend {
-            $crate::store::Backend::Sqlite(b) => {
+            $crate::Backend::Sqlite(b) => {
                 b.run(move |conn| {
-                    let $c = &$crate::store::sqlite::Conn(conn);
-                    $crate::store::sql::ready($body)
+                    let $c = &$crate::sqlite::Conn(conn);
+                    $crate::sql::ready($body)
                 })
                 .await
             }
-            $crate::store::Backend::Postgres(b) => {
+            $crate::Backend::Postgres(b) => {
                 let client = b.client().await?;
-                let $c = &$crate::store::postgres::Conn(&client);
+                let $c = &$crate::postgres::Conn(&client);
                 $body.await
             }
         }
@@ -80,30 +80,30 @@ macro_rules! read {
 /// process's cached reads of `$stale` are stale. Captures must be owned, as for `read!`.
 macro_rules! write {
     ($self:ident, $stale:expr, $audit:expr, |$c:ident| $body:expr) => {{
-        let (stale, audit): ($crate::store::Stale, _) = ($stale, $audit);
+        let (stale, audit): ($crate::Stale, _) = ($stale, $audit);
         let result = async {
             match &*$self.backend {
-                $crate::store::Backend::Sqlite(b) => {
+                $crate::Backend::Sqlite(b) => {
                     b.write(move |tx| {
-                        let $c = &$crate::store::sqlite::Conn(tx);
-                        $crate::store::sql::ready(async {
-                            let out: $crate::store::StoreResult<_> = $body.await;
+                        let $c = &$crate::sqlite::Conn(tx);
+                        $crate::sql::ready(async {
+                            let out: $crate::StoreResult<_> = $body.await;
                             let out = out?;
-                            $crate::store::audit::finish($c, out, audit, stale).await
+                            $crate::audit::finish($c, out, audit, stale).await
                         })
                     })
                     .await
                 }
-                $crate::store::Backend::Postgres(b) => {
+                $crate::Backend::Postgres(b) => {
                     let mut client = b.client().await?;
                     let tx = client.transaction().await?;
                     let out = {
-                        let $c = &$crate::store::postgres::Conn(&tx);
-                        let out: $crate::store::StoreResult<_> = $body.await;
+                        let $c = &$crate::postgres::Conn(&tx);
+                        let out: $crate::StoreResult<_> = $body.await;
                         let out = out?;
-                        $crate::store::audit::finish($c, out, audit, stale).await?
+                        $crate::audit::finish($c, out, audit, stale).await?
                     };
-                    if $crate::store::rows::Applied::applied(&out) {
+                    if $crate::rows::Applied::applied(&out) {
                         tx.commit().await?;
                     }
                     Ok(out)

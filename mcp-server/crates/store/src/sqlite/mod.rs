@@ -128,7 +128,7 @@ impl Sqlite {
                 last = Some(v);
                 confirmed();
             }
-            tokio::time::sleep(crate::store::watch::CONFIRM_EVERY).await;
+            tokio::time::sleep(crate::watch::CONFIRM_EVERY).await;
         }
     }
 }

@@ -5,7 +5,7 @@
 
 use rusqlite::Connection;
 
-use crate::store::{StoreError, StoreResult};
+use crate::{StoreError, StoreResult};
 
 /// Applies pending migrations; refuses a schema newer than this binary knows.
 pub(super) fn migrate(conn: &mut Connection) -> StoreResult<()> {
@@ -311,7 +311,7 @@ mod tests {
     use rusqlite::Connection;
 
     use super::MIGRATIONS;
-    use crate::store::Store;
+    use crate::Store;
 
     /// API keys as version 10 stored them: `expires_at` in the offset it was given in.
     const KEYS_AT_10: &str = "

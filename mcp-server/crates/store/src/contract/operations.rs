@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use converra::{Environment, Provider};
 
 use super::{api_key, contract, create_org, event, now};
-use crate::store::{Store, UsageBatch, UsageBucket, UsageCounts, UsageGroupBy};
+use crate::{Store, UsageBatch, UsageBucket, UsageCounts, UsageGroupBy};
 
 contract!(
     usage_batches_add_up_and_group,

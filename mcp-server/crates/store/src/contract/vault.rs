@@ -4,7 +4,7 @@
 use converra::{Environment, KeyStatus, Project, Provider, ProviderKeyFilter};
 
 use super::{actions, contract, create_org, event, id, now, provider_key};
-use crate::store::{DataKeyRow, Reencrypted, SecretUpdate, Store, TestRecord};
+use crate::{DataKeyRow, Reencrypted, SecretUpdate, Store, TestRecord};
 
 contract!(
     a_new_key_takes_its_slot_and_the_old_one_stays_inactive,
@@ -73,7 +73,7 @@ async fn slots_are_per_project_environment_and_provider(store: Store) {
     assert_eq!(store.provider_key(&b.org.id, &org_key.id).await.unwrap(), None);
 }
 
-use crate::store::ProviderKeyRow;
+use crate::ProviderKeyRow;
 
 async fn activating_rolls_back_and_removing_returns_the_row(store: Store) {
     let a = create_org(&store, "acme").await;
@@ -135,7 +135,7 @@ async fn a_replaced_secret_resets_the_test_and_tests_are_recorded(store: Store) 
     let missing = store.update_provider_key_secret(org, "pk_missing", update, event(org, "pk.replaced.missing", "x"));
     assert_eq!(missing.await.unwrap(), None);
 
-    let flag = crate::store::HealthChange {
+    let flag = crate::HealthChange {
         status: KeyStatus::InvalidKey,
         at: now(),
         last_success_at: None,

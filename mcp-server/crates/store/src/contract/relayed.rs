@@ -2,7 +2,7 @@
 //! kind it was recorded with, and for no other; recording it again changes nothing.
 
 use super::contract;
-use crate::store::{RelayedObject, Store};
+use crate::{RelayedObject, Store};
 
 contract!(a_relayed_object_is_found_only_for_its_member_key_and_kind);
 

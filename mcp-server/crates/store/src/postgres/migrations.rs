@@ -7,7 +7,7 @@
 
 use deadpool_postgres::Object;
 
-use crate::store::{StoreError, StoreResult};
+use crate::{StoreError, StoreResult};
 
 /// Any constant shared by every Converra replica: "cnvrmig" in ASCII.
 const LOCK: i64 = 0x0063_6e76_726d_6967;
@@ -294,7 +294,7 @@ mod tests {
     use secrecy::SecretString;
 
     use super::MIGRATIONS;
-    use crate::store::Store;
+    use crate::Store;
 
     /// API keys as version 6 stored them: `expires_at` in the offset it was given in.
     const KEYS_AT_6: &str = "
@@ -317,7 +317,7 @@ mod tests {
     #[tokio::test]
     #[ignore = "needs PostgreSQL (CONVERRA_TEST_DATABASE_URL), installed and started by .ci/run"]
     async fn the_upgrade_rewrites_expiries_stored_with_an_offset_in_utc() {
-        let url = crate::store::contract::fresh_postgres_database().await;
+        let url = crate::contract::fresh_postgres_database().await;
         let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
         tokio::spawn(connection);
         for sql in &MIGRATIONS[..6] {

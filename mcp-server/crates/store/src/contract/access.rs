@@ -4,7 +4,7 @@
 use converra::{AiSettings, Plan, Project, Role, Tone};
 
 use super::{actions, api_key, contract, create_org, event, id, member, now, seed};
-use crate::store::{CustomLimits, MemberChange, Store};
+use crate::{CustomLimits, MemberChange, Store};
 
 contract!(
     an_organization_is_created_whole_with_its_audit,

@@ -3,7 +3,7 @@
 //! token can be consumed again.
 
 use super::{contract, create_org};
-use crate::store::{Store, WebSessionRow, WebTokenKind, WebTokenRow};
+use crate::{Store, WebSessionRow, WebTokenKind, WebTokenRow};
 
 contract!(a_session_is_read_touched_and_deleted, a_token_is_consumed_once_and_only_in_time, old_web_state_is_pruned);
 

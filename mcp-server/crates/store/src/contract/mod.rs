@@ -52,7 +52,7 @@ macro_rules! contract {
             $(
                 #[tokio::test]
                 async fn $case() {
-                    let (store, _dir) = crate::store::contract::sqlite().await;
+                    let (store, _dir) = crate::contract::sqlite().await;
                     super::$case(store).await;
                 }
             )*
@@ -62,7 +62,7 @@ macro_rules! contract {
                 #[tokio::test]
                 #[ignore = "needs PostgreSQL (CONVERRA_TEST_DATABASE_URL), installed and started by .ci/run"]
                 async fn $case() {
-                    let (store, _dir) = crate::store::contract::postgres().await;
+                    let (store, _dir) = crate::contract::postgres().await;
                     super::$case(store).await;
                 }
             )*

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use super::{contract, create_org, id};
-use crate::store::{AllowanceReservation, Store, UsageBatch, UsageBucket, UsageCounts};
+use crate::{AllowanceReservation, Store, UsageBatch, UsageBucket, UsageCounts};
 
 contract!(
     reservations_are_held_only_while_they_fit,

@@ -6,11 +6,11 @@ use std::path::Path;
 use rusqlite::{Connection, OpenFlags};
 
 use super::{Conn, Sqlite};
-use crate::store::{StoreError, StoreResult, VaultCounts};
+use crate::{StoreError, StoreResult, VaultCounts};
 
 impl Sqlite {
     /// Writes a copy of the database into the file `dest`, which must not exist or be empty.
-    pub(in crate::store) async fn backup_into(&self, dest: &Path) -> StoreResult<()> {
+    pub(crate) async fn backup_into(&self, dest: &Path) -> StoreResult<()> {
         let dest = dest.to_str().ok_or(StoreError::Unsupported("a backup path must be UTF-8"))?.to_owned();
         self.run(move |c| {
             c.execute("VACUUM INTO ?1", [dest])?;
@@ -21,11 +21,11 @@ impl Sqlite {
 }
 
 /// Opens a backup read-only, runs SQLite's integrity check and counts what it holds.
-pub(in crate::store) fn check_backup(path: &Path) -> StoreResult<VaultCounts> {
+pub(crate) fn check_backup(path: &Path) -> StoreResult<VaultCounts> {
     let c = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
     let integrity: String = c.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
     if integrity != "ok" {
         return Err(StoreError::Integrity(integrity));
     }
-    crate::store::sql::ready(crate::store::dump::counts(&Conn(&c)))
+    crate::sql::ready(crate::dump::counts(&Conn(&c)))
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use converra::{Environment, KeyStatus, Provider};
 
 use super::{contract, create_org, event, now, provider_key};
-use crate::store::{HealthChange, HealthTally, OutboxEvent, SecretUpdate, Store};
+use crate::{HealthChange, HealthTally, OutboxEvent, SecretUpdate, Store};
 
 contract!(
     a_status_change_is_written_once_with_its_event,
