@@ -2,7 +2,6 @@
 //! OpenAI-compatible and MCP faces and the `converra` command line. Start with
 //! `ARCHITECTURE.md` at the repository root.
 
-pub mod anthropic_wire;
 pub mod app;
 pub mod buckets;
 pub mod cli;
@@ -11,7 +10,6 @@ pub mod core;
 pub mod edge;
 pub mod http;
 pub mod mcp;
-pub mod openai_wire;
 pub mod providers;
 #[cfg(test)]
 mod tidy;

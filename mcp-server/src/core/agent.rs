@@ -19,7 +19,7 @@ use super::completions::parse_model;
 use super::forwarding::{Outbound, Relayed};
 use super::usage::estimate_tokens;
 use super::{Caller, Core, Error, Result, ids};
-use crate::openai_wire::{ChatView, PromptSize, json_string, json_text};
+use converra_wire::openai::{ChatView, PromptSize, json_string, json_text};
 use crate::providers::Api;
 
 /// Tokens an attached image, audio clip or file counts for in the allowance's estimate, however

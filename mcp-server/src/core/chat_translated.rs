@@ -21,7 +21,7 @@ use super::forwarding::{Outbound, Relayed, prepared};
 use super::messages::DEFAULT_ANTHROPIC_VERSION;
 use super::vault::ResolvedKey;
 use super::{Caller, Core, Result, ids};
-use crate::openai_wire::{
+use converra_wire::openai::{
     ChatView, DEFAULT_MAX_TOKENS, Format, FromAnthropic, FromGemini, StreamFault, ToChunks, anthropic_completion,
     gemini_completion, to_anthropic, to_gemini,
 };

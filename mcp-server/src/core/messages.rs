@@ -23,7 +23,7 @@ use super::completions::parse_model;
 use super::forwarding::{Outbound, Relayed, prepared};
 use super::vault::ResolvedKey;
 use super::{Caller, Core, Error, Result};
-use crate::anthropic_wire::{MessagesView, to_chat};
+use converra_wire::anthropic::{MessagesView, to_chat};
 use crate::providers::Api;
 
 /// The `anthropic-version` sent when the client sent none (Anthropic requires one).

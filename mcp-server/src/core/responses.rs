@@ -39,7 +39,7 @@ use super::forwarding::{Outbound, Relayed};
 use super::usage::estimate_tokens;
 use super::vault::ResolvedKey;
 use super::{Caller, Core, Error, InternalError, Result, ids};
-use crate::openai_wire::{
+use converra_wire::openai::{
     ChatView, EmbeddingsView, ResponsesStream, ResponsesView, json_string, json_text, response_json, responses_field,
 };
 use crate::providers::Api;

@@ -20,7 +20,7 @@ use axum::response::{IntoResponse, Response};
 use converra::ErrorCode;
 
 use super::openai_compat::{OpenAiApiError, project_of};
-use crate::anthropic_wire::{ErrorEnvelope, MessagesView, ModelPage, TokenCount as Count};
+use converra_wire::anthropic::{ErrorEnvelope, MessagesView, ModelPage, TokenCount as Count};
 use converra_base::error::ErrorShape;
 use crate::core::{AnthropicHeaders, Caller, Core, Error, Relayed, TokenCount};
 use crate::edge::auth;

@@ -22,7 +22,7 @@ use super::relay;
 use converra_base::error::ErrorShape;
 use crate::core::{Caller, ChatAnswer, Core, Error, Relayed};
 use crate::edge::auth;
-use crate::openai_wire::{ChatView, ModelEntry, ModelList, OpenAiError, OpenAiErrorBody};
+use converra_wire::openai::{ChatView, ModelEntry, ModelList, OpenAiError, OpenAiErrorBody};
 
 /// A core error in OpenAI's error shape.
 pub struct OpenAiApiError(pub Error);

@@ -17,9 +17,9 @@ use axum::routing::post;
 use super::messages::AnthropicApiError;
 use super::openai_compat::{Body, OpenAiApiError, openai_error, project_of};
 use super::relay;
-use crate::anthropic_wire::ModelInfo;
+use converra_wire::anthropic::ModelInfo;
 use crate::core::{Caller, Core, Error, ResponsesEndpoint};
-use crate::openai_wire::{EmbeddingsView, ModelEntry, ResponsesView};
+use converra_wire::openai::{EmbeddingsView, ModelEntry, ResponsesView};
 
 /// A stream's error in the Responses API's own event shape (what its SDKs and Codex read).
 fn error_event(e: &Error) -> axum::body::Bytes {

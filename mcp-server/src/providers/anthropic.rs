@@ -13,8 +13,8 @@ use super::sse::{self, Step};
 use super::{Metered, errors, secret_header};
 use converra::Provider;
 // Anthropic requires `max_tokens`: the same default when the caller sets none as on `/v1`.
-use crate::anthropic_wire::MessagesUsage;
-use crate::openai_wire::DEFAULT_MAX_TOKENS;
+use converra_wire::anthropic::MessagesUsage;
+use converra_wire::openai::DEFAULT_MAX_TOKENS;
 
 pub const VERSION: &str = "2023-06-01";
 

@@ -24,8 +24,8 @@ use serde_json::value::RawValue;
 use super::chat::ProviderFailure;
 use super::redact::redact;
 use super::{errors, gemini, responses, secret_header, sse, tail};
-use crate::anthropic_wire::{self, MessagesUsage};
-use crate::openai_wire::FullUsage;
+use converra_wire::anthropic::{self as anthropic_wire, MessagesUsage};
+use converra_wire::openai::FullUsage;
 
 /// Which API a forwarded body speaks: where it goes, how the key is sent, how usage is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -15,7 +15,7 @@ use super::chat::{ChatEvent, ChatRequest, ChatResponse, ChatStream, ProviderFail
 use super::forward::Frame;
 use super::sse::{self, Step};
 use super::{Metered, errors, secret_header};
-use crate::openai_wire::GeminiUsage;
+use converra_wire::openai::GeminiUsage;
 use axum::body::Bytes;
 
 pub fn list_models(client: &reqwest::Client, base: &str, key: &SecretString) -> reqwest::RequestBuilder {

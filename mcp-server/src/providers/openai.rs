@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::chat::{ChatEvent, ChatRequest, ChatResponse, ChatStream, ProviderFailure};
 use super::sse::{self, Step};
 use super::{Metered, errors, secret_header};
-use crate::openai_wire::{ChunkChoice, FullUsage, StreamOptions, finish_reason_of};
+use converra_wire::openai::{ChunkChoice, FullUsage, StreamOptions, finish_reason_of};
 
 pub fn list_models(client: &reqwest::Client, base: &str, key: &SecretString) -> reqwest::RequestBuilder {
     client.get(format!("{base}/models")).header(AUTHORIZATION, secret_header("Bearer ", key))

@@ -7,7 +7,7 @@
 use axum::body::Bytes;
 
 use super::forward::{Frame, Metered};
-use crate::openai_wire::responses::{self, ResponsesUsage};
+use converra_wire::openai::responses::{self, ResponsesUsage};
 
 impl From<ResponsesUsage> for Metered {
     fn from(u: ResponsesUsage) -> Self {

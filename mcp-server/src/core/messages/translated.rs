@@ -19,7 +19,7 @@ use futures_util::stream::BoxStream;
 use sha2::{Digest, Sha256};
 
 use super::Route;
-use crate::anthropic_wire::{MessagesView, StreamMapper, ToOpenAi, message_from_chat, to_chat};
+use converra_wire::anthropic::{MessagesView, StreamMapper, ToOpenAi, message_from_chat, to_chat};
 use crate::core::agent::{member_hash, prompt_tokens};
 use crate::core::forwarding::{Outbound, Relayed};
 use crate::core::ids::{hex, new_id};

@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 
 use super::{FromGemini, gemini_completion};
-use crate::openai_wire::{StreamFault, ToChunks};
+use crate::openai::{StreamFault, ToChunks};
 
 fn sse(data: Value) -> String {
     format!("data: {data}\r\n\r\n")

@@ -13,7 +13,7 @@ use serde_json::{Map, Value, json};
 use super::gemini_schema::carried;
 use super::translate::{Chat, Format, ToolChoice, unsupported};
 use super::turns::{Content, Image, Part, Turn};
-use crate::core::Error;
+use converra_base::Error;
 
 /// What separates a call's id from the thought signature Gemini attached to the call: Gemini 3
 /// requires it back with the call, and a client returns only the id.

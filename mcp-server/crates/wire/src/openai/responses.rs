@@ -14,7 +14,7 @@ use serde_json::value::RawValue;
 
 use super::PromptSize;
 use super::view::{Members, splice, top_level, value_of};
-use crate::core::Error;
+use converra_base::Error;
 
 /// A Responses body (create or compact), checked at the top level, borrowing the client's bytes.
 pub struct ResponsesView<'a> {

@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 
 use super::*;
-use crate::openai_wire::chat_to_responses_stream::ResponsesStream;
+use crate::openai::chat_to_responses_stream::ResponsesStream;
 
 const REQUEST: &str = r#"{"model":"deepseek/deepseek-reasoner","input":"Weather in Paris?","stream":true,
   "tools":[{"type":"namespace","name":"weather","description":"Weather tools.","tools":[{"type":"function","name":"get","parameters":{"type":"object"}}]}],

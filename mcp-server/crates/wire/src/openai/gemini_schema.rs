@@ -8,7 +8,7 @@ use converra::Provider;
 use serde_json::{Map, Value, json};
 
 use super::translate::unsupported;
-use crate::core::Error;
+use converra_base::Error;
 
 /// The keywords Gemini enforces, besides those holding subschemas (walked below).
 const ENFORCED: [&str; 14] = [

@@ -3,7 +3,7 @@
 //! ending in `data: [DONE]`. The usage counts every prompt token, cache reads included
 //! (`prompt_tokens_details.cached_tokens`), and reasoning as a part of the output.
 
-use axum::body::Bytes;
+use bytes::Bytes;
 use serde::Serialize;
 
 /// The end of a stream, as OpenAI ends one.

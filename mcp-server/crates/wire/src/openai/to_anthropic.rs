@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 
 use super::translate::{Chat, Format, ToolChoice, unsupported};
 use super::turns::{Content, Image, Part, Turn};
-use crate::core::Error;
+use converra_base::Error;
 
 /// Anthropic requires `max_tokens`: this when the client set none (as Converra's own calls).
 pub const DEFAULT_MAX_TOKENS: u32 = 4096;

@@ -6,7 +6,7 @@
 use serde_json::{Value, json};
 
 use super::{FromAnthropic, anthropic_completion};
-use crate::openai_wire::{StreamFault, ToChunks};
+use crate::openai::{StreamFault, ToChunks};
 
 /// Anthropic's event as it sends it.
 fn event(name: &str, data: Value) -> String {

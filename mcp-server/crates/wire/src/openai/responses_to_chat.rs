@@ -23,7 +23,7 @@ use serde_json::value::RawValue;
 use super::responses::ResponsesView;
 use super::responses_input::{Messages, chat_tool_name, only, required, string, unsupported};
 use super::view::{Members, json_string, json_text, value_of};
-use crate::core::Error;
+use converra_base::Error;
 
 /// Top-level fields that change nothing in the answer: left out, each named.
 const ADVISORY: [&str; 8] = [

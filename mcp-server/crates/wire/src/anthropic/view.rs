@@ -10,8 +10,8 @@ use std::sync::LazyLock;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::core::Error;
-use crate::openai_wire::{Attachments, Conversation, Members, PromptSize, object_with, splice, value_of};
+use converra_base::Error;
+use crate::openai::{Attachments, Conversation, Members, PromptSize, object_with, splice, value_of};
 
 /// A Messages body, checked at the top level, borrowing from the client's bytes.
 pub struct MessagesView<'a> {

@@ -15,7 +15,7 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use crate::core::Error;
+use converra_base::Error;
 
 /// The top-level members of a JSON object in the client's order, values unparsed.
 pub(crate) struct Members<'a>(pub Vec<(Cow<'a, str>, &'a RawValue)>);

@@ -10,9 +10,9 @@
 use serde::Serialize;
 
 use super::from_openai::Usage;
-use crate::openai_wire::chat_answer::{CallDelta, Chunk};
-use crate::openai_wire::events;
-use crate::openai_wire::finish::stop_reason;
+use crate::openai::chat_answer::{CallDelta, Chunk};
+use crate::openai::events;
+use crate::openai::finish::stop_reason;
 
 /// A stream that cannot be read as a Messages answer (an error chunk, an event that does not
 /// parse, arguments for a call already closed, an end before the finish).

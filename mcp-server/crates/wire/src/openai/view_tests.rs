@@ -6,7 +6,7 @@ use proptest::prelude::*;
 use serde_json::{Value, json};
 
 use super::{Attachments, ChatView, json_string};
-use crate::core::Error;
+use converra_base::Error;
 
 fn field_of(e: Error) -> Option<String> {
     match e {

@@ -10,7 +10,7 @@ use serde_json::value::RawValue;
 
 use super::translate::{Object, unsupported};
 use super::view::value_of;
-use crate::core::Error;
+use converra_base::Error;
 
 /// One turn of the conversation.
 #[derive(Debug, Clone, PartialEq)]

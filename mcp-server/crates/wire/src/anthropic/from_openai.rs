@@ -7,9 +7,9 @@
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use crate::openai_wire::FullUsage;
-use crate::openai_wire::chat_answer::Completion;
-use crate::openai_wire::finish::stop_reason;
+use crate::openai::FullUsage;
+use crate::openai::chat_answer::Completion;
+use crate::openai::finish::stop_reason;
 
 /// Anthropic's usage, from OpenAI's figures. OpenAI reports no cache writes (it charges none).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]

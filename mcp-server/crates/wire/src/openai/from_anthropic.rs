@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use axum::body::Bytes;
+use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -14,7 +14,7 @@ use super::answer::{Call, Delta, Head, StreamFault, ToChunks, Usage};
 use super::events;
 use super::finish::finish_reason_of_anthropic;
 use super::to_anthropic::JSON_TOOL;
-use crate::anthropic_wire::MessagesUsage;
+use crate::anthropic::MessagesUsage;
 
 /// Every prompt token counts, those read from and written to the cache included.
 fn usage(u: MessagesUsage) -> Usage {

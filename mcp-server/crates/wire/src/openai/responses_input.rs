@@ -17,7 +17,7 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 
 use super::view::{Members, value_of};
-use crate::core::Error;
+use converra_base::Error;
 
 /// One chat message of the translated body.
 #[derive(Debug, Serialize)]

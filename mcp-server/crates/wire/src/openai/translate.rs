@@ -12,7 +12,7 @@ use serde_json::value::RawValue;
 use super::Stop;
 use super::turns::{Turn, read_turns};
 use super::view::{ChatView, Members, value_of};
-use crate::core::Error;
+use converra_base::Error;
 
 /// Top-level fields every translation carries.
 const CARRIED: [&str; 14] = [

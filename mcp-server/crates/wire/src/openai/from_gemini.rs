@@ -6,7 +6,7 @@
 //! ([`FromGemini`]). Gemini's stream has no end event: it ends with its body, after a finish
 //! reason.
 
-use axum::body::Bytes;
+use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::Value;
 
