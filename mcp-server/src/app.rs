@@ -16,7 +16,7 @@ use crate::core::{Core, Error};
 use crate::edge::layer::WrapLayer;
 use crate::edge::serve::{Limits, serve};
 use converra_metrics::Metrics;
-use crate::providers::Providers;
+use converra_providers::Providers;
 use converra_store::Store;
 
 /// Why the application could not start. Never contains key material.

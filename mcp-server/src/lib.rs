@@ -10,7 +10,6 @@ pub mod core;
 pub mod edge;
 pub mod http;
 pub mod mcp;
-pub mod providers;
 #[cfg(test)]
 mod tidy;
 pub mod web;

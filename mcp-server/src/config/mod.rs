@@ -11,7 +11,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::core::health::HealthConfig;
 use crate::core::vault::Key;
-use crate::providers::{AllowanceLimits, ProviderConfig, Timeouts};
+use converra_providers::{AllowanceLimits, ProviderConfig, Timeouts};
 
 mod connections;
 mod public_url;

@@ -25,7 +25,7 @@ use converra_wire::openai::{
     ChatView, DEFAULT_MAX_TOKENS, Format, FromAnthropic, FromGemini, StreamFault, ToChunks, anthropic_completion,
     gemini_completion, to_anthropic, to_gemini,
 };
-use crate::providers::{Api, ProviderFailure, classify_stream_error};
+use converra_providers::{Api, ProviderFailure, classify_stream_error};
 
 impl Core {
     /// Translates `view` for `provider` (Anthropic or Gemini), sends it with the resolved key

@@ -15,7 +15,7 @@ use futures_util::stream::BoxStream;
 use super::usage::{Meter, estimate_tokens, totals_of};
 use super::vault::ResolvedKey;
 use super::{Caller, Core, Error, Result, ids};
-use crate::providers::{ChatEvent, ChatRequest, ProviderFailure};
+use converra_providers::{ChatEvent, ChatRequest, ProviderFailure};
 use converra_store::{AllowanceReservation, UsageBucket};
 
 /// How long a platform call's reservation holds its tokens if it is never settled (the process

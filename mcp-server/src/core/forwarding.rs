@@ -16,7 +16,7 @@ use futures_util::{FutureExt, StreamExt};
 use super::completions::Prepared;
 use super::vault::ResolvedKey;
 use super::{Caller, Core, Error, Result};
-use crate::providers::{Api, ChatRequest, Target};
+use converra_providers::{Api, ChatRequest, Target};
 
 /// A checked request, ready to go upstream.
 pub(super) struct Outbound {

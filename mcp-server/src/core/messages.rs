@@ -24,7 +24,7 @@ use super::forwarding::{Outbound, Relayed, prepared};
 use super::vault::ResolvedKey;
 use super::{Caller, Core, Error, Result};
 use converra_wire::anthropic::{MessagesView, to_chat};
-use crate::providers::Api;
+use converra_providers::Api;
 
 /// The `anthropic-version` sent when the client sent none (Anthropic requires one).
 pub const DEFAULT_ANTHROPIC_VERSION: &str = "2023-06-01";

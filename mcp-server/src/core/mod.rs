@@ -34,7 +34,7 @@ use converra::HealthStatus;
 
 use crate::buckets::Buckets;
 use converra_metrics::Metrics;
-use crate::providers::Providers;
+use converra_providers::Providers;
 use converra_store::Store;
 
 /// Everything the service functions need, built once at start and shared by every face.

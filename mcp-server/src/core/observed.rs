@@ -11,7 +11,7 @@ use secrecy::SecretString;
 
 use super::Core;
 use converra_metrics::ProviderCall;
-use crate::providers::{
+use converra_providers::{
     ChatRequest, ChatResponse, ChatStream, Forwarded, ProviderFailure, Streamed, Target, VerifyOutcome,
 };
 
@@ -36,7 +36,7 @@ impl Core {
         result
     }
 
-    /// [`crate::providers::Providers::complete`], observed.
+    /// [`converra_providers::Providers::complete`], observed.
     pub(crate) async fn provider_complete(
         &self,
         provider: Provider,
@@ -46,7 +46,7 @@ impl Core {
         self.observed(provider, ProviderCall::Completion, self.providers.complete(provider, key, req)).await
     }
 
-    /// [`crate::providers::Providers::stream`], observed until the answer's head.
+    /// [`converra_providers::Providers::stream`], observed until the answer's head.
     pub(crate) async fn provider_stream(
         &self,
         provider: Provider,
@@ -56,7 +56,7 @@ impl Core {
         self.observed(provider, ProviderCall::Stream, self.providers.stream(provider, key, req)).await
     }
 
-    /// [`crate::providers::Providers::forward`], observed.
+    /// [`converra_providers::Providers::forward`], observed.
     pub(crate) async fn provider_forward(
         &self,
         provider: Provider,
@@ -69,7 +69,7 @@ impl Core {
             .await
     }
 
-    /// [`crate::providers::Providers::forward_stream`], observed until the answer's head.
+    /// [`converra_providers::Providers::forward_stream`], observed until the answer's head.
     pub(crate) async fn provider_forward_stream(
         &self,
         provider: Provider,
@@ -82,7 +82,7 @@ impl Core {
         self.observed(provider, ProviderCall::Stream, start).await
     }
 
-    /// [`crate::providers::Providers::verify_key`], observed.
+    /// [`converra_providers::Providers::verify_key`], observed.
     pub(crate) async fn provider_verify(&self, provider: Provider, key: &SecretString) -> VerifyOutcome {
         let started = Instant::now();
         let outcome = self.providers.verify_key(provider, key).await;

@@ -42,7 +42,7 @@ use super::{Caller, Core, Error, InternalError, Result, ids};
 use converra_wire::openai::{
     ChatView, EmbeddingsView, ResponsesStream, ResponsesView, json_string, json_text, response_json, responses_field,
 };
-use crate::providers::Api;
+use converra_providers::Api;
 use converra_store::RelayedObject;
 
 /// The kind of object a stored response is, in the record of relayed objects.

@@ -33,7 +33,7 @@ use converra::{KeySource, Usage};
 
 use super::{Caller, Core, Error, Result, ids};
 use converra_metrics::Metrics;
-use crate::providers::Metered;
+use converra_providers::Metered;
 use converra_store::{Store, UsageBatch, UsageBucket, UsageCounts, UsageGroupBy};
 
 /// How long counted usage waits to be written. Reports flush first, and the allowance never

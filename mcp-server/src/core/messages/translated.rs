@@ -24,7 +24,7 @@ use crate::core::agent::{member_hash, prompt_tokens};
 use crate::core::forwarding::{Outbound, Relayed};
 use crate::core::ids::{hex, new_id};
 use crate::core::{Caller, Core, Error, InternalError, Result};
-use crate::providers::Api;
+use converra_providers::Api;
 
 const DROPPED: HeaderName = HeaderName::from_static("x-converra-dropped-fields");
 

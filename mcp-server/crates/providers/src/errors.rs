@@ -3,7 +3,7 @@
 //! error, a server error) has the key redacted first (`redact.rs`): a provider's error text can
 //! echo the key, whole or masked. No body is ever logged.
 
-use axum::body::Bytes;
+use bytes::Bytes;
 use converra::{KeyStatus, Provider};
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};

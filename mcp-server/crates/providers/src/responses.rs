@@ -4,7 +4,7 @@
 //! `response.failed`: each is metered) — the id of a response the provider stores, and the
 //! size of the generated text for an estimate. The events themselves are relayed untouched.
 
-use axum::body::Bytes;
+use bytes::Bytes;
 
 use super::forward::{Frame, Metered};
 use converra_wire::openai::responses::{self, ResponsesUsage};

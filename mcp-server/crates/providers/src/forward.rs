@@ -11,7 +11,7 @@ use std::borrow::Cow;
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use axum::body::Bytes;
+use bytes::Bytes;
 use converra::KeyStatus;
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
