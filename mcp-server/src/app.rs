@@ -8,7 +8,7 @@ use axum::Router;
 use secrecy::ExposeSecret;
 use tokio::net::{TcpListener, TcpSocket};
 
-use crate::buckets::Buckets;
+use converra_adapters::rate_limit::Buckets;
 use crate::config::{self, Config, PublicUrl};
 use crate::core::access::Bootstrap;
 use crate::core::vault::Keyring;

@@ -3,7 +3,6 @@
 //! `ARCHITECTURE.md` at the repository root.
 
 pub mod app;
-pub mod buckets;
 pub mod cli;
 pub mod config;
 pub mod core;
@@ -13,4 +12,3 @@ pub mod mcp;
 #[cfg(test)]
 mod tidy;
 pub mod web;
-pub mod webhooks;

@@ -32,7 +32,7 @@ pub use responses::ResponsesEndpoint;
 
 use converra::HealthStatus;
 
-use crate::buckets::Buckets;
+use converra_adapters::rate_limit::Buckets;
 use converra_metrics::Metrics;
 use converra_providers::Providers;
 use converra_store::Store;
@@ -47,7 +47,7 @@ pub struct Core {
     pub(crate) usage: usage::UsageRecorder,
     pub(crate) health: health::HealthConfig,
     pub(crate) tallies: health::HealthTallies,
-    pub(crate) webhook: Option<crate::webhooks::Webhook>,
+    pub(crate) webhook: Option<converra_adapters::webhooks::Webhook>,
     /// This process among the replicas: the background lease's holder, which reports the
     /// master-key version it runs with.
     pub(crate) replica: health::Replica,
@@ -72,7 +72,7 @@ impl Core {
     ) -> Arc<Self> {
         store.watch_changes();
         Arc::new(Self {
-            webhook: health.webhook.clone().map(|(url, secret)| crate::webhooks::Webhook::new(url, secret)),
+            webhook: health.webhook.clone().map(|(url, secret)| converra_adapters::webhooks::Webhook::new(url, secret)),
             replica: health::Replica::new(),
             tallies: health::HealthTallies::start(store.clone()),
             health,

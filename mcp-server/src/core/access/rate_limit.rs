@@ -5,7 +5,7 @@
 
 use std::net::{IpAddr, Ipv6Addr};
 
-use crate::buckets::{Buckets, Owner, Taken};
+use converra_adapters::rate_limit::{Buckets, Owner, Taken};
 use crate::core::RateLimitInfo;
 
 pub struct RateLimits {

@@ -47,7 +47,7 @@ impl Core {
             target.clone(),
             keyring,
             self.providers.clone(),
-            crate::buckets::Buckets::local(),
+            converra_adapters::rate_limit::Buckets::local(),
             Default::default(),
             converra_metrics::Metrics::default(),
         );
