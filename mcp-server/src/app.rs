@@ -10,9 +10,9 @@ use tokio::net::{TcpListener, TcpSocket};
 
 use converra_adapters::rate_limit::Buckets;
 use crate::config::{self, Config, PublicUrl};
-use crate::core::access::Bootstrap;
-use crate::core::vault::Keyring;
-use crate::core::{Core, Error};
+use converra_core::access::Bootstrap;
+use converra_core::vault::Keyring;
+use converra_core::{Core, Error};
 use crate::edge::layer::WrapLayer;
 use crate::edge::serve::{Limits, serve};
 use converra_metrics::Metrics;
@@ -37,7 +37,7 @@ pub enum StartError {
     )]
     MasterKeyRequired,
     #[error(transparent)]
-    MasterKey(#[from] crate::core::vault::MasterKeyError),
+    MasterKey(#[from] converra_core::vault::MasterKeyError),
     #[error("cannot listen on {addr}: {source}")]
     Listen { addr: SocketAddr, source: std::io::Error },
     #[error("cannot create the first organization: {0}")]

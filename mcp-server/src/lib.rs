@@ -5,7 +5,6 @@
 pub mod app;
 pub mod cli;
 pub mod config;
-pub mod core;
 pub mod edge;
 pub mod http;
 pub mod mcp;

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use axum::routing::get;
-use converra_server::core::Core;
+use converra_core::Core;
 use converra_test_kit::{Answer, Options, TestApp, spawn_app, spawn_app_with};
 use reqwest::header::AUTHORIZATION;
 use serde_json::json;

@@ -9,8 +9,8 @@ use base64::Engine;
 use converra::Provider;
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::core::health::HealthConfig;
-use crate::core::vault::Key;
+use converra_core::health::HealthConfig;
+use converra_core::vault::Key;
 use converra_providers::{AllowanceLimits, ProviderConfig, Timeouts};
 
 mod connections;

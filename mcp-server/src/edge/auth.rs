@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::error::{ApiError, rate_limit_headers};
 use super::layer::{Answer, Inner, Wrap, WrapLayer};
-use crate::core::{Core, RateLimitInfo};
+use converra_core::{Core, RateLimitInfo};
 
 /// How a face admits a request: authenticated (the caller in its extensions) with the limits
 /// to report, or refused with the face's own answer.
@@ -36,7 +36,7 @@ impl Gate for Rest {
 pub async fn admit_with<E: IntoResponse>(
     core: &Core,
     mut req: Request,
-    reject: impl FnOnce(crate::core::Error) -> E,
+    reject: impl FnOnce(converra_core::Error) -> E,
 ) -> Admitted {
     match core.authenticate(req.headers().get(AUTHORIZATION).map(|v| v.as_bytes())).await {
         Ok((caller, limits)) => {

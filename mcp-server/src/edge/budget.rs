@@ -15,7 +15,7 @@ use axum::extract::Request;
 use axum::http::header::CONTENT_LENGTH;
 use futures_util::StreamExt;
 
-use crate::core::Error;
+use converra_core::Error;
 
 /// The budget of one app, shared by its requests (put into every request's extensions by the
 /// app; a clone is a handle to the same count).

@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use converra::KeySourceInfo;
 
-use crate::core::{AuthError, Error, RateLimitInfo};
+use converra_core::{AuthError, Error, RateLimitInfo};
 
 /// A core error on its way out as an HTTP answer.
 pub struct ApiError(pub Error);

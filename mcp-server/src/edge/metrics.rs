@@ -16,7 +16,7 @@ use subtle::ConstantTimeEq;
 
 use super::error::ApiError;
 use super::layer::{Answer, Inner, Wrap, WrapLayer};
-use crate::core::{AuthError, Core, Error};
+use converra_core::{AuthError, Core, Error};
 use converra_metrics::Metrics;
 use converra_metrics::wait::{self, SharedWait};
 

@@ -10,14 +10,14 @@ use axum::response::{IntoResponse, Response};
 use converra::{CompletionRequest, UsageQuery};
 use futures_util::StreamExt;
 
-use super::extract::{Json, Query};
-use crate::core::completions::CompletionStream;
-use crate::core::{Caller, Core};
+use super::extract::{Authenticated, Json, Query};
+use converra_core::completions::CompletionStream;
+use converra_core::Core;
 use crate::edge::error::ApiResult;
 
 pub async fn create(
     State(core): State<Arc<Core>>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     Json(req): Json<CompletionRequest>,
 ) -> ApiResult<Response> {
     if req.stream {
@@ -46,7 +46,7 @@ fn sse(stream: CompletionStream) -> Response {
 
 pub async fn usage(
     State(core): State<Arc<Core>>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     Query(q): Query<UsageQuery>,
 ) -> ApiResult<axum::Json<converra::UsageReport>> {
     Ok(axum::Json(core.usage(&caller, q).await?))

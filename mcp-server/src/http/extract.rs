@@ -6,7 +6,7 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
-use crate::core::{Caller, Error};
+use converra_core::{Caller, Error};
 use crate::edge::error::ApiError;
 
 /// Parses a JSON body into a wire type; names the faulty field on failure.
@@ -86,13 +86,20 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
     }
 }
 
-/// The authenticated caller, put there by the auth middleware.
-impl<S: Send + Sync> FromRequestParts<S> for Caller {
+/// The authenticated caller, put there by the auth middleware (a wrapper: `Caller` is the
+/// core's, and axum's extractor trait is foreign to both crates).
+pub struct Authenticated(pub Caller);
+
+impl<S: Send + Sync> FromRequestParts<S> for Authenticated {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         // Taken, not cloned: one handler extracts the caller once.
-        parts.extensions.remove::<Caller>().ok_or(ApiError(Error::Unauthorized(crate::core::AuthError::Missing)))
+        parts
+            .extensions
+            .remove::<Caller>()
+            .map(Authenticated)
+            .ok_or(ApiError(Error::Unauthorized(converra_core::AuthError::Missing)))
     }
 }
 

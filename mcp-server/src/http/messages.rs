@@ -22,7 +22,8 @@ use converra::ErrorCode;
 use super::openai_compat::{OpenAiApiError, project_of};
 use converra_wire::anthropic::{ErrorEnvelope, MessagesView, ModelPage, TokenCount as Count};
 use converra_base::error::ErrorShape;
-use crate::core::{AnthropicHeaders, Caller, Core, Error, Relayed, TokenCount};
+use super::extract::Authenticated;
+use converra_core::{AnthropicHeaders, Caller, Core, Error, Relayed, TokenCount};
 use crate::edge::auth;
 
 /// A core error in Anthropic's error shape.
@@ -137,7 +138,7 @@ fn client_headers(headers: &HeaderMap) -> AnthropicHeaders {
 /// `POST /v1/messages`: forwarded, whole or streamed, as the core decides.
 pub async fn messages(
     State(core): State<Arc<Core>>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     headers: HeaderMap,
     Body(body): Body,
 ) -> Result<Response, AnthropicApiError> {
@@ -151,7 +152,7 @@ pub async fn messages(
 /// for another provider's (said in `X-Converra-Estimate: true`).
 pub async fn count_tokens(
     State(core): State<Arc<Core>>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     headers: HeaderMap,
     Body(body): Body,
 ) -> Result<Response, AnthropicApiError> {
@@ -215,7 +216,7 @@ mod tests {
 
     #[test]
     fn errors_take_anthropics_shape_with_converras_code_beside() {
-        let e = anthropic_error(&Error::Unauthorized(crate::core::AuthError::Invalid));
+        let e = anthropic_error(&Error::Unauthorized(converra_core::AuthError::Invalid));
         let v = serde_json::to_value(&e).unwrap();
         assert_eq!(v["type"], "error");
         assert_eq!(v["error"]["type"], "authentication_error");

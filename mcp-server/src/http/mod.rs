@@ -17,7 +17,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
-use crate::core::{Core, Error};
+use converra_core::{Core, Error};
 use crate::edge::auth;
 use crate::edge::error::ApiError;
 
@@ -74,7 +74,7 @@ async fn method_not_allowed() -> ApiError {
 /// A handler that panicked answers JSON 500 `INTERNAL` like any internal error, instead of a
 /// dropped connection. The panic's payload is not logged: it could quote anything.
 fn panicked(_payload: Box<dyn std::any::Any + Send + 'static>) -> Response {
-    let inner = crate::core::InternalError::Other("a request handler panicked".into());
+    let inner = converra_core::InternalError::Other("a request handler panicked".into());
     ApiError(Error::Internal(inner)).into_response()
 }
 

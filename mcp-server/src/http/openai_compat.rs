@@ -20,7 +20,8 @@ use converra::ErrorCode;
 
 use super::relay;
 use converra_base::error::ErrorShape;
-use crate::core::{Caller, ChatAnswer, Core, Error, Relayed};
+use super::extract::Authenticated;
+use converra_core::{Caller, ChatAnswer, Core, Error, Relayed};
 use crate::edge::auth;
 use converra_wire::openai::{ChatView, ModelEntry, ModelList, OpenAiError, OpenAiErrorBody};
 
@@ -118,7 +119,7 @@ pub(super) fn project_of(headers: &HeaderMap) -> Result<Option<String>, Error> {
 /// provider is silent.
 pub async fn chat_completions(
     State(core): State<Arc<Core>>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     headers: HeaderMap,
     Body(body): Body,
 ) -> Result<Response, OpenAiApiError> {
@@ -161,7 +162,7 @@ const DROPPED: HeaderName = HeaderName::from_static("x-converra-dropped-fields")
 
 /// The models of the providers this caller can reach, in OpenAI's list shape (Anthropic's when
 /// the request carries `anthropic-version`).
-pub async fn models(State(core): State<Arc<Core>>, caller: Caller, headers: HeaderMap) -> Response {
+pub async fn models(State(core): State<Arc<Core>>, Authenticated(caller): Authenticated, headers: HeaderMap) -> Response {
     if super::messages::speaks_anthropic(&headers) {
         return super::messages::models(core, caller).await.into_response();
     }
@@ -201,7 +202,7 @@ mod tests {
 
     #[test]
     fn errors_take_openais_shape() {
-        let e = openai_error(&Error::Unauthorized(crate::core::AuthError::Invalid));
+        let e = openai_error(&Error::Unauthorized(converra_core::AuthError::Invalid));
         assert_eq!(e.error.kind, "invalid_request_error");
         assert_eq!(e.error.code.as_deref(), Some("invalid_api_key"));
         assert_eq!(e.error.message, "Invalid API key");

@@ -18,7 +18,7 @@ use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 
 use converra_base::error::ErrorShape;
-use crate::core::{Error, Relayed};
+use converra_core::{Error, Relayed};
 use crate::edge::error::{error_headers, say_key_source};
 
 const COMMENT: &[u8] = b": keep-alive\n\n";

@@ -18,7 +18,8 @@ use super::messages::AnthropicApiError;
 use super::openai_compat::{Body, OpenAiApiError, openai_error, project_of};
 use super::relay;
 use converra_wire::anthropic::ModelInfo;
-use crate::core::{Caller, Core, Error, ResponsesEndpoint};
+use super::extract::Authenticated;
+use converra_core::{Caller, Core, Error, ResponsesEndpoint};
 use converra_wire::openai::{EmbeddingsView, ModelEntry, ResponsesView};
 
 /// A stream's error in the Responses API's own event shape (what its SDKs and Codex read).
@@ -48,7 +49,7 @@ async fn responses_at(
 /// `POST /v1/responses`.
 pub async fn create(
     State(core): State<Arc<Core>>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     headers: HeaderMap,
     Body(body): Body,
 ) -> Result<Response, OpenAiApiError> {
@@ -58,7 +59,7 @@ pub async fn create(
 /// `POST /v1/responses/compact`.
 pub async fn compact(
     State(core): State<Arc<Core>>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     headers: HeaderMap,
     Body(body): Body,
 ) -> Result<Response, OpenAiApiError> {
@@ -68,7 +69,7 @@ pub async fn compact(
 /// `POST /v1/embeddings`.
 pub async fn embeddings(
     State(core): State<Arc<Core>>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     headers: HeaderMap,
     Body(body): Body,
 ) -> Result<Response, OpenAiApiError> {
@@ -82,7 +83,7 @@ pub async fn embeddings(
 /// request carries `anthropic-version`; a model this caller cannot reach is 404 in that shape.
 pub async fn model(
     State(core): State<Arc<Core>>,
-    caller: Caller,
+    Authenticated(caller): Authenticated,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {

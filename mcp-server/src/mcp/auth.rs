@@ -18,8 +18,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::error::ToolError;
-use crate::core::access::Bucket;
-use crate::core::{Core, Error, RateLimitInfo};
+use converra_core::access::Bucket;
+use converra_core::{Core, Error, RateLimitInfo};
 use crate::edge::auth::{Admitted, Gate};
 use crate::edge::error::{ApiError, rate_limit_headers};
 

@@ -9,7 +9,7 @@
 use rmcp::handler::server::tool::IntoCallToolResult;
 use rmcp::model::{CallToolResponse, CallToolResult, ContentBlock};
 
-use crate::core::Error;
+use converra_core::Error;
 
 /// A core error on its way out as a tool error.
 #[derive(Debug)]

@@ -8,7 +8,7 @@ use rmcp::handler::server::tool::ToolCallContext;
 use rmcp::schemars::{self, JsonSchema};
 use serde::de::DeserializeOwned;
 
-use crate::core::{Caller, Error};
+use converra_core::{Caller, Error};
 
 /// The authenticated caller of a tool call.
 ///

@@ -27,8 +27,8 @@ use rmcp::{RoleServer, ServerHandler, ServiceExt, tool_handler};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::config::Config;
-use crate::core::Core;
-use crate::core::access::Bucket;
+use converra_core::Core;
+use converra_core::access::Bucket;
 use error::ToolError;
 
 /// Where the Streamable HTTP endpoint is mounted.
@@ -69,7 +69,7 @@ impl ConverraMcp {
 
     /// Who is calling, for the handlers that are not tools: over HTTP the auth middleware's
     /// caller, over stdio the configured key, resolved again now.
-    async fn caller(&self, context: &RequestContext<RoleServer>) -> Result<crate::core::Caller, rmcp::ErrorData> {
+    async fn caller(&self, context: &RequestContext<RoleServer>) -> Result<converra_core::Caller, rmcp::ErrorData> {
         if let Some(key) = &self.stdio_key {
             return self
                 .core
@@ -80,7 +80,7 @@ impl ConverraMcp {
         context
             .extensions
             .get::<axum::http::request::Parts>()
-            .and_then(|parts| parts.extensions.get::<crate::core::Caller>())
+            .and_then(|parts| parts.extensions.get::<converra_core::Caller>())
             .cloned()
             .ok_or_else(|| rmcp::ErrorData::internal_error("the request is not authenticated", None))
     }

@@ -4,7 +4,7 @@
 use converra::{ProviderKeyFilter, UsageQuery};
 use rmcp::model::{Resource, ResourceContents, ResourceTemplate};
 
-use crate::core::{Caller, Core, Error};
+use converra_core::{Caller, Core, Error};
 
 pub const PROVIDER_KEYS: &str = "converra://provider-keys";
 pub const AI_SETTINGS: &str = "converra://settings/ai";

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use super::ConverraMcp;
 use super::error::ToolError;
 use super::extract::{Authenticated, Parameters};
-use crate::core::Error;
+use converra_core::Error;
 
 /// Arguments of the tools that act on one stored provider key.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]

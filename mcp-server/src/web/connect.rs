@@ -18,8 +18,8 @@ use super::guard::{Signed, SignedForm};
 use super::integrations::{self, label};
 use super::layout::{self, Notice, csrf_field, when};
 use super::members;
-use crate::core::vault::ConnectRequest;
-use crate::core::{Core, Error};
+use converra_core::vault::ConnectRequest;
+use converra_core::{Core, Error};
 
 fn page_for(signed: &Signed, token: &str, req: &ConnectRequest, notice: &Option<Notice>) -> maud::Markup {
     let scope = match (&req.project_name, &req.project_id) {

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 
 use super::layout;
-use crate::core::{AuthError, Error};
+use converra_core::{AuthError, Error};
 
 /// Why a page could not be shown or a form not applied.
 pub enum WebError {

@@ -23,8 +23,8 @@ use subtle::ConstantTimeEq;
 
 use super::Site;
 use super::error::WebError;
-use crate::core::access::sessions::csrf_token;
-use crate::core::{Caller, Core};
+use converra_core::access::sessions::csrf_token;
+use converra_core::{Caller, Core};
 
 /// A signed-in browser: who, and the CSRF token its forms carry.
 pub struct Signed {

@@ -17,8 +17,8 @@ use super::error::WebResult;
 use super::flash::Flash;
 use super::guard::Signed;
 use super::layout::{self, Notice, csrf_field, when};
-use crate::core::Core;
-use crate::core::vault::{flagged_by_test, known_to_work, was_active_before, works};
+use converra_core::Core;
+use converra_core::vault::{flagged_by_test, known_to_work, was_active_before, works};
 
 pub const PATH: &str = "/settings/integrations";
 pub const MEMBERS_SENTENCE: &str = "AI provider keys are managed by workspace admins";
@@ -51,8 +51,8 @@ pub struct Refill {
 
 impl Refill {
     /// The field a core error is about, in the form's words.
-    pub fn field_of(e: &crate::core::Error) -> &'static str {
-        use crate::core::Error;
+    pub fn field_of(e: &converra_core::Error) -> &'static str {
+        use converra_core::Error;
         match e {
             Error::NotStored { .. } => "api_key",
             Error::NotFound("Project") => "scope",

@@ -22,8 +22,8 @@ use super::guard::{Signed, SignedForm};
 use super::integrations::{FormTarget, PATH, Refill, add_form, label, render};
 use super::layout::{self, Notice, csrf_field};
 use super::projects;
-use crate::core::Core;
-use crate::core::vault::{RemovalPreview, known_to_work};
+use converra_core::Core;
+use converra_core::vault::{RemovalPreview, known_to_work};
 
 #[derive(Deserialize)]
 pub struct AddForm {
@@ -40,7 +40,7 @@ pub struct AddForm {
 
 impl AddForm {
     /// The form again, for the page that shows it after `e` (never the secret).
-    fn refill(self, e: &crate::core::Error) -> Refill {
+    fn refill(self, e: &converra_core::Error) -> Refill {
         Refill {
             provider: self.provider,
             name: self.name,
@@ -54,7 +54,7 @@ impl AddForm {
 }
 
 /// Adds the form's key: the core call both *Add* and *Replace* make, and what the page then says.
-async fn save(core: &Core, f: &SignedForm<AddForm>) -> crate::core::Result<String> {
+async fn save(core: &Core, f: &SignedForm<AddForm>) -> converra_core::Result<String> {
     let form = &f.form;
     let tested = form.test.is_some();
     let req = AddProviderKey {
@@ -162,7 +162,7 @@ pub async fn to_page() -> Redirect {
 }
 
 /// After an action on a key: back to the page with what happened; a refusal is said there too.
-fn back<T>(site: &Site, outcome: crate::core::Result<T>, ok: impl FnOnce(T) -> Option<Notice>) -> Response {
+fn back<T>(site: &Site, outcome: converra_core::Result<T>, ok: impl FnOnce(T) -> Option<Notice>) -> Response {
     let notice = match outcome {
         Ok(value) => ok(value),
         Err(e) => Notice::error(explain(&e).1),

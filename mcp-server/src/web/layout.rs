@@ -3,7 +3,7 @@
 
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
-use crate::core::Caller;
+use converra_core::Caller;
 
 /// The settings pages, in navigation order: path and label.
 const NAV: [(&str, &str); 6] = [

@@ -20,8 +20,8 @@ use super::flash::{self, Flash};
 use super::guard::{Signed, SignedForm};
 use super::layout::{self, Notice, csrf_field, nothing, when};
 use super::settings::Empty;
-use crate::core::access::{LAST_OWNER, is_last_owner};
-use crate::core::{Core, Error};
+use converra_core::access::{LAST_OWNER, is_last_owner};
+use converra_core::{Core, Error};
 
 pub const PATH: &str = "/settings/members";
 pub const MEMBERS_SENTENCE: &str = "Members are managed by workspace admins and owners.";

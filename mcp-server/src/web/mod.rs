@@ -37,7 +37,7 @@ use axum::routing::{MethodRouter, any, get};
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::config::{PublicUrl, TrustedProxies};
-use crate::core::Core;
+use converra_core::Core;
 use error::WebError;
 
 /// Where the web face is served, from `CONVERRA_PUBLIC_URL`: what cookies are called and which

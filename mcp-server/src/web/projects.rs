@@ -19,7 +19,7 @@ use super::flash::{self, Flash};
 use super::guard::{Signed, SignedForm};
 use super::integrations::{FormTarget, add_form, label};
 use super::layout::{self, Notice, csrf_field};
-use crate::core::Core;
+use converra_core::Core;
 
 pub const PATH: &str = "/settings/projects";
 

@@ -17,8 +17,8 @@ use super::error::{WebResult, explain};
 use super::flash::{self, Flash};
 use super::guard::{Signed, SignedForm};
 use super::layout::{self, Notice, counted, csrf_field, nothing, when};
-use crate::core::access::sessions::random_token;
-use crate::core::{Core, Error};
+use converra_core::access::sessions::random_token;
+use converra_core::{Core, Error};
 
 pub const API_KEYS: &str = "/settings/api-keys";
 

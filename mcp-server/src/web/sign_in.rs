@@ -19,8 +19,8 @@ use super::flash::{self, Flash};
 use super::guard::{SignInForm, SignedForm, cookie};
 use super::layout::{self, Notice};
 use super::{Site, integrations};
-use crate::core::Core;
-use crate::core::access::sessions::{ABSOLUTE_SECS, NewSession, random_token};
+use converra_core::Core;
+use converra_core::access::sessions::{ABSOLUTE_SECS, NewSession, random_token};
 
 #[derive(Deserialize)]
 pub struct ApiKeyForm {

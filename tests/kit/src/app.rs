@@ -15,7 +15,7 @@ use std::sync::Arc;
 use converra::{Environment, Plan, Provider};
 use converra_server::app::App;
 use converra_server::config::{Config, MasterKeySource};
-use converra_server::core::Core;
+use converra_core::Core;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 use tokio::sync::oneshot;
