@@ -5,9 +5,5 @@
 pub mod app;
 pub mod cli;
 pub mod config;
-pub mod edge;
-pub mod http;
-pub mod mcp;
 #[cfg(test)]
 mod tidy;
-pub mod web;

@@ -1,4 +1,4 @@
-//! The HTTP edge that both HTTP faces share — the REST and OpenAI-compatible routes (`http/`)
+//! The HTTP edge that both HTTP faces share — the REST and OpenAI-compatible routes (`rest/`)
 //! and MCP over Streamable HTTP (`mcp/`): authentication middleware, the HTTP error mapping and
 //! the logging of internal errors; and the server loop both listeners run (`serve.rs`). A
 //! neutral module, so that no face imports another.

@@ -27,6 +27,7 @@ mod members;
 mod projects;
 mod settings;
 mod sign_in;
+mod trusted_proxies;
 
 use std::sync::Arc;
 
@@ -36,9 +37,9 @@ use axum::response::Redirect;
 use axum::routing::{MethodRouter, any, get};
 use tower_http::set_header::SetResponseHeaderLayer;
 
-use crate::config::{PublicUrl, TrustedProxies};
 use converra_core::Core;
 use error::WebError;
+pub use trusted_proxies::TrustedProxies;
 
 /// Where the web face is served, from `CONVERRA_PUBLIC_URL`: what cookies are called and which
 /// `Host` and `Origin` a browser's request must carry; and, from `CONVERRA_TRUSTED_PROXIES`,
@@ -52,8 +53,11 @@ pub struct Site {
 }
 
 impl Site {
-    pub fn new(url: &PublicUrl, proxies: TrustedProxies) -> Self {
-        Self { secure: url.https, authority: url.authority.clone(), origin: url.origin(), proxies }
+    /// The site at `authority` (`host[:port]`, lower case, what browsers send in `Host`), over
+    /// https or not (`CONVERRA_PUBLIC_URL`).
+    pub fn new(https: bool, authority: String, proxies: TrustedProxies) -> Self {
+        let origin = format!("{}://{authority}", if https { "https" } else { "http" });
+        Self { secure: https, authority, origin, proxies }
     }
 
     /// The session cookie's name: `__Host-` only where the browser will accept it (https).

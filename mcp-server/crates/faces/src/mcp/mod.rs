@@ -26,7 +26,6 @@ use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use rmcp::{RoleServer, ServerHandler, ServiceExt, tool_handler};
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::config::Config;
 use converra_core::Core;
 use converra_core::access::Bucket;
 use error::ToolError;
@@ -194,13 +193,26 @@ impl ServerHandler for ConverraMcp {
     }
 }
 
+/// The hosts the MCP endpoint allows when `CONVERRA_MCP_ALLOWED_HOSTS` names none.
+pub const DEFAULT_ALLOWED_HOSTS: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
+
+/// What the MCP endpoint takes from the configuration (`app.rs` builds it): the hosts and
+/// origins rmcp's DNS-rebinding check allows (`CONVERRA_MCP_ALLOWED_HOSTS`,
+/// `CONVERRA_MCP_ALLOWED_ORIGINS`) and the body limit (`CONVERRA_BODY_LIMIT`).
+#[derive(Debug, Clone)]
+pub struct McpConfig {
+    pub allowed_hosts: Vec<String>,
+    pub allowed_origins: Vec<String>,
+    pub body_limit: usize,
+}
+
 /// The Streamable HTTP transport's settings: stateless JSON, the configured hosts and origins,
 /// the configured body limit.
-fn http_config(config: &Config) -> StreamableHttpServerConfig {
+fn http_config(config: &McpConfig) -> StreamableHttpServerConfig {
     StreamableHttpServerConfig::default()
         .with_legacy_session_mode(false)
         .with_json_response(true)
-        .with_allowed_hosts(config.mcp_allowed_hosts.clone())
+        .with_allowed_hosts(config.allowed_hosts.clone())
         .with_allowed_origins(allowed_origins(config))
         .enforce_origin_validation()
         .with_max_request_body_bytes(config.body_limit)
@@ -209,12 +221,12 @@ fn http_config(config: &Config) -> StreamableHttpServerConfig {
 /// The configured origins; when none are, the http(s) origins of the allowed hosts (any port),
 /// so a page served from another site is refused while local tools that send their own
 /// origin still work. Requests without `Origin` (most MCP clients) always pass.
-fn allowed_origins(config: &Config) -> Vec<String> {
-    if !config.mcp_allowed_origins.is_empty() {
-        return config.mcp_allowed_origins.clone();
+fn allowed_origins(config: &McpConfig) -> Vec<String> {
+    if !config.allowed_origins.is_empty() {
+        return config.allowed_origins.clone();
     }
     let mut origins = Vec::new();
-    for host in &config.mcp_allowed_hosts {
+    for host in &config.allowed_hosts {
         let authority = if host.parse::<std::net::Ipv6Addr>().is_ok() {
             format!("[{host}]:*")
         } else if host.contains(':') {
@@ -237,7 +249,7 @@ pub struct RebindingCheck(StreamableHttpService<ConverraMcp, NeverSessionManager
 
 impl RebindingCheck {
     /// The MCP endpoint's hosts and origins, and `also` (the listener's own address).
-    pub fn new(config: &Config, also: Option<String>) -> Self {
+    pub fn new(config: &McpConfig, also: Option<String>) -> Self {
         let mut http = http_config(config);
         http.allowed_hosts.extend(also);
         let never = || Err(std::io::Error::other("a Host check serves no MCP"));
@@ -274,7 +286,7 @@ impl crate::edge::layer::Wrap for RebindingCheck {
 /// The MCP routes: `/api/mcp`, authenticated and rate limited by the REST middleware. No OAuth
 /// discovery documents are served (the router's fallback answers them 404), so clients use the
 /// configured `Authorization: Bearer` header.
-pub fn routes(core: Arc<Core>, config: &Config) -> Router<Arc<Core>> {
+pub fn routes(core: Arc<Core>, config: &McpConfig) -> Router<Arc<Core>> {
     let tool_router = Arc::new(ConverraMcp::portable_tool_router());
     let server_core = core.clone();
     let service = StreamableHttpService::new(
@@ -315,7 +327,11 @@ mod tests {
 
     #[tokio::test]
     async fn the_rebinding_check_refuses_a_foreign_host_as_the_mcp_endpoint_does() {
-        let config = Config::from_lookup(|_| None).unwrap();
+        let config = McpConfig {
+            allowed_hosts: DEFAULT_ALLOWED_HOSTS.map(String::from).to_vec(),
+            allowed_origins: Vec::new(),
+            body_limit: 1 << 20,
+        };
         let check = RebindingCheck::new(&config, Some("10.1.2.3".into()));
         assert_eq!(refused(&check, "evil.example.com:9090").await, Some(403));
         assert_eq!(refused(&check, "10.1.2.3.evil.example.com").await, Some(403));
