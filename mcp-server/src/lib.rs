@@ -1,6 +1,7 @@
-//! Converra's backend: the provider-key vault and completion gateway, with its REST,
-//! OpenAI-compatible and MCP faces and the `converra` command line. Start with
-//! `ARCHITECTURE.md` at the repository root.
+//! Converra's backend as one program: the configuration (`config`), the wiring of the store,
+//! the providers and the adapters into the core and of the core into the faces (`app`), and the
+//! `converra` command line (`cli`). The layers themselves are the crates under `crates/`; start
+//! with `ARCHITECTURE.md` at the repository root.
 
 pub mod app;
 pub mod cli;
