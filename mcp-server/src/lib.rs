@@ -6,5 +6,3 @@
 pub mod app;
 pub mod cli;
 pub mod config;
-#[cfg(test)]
-mod tidy;
