@@ -6,13 +6,13 @@
 //! `store` forced false.
 //!
 //! A model of a provider without the Responses API (DeepSeek, Anthropic, Gemini) is translated:
-//! the request into a Chat Completions body (`openai_wire::responses_to_chat`, what cannot be
+//! the request into a Chat Completions body (`converra_wire::openai::responses_to_chat`, what cannot be
 //! carried refused by name, advisory fields left out and named in `X-Converra-Dropped-Fields`),
 //! which takes the `/v1/chat/completions` path (`agent.rs`: forwarded to DeepSeek as chat,
 //! translated on to Anthropic's or Gemini's own API by `chat_translated.rs`; resolution, the
 //! allowance, metering, key health); the chat answer comes back into a `response` object, or
 //! its chunks, frame by frame, into the Responses event sequence
-//! (`openai_wire::chat_to_responses*`). Nothing is stored there, so a compaction (OpenAI's
+//! (`converra_wire::openai::chat_to_responses*`). Nothing is stored there, so a compaction (OpenAI's
 //! encrypted summary, which only OpenAI reads) is refused, naming `model`. Embeddings go to
 //! OpenAI only.
 //!

@@ -1,7 +1,7 @@
 //! Per-API-key rate limits: one plan bucket per key, shared by every face (REST,
 //! OpenAI-compatible, MCP), sized by the organization's plan; and per-client-address buckets
 //! for what comes before any credential (web sign-in). Where the buckets live (this process or
-//! Redis) is `buckets/`'s business.
+//! Redis) is `converra_adapters::rate_limit`'s business.
 
 use std::net::{IpAddr, Ipv6Addr};
 

@@ -1,10 +1,10 @@
 //! `/v1/messages` on an OpenAI model (DESIGN "Agent traffic": OpenAI translated). The request
-//! becomes a Chat Completions body (`anthropic_wire::to_chat`: what is not carried refused by
+//! becomes a Chat Completions body (`converra_wire::anthropic::to_chat`: what is not carried refused by
 //! name, the advisory fields left out and named) and goes through the one forwarding path
 //! (`forwarding.rs`: the resolved OpenAI key, its health, the allowance, usage from OpenAI's own
 //! figures with cache reads and reasoning, the key source), asking for the usage chunk on a
 //! stream. The answer comes back as an Anthropic `message`, or as Anthropic's events, frame by
-//! frame (`anthropic_wire::StreamMapper`), under a message id of Converra's (`msg_…`). The
+//! frame (`converra_wire::anthropic::StreamMapper`), under a message id of Converra's (`msg_…`). The
 //! fields left out are named in `X-Converra-Dropped-Fields` beside the answer's headers; the
 //! `anthropic-beta` list is one of them (each beta only opens fields, and those are judged by
 //! name themselves).

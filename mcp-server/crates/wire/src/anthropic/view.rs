@@ -1,6 +1,6 @@
 //! A Messages request (`POST /v1/messages`, `/v1/messages/count_tokens`) read the way a gateway
 //! must read it to forward it: the same one validating pass over the top level as a Chat
-//! Completions body (`openai_wire::Conversation`: the client's bytes kept, a duplicate name
+//! Completions body (`openai::Conversation`: the client's bytes kept, a duplicate name
 //! refused), the few values Converra needs read from there, and the body sent on as written,
 //! only top-level values spliced.
 
@@ -73,7 +73,7 @@ impl<'a> MessagesView<'a> {
     }
 
     /// The body to send upstream: the client's bytes with `sets` spliced in (see
-    /// `openai_wire::splice`).
+    /// `openai::splice`).
     pub fn spliced(&self, sets: &[(&str, &str)]) -> Vec<u8> {
         splice(self.body, &self.members, sets)
     }

@@ -1,6 +1,6 @@
 //! What the translations read of an OpenAI Chat Completions answer (OpenAI's or DeepSeek's): a
 //! whole `chat.completion`, or one `chat.completion.chunk` of a stream. One reading for both
-//! the Messages (`anthropic_wire::from_openai*`) and the Responses (`chat_to_responses*`) answer.
+//! the Messages (`anthropic::from_openai*`) and the Responses (`chat_to_responses*`) answer.
 
 use serde::Deserialize;
 use serde::de::IgnoredAny;
