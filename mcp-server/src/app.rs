@@ -8,8 +8,8 @@ use axum::Router;
 use secrecy::ExposeSecret;
 use tokio::net::{TcpListener, TcpSocket};
 
-use converra_adapters::rate_limit::Buckets;
 use crate::config::{self, Config, PublicUrl};
+use converra_adapters::rate_limit::Buckets;
 use converra_core::access::Bootstrap;
 use converra_core::vault::Keyring;
 use converra_core::{Core, Error};
@@ -155,7 +155,11 @@ impl App {
                 if !public_url.https && !public_url.is_loopback() {
                     tracing::warn!(public_url = %public_url.base, "CONVERRA_WEB_ALLOW_HTTP=1: web sign-in cookies travel unencrypted over plain http");
                 }
-                let site = converra_faces::web::Site::new(public_url.https, public_url.authority.clone(), config.trusted_proxies.clone());
+                let site = converra_faces::web::Site::new(
+                    public_url.https,
+                    public_url.authority.clone(),
+                    config.trusted_proxies.clone(),
+                );
                 routes = routes.merge(converra_faces::web::routes(site));
             }
             Some(why) => tracing::warn!("{why}"),
@@ -171,7 +175,11 @@ impl App {
                 // The MCP endpoint's `Host` check, and the listener's own address besides.
                 let own = Some(bound.ip()).filter(|ip| !ip.is_unspecified()).map(|ip| ip.to_string());
                 let check = WrapLayer(converra_faces::mcp::RebindingCheck::new(&mcp_config(&config), own));
-                Some((listener, bound, converra_faces::edge::metrics::open_routes().layer(check).with_state(core.clone())))
+                Some((
+                    listener,
+                    bound,
+                    converra_faces::edge::metrics::open_routes().layer(check).with_state(core.clone()),
+                ))
             }
             None => None,
         };
@@ -226,7 +234,10 @@ fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), StartError> {
 }
 
 /// Serves the MCP tools over stdin/stdout as the API key `api_key` (`converra mcp`).
-pub async fn serve_mcp_stdio(core: Arc<Core>, api_key: secrecy::SecretString) -> Result<(), converra_faces::mcp::StdioError> {
+pub async fn serve_mcp_stdio(
+    core: Arc<Core>,
+    api_key: secrecy::SecretString,
+) -> Result<(), converra_faces::mcp::StdioError> {
     converra_faces::mcp::serve_stdio(core, api_key).await
 }
 

@@ -15,8 +15,8 @@ use converra_providers::{AllowanceLimits, ProviderConfig, Timeouts};
 
 mod connections;
 mod public_url;
-pub use public_url::PublicUrl;
 pub use converra_faces::web::TrustedProxies;
+pub use public_url::PublicUrl;
 
 /// Where the master key comes from.
 #[derive(Clone)]
@@ -572,7 +572,8 @@ mod tests {
     #[test]
     fn a_bad_trusted_proxy_is_named_with_its_variable() {
         let env = |name: &str| (name == "CONVERRA_TRUSTED_PROXIES").then(|| "10.0.0.0/8, proxy.internal".into());
-        let said = "CONVERRA_TRUSTED_PROXIES is not valid: `proxy.internal` is not an address or a network like 10.0.0.0/8";
+        let said =
+            "CONVERRA_TRUSTED_PROXIES is not valid: `proxy.internal` is not an address or a network like 10.0.0.0/8";
         assert_eq!(Config::from_lookup(env).err().map(|e| e.to_string()).as_deref(), Some(said));
     }
 

@@ -13,9 +13,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use converra::{Environment, Plan, Provider};
+use converra_core::Core;
 use converra_server::app::App;
 use converra_server::config::{Config, MasterKeySource};
-use converra_core::Core;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 use tokio::sync::oneshot;

@@ -19,8 +19,8 @@ use super::completions::parse_model;
 use super::forwarding::{Outbound, Relayed};
 use super::usage::estimate_tokens;
 use super::{Caller, Core, Error, Result, ids};
-use converra_wire::openai::{ChatView, PromptSize, json_string, json_text};
 use converra_providers::Api;
+use converra_wire::openai::{ChatView, PromptSize, json_string, json_text};
 
 /// Tokens an attached image, audio clip or file counts for in the allowance's estimate, however
 /// many bytes encode it (a large image is ~1,600 tokens at Anthropic, ~1,100 at OpenAI).

@@ -10,10 +10,10 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::{HeaderName, HeaderValue};
 use converra::{KeySource, KeyStatus, Provider};
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
+use http::{HeaderName, HeaderValue};
 
 use super::agent::{ChatAnswer, prompt_tokens};
 use super::completions::Prepared;
@@ -21,11 +21,11 @@ use super::forwarding::{Outbound, Relayed, prepared};
 use super::messages::DEFAULT_ANTHROPIC_VERSION;
 use super::vault::ResolvedKey;
 use super::{Caller, Core, Result, ids};
+use converra_providers::{Api, ProviderFailure, classify_stream_error};
 use converra_wire::openai::{
     ChatView, DEFAULT_MAX_TOKENS, Format, FromAnthropic, FromGemini, StreamFault, ToChunks, anthropic_completion,
     gemini_completion, to_anthropic, to_gemini,
 };
-use converra_providers::{Api, ProviderFailure, classify_stream_error};
 
 impl Core {
     /// Translates `view` for `provider` (Anthropic or Gemini), sends it with the resolved key

@@ -7,11 +7,11 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderName, HeaderValue};
 use converra::{KeySourceInfo, Provider, Role};
 use futures_util::future::Either;
 use futures_util::stream::BoxStream;
 use futures_util::{FutureExt, StreamExt};
+use http::{HeaderMap, HeaderName, HeaderValue};
 
 use super::completions::Prepared;
 use super::vault::ResolvedKey;
@@ -60,8 +60,10 @@ impl Core {
         let Outbound { provider, api, model, resolved, project_id, body, headers, cap, input_estimate, stream, .. } =
             out;
         let p = prepared(caller, provider, model, resolved, project_id, cap, input_estimate);
-        let secret =
-            self.secret_for(provider, &p.resolved).await?.ok_or_else(|| Error::no_provider_key(provider, caller.environment))?;
+        let secret = self
+            .secret_for(provider, &p.resolved)
+            .await?
+            .ok_or_else(|| Error::no_provider_key(provider, caller.environment))?;
         let mut meter = self.meter(caller, &p).await?;
         // Gemini's URL names the model.
         let target = Target { api, model: &p.chat.model };

@@ -15,16 +15,16 @@ mod translated;
 
 use std::sync::Arc;
 
-use http::{HeaderName, HeaderValue};
 use converra::{KeySource, KeySourceInfo, Provider};
+use http::{HeaderName, HeaderValue};
 
 use super::agent::prompt_tokens;
 use super::completions::parse_model;
 use super::forwarding::{Outbound, Relayed, prepared};
 use super::vault::ResolvedKey;
 use super::{Caller, Core, Error, Result};
-use converra_wire::anthropic::{MessagesView, to_chat};
 use converra_providers::Api;
+use converra_wire::anthropic::{MessagesView, to_chat};
 
 /// The `anthropic-version` sent when the client sent none (Anthropic requires one).
 pub const DEFAULT_ANTHROPIC_VERSION: &str = "2023-06-01";
@@ -146,8 +146,10 @@ impl Core {
         let model_json = serde_json::to_string(&model).unwrap_or_default();
         let body = view.spliced(&[("model", &model_json)]);
         let p = prepared(caller, provider, model, resolved, project_id, None, estimate);
-        let secret =
-            self.secret_for(provider, &p.resolved).await?.ok_or_else(|| Error::no_provider_key(provider, caller.environment))?;
+        let secret = self
+            .secret_for(provider, &p.resolved)
+            .await?
+            .ok_or_else(|| Error::no_provider_key(provider, caller.environment))?;
         match self.provider_forward(provider, Api::CountTokens, &secret, &headers, body).await {
             Ok(answer) => {
                 self.provider_answered(&p).await;

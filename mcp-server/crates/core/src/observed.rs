@@ -5,8 +5,8 @@
 
 use std::time::Instant;
 
-use http::{HeaderName, HeaderValue};
 use converra::{KeyStatus, Provider};
+use http::{HeaderName, HeaderValue};
 use secrecy::SecretString;
 
 use super::Core;

@@ -27,11 +27,11 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderName, HeaderValue};
 use converra::{KeySource, Provider};
 use futures_util::StreamExt;
 use futures_util::future::Either;
 use futures_util::stream::BoxStream;
+use http::{HeaderMap, HeaderName, HeaderValue};
 
 use super::agent::{ChatAnswer, member_hash, prompt_tokens};
 use super::completions::{Prepared, parse_model};
@@ -39,11 +39,11 @@ use super::forwarding::{Outbound, Relayed};
 use super::usage::estimate_tokens;
 use super::vault::ResolvedKey;
 use super::{Caller, Core, Error, InternalError, Result, ids};
+use converra_providers::Api;
+use converra_store::RelayedObject;
 use converra_wire::openai::{
     ChatView, EmbeddingsView, ResponsesStream, ResponsesView, json_string, json_text, response_json, responses_field,
 };
-use converra_providers::Api;
-use converra_store::RelayedObject;
 
 /// The kind of object a stored response is, in the record of relayed objects.
 const RESPONSE: &str = "response";

@@ -15,8 +15,8 @@ use super::chat::{ChatEvent, ChatRequest, ChatResponse, ChatStream, ProviderFail
 use super::forward::Frame;
 use super::sse::{self, Step};
 use super::{Metered, errors, secret_header};
-use converra_wire::openai::GeminiUsage;
 use bytes::Bytes;
+use converra_wire::openai::GeminiUsage;
 
 pub fn list_models(client: &reqwest::Client, base: &str, key: &SecretString) -> reqwest::RequestBuilder {
     client.get(format!("{base}/v1beta/models")).header("x-goog-api-key", secret_header("", key))

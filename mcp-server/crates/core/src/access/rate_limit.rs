@@ -5,8 +5,8 @@
 
 use std::net::{IpAddr, Ipv6Addr};
 
-use converra_adapters::rate_limit::{Buckets, Owner, Taken};
 use crate::RateLimitInfo;
+use converra_adapters::rate_limit::{Buckets, Owner, Taken};
 
 pub struct RateLimits {
     buckets: Buckets,

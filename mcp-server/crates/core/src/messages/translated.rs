@@ -12,19 +12,19 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderName, HeaderValue};
 use converra::{KeySource, KeySourceInfo, KeyStatus, Provider};
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
+use http::{HeaderMap, HeaderName, HeaderValue};
 use sha2::{Digest, Sha256};
 
 use super::Route;
-use converra_wire::anthropic::{MessagesView, StreamMapper, ToOpenAi, message_from_chat, to_chat};
 use crate::agent::{member_hash, prompt_tokens};
 use crate::forwarding::{Outbound, Relayed};
 use crate::ids::{hex, new_id};
 use crate::{Caller, Core, Error, InternalError, Result};
 use converra_providers::Api;
+use converra_wire::anthropic::{MessagesView, StreamMapper, ToOpenAi, message_from_chat, to_chat};
 
 const DROPPED: HeaderName = HeaderName::from_static("x-converra-dropped-fields");
 

@@ -126,8 +126,7 @@ impl Core {
     }
 
     async fn describe(&self, caller: &Caller, row: WebTokenRow) -> Result<ConnectRequest> {
-        let corrupt =
-            || Error::Internal(crate::InternalError::Other("a connect link without its key's slot".into()));
+        let corrupt = || Error::Internal(crate::InternalError::Other("a connect link without its key's slot".into()));
         let asked_by = match self.store.member(&row.org_id, &row.member_id).await? {
             Some(m) => m.email,
             None => "a member who has since left".into(),

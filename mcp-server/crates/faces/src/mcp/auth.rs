@@ -18,10 +18,10 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::error::ToolError;
-use converra_core::access::Bucket;
-use converra_core::{Core, Error, RateLimitInfo};
 use crate::edge::auth::{Admitted, Gate};
 use crate::edge::error::{ApiError, rate_limit_headers};
+use converra_core::access::Bucket;
+use converra_core::{Core, Error, RateLimitInfo};
 
 /// The two fields of a JSON-RPC message this layer reads.
 #[derive(Deserialize)]

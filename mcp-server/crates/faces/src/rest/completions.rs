@@ -11,9 +11,9 @@ use converra::{CompletionRequest, UsageQuery};
 use futures_util::StreamExt;
 
 use super::extract::{Authenticated, Json, Query};
-use converra_core::completions::CompletionStream;
-use converra_core::Core;
 use crate::edge::error::ApiResult;
+use converra_core::Core;
+use converra_core::completions::CompletionStream;
 
 pub async fn create(
     State(core): State<Arc<Core>>,

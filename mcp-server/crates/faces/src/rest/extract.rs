@@ -6,8 +6,8 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
-use converra_core::{Caller, Error};
 use crate::edge::error::ApiError;
+use converra_core::{Caller, Error};
 
 /// Parses a JSON body into a wire type; names the faulty field on failure.
 pub struct Json<T>(pub T);

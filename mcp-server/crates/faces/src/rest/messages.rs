@@ -19,12 +19,12 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use converra::ErrorCode;
 
-use super::openai_compat::{OpenAiApiError, project_of};
-use converra_wire::anthropic::{ErrorEnvelope, MessagesView, ModelPage, TokenCount as Count};
-use converra_base::error::ErrorShape;
 use super::extract::Authenticated;
-use converra_core::{AnthropicHeaders, Caller, Core, Error, Relayed, TokenCount};
+use super::openai_compat::{OpenAiApiError, project_of};
 use crate::edge::auth;
+use converra_base::error::ErrorShape;
+use converra_core::{AnthropicHeaders, Caller, Core, Error, Relayed, TokenCount};
+use converra_wire::anthropic::{ErrorEnvelope, MessagesView, ModelPage, TokenCount as Count};
 
 /// A core error in Anthropic's error shape.
 pub struct AnthropicApiError(pub Error);

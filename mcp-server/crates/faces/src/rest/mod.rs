@@ -17,9 +17,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
-use converra_core::{Core, Error};
 use crate::edge::auth;
 use crate::edge::error::ApiError;
+use converra_core::{Core, Error};
 
 /// The routes that need an API key; the agent endpoints (`/v1`) read bodies up to
 /// `v1_body_limit`, the others up to the app's body limit.

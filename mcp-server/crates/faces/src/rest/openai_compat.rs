@@ -18,11 +18,11 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use converra::ErrorCode;
 
-use super::relay;
-use converra_base::error::ErrorShape;
 use super::extract::Authenticated;
-use converra_core::{Caller, ChatAnswer, Core, Error, Relayed};
+use super::relay;
 use crate::edge::auth;
+use converra_base::error::ErrorShape;
+use converra_core::{Caller, ChatAnswer, Core, Error, Relayed};
 use converra_wire::openai::{ChatView, ModelEntry, ModelList, OpenAiError, OpenAiErrorBody};
 
 /// A core error in OpenAI's error shape.
@@ -162,7 +162,11 @@ const DROPPED: HeaderName = HeaderName::from_static("x-converra-dropped-fields")
 
 /// The models of the providers this caller can reach, in OpenAI's list shape (Anthropic's when
 /// the request carries `anthropic-version`).
-pub async fn models(State(core): State<Arc<Core>>, Authenticated(caller): Authenticated, headers: HeaderMap) -> Response {
+pub async fn models(
+    State(core): State<Arc<Core>>,
+    Authenticated(caller): Authenticated,
+    headers: HeaderMap,
+) -> Response {
     if super::messages::speaks_anthropic(&headers) {
         return super::messages::models(core, caller).await.into_response();
     }

@@ -17,9 +17,9 @@ use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 
+use crate::edge::error::{error_headers, say_key_source};
 use converra_base::error::ErrorShape;
 use converra_core::{Error, Relayed};
-use crate::edge::error::{error_headers, say_key_source};
 
 const COMMENT: &[u8] = b": keep-alive\n\n";
 

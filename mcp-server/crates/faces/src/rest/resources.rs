@@ -11,8 +11,8 @@ use converra::{
 };
 
 use super::extract::{Authenticated, Json, Path, Query};
-use converra_core::Core;
 use crate::edge::error::ApiResult;
+use converra_core::Core;
 
 type Core_ = State<Arc<Core>>;
 type Out<T> = ApiResult<axum::Json<T>>;
@@ -39,7 +39,11 @@ pub async fn list_api_keys(State(core): Core_, Authenticated(caller): Authentica
     Ok(axum::Json(core.list_api_keys(&caller).await?.into()))
 }
 
-pub async fn revoke_api_key(State(core): Core_, Authenticated(caller): Authenticated, Path(id): Path<String>) -> ApiResult<StatusCode> {
+pub async fn revoke_api_key(
+    State(core): Core_,
+    Authenticated(caller): Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
     core.revoke_api_key(&caller, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -67,7 +71,11 @@ pub async fn update_member(
     Ok(axum::Json(core.update_member(&caller, &id, req).await?))
 }
 
-pub async fn remove_member(State(core): Core_, Authenticated(caller): Authenticated, Path(id): Path<String>) -> ApiResult<StatusCode> {
+pub async fn remove_member(
+    State(core): Core_,
+    Authenticated(caller): Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
     core.remove_member(&caller, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -86,11 +94,19 @@ pub async fn list_projects(State(core): Core_, Authenticated(caller): Authentica
     Ok(axum::Json(core.list_projects(&caller).await?.into()))
 }
 
-pub async fn get_project(State(core): Core_, Authenticated(caller): Authenticated, Path(id): Path<String>) -> Out<converra::Project> {
+pub async fn get_project(
+    State(core): Core_,
+    Authenticated(caller): Authenticated,
+    Path(id): Path<String>,
+) -> Out<converra::Project> {
     Ok(axum::Json(core.get_project(&caller, &id).await?))
 }
 
-pub async fn delete_project(State(core): Core_, Authenticated(caller): Authenticated, Path(id): Path<String>) -> ApiResult<StatusCode> {
+pub async fn delete_project(
+    State(core): Core_,
+    Authenticated(caller): Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
     core.delete_project(&caller, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -155,7 +171,11 @@ pub async fn test_provider_key(
     Ok(axum::Json(core.test_provider_key(&caller, &id).await?))
 }
 
-pub async fn remove_provider_key(State(core): Core_, Authenticated(caller): Authenticated, Path(id): Path<String>) -> ApiResult<StatusCode> {
+pub async fn remove_provider_key(
+    State(core): Core_,
+    Authenticated(caller): Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
     core.remove_provider_key(&caller, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

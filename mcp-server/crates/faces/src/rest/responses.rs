@@ -14,12 +14,12 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 
+use super::extract::Authenticated;
 use super::messages::AnthropicApiError;
 use super::openai_compat::{Body, OpenAiApiError, openai_error, project_of};
 use super::relay;
-use converra_wire::anthropic::ModelInfo;
-use super::extract::Authenticated;
 use converra_core::{Caller, Core, Error, ResponsesEndpoint};
+use converra_wire::anthropic::ModelInfo;
 use converra_wire::openai::{EmbeddingsView, ModelEntry, ResponsesView};
 
 /// A stream's error in the Responses API's own event shape (what its SDKs and Codex read).

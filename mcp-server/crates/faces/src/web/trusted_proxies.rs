@@ -26,8 +26,7 @@ impl TrustedProxies {
             .filter(|s| !s.is_empty())
             .map(|entry| {
                 let net = entry.parse::<IpNet>().or_else(|_| entry.parse::<IpAddr>().map(IpNet::from));
-                net.map(canonical)
-                    .map_err(|_| format!("`{entry}` is not an address or a network like 10.0.0.0/8"))
+                net.map(canonical).map_err(|_| format!("`{entry}` is not an address or a network like 10.0.0.0/8"))
             })
             .collect::<Result<_, _>>()?;
         Ok(Self(nets))

@@ -135,12 +135,8 @@ async fn a_replaced_secret_resets_the_test_and_tests_are_recorded(store: Store) 
     let missing = store.update_provider_key_secret(org, "pk_missing", update, event(org, "pk.replaced.missing", "x"));
     assert_eq!(missing.await.unwrap(), None);
 
-    let flag = crate::HealthChange {
-        status: KeyStatus::InvalidKey,
-        at: now(),
-        last_success_at: None,
-        retest_at: Some(60),
-    };
+    let flag =
+        crate::HealthChange { status: KeyStatus::InvalidKey, at: now(), last_success_at: None, retest_at: Some(60) };
     assert!(store.set_key_health(org, &key.id, flag.clone(), None).await.unwrap());
     let active = store.active_provider_key(org, None, Environment::Live, Provider::Openai).await.unwrap().unwrap();
     assert_eq!(active.status, KeyStatus::InvalidKey, "the cached active key shows the new status");

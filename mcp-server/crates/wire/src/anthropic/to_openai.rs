@@ -21,8 +21,8 @@ use serde_json::value::RawValue;
 use super::chat_body::{ChatBody, ChatMessage, JsonSchema, Named, ResponseFormat, StreamOptions, Tool, ToolChoice};
 use super::to_openai_messages::{messages, system};
 use super::view::MessagesView;
-use converra_base::Error;
 use crate::openai::{Members, value_of};
+use converra_base::Error;
 
 /// A translated request: the body, the advisory fields left out of it, and the client's end-user
 /// id (`metadata.user_id`), which the core turns into `safety_identifier`.

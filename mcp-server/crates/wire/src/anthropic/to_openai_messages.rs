@@ -10,8 +10,8 @@ use serde_json::value::RawValue;
 
 use super::chat_body::{ChatMessage, Content, FileData, FunctionCall, ImageUrl, Part, ToolCall};
 use super::to_openai::{Tx, object, only, string_of};
-use converra_base::Error;
 use crate::openai::{Members, value_of};
+use converra_base::Error;
 
 /// Carried blocks: a content block's members and its `type`.
 struct Block<'a> {

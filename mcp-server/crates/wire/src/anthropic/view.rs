@@ -10,8 +10,8 @@ use std::sync::LazyLock;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use converra_base::Error;
 use crate::openai::{Attachments, Conversation, Members, PromptSize, object_with, splice, value_of};
+use converra_base::Error;
 
 /// A Messages body, checked at the top level, borrowing from the client's bytes.
 pub struct MessagesView<'a> {

@@ -7,8 +7,8 @@ use converra::Provider;
 use serde_json::{Value, json};
 
 use super::Chat;
-use converra_base::Error;
 use crate::openai::{ChatView, to_anthropic, to_gemini};
+use converra_base::Error;
 
 fn read(body: &Value, provider: Provider) -> Result<Chat, Error> {
     let bytes = serde_json::to_vec(body).unwrap();
