@@ -1,5 +1,6 @@
-//! The one domain error. Every face maps it in one place (`edge/error.rs`, `mcp/error.rs`,
-//! `web/error.rs`) to the codes and messages of the product spec.
+//! The one domain error: its code, its message and the details beside it. Every face maps it in
+//! one place (`edge/error.rs`, which also gives each code its HTTP status; `mcp/error.rs`;
+//! `web/error.rs`).
 
 use bytes::Bytes;
 use converra::{Environment, ErrorCode, KeySourceInfo, KeyStatus, Provider};
@@ -208,37 +209,6 @@ impl Error {
         }
     }
 
-    /// The HTTP status of each code (the MCP face reports the same code and message).
-    pub fn http_status(&self) -> u16 {
-        if let Error::MethodNotAllowed = self {
-            return 405;
-        }
-        Self::http_status_of(&self.code())
-    }
-
-    /// The HTTP status of a code.
-    pub fn http_status_of(code: &ErrorCode) -> u16 {
-        match code {
-            ErrorCode::Unauthorized => 401,
-            ErrorCode::Forbidden => 403,
-            ErrorCode::NotFound => 404,
-            ErrorCode::ValidationError => 400,
-            ErrorCode::Conflict => 409,
-            ErrorCode::ApiKeyLimit => 409,
-            ErrorCode::PayloadTooLarge => 413,
-            ErrorCode::RateLimited => 429,
-            ErrorCode::NoProviderKey => 409,
-            ErrorCode::AllowanceExhausted => 402,
-            ErrorCode::AiDisabled => 409,
-            ErrorCode::ProviderError => 502,
-            ErrorCode::KeyRejected => 422,
-            ErrorCode::UnsupportedField => 400,
-            ErrorCode::Unavailable => 503,
-            ErrorCode::Internal => 500,
-            _ => 500,
-        }
-    }
-
     /// The JSON error body (`{"error": {...}}`) every face shows: the fixed message, and every
     /// detail in a field beside it.
     pub fn body(&self) -> converra::ErrorBody {
@@ -323,16 +293,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_known_code_has_its_own_status() {
-        for code in ErrorCode::KNOWN.iter().filter(|c| **c != ErrorCode::Internal) {
-            assert_ne!(Error::http_status_of(code), 500, "{code} needs an HTTP status");
-        }
-    }
-
-    #[test]
     fn a_key_that_fails_its_test_is_not_stored() {
         let rejected = Error::NotStored { status: KeyStatus::QuotaExceeded, host: "api.openai.com".into() };
-        assert_eq!((rejected.code(), rejected.http_status()), (ErrorCode::KeyRejected, 422));
+        assert_eq!(rejected.code(), ErrorCode::KeyRejected);
         let body = serde_json::to_value(rejected.body()).unwrap();
         assert_eq!(
             body,
@@ -340,7 +303,6 @@ mod tests {
                 "provider_status": "quota_exceeded", "stored": false}})
         );
         let unreachable = Error::NotStored { status: KeyStatus::Unreachable, host: "127.0.0.1:9".into() };
-        assert_eq!(unreachable.http_status(), 502);
         let body = serde_json::to_value(unreachable.body()).unwrap();
         assert_eq!(
             body,

@@ -6,7 +6,7 @@
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use converra::KeySourceInfo;
+use converra::{ErrorCode, KeySourceInfo};
 
 use converra_core::{AuthError, Error, RateLimitInfo};
 
@@ -20,6 +20,38 @@ impl From<Error> for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// The HTTP status of an error (the MCP face reports the same code and message): a known route
+/// asked with a method it does not take is 405, any other error the status of its code.
+pub fn http_status(error: &Error) -> u16 {
+    if let Error::MethodNotAllowed = error {
+        return 405;
+    }
+    http_status_of(&error.code())
+}
+
+/// The HTTP status of a code.
+pub fn http_status_of(code: &ErrorCode) -> u16 {
+    match code {
+        ErrorCode::Unauthorized => 401,
+        ErrorCode::Forbidden => 403,
+        ErrorCode::NotFound => 404,
+        ErrorCode::ValidationError => 400,
+        ErrorCode::Conflict => 409,
+        ErrorCode::ApiKeyLimit => 409,
+        ErrorCode::PayloadTooLarge => 413,
+        ErrorCode::RateLimited => 429,
+        ErrorCode::NoProviderKey => 409,
+        ErrorCode::AllowanceExhausted => 402,
+        ErrorCode::AiDisabled => 409,
+        ErrorCode::ProviderError => 502,
+        ErrorCode::KeyRejected => 422,
+        ErrorCode::UnsupportedField => 400,
+        ErrorCode::Unavailable => 503,
+        ErrorCode::Internal => 500,
+        _ => 500,
+    }
+}
 
 pub fn rate_limit_headers(headers: &mut HeaderMap, info: &RateLimitInfo) {
     headers.insert("x-ratelimit-limit", HeaderValue::from(info.limit));
@@ -50,7 +82,7 @@ pub(crate) fn log(error: &Error) {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         log(&self.0);
-        let status = StatusCode::from_u16(self.0.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status = StatusCode::from_u16(http_status(&self.0)).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut response = (status, axum::Json(self.0.body())).into_response();
         error_headers(response.headers_mut(), &self.0);
         response
@@ -91,3 +123,25 @@ pub fn say_key_source(headers: &mut HeaderMap, source: KeySourceInfo) {
 
 const KEY_SOURCE: HeaderName = HeaderName::from_static("x-converra-key-source");
 const KEY_ID: HeaderName = HeaderName::from_static("x-converra-key-id");
+
+#[cfg(test)]
+mod tests {
+    use converra::KeyStatus;
+
+    use super::*;
+
+    #[test]
+    fn every_known_code_has_its_own_status() {
+        for code in ErrorCode::KNOWN.iter().filter(|c| **c != ErrorCode::Internal) {
+            assert_ne!(http_status_of(code), 500, "{code} needs an HTTP status");
+        }
+    }
+
+    #[test]
+    fn a_key_that_fails_its_test_is_refused_422_or_502() {
+        let rejected = Error::NotStored { status: KeyStatus::QuotaExceeded, host: "api.openai.com".into() };
+        assert_eq!(http_status(&rejected), 422);
+        let unreachable = Error::NotStored { status: KeyStatus::Unreachable, host: "127.0.0.1:9".into() };
+        assert_eq!(http_status(&unreachable), 502);
+    }
+}

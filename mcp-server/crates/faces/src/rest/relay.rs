@@ -57,7 +57,7 @@ pub fn render(relayed: Relayed, error_event: fn(&Error) -> Bytes, keep_alive: Du
 pub fn error_response(e: &Error, shape: ErrorShape, own: impl serde::Serialize) -> Response {
     crate::edge::error::log(e);
     let answer = e.provider_answer();
-    let status = answer.map_or_else(|| e.http_status(), |a| a.status);
+    let status = answer.map_or_else(|| crate::edge::error::http_status(e), |a| a.status);
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = match answer {
         Some(answer) if answer.shape == Some(shape) && !answer.body.is_empty() => {
