@@ -8,16 +8,16 @@ use axum::Router;
 use secrecy::ExposeSecret;
 use tokio::net::{TcpListener, TcpSocket};
 
-use crate::buckets::Buckets;
 use crate::config::{self, Config, PublicUrl};
-use crate::core::access::Bootstrap;
-use crate::core::vault::Keyring;
-use crate::core::{Core, Error};
-use crate::edge::layer::WrapLayer;
-use crate::edge::serve::{Limits, serve};
-use crate::metrics::Metrics;
-use crate::providers::Providers;
-use crate::store::Store;
+use converra_adapters::rate_limit::Buckets;
+use converra_core::access::Bootstrap;
+use converra_core::vault::Keyring;
+use converra_core::{Core, Error};
+use converra_faces::edge::layer::WrapLayer;
+use converra_faces::edge::serve::{Limits, serve};
+use converra_metrics::Metrics;
+use converra_providers::Providers;
+use converra_store::Store;
 
 /// Why the application could not start. Never contains key material.
 #[derive(Debug, thiserror::Error)]
@@ -25,7 +25,7 @@ pub enum StartError {
     #[error(transparent)]
     Config(#[from] config::ConfigError),
     #[error("cannot open the database {path}: {source}")]
-    Database { path: String, source: crate::store::StoreError },
+    Database { path: String, source: converra_store::StoreError },
     #[error(
         "on PostgreSQL, replicas share rate limits through Redis: set CONVERRA_REDIS_URL, or start with --local-rate-limits (CONVERRA_LOCAL_RATE_LIMITS=1) to accept limits per replica"
     )]
@@ -37,7 +37,7 @@ pub enum StartError {
     )]
     MasterKeyRequired,
     #[error(transparent)]
-    MasterKey(#[from] crate::core::vault::MasterKeyError),
+    MasterKey(#[from] converra_core::vault::MasterKeyError),
     #[error("cannot listen on {addr}: {source}")]
     Listen { addr: SocketAddr, source: std::io::Error },
     #[error("cannot create the first organization: {0}")]
@@ -147,30 +147,38 @@ impl App {
         let core = opened.core;
         core.start_background();
         let bootstrap = if config.bootstrap { core.bootstrap().await.map_err(StartError::Bootstrap)? } else { None };
-        let mut routes = crate::http::api_routes(core.clone(), config.v1_body_limit)
-            .merge(crate::mcp::routes(core.clone(), &config));
+        let mut routes = converra_faces::rest::api_routes(core.clone(), config.v1_body_limit)
+            .merge(converra_faces::mcp::routes(core.clone(), &mcp_config(&config)));
         let web = public_url.refusal().is_none();
         match public_url.refusal() {
             None => {
                 if !public_url.https && !public_url.is_loopback() {
                     tracing::warn!(public_url = %public_url.base, "CONVERRA_WEB_ALLOW_HTTP=1: web sign-in cookies travel unencrypted over plain http");
                 }
-                let site = crate::web::Site::new(&public_url, config.trusted_proxies.clone());
-                routes = routes.merge(crate::web::routes(site));
+                let site = converra_faces::web::Site::new(
+                    public_url.https,
+                    public_url.authority.clone(),
+                    config.trusted_proxies.clone(),
+                );
+                routes = routes.merge(converra_faces::web::routes(site));
             }
             Some(why) => tracing::warn!("{why}"),
         }
         if let Some(token) = &config.metrics_token {
-            routes = routes.merge(crate::edge::metrics::guarded_routes(token.clone()));
+            routes = routes.merge(converra_faces::edge::metrics::guarded_routes(token.clone()));
         }
-        let router = crate::http::finish(routes, core.clone(), config.body_limit, config.v1_buffer_budget);
+        let router = converra_faces::rest::finish(routes, core.clone(), config.body_limit, config.v1_buffer_budget);
         let metrics = match config.metrics_addr {
             Some(at) => {
                 let (listener, bound) = bind(at)?;
                 // The MCP endpoint's `Host` check, and the listener's own address besides.
                 let own = Some(bound.ip()).filter(|ip| !ip.is_unspecified()).map(|ip| ip.to_string());
-                let check = WrapLayer(crate::mcp::RebindingCheck::new(&config, own));
-                Some((listener, bound, crate::edge::metrics::open_routes().layer(check).with_state(core.clone())))
+                let check = WrapLayer(converra_faces::mcp::RebindingCheck::new(&mcp_config(&config), own));
+                Some((
+                    listener,
+                    bound,
+                    converra_faces::edge::metrics::open_routes().layer(check).with_state(core.clone()),
+                ))
             }
             None => None,
         };
@@ -207,6 +215,16 @@ impl App {
     }
 }
 
+/// What the MCP endpoint (and the metrics listener's rebinding check) takes from the
+/// configuration.
+fn mcp_config(config: &Config) -> converra_faces::mcp::McpConfig {
+    converra_faces::mcp::McpConfig {
+        allowed_hosts: config.mcp_allowed_hosts.clone(),
+        allowed_origins: config.mcp_allowed_origins.clone(),
+        body_limit: config.body_limit,
+    }
+}
+
 /// Binds a listener (port 0 picks one, with a deep accept queue) and says where it is.
 fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), StartError> {
     let listener = listen(addr).map_err(|source| StartError::Listen { addr, source })?;
@@ -215,8 +233,11 @@ fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), StartError> {
 }
 
 /// Serves the MCP tools over stdin/stdout as the API key `api_key` (`converra mcp`).
-pub async fn serve_mcp_stdio(core: Arc<Core>, api_key: secrecy::SecretString) -> Result<(), crate::mcp::StdioError> {
-    crate::mcp::serve_stdio(core, api_key).await
+pub async fn serve_mcp_stdio(
+    core: Arc<Core>,
+    api_key: secrecy::SecretString,
+) -> Result<(), converra_faces::mcp::StdioError> {
+    converra_faces::mcp::serve_stdio(core, api_key).await
 }
 
 /// Prints the bootstrap key once, with how to use it, and a one-time link that signs its owner

@@ -1,21 +1,8 @@
-//! Converra's backend: the provider-key vault and completion gateway, with its REST,
-//! OpenAI-compatible and MCP faces and the `converra` command line. Start with
-//! `ARCHITECTURE.md` at the repository root.
+//! Converra's backend as one program: the configuration (`config`), the wiring of the store,
+//! the providers and the adapters into the core and of the core into the faces (`app`), and the
+//! `converra` command line (`cli`). The layers themselves are the crates under `crates/`; start
+//! with `ARCHITECTURE.md` at the repository root.
 
-pub mod anthropic_wire;
 pub mod app;
-pub mod buckets;
 pub mod cli;
 pub mod config;
-pub mod core;
-pub mod edge;
-pub mod http;
-pub mod mcp;
-pub mod metrics;
-pub mod openai_wire;
-pub mod providers;
-pub mod store;
-#[cfg(test)]
-mod tidy;
-pub mod web;
-pub mod webhooks;

@@ -73,6 +73,8 @@ pub mod types;
 pub use types::*;
 
 #[cfg(feature = "client")]
+mod builder;
+#[cfg(feature = "client")]
 mod client;
 #[cfg(feature = "client")]
 mod error;
@@ -82,6 +84,8 @@ pub mod resources;
 mod retry;
 
 #[cfg(feature = "client")]
-pub use client::{Converra, ConverraBuilder, DEFAULT_BASE_URL, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, RateLimit};
+pub use builder::ConverraBuilder;
+#[cfg(feature = "client")]
+pub use client::{Converra, DEFAULT_BASE_URL, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, RateLimit};
 #[cfg(feature = "client")]
 pub use error::{ApiError, Error, Result};

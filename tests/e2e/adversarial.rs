@@ -263,7 +263,7 @@ async fn another_organizations_ids_answer_exactly_like_missing_ids() {
 
 #[tokio::test]
 async fn a_wrong_secret_and_an_unknown_key_id_are_indistinguishable() {
-    use converra_server::core::access::token;
+    use converra_core::access::token;
     use secrecy::ExposeSecret;
 
     let app = spawn_app_with(Options::sqlite_file()).await;

@@ -214,7 +214,7 @@ async fn usage_totals_by_provider_model_source_and_project() {
         }
         assert_eq!(app.post("/api/v1/completions", &app.api_key, body).await.status, 200);
     }
-    let month = converra_server::core::ids::current_month();
+    let month = converra_base::ids::current_month();
     let usage = app.get(&format!("/api/v1/usage?month={month}"), &app.api_key).await;
     assert_eq!(usage.body["month"], month.as_str());
     assert_eq!(usage.body["by_provider"], json!([group("anthropic", 1, 12, 5), group("openai", 2, 24, 10)]));

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use axum::routing::get;
-use converra_server::core::Core;
+use converra_core::Core;
 use converra_test_kit::{Answer, Options, TestApp, spawn_app, spawn_app_with};
 use reqwest::header::AUTHORIZATION;
 use serde_json::json;
@@ -91,7 +91,7 @@ async fn a_panicking_handler_answers_json_500_and_the_server_keeps_serving() {
     let app = spawn_app().await;
     // The real outer layers of every face around one route that panics.
     let routes = axum::Router::<Arc<Core>>::new().route("/boom", get(boom)).route("/fine", get(|| async { "fine" }));
-    let router = converra_server::http::finish(routes, app.core.clone(), 1024, 1 << 20);
+    let router = converra_faces::rest::finish(routes, app.core.clone(), 1024, 1 << 20);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, router).await });

@@ -2,6 +2,8 @@
 //! driven through HTTP, the SDK, the rmcp client and real outside clients, with wiremock
 //! standing in for the AI providers. One test binary; one module per thing tested.
 
+#![allow(clippy::unwrap_used, reason = "test code: a panic is the failure report")]
+
 mod access;
 mod adversarial;
 mod agent;

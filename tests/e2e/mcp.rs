@@ -516,7 +516,7 @@ async fn no_oauth_discovery_documents_are_served() {
 async fn reading_the_usage_resource_spends_the_plan_bucket_as_a_tool_call_does() {
     let app = spawn_app().await;
     let bearer = format!("Bearer {}", app.api_key);
-    let month = converra_server::core::ids::current_month();
+    let month = converra_base::ids::current_month();
     let read = json!({"jsonrpc": "2.0", "id": 3, "method": "resources/read",
         "params": {"uri": format!("converra://usage/{month}")}});
     let answer = raw_post(&app, &[("authorization", &bearer)], read).await;

@@ -32,6 +32,8 @@
 //! 1,000), `BENCH_STREAM_TTFT` (streams for the time-to-first-token test, default 100);
 //! `BENCH_AGENT_CONCURRENCY` (connections for the 64 KiB agent request, default 16).
 
+#![allow(clippy::unwrap_used, reason = "test code: a panic is the failure report")]
+
 mod agent;
 mod bare;
 mod driver;

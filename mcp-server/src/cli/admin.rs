@@ -10,7 +10,7 @@ use secrecy::ExposeSecret;
 use super::Failure;
 use crate::app;
 use crate::config::{self, Config};
-use crate::core::{Error, InternalError};
+use converra_core::{Error, InternalError};
 
 #[derive(Subcommand, Debug)]
 pub enum AdminCommand {

@@ -8,7 +8,7 @@ use secrecy::ExposeSecret;
 use super::Failure;
 use crate::app;
 use crate::config::Config;
-use crate::core::Error;
+use converra_core::Error;
 
 #[derive(Args, Debug)]
 pub struct McpArgs {

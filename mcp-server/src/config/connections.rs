@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::{ConfigError, positive};
-use crate::edge::serve::Limits;
+use converra_faces::edge::serve::Limits;
 
 /// Whole seconds of at least 1 and a connection count of at least 1; unset is the default.
 pub(super) fn limits(get: &impl Fn(&str) -> Option<String>) -> Result<Limits, ConfigError> {

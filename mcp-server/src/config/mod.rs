@@ -9,15 +9,14 @@ use base64::Engine;
 use converra::Provider;
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::core::health::HealthConfig;
-use crate::core::vault::Key;
-use crate::providers::{AllowanceLimits, ProviderConfig, Timeouts};
+use converra_core::health::HealthConfig;
+use converra_core::vault::Key;
+use converra_providers::{AllowanceLimits, ProviderConfig, Timeouts};
 
 mod connections;
 mod public_url;
-mod trusted_proxies;
+pub use converra_faces::web::TrustedProxies;
 pub use public_url::PublicUrl;
-pub use trusted_proxies::TrustedProxies;
 
 /// Where the master key comes from.
 #[derive(Clone)]
@@ -87,7 +86,7 @@ pub struct Config {
     /// `CONVERRA_METRICS_ADDR`: `/metrics` on a listener of its own, without a token.
     pub metrics_addr: Option<SocketAddr>,
     /// Both listeners' header-read and idle timeouts and connection cap (`connections.rs`).
-    pub connections: crate::edge::serve::Limits,
+    pub connections: converra_faces::edge::serve::Limits,
 }
 
 impl Config {
@@ -201,7 +200,7 @@ impl Config {
         };
         let mut hosts = list(get("CONVERRA_MCP_ALLOWED_HOSTS"));
         if hosts.is_empty() {
-            hosts = vec!["localhost".into(), "127.0.0.1".into(), "::1".into()];
+            hosts = converra_faces::mcp::DEFAULT_ALLOWED_HOSTS.map(String::from).to_vec();
         }
         Ok(Self {
             addr,
@@ -228,7 +227,8 @@ impl Config {
             web_allow_http: get("CONVERRA_WEB_ALLOW_HTTP").is_some_and(|v| v == "1" || v == "true"),
             trusted_proxies: get("CONVERRA_TRUSTED_PROXIES")
                 .map(|v| TrustedProxies::parse(&v))
-                .transpose()?
+                .transpose()
+                .map_err(|why| ConfigError::Invalid { name: "CONVERRA_TRUSTED_PROXIES", why })?
                 .unwrap_or_default(),
             metrics_token: metrics_token(&get)?,
             metrics_addr: match get("CONVERRA_METRICS_ADDR") {
@@ -567,6 +567,14 @@ mod tests {
         let Err(e) = Config::from_lookup(env("33554431")) else { panic!("a budget below the body limit was accepted") };
         let said = "CONVERRA_V1_BUFFER_BUDGET is not valid: must be a number of bytes of at least CONVERRA_V1_BODY_LIMIT (33554432)";
         assert_eq!(e.to_string(), said);
+    }
+
+    #[test]
+    fn a_bad_trusted_proxy_is_named_with_its_variable() {
+        let env = |name: &str| (name == "CONVERRA_TRUSTED_PROXIES").then(|| "10.0.0.0/8, proxy.internal".into());
+        let said =
+            "CONVERRA_TRUSTED_PROXIES is not valid: `proxy.internal` is not an address or a network like 10.0.0.0/8";
+        assert_eq!(Config::from_lookup(env).err().map(|e| e.to_string()).as_deref(), Some(said));
     }
 
     #[test]

@@ -139,9 +139,9 @@ async fn scenario(database_url: Option<String>) {
 
 /// A filter that asks for rmcp's and tokio-postgres's debug lines by their most specific
 /// targets: the caps still hold (rmcp logs a tool call's arguments at debug, tokio-postgres
-/// every statement's parameters).
+/// every statement's parameters). Converra's own debug lines come from the faces' crate.
 const LIFTING_FILTER: &str =
-    "info,rmcp::service=debug,rmcp=trace,tokio_postgres=trace,tokio_postgres::query=debug,converra_server=debug";
+    "info,rmcp::service=debug,rmcp=trace,tokio_postgres=trace,tokio_postgres::query=debug,converra_faces=debug";
 
 #[tokio::test]
 async fn no_directive_lifts_the_log_caps_over_an_mcp_add() {

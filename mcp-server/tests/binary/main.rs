@@ -2,6 +2,8 @@
 //! logs, replicas. One test binary; one module per thing tested; the launcher is the test
 //! kit's (`converra_test_kit::process`).
 
+#![allow(clippy::unwrap_used, reason = "test code: a panic is the failure report")]
+
 use converra_test_kit::Binary;
 
 /// The binary under test: Cargo names it only to this package's own tests.

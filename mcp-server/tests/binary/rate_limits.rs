@@ -6,7 +6,7 @@
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use converra_server::buckets::ADDRESS_BUCKETS;
+use converra_adapters::rate_limit::ADDRESS_BUCKETS;
 use converra_test_kit::{PrivateRedis, Server};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -1,3 +1,6 @@
+//! Organizations, members and roles, projects, API keys, and `/me`: who may act, and in which
+//! environment.
+
 use schemars::JsonSchema;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};

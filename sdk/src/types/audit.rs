@@ -1,3 +1,5 @@
+//! The audit log: who did what (`Actor`), as `AuditEvent`s.
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 

@@ -1,3 +1,5 @@
+//! What every endpoint shares: list pages, the error body and its codes.
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 

@@ -1,3 +1,6 @@
+//! Converra's own completions (REST, MCP, CLI): the request, the answer, its stream chunks and
+//! usage, and which key served it.
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 

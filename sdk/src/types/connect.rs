@@ -1,3 +1,5 @@
+//! Connect links: a one-time page where a person adds a provider key, and MCP's add-or-link answer.
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 

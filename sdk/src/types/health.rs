@@ -1,3 +1,5 @@
+//! Provider-key health as traffic and re-tests observe it, and the filter on it.
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 

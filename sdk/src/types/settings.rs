@@ -1,3 +1,6 @@
+//! An organization's AI settings: whether AI features are on, the tone, and how often keys are
+//! due for rotation.
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 

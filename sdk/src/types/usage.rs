@@ -1,3 +1,6 @@
+//! Usage reports: a month's token totals by provider, model, key source, project and outcome,
+//! and the platform allowance.
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 

@@ -1,3 +1,5 @@
+//! The vault: providers, provider keys with their scope and status, key tests, and key resolution.
+
 use schemars::JsonSchema;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};

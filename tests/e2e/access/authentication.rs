@@ -57,7 +57,7 @@ async fn an_unknown_key_and_a_one_character_typo_of_a_real_key_are_invalid() {
     let app = spawn_app().await;
 
     // Well formed with a valid checksum, but no such key exists here.
-    let stranger = converra_server::core::access::token::generate(Environment::Live);
+    let stranger = converra_core::access::token::generate(Environment::Live);
     let stranger = secrecy::ExposeSecret::expose_secret(&stranger.token).to_owned();
     assert_unauthorized(&app.get("/api/v1/me", &stranger).await, INVALID);
 

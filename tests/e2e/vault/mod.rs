@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use base64::Engine;
 use converra::{Plan, Provider};
-use converra_server::core::vault::crypto::unwrap_data_key;
-use converra_server::core::vault::{Key, MasterRotation};
+use converra_core::vault::crypto::unwrap_data_key;
+use converra_core::vault::{Key, MasterRotation};
 use converra_test_kit::providers::{
     MockProviders, auth_header, insufficient_quota, models_path, permission_denied, revoked_key, valid_key,
 };

@@ -3,7 +3,7 @@
 //! used once and only in time, sessions that end with their member or API key, the `Host`
 //! check, and the sign-in attempts bucket (per client address, behind a trusted proxy too).
 
-use converra_server::config::TrustedProxies;
+use converra_faces::web::TrustedProxies;
 use converra_test_kit::{Options, spawn_app, spawn_app_with};
 use serde_json::json;
 

@@ -13,9 +13,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use converra::{Environment, Plan, Provider};
+use converra_core::Core;
 use converra_server::app::App;
 use converra_server::config::{Config, MasterKeySource};
-use converra_server::core::Core;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 use tokio::sync::oneshot;
@@ -421,5 +421,5 @@ pub fn unix_now() -> u64 {
 /// `unix` seconds as RFC 3339 UTC (`2027-01-31T00:00:00Z`), the form every `*_at` field takes.
 pub fn rfc3339(unix: u64) -> String {
     let at = time::OffsetDateTime::from_unix_timestamp(unix as i64).expect("a representable time");
-    converra_server::core::ids::format_time(at)
+    converra_base::ids::format_time(at)
 }

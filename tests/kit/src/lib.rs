@@ -19,6 +19,8 @@
 //!
 //! wiremock stands in for the providers only; Converra's own components are never mocked.
 
+#![allow(clippy::unwrap_used, reason = "test code: a panic is the failure report")]
+
 pub mod app;
 pub mod browser;
 pub mod chat_script;

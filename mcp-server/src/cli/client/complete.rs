@@ -7,7 +7,7 @@ use converra::{CompletionRequest, Converra, KeyStatus, Message, Resolution, Reso
 use futures_util::StreamExt;
 
 use super::{Failure, failure, table};
-use crate::core::completions::parse_model;
+use converra_core::completions::parse_model;
 
 #[derive(Args, Debug)]
 pub struct CompleteArgs {

@@ -1,0 +1,47 @@
+//! The HTTP edge that both HTTP faces share — the REST and OpenAI-compatible routes (`rest/`)
+//! and MCP over Streamable HTTP (`mcp/`): authentication middleware, the HTTP error mapping and
+//! the logging of internal errors; and the server loop both listeners run (`serve.rs`). A
+//! neutral module, so that no face imports another.
+
+pub mod auth;
+pub mod budget;
+pub mod error;
+pub mod layer;
+pub mod metrics;
+pub mod outer;
+pub mod serve;
+
+/// The configured largest request body (`CONVERRA_BODY_LIMIT`), put into every request's
+/// extensions by the outermost layer, for the 413 message and for the faces that read a whole
+/// body themselves. Per app, not per process: two apps in one process keep their own.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimit(pub usize);
+
+impl BodyLimit {
+    /// The limit of the app this request reached.
+    pub fn of(extensions: &axum::http::Extensions) -> usize {
+        extensions.get::<BodyLimit>().map_or(1024 * 1024, |l| l.0)
+    }
+}
+
+/// What a log line shows for a request's path: the paths whose last segment is a secret token
+/// (the web face's login and connect links) are shown as their templates.
+pub fn loggable_path(path: &str) -> &str {
+    if path.starts_with("/connect/") {
+        "/connect/{token}"
+    } else if path.starts_with("/sign-in/link/") {
+        "/sign-in/link/{token}"
+    } else {
+        path
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_token_in_a_links_path_never_reaches_a_log_line() {
+        assert_eq!(super::loggable_path("/connect/abcDEF123_-"), "/connect/{token}");
+        assert_eq!(super::loggable_path("/sign-in/link/abcDEF123_-"), "/sign-in/link/{token}");
+        assert_eq!(super::loggable_path("/settings/integrations"), "/settings/integrations");
+    }
+}

@@ -1,0 +1,146 @@
+//! The web face: Settings → Integrations and its neighbours in the browser, server-rendered
+//! over the same core functions as the other faces (maud: templates checked at compile time,
+//! every value escaped). No script is needed by any form; the one script (a copy button) and
+//! the stylesheet are compiled into the binary.
+//!
+//! Security, once for every page (`guard.rs`): a session cookie (`__Host-` and `Secure` with an
+//! https public URL, always `HttpOnly` and `SameSite=Lax`), the `Host` and `Origin` of every
+//! cookie-authenticated request checked against `CONVERRA_PUBLIC_URL`, a CSRF token on every
+//! form that changes state (sign-in forms included), a CSP without inline script and with
+//! `frame-ancestors 'none'`, `Referrer-Policy: no-referrer`, and `Cache-Control: no-store`.
+//! The session cookie means nothing to `/api/v1`, `/v1` or `/api/mcp`: they read only
+//! `Authorization`.
+//!
+//! After a click: a form that changed something redirects to its page (post-redirect-get,
+//! `flash.rs`); every address answers a GET and any method with a page, never JSON.
+
+mod agents;
+mod assets;
+mod connect;
+mod error;
+mod flash;
+mod guard;
+mod integrations;
+mod keys;
+mod layout;
+mod members;
+mod projects;
+mod settings;
+mod sign_in;
+mod trusted_proxies;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::{HeaderValue, header};
+use axum::response::Redirect;
+use axum::routing::{MethodRouter, any, get};
+use tower_http::set_header::SetResponseHeaderLayer;
+
+use converra_core::Core;
+use error::WebError;
+pub use trusted_proxies::TrustedProxies;
+
+/// Where the web face is served, from `CONVERRA_PUBLIC_URL`: what cookies are called and which
+/// `Host` and `Origin` a browser's request must carry; and, from `CONVERRA_TRUSTED_PROXIES`,
+/// whose word on the client's address counts.
+#[derive(Debug, Clone)]
+pub struct Site {
+    secure: bool,
+    authority: String,
+    origin: String,
+    proxies: TrustedProxies,
+}
+
+impl Site {
+    /// The site at `authority` (`host[:port]`, lower case, what browsers send in `Host`), over
+    /// https or not (`CONVERRA_PUBLIC_URL`).
+    pub fn new(https: bool, authority: String, proxies: TrustedProxies) -> Self {
+        let origin = format!("{}://{authority}", if https { "https" } else { "http" });
+        Self { secure: https, authority, origin, proxies }
+    }
+
+    /// The session cookie's name: `__Host-` only where the browser will accept it (https).
+    fn session_cookie(&self) -> &'static str {
+        if self.secure { "__Host-converra_session" } else { "converra_session" }
+    }
+
+    /// The sign-in forms' CSRF cookie (double submit: there is no session yet).
+    fn csrf_cookie(&self) -> &'static str {
+        if self.secure { "__Host-converra_csrf" } else { "converra_csrf" }
+    }
+
+    /// What a form left for the next page to say (post-redirect-get, `flash.rs`).
+    fn flash_cookie(&self) -> &'static str {
+        if self.secure { "__Host-converra_flash" } else { "converra_flash" }
+    }
+
+    /// A `Set-Cookie` value: host-only, whole site, HttpOnly, SameSite=Lax, Secure on https.
+    fn cookie(&self, name: &str, value: &str, max_age: i64) -> HeaderValue {
+        let secure = if self.secure { "; Secure" } else { "" };
+        let text = format!("{name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}");
+        HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static("invalid=; Max-Age=0"))
+    }
+}
+
+const CSP: &str = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; form-action 'self'; \
+                   base-uri 'none'; frame-ancestors 'none'";
+
+/// Every web address takes the methods it is routed for and answers any other with a page
+/// (never another face's JSON).
+fn at(router: Router<Arc<Core>>, path: &str, methods: MethodRouter<Arc<Core>>) -> Router<Arc<Core>> {
+    router.route(path, methods.fallback(|| async { WebError::NotAllowed }))
+}
+
+/// The web pages, with the headers every one of them carries. Every address a form posts to
+/// also answers a GET: with the page the form is on (or its confirmation), never an error.
+pub fn routes(site: Site) -> Router<Arc<Core>> {
+    const KEY: &str = "/settings/integrations/keys/{id}";
+    let routes: [(&str, MethodRouter<Arc<Core>>); 28] = [
+        ("/", get(|| async { Redirect::to("/settings/integrations") })),
+        ("/settings", get(|| async { Redirect::to("/settings/integrations") })),
+        ("/sign-in", get(sign_in::page).post(sign_in::with_api_key)),
+        ("/sign-in/link/{token}", get(sign_in::link_page_get).post(sign_in::with_link)),
+        ("/sign-out", get(sign_in::sign_out_page).post(sign_in::sign_out)),
+        ("/settings/integrations", get(integrations::page)),
+        ("/settings/integrations/keys", get(keys::to_page).post(keys::add)),
+        (&*format!("{KEY}/test"), get(keys::to_page).post(keys::test)),
+        (&*format!("{KEY}/replace"), get(keys::replace_page).post(keys::replace)),
+        (&*format!("{KEY}/activate"), get(keys::to_page).post(keys::activate)),
+        (&*format!("{KEY}/remove"), get(keys::remove_page).post(keys::remove)),
+        ("/connect/{token}", get(connect::page).post(connect::submit)),
+        (projects::PATH, get(projects::page).post(projects::create)),
+        ("/settings/projects/{id}/delete", get(projects::delete_page).post(projects::delete)),
+        ("/settings/projects/{id}/keys/{provider}", get(projects::add_key_page)),
+        ("/settings/ai", get(settings::ai).post(settings::update_ai)),
+        ("/settings/usage", get(settings::usage)),
+        ("/settings/api-keys", get(settings::api_keys).post(settings::create_api_key)),
+        ("/settings/api-keys/{id}/revoke", get(settings::revoke_page).post(settings::revoke_api_key)),
+        (members::PATH, get(members::page).post(members::add)),
+        ("/settings/members/{id}/role", get(members::to_page).post(members::change_role)),
+        ("/settings/members/{id}/remove", get(members::remove_page).post(members::remove)),
+        ("/settings/members/{id}/sign-in-link", get(members::to_page).post(members::new_link)),
+        ("/assets/style.css", get(assets::style)),
+        ("/assets/copy.js", get(assets::copy_script)),
+        // Any other address under the web's own prefixes is a page that says so.
+        ("/settings/{*rest}", any(|| async { WebError::NoPage })),
+        ("/sign-in/{*rest}", any(|| async { WebError::NoPage })),
+        ("/connect/{token}/{*rest}", any(|| async { WebError::NoPage })),
+    ];
+    let pages = routes.into_iter().fold(Router::new(), |router, (path, methods)| at(router, path, methods));
+    let set = |name, value| SetResponseHeaderLayer::overriding(name, HeaderValue::from_static(value));
+    let site = Arc::new(site);
+    let shown = site.clone();
+    // One stack (outermost first), applied once: axum wraps every route in each layer
+    // separately otherwise.
+    pages.layer(
+        tower::ServiceBuilder::new()
+            .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+            .layer(set(header::X_FRAME_OPTIONS, "DENY"))
+            .layer(set(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+            .layer(set(header::REFERRER_POLICY, "no-referrer"))
+            .layer(set(header::CONTENT_SECURITY_POLICY, CSP))
+            .layer(axum::Extension(site))
+            .layer(axum::middleware::from_fn(move |req, next| flash::clear_shown(shown.clone(), req, next))),
+    )
+}
