@@ -15,7 +15,7 @@ use converra::{KeySource, KeySourceInfo, Provider};
 use futures_util::stream::BoxStream;
 use sha2::{Digest, Sha256};
 
-use super::completions::parse_model;
+use super::admission::Admitted;
 use super::forwarding::{Outbound, Relayed};
 use super::usage::estimate_tokens;
 use super::{Caller, Core, Error, Result, ids};
@@ -54,15 +54,11 @@ impl Core {
         view: &ChatView<'_>,
         project_id: Option<String>,
     ) -> Result<ChatAnswer> {
-        if !caller.ai.enabled {
-            return Err(Error::AiDisabled);
-        }
-        let (provider, model) = parse_model(&view.model)?;
-        match provider {
-            Provider::Anthropic | Provider::Gemini => {
-                self.translated_chat(caller, view, provider, model, project_id).await
-            }
-            Provider::Openai | Provider::Deepseek => self.forward_chat(caller, view, provider, model, project_id).await,
+        // No checks of the request before the model: the face's view checked the top level.
+        let admitted = self.admit(caller, &view.model, || Ok(()))?;
+        match admitted.provider {
+            Provider::Anthropic | Provider::Gemini => self.translated_chat(caller, view, admitted, project_id).await,
+            Provider::Openai | Provider::Deepseek => self.forward_chat(caller, view, admitted, project_id).await,
         }
     }
 
@@ -70,45 +66,43 @@ impl Core {
         self: &Arc<Self>,
         caller: &Caller,
         view: &ChatView<'_>,
-        provider: Provider,
-        model: String,
+        admitted: Admitted,
         project_id: Option<String>,
     ) -> Result<ChatAnswer> {
-        let resolved = self.resolve_key(caller, provider, project_id.as_deref()).await?;
+        // Forwarded, nothing of the body is refused before the key: `n` is refused after it,
+        // and only on the platform key.
+        let resolved = self.admitted_key(caller, &admitted, project_id.as_deref()).await?;
+        let Admitted { provider, model } = admitted;
         let model_json = json_string(&model);
         let mut sets: Vec<(&str, String)> = vec![("model", model_json)];
         if view.stream && !view.include_usage {
             sets.push(("stream_options", view.stream_options_with_usage()));
         }
         let mut cap = None;
-        match resolved.source {
-            KeySource::None => return Err(self.no_provider_key(caller, provider, project_id.as_deref()).await),
-            KeySource::Platform => {
-                // The allowance pays for at most this much output, one answer at a time.
-                if view.n > 1 {
-                    return Err(Error::UnsupportedField { field: "n".into(), provider });
-                }
-                let limits = self.providers.allowance();
-                let asked = [
-                    ("max_completion_tokens", view.number("max_completion_tokens")?),
-                    ("max_tokens", view.number("max_tokens")?),
-                ];
-                for (name, value) in asked {
-                    if let Some(value) = value {
-                        let clamped = value.min(limits.max_output_tokens);
-                        cap = Some(cap.unwrap_or(0).max(clamped));
-                        if clamped != value {
-                            sets.push((name, json_text(&clamped)));
-                        }
+        if resolved.source == KeySource::Platform {
+            // The allowance pays for at most this much output, one answer at a time.
+            if view.n > 1 {
+                return Err(Error::UnsupportedField { field: "n".into(), provider });
+            }
+            let limits = self.providers.allowance();
+            let asked = [
+                ("max_completion_tokens", view.number("max_completion_tokens")?),
+                ("max_tokens", view.number("max_tokens")?),
+            ];
+            for (name, value) in asked {
+                if let Some(value) = value {
+                    let clamped = value.min(limits.max_output_tokens);
+                    cap = Some(cap.unwrap_or(0).max(clamped));
+                    if clamped != value {
+                        sets.push((name, json_text(&clamped)));
                     }
                 }
-                if cap.is_none() {
-                    let name = if provider == Provider::Openai { "max_completion_tokens" } else { "max_tokens" };
-                    cap = Some(limits.default_output_tokens);
-                    sets.push((name, json_text(&limits.default_output_tokens)));
-                }
             }
-            KeySource::Project | KeySource::Organization => {}
+            if cap.is_none() {
+                let name = if provider == Provider::Openai { "max_completion_tokens" } else { "max_tokens" };
+                cap = Some(limits.default_output_tokens);
+                sets.push((name, json_text(&limits.default_output_tokens)));
+            }
         }
         // OpenAI's abuse monitoring asks for an end-user id; without one, the member's, hashed.
         if provider == Provider::Openai && !view.has("user") && !view.has("safety_identifier") {

@@ -15,6 +15,7 @@ use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 use http::{HeaderName, HeaderValue};
 
+use super::admission::Admitted;
 use super::agent::{ChatAnswer, prompt_tokens};
 use super::completions::Prepared;
 use super::forwarding::{Outbound, Relayed, prepared};
@@ -28,28 +29,26 @@ use converra_wire::openai::{
 };
 
 impl Core {
-    /// Translates `view` for `provider` (Anthropic or Gemini), sends it with the resolved key
-    /// and answers in OpenAI's shapes; `model` is the model as the provider knows it.
+    /// Translates `view` for the admitted provider (Anthropic or Gemini), sends it with the
+    /// resolved key and answers in OpenAI's shapes.
     pub(super) async fn translated_chat(
         self: &Arc<Self>,
         caller: &Caller,
         view: &ChatView<'_>,
-        provider: Provider,
-        model: String,
+        admitted: Admitted,
         project_id: Option<String>,
     ) -> Result<ChatAnswer> {
-        let chat = view.translated(provider)?;
-        let resolved = self.resolve_key(caller, provider, project_id.as_deref()).await?;
+        // Unlike a forwarded chat, what the translation cannot carry is refused before the key
+        // is resolved (an `UNSUPPORTED_FIELD` comes before a `NO_PROVIDER_KEY`).
+        let chat = view.translated(admitted.provider)?;
+        let resolved = self.admitted_key(caller, &admitted, project_id.as_deref()).await?;
+        let Admitted { provider, model } = admitted;
         // The allowance pays for at most this much output, one answer at a time (`n` > 1 is
         // refused by the translation).
-        let cap = match resolved.source {
-            KeySource::None => return Err(self.no_provider_key(caller, provider, project_id.as_deref()).await),
-            KeySource::Platform => {
-                let limits = self.providers.allowance();
-                Some(chat.max_tokens.unwrap_or(limits.default_output_tokens).min(limits.max_output_tokens))
-            }
-            KeySource::Project | KeySource::Organization => None,
-        };
+        let cap = (resolved.source == KeySource::Platform).then(|| {
+            let limits = self.providers.allowance();
+            chat.max_tokens.unwrap_or(limits.default_output_tokens).min(limits.max_output_tokens)
+        });
         let json_tool = chat.format == Format::JsonObject;
         let (api, body, headers) = match provider {
             Provider::Anthropic => {

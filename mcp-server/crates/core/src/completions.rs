@@ -12,6 +12,7 @@ use futures_util::StreamExt;
 use futures_util::future::Either;
 use futures_util::stream::BoxStream;
 
+use super::admission::Admitted;
 use super::usage::{Meter, estimate_tokens, totals_of};
 use super::vault::ResolvedKey;
 use super::{Caller, Core, Error, Result, ids};
@@ -110,20 +111,17 @@ fn validate(req: &CompletionRequest) -> Result<()> {
 
 impl Core {
     async fn prepare(&self, caller: &Caller, req: CompletionRequest) -> Result<Prepared> {
-        if !caller.ai.enabled {
-            return Err(Error::AiDisabled);
-        }
-        validate(&req)?;
-        let (provider, model) = parse_model(&req.model)?;
-        let resolved = self.resolve_key(caller, provider, req.project_id.as_deref()).await?;
-        let max_tokens = match resolved.source {
-            KeySource::None => return Err(self.no_provider_key(caller, provider, req.project_id.as_deref()).await),
+        // Unlike the agent wires, the request is checked here, after AI_DISABLED and before
+        // the model; no provider refuses anything of it.
+        let admitted = self.admit(caller, &req.model, || validate(&req))?;
+        let resolved = self.admitted_key(caller, &admitted, req.project_id.as_deref()).await?;
+        let Admitted { provider, model } = admitted;
+        let max_tokens = if resolved.source == KeySource::Platform {
             // The allowance pays for at most this much output, and the provider is told so.
-            KeySource::Platform => {
-                let limits = self.providers.allowance();
-                Some(req.max_tokens.unwrap_or(limits.default_output_tokens).min(limits.max_output_tokens))
-            }
-            KeySource::Project | KeySource::Organization => req.max_tokens,
+            let limits = self.providers.allowance();
+            Some(req.max_tokens.unwrap_or(limits.default_output_tokens).min(limits.max_output_tokens))
+        } else {
+            req.max_tokens
         };
         let mut system: Vec<String> = Vec::new();
         if let Some(tone) = req.tone.or(caller.ai.tone) {

@@ -3,6 +3,7 @@
 //! resolution and the meaning of errors live here, once.
 
 pub mod access;
+mod admission;
 mod agent;
 pub mod audit;
 mod chat_translated;

@@ -19,7 +19,6 @@ use converra::{KeySource, KeySourceInfo, Provider};
 use http::{HeaderName, HeaderValue};
 
 use super::agent::prompt_tokens;
-use super::completions::parse_model;
 use super::forwarding::{Outbound, Relayed, prepared};
 use super::vault::ResolvedKey;
 use super::{Caller, Core, Error, Result};
@@ -188,8 +187,9 @@ impl Core {
         }
     }
 
-    /// The rules every Messages request passes before anything is sent: AI on, a model whose
-    /// provider `/v1/messages` reaches, no account-resource beta or field, a key resolved.
+    /// The rules every Messages request passes before anything is sent (`admission.rs`): AI on,
+    /// a model whose provider `/v1/messages` reaches, no account-resource field or beta, a key
+    /// resolved.
     async fn messages_route(
         &self,
         caller: &Caller,
@@ -197,10 +197,11 @@ impl Core {
         headers: &AnthropicHeaders,
         project_id: &Option<String>,
     ) -> Result<Route> {
-        if !caller.ai.enabled {
-            return Err(Error::AiDisabled);
-        }
-        let (provider, model) = parse_model(&view.model)?;
+        // No checks of the request before the model: the face's view checked the top level.
+        let admitted = self.admit(caller, &view.model, || Ok(()))?;
+        let provider = admitted.provider;
+        // This wire's own checks of the provider, before the key: the model's provider is
+        // reached, no account-resource field or beta.
         let Some(wire) = self.messages_wire(provider) else {
             return Err(Error::UnsupportedField { field: "model".into(), provider });
         };
@@ -221,13 +222,10 @@ impl Core {
             }
             upstream.push((HeaderName::from_static("anthropic-beta"), beta.clone()));
         }
-        let resolved = self.resolve_key(caller, provider, project_id.as_deref()).await?;
-        if resolved.source == KeySource::None {
-            return Err(self.no_provider_key(caller, provider, project_id.as_deref()).await);
-        }
+        let resolved = self.admitted_key(caller, &admitted, project_id.as_deref()).await?;
         if wire == Wire::Translated {
             upstream.clear();
         }
-        Ok(Route { provider, model, resolved, wire, headers: upstream })
+        Ok(Route { provider, model: admitted.model, resolved, wire, headers: upstream })
     }
 }

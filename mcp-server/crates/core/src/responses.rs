@@ -33,8 +33,9 @@ use futures_util::future::Either;
 use futures_util::stream::BoxStream;
 use http::{HeaderMap, HeaderName, HeaderValue};
 
+use super::admission::Admitted;
 use super::agent::{ChatAnswer, member_hash, prompt_tokens};
-use super::completions::{Prepared, parse_model};
+use super::completions::Prepared;
 use super::forwarding::{Outbound, Relayed};
 use super::usage::estimate_tokens;
 use super::vault::ResolvedKey;
@@ -67,16 +68,17 @@ impl Core {
         endpoint: ResponsesEndpoint,
         project_id: Option<String>,
     ) -> Result<Relayed> {
-        if let Ok((provider, _)) = parse_model(&view.model)
-            && !self.providers.serves(provider, Api::Responses)
-        {
-            return self.translated_responses(caller, view, endpoint, provider, project_id).await;
+        // No checks of the request before the model: the face's view checked the top level.
+        let admitted = self.admit(caller, &view.model, || Ok(()))?;
+        if !self.providers.serves(admitted.provider, Api::Responses) {
+            return self.translated_responses(caller, view, endpoint, admitted.provider, project_id).await;
         }
         let api = match endpoint {
             ResponsesEndpoint::Create => Api::Responses,
             ResponsesEndpoint::Compact => Api::ResponsesCompact,
         };
-        let (provider, model, resolved) = self.openai_route(caller, &view.model, api, &project_id).await?;
+        let resolved = self.openai_route(caller, &admitted, api, &project_id).await?;
+        let Admitted { provider, model } = admitted;
         let platform = resolved.source == KeySource::Platform;
         if let Some(found) = view.account_ref()? {
             if platform {
@@ -132,7 +134,8 @@ impl Core {
         self.relay(caller, out).await
     }
 
-    /// `/v1/responses` for a provider that serves chat only: translated there and back.
+    /// `/v1/responses` for a provider that serves chat only (admitted by `openai_responses`):
+    /// translated there and back.
     async fn translated_responses(
         self: &Arc<Self>,
         caller: &Caller,
@@ -141,12 +144,13 @@ impl Core {
         provider: Provider,
         project_id: Option<String>,
     ) -> Result<Relayed> {
-        if !caller.ai.enabled {
-            return Err(Error::AiDisabled);
-        }
         if endpoint == ResponsesEndpoint::Compact {
             return Err(Error::UnsupportedField { field: "model".into(), provider });
         }
+        // Unlike every other entry, a key is resolved here without refusing its absence: a
+        // field naming a provider-stored object is `NOT_RELAYED` (404) when the provider has no
+        // key at all, `UNSUPPORTED_FIELD` on the platform key. Without such a field, the chat
+        // call below admits the translated body again, key resolution and all.
         if let Some(found) = view.account_ref()? {
             let resolved = self.resolve_key(caller, provider, project_id.as_deref()).await?;
             if resolved.source == KeySource::Platform {
@@ -201,7 +205,10 @@ impl Core {
         view: &EmbeddingsView<'_>,
         project_id: Option<String>,
     ) -> Result<Relayed> {
-        let (provider, model, resolved) = self.openai_route(caller, &view.model, Api::Embeddings, &project_id).await?;
+        // No checks of the request before the model: the face's view checked the top level.
+        let admitted = self.admit(caller, &view.model, || Ok(()))?;
+        let resolved = self.openai_route(caller, &admitted, Api::Embeddings, &project_id).await?;
+        let Admitted { provider, model } = admitted;
         let model_json = json_string(&model);
         let out = Outbound {
             provider,
@@ -229,27 +236,19 @@ impl Core {
             .ok_or(Error::NotFound("Model"))
     }
 
-    /// The rules every request to one of these APIs passes before anything is sent: AI on, a
-    /// model whose provider serves the API, a key resolved.
+    /// The rest of the rules a forwarded request to one of these APIs passes once admitted
+    /// (`admission.rs`): the model's provider serves the API, then a key resolved.
     async fn openai_route(
         &self,
         caller: &Caller,
-        model: &str,
+        admitted: &Admitted,
         api: Api,
         project_id: &Option<String>,
-    ) -> Result<(Provider, String, ResolvedKey)> {
-        if !caller.ai.enabled {
-            return Err(Error::AiDisabled);
+    ) -> Result<ResolvedKey> {
+        if !self.providers.serves(admitted.provider, api) {
+            return Err(Error::UnsupportedField { field: "model".into(), provider: admitted.provider });
         }
-        let (provider, model) = parse_model(model)?;
-        if !self.providers.serves(provider, api) {
-            return Err(Error::UnsupportedField { field: "model".into(), provider });
-        }
-        let resolved = self.resolve_key(caller, provider, project_id.as_deref()).await?;
-        if resolved.source == KeySource::None {
-            return Err(self.no_provider_key(caller, provider, project_id.as_deref()).await);
-        }
-        Ok((provider, model, resolved))
+        self.admitted_key(caller, admitted, project_id.as_deref()).await
     }
 
     /// Records a stored object an answer created (a response's id) for the caller on the key
