@@ -7,6 +7,7 @@
 mod admin;
 mod client;
 mod mcp;
+mod prices;
 mod serve;
 
 use std::net::SocketAddr;
@@ -94,13 +95,23 @@ pub enum Command {
         #[command(flatten)]
         vault: VaultArgs,
     },
+    /// The price table calls are costed with (shipped, plus CONVERRA_PRICES_FILE).
+    Prices {
+        #[command(subcommand)]
+        command: prices::PricesCommand,
+        #[command(flatten)]
+        vault: VaultArgs,
+    },
 }
 
 impl Command {
     /// The vault flags of a command that opens the database; `None` for client commands.
     fn vault(&self) -> Option<&VaultArgs> {
         match self {
-            Self::Serve { vault, .. } | Self::Init { vault, .. } | Self::Admin { vault, .. } => Some(vault),
+            Self::Serve { vault, .. }
+            | Self::Init { vault, .. }
+            | Self::Admin { vault, .. }
+            | Self::Prices { vault, .. } => Some(vault),
             Self::Mcp(args) => Some(&args.vault),
             Self::Client(_) => None,
         }
@@ -114,7 +125,7 @@ impl Command {
     fn needs_existing_vault(&self) -> bool {
         match self {
             Self::Admin { command: admin::AdminCommand::Migrate { .. }, .. } => false,
-            Self::Admin { .. } | Self::Mcp(_) => true,
+            Self::Admin { .. } | Self::Prices { .. } | Self::Mcp(_) => true,
             Self::Serve { .. } | Self::Init { .. } | Self::Client(_) => false,
         }
     }
@@ -217,6 +228,7 @@ pub fn run(cli: Cli) -> ExitCode {
                 admin::init(&config, &org, &owner, plan, environment).await
             }
             Command::Admin { command, .. } => admin::run(&config, command).await,
+            Command::Prices { command, .. } => prices::run(&config, command).await,
             Command::Mcp(args) => mcp::run(&config, args).await,
             Command::Client(command) => client::run(command).await,
         }

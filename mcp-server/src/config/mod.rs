@@ -14,6 +14,7 @@ use converra_core::vault::Key;
 use converra_providers::{AllowanceLimits, ProviderConfig, Timeouts};
 
 mod connections;
+pub mod prices;
 mod public_url;
 pub use converra_faces::web::TrustedProxies;
 pub use public_url::PublicUrl;

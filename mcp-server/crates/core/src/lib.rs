@@ -14,6 +14,7 @@ mod messages;
 mod models;
 mod observed;
 mod operations;
+mod prices;
 mod responses;
 pub mod settings;
 pub mod usage;
@@ -29,6 +30,7 @@ use converra_base::{error, ids};
 pub use forwarding::Relayed;
 pub use messages::{AnthropicHeaders, TokenCount};
 pub use operations::BackupSummary;
+pub use prices::{PriceCheck, UnpricedModel};
 pub use responses::ResponsesEndpoint;
 
 use converra::HealthStatus;

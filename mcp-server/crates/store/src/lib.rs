@@ -129,6 +129,7 @@ mod usage;
 mod vault;
 mod web;
 pub use relayed::RelayedObject;
+pub use usage::SeenModel;
 pub use web::{WebSessionRow, WebTokenKind, WebTokenRow};
 
 /// The database handle. Cheap to clone.

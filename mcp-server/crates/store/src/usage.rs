@@ -58,6 +58,12 @@ static LEASE: Sql = Sql::new(
      WHERE leases.holder = excluded.holder OR leases.expires_at <= $4",
 );
 static MODELS: Sql = Sql::new("SELECT DISTINCT model FROM usage_rollups WHERE org_id = $1 AND month = $2");
+/// The models of a month's successful completions across every organization: what the operator
+/// compares with the price table (`converra prices check`).
+static SEEN_MODELS: Sql = Sql::new(
+    "SELECT provider, model, CAST(sum(requests) AS BIGINT), CAST(count(DISTINCT org_id) AS BIGINT)
+     FROM usage_rollups WHERE month = $1 AND status = 'ok' GROUP BY provider, model ORDER BY provider, model",
+);
 static PLATFORM_USED: Sql = Sql::new(
     "SELECT CAST(coalesce(sum(input_tokens + output_tokens), 0) AS BIGINT) FROM usage_rollups
      WHERE org_id = $1 AND month = $2 AND key_source = 'platform'",
@@ -205,6 +211,12 @@ impl Store {
         read!(self, |c| c.query(&MODELS, &[&org_id, &month]))
     }
 
+    /// The models of a month's successful completions, every organization's, with their calls.
+    pub async fn models_seen(&self, month: &str) -> StoreResult<Vec<SeenModel>> {
+        let month = month.to_owned();
+        read!(self, |c| c.query(&SEEN_MODELS, &[&month]))
+    }
+
     /// Tokens spent on the platform key by an organization in a month.
     pub async fn platform_tokens_used(&self, org_id: &str, month: &str) -> StoreResult<u64> {
         let (org_id, month) = (org_id.to_owned(), month.to_owned());
@@ -229,5 +241,28 @@ impl Store {
         };
         let (org_id, month) = (org_id.to_owned(), month.to_owned());
         read!(self, |c| c.query(sql, &[&org_id, &month]))
+    }
+}
+
+/// A model the month's traffic used: its provider, its id as the usage recorded it (an
+/// organization's names beyond its first 100 of a month read as `(other)`), its successful
+/// calls and how many organizations made them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeenModel {
+    pub provider: String,
+    pub model: String,
+    pub requests: u64,
+    pub organizations: u64,
+}
+
+impl FromRow for SeenModel {
+    fn from_row(r: &impl Row) -> StoreResult<Self> {
+        let (requests, organizations): (i64, i64) = (r.get(2)?, r.get(3)?);
+        Ok(SeenModel {
+            provider: r.get(0)?,
+            model: r.get(1)?,
+            requests: requests as u64,
+            organizations: organizations as u64,
+        })
     }
 }

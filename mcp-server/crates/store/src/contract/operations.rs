@@ -54,6 +54,20 @@ async fn usage_batches_add_up_and_group(store: Store) {
     models.sort();
     assert_eq!(models, ["anthropic-model", "openai-model"]);
     assert_eq!(store.usage_models(org, "2026-10").await.unwrap(), ["openai-model"]);
+    // Across organizations, the successful calls per provider and model.
+    let b = create_org(&store, "bravo").await;
+    let mut other = UsageBatch::default();
+    other.insert(bucket(&b.org.id, "2026-11-04", "openai", "organization", "ok"), UsageCounts::one(1, 1, 5));
+    store.add_usage("batch-3", Arc::new(other), Arc::default()).await.unwrap();
+    let seen = store.models_seen("2026-11").await.unwrap();
+    let seen: Vec<_> =
+        seen.iter().map(|m| (m.provider.as_str(), m.model.as_str(), m.requests, m.organizations)).collect();
+    assert_eq!(
+        seen,
+        [("anthropic", "anthropic-model", 2, 1), ("openai", "openai-model", 3, 2)],
+        "failed calls are not seen"
+    );
+    assert!(store.models_seen("2026-09").await.unwrap().is_empty());
 
     let total = store.usage_groups(org, "2026-11", None).await.unwrap();
     assert_eq!(total.len(), 1);
