@@ -6,7 +6,7 @@
 use converra::Environment;
 use maud::{Markup, html};
 
-use super::settings::API_KEYS;
+use super::paths::{API_KEYS, COPY_SCRIPT};
 
 /// Claude Code: Anthropic's Messages API at Converra's root (Claude Code adds `/v1/messages`).
 pub fn claude_code(base: &str, key: &str) -> String {
@@ -79,7 +79,7 @@ pub fn panel(base: &str, environment: Environment) -> Markup {
             (block("agent-codex", html! { "Codex: " code { "~/.codex/config.toml" } }, &codex(base)))
             p.muted { "Then run " code { "codex" } " with " code { (format!("CONVERRA_API_KEY={key}")) } " in its environment." }
             (block("agent-sdks", html! { "OpenAI and Anthropic SDKs" }, &sdks(base, &key)))
-            script src="/assets/copy.js" {}
+            script src=(COPY_SCRIPT) {}
         }
     }
 }

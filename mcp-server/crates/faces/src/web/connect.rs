@@ -15,9 +15,10 @@ use super::Site;
 use super::error::{WebResult, explain};
 use super::flash;
 use super::guard::{Signed, SignedForm};
-use super::integrations::{self, label};
+use super::integrations::label;
 use super::layout::{self, Notice, csrf_field, when};
 use super::members;
+use super::paths::{self, CONNECT, INTEGRATIONS};
 use converra_core::vault::ConnectRequest;
 use converra_core::{Core, Error};
 
@@ -34,7 +35,7 @@ fn page_for(signed: &Signed, token: &str, req: &ConnectRequest, notice: &Option<
             p { (req.asked_by) " asked for the " (label(req.provider)) " key named " strong { (req.name) }
                 " in " strong { (req.org_name) } "." }
             p.muted { "Scope: " (scope) " · Environment: " (req.environment.as_str()) " · This link works once, until " (when(&req.expires_at)) "." }
-            form.stack method="post" action=(format!("/connect/{token}")) {
+            form.stack method="post" action=(paths::fill(CONNECT, &[token])) {
                 (csrf_field(&signed.csrf))
                 label for="secret" { "API Key" }
                 input id="secret" type="password" name="api_key" required autocomplete="off" spellcheck="false";
@@ -92,7 +93,7 @@ pub async fn submit(
                 key.name.unwrap_or_default(),
                 label(key.provider)
             );
-            Ok(flash::redirect(&site, integrations::PATH, Notice::ok(text)))
+            Ok(flash::redirect(&site, INTEGRATIONS, Notice::ok(text)))
         }
         Err(e) => {
             let (status, text) = explain(&e);

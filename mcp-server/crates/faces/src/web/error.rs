@@ -5,7 +5,7 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 
-use super::layout;
+use super::{layout, paths};
 use converra_core::{AuthError, Error};
 
 /// Why a page could not be shown or a form not applied.
@@ -63,7 +63,7 @@ pub(super) fn explain(e: &Error) -> (StatusCode, String) {
 impl IntoResponse for WebError {
     fn into_response(self) -> Response {
         let (status, text) = match self {
-            WebError::SignedOut => return Redirect::to("/sign-in").into_response(),
+            WebError::SignedOut => return Redirect::to(paths::SIGN_IN).into_response(),
             WebError::Core(e) => explain(&e),
             WebError::Csrf => (
                 StatusCode::FORBIDDEN,

@@ -41,6 +41,11 @@ pub struct SignedForm<T> {
     pub session: SecretString,
 }
 
+/// A form with nothing in it but its CSRF token: a button that does one thing (remove, revoke,
+/// sign out).
+#[derive(serde::Deserialize)]
+pub struct Empty {}
+
 /// A sign-in form, checked (see the module's text).
 pub struct SignInForm<T> {
     pub form: T,

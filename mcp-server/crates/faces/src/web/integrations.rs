@@ -17,11 +17,15 @@ use super::error::WebResult;
 use super::flash::Flash;
 use super::guard::Signed;
 use super::layout::{self, Notice, csrf_field, when};
+use super::paths::{
+    self, INTEGRATIONS, PROVIDER_KEY_ACTIVATE, PROVIDER_KEY_REMOVE, PROVIDER_KEY_REPLACE, PROVIDER_KEY_TEST,
+    PROVIDER_KEYS,
+};
 use converra_core::Core;
 use converra_core::vault::{flagged_by_test, known_to_work, was_active_before, works};
 
-pub const PATH: &str = "/settings/integrations";
-pub const MEMBERS_SENTENCE: &str = "AI provider keys are managed by workspace admins";
+/// What a member who cannot change provider keys reads at the top of the page.
+const KEYS_MANAGED_BY_ADMINS: &str = "AI provider keys are managed by workspace admins";
 
 /// How each provider is named on the page.
 pub fn label(p: Provider) -> &'static str {
@@ -138,21 +142,20 @@ pub fn add_form(
 /// nothing irreversibly (outlined), *Remove* does (red). *Roll back* only for the key the active
 /// one replaced; any other inactive key is *Make active*.
 fn key_actions(csrf: &str, key: &ProviderKey, rolls_back: bool) -> Markup {
-    let base = format!("{PATH}/keys/{}", key.id);
     html! {
         div.actions {
-            form.inline method="post" action=(format!("{base}/test")) {
+            form.inline method="post" action=(paths::fill(PROVIDER_KEY_TEST, &[&key.id])) {
                 (csrf_field(csrf)) button.secondary type="submit" { "Test" }
             }
             @if key.active {
-                a.button.secondary href=(format!("{base}/replace")) { "Replace" }
+                a.button.secondary href=(paths::fill(PROVIDER_KEY_REPLACE, &[&key.id])) { "Replace" }
             } @else {
-                form.inline method="post" action=(format!("{base}/activate")) {
+                form.inline method="post" action=(paths::fill(PROVIDER_KEY_ACTIVATE, &[&key.id])) {
                     (csrf_field(csrf))
                     button.secondary type="submit" { @if rolls_back { "Roll back" } @else { "Make active" } }
                 }
             }
-            a.button.danger href=(format!("{base}/remove")) { "Remove" }
+            a.button.danger href=(paths::fill(PROVIDER_KEY_REMOVE, &[&key.id])) { "Remove" }
         }
     }
 }
@@ -269,7 +272,7 @@ fn provider_section(
         )
     });
     let target = FormTarget {
-        action: format!("{PATH}/keys"),
+        action: PROVIDER_KEYS.to_owned(),
         slot: None,
         environment: usual,
         untested,
@@ -313,7 +316,7 @@ pub async fn render(
     let usual = core.usual_environment(&signed.caller).await?;
     let body = html! {
         (layout::notice(&notice))
-        @if signed.caller.require_admin().is_err() { p.notice.ok { (MEMBERS_SENTENCE) "." } }
+        @if signed.caller.require_admin().is_err() { p.notice.ok { (KEYS_MANAGED_BY_ADMINS) "." } }
         @for provider in Provider::ALL {
             // The active keys first (a stable sort: the others keep their order): what serves is
             // what one looks for.
@@ -326,7 +329,7 @@ pub async fn render(
         }
         (super::agents::panel(core.public_url(), signed.caller.environment))
     };
-    let page = layout::page("Integrations", PATH, &signed.caller, &signed.csrf, body);
+    let page = layout::page("Integrations", INTEGRATIONS, &signed.caller, &signed.csrf, body);
     Ok((status, page).into_response())
 }
 

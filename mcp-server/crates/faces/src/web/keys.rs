@@ -18,10 +18,10 @@ use serde::Deserialize;
 use super::Site;
 use super::error::{WebResult, explain};
 use super::flash::{self, Flash};
-use super::guard::{Signed, SignedForm};
-use super::integrations::{FormTarget, PATH, Refill, add_form, label, render};
+use super::guard::{Empty, Signed, SignedForm};
+use super::integrations::{FormTarget, Refill, add_form, label, render};
 use super::layout::{self, Notice, csrf_field};
-use super::projects;
+use super::paths::{self, INTEGRATIONS, PROJECTS, PROVIDER_KEY_REMOVE, PROVIDER_KEY_REPLACE};
 use converra_core::Core;
 use converra_core::vault::{RemovalPreview, known_to_work};
 
@@ -77,7 +77,7 @@ pub async fn add(
     f: SignedForm<AddForm>,
 ) -> WebResult<Response> {
     // Back where the form was opened: Projects, or Integrations.
-    let to = if f.form.back.as_deref() == Some(projects::PATH) { projects::PATH } else { PATH };
+    let to = if f.form.back.as_deref() == Some(PROJECTS) { PROJECTS } else { INTEGRATIONS };
     match save(&core, &f).await {
         Ok(text) => Ok(flash::redirect(&site, to, Notice::ok(text))),
         Err(e) => {
@@ -107,7 +107,7 @@ async fn replace_view(
         )
     });
     let target = FormTarget {
-        action: format!("{PATH}/keys/{id}/replace"),
+        action: paths::fill(PROVIDER_KEY_REPLACE, &[id]),
         slot: Some((&key.project_id, key.environment)),
         environment: key.environment,
         untested,
@@ -121,10 +121,10 @@ async fn replace_view(
                 span.masked { (key.masked.as_deref().unwrap_or("")) }
                 ") stays inactive, with Roll back, until you remove it." }
             (add_form(&signed.csrf, key.provider, &[], &target, refill))
-            p { a href=(PATH) { "Cancel" } }
+            p { a href=(INTEGRATIONS) { "Cancel" } }
         }
     };
-    Ok((status, layout::page("Integrations", PATH, &signed.caller, &signed.csrf, body)).into_response())
+    Ok((status, layout::page("Integrations", INTEGRATIONS, &signed.caller, &signed.csrf, body)).into_response())
 }
 
 pub async fn replace_page(
@@ -143,7 +143,7 @@ pub async fn replace(
     f: SignedForm<AddForm>,
 ) -> WebResult<Response> {
     match save(&core, &f).await {
-        Ok(text) => Ok(flash::redirect(&site, PATH, Notice::ok(text))),
+        Ok(text) => Ok(flash::redirect(&site, INTEGRATIONS, Notice::ok(text))),
         Err(e) => {
             let status = explain(&e).0;
             let signed = Signed::new(f.caller, f.csrf);
@@ -153,12 +153,9 @@ pub async fn replace(
     }
 }
 
-#[derive(Deserialize)]
-pub struct Empty {}
-
 /// Back to the page: a GET on an address that only takes the page's forms.
 pub async fn to_page() -> Redirect {
-    Redirect::to(PATH)
+    Redirect::to(INTEGRATIONS)
 }
 
 /// After an action on a key: back to the page with what happened; a refusal is said there too.
@@ -167,7 +164,7 @@ fn back<T>(site: &Site, outcome: converra_core::Result<T>, ok: impl FnOnce(T) ->
         Ok(value) => ok(value),
         Err(e) => Notice::error(explain(&e).1),
     };
-    flash::redirect(site, PATH, notice)
+    flash::redirect(site, INTEGRATIONS, notice)
 }
 
 pub async fn test(
@@ -247,7 +244,7 @@ pub async fn remove_page(
     let name = key.name.as_deref().unwrap_or("");
     let provider = label(key.provider);
     let env = key.environment.as_str();
-    let action = format!("{PATH}/keys/{}/remove", key.id);
+    let action = paths::fill(PROVIDER_KEY_REMOVE, &[&key.id]);
     let then = match serving(&next) {
         Some(what) => format!("{provider} in {env} is then served by {what}."),
         None => format!("No key serves {provider} in {env} then: its AI features stop until a key is added."),
@@ -279,9 +276,9 @@ pub async fn remove_page(
                     (csrf_field(&signed.csrf))
                     button.danger type="submit" { @if successor.is_some() { "Remove only" } @else { "Remove" } }
                 }
-                a href=(PATH) { "Cancel" }
+                a href=(INTEGRATIONS) { "Cancel" }
             }
         }
     };
-    Ok(layout::page("Integrations", PATH, &signed.caller, &signed.csrf, body).into_response())
+    Ok(layout::page("Integrations", INTEGRATIONS, &signed.caller, &signed.csrf, body).into_response())
 }

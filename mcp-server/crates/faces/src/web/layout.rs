@@ -3,16 +3,19 @@
 
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
+use super::paths::{
+    AI_SETTINGS, API_KEYS, COPY_SCRIPT, INTEGRATIONS, MEMBERS, PROJECTS, SIGN_IN, SIGN_OUT, STYLE, USAGE,
+};
 use converra_core::Caller;
 
 /// The settings pages, in navigation order: path and label.
 const NAV: [(&str, &str); 6] = [
-    ("/settings/integrations", "Integrations"),
-    ("/settings/projects", "Projects"),
-    ("/settings/ai", "AI settings"),
-    ("/settings/usage", "Usage"),
-    ("/settings/api-keys", "API keys"),
-    ("/settings/members", "Members"),
+    (INTEGRATIONS, "Integrations"),
+    (PROJECTS, "Projects"),
+    (AI_SETTINGS, "AI settings"),
+    (USAGE, "Usage"),
+    (API_KEYS, "API keys"),
+    (MEMBERS, "Members"),
 ];
 
 fn head(title: &str) -> Markup {
@@ -22,7 +25,7 @@ fn head(title: &str) -> Markup {
         meta name="viewport" content="width=device-width, initial-scale=1";
         meta name="referrer" content="no-referrer";
         title { (title) " · Converra" }
-        link rel="stylesheet" href="/assets/style.css";
+        link rel="stylesheet" href=(STYLE);
     }
 }
 
@@ -67,7 +70,7 @@ pub fn error_page(text: &str) -> Markup {
             main {
                 h1 { "Something went wrong" }
                 p.notice.error role="alert" { (text) }
-                p { a href="/settings/integrations" { "Back to Settings" } " · " a href="/sign-in" { "Sign in" } }
+                p { a href=(INTEGRATIONS) { "Back to Settings" } " · " a href=(SIGN_IN) { "Sign in" } }
             }
         }
     }
@@ -81,7 +84,7 @@ pub fn page(title: &str, current: &str, caller: &Caller, csrf: &str, body: Marku
             header.top {
                 span.brand { "Converra" }
                 span.who { (caller.email) " · " (caller.org_name) " · " (caller.role.as_str()) }
-                form method="post" action="/sign-out" {
+                form method="post" action=(SIGN_OUT) {
                     (csrf_field(csrf))
                     button.link type="submit" { "Sign out" }
                 }
@@ -140,7 +143,7 @@ pub fn shown_once(title: Markup, text: Markup, id: &str, label: &str, secret: &s
                 input id=(id) type="text" readonly value=(secret) aria-label=(label);
                 button.secondary type="button" data-copy=(id) { "Copy" }
             }
-            script src="/assets/copy.js" {}
+            script src=(COPY_SCRIPT) {}
         }
     }
 }

@@ -17,14 +17,14 @@ use serde::Deserialize;
 use super::Site;
 use super::error::{WebResult, explain};
 use super::flash::{self, Flash};
-use super::guard::{Signed, SignedForm};
+use super::guard::{Empty, Signed, SignedForm};
 use super::layout::{self, Notice, csrf_field, nothing, when};
-use super::settings::Empty;
+use super::paths::{self, MEMBER_REMOVE, MEMBER_ROLE, MEMBER_SIGN_IN_LINK, MEMBERS};
 use converra_core::access::{LAST_OWNER, is_last_owner};
 use converra_core::{Core, Error};
 
-pub const PATH: &str = "/settings/members";
-pub const MEMBERS_SENTENCE: &str = "Members are managed by workspace admins and owners.";
+/// What a member who cannot manage members reads on the page (above who can).
+const MEMBERS_MANAGED_BY_ADMINS: &str = "Members are managed by workspace admins and owners.";
 
 /// The roles `signed` may grant, lowest first (owners only by an owner).
 fn grantable(signed: &Signed) -> Vec<Role> {
@@ -48,10 +48,10 @@ async fn members_page(core: &Core, signed: &Signed, shown: Markup, notice: &Opti
         let managers = core.workspace_managers(&signed.caller).await?;
         let body = html! {
             (layout::notice(notice))
-            p.muted { (MEMBERS_SENTENCE) }
+            p.muted { (MEMBERS_MANAGED_BY_ADMINS) }
             (managers_list(&managers))
         };
-        return Ok(layout::page("Members", PATH, &signed.caller, &signed.csrf, body));
+        return Ok(layout::page("Members", MEMBERS, &signed.caller, &signed.csrf, body));
     }
     let members = core.list_members(&signed.caller).await?;
     let roles = grantable(signed);
@@ -60,7 +60,7 @@ async fn members_page(core: &Core, signed: &Signed, shown: Markup, notice: &Opti
         (shown)
         section.card {
             h2 { "Add member" }
-            form.stack method="post" action=(PATH) {
+            form.stack method="post" action=(MEMBERS) {
                 (csrf_field(&signed.csrf))
                 label for="member-email" { "Email" }
                 input id="member-email" type="email" name="email" required maxlength="254" placeholder="name@example.com";
@@ -74,7 +74,7 @@ async fn members_page(core: &Core, signed: &Signed, shown: Markup, notice: &Opti
             tbody { @for m in &members { (member_row(signed, &roles, &members, m)) } }
         }
     };
-    Ok(layout::page("Members", PATH, &signed.caller, &signed.csrf, body))
+    Ok(layout::page("Members", MEMBERS, &signed.caller, &signed.csrf, body))
 }
 
 /// Who the admins and owners are, for a member who needs one of them.
@@ -104,7 +104,7 @@ fn member_row(signed: &Signed, roles: &[Role], members: &[Member], m: &Member) -
                     " "
                     button.secondary type="button" disabled { "Change role" }
                 } @else if manageable {
-                    form.inline method="post" action=(format!("{PATH}/{}/role", m.id)) {
+                    form.inline method="post" action=(paths::fill(MEMBER_ROLE, &[&m.id])) {
                         (csrf_field(&signed.csrf))
                         (role_select(&select_id, &format!("Role of {}", m.email), roles, m.role))
                         button.secondary type="submit" { "Change role" }
@@ -114,7 +114,7 @@ fn member_row(signed: &Signed, roles: &[Role], members: &[Member], m: &Member) -
             td.wide { (when(&m.created_at)) }
             td {
                 @if Core::sign_in_link_refusal(&signed.caller, m).is_none() {
-                    form.inline method="post" action=(format!("{PATH}/{}/sign-in-link", m.id)) {
+                    form.inline method="post" action=(paths::fill(MEMBER_SIGN_IN_LINK, &[&m.id])) {
                         (csrf_field(&signed.csrf))
                         button.secondary type="submit" aria-label=(format!("New sign-in link for {}", m.email)) {
                             "New sign-in link"
@@ -126,7 +126,7 @@ fn member_row(signed: &Signed, roles: &[Role], members: &[Member], m: &Member) -
                     button.danger type="button" disabled { "Remove" }
                     p.muted id=(format!("last-owner-{}", m.id)) { (LAST_OWNER) "." }
                 } @else if manageable {
-                    a.button.danger href=(format!("{PATH}/{}/remove", m.id)) { "Remove" }
+                    a.button.danger href=(paths::fill(MEMBER_REMOVE, &[&m.id])) { "Remove" }
                 }
             }
         }
@@ -139,7 +139,7 @@ pub async fn page(State(core): State<Arc<Core>>, signed: Signed, Flash(notice): 
 
 /// Back to the page: a GET on an address that only takes the page's forms.
 pub async fn to_page() -> Redirect {
-    Redirect::to(PATH)
+    Redirect::to(MEMBERS)
 }
 
 #[derive(Deserialize)]
@@ -228,7 +228,7 @@ pub async fn change_role(
     f: SignedForm<RoleForm>,
 ) -> WebResult<Response> {
     match core.update_member(&f.caller, &id, UpdateMember { role: f.form.role }).await {
-        Ok(m) => Ok(flash::redirect(&site, PATH, Notice::ok(format!("{} is now {}.", m.email, m.role.as_str())))),
+        Ok(m) => Ok(flash::redirect(&site, MEMBERS, Notice::ok(format!("{} is now {}.", m.email, m.role.as_str())))),
         Err(e) => {
             let (status, text) = explain(&e);
             let signed = Signed::new(f.caller, f.csrf);
@@ -250,14 +250,14 @@ pub async fn remove_page(State(core): State<Arc<Core>>, Path(id): Path<String>, 
                 "browsers are signed out at once. This cannot be undone; adding them again makes a new member." }
             @if yourself { p.notice.error { "This is you: you will be signed out." } }
             div.actions {
-                form.inline method="post" action=(format!("{PATH}/{}/remove", m.id)) {
+                form.inline method="post" action=(paths::fill(MEMBER_REMOVE, &[&m.id])) {
                     (csrf_field(&signed.csrf)) button.danger type="submit" { "Remove " (m.email) }
                 }
-                a href=(PATH) { "Cancel" }
+                a href=(MEMBERS) { "Cancel" }
             }
         }
     };
-    Ok(layout::page("Members", PATH, &signed.caller, &signed.csrf, body).into_response())
+    Ok(layout::page("Members", MEMBERS, &signed.caller, &signed.csrf, body).into_response())
 }
 
 pub async fn remove(
@@ -270,11 +270,11 @@ pub async fn remove(
         core.list_members(&f.caller).await.ok().and_then(|all| all.into_iter().find(|m| m.id == id)).map(|m| m.email);
     match core.remove_member(&f.caller, &id).await {
         // They removed themselves: this session has just ended with them.
-        Ok(()) if id == f.caller.member_id => Ok(Redirect::to("/sign-in").into_response()),
+        Ok(()) if id == f.caller.member_id => Ok(Redirect::to(paths::SIGN_IN).into_response()),
         Ok(()) => {
             let who = email.unwrap_or_else(|| "The member".into());
             let text = format!("Removed {who}: their API keys and sessions stop working now.");
-            Ok(flash::redirect(&site, PATH, Notice::ok(text)))
+            Ok(flash::redirect(&site, MEMBERS, Notice::ok(text)))
         }
         Err(e) => {
             let (status, text) = explain(&e);

@@ -15,6 +15,8 @@
 //! `flash.rs`); every address answers a GET and any method with a page, never JSON.
 
 mod agents;
+mod ai_settings;
+mod api_keys;
 mod assets;
 mod connect;
 mod error;
@@ -24,10 +26,11 @@ mod integrations;
 mod keys;
 mod layout;
 mod members;
+mod paths;
 mod projects;
-mod settings;
 mod sign_in;
 mod trusted_proxies;
+mod usage;
 
 use std::sync::Arc;
 
@@ -95,33 +98,33 @@ fn at(router: Router<Arc<Core>>, path: &str, methods: MethodRouter<Arc<Core>>) -
 /// The web pages, with the headers every one of them carries. Every address a form posts to
 /// also answers a GET: with the page the form is on (or its confirmation), never an error.
 pub fn routes(site: Site) -> Router<Arc<Core>> {
-    const KEY: &str = "/settings/integrations/keys/{id}";
+    use paths::*;
     let routes: [(&str, MethodRouter<Arc<Core>>); 28] = [
-        ("/", get(|| async { Redirect::to("/settings/integrations") })),
-        ("/settings", get(|| async { Redirect::to("/settings/integrations") })),
-        ("/sign-in", get(sign_in::page).post(sign_in::with_api_key)),
-        ("/sign-in/link/{token}", get(sign_in::link_page_get).post(sign_in::with_link)),
-        ("/sign-out", get(sign_in::sign_out_page).post(sign_in::sign_out)),
-        ("/settings/integrations", get(integrations::page)),
-        ("/settings/integrations/keys", get(keys::to_page).post(keys::add)),
-        (&*format!("{KEY}/test"), get(keys::to_page).post(keys::test)),
-        (&*format!("{KEY}/replace"), get(keys::replace_page).post(keys::replace)),
-        (&*format!("{KEY}/activate"), get(keys::to_page).post(keys::activate)),
-        (&*format!("{KEY}/remove"), get(keys::remove_page).post(keys::remove)),
-        ("/connect/{token}", get(connect::page).post(connect::submit)),
-        (projects::PATH, get(projects::page).post(projects::create)),
-        ("/settings/projects/{id}/delete", get(projects::delete_page).post(projects::delete)),
-        ("/settings/projects/{id}/keys/{provider}", get(projects::add_key_page)),
-        ("/settings/ai", get(settings::ai).post(settings::update_ai)),
-        ("/settings/usage", get(settings::usage)),
-        ("/settings/api-keys", get(settings::api_keys).post(settings::create_api_key)),
-        ("/settings/api-keys/{id}/revoke", get(settings::revoke_page).post(settings::revoke_api_key)),
-        (members::PATH, get(members::page).post(members::add)),
-        ("/settings/members/{id}/role", get(members::to_page).post(members::change_role)),
-        ("/settings/members/{id}/remove", get(members::remove_page).post(members::remove)),
-        ("/settings/members/{id}/sign-in-link", get(members::to_page).post(members::new_link)),
-        ("/assets/style.css", get(assets::style)),
-        ("/assets/copy.js", get(assets::copy_script)),
+        ("/", get(|| async { Redirect::to(INTEGRATIONS) })),
+        ("/settings", get(|| async { Redirect::to(INTEGRATIONS) })),
+        (SIGN_IN, get(sign_in::page).post(sign_in::with_api_key)),
+        (SIGN_IN_LINK, get(sign_in::link_page_get).post(sign_in::with_link)),
+        (SIGN_OUT, get(sign_in::sign_out_page).post(sign_in::sign_out)),
+        (INTEGRATIONS, get(integrations::page)),
+        (PROVIDER_KEYS, get(keys::to_page).post(keys::add)),
+        (PROVIDER_KEY_TEST, get(keys::to_page).post(keys::test)),
+        (PROVIDER_KEY_REPLACE, get(keys::replace_page).post(keys::replace)),
+        (PROVIDER_KEY_ACTIVATE, get(keys::to_page).post(keys::activate)),
+        (PROVIDER_KEY_REMOVE, get(keys::remove_page).post(keys::remove)),
+        (CONNECT, get(connect::page).post(connect::submit)),
+        (PROJECTS, get(projects::page).post(projects::create)),
+        (PROJECT_DELETE, get(projects::delete_page).post(projects::delete)),
+        (PROJECT_ADD_KEY, get(projects::add_key_page)),
+        (AI_SETTINGS, get(ai_settings::page).post(ai_settings::update)),
+        (USAGE, get(usage::page)),
+        (API_KEYS, get(api_keys::page).post(api_keys::create)),
+        (API_KEY_REVOKE, get(api_keys::revoke_page).post(api_keys::revoke)),
+        (MEMBERS, get(members::page).post(members::add)),
+        (MEMBER_ROLE, get(members::to_page).post(members::change_role)),
+        (MEMBER_REMOVE, get(members::remove_page).post(members::remove)),
+        (MEMBER_SIGN_IN_LINK, get(members::to_page).post(members::new_link)),
+        (STYLE, get(assets::style)),
+        (COPY_SCRIPT, get(assets::copy_script)),
         // Any other address under the web's own prefixes is a page that says so.
         ("/settings/{*rest}", any(|| async { WebError::NoPage })),
         ("/sign-in/{*rest}", any(|| async { WebError::NoPage })),

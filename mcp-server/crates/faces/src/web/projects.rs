@@ -16,12 +16,11 @@ use serde::Deserialize;
 use super::Site;
 use super::error::{WebResult, explain};
 use super::flash::{self, Flash};
-use super::guard::{Signed, SignedForm};
+use super::guard::{Empty, Signed, SignedForm};
 use super::integrations::{FormTarget, add_form, label};
 use super::layout::{self, Notice, csrf_field};
+use super::paths::{self, PROJECT_ADD_KEY, PROJECT_DELETE, PROJECTS, PROVIDER_KEY_REPLACE, PROVIDER_KEYS};
 use converra_core::Core;
-
-pub const PATH: &str = "/settings/projects";
 
 fn source_text(source: KeySource) -> &'static str {
     match source {
@@ -56,7 +55,7 @@ async fn projects_page(
         @if admin {
             section.card {
                 h2 { "Create project" }
-                form.stack method="post" action=(PATH) {
+                form.stack method="post" action=(PROJECTS) {
                     (csrf_field(&signed.csrf))
                     label for="project-name" { "Name" }
                     input id="project-name" type="text" name="name" required maxlength="100" placeholder="Website";
@@ -79,23 +78,23 @@ async fn projects_page(
                                         br;
                                         @match (&r.source, &r.key_id) {
                                             (KeySource::Project, Some(id)) => {
-                                                a.button.secondary href=(format!("/settings/integrations/keys/{id}/replace")) { "Replace" }
+                                                a.button.secondary href=(paths::fill(PROVIDER_KEY_REPLACE, &[id])) { "Replace" }
                                             }
                                             _ => {
-                                                a.button.secondary href=(format!("{PATH}/{}/keys/{}", p.id, provider.as_str())) { "Add own key" }
+                                                a.button.secondary href=(paths::fill(PROJECT_ADD_KEY, &[&p.id, provider.as_str()])) { "Add own key" }
                                             }
                                         }
                                     }
                                 }
                             }
-                            @if admin { td { a.button.danger href=(format!("{PATH}/{}/delete", p.id)) { "Delete" } } }
+                            @if admin { td { a.button.danger href=(paths::fill(PROJECT_DELETE, &[&p.id])) { "Delete" } } }
                         }
                     }
                 }
             }
         }
     };
-    Ok((status, layout::page("Projects", PATH, &signed.caller, &signed.csrf, body)).into_response())
+    Ok((status, layout::page("Projects", PROJECTS, &signed.caller, &signed.csrf, body)).into_response())
 }
 
 pub async fn page(State(core): State<Arc<Core>>, signed: Signed, Flash(notice): Flash) -> WebResult<Response> {
@@ -113,7 +112,7 @@ pub async fn create(
     f: SignedForm<CreateForm>,
 ) -> WebResult<Response> {
     match core.create_project(&f.caller, CreateProject { name: f.form.name }).await {
-        Ok(p) => Ok(flash::redirect(&site, PATH, Notice::ok(format!("Created project {}.", p.name)))),
+        Ok(p) => Ok(flash::redirect(&site, PROJECTS, Notice::ok(format!("Created project {}.", p.name)))),
         Err(e) => {
             let (status, text) = explain(&e);
             projects_page(&core, &Signed::new(f.caller, f.csrf), &Notice::error(text), status).await
@@ -142,18 +141,15 @@ pub async fn delete_page(State(core): State<Arc<Core>>, Path(id): Path<String>, 
                 p { "Completions that name the project stop working; this cannot be undone." }
             }
             div.actions {
-                form.inline method="post" action=(format!("{PATH}/{}/delete", project.id)) {
+                form.inline method="post" action=(paths::fill(PROJECT_DELETE, &[&project.id])) {
                     (csrf_field(&signed.csrf)) button.danger type="submit" { "Delete " (project.name) }
                 }
-                a href=(PATH) { "Cancel" }
+                a href=(PROJECTS) { "Cancel" }
             }
         }
     };
-    Ok(layout::page("Projects", PATH, &signed.caller, &signed.csrf, body).into_response())
+    Ok(layout::page("Projects", PROJECTS, &signed.caller, &signed.csrf, body).into_response())
 }
-
-#[derive(Deserialize)]
-pub struct Empty {}
 
 pub async fn delete(
     State(core): State<Arc<Core>>,
@@ -166,7 +162,7 @@ pub async fn delete(
         Ok(()) => Notice::ok(format!("Deleted project {name} and its own keys.")),
         Err(e) => Notice::error(explain(&e).1),
     };
-    flash::redirect(&site, PATH, notice)
+    flash::redirect(&site, PROJECTS, notice)
 }
 
 /// A project's own key for one provider: the Add form, its scope fixed to the project.
@@ -179,20 +175,20 @@ pub async fn add_key_page(
     let project = core.get_project(&signed.caller, &id).await?;
     let environment = core.usual_environment(&signed.caller).await?;
     let target = FormTarget {
-        action: "/settings/integrations/keys".to_owned(),
+        action: PROVIDER_KEYS.to_owned(),
         slot: None,
         environment,
         untested: None,
         scope: Some(project.id.clone()),
-        back: Some(PATH),
+        back: Some(PROJECTS),
     };
     let body = html! {
         section.card {
             h2 { "Add " (label(provider)) " key for " (project.name) }
             p { "It serves " (project.name) " only, instead of the organization's " (label(provider)) " key, in its environment." }
             (add_form(&signed.csrf, provider, std::slice::from_ref(&project), &target, None))
-            p { a href=(PATH) { "Cancel" } }
+            p { a href=(PROJECTS) { "Cancel" } }
         }
     };
-    Ok(layout::page("Projects", PATH, &signed.caller, &signed.csrf, body).into_response())
+    Ok(layout::page("Projects", PROJECTS, &signed.caller, &signed.csrf, body).into_response())
 }

@@ -14,11 +14,12 @@ use maud::{Markup, html};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+use super::Site;
 use super::error::{WebError, explain};
 use super::flash::{self, Flash};
-use super::guard::{SignInForm, SignedForm, cookie};
+use super::guard::{Empty, SignInForm, SignedForm, cookie};
 use super::layout::{self, Notice};
-use super::{Site, integrations};
+use super::paths::{self, INTEGRATIONS, SIGN_IN, SIGN_IN_LINK};
 use converra_core::Core;
 use converra_core::access::sessions::{ABSOLUTE_SECS, NewSession, random_token};
 
@@ -26,9 +27,6 @@ use converra_core::access::sessions::{ABSOLUTE_SECS, NewSession, random_token};
 pub struct ApiKeyForm {
     api_key: SecretString,
 }
-
-#[derive(Deserialize)]
-pub struct Empty {}
 
 /// A page with a sign-in form: the CSRF cookie (the browser's, if it has one, so that two
 /// open sign-in tabs both work; a new one otherwise) and the same value in the form.
@@ -49,7 +47,7 @@ fn with_csrf_cookie(
 /// The form that signs in with a Converra API key.
 fn api_key_form(csrf: &str) -> Markup {
     html! {
-        form.stack method="post" action="/sign-in" {
+        form.stack method="post" action=(SIGN_IN) {
             (layout::csrf_field(csrf))
             label { "Converra API key"
                 input type="password" name="api_key" autocomplete="off" required placeholder="sk_live_…";
@@ -90,7 +88,7 @@ async fn signed_in(core: &Core, site: &Site, headers: &HeaderMap, session: NewSe
     }
     let cookie = site.cookie(site.session_cookie(), session.cookie.expose_secret(), ABSOLUTE_SECS);
     let clear = site.cookie(site.csrf_cookie(), "", 0);
-    (AppendHeaders([(SET_COOKIE, cookie), (SET_COOKIE, clear)]), Redirect::to(integrations::PATH)).into_response()
+    (AppendHeaders([(SET_COOKIE, cookie), (SET_COOKIE, clear)]), Redirect::to(INTEGRATIONS)).into_response()
 }
 
 pub async fn with_api_key(
@@ -119,7 +117,7 @@ fn link_page(csrf: &str, token: &str, holder: Option<&(String, String)>, notice:
             @if let Some((org, email)) = holder {
                 p #signing-in-as { "You will be signed in as " strong { (email) } " in " strong { (org) } "." }
                 p { "This one-time link signs you in. It works once, within 10 minutes of being made." }
-                form.stack method="post" action=(format!("/sign-in/link/{token}")) {
+                form.stack method="post" action=(paths::fill(SIGN_IN_LINK, &[token])) {
                     (layout::csrf_field(csrf))
                     button type="submit" { "Sign in as " (email) }
                 }
@@ -174,12 +172,12 @@ pub async fn sign_out(
 ) -> Result<Response, WebError> {
     core.sign_out(&form.session).await?;
     let clear = site.cookie(site.session_cookie(), "", 0);
-    let mut out = flash::redirect(&site, "/sign-in", Notice::ok("You are signed out."));
+    let mut out = flash::redirect(&site, SIGN_IN, Notice::ok("You are signed out."));
     out.headers_mut().append(SET_COOKIE, clear);
     Ok(out)
 }
 
 /// `/sign-out` opened as a page: signing out takes the button (a link must not sign anyone out).
 pub async fn sign_out_page() -> Redirect {
-    Redirect::to(integrations::PATH)
+    Redirect::to(INTEGRATIONS)
 }
