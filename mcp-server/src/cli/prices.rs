@@ -24,7 +24,7 @@ pub enum PricesCommand {
 
 pub async fn run(config: &Config, command: PricesCommand) -> Result<(), Failure> {
     let PricesCommand::Check { month, json } = command;
-    let table = crate::config::prices::load(|name| std::env::var(name).ok()).map_err(Failure::config)?;
+    let table = crate::config::prices::from_env().map_err(Failure::config)?;
     let core = app::open(config).await.map_err(Failure::config)?.core;
     let check = core.check_prices(&table, month.as_deref()).await.map_err(Failure::runtime)?;
     if json {

@@ -8,6 +8,11 @@ use super::ConfigError;
 
 const NAME: &str = "CONVERRA_PRICES_FILE";
 
+/// The shipped table with the operator's file over it, if the environment names one.
+pub fn from_env() -> Result<PriceTable, ConfigError> {
+    load(|name| std::env::var(name).ok())
+}
+
 /// The shipped table with the operator's file over it, if `lookup` names one. A file that
 /// cannot be read or breaks a rule is an error naming the file and the row.
 pub fn load(lookup: impl Fn(&str) -> Option<String>) -> Result<PriceTable, ConfigError> {
