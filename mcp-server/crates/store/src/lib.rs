@@ -125,12 +125,12 @@ mod orgs;
 mod projects;
 mod provider_keys;
 mod relayed;
+mod sessions;
 mod usage;
 mod vault;
-mod web;
 pub use relayed::RelayedObject;
+pub use sessions::{WebSessionRow, WebTokenKind, WebTokenRow};
 pub use usage::SeenModel;
-pub use web::{WebSessionRow, WebTokenKind, WebTokenRow};
 
 /// The database handle. Cheap to clone.
 #[derive(Clone)]

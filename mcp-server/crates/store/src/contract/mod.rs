@@ -8,8 +8,8 @@ mod allowance;
 mod health;
 mod operations;
 mod relayed;
+mod sessions;
 mod vault;
-mod web;
 
 use converra::{Actor, Environment, KeyStatus, Plan, Provider, Role};
 use secrecy::SecretString;
