@@ -6,10 +6,7 @@
 //! signed-in admin or owner of the same organization, and the token is consumed only when that
 //! person submits the secret. Single use, 10 minutes, stored hashed.
 
-use converra::{
-    AddProviderKey, AddProviderKeyOrLink, ConnectLink, CreateConnectLink, Environment, Provider, ProviderKey,
-    ProviderKeyOrLink,
-};
+use converra::{AddProviderKey, ConnectLink, CreateConnectLink, Environment, Provider, ProviderKey};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::access::sessions::{LINK_SECS, random_token, token_hash};
@@ -67,44 +64,6 @@ impl Core {
             name,
             project_id: req.project_id,
             environment,
-        })
-    }
-
-    /// MCP `add_provider_key`: stores the key when the secret is given, and otherwise answers
-    /// with a connect link for the user to open (the recommended path).
-    pub async fn add_provider_key_or_link(
-        &self,
-        caller: &Caller,
-        req: AddProviderKeyOrLink,
-    ) -> Result<ProviderKeyOrLink> {
-        let Some(api_key) = req.api_key else {
-            let ask = CreateConnectLink {
-                provider: req.provider,
-                name: req.name,
-                project_id: req.project_id,
-                environment: req.environment,
-            };
-            let link = self.create_connect_link(caller, ask).await?;
-            let next_step = format!(
-                "Give the user this link: {} . They open it signed in to Converra as an admin or owner of this organization, \
-                 paste the key there and save it; the secret never enters this conversation. The link works once, for 10 \
-                 minutes. Then call list_provider_keys to see the key.",
-                link.url
-            );
-            return Ok(ProviderKeyOrLink { key: None, connect_link: Some(link), next_step: Some(next_step) });
-        };
-        let add = AddProviderKey {
-            provider: req.provider,
-            name: req.name,
-            api_key,
-            project_id: req.project_id,
-            environment: req.environment,
-            test: req.test,
-        };
-        Ok(ProviderKeyOrLink {
-            key: Some(self.add_provider_key(caller, add).await?),
-            connect_link: None,
-            next_step: None,
         })
     }
 

@@ -6,6 +6,7 @@
 //! replica can answer any request. The caller reaches each tool as an argument
 //! ([`extract::Authenticated`]); core errors become tool errors in one place (`error.rs`).
 
+mod add_key;
 mod auth;
 pub mod error;
 pub mod extract;

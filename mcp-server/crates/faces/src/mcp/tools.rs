@@ -17,6 +17,7 @@ use rmcp::{Json, tool, tool_router};
 use serde::{Deserialize, Serialize};
 
 use super::ConverraMcp;
+use super::add_key::add_key_or_link;
 use super::error::ToolError;
 use super::extract::{Authenticated, Parameters};
 use converra_core::Error;
@@ -100,7 +101,7 @@ impl ConverraMcp {
         Authenticated(caller): Authenticated,
         Parameters(request): Parameters<AddProviderKeyOrLink>,
     ) -> Result<Json<ProviderKeyOrLink>, ToolError> {
-        Ok(Json(self.core.add_provider_key_or_link(&caller, request?).await?))
+        Ok(Json(add_key_or_link(&self.core, &caller, request?).await?))
     }
 
     #[tool(
