@@ -6,4 +6,6 @@
 //! for it.
 
 pub mod anthropic;
+#[cfg(test)]
+mod fixtures;
 pub mod openai;

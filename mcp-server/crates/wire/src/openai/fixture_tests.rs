@@ -6,13 +6,12 @@
 //! code differs from the documentation is reported, not failed, until the code is fixed (then
 //! the mark must go). A folder without a case fails: a suite that cannot fail proves nothing.
 
-use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use converra::Provider;
-use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
+use crate::fixtures;
 use crate::openai::{
     ChatView, DEFAULT_MAX_TOKENS, FromAnthropic, FromGemini, ResponsesStream, ResponsesView, ToChunks,
     anthropic_completion, gemini_completion, response_json, to_anthropic, to_gemini,
@@ -37,73 +36,21 @@ impl Produced {
     }
 }
 
-/// A refusal as a case writes it: the code and the field it names.
-fn error_text(e: &Error) -> String {
-    match e {
-        Error::UnsupportedField { field, .. } => format!("UNSUPPORTED_FIELD {field}"),
-        Error::Validation { field, message } => {
-            format!("VALIDATION_ERROR {}: {message}", field.as_deref().unwrap_or("-"))
-        }
-        other => format!("{:?}: {other}", other.code()),
-    }
-}
-
 /// Runs every case of `fixtures/<direction>` through `translate` (the case's `input` and its
-/// optional `request`, as the file writes them: a client's member order matters), failing with
-/// every case that differs from its expectation.
+/// optional `request`).
 fn run(folder: PathBuf, translate: impl Fn(&str, &Value) -> Result<Produced, Error>) {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&folder)
-        .unwrap_or_else(|e| panic!("{}: {e}", folder.display()))
-        .map(|entry| entry.expect("a readable folder entry").path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
-        .collect();
-    files.sort();
-    assert!(!files.is_empty(), "{}: no case; a suite without a case cannot fail", folder.display());
-    let (mut failures, mut known) = (String::new(), String::new());
-    for file in &files {
-        let name = file.file_name().unwrap_or_default().to_string_lossy().into_owned();
-        let text = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{name}: {e}"));
-        let case: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: not JSON: {e}"));
-        let about = case["about"].as_str().unwrap_or_else(|| panic!("{name}: `about` is required"));
-        let raw: std::collections::HashMap<String, Box<RawValue>> =
-            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
-        let input = raw.get("input").unwrap_or_else(|| panic!("{name}: `input` is required"));
-        let request = case.get("request").cloned().unwrap_or(Value::Null);
-        let got = match translate(input.get(), &request) {
+    fixtures::run(folder, |case| {
+        let request = case.case.get("request").cloned().unwrap_or(Value::Null);
+        let got = match translate(case.input.get(), &request) {
             Ok(p) => json!({"output": p.value, "dropped": p.dropped}),
-            Err(e) => json!({"error": error_text(&e)}),
+            Err(e) => json!({"error": fixtures::error_text(&e)}),
         };
-        let want = match (case.get("expected"), case.get("expected_error")) {
-            (Some(expected), None) => {
-                json!({"output": expected, "dropped": case.get("expected_dropped").cloned().unwrap_or(json!([]))})
-            }
-            (None, Some(error)) => json!({"error": error}),
-            _ => panic!("{name}: exactly one of `expected` and `expected_error` is required"),
-        };
-        let report = |defect: &str| {
-            format!(
-                "\n== {name}\n   about: {about}\n{defect}   expected:\n{}\n   got:\n{}\n",
-                serde_json::to_string_pretty(&want).unwrap_or_default(),
-                serde_json::to_string_pretty(&got).unwrap_or_default()
-            )
-        };
-        match (got == want, case.get("known_defect").and_then(Value::as_str)) {
-            (true, None) => {}
-            (false, None) => failures.push_str(&report("")),
-            (false, Some(defect)) => known.push_str(&report(&format!("   known defect: {defect}\n"))),
-            (true, Some(defect)) => {
-                let _ = write!(failures, "\n== {name}\n   passes now: remove its `known_defect` ({defect})\n");
-            }
-        }
-    }
-    if !known.is_empty() {
-        eprintln!("{}: known differences from the documentation:{known}", folder.display());
-    }
-    assert!(failures.is_empty(), "{}: cases that fail:{failures}", folder.display());
+        (got, fixtures::expected(case, &[("dropped", "expected_dropped", json!([]))]))
+    });
 }
 
 fn folder(direction: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src/openai/fixtures").join(direction)
+    fixtures::folder("openai", direction)
 }
 
 fn bytes(value: &Value) -> Vec<u8> {
