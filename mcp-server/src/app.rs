@@ -13,8 +13,8 @@ use converra_adapters::rate_limit::Buckets;
 use converra_core::access::Bootstrap;
 use converra_core::vault::Keyring;
 use converra_core::{Core, Error};
-use converra_faces::edge::layer::WrapLayer;
-use converra_faces::edge::serve::{Limits, serve};
+use converra_faces::http::layer::WrapLayer;
+use converra_faces::http::serve::{Limits, serve};
 use converra_metrics::Metrics;
 use converra_providers::Providers;
 use converra_store::Store;
@@ -69,8 +69,7 @@ async fn open_at(config: &Config, public_url: PublicUrl) -> Result<Opened, Start
         None => Buckets::local(),
     };
     let metrics = if config.metrics_enabled() { Metrics::enabled() } else { Metrics::default() };
-    let prices = std::sync::Arc::new(config::prices::from_env()?);
-    let core = Core::new(store, keyring, providers, buckets, config.health.clone(), metrics, prices);
+    let core = Core::new(store, keyring, providers, buckets, config.health.clone(), metrics);
     core.set_public_url(public_url.base);
     Ok(Opened { core, created_master_key })
 }
@@ -166,7 +165,7 @@ impl App {
             Some(why) => tracing::warn!("{why}"),
         }
         if let Some(token) = &config.metrics_token {
-            routes = routes.merge(converra_faces::edge::metrics::guarded_routes(token.clone()));
+            routes = routes.merge(converra_faces::http::metrics::guarded_routes(token.clone()));
         }
         let router = converra_faces::rest::finish(routes, core.clone(), config.body_limit, config.v1_buffer_budget);
         let metrics = match config.metrics_addr {
@@ -178,7 +177,7 @@ impl App {
                 Some((
                     listener,
                     bound,
-                    converra_faces::edge::metrics::open_routes().layer(check).with_state(core.clone()),
+                    converra_faces::http::metrics::open_routes().layer(check).with_state(core.clone()),
                 ))
             }
             None => None,
@@ -194,7 +193,7 @@ impl App {
         self.limits.max_connections()
     }
 
-    /// Serves until `shutdown` resolves, then finishes in-flight requests (`edge/serve.rs`).
+    /// Serves until `shutdown` resolves, then finishes in-flight requests (`http/serve.rs`).
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let shutdown = futures_util::FutureExt::shared(Box::pin(shutdown));
         let limits = self.limits;

@@ -1,10 +1,10 @@
 //! The edge's timeouts and connection cap: `CONVERRA_HEADER_READ_TIMEOUT_SECS`,
-//! `CONVERRA_IDLE_TIMEOUT_SECS`, `CONVERRA_MAX_CONNECTIONS` (see `edge/serve.rs`).
+//! `CONVERRA_IDLE_TIMEOUT_SECS`, `CONVERRA_MAX_CONNECTIONS` (see `http/serve.rs`).
 
 use std::time::Duration;
 
 use super::{ConfigError, positive};
-use converra_faces::edge::serve::Limits;
+use converra_faces::http::serve::Limits;
 
 /// Whole seconds of at least 1 and a connection count of at least 1; unset is the default.
 pub(super) fn limits(get: &impl Fn(&str) -> Option<String>) -> Result<Limits, ConfigError> {

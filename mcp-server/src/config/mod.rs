@@ -61,7 +61,7 @@ pub struct Config {
     pub v1_body_limit: usize,
     /// Most request-body bytes the process holds buffered at once (`CONVERRA_V1_BUFFER_BUDGET`;
     /// 1 GiB by default, at least `v1_body_limit`): over it, 503 with `retry-after: 1`
-    /// (`edge/budget.rs`).
+    /// (`http/budget.rs`).
     pub v1_buffer_budget: usize,
     /// Bootstrap an organization, owner and key on an empty database.
     pub bootstrap: bool,
@@ -87,7 +87,7 @@ pub struct Config {
     /// `CONVERRA_METRICS_ADDR`: `/metrics` on a listener of its own, without a token.
     pub metrics_addr: Option<SocketAddr>,
     /// Both listeners' header-read and idle timeouts and connection cap (`connections.rs`).
-    pub connections: converra_faces::edge::serve::Limits,
+    pub connections: converra_faces::http::serve::Limits,
 }
 
 impl Config {

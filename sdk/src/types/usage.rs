@@ -32,17 +32,6 @@ pub struct UsageTotals {
     /// Answer tokens spent reasoning (a part of `output_tokens`).
     #[serde(default)]
     pub reasoning_tokens: u64,
-    /// What the priced completions cost, in micro-dollars (1,000,000 = 1 USD), by the price
-    /// table in force when each ran (`prices/`). Completions without a price are not in it.
-    #[serde(default)]
-    pub cost_micro_usd: u64,
-    /// Completions the price table had no price for (`converra prices check` names the models).
-    #[serde(default)]
-    pub unpriced_requests: u64,
-    /// Whether `cost_micro_usd` is the whole cost: every completion here had a price. False
-    /// from a server that does not compute costs.
-    #[serde(default)]
-    pub cost_known: bool,
 }
 
 /// Totals for one value of a grouping (a provider, a model, a key source or a project).

@@ -1,5 +1,5 @@
 //! The one domain error: its code, its message and the details beside it. Every face maps it in
-//! one place (`edge/error.rs`, which also gives each code its HTTP status; `mcp/error.rs`;
+//! one place (`http/error.rs`, which also gives each code its HTTP status; `mcp/error.rs`;
 //! `web/error.rs`).
 
 use bytes::Bytes;
@@ -110,7 +110,7 @@ pub enum Error {
     #[error("Service unavailable: the database cannot be reached; retry shortly")]
     Unavailable,
     /// The process's budget of buffered request bytes is spent (`CONVERRA_V1_BUFFER_BUDGET`,
-    /// `edge/budget.rs`): answered 503 `UNAVAILABLE` with `retry-after: 1`.
+    /// `http/budget.rs`): answered 503 `UNAVAILABLE` with `retry-after: 1`.
     #[error("Too many large requests are being handled at once: retry in a moment")]
     Overloaded,
     /// A key sent with `"test": true` failed its test and was not stored: `KEY_REJECTED` when

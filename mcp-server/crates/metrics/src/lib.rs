@@ -1,6 +1,6 @@
 //! Prometheus metrics: the series, how they are recorded and their text exposition. A neutral
 //! module: the core records provider calls, rate-limit refusals, allowance and usage-writer
-//! lag through [`Metrics`]; the HTTP edge records requests (`edge/metrics.rs`) and serves the
+//! lag through [`Metrics`]; the HTTP edge records requests (`http/metrics.rs`) and serves the
 //! scrape. No face is imported here, and nothing here reaches the store or the providers.
 //!
 //! One registry per app (no global: every test app in a process counts its own), built only

@@ -18,8 +18,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::error::ToolError;
-use crate::edge::auth::{Admitted, Gate};
-use crate::edge::error::{ApiError, rate_limit_headers};
+use crate::http::auth::{Admitted, Gate};
+use crate::http::error::{ApiError, rate_limit_headers};
 use converra_core::access::Bucket;
 use converra_core::{Core, Error, RateLimitInfo};
 
@@ -37,7 +37,7 @@ pub struct McpGate;
 impl Gate for McpGate {
     async fn admit(self, core: Arc<Core>, req: Request) -> Admitted {
         let (parts, body) = req.into_parts();
-        let limit = crate::edge::BodyLimit::of(&parts.extensions);
+        let limit = crate::http::BodyLimit::of(&parts.extensions);
         let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
             return Err(ApiError(Error::PayloadTooLarge { limit }).into_response());
         };

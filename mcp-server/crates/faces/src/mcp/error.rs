@@ -24,7 +24,7 @@ impl From<Error> for ToolError {
 impl ToolError {
     /// The tool result a client sees.
     pub fn into_result(self) -> CallToolResult {
-        crate::edge::error::log(&self.0);
+        crate::http::error::log(&self.0);
         let text = serde_json::to_string(&self.0.body())
             .unwrap_or_else(|_| r#"{"error":{"code":"INTERNAL","message":"Internal error"}}"#.to_owned());
         CallToolResult::error(vec![ContentBlock::text(text)])

@@ -268,12 +268,12 @@ impl RebindingCheck {
     }
 }
 
-impl crate::edge::layer::Wrap for RebindingCheck {
-    fn call<S: crate::edge::layer::Inner>(
+impl crate::http::layer::Wrap for RebindingCheck {
+    fn call<S: crate::http::layer::Inner>(
         &self,
         inner: &mut S,
         req: axum::extract::Request,
-    ) -> crate::edge::layer::Answer {
+    ) -> crate::http::layer::Answer {
         let (check, mut inner) = (self.clone(), inner.clone());
         Box::pin(async move {
             match check.refusal(req.uri().clone(), req.headers().clone()).await {
@@ -295,7 +295,7 @@ pub fn routes(core: Arc<Core>, config: &McpConfig) -> Router<Arc<Core>> {
         Arc::new(NeverSessionManager::default()),
         http_config(config),
     );
-    Router::new().route_service(PATH, service).route_layer(crate::edge::auth::RequireApiKey::layer(core, auth::McpGate))
+    Router::new().route_service(PATH, service).route_layer(crate::http::auth::RequireApiKey::layer(core, auth::McpGate))
 }
 
 /// Why the stdio server stopped abnormally.

@@ -11,7 +11,7 @@ use converra::{CompletionRequest, UsageQuery};
 use futures_util::StreamExt;
 
 use super::extract::{Authenticated, Json, Query};
-use crate::edge::error::ApiResult;
+use crate::http::error::ApiResult;
 use converra_core::Core;
 use converra_core::completions::CompletionStream;
 
@@ -34,7 +34,7 @@ fn sse(stream: CompletionStream) -> Response {
             let event = match item {
                 Ok(chunk) => Event::default().json_data(chunk),
                 Err(e) => {
-                    crate::edge::error::log(&e);
+                    crate::http::error::log(&e);
                     Event::default().event("error").json_data(e.body())
                 }
             };

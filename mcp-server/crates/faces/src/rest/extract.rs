@@ -6,7 +6,7 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
-use crate::edge::error::ApiError;
+use crate::http::error::ApiError;
 use converra_core::{Caller, Error};
 
 /// Parses a JSON body into a wire type; names the faulty field on failure.
@@ -55,10 +55,10 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
 
 /// Reads a whole body within the configured limit; over it is `PAYLOAD_TOO_LARGE`, which each
 /// face renders in its own shape (axum's own rejection is plain text). Within the app's budget
-/// of buffered bytes too, when it has one (`edge/budget.rs`).
+/// of buffered bytes too, when it has one (`http/budget.rs`).
 pub async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Error> {
-    let limit = crate::edge::BodyLimit::of(req.extensions());
-    if let Some(budget) = req.extensions().get::<crate::edge::budget::BufferBudget>().cloned() {
+    let limit = crate::http::BodyLimit::of(req.extensions());
+    if let Some(budget) = req.extensions().get::<crate::http::budget::BufferBudget>().cloned() {
         return budget.read(req, limit).await;
     }
     Bytes::from_request(req, state).await.map_err(|rejection| {

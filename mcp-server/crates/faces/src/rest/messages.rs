@@ -21,7 +21,7 @@ use converra::ErrorCode;
 
 use super::extract::Authenticated;
 use super::openai_compat::{OpenAiApiError, project_of};
-use crate::edge::auth;
+use crate::http::auth;
 use converra_base::error::ErrorShape;
 use converra_core::{AnthropicHeaders, Caller, Core, Error, Relayed, TokenCount};
 use converra_wire::anthropic::{ErrorEnvelope, MessagesView, ModelPage, TokenCount as Count};
@@ -178,7 +178,7 @@ fn render(core: &Core, relayed: Relayed) -> Response {
 
 /// A failure after the stream began, as Anthropic ends a stream that fails: an `error` event.
 fn error_event(e: &Error) -> Bytes {
-    crate::edge::error::log(e);
+    crate::http::error::log(e);
     let mut frame = b"event: error\ndata: ".to_vec();
     frame.extend(serde_json::to_vec(&anthropic_error(e)).unwrap_or_default());
     frame.extend(b"\n\n");
@@ -204,7 +204,7 @@ pub fn routes(core: Arc<Core>, body_limit: usize) -> axum::Router<Arc<Core>> {
         // Another method on these paths is a 404 too, in the shape of the API asked.
         .route("/v1/messages", axum::routing::post(messages).fallback(not_found))
         .route("/v1/messages/count_tokens", axum::routing::post(count_tokens).fallback(not_found))
-        .route_layer(crate::edge::auth::v1_layers(core, AnthropicGate, body_limit))
+        .route_layer(crate::http::auth::v1_layers(core, AnthropicGate, body_limit))
         .route("/v1/{*rest}", axum::routing::any(not_found))
 }
 

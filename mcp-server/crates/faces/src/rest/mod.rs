@@ -17,8 +17,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
-use crate::edge::auth;
-use crate::edge::error::ApiError;
+use crate::http::auth;
+use crate::http::error::ApiError;
 use converra_core::{Core, Error};
 
 /// The routes that need an API key; the agent endpoints (`/v1`) read bodies up to
@@ -88,7 +88,7 @@ fn panicked(_payload: Box<dyn std::any::Any + Send + 'static>) -> Response {
 /// (`docs/performance.md`, "Fifth round").
 pub fn finish(router: Router<Arc<Core>>, core: Arc<Core>, body_limit: usize, v1_buffer_budget: usize) -> Router {
     // Inside the routing (so the route template is known), outside the panic catcher.
-    let metrics = core.metrics().is_enabled().then(|| crate::edge::metrics::Record::layer(core.metrics().clone()));
+    let metrics = core.metrics().is_enabled().then(|| crate::http::metrics::Record::layer(core.metrics().clone()));
     router
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -97,8 +97,8 @@ pub fn finish(router: Router<Arc<Core>>, core: Arc<Core>, body_limit: usize, v1_
         .with_state(core)
         .layer(
             tower::ServiceBuilder::new()
-                .layer(axum::Extension(crate::edge::budget::BufferBudget::new(v1_buffer_budget)))
-                .layer(crate::edge::outer::Outer::layer(body_limit))
+                .layer(axum::Extension(crate::http::budget::BufferBudget::new(v1_buffer_budget)))
+                .layer(crate::http::outer::Outer::layer(body_limit))
                 .layer(axum::extract::DefaultBodyLimit::max(body_limit))
                 .option_layer(metrics)
                 // The panic catcher's answer has a body type of its own.

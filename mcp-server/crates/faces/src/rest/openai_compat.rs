@@ -20,7 +20,7 @@ use converra::ErrorCode;
 
 use super::extract::Authenticated;
 use super::relay;
-use crate::edge::auth;
+use crate::http::auth;
 use converra_base::error::ErrorShape;
 use converra_core::{Caller, ChatAnswer, Core, Error, Relayed};
 use converra_wire::openai::{ChatView, ModelEntry, ModelList, OpenAiError, OpenAiErrorBody};
@@ -141,7 +141,7 @@ pub async fn chat_completions(
 /// An error that ends a chat stream, as OpenAI's SDKs read one: a `data:` event holding
 /// OpenAI's error object.
 fn error_event(e: &Error) -> Bytes {
-    crate::edge::error::log(e);
+    crate::http::error::log(e);
     let mut frame = b"data: ".to_vec();
     frame.extend(serde_json::to_vec(&openai_error(e)).unwrap_or_default());
     frame.extend(b"\n\n");
@@ -195,7 +195,7 @@ pub fn routes(core: Arc<Core>, body_limit: usize) -> axum::Router<Arc<Core>> {
         .route("/v1/chat/completions", axum::routing::post(chat_completions).fallback(super::messages::not_found))
         .route("/v1/models", axum::routing::get(models))
         .merge(super::responses::routes())
-        .route_layer(crate::edge::auth::v1_layers(core, OpenAiGate, body_limit))
+        .route_layer(crate::http::auth::v1_layers(core, OpenAiGate, body_limit))
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 
-use crate::edge::error::{error_headers, say_key_source};
+use crate::http::error::{error_headers, say_key_source};
 use converra_base::error::ErrorShape;
 use converra_core::{Error, Relayed};
 
@@ -55,9 +55,9 @@ pub fn render(relayed: Relayed, error_event: fn(&Error) -> Bytes, keep_alive: Du
 /// request id, `retry-after` and rate limits), and `x-should-retry: false` where a retry
 /// changes nothing (the official SDKs retry 409 and 5xx unless told so).
 pub fn error_response(e: &Error, shape: ErrorShape, own: impl serde::Serialize) -> Response {
-    crate::edge::error::log(e);
+    crate::http::error::log(e);
     let answer = e.provider_answer();
-    let status = answer.map_or_else(|| crate::edge::error::http_status(e), |a| a.status);
+    let status = answer.map_or_else(|| crate::http::error::http_status(e), |a| a.status);
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = match answer {
         Some(answer) if answer.shape == Some(shape) && !answer.body.is_empty() => {

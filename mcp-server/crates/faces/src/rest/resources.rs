@@ -11,7 +11,7 @@ use converra::{
 };
 
 use super::extract::{Authenticated, Json, Path, Query};
-use crate::edge::error::ApiResult;
+use crate::http::error::ApiResult;
 use converra_core::Core;
 
 type Core_ = State<Arc<Core>>;

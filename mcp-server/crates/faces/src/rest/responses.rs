@@ -24,7 +24,7 @@ use converra_wire::openai::{EmbeddingsView, ModelEntry, ResponsesView};
 
 /// A stream's error in the Responses API's own event shape (what its SDKs and Codex read).
 fn error_event(e: &Error) -> axum::body::Bytes {
-    crate::edge::error::log(e);
+    crate::http::error::log(e);
     let body = openai_error(e).error;
     let event = serde_json::json!({"type": "error", "code": body.code, "message": body.message, "param": body.param});
     let mut frame = b"event: error\ndata: ".to_vec();

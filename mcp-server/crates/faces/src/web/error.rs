@@ -40,8 +40,8 @@ pub type WebResult<T> = Result<T, WebError>;
 
 /// What a core error means on a page: status and a sentence for people.
 pub(super) fn explain(e: &Error) -> (StatusCode, String) {
-    crate::edge::error::log(e);
-    let status = StatusCode::from_u16(crate::edge::error::http_status(e)).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    crate::http::error::log(e);
+    let status = StatusCode::from_u16(crate::http::error::http_status(e)).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let text = match e {
         Error::NotFound("Connect link") => {
             "This link is no longer valid: it was used, it expired, or it belongs to another organization. Ask for a new one."

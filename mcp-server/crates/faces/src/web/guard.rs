@@ -123,7 +123,7 @@ fn csrf_field(body: &[u8]) -> Option<String> {
 }
 
 async fn body(req: Request) -> Result<axum::body::Bytes, WebError> {
-    let limit = crate::edge::BodyLimit::of(req.extensions());
+    let limit = crate::http::BodyLimit::of(req.extensions());
     axum::body::to_bytes(req.into_body(), limit).await.map_err(|_| WebError::TooLarge)
 }
 

@@ -1,7 +1,7 @@
 //! The process's budget of buffered request bytes (DESIGN "Size", `CONVERRA_V1_BUFFER_BUDGET`):
 //! each API body is read whole before it is forwarded, and a `/v1` body may be 32 MiB, so many
 //! large bodies at once could take the process's memory. Every body the API faces read
-//! (`http::extract::read_body`) takes its bytes from this budget as they arrive — the announced
+//! (`rest::extract::read_body`) takes its bytes from this budget as they arrive — the announced
 //! `content-length` at once, a chunked body chunk by chunk — and gives them back when the last
 //! copy of the buffered body is dropped, after the provider call finished with it. A body that
 //! does not fit in what is left is refused at once with `Error::Overloaded` (503 UNAVAILABLE,

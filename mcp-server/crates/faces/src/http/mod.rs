@@ -1,7 +1,7 @@
-//! The HTTP edge that both HTTP faces share — the REST and OpenAI-compatible routes (`rest/`)
-//! and MCP over Streamable HTTP (`mcp/`): authentication middleware, the HTTP error mapping and
-//! the logging of internal errors; and the server loop both listeners run (`serve.rs`). A
-//! neutral module, so that no face imports another.
+//! The HTTP plumbing every face served over HTTP shares — the REST and agent routes (`rest/`),
+//! MCP over Streamable HTTP (`mcp/`) and the web pages (`web/`): authentication middleware, the
+//! HTTP error mapping and the logging of internal errors; and the server loop both listeners run
+//! (`serve.rs`). A neutral module, so that no face imports another.
 
 pub mod auth;
 pub mod budget;

@@ -43,7 +43,7 @@ impl RequestIds {
     }
 }
 
-/// The layer: the outermost of every route's stack (`http::finish`).
+/// The layer: the outermost of every route's stack (`rest::finish`).
 #[derive(Clone)]
 pub struct Outer {
     ids: RequestIds,
