@@ -296,8 +296,9 @@ async fn keys_complete_api_keys_and_usage_against_a_running_server() {
 
     // usage, as JSON and as a table.
     let usage = server.owner(&["usage", "--json"]).await.ok().json();
+    // Each completion: 12 × 0.15 + 5 × 0.60 = 4.8 micro-USD by gpt-4o-mini's row, rounded once: 5.
     let totals = json!({"requests": 2, "input_tokens": 24, "output_tokens": 10, "cache_read_tokens": 0,
-        "cache_write_tokens": 0, "reasoning_tokens": 0});
+        "cache_write_tokens": 0, "reasoning_tokens": 0, "cost_micro_usd": 10, "unpriced_requests": 0, "cost_known": true});
     assert_eq!(usage["totals"], totals);
     assert_eq!(usage["by_key_source"][0]["key"], "organization");
     assert!(usage.get("allowance").is_none(), "no platform key on this server, so no allowance: {usage}");
@@ -310,6 +311,7 @@ async fn keys_complete_api_keys_and_usage_against_a_running_server() {
         table.stdout
     );
     assert!(table.stdout.contains("Of the input, 0 tokens read from the provider's cache"), "{}", table.stdout);
+    assert!(table.stdout.contains("\nCost: $0.000010 by the price table\n"), "{}", table.stdout);
     assert!(table.stdout.contains("No platform allowance on this server"), "{}", table.stdout);
     assert!(!table.stdout.contains("0 of 100000"), "no allowance is shown where none exists: {}", table.stdout);
 

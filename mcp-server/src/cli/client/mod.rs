@@ -144,6 +144,15 @@ pub async fn run(command: ClientCommand) -> Result<(), Failure> {
                 "Of the input, {} tokens read from the provider's cache and {} written to it; {} reasoning tokens",
                 report.totals.cache_read_tokens, report.totals.cache_write_tokens, report.totals.reasoning_tokens
             );
+            let t = &report.totals;
+            match t.unpriced_requests {
+                0 => println!("Cost: {} by the price table", usd(t.cost_micro_usd)),
+                n => println!(
+                    "Cost: at least {}; {n} completion(s) of models without a price are not in it (the operator's \
+                     `converra prices check` names them)",
+                    usd(t.cost_micro_usd)
+                ),
+            }
             let failed: Vec<_> = report.by_outcome.iter().filter(|g| g.key.as_deref() != Some("ok")).collect();
             if !failed.is_empty() {
                 let attempts: u64 = report.by_outcome.iter().map(|g| g.totals.requests).sum();
@@ -178,14 +187,21 @@ pub async fn run(command: ClientCommand) -> Result<(), Failure> {
                             g.totals.requests.to_string(),
                             g.totals.input_tokens.to_string(),
                             g.totals.output_tokens.to_string(),
+                            // A `+`: some of the group's completions had no price.
+                            format!("{}{}", usd(g.totals.cost_micro_usd), if g.totals.cost_known { "" } else { "+" }),
                         ]
                     })
                     .collect();
-                table::print(&[title, "REQUESTS", "INPUT", "OUTPUT"], rows);
+                table::print(&[title, "REQUESTS", "INPUT", "OUTPUT", "COST"], rows);
             }
             Ok(())
         }
     }
+}
+
+/// Micro-dollars as dollars, to the micro-dollar: agents' calls cost fractions of a cent.
+fn usd(micro: u64) -> String {
+    format!("${}.{:06}", micro / 1_000_000, micro % 1_000_000)
 }
 
 #[cfg(test)]
