@@ -231,7 +231,7 @@ async fn usage_totals_by_provider_model_source_and_project() {
 }
 
 #[tokio::test]
-async fn a_provider_401_is_reported_in_the_seeds_words_and_marks_the_key_invalid() {
+async fn a_provider_401_is_reported_in_converras_words_and_marks_the_key_invalid() {
     let (app, mocks) = app_with_mocks(&[(Provider::Openai, "sk-platformKEY0123456789abcdef")]).await;
     let dead = "sk-proj-DEADkey0123456789abcdefghzzzz";
     let id = id_of(&app.add_provider_key(&app.api_key, Provider::Openai, dead, Value::Null).await);

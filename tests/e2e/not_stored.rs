@@ -1,8 +1,9 @@
 //! A provider key sent with `"test": true` (on add or on replace) that fails its test is not
 //! stored, and the answer says so: `KEY_REJECTED` 422 when the provider refused the key itself
 //! (invalid, no permission, no quota), `PROVIDER_ERROR` 502 with the host that was tried when it
-//! could not be reached or rate-limited the test; always `stored: false`, the seeds' wording as
-//! the message, and nothing in the message beyond it. The attempt is in the audit log, refused.
+//! could not be reached or rate-limited the test; always `stored: false`, the status's fixed words
+//! (`KeyStatus::message`) as the message, and nothing in the message beyond it. The attempt is in
+//! the audit log, refused.
 
 use converra::{AddProviderKey, ErrorCode, KeyStatus, Provider, UpdateProviderKey};
 use converra_test_kit::providers::{MockProviders, insufficient_quota, permission_denied, revoked_key, valid_key};

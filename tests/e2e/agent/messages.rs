@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, ResponseTemplate};
 
-/// What Claude Code 2.1.197 sends as `anthropic-beta` (`../shared/notes/mcp-clients.md`).
+/// What Claude Code 2.1.197 sends as `anthropic-beta`, as captured from its requests.
 pub(super) const BETA: &str = "claude-code-20250219,interleaved-thinking-2025-05-14,thinking-token-count-2026-05-13,context-management-2025-06-27,prompt-caching-scope-2026-01-05,mid-conversation-system-2026-04-07,effort-2025-11-24";
 
 /// A Claude Code turn, written by hand (spacing, order and an escaped `é` included) so that any

@@ -1,6 +1,6 @@
-//! The pages over HTTP: adding a key for each provider with each test outcome in the seeds'
-//! words, replace and roll back, remove naming the key that now serves, what members see, AI
-//! settings for owners, and an API key shown once.
+//! The pages over HTTP: adding a key for each provider with each test outcome in the words users
+//! see for it (`KeyStatus::message`), replace and roll back, remove naming the key that now serves,
+//! what members see, AI settings for owners, and an API key shown once.
 
 use converra::Provider;
 use converra_test_kit::providers::{MockProviders, insufficient_quota, permission_denied, revoked_key, valid_key};
@@ -24,7 +24,7 @@ fn add_fields<'a>(provider: &'a str, name: &'a str, secret: &'a str) -> Vec<(&'a
 }
 
 #[tokio::test]
-async fn each_provider_takes_a_key_and_each_test_outcome_reads_as_the_seeds_say() {
+async fn each_provider_takes_a_key_and_each_test_outcome_reads_in_its_fixed_words() {
     let mocks = MockProviders::start().await;
     let app = spawn_app_with(Options { base_urls: mocks.base_urls(), ..Default::default() }).await;
     let owner = signed_in(&app, &app.api_key).await;
@@ -42,7 +42,7 @@ async fn each_provider_takes_a_key_and_each_test_outcome_reads_as_the_seeds_say(
     for masked in ["sk-proj-…wxyz", "AIza…efgh"] {
         assert!(page.body.contains(masked), "masked preview {masked}");
     }
-    // Rejections, in the seeds' words; nothing stored.
+    // Rejections, in each status's fixed words (`KeyStatus::message`); nothing stored.
     let quota = "sk-proj-QUOTAopenaiKEY0123456789qqqq";
     let denied = "sk-proj-DENIEDopenaiKEY0123456789dddd";
     mocks.answer_models(Provider::Openai, quota, insufficient_quota()).await;

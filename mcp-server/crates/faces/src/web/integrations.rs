@@ -1,8 +1,8 @@
-//! Settings → Integrations (seeds 000, 001, 003): one section per provider with the Active
-//! badge, the masked preview, the last test and when; *Add*, *Test*, *Replace*, *Roll back*
-//! and *Remove* for admins and owners. Members see the status only, and the sentence "AI
-//! provider keys are managed by workspace admins"; the core refuses them anyway. Below, for
-//! everyone, the lines that point Claude Code, Codex and the SDKs at Converra (`agents.rs`).
+//! Settings → Integrations: one section per provider with the Active badge, the masked preview, the
+//! last test and when; *Add*, *Test*, *Replace*, *Roll back* and *Remove* for admins and owners.
+//! Members see the status only, and the sentence "AI provider keys are managed by workspace
+//! admins"; the core refuses them anyway. Below, for everyone, the lines that point Claude Code,
+//! Codex and the SDKs at Converra (`agents.rs`).
 
 use std::collections::HashMap;
 use std::sync::Arc;

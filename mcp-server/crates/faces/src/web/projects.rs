@@ -1,7 +1,7 @@
-//! Settings → Projects (seed 004): per project and provider, its own key or the organization's
-//! it inherits. Admins and owners create and delete projects (after a confirmation naming what
-//! goes with it), and add a project's own key, or replace it, from its row. The rules are the
-//! REST face's core functions.
+//! Settings → Projects: per project and provider, its own key or the organization's it inherits.
+//! Admins and owners create and delete projects (after a confirmation naming what goes with it),
+//! and add a project's own key, or replace it, from its row. The rules are the REST face's core
+//! functions.
 
 use std::sync::Arc;
 
