@@ -23,8 +23,16 @@ use converra_store::{AllowanceReservation, UsageBucket};
 /// died mid-call); stretched to outlast a longer configured whole-response timeout.
 pub const RESERVATION_TTL_SECS: u64 = 15 * 60;
 
-/// A streamed completion: chunks, then the end (the first chunk names the key source).
-pub type CompletionStream = BoxStream<'static, Result<CompletionChunk>>;
+/// A streamed completion, started: which key pays beside its chunks (as a relayed stream's
+/// `Relayed::Stream` has it), not inside them; each face puts it where its wire wants it.
+pub struct CompletionStream {
+    /// The completion's id, the same on every chunk.
+    pub id: String,
+    pub key_source: KeySourceInfo,
+    /// Deltas, then the chunk with `finish_reason` and `usage`; an error ends it. No chunk
+    /// carries `key_source`.
+    pub chunks: BoxStream<'static, Result<CompletionChunk>>,
+}
 
 /// Splits `provider/model`, or infers the provider of a bare model name from its prefix.
 pub fn parse_model(model: &str) -> Result<(Provider, String)> {
@@ -273,18 +281,13 @@ impl Core {
             }
         };
         let id = ids::new_id("cmpl");
-        let first = CompletionChunk {
-            id: id.clone(),
-            delta: String::new(),
-            finish_reason: None,
-            usage: None,
-            key_source: Some(p.key_source.clone()),
-        };
+        let key_source = p.key_source.clone();
         let (core, p) = (self.clone(), std::sync::Arc::new(p));
-        let rest = events.scan(meter, move |meter, event| {
+        let chunk_id = id.clone();
+        let chunks = events.scan(meter, move |meter, event| {
             // The meter is updated here, synchronously; only a failure's key bookkeeping awaits.
             let chunk = |delta: String, finish_reason, usage| CompletionChunk {
-                id: id.clone(),
+                id: chunk_id.clone(),
                 delta,
                 finish_reason,
                 usage,
@@ -319,6 +322,6 @@ impl Core {
                 }
             }
         });
-        Ok(futures_util::stream::once(async { Ok(first) }).chain(rest).boxed())
+        Ok(CompletionStream { id, key_source, chunks: chunks.boxed() })
     }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use converra::{CompletionRequest, UsageQuery};
+use converra::{CompletionChunk, CompletionRequest, UsageQuery};
 use futures_util::StreamExt;
 
 use super::extract::{Authenticated, Json, Query};
@@ -27,9 +27,15 @@ pub async fn create(
     }
 }
 
-/// Chunks as `data:` events; a failure mid-stream as `event: error` with the error body; then `[DONE]`.
+/// Chunks as `data:` events; a failure mid-stream as `event: error` with the error body; then
+/// `[DONE]`. This wire names the paying key in its first event, an empty chunk before the
+/// answer (where the SDK reads it).
 fn sse(stream: CompletionStream) -> Response {
-    let events = stream
+    let CompletionStream { id, key_source, chunks } = stream;
+    let first =
+        CompletionChunk { id, delta: String::new(), finish_reason: None, usage: None, key_source: Some(key_source) };
+    let events = futures_util::stream::once(std::future::ready(Ok(first)))
+        .chain(chunks)
         .map(|item| {
             let event = match item {
                 Ok(chunk) => Event::default().json_data(chunk),
