@@ -16,6 +16,7 @@ use futures_util::StreamExt;
 use secrecy::ExposeSecret;
 
 mod errors;
+mod examples;
 mod resources;
 
 const MODEL: &str = "gpt-4o-mini";

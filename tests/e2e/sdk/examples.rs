@@ -146,7 +146,7 @@ fn every_example_is_tested() {
         .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
         .collect();
     found.sort();
-    assert_eq!(found, EXAMPLES, "every example in examples/ needs a test in tests/e2e/examples.rs");
+    assert_eq!(found, EXAMPLES, "every example in examples/ needs a test in tests/e2e/sdk/examples.rs");
     for name in EXAMPLES {
         example_binary(name);
     }

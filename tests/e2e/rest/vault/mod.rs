@@ -22,6 +22,7 @@ mod adding;
 mod encryption;
 mod master_key_rotation;
 mod members;
+mod not_stored;
 mod resolution;
 mod rotation;
 mod tenancy;
