@@ -18,14 +18,14 @@ use crate::CONVERRA;
 
 const RUN_TIMEOUT: Duration = Duration::from_secs(30);
 /// The OpenAI key the mock accepts; only ever piped on stdin.
-const SECRET: &str = "sk-proj-CLItestOPENAIkey0123456789wxyz";
+pub(crate) const SECRET: &str = "sk-proj-CLItestOPENAIkey0123456789wxyz";
 /// A format-valid OpenAI key the mock rejects.
 const REJECTED: &str = "sk-proj-REJECTEDopenaiKEY0123456789zzzz";
 const MODEL: &str = "gpt-4o-mini";
 
 /// A wiremock OpenAI: the models list and chat completions accept [`SECRET`] with OpenAI's
 /// real bodies; any other key gets OpenAI's real 401.
-async fn mock_openai() -> MockServer {
+pub(crate) async fn mock_openai() -> MockServer {
     let server = MockServer::start().await;
     let auth = format!("Bearer {SECRET}");
     Mock::given(method("GET"))
@@ -48,16 +48,17 @@ async fn mock_openai() -> MockServer {
 }
 
 /// A running `converra serve` with a fresh database and OpenAI at a mock, killed when dropped.
-struct Server {
+pub(crate) struct Server {
     inner: converra_test_kit::Server,
-    owner_key: String,
-    dir: tempfile::TempDir,
-    master: String,
+    pub(crate) owner_key: String,
+    pub(crate) dir: tempfile::TempDir,
+    /// The master key it runs with, for the operator commands run on its database.
+    pub(crate) master: String,
 }
 
 impl Server {
     /// Starts `converra serve` with OpenAI at `openai` and takes the bootstrap owner's key.
-    async fn start(openai: &MockServer) -> Server {
+    pub(crate) async fn start(openai: &MockServer) -> Server {
         Self::start_with_openai_at(format!("{}/v1", openai.uri())).await
     }
 
@@ -82,7 +83,7 @@ impl Server {
 
     /// Runs `converra ARGS` as a client with a clean environment: this server's address and
     /// `key` (if any) in `CONVERRA_BASE_URL` / `CONVERRA_API_KEY`, `stdin` piped in.
-    async fn cli(&self, args: &[&str], key: Option<&str>, stdin: Option<&str>) -> Cli {
+    pub(crate) async fn cli(&self, args: &[&str], key: Option<&str>, stdin: Option<&str>) -> Cli {
         let mut command = tokio::process::Command::new(CONVERRA.path());
         command
             .env_clear()
@@ -118,7 +119,7 @@ impl Server {
     }
 
     /// `cli` as the bootstrap owner.
-    async fn owner(&self, args: &[&str]) -> Cli {
+    pub(crate) async fn owner(&self, args: &[&str]) -> Cli {
         self.cli(args, Some(&self.owner_key), None).await
     }
 
@@ -145,15 +146,15 @@ impl Server {
 }
 
 /// What a client command printed and how it exited.
-struct Cli {
+pub(crate) struct Cli {
     command: String,
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
+    pub(crate) code: Option<i32>,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
 }
 
 impl Cli {
-    fn new(args: &[&str], output: Output) -> Self {
+    pub(crate) fn new(args: &[&str], output: Output) -> Self {
         Self {
             command: format!("converra {}", args.join(" ")),
             code: output.status.code(),
@@ -163,7 +164,7 @@ impl Cli {
     }
 
     #[track_caller]
-    fn assert_code(&self, code: i32) -> &Self {
+    pub(crate) fn assert_code(&self, code: i32) -> &Self {
         assert_eq!(
             self.code,
             Some(code),
@@ -176,19 +177,19 @@ impl Cli {
     }
 
     #[track_caller]
-    fn ok(&self) -> &Self {
+    pub(crate) fn ok(&self) -> &Self {
         self.assert_code(0)
     }
 
     /// A failure: the exit code and `error: <message>` on stderr, nothing on stdout.
     #[track_caller]
-    fn assert_fails(&self, code: i32, message: &str) {
+    pub(crate) fn assert_fails(&self, code: i32, message: &str) {
         self.assert_code(code);
         assert!(self.stderr.contains(&format!("error: {message}")), "stderr of `{}`: {}", self.command, self.stderr);
     }
 
     #[track_caller]
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_str(&self.stdout)
             .unwrap_or_else(|e| panic!("`{}` printed no JSON ({e}): {}", self.command, self.stdout))
     }
@@ -549,59 +550,4 @@ async fn a_key_that_passed_its_test_is_healthy_in_the_keys_table() {
     let table = server.owner(&["keys", "list"]).await;
     let row = table.ok().stdout.lines().nth(1).expect("a row").to_owned();
     assert_eq!(row.split_whitespace().rev().nth(1), Some("ok"), "HEALTH after a passed test:\n{}", table.stdout);
-}
-
-/// `converra prices check`, the operator's command on the server's database: with the shipped
-/// table, a model the month's calls used that has no row is listed (exit 1); with an operator
-/// file that prices it, none is (exit 0).
-#[tokio::test]
-async fn prices_check_lists_the_models_traffic_used_without_a_price() {
-    let openai = mock_openai().await;
-    let server = Server::start(&openai).await;
-    server
-        .cli(&["keys", "add", "openai", "--name", "Main"], Some(&server.owner_key), Some(&format!("{SECRET}\n")))
-        .await
-        .ok();
-    // A dated snapshot the table does not list: priced only once a row names it, never guessed.
-    const DATED: &str = "gpt-4o-mini-2024-07-18";
-    server.owner(&["complete", "hi", "--model", &format!("openai/{DATED}")]).await.ok();
-    let server = &server;
-    let check = |operator_file: Option<String>| async move {
-        let db = server.dir.path().join("converra.db");
-        let mut command = tokio::process::Command::new(CONVERRA.path());
-        command.env_clear().env("CONVERRA_MASTER_KEY", &server.master).env("CONVERRA_LOG", "warn");
-        if let Some(file) = operator_file {
-            command.env("CONVERRA_PRICES_FILE", file);
-        }
-        let args = ["prices", "check", "--json", "--db", db.to_str().unwrap()];
-        Cli::new(&args, command.args(args).output().await.unwrap())
-    };
-    // The completion's usage reaches the database within the writer's flush interval.
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let listed = loop {
-        let listed = check(None).await;
-        if listed.code == Some(1) || std::time::Instant::now() > deadline {
-            break listed;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    listed.assert_code(1);
-    let out = listed.json();
-    assert_eq!(out["models_seen"], 1, "{out}");
-    let unpriced = &out["unpriced"][0];
-    assert_eq!((unpriced["provider"].as_str(), unpriced["model"].as_str()), (Some("openai"), Some(DATED)), "{out}");
-    assert_eq!((unpriced["requests"].as_u64(), unpriced["organizations"].as_u64()), (Some(1), Some(1)), "{out}");
-    assert!(listed.stderr.contains("error: 1 model(s) used in "), "{}", listed.stderr);
-
-    let file = server.dir.path().join("our-prices.toml");
-    let row = format!(
-        "schema_version = 1\n[[model]]\nprovider = \"openai\"\nmodel = \"{DATED}\"\ninput = 0.15\noutput = 0.6\n\
-         source = \"https://example.com/our-contract\"\nas_of = 2026-12-01\n"
-    );
-    std::fs::write(&file, row).unwrap();
-    let priced = check(Some(file.display().to_string())).await;
-    priced.ok();
-    assert_eq!(priced.json()["unpriced"], serde_json::json!([]));
-    std::fs::write(&file, "schema_version = 1\n[[model]]\nprovider = \"openai\"\n").unwrap();
-    check(Some(file.display().to_string())).await.assert_fails(3, "CONVERRA_PRICES_FILE is not valid: ");
 }

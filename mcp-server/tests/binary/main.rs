@@ -16,6 +16,7 @@ mod crash_durability;
 mod leakage;
 mod mcp_stdio;
 mod metrics;
+mod prices;
 mod rate_limits;
 mod replicas;
 mod serve;

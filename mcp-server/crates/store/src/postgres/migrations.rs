@@ -287,6 +287,13 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE members ADD COLUMN first_signed_in_at TEXT;
     "#,
+    // 12 (SQLite's 16): what the completions cost by the price table, in micro-dollars, and how
+    // many had no price: every completion counted before.
+    r#"
+    ALTER TABLE usage_rollups ADD COLUMN cost_micro_usd BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE usage_rollups ADD COLUMN unpriced_requests BIGINT NOT NULL DEFAULT 0;
+    UPDATE usage_rollups SET unpriced_requests = requests;
+    "#,
 ];
 
 #[cfg(test)]

@@ -304,6 +304,13 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE members ADD COLUMN first_signed_in_at TEXT;
     "#,
+    // 16: what the completions cost by the price table (`prices/`), in micro-dollars, and how
+    // many had no price (their cost is unknown, never 0): every completion counted before.
+    r#"
+    ALTER TABLE usage_rollups ADD COLUMN cost_micro_usd INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE usage_rollups ADD COLUMN unpriced_requests INTEGER NOT NULL DEFAULT 0;
+    UPDATE usage_rollups SET unpriced_requests = requests;
+    "#,
 ];
 
 #[cfg(test)]
