@@ -32,6 +32,27 @@ pub struct UsageTotals {
     /// Answer tokens spent reasoning (a part of `output_tokens`).
     #[serde(default)]
     pub reasoning_tokens: u64,
+    /// What the priced completions cost, in micro-dollars (1,000,000 = 1 USD), by the price
+    /// table in force when each ran (`prices/`). Completions without a price are not in it.
+    #[serde(default)]
+    pub cost_micro_usd: u64,
+    /// Completions the price table had no price for (`converra prices check` names the models).
+    #[serde(default)]
+    pub unpriced_requests: u64,
+    /// Whether `cost_micro_usd` is the whole cost: every completion here had a price. False
+    /// from a server that does not compute costs.
+    #[serde(default)]
+    pub cost_known: bool,
+}
+
+impl UsageTotals {
+    /// The cost in dollars to the micro-dollar (agents' calls cost fractions of a cent), with
+    /// a `+` when some completions had no price: `$0.000241`, `$1.250000+`.
+    pub fn cost_text(&self) -> String {
+        let micro = self.cost_micro_usd;
+        let more = if self.cost_known { "" } else { "+" };
+        format!("${}.{:06}{more}", micro / 1_000_000, micro % 1_000_000)
+    }
 }
 
 /// Totals for one value of a grouping (a provider, a model, a key source or a project).
@@ -86,6 +107,14 @@ pub struct UsageReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cost_reads_in_dollars_to_the_micro_dollar_and_says_when_it_is_a_floor() {
+        let priced = UsageTotals { cost_micro_usd: 1_250_241, cost_known: true, ..UsageTotals::default() };
+        assert_eq!(priced.cost_text(), "$1.250241");
+        let floor = UsageTotals { cost_micro_usd: 241, unpriced_requests: 2, ..UsageTotals::default() };
+        assert_eq!(floor.cost_text(), "$0.000241+");
+    }
 
     #[test]
     fn totals_from_a_server_that_counts_no_cached_or_reasoning_tokens_still_parse() {

@@ -146,11 +146,11 @@ pub async fn run(command: ClientCommand) -> Result<(), Failure> {
             );
             let t = &report.totals;
             match t.unpriced_requests {
-                0 => println!("Cost: {} by the price table", usd(t.cost_micro_usd)),
+                0 => println!("Cost: {} by the price table", t.cost_text()),
                 n => println!(
                     "Cost: at least {}; {n} completion(s) of models without a price are not in it (the operator's \
                      `converra prices check` names them)",
-                    usd(t.cost_micro_usd)
+                    t.cost_text().trim_end_matches('+')
                 ),
             }
             let failed: Vec<_> = report.by_outcome.iter().filter(|g| g.key.as_deref() != Some("ok")).collect();
@@ -188,7 +188,7 @@ pub async fn run(command: ClientCommand) -> Result<(), Failure> {
                             g.totals.input_tokens.to_string(),
                             g.totals.output_tokens.to_string(),
                             // A `+`: some of the group's completions had no price.
-                            format!("{}{}", usd(g.totals.cost_micro_usd), if g.totals.cost_known { "" } else { "+" }),
+                            g.totals.cost_text(),
                         ]
                     })
                     .collect();
@@ -197,11 +197,6 @@ pub async fn run(command: ClientCommand) -> Result<(), Failure> {
             Ok(())
         }
     }
-}
-
-/// Micro-dollars as dollars, to the micro-dollar: agents' calls cost fractions of a cent.
-fn usd(micro: u64) -> String {
-    format!("${}.{:06}", micro / 1_000_000, micro % 1_000_000)
 }
 
 #[cfg(test)]

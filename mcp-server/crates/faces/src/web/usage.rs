@@ -1,5 +1,6 @@
 //! Settings → Usage for a month: the completions that succeeded and every attempt by outcome,
-//! the plan allowance as a bar, and the breakdowns by provider, model, key source and project.
+//! the spend by the price table, the plan allowance as a bar, and the breakdowns (with their cost)
+//! by provider, model, key source and project.
 
 use std::sync::Arc;
 
@@ -19,9 +20,10 @@ fn usage_table(title: &str, groups: &[converra::UsageGroup], name: &dyn Fn(Optio
     html! {
         @if !groups.is_empty() {
             table {
-                thead { tr { th { (title) } th { "Requests" } th { "Input tokens" } th { "Output tokens" } } }
+                thead { tr { th { (title) } th { "Requests" } th { "Input tokens" } th { "Output tokens" } th { "Cost" } } }
                 tbody { @for g in groups {
-                    tr { td { (name(g.key.as_deref())) } td { (g.totals.requests) } td { (g.totals.input_tokens) } td { (g.totals.output_tokens) } }
+                    tr { td { (name(g.key.as_deref())) } td { (g.totals.requests) } td { (g.totals.input_tokens) } td { (g.totals.output_tokens) }
+                        td { (g.totals.cost_text()) } }
                 } }
             }
         }
@@ -55,6 +57,11 @@ pub async fn page(
         }
         p { "In " (report.month) ": " strong { (counted(report.totals.requests, "completion", "completions")) } " succeeded, "
             (report.totals.input_tokens) " input and " (report.totals.output_tokens) " output tokens." }
+        p #spend { "Spend: " strong { (report.totals.cost_text().trim_end_matches('+')) }
+            @if report.totals.cost_known { " by the price table." } @else {
+                ", at least: " (counted(report.totals.unpriced_requests, "completion", "completions"))
+                " of models without a price are not in it (a + marks them below)."
+            } }
         p.muted { "Of the input, " (report.totals.cache_read_tokens) " tokens were read from the provider's cache and "
             (report.totals.cache_write_tokens) " written to it; " (report.totals.reasoning_tokens)
             " output tokens were reasoning." }
