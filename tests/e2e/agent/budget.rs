@@ -1,4 +1,4 @@
-//! The process's budget of buffered request bytes (DESIGN "Size", `CONVERRA_V1_BUFFER_BUDGET`):
+//! The process's budget of buffered request bytes (`CONVERRA_V1_BUFFER_BUDGET`):
 //! while one large request holds its body (the provider is slow to answer), another that does
 //! not fit in what is left is refused at once with 503 and `retry-after: 1`, in OpenAI's shape
 //! on `/v1/chat/completions` and Anthropic's on `/v1/messages`, and nothing of it is sent; a

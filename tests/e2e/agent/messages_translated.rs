@@ -1,10 +1,9 @@
-//! `/v1/messages` on an OpenAI model, translated (DESIGN "Agent traffic": OpenAI translated): a
-//! Claude Code turn becomes the exact Chat Completions body OpenAI receives, on the
-//! organization's OpenAI key and never the Converra key, with what is left out named in
-//! `X-Converra-Dropped-Fields`; the answer comes back as an Anthropic `message`, or streamed as
-//! Anthropic's events, through a whole tool loop; images are carried; a field that would change
-//! the answer is refused by name with nothing sent; `count_tokens` is Converra's estimate; each
-//! organization and project is served by its own key.
+//! `/v1/messages` on an OpenAI model, translated: a Claude Code turn becomes the exact Chat
+//! Completions body OpenAI receives, on the organization's OpenAI key and never the Converra key,
+//! with what is left out named in `X-Converra-Dropped-Fields`; the answer comes back as an
+//! Anthropic `message`, or streamed as Anthropic's events, through a whole tool loop; images are
+//! carried; a field that would change the answer is refused by name with nothing sent;
+//! `count_tokens` is Converra's estimate; each organization and project is served by its own key.
 
 use converra::{Plan, Provider};
 use converra_test_kit::app_with_mocks;

@@ -1,4 +1,4 @@
-//! Agent traffic (DESIGN "Agent traffic"): the providers' own APIs carried whole under `/v1`.
+//! Agent traffic: the providers' own APIs carried whole under `/v1`.
 //! `chat.rs`: `/v1/chat/completions` forwarded to OpenAI byte for byte (whole and streamed),
 //! and on an Anthropic key every field it cannot carry refused by name; `chat_translated.rs`:
 //! translated to Anthropic and Gemini and back (tool loops whole and streamed, images, JSON

@@ -1,13 +1,12 @@
-//! A provider's refusal on the agent endpoints, each in its API's own shape (DESIGN "Errors in
-//! the endpoint's own shape"): a request error (400, 404, 413, 422) passes through with the
-//! provider's status and body as sent, but with the key redacted (whole, in 8-character pieces,
-//! masked as OpenAI and DeepSeek echo it), on `/v1/chat/completions` (OpenAI, DeepSeek),
-//! `/v1/messages` (Anthropic), `/v1/responses`, and re-shaped into OpenAI's on a translated
-//! path; a rate limit is told in Converra's words and keeps `retry-after`; 5xx and 529 keep
-//! their status and type and may be retried; a 403 keeps its status in Converra's words; 401
-//! and account-state answers stay Converra's words (502) and flag the key. Provider bodies are
-//! the providers' real ones (OpenAI's error object, Anthropic's errors page, DeepSeek's error
-//! codes).
+//! A provider's refusal on the agent endpoints, each in its API's own error shape: a request error
+//! (400, 404, 413, 422) passes through with the provider's status and body as sent, but with the
+//! key redacted (whole, in 8-character pieces, masked as OpenAI and DeepSeek echo it), on
+//! `/v1/chat/completions` (OpenAI, DeepSeek), `/v1/messages` (Anthropic), `/v1/responses`, and
+//! re-shaped into OpenAI's on a translated path; a rate limit is told in Converra's words and keeps
+//! `retry-after`; 5xx and 529 keep their status and type and may be retried; a 403 keeps its status
+//! in Converra's words; 401 and account-state answers stay Converra's words (502) and flag the key.
+//! Provider bodies are the providers' real ones (OpenAI's error object, Anthropic's errors page,
+//! DeepSeek's error codes).
 
 use converra::Provider;
 use converra_test_kit::providers::{MockProviders, invalid_key_answer, permission_denied, valid_key};

@@ -1,13 +1,13 @@
-//! `/v1/responses` on a provider without the Responses API, translated (DESIGN "Agent traffic":
-//! translated where the fields allow, else `UNSUPPORTED_FIELD`): a function tool round trip on a
-//! DeepSeek model, whole and streamed — the exact chat bodies DeepSeek receives, the `response`
-//! objects and event sequences that come back, each call metered from DeepSeek's own usage on
-//! the member's key; hosted tools, custom tools, stored state and compaction refused by name with
-//! nothing sent (on the platform key stored state is `UNSUPPORTED_FIELD` and the output cap
-//! clamped); the advisory fields left out and named in `X-Converra-Dropped-Fields`. Then the
-//! same round trip on Claude (whole and streamed) and Gemini, through chat and on to their own
-//! APIs: the bodies Anthropic and Gemini received, Gemini's signed call id carried back, a
-//! refusal of the chat translation named as the Responses request names the field.
+//! `/v1/responses` on a provider without the Responses API, translated where the fields allow, else
+//! `UNSUPPORTED_FIELD`: a function tool round trip on a DeepSeek model, whole and streamed — the
+//! exact chat bodies DeepSeek receives, the `response` objects and event sequences that come back,
+//! each call metered from DeepSeek's own usage on the member's key; hosted tools, custom tools,
+//! stored state and compaction refused by name with nothing sent (on the platform key stored state
+//! is `UNSUPPORTED_FIELD` and the output cap clamped); the advisory fields left out and named in
+//! `X-Converra-Dropped-Fields`. Then the same round trip on Claude (whole and streamed) and Gemini,
+//! through chat and on to their own APIs: the bodies Anthropic and Gemini received, Gemini's signed
+//! call id carried back, a refusal of the chat translation named as the Responses request names the
+//! field.
 
 use converra::Provider;
 use converra_test_kit::chat_script::ToolThenText;

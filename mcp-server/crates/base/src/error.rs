@@ -91,8 +91,8 @@ pub enum Error {
     UnsupportedField { field: String, provider: Provider },
     /// A field naming an object stored on the provider's account (a stored response, a file, a
     /// vector store…) that Converra did not relay the creation of for this member on this key:
-    /// answered 404 like a missing one, and nothing is sent (DESIGN "Tenants never share
-    /// provider-side state").
+    /// answered 404 like a missing one, and nothing is sent (tenants never share
+    /// provider-side state).
     #[error("`{field}` names an object that was not created through Converra by you with this key")]
     NotRelayed { field: String },
     /// `health`: the stored key's live health in a sentence, when the failure flagged it;
@@ -122,12 +122,12 @@ pub enum Error {
     Internal(#[from] InternalError),
 }
 
-/// A provider's refusal as the agent endpoints show it (DESIGN "Errors in the endpoint's own
-/// shape"): a request error (400, 404, 413, 422) as the provider sent it, a server error (5xx,
-/// 529) with its status and type, a rate limit with its `retry-after` and a 403 with their
-/// status in Converra's words. The key is redacted from the body and the message before this
-/// is built (`providers/redact.rs`); answers that speak of the key or the account (401, quota)
-/// carry none, and are told in Converra's words as a gateway failure.
+/// A provider's refusal as the agent endpoints show it (in the endpoint's own API's error shape): a
+/// request error (400, 404, 413, 422) as the provider sent it, a server error (5xx, 529) with its
+/// status and type, a rate limit with its `retry-after` and a 403 with their status in Converra's
+/// words. The key is redacted from the body and the message before this is built
+/// (`providers/redact.rs`); answers that speak of the key or the account (401, quota) carry none,
+/// and are told in Converra's words as a gateway failure.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProviderAnswer {
     /// The provider's HTTP status, which the client's answer keeps.

@@ -79,7 +79,7 @@ impl ProviderCall {
     }
 }
 
-/// Which rate-limit bucket refused a request (DESIGN.md, "Rate limits").
+/// Which rate-limit bucket refused a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LimitBucket {
     /// The plan bucket, per API key.

@@ -44,12 +44,12 @@ fn sent_key(headers: &HeaderMap) -> Option<HeaderValue> {
     [AUTHORIZATION.as_str(), "x-api-key", "x-goog-api-key"].into_iter().find_map(|name| headers.get(name).cloned())
 }
 
-/// The answers the agent endpoints show as the provider gave them (DESIGN "Errors in the
-/// endpoint's own shape"): a request error that is not about the key or the account, a server
-/// error; and with their status only, in Converra's words, a rate limit (with its
-/// `retry-after`: its text names the provider's organization) and a 403 (a model the account
-/// may not use, which the SDKs raise as a permission error). The others (401, quota) are told
-/// in Converra's words only, as a gateway's failure: the client's own key is not the one refused.
+/// The answers the agent endpoints show as the provider gave them (each endpoint answers in its own
+/// API's error shape): a request error that is not about the key or the account, a server error;
+/// and with their status only, in Converra's words, a rate limit (with its `retry-after`: its text
+/// names the provider's organization) and a 403 (a model the account may not use, which the SDKs
+/// raise as a permission error). The others (401, quota) are told in Converra's words only, as a
+/// gateway's failure: the client's own key is not the one refused.
 fn shown(status: u16, mapped: KeyStatus) -> bool {
     match mapped {
         KeyStatus::RateLimited | KeyStatus::PermissionDenied => true,

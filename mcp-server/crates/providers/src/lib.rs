@@ -65,7 +65,7 @@ pub struct Timeouts {
     pub keep_alive: Duration,
 }
 
-/// The shortest idle limit of a Responses stream (DESIGN: at least 600 s, for silent reasoning).
+/// The shortest idle limit of a Responses stream (at least 600 s: reasoning may be silent that long).
 pub const RESPONSES_IDLE: Duration = Duration::from_secs(600);
 
 impl Default for Timeouts {

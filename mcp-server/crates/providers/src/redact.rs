@@ -1,9 +1,9 @@
-//! Redacting a provider key from what its provider answered, before any of it reaches a client
-//! (DESIGN "Errors in the endpoint's own shape"): the key whole, any piece of it of [`PIECE`]
-//! characters or more, and the provider's masked echo of it (OpenAI's `sk-proj-****…abcd`,
-//! DeepSeek's `****abcd`) each become [`REDACTED`]. A JSON body is read with its strings'
-//! escapes decoded, so an escaped key is found too, and a replacement only ever covers whole
-//! characters inside one string: a body that was valid JSON stays valid JSON.
+//! Redacting a provider key from what its provider answered, before any of it reaches a client (the
+//! agent endpoints pass a provider's request errors through as sent): the key whole, any piece of
+//! it of [`PIECE`] characters or more, and the provider's masked echo of it (OpenAI's
+//! `sk-proj-****…abcd`, DeepSeek's `****abcd`) each become [`REDACTED`]. A JSON body is read with
+//! its strings' escapes decoded, so an escaped key is found too, and a replacement only ever covers
+//! whole characters inside one string: a body that was valid JSON stays valid JSON.
 
 use std::borrow::Cow;
 use std::collections::HashSet;

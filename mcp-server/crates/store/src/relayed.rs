@@ -1,7 +1,7 @@
-//! Objects stored on a provider account whose creation Converra relayed (DESIGN "Tenants never
-//! share provider-side state"): one provider key serves many members, so an id such as a
-//! stored response's may be named again only by the member it was relayed for, on that key.
-//! A row holds the ids only, never what the object holds.
+//! Objects stored on a provider account whose creation Converra relayed (tenants never share
+//! provider-side state): one provider key serves many members, so an id such as a stored response's
+//! may be named again only by the member it was relayed for, on that key. A row holds the ids only,
+//! never what the object holds.
 
 use super::sql::{Conn, Sql};
 use super::{Store, StoreResult};

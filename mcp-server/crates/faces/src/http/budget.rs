@@ -1,4 +1,4 @@
-//! The process's budget of buffered request bytes (DESIGN "Size", `CONVERRA_V1_BUFFER_BUDGET`):
+//! The process's budget of buffered request bytes (`CONVERRA_V1_BUFFER_BUDGET`):
 //! each API body is read whole before it is forwarded, and a `/v1` body may be 32 MiB, so many
 //! large bodies at once could take the process's memory. Every body the API faces read
 //! (`rest::extract::read_body`) takes its bytes from this budget as they arrive — the announced

@@ -1,4 +1,4 @@
-//! The rest of OpenAI's API under `/v1` (DESIGN "Agent traffic"): `POST /v1/responses` (whole or
+//! The rest of OpenAI's API under `/v1` (the agent traffic): `POST /v1/responses` (whole or
 //! streamed) and `/v1/responses/compact` for Codex and the OpenAI Agents SDK, `POST
 //! /v1/embeddings`, `GET /v1/models/{id}` (in Anthropic's shape when asked with
 //! `anthropic-version`), and OpenAI's 404 for every other `/v1` method and

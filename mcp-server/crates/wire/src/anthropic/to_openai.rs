@@ -1,19 +1,18 @@
-//! A Messages request translated for an OpenAI model (`/v1/messages` on an OpenAI key, DESIGN
-//! "Agent traffic": OpenAI translated). The top level here, the messages and their blocks in
-//! `to_openai_messages.rs`. Carried: `system`, the messages (text, images, PDFs, tool calls and
-//! results), `tools`, `tool_choice` with `disable_parallel_tool_use`, `stop_sequences`,
-//! `max_tokens`, `temperature`, `top_p`, `output_config` (`effort` as `reasoning_effort`,
-//! `format` as a strict JSON schema), `metadata.user_id` (handed to the core, which hashes it),
-//! streaming with its usage. Left out and named (`X-Converra-Dropped-Fields`), as changing
-//! nothing in the answer: `cache_control`, `context_management` (hints to edit the context
-//! server-side), `service_tier`, `thinking` of type `adaptive` (the model decides whether to
-//! think, as an OpenAI reasoning model does on its own at `reasoning_effort`; Chat Completions
-//! never returns the reasoning, and adaptive thinking asks for none), and thinking blocks of
-//! earlier turns (Anthropic itself strips those from the context). Refused by name
-//! (`UNSUPPORTED_FIELD`, nothing sent): every other field, `thinking` with a fixed
+//! A Messages request translated for an OpenAI model (`/v1/messages` on an OpenAI key). The top
+//! level here, the messages and their blocks in `to_openai_messages.rs`. Carried: `system`, the
+//! messages (text, images, PDFs, tool calls and results), `tools`, `tool_choice` with
+//! `disable_parallel_tool_use`, `stop_sequences`, `max_tokens`, `temperature`, `top_p`,
+//! `output_config` (`effort` as `reasoning_effort`, `format` as a strict JSON schema),
+//! `metadata.user_id` (handed to the core, which hashes it), streaming with its usage. Left out and
+//! named (`X-Converra-Dropped-Fields`), as changing nothing in the answer: `cache_control`,
+//! `context_management` (hints to edit the context server-side), `service_tier`, `thinking` of type
+//! `adaptive` (the model decides whether to think, as an OpenAI reasoning model does on its own at
+//! `reasoning_effort`; Chat Completions never returns the reasoning, and adaptive thinking asks for
+//! none), and thinking blocks of earlier turns (Anthropic itself strips those from the context).
+//! Refused by name (`UNSUPPORTED_FIELD`, nothing sent): every other field, `thinking` with a fixed
 //! `budget_tokens` (no effort level is a token budget, and the thinking it asks for cannot come
-//! back), `top_k`, server tools (`web_search_…`, `bash_…`, …), and any block or member this
-//! module does not know.
+//! back), `top_k`, server tools (`web_search_…`, `bash_…`, …), and any block or member this module
+//! does not know.
 
 use converra::Provider;
 use serde_json::value::RawValue;

@@ -1,16 +1,15 @@
 //! A Responses request (`POST /v1/responses`) translated into a Chat Completions body, for a
-//! provider that does not serve the Responses API (DESIGN "Agent traffic": translated where
-//! the fields allow, else `UNSUPPORTED_FIELD`). Carried: `instructions` and `input`
-//! (`responses_input.rs`), function tools — a `namespace`'s functions too, named
-//! `namespace__name` — `tool_choice`, `parallel_tool_calls`, `text.format` (as
-//! `response_format`), `reasoning.effort` (as `reasoning_effort`), `max_output_tokens` (as
-//! `max_tokens`, the name DeepSeek documents), `temperature`, `top_p`, `stream` (with usage
-//! asked for, to meter and report it). Values that ask for what chat does anyway carry as they
-//! are: `store: false`, `background: false`, `truncation: "disabled"`. Left out and named in
-//! `X-Converra-Dropped-Fields`: the advisory fields — end-user ids and tags, caching and
-//! service hints, `store` (nothing is kept on another provider), reasoning summaries and the
-//! encrypted reasoning only OpenAI can read. Refused by name: hosted tools (web search, file
-//! search, code interpreter, computer use, MCP, image generation, shells), custom tools,
+//! provider that does not serve the Responses API (translated where the fields allow, else
+//! `UNSUPPORTED_FIELD`). Carried: `instructions` and `input` (`responses_input.rs`), function tools
+//! — a `namespace`'s functions too, named `namespace__name` — `tool_choice`, `parallel_tool_calls`,
+//! `text.format` (as `response_format`), `reasoning.effort` (as `reasoning_effort`),
+//! `max_output_tokens` (as `max_tokens`, the name DeepSeek documents), `temperature`, `top_p`,
+//! `stream` (with usage asked for, to meter and report it). Values that ask for what chat does
+//! anyway carry as they are: `store: false`, `background: false`, `truncation: "disabled"`. Left
+//! out and named in `X-Converra-Dropped-Fields`: the advisory fields — end-user ids and tags,
+//! caching and service hints, `store` (nothing is kept on another provider), reasoning summaries
+//! and the encrypted reasoning only OpenAI can read. Refused by name: hosted tools (web search,
+//! file search, code interpreter, computer use, MCP, image generation, shells), custom tools,
 //! background runs, `truncation: "auto"`, logprobs, and any field not named here.
 
 use std::borrow::Cow;

@@ -1,8 +1,8 @@
-//! A Chat Completions request read the way a gateway must read it to forward it (DESIGN "Agent
-//! traffic", STYLE "Forward, don't rebuild"): one validating pass over the top level, each value
-//! kept as the client's own bytes (`RawValue`), a duplicate key refused by name so Converra and
-//! the provider can never read different values; the few values Converra needs read from
-//! there; and the body sent on as written, with only top-level values spliced.
+//! A Chat Completions request read the way a gateway must read it to forward it (forward, don't
+//! rebuild: only what Converra must read is read): one validating pass over the top level, each
+//! value kept as the client's own bytes (`RawValue`), a duplicate key refused by name so Converra
+//! and the provider can never read different values; the few values Converra needs read from there;
+//! and the body sent on as written, with only top-level values spliced.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
