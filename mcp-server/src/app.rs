@@ -69,7 +69,8 @@ async fn open_at(config: &Config, public_url: PublicUrl) -> Result<Opened, Start
         None => Buckets::local(),
     };
     let metrics = if config.metrics_enabled() { Metrics::enabled() } else { Metrics::default() };
-    let core = Core::new(store, keyring, providers, buckets, config.health.clone(), metrics);
+    let prices = std::sync::Arc::new(config::prices::from_env()?);
+    let core = Core::new(store, keyring, providers, buckets, config.health.clone(), metrics, prices);
     core.set_public_url(public_url.base);
     Ok(Opened { core, created_master_key })
 }

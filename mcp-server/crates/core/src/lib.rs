@@ -64,7 +64,8 @@ impl Core {
     /// Builds the core over an opened store. Starts the store's change watch, the usage
     /// writer and the key-health tally writer, so it must be called inside a tokio runtime.
     /// The background health work starts separately ([`Core::start_background`]).
-    /// `metrics` records (and can be scraped) when `/metrics` is configured, else it is off.
+    /// `metrics` records (and can be scraped) when `/metrics` is configured, else it is off;
+    /// every completion is costed by `prices`.
     pub fn new(
         store: Store,
         keyring: vault::Keyring,
@@ -72,6 +73,7 @@ impl Core {
         buckets: Buckets,
         health: health::HealthConfig,
         metrics: Metrics,
+        prices: Arc<converra_prices::PriceTable>,
     ) -> Arc<Self> {
         store.watch_changes();
         Arc::new(Self {
@@ -84,7 +86,7 @@ impl Core {
             limits: access::RateLimits::new(buckets),
             last_used: access::LastUsed::default(),
             public_url: std::sync::OnceLock::new(),
-            usage: usage::UsageRecorder::start(store.clone(), metrics.clone()),
+            usage: usage::UsageRecorder::start(store.clone(), metrics.clone(), prices),
             store,
             metrics,
         })

@@ -33,6 +33,7 @@ use converra::{KeySource, Usage};
 
 use super::{Caller, Core, Error, Result, ids};
 use converra_metrics::Metrics;
+use converra_prices::{Call, PriceTable};
 use converra_providers::Metered;
 use converra_store::{Store, UsageBatch, UsageBucket, UsageCounts, UsageGroupBy};
 
@@ -121,6 +122,8 @@ struct Pending {
     /// By (organization, month): the model names its usage holds.
     models: Mutex<HashMap<(String, String), Models>>,
     metrics: Metrics,
+    /// What each completion costs (`converra_prices`): computed when it is counted.
+    prices: Arc<PriceTable>,
 }
 
 impl Pending {
@@ -295,7 +298,7 @@ impl Drop for UsageRecorder {
 
 impl UsageRecorder {
     /// Starts the background writer (needs a tokio runtime).
-    pub fn start(store: Store, metrics: Metrics) -> Self {
+    pub fn start(store: Store, metrics: Metrics, prices: Arc<PriceTable>) -> Self {
         let pending = Arc::new(Pending {
             store,
             unwritten: Mutex::new(Unwritten::default()),
@@ -305,6 +308,7 @@ impl UsageRecorder {
             writing: tokio::sync::Mutex::new(()),
             models: Mutex::new(HashMap::new()),
             metrics,
+            prices,
         });
         let writer = pending.clone();
         tokio::spawn(async move {
@@ -351,6 +355,7 @@ impl UsageRecorder {
             pending: self.pending.clone(),
             bucket,
             started: Instant::now(),
+            started_at: time::OffsetDateTime::now_utc(),
             input_estimate,
             streamed_bytes: 0,
             reservation,
@@ -367,6 +372,8 @@ pub(crate) struct Meter {
     pending: Arc<Pending>,
     bucket: UsageBucket,
     started: Instant,
+    /// When the call started: the price in force then is its price.
+    started_at: time::OffsetDateTime,
     input_estimate: u64,
     streamed_bytes: u64,
     reservation: Option<String>,
@@ -417,17 +424,32 @@ impl Meter {
         self.count(Metered::default(), status);
     }
 
+    /// What the call cost by the price table when it started, micro-USD; `None` when the
+    /// table has no price for its model then. A call the provider refused costs nothing.
+    fn cost(&self, usage: &Metered) -> Option<u64> {
+        if *usage == Metered::default() {
+            return Some(0);
+        }
+        let provider = self.bucket.provider.parse().ok()?;
+        let call = Call {
+            input_tokens: usage.input_tokens,
+            output_tokens: usage.output_tokens,
+            cache_read_tokens: usage.cache_read_tokens,
+            cache_write_tokens: usage.cache_write_tokens,
+            ..Call::new(provider, &self.bucket.model, self.started_at)
+        };
+        self.pending.prices.cost(&call).micro_usd()
+    }
+
     fn count(&mut self, usage: Metered, status: &'static str) {
         if std::mem::replace(&mut self.counted, true) {
             return;
         }
         let bucket = UsageBucket { day: ids::current_day(), status, ..self.bucket.clone() };
         let latency_ms = self.started.elapsed().as_millis() as u64;
-        let counts = UsageCounts::one(usage.input_tokens, usage.output_tokens, latency_ms).with_parts(
-            usage.cache_read_tokens,
-            usage.cache_write_tokens,
-            usage.reasoning_tokens,
-        );
+        let counts = UsageCounts::one(usage.input_tokens, usage.output_tokens, latency_ms)
+            .with_parts(usage.cache_read_tokens, usage.cache_write_tokens, usage.reasoning_tokens)
+            .with_cost(self.cost(&usage));
         if bucket.key_source == KeySource::Platform.as_str() {
             self.pending.metrics.allowance_used(bucket.provider, usage.input_tokens + usage.output_tokens);
         }

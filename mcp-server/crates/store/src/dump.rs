@@ -35,13 +35,13 @@ static AUDIT: Sql = Sql::new(
 static USAGE: Sql = Sql::new(
     "SELECT org_id, month, day, project_id, api_key_id, provider, model, key_source, status,
             requests, input_tokens, output_tokens, latency_ms_total, latency_ms_max,
-            cache_read_tokens, cache_write_tokens, reasoning_tokens FROM usage_rollups",
+            cache_read_tokens, cache_write_tokens, reasoning_tokens, cost_micro_usd, unpriced_requests FROM usage_rollups",
 );
 static INSERT_USAGE: Sql = Sql::new(
     "INSERT INTO usage_rollups (org_id, month, day, project_id, api_key_id, provider, model, key_source, status,
        requests, input_tokens, output_tokens, latency_ms_total, latency_ms_max,
-       cache_read_tokens, cache_write_tokens, reasoning_tokens)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+       cache_read_tokens, cache_write_tokens, reasoning_tokens, cost_micro_usd, unpriced_requests)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
 );
 
 impl FromRow for UsageRow {
@@ -65,6 +65,8 @@ impl FromRow for UsageRow {
                 cache_read_tokens: r.u64(14)?,
                 cache_write_tokens: r.u64(15)?,
                 reasoning_tokens: r.u64(16)?,
+                cost_micro_usd: r.u64(17)?,
+                unpriced_requests: r.u64(18)?,
             },
         })
     }
@@ -132,6 +134,8 @@ async fn write_all(c: &impl Conn, d: &VaultDump) -> StoreResult<()> {
                 &n(counts.cache_read_tokens),
                 &n(counts.cache_write_tokens),
                 &n(counts.reasoning_tokens),
+                &n(counts.cost_micro_usd),
+                &n(counts.unpriced_requests),
             ],
         )
         .await?;

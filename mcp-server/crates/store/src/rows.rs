@@ -280,6 +280,10 @@ pub struct UsageCounts {
     pub reasoning_tokens: u64,
     pub latency_ms_total: u64,
     pub latency_ms_max: u64,
+    /// What the priced completions cost, micro-USD (the price table's, rounded once per call).
+    pub cost_micro_usd: u64,
+    /// Completions the price table had no price for: their cost is unknown, never 0.
+    pub unpriced_requests: u64,
 }
 
 impl UsageCounts {
@@ -301,6 +305,14 @@ impl UsageCounts {
         Self { cache_read_tokens, cache_write_tokens, reasoning_tokens, ..self }
     }
 
+    /// These counts with their cost: micro-USD, or `None` when the call had no price.
+    pub fn with_cost(self, cost: Option<u64>) -> Self {
+        match cost {
+            Some(micro_usd) => Self { cost_micro_usd: micro_usd, ..self },
+            None => Self { unpriced_requests: self.requests, ..self },
+        }
+    }
+
     pub fn add(&mut self, other: Self) {
         self.requests += other.requests;
         self.input_tokens += other.input_tokens;
@@ -310,12 +322,16 @@ impl UsageCounts {
         self.reasoning_tokens += other.reasoning_tokens;
         self.latency_ms_total += other.latency_ms_total;
         self.latency_ms_max = self.latency_ms_max.max(other.latency_ms_max);
+        self.cost_micro_usd += other.cost_micro_usd;
+        self.unpriced_requests += other.unpriced_requests;
     }
 }
 
 /// Sums usage rows into a report's totals (both backends return raw sums: requests, input,
-/// output, cache read, cache write and reasoning tokens, in that order).
-pub(crate) fn totals([requests, input, output, cache_read, cache_write, reasoning]: [i64; 6]) -> UsageTotals {
+/// output, cache read, cache write and reasoning tokens, cost and unpriced calls, in that order).
+pub(crate) fn totals(
+    [requests, input, output, cache_read, cache_write, reasoning, cost, unpriced]: [i64; 8],
+) -> UsageTotals {
     UsageTotals {
         requests: requests as u64,
         input_tokens: input as u64,
@@ -323,6 +339,9 @@ pub(crate) fn totals([requests, input, output, cache_read, cache_write, reasonin
         cache_read_tokens: cache_read as u64,
         cache_write_tokens: cache_write as u64,
         reasoning_tokens: reasoning as u64,
+        cost_micro_usd: cost as u64,
+        unpriced_requests: unpriced as u64,
+        cost_known: unpriced == 0,
     }
 }
 

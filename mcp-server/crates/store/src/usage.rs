@@ -22,8 +22,8 @@ static INSERT_BATCH: Sql =
 static ADD: Sql = Sql::new(
     "INSERT INTO usage_rollups (org_id, month, day, project_id, api_key_id, provider, model, key_source,
        status, requests, input_tokens, output_tokens, latency_ms_total, latency_ms_max,
-       cache_read_tokens, cache_write_tokens, reasoning_tokens)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+       cache_read_tokens, cache_write_tokens, reasoning_tokens, cost_micro_usd, unpriced_requests)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
      ON CONFLICT (org_id, month, day, project_id, api_key_id, provider, model, key_source, status) DO UPDATE SET
        requests = usage_rollups.requests + excluded.requests,
        input_tokens = usage_rollups.input_tokens + excluded.input_tokens,
@@ -31,6 +31,8 @@ static ADD: Sql = Sql::new(
        cache_read_tokens = usage_rollups.cache_read_tokens + excluded.cache_read_tokens,
        cache_write_tokens = usage_rollups.cache_write_tokens + excluded.cache_write_tokens,
        reasoning_tokens = usage_rollups.reasoning_tokens + excluded.reasoning_tokens,
+       cost_micro_usd = usage_rollups.cost_micro_usd + excluded.cost_micro_usd,
+       unpriced_requests = usage_rollups.unpriced_requests + excluded.unpriced_requests,
        latency_ms_total = usage_rollups.latency_ms_total + excluded.latency_ms_total,
        latency_ms_max = CASE WHEN excluded.latency_ms_max > usage_rollups.latency_ms_max
                         THEN excluded.latency_ms_max ELSE usage_rollups.latency_ms_max END",
@@ -77,7 +79,8 @@ macro_rules! totals_by {
             $key,
             ", CAST(coalesce(sum(requests), 0) AS BIGINT), CAST(coalesce(sum(input_tokens), 0) AS BIGINT),
                CAST(coalesce(sum(output_tokens), 0) AS BIGINT), CAST(coalesce(sum(cache_read_tokens), 0) AS BIGINT),
-               CAST(coalesce(sum(cache_write_tokens), 0) AS BIGINT), CAST(coalesce(sum(reasoning_tokens), 0) AS BIGINT)
+               CAST(coalesce(sum(cache_write_tokens), 0) AS BIGINT), CAST(coalesce(sum(reasoning_tokens), 0) AS BIGINT),
+               CAST(coalesce(sum(cost_micro_usd), 0) AS BIGINT), CAST(coalesce(sum(unpriced_requests), 0) AS BIGINT)
              FROM usage_rollups WHERE org_id = $1 AND month = $2",
             $filter,
             $group
@@ -99,7 +102,7 @@ static BY_OUTCOME: Sql = totals_by!("status", "");
 
 impl FromRow for UsageGroup {
     fn from_row(r: &impl Row) -> StoreResult<Self> {
-        let sums = [r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?];
+        let sums = [r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?];
         Ok(UsageGroup { key: r.get(0)?, totals: totals(sums) })
     }
 }
@@ -136,7 +139,7 @@ impl Store {
                 return Ok(());
             }
             for (b, n) in batch.iter() {
-                let params: [&dyn super::sql::Value; 17] = [
+                let params: [&dyn super::sql::Value; 19] = [
                     &b.org_id,
                     &&b.day[..7],
                     &b.day,
@@ -154,6 +157,8 @@ impl Store {
                     &(n.cache_read_tokens as i64),
                     &(n.cache_write_tokens as i64),
                     &(n.reasoning_tokens as i64),
+                    &(n.cost_micro_usd as i64),
+                    &(n.unpriced_requests as i64),
                 ];
                 c.execute(&ADD, &params).await?;
             }

@@ -3,6 +3,11 @@
 
 use super::*;
 
+/// The shipped price table, as a server without an operator file has it.
+fn shipped() -> Arc<PriceTable> {
+    Arc::new(PriceTable::shipped())
+}
+
 #[test]
 fn months_are_checked() {
     assert!(super::valid_month("2026-11"));
@@ -56,7 +61,7 @@ async fn eventually(mut check: impl AsyncFnMut() -> bool) -> bool {
 async fn usage_the_store_refused_is_written_once_it_answers_with_no_completion_after_it() {
     let dir = tempfile::tempdir().unwrap();
     let (store, raw) = refusing_store(&dir).await;
-    let recorder = UsageRecorder::start(store.clone(), Metrics::default());
+    let recorder = UsageRecorder::start(store.clone(), Metrics::default(), shipped());
     for _ in 0..3 {
         drop(recorder.meter(bucket("gpt-4o-mini"), 10, None));
     }
@@ -77,7 +82,7 @@ async fn usage_the_store_refused_is_written_once_it_answers_with_no_completion_a
 async fn while_the_store_refuses_usage_memory_is_bounded_and_then_new_completions_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let (store, raw) = refusing_store(&dir).await;
-    let recorder = UsageRecorder::start(store.clone(), Metrics::default());
+    let recorder = UsageRecorder::start(store.clone(), Metrics::default(), shipped());
     for n in 0..MAX_WAITING_BUCKETS - 1 {
         drop(recorder.meter(UsageBucket { api_key_id: format!("key-{n}"), ..bucket("gpt-4o-mini") }, 10, None));
     }
@@ -95,7 +100,7 @@ async fn while_the_store_refuses_usage_memory_is_bounded_and_then_new_completion
 async fn an_organization_holds_a_bounded_number_of_model_names_a_month_and_only_a_success_adds_one() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open_sqlite(&dir.path().join("usage.db")).await.unwrap();
-    let recorder = UsageRecorder::start(store.clone(), Metrics::default());
+    let recorder = UsageRecorder::start(store.clone(), Metrics::default(), shipped());
     let month = ids::current_month();
     // A failed call does not bring its name.
     recorder.meter(bucket("not-a-model"), 10, None).refused("invalid_key");
@@ -110,7 +115,7 @@ async fn an_organization_holds_a_bounded_number_of_model_names_a_month_and_only_
     recorder.meter(bucket("model-000"), 10, None).refused("invalid_key");
     assert!(recorder.flush().await);
     // Another replica (its own memory) reads the names held: no room for a new one.
-    let replica = UsageRecorder::start(store.clone(), Metrics::default());
+    let replica = UsageRecorder::start(store.clone(), Metrics::default(), shipped());
     drop(replica.meter(bucket("dated-2026-12-01"), 10, None));
     drop(replica.meter(bucket("model-001"), 10, None));
     assert!(replica.flush().await);
@@ -131,7 +136,7 @@ async fn an_organization_holds_a_bounded_number_of_model_names_a_month_and_only_
 async fn a_meter_counts_the_parts_the_provider_reported_and_the_old_settle_counts_none() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open_sqlite(&dir.path().join("usage.db")).await.unwrap();
-    let recorder = UsageRecorder::start(store.clone(), Metrics::default());
+    let recorder = UsageRecorder::start(store.clone(), Metrics::default(), shipped());
     let reported = Metered {
         input_tokens: 20,
         output_tokens: 9,
@@ -151,4 +156,37 @@ async fn a_meter_counts_the_parts_the_provider_reported_and_the_old_settle_count
     let t = &groups[0].totals;
     assert_eq!((t.requests, t.input_tokens, t.output_tokens), (3, 35, 10));
     assert_eq!((t.cache_read_tokens, t.cache_write_tokens, t.reasoning_tokens), (8, 2, 3));
+}
+
+/// Each completion is costed by the price table when it is counted: a priced model's tokens at
+/// its row's prices (cache reads at theirs), rounded once; a model without a row is counted as
+/// unpriced, its cost unknown and never 0; a refused call costs nothing.
+#[tokio::test]
+async fn each_completion_is_costed_by_the_price_table_or_counted_as_unpriced() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_sqlite(&dir.path().join("usage.db")).await.unwrap();
+    let recorder = UsageRecorder::start(store.clone(), Metrics::default(), shipped());
+    // gpt-4o-mini: input 0.15, cache read 0.075, output 0.60 USD per million tokens, that is
+    // micro-USD per token. 1,000 prompt tokens of which 400 cached, 200 out:
+    // 600 × 0.15 + 400 × 0.075 + 200 × 0.6 = 90 + 30 + 120 = 240 micro-USD.
+    let mut meter = recorder.meter(bucket("gpt-4o-mini"), 10, None);
+    let usage = Metered { input_tokens: 1000, output_tokens: 200, cache_read_tokens: 400, ..Metered::default() };
+    meter.settle_metered(Some(usage), "ok");
+    // 3 in, 1 out: 0.45 + 0.6 = 1.05, rounded once: 1.
+    recorder.meter(bucket("gpt-4o-mini"), 10, None).settle(Some(Usage { input_tokens: 3, output_tokens: 1 }), "ok");
+    recorder
+        .meter(bucket("gpt-4o-mini-2024-07-18"), 10, None)
+        .settle(Some(Usage { input_tokens: 5, output_tokens: 5 }), "ok");
+    recorder.meter(bucket("gpt-4o-mini"), 10, None).refused("invalid_key");
+    assert!(recorder.flush().await);
+
+    let month = ids::current_month();
+    let by_model = store.usage_groups("org_outage", &month, Some(UsageGroupBy::Model)).await.unwrap();
+    let costs: Vec<_> = by_model
+        .iter()
+        .map(|g| (g.key.as_deref().unwrap(), g.totals.cost_micro_usd, g.totals.unpriced_requests, g.totals.cost_known))
+        .collect();
+    assert_eq!(costs, [("gpt-4o-mini", 241, 0, true), ("gpt-4o-mini-2024-07-18", 0, 1, false)]);
+    let total = &store.usage_groups("org_outage", &month, None).await.unwrap()[0].totals;
+    assert_eq!((total.requests, total.cost_micro_usd, total.unpriced_requests, total.cost_known), (3, 241, 1, false));
 }

@@ -50,6 +50,8 @@ impl Core {
             converra_adapters::rate_limit::Buckets::local(),
             Default::default(),
             converra_metrics::Metrics::default(),
+            // Nothing is costed on the copy: it only proves every key decrypts there.
+            std::sync::Arc::new(converra_prices::PriceTable::shipped()),
         );
         let mut verified = 0;
         for org in target.organizations().await? {

@@ -36,8 +36,14 @@ async fn usage_batches_add_up_and_group(store: Store) {
     let a = create_org(&store, "acme").await;
     let org = &a.org.id;
     let mut batch = UsageBatch::default();
-    batch.insert(bucket(org, "2026-11-02", "openai", "organization", "ok"), UsageCounts::one(10, 5, 100));
-    batch.insert(bucket(org, "2026-11-02", "anthropic", "platform", "ok"), UsageCounts::one(100, 50, 80));
+    batch.insert(
+        bucket(org, "2026-11-02", "openai", "organization", "ok"),
+        UsageCounts::one(10, 5, 100).with_cost(Some(7)),
+    );
+    batch.insert(
+        bucket(org, "2026-11-02", "anthropic", "platform", "ok"),
+        UsageCounts::one(100, 50, 80).with_cost(None),
+    );
     batch.insert(bucket(org, "2026-11-03", "openai", "organization", "invalid_key"), UsageCounts::one(0, 0, 20));
     batch.insert(bucket(org, "2026-10-31", "openai", "platform", "ok"), UsageCounts::one(7, 7, 10));
     store.add_usage("batch-1", Arc::new(batch.clone()), Arc::default()).await.unwrap();
@@ -73,9 +79,13 @@ async fn usage_batches_add_up_and_group(store: Store) {
     assert_eq!(total.len(), 1);
     let t = &total[0].totals;
     assert_eq!((t.requests, t.input_tokens, t.output_tokens), (4, 220, 110), "failed completions are not in totals");
+    // The priced completions' cost adds up; the unpriced ones are counted apart, never as 0.
+    assert_eq!((t.cost_micro_usd, t.unpriced_requests, t.cost_known), (14, 2, false));
     let by_provider = store.usage_groups(org, "2026-11", Some(UsageGroupBy::Provider)).await.unwrap();
     let keys: Vec<_> = by_provider.iter().map(|g| (g.key.clone(), g.totals.requests)).collect();
     assert_eq!(keys, [(Some("anthropic".into()), 2), (Some("openai".into()), 2)]);
+    let costs: Vec<_> = by_provider.iter().map(|g| (g.totals.cost_micro_usd, g.totals.cost_known)).collect();
+    assert_eq!(costs, [(0, false), (14, true)]);
     let by_project = store.usage_groups(org, "2026-11", Some(UsageGroupBy::Project)).await.unwrap();
     assert_eq!(by_project.iter().map(|g| g.key.clone()).collect::<Vec<_>>(), [None], "no project reads as null");
     let by_source = store.usage_groups(org, "2026-11", Some(UsageGroupBy::KeySource)).await.unwrap();
