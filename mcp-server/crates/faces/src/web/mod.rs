@@ -23,11 +23,11 @@ mod error;
 mod flash;
 mod guard;
 mod integrations;
-mod keys;
 mod layout;
 mod members;
 mod paths;
 mod projects;
+mod provider_keys;
 mod sign_in;
 mod trusted_proxies;
 mod usage;
@@ -106,11 +106,11 @@ pub fn routes(site: Site) -> Router<Arc<Core>> {
         (SIGN_IN_LINK, get(sign_in::link_page_get).post(sign_in::with_link)),
         (SIGN_OUT, get(sign_in::sign_out_page).post(sign_in::sign_out)),
         (INTEGRATIONS, get(integrations::page)),
-        (PROVIDER_KEYS, get(keys::to_page).post(keys::add)),
-        (PROVIDER_KEY_TEST, get(keys::to_page).post(keys::test)),
-        (PROVIDER_KEY_REPLACE, get(keys::replace_page).post(keys::replace)),
-        (PROVIDER_KEY_ACTIVATE, get(keys::to_page).post(keys::activate)),
-        (PROVIDER_KEY_REMOVE, get(keys::remove_page).post(keys::remove)),
+        (PROVIDER_KEYS, get(provider_keys::to_page).post(provider_keys::add)),
+        (PROVIDER_KEY_TEST, get(provider_keys::to_page).post(provider_keys::test)),
+        (PROVIDER_KEY_REPLACE, get(provider_keys::replace_page).post(provider_keys::replace)),
+        (PROVIDER_KEY_ACTIVATE, get(provider_keys::to_page).post(provider_keys::activate)),
+        (PROVIDER_KEY_REMOVE, get(provider_keys::remove_page).post(provider_keys::remove)),
         (CONNECT, get(connect::page).post(connect::submit)),
         (PROJECTS, get(projects::page).post(projects::create)),
         (PROJECT_DELETE, get(projects::delete_page).post(projects::delete)),
