@@ -86,10 +86,11 @@ async fn an_agents_turn_reaches_openai_byte_for_byte_but_the_model_and_its_answe
     assert_eq!(sent[0], with_model(AGENT_TURN, "openai/gpt-4o-mini", MODEL));
     assert_eq!(sent[1], with_model(&streamed_turn(), "openai/gpt-4o-mini", MODEL));
 
-    // Metered from OpenAI's own usage (20 in, 8 of them cached; 9 out, 3 of them reasoning; each time).
+    // Metered from OpenAI's own usage (20 in, 8 of them cached; 9 out, 3 of them reasoning; each time)
+    // and costed by gpt-4o-mini's row: 12 × 0.15 + 8 × 0.075 + 9 × 0.60 = 7.8 micro-USD, 8 each.
     let usage = app.get("/api/v1/usage", &app.api_key).await;
     let expected = json!({"requests": 2, "input_tokens": 40, "output_tokens": 18, "cache_read_tokens": 16,
-        "cache_write_tokens": 0, "reasoning_tokens": 6});
+        "cache_write_tokens": 0, "reasoning_tokens": 6, "cost_micro_usd": 16, "unpriced_requests": 0, "cost_known": true});
     assert_eq!(usage.body["totals"], expected, "{}", usage.text);
 }
 
@@ -114,7 +115,7 @@ async fn a_stream_keeps_the_usage_chunk_from_a_client_that_did_not_ask_for_it_an
     assert_eq!(asked, [format!(r#"{{"stream_options":{{"include_usage":true}},{}"#, &sent[1..])]);
     let usage = app.get("/api/v1/usage", &app.api_key).await;
     let expected = json!({"requests": 1, "input_tokens": 20, "output_tokens": 9, "cache_read_tokens": 8,
-        "cache_write_tokens": 0, "reasoning_tokens": 3});
+        "cache_write_tokens": 0, "reasoning_tokens": 3, "cost_micro_usd": 8, "unpriced_requests": 0, "cost_known": true});
     assert_eq!(usage.body["totals"], expected, "{}", usage.text);
 }
 

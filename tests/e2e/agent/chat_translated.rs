@@ -155,8 +155,10 @@ async fn a_tool_loop_on_claude_runs_through_chat_completions_on_the_organization
     only_the_organizations_key_was_sent(&app, &mocks, Provider::Anthropic).await;
 
     // Metered from Anthropic's own usage: cache reads and writes are parts of the prompt.
+    // Costed by claude-sonnet-4-5's row per call: uncached input 3, cache reads 0.30, cache writes
+    // 3.75, output 15 micro-USD per token (50 × 3 + 100 × 0.3 + 5 × 3.75 + 15 × 15 = 423.75 in all).
     let totals = json!({"requests": 2, "input_tokens": 155, "output_tokens": 15, "cache_read_tokens": 100,
-        "cache_write_tokens": 5, "reasoning_tokens": 0});
+        "cache_write_tokens": 5, "reasoning_tokens": 0, "cost_micro_usd": 424, "unpriced_requests": 0, "cost_known": true});
     assert_eq!(usage_totals(&app).await, totals);
 }
 
@@ -198,8 +200,9 @@ async fn a_streamed_tool_call_from_claude_reassembles_to_its_exact_arguments() {
     assert_eq!((sent.len(), &sent[0].2["stream"]), (1, &json!(true)));
     assert!(sent[0].2.get("stream_options").is_none(), "Anthropic has no stream_options");
     only_the_organizations_key_was_sent(&app, &mocks, Provider::Anthropic).await;
+    // 372 × 3 + 100 × 0.30 + 89 × 15 = 2,481 micro-USD.
     let totals = json!({"requests": 1, "input_tokens": 472, "output_tokens": 89, "cache_read_tokens": 100,
-        "cache_write_tokens": 0, "reasoning_tokens": 0});
+        "cache_write_tokens": 0, "reasoning_tokens": 0, "cost_micro_usd": 2481, "unpriced_requests": 0, "cost_known": true});
     assert_eq!(usage_totals(&app).await, totals);
 }
 
@@ -302,7 +305,7 @@ async fn a_tool_loop_on_gemini_carries_the_calls_thought_signature_and_its_image
     );
     only_the_organizations_key_was_sent(&app, &mocks, Provider::Gemini).await;
     let totals = json!({"requests": 2, "input_tokens": 70, "output_tokens": 18, "cache_read_tokens": 20,
-        "cache_write_tokens": 0, "reasoning_tokens": 7});
+        "cache_write_tokens": 0, "reasoning_tokens": 7, "cost_micro_usd": 61, "unpriced_requests": 0, "cost_known": true});
     assert_eq!(usage_totals(&app).await, totals);
 }
 
@@ -330,7 +333,7 @@ async fn a_streamed_call_from_gemini_reassembles_and_the_stream_ends_with_the_bo
     assert!(sent[0].2.get("stream").is_none());
     only_the_organizations_key_was_sent(&app, &mocks, Provider::Gemini).await;
     let totals = json!({"requests": 1, "input_tokens": 12, "output_tokens": 8, "cache_read_tokens": 0,
-        "cache_write_tokens": 0, "reasoning_tokens": 0});
+        "cache_write_tokens": 0, "reasoning_tokens": 0, "cost_micro_usd": 24, "unpriced_requests": 0, "cost_known": true});
     assert_eq!(usage_totals(&app).await, totals);
 }
 

@@ -15,18 +15,25 @@ const MODELS: [(Provider, &str); 4] = [
     (Provider::Deepseek, "deepseek-chat"),
 ];
 
-/// A usage report's totals of completions whose provider reported no cached or reasoning tokens.
-fn plain(requests: u64, input: u64, output: u64) -> Value {
+/// A usage report's totals of completions whose provider reported no cached or reasoning tokens,
+/// with their cost (micro-USD) and how many had no price.
+fn plain(requests: u64, input: u64, output: u64, cost: u64, unpriced: u64) -> Value {
     json!({"requests": requests, "input_tokens": input, "output_tokens": output,
-        "cache_read_tokens": 0, "cache_write_tokens": 0, "reasoning_tokens": 0})
+        "cache_read_tokens": 0, "cache_write_tokens": 0, "reasoning_tokens": 0,
+        "cost_micro_usd": cost, "unpriced_requests": unpriced, "cost_known": unpriced == 0})
 }
 
 /// The same, for one group of a report.
-fn group(key: &str, requests: u64, input: u64, output: u64) -> Value {
-    let mut totals = plain(requests, input, output);
+fn group(key: &str, requests: u64, input: u64, output: u64, cost: u64, unpriced: u64) -> Value {
+    let mut totals = plain(requests, input, output, cost, unpriced);
     totals["key"] = json!(key);
     totals
 }
+
+/// The mock's answer (12 in, 5 out) costed by the price table: gpt-4o-mini at 0.15 and 0.60
+/// micro-USD a token (4.8, rounded once: 5), claude-sonnet-4-5 at 3 and 15 (111).
+const GPT_CALL: u64 = 5;
+const CLAUDE_CALL: u64 = 111;
 
 #[tokio::test]
 async fn every_provider_answers_through_the_rest_api_with_its_own_wire_format() {
@@ -188,8 +195,8 @@ async fn the_allowance_meters_platform_tokens_and_runs_out() {
     let usage = app.get("/api/v1/usage", &app.api_key).await;
     assert_eq!(usage.status, 200, "{}", usage.text);
     assert_eq!(usage.body["allowance"], json!({"limit": 51, "used": 51, "remaining": 0}));
-    assert_eq!(usage.body["totals"], plain(3, 36, 15));
-    assert_eq!(usage.body["by_key_source"], json!([group("platform", 3, 36, 15)]));
+    assert_eq!(usage.body["totals"], plain(3, 36, 15, 3 * GPT_CALL, 0));
+    assert_eq!(usage.body["by_key_source"], json!([group("platform", 3, 36, 15, 3 * GPT_CALL, 0)]));
 
     // The organization's own key lifts the cap: the allowance only meters platform keys.
     app.add_provider_key(&app.api_key, Provider::Openai, valid_key(Provider::Openai), Value::Null).await;
@@ -217,14 +224,20 @@ async fn usage_totals_by_provider_model_source_and_project() {
     let month = converra_base::ids::current_month();
     let usage = app.get(&format!("/api/v1/usage?month={month}"), &app.api_key).await;
     assert_eq!(usage.body["month"], month.as_str());
-    assert_eq!(usage.body["by_provider"], json!([group("anthropic", 1, 12, 5), group("openai", 2, 24, 10)]));
+    assert_eq!(
+        usage.body["by_provider"],
+        json!([group("anthropic", 1, 12, 5, CLAUDE_CALL, 0), group("openai", 2, 24, 10, 2 * GPT_CALL, 0)])
+    );
     assert_eq!(usage.body["by_model"][0]["key"], "claude-sonnet-4-5");
-    assert_eq!(usage.body["by_project"], json!([plain(2, 24, 10), group(&project, 1, 12, 5)]));
+    assert_eq!(
+        usage.body["by_project"],
+        json!([plain(2, 24, 10, CLAUDE_CALL + GPT_CALL, 0), group(&project, 1, 12, 5, GPT_CALL, 0)])
+    );
     assert!(usage.body.get("allowance").is_none(), "no platform key, no allowance: {}", usage.text);
     // Another organization sees none of it.
     let rival = app.new_org("rival", Plan::Free).await;
     let theirs = app.get(&format!("/api/v1/usage?month={month}"), &rival).await;
-    assert_eq!(theirs.body["totals"], plain(0, 0, 0));
+    assert_eq!(theirs.body["totals"], plain(0, 0, 0, 0, 0));
     assert_eq!(theirs.body["by_provider"], json!([]));
     let bad = app.get("/api/v1/usage?month=2026-13", &app.api_key).await;
     bad.assert_error(400, "VALIDATION_ERROR", "month must be a calendar month like 2026-11");
@@ -422,7 +435,7 @@ async fn usage_counted_before_a_restart_is_reported_after_it() {
     // No report was asked for before the restart: the counts must be written on shutdown.
     let app = app.restart().await;
     let usage = app.get("/api/v1/usage", &app.api_key).await;
-    assert_eq!(usage.body["totals"], plain(3, 36, 15));
+    assert_eq!(usage.body["totals"], plain(3, 36, 15, 3 * GPT_CALL, 0));
 }
 
 /// A database from before usage roll-ups (one `usage_events` row per completion) keeps its
@@ -485,10 +498,11 @@ async fn usage_from_before_the_roll_ups_is_kept_by_the_upgrade() {
     let app = app.restart().await;
     let october = app.get("/api/v1/usage?month=2026-10", &app.api_key).await;
     assert_eq!(october.status, 200, "{}", october.text);
-    assert_eq!(october.body["totals"], plain(3, 37, 7));
-    assert_eq!(october.body["by_project"], json!([plain(2, 30, 6), group("prj_old", 1, 7, 1)]));
+    // Counted before costs were: unpriced, their cost unknown (never $0).
+    assert_eq!(october.body["totals"], plain(3, 37, 7, 0, 3));
+    assert_eq!(october.body["by_project"], json!([plain(2, 30, 6, 0, 2), group("prj_old", 1, 7, 1, 0, 1)]));
     let september = app.get("/api/v1/usage?month=2026-09", &app.api_key).await;
-    assert_eq!(september.body["totals"], plain(1, 100, 100));
+    assert_eq!(september.body["totals"], plain(1, 100, 100, 0, 1));
     let db = rusqlite::Connection::open(&app.db_path).unwrap();
     let old: i64 =
         db.query_row("SELECT count(*) FROM sqlite_master WHERE name = 'usage_events'", [], |r| r.get(0)).unwrap();

@@ -129,12 +129,15 @@ async fn a_client_that_disconnects_mid_stream_is_counted_with_estimated_tokens()
 
     let (input, output) = (estimate(prompt), estimate(&parts.concat()));
     let usage = usage_when(&app, |u| u["totals"]["requests"] == 1).await;
-    // An estimate has no cached or reasoning tokens.
-    let estimated = |requests: u64, input: u64, output: u64| {
+    // An estimate has no cached or reasoning tokens; it is costed like any count, here by
+    // gpt-4o-mini's row (0.15 and 0.60 micro-USD a token, rounded once, half up).
+    let cost_of = |input: u64, output: u64| (input * 150 + output * 600 + 500) / 1000;
+    let estimated = |requests: u64, input: u64, output: u64, cost: u64| {
         json!({"requests": requests, "input_tokens": input, "output_tokens": output,
-            "cache_read_tokens": 0, "cache_write_tokens": 0, "reasoning_tokens": 0})
+            "cache_read_tokens": 0, "cache_write_tokens": 0, "reasoning_tokens": 0,
+            "cost_micro_usd": cost, "unpriced_requests": 0, "cost_known": true})
     };
-    assert_eq!(usage["totals"], estimated(1, input, output));
+    assert_eq!(usage["totals"], estimated(1, input, output, cost_of(input, output)));
     assert_eq!(usage["allowance"]["used"], input + output, "{usage}");
 
     // The same through the OpenAI-compatible face.
@@ -150,7 +153,10 @@ async fn a_client_that_disconnects_mid_stream_is_counted_with_estimated_tokens()
     // Forwarded, the prompt is estimated from the messages as sent (roles and all).
     let forwarded_input = estimate(&ask["messages"].to_string());
     let usage = usage_when(&app, |u| u["totals"]["requests"] == 2).await;
-    assert_eq!(usage["totals"], estimated(2, input + forwarded_input, 2 * output));
+    assert_eq!(
+        usage["totals"],
+        estimated(2, input + forwarded_input, 2 * output, cost_of(input, output) + cost_of(forwarded_input, output))
+    );
 }
 
 #[tokio::test]

@@ -13,10 +13,13 @@ use wiremock::ResponseTemplate;
 const GPT: &str = "gpt-4o-mini";
 const CLAUDE: &str = "claude-sonnet-4-5";
 
-/// A report's totals: requests, input, output, cache read, cache write, reasoning.
-fn totals(requests: u64, input: u64, output: u64, read: u64, write: u64, reasoning: u64) -> Value {
+/// A report's totals: requests, input, output, cache read, cache write, reasoning, and the cost
+/// (micro-USD) with how many completions had no price.
+fn totals(tokens: [u64; 6], cost: u64, unpriced: u64) -> Value {
+    let [requests, input, output, read, write, reasoning] = tokens;
     json!({"requests": requests, "input_tokens": input, "output_tokens": output,
-        "cache_read_tokens": read, "cache_write_tokens": write, "reasoning_tokens": reasoning})
+        "cache_read_tokens": read, "cache_write_tokens": write, "reasoning_tokens": reasoning,
+        "cost_micro_usd": cost, "unpriced_requests": unpriced, "cost_known": unpriced == 0})
 }
 
 async fn usage(app: &TestApp) -> Value {
@@ -70,7 +73,8 @@ async fn openais_cached_and_reasoning_tokens_are_recorded_through_the_rest_api_w
     assert!(streamed.text.contains(r#""input_tokens":20"#), "{}", streamed.text);
 
     let report = usage(&app).await;
-    assert_eq!(report["totals"], totals(2, 40, 18, 16, 0, 6));
+    // gpt-4o-mini: 12 × 0.15 + 8 × 0.075 + 9 × 0.60 = 7.8 micro-USD a call, 8 each.
+    assert_eq!(report["totals"], totals([2, 40, 18, 16, 0, 6], 16, 0));
     assert_eq!(report["by_model"][0]["key"], GPT);
     assert_eq!(report["by_model"][0]["reasoning_tokens"], 6);
 }
@@ -103,7 +107,7 @@ async fn openais_cached_and_reasoning_tokens_are_recorded_through_v1_chat_comple
     assert_eq!(streamed.status, 200, "{}", streamed.text);
     assert!(streamed.text.ends_with("data: [DONE]\n\n"), "{}", streamed.text);
 
-    assert_eq!(usage(&app).await["totals"], totals(2, 40, 18, 16, 0, 6));
+    assert_eq!(usage(&app).await["totals"], totals([2, 40, 18, 16, 0, 6], 16, 0));
 }
 
 #[tokio::test]
@@ -145,11 +149,13 @@ async fn anthropics_cache_reads_and_writes_are_recorded_whole_and_streamed() {
     assert_eq!(streamed.status, 200, "{}", streamed.text);
 
     let report = usage(&app).await;
-    assert_eq!(report["totals"], totals(2, 4220, 10, 4000, 200, 0));
+    // claude-sonnet-4-5, each call: 10 × 3 + 2,000 × 0.30 + 100 × 3.75 + 5 × 15 = 1,080 micro-USD.
+    assert_eq!(report["totals"], totals([2, 4220, 10, 4000, 200, 0], 2160, 0));
     assert_eq!(
         report["by_provider"],
         json!([{"key": "anthropic", "requests": 2, "input_tokens": 4220,
-        "output_tokens": 10, "cache_read_tokens": 4000, "cache_write_tokens": 200, "reasoning_tokens": 0}])
+        "output_tokens": 10, "cache_read_tokens": 4000, "cache_write_tokens": 200, "reasoning_tokens": 0,
+        "cost_micro_usd": 2160, "unpriced_requests": 0, "cost_known": true}])
     );
 }
 
@@ -182,10 +188,14 @@ async fn geminis_cached_and_thinking_tokens_and_deepseeks_cache_hits_are_recorde
     assert_eq!(
         report["by_provider"],
         json!([
+        // deepseek-reasoner has no row in the price table: unpriced. gemini-2.5-flash:
+        // 10 × 0.30 + 20 × 0.03 + 12 × 2.50 = 33.6 micro-USD, 34.
         {"key": "deepseek", "requests": 1, "input_tokens": 40, "output_tokens": 10,
-            "cache_read_tokens": 32, "cache_write_tokens": 0, "reasoning_tokens": 6},
+            "cache_read_tokens": 32, "cache_write_tokens": 0, "reasoning_tokens": 6,
+            "cost_micro_usd": 0, "unpriced_requests": 1, "cost_known": false},
         {"key": "gemini", "requests": 1, "input_tokens": 30, "output_tokens": 12,
-            "cache_read_tokens": 20, "cache_write_tokens": 0, "reasoning_tokens": 7}])
+            "cache_read_tokens": 20, "cache_write_tokens": 0, "reasoning_tokens": 7,
+            "cost_micro_usd": 34, "unpriced_requests": 0, "cost_known": true}])
     );
 }
 
@@ -205,6 +215,8 @@ async fn usage_from_before_the_token_parts_were_counted_is_kept_by_the_upgrade_w
                 ALTER TABLE usage_rollups DROP COLUMN cache_write_tokens;
                 ALTER TABLE usage_rollups DROP COLUMN reasoning_tokens;
                 ALTER TABLE members DROP COLUMN first_signed_in_at; -- SQLite's 15, PostgreSQL's 11
+                ALTER TABLE usage_rollups DROP COLUMN cost_micro_usd; -- SQLite's 16, PostgreSQL's 12
+                ALTER TABLE usage_rollups DROP COLUMN unpriced_requests;
 ";
     if app.database_url.is_some() {
         app.run_postgres_sql(&format!("{drop} UPDATE converra_schema SET version = 9;")).await;
@@ -215,12 +227,13 @@ async fn usage_from_before_the_token_parts_were_counted_is_kept_by_the_upgrade_w
 
     let app = app.restart().await;
     let report = usage(&app).await;
-    assert_eq!(report["totals"], totals(1, 12, 5, 0, 0, 0), "the old usage, with parts of zero");
+    // Counted before parts and costs were: parts of zero, its cost unknown (never $0).
+    assert_eq!(report["totals"], totals([1, 12, 5, 0, 0, 0], 0, 1), "the old usage, with parts of zero");
     assert_eq!(report["by_provider"][0]["cache_read_tokens"], 0);
 
     // From now on the parts are counted.
     mocks.server(Provider::Openai).reset().await;
     openai_answers_with_cached_and_reasoning_tokens(&mocks).await;
     assert_eq!(app.post("/api/v1/completions", &app.api_key, ask).await.status, 200);
-    assert_eq!(usage(&app).await["totals"], totals(2, 32, 14, 8, 0, 3));
+    assert_eq!(usage(&app).await["totals"], totals([2, 32, 14, 8, 0, 3], 8, 1));
 }
