@@ -146,6 +146,13 @@ pub struct Completion {
     pub usage: Usage,
     /// Which key paid.
     pub key_source: KeySourceInfo,
+    /// What it cost by the price table, micro-USD (1,000,000 = 1 USD); `null` when the model has
+    /// no price (then `cost_known` is false: never 0).
+    #[serde(default)]
+    pub cost_micro_usd: Option<u64>,
+    /// Whether `cost_micro_usd` is known.
+    #[serde(default)]
+    pub cost_known: bool,
 }
 
 /// One server-sent event of a streamed completion (`stream: true`). The stream is a sequence

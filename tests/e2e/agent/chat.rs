@@ -72,6 +72,8 @@ async fn an_agents_turn_reaches_openai_byte_for_byte_but_the_model_and_its_answe
     assert!(answer.header("content-type").is_some_and(|c| c.starts_with("application/json")));
     assert_eq!(answer.header("x-converra-key-source"), Some("organization"));
     assert_eq!(answer.header("x-converra-key-id"), stored["id"].as_str());
+    // Its cost beside the body, in dollars (8 micro-USD by gpt-4o-mini's row, below).
+    assert_eq!(answer.header("x-converra-cost-usd"), Some("0.000008"));
 
     // Streamed: every event as sent, the usage chunk included (the client asked for it).
     let streamed = post_chat(&app, streamed_turn()).await;

@@ -126,6 +126,8 @@ async fn a_tool_loop_on_claude_runs_through_chat_completions_on_the_organization
     assert_eq!(called.header("x-converra-key-source"), Some("organization"));
     assert_eq!(called.header("x-converra-key-id"), stored["id"].as_str());
     assert_eq!(called.header("x-converra-dropped-fields"), None);
+    // The translated answer's cost: 20 × 3 + 5 × 3.75 + 100 × 0.30 + 9 × 15 = 243.75 micro-USD.
+    assert_eq!(called.header("x-converra-cost-usd"), Some("0.000244"));
 
     let next = with_result(&ask, &called, "18°C, sunny");
     let answered = post_chat(&app, next.to_string()).await;

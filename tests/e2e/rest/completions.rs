@@ -214,12 +214,19 @@ async fn usage_totals_by_provider_model_source_and_project() {
         app.add_provider_key(&app.api_key, provider, valid_key(provider), Value::Null).await;
         mocks.answer_text(provider, valid_key(provider), model, "x").await;
     }
-    for (model, project) in [("gpt-4o-mini", None), ("gpt-4o-mini", Some(&project)), ("claude-sonnet-4-5", None)] {
+    for (model, project, cost) in [
+        ("gpt-4o-mini", None, GPT_CALL),
+        ("gpt-4o-mini", Some(&project), GPT_CALL),
+        ("claude-sonnet-4-5", None, CLAUDE_CALL),
+    ] {
         let mut body = json!({"model": model, "messages": [{"role": "user", "content": "hi"}]});
         if let Some(p) = project {
             body["project_id"] = json!(p);
         }
-        assert_eq!(app.post("/api/v1/completions", &app.api_key, body).await.status, 200);
+        let answer = app.post("/api/v1/completions", &app.api_key, body).await;
+        assert_eq!(answer.status, 200, "{}", answer.text);
+        // Each answer says what it cost.
+        assert_eq!((&answer.body["cost_micro_usd"], &answer.body["cost_known"]), (&json!(cost), &json!(true)));
     }
     let month = converra_base::ids::current_month();
     let usage = app.get(&format!("/api/v1/usage?month={month}"), &app.api_key).await;

@@ -13,6 +13,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use converra::{KeySource, KeySourceInfo, Provider};
 use futures_util::stream::BoxStream;
+use http::HeaderMap;
 use sha2::{Digest, Sha256};
 
 use super::admission::Admitted;
@@ -38,9 +39,9 @@ pub enum ChatAnswer {
     /// chunk left out when the client did not ask for it; an error ends them), with the
     /// headers of its answer a client may see.
     Forwarded(Relayed),
-    /// Translated, whole: OpenAI's `chat.completion`; `dropped` names the advisory fields left
-    /// out (`X-Converra-Dropped-Fields`).
-    Translated { body: Bytes, key_source: KeySourceInfo, dropped: Vec<String> },
+    /// Translated, whole: OpenAI's `chat.completion`, with its cost's header (`X-Converra-Cost-Usd`);
+    /// `dropped` names the advisory fields left out (`X-Converra-Dropped-Fields`).
+    Translated { body: Bytes, headers: HeaderMap, key_source: KeySourceInfo, dropped: Vec<String> },
     /// Translated, streamed: `chat.completion.chunk` frames ending in `[DONE]`; an error ends it.
     TranslatedStream { events: BoxStream<'static, Result<Bytes>>, key_source: KeySourceInfo, dropped: Vec<String> },
 }

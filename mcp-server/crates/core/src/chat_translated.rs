@@ -78,13 +78,16 @@ impl Core {
         };
         let (asked, created, dropped) = (view.model.clone().into_owned(), ids::unix_now(), chat.dropped);
         match self.relay(caller, out).await? {
-            Relayed::Whole { body, key_source, .. } => {
+            Relayed::Whole { body, headers, key_source } => {
                 let answer = match provider {
                     Provider::Anthropic => anthropic_completion(&body, &asked, created, json_tool),
                     _ => gemini_completion(&body, &asked, created),
                 };
                 match answer {
-                    Some(body) => Ok(ChatAnswer::Translated { body: body.into(), key_source, dropped }),
+                    Some(body) => {
+                        let headers = super::forwarding::cost_only(&headers);
+                        Ok(ChatAnswer::Translated { body: body.into(), headers, key_source, dropped })
+                    }
                     // A 2xx answer that is not the API's: the provider's error (which flags no key).
                     None => Err(self.provider_failed(&p, ProviderFailure(KeyStatus::ProviderError)).await),
                 }

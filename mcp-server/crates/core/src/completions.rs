@@ -255,6 +255,8 @@ impl Core {
             finish_reason: answer.finish_reason,
             usage,
             key_source: p.key_source,
+            cost_micro_usd: meter.cost(),
+            cost_known: meter.cost().is_some(),
         })
     }
 

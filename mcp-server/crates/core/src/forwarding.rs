@@ -54,6 +54,19 @@ pub enum Relayed {
     },
 }
 
+/// A whole agent answer's cost by the price table, in USD (absent when its model has no price).
+pub const COST_USD: HeaderName = HeaderName::from_static("x-converra-cost-usd");
+
+/// Of a forwarded answer's headers, the one a translation of it keeps: its cost (the provider's
+/// own headers speak the provider's API, not the client's).
+pub(super) fn cost_only(headers: &HeaderMap) -> HeaderMap {
+    let mut kept = HeaderMap::new();
+    if let Some(cost) = headers.get(COST_USD) {
+        kept.insert(COST_USD, cost.clone());
+    }
+    kept
+}
+
 impl Core {
     /// Sends `out` with the resolved key, metered, and relays the answer.
     pub(super) async fn relay(self: &Arc<Self>, caller: &Caller, out: Outbound) -> Result<Relayed> {
@@ -80,7 +93,13 @@ impl Core {
             if let Some(id) = answer.stored_id {
                 self.record_relayed(caller, &p, id).await;
             }
-            return Ok(Relayed::Whole { body: answer.body, headers: answer.headers, key_source: p.key_source });
+            let mut headers = answer.headers;
+            if let Some(cost) = meter.cost() {
+                // The body stays the provider's: the cost rides beside it, in dollars.
+                let usd = format!("{}.{:06}", cost / 1_000_000, cost % 1_000_000);
+                headers.insert(COST_USD, HeaderValue::try_from(usd).expect("digits and a dot are a header value"));
+            }
+            return Ok(Relayed::Whole { body: answer.body, headers, key_source: p.key_source });
         }
         let streamed = match self.provider_forward_stream(provider, target, &secret, &headers, body).await {
             Ok(streamed) => streamed,

@@ -169,19 +169,24 @@ impl Core {
             }
             other => other,
         })?;
-        let (answer, key_source) = match answer {
-            ChatAnswer::Forwarded(Relayed::Whole { body, key_source, .. }) => (Either::Left(body), key_source),
-            ChatAnswer::Forwarded(Relayed::Stream { events, key_source, .. }) => (Either::Right(events), key_source),
-            ChatAnswer::Translated { body, key_source, dropped: more } => {
+        let (answer, key_source, cost) = match answer {
+            ChatAnswer::Forwarded(Relayed::Whole { body, headers, key_source }) => {
+                (Either::Left(body), key_source, super::forwarding::cost_only(&headers))
+            }
+            ChatAnswer::Forwarded(Relayed::Stream { events, key_source, .. }) => {
+                (Either::Right(events), key_source, HeaderMap::new())
+            }
+            ChatAnswer::Translated { body, headers, key_source, dropped: more } => {
                 dropped.extend(more);
-                (Either::Left(body), key_source)
+                (Either::Left(body), key_source, headers)
             }
             ChatAnswer::TranslatedStream { events, key_source, dropped: more } => {
                 dropped.extend(more);
-                (Either::Right(events), key_source)
+                (Either::Right(events), key_source, HeaderMap::new())
             }
         };
-        let headers = dropped_header(&dropped);
+        let mut headers = dropped_header(&dropped);
+        headers.extend(cost);
         match answer {
             Either::Left(body) => {
                 // A 200 that is not a chat completion: nothing to translate (its usage was read).

@@ -360,6 +360,7 @@ impl UsageRecorder {
             streamed_bytes: 0,
             reservation,
             counted: false,
+            cost: None,
         }
     }
 }
@@ -378,6 +379,8 @@ pub(crate) struct Meter {
     streamed_bytes: u64,
     reservation: Option<String>,
     counted: bool,
+    /// What the call cost once counted; `None` before, or when its model has no price.
+    cost: Option<u64>,
 }
 
 impl Meter {
@@ -419,6 +422,12 @@ impl Meter {
         usage
     }
 
+    /// What the settled call cost by the price table, micro-USD; `None` when its model has no
+    /// price (or before it is settled).
+    pub fn cost(&self) -> Option<u64> {
+        self.cost
+    }
+
     /// Counts a call the provider refused before answering: a request, no tokens.
     pub fn refused(&mut self, status: &'static str) {
         self.count(Metered::default(), status);
@@ -426,7 +435,7 @@ impl Meter {
 
     /// What the call cost by the price table when it started, micro-USD; `None` when the
     /// table has no price for its model then. A call the provider refused costs nothing.
-    fn cost(&self, usage: &Metered) -> Option<u64> {
+    fn cost_of(&self, usage: &Metered) -> Option<u64> {
         if *usage == Metered::default() {
             return Some(0);
         }
@@ -447,9 +456,10 @@ impl Meter {
         }
         let bucket = UsageBucket { day: ids::current_day(), status, ..self.bucket.clone() };
         let latency_ms = self.started.elapsed().as_millis() as u64;
+        self.cost = self.cost_of(&usage);
         let counts = UsageCounts::one(usage.input_tokens, usage.output_tokens, latency_ms)
             .with_parts(usage.cache_read_tokens, usage.cache_write_tokens, usage.reasoning_tokens)
-            .with_cost(self.cost(&usage));
+            .with_cost(self.cost);
         if bucket.key_source == KeySource::Platform.as_str() {
             self.pending.metrics.allowance_used(bucket.provider, usage.input_tokens + usage.output_tokens);
         }

@@ -129,8 +129,8 @@ pub async fn chat_completions(
     let render = |relayed| relay::render(relayed, error_event, keep_alive);
     Ok(match core.openai_chat(&caller, &view, project_id).await? {
         ChatAnswer::Forwarded(relayed) => render(relayed),
-        ChatAnswer::Translated { body, key_source, dropped } => {
-            with_dropped(render(Relayed::Whole { body, headers: HeaderMap::new(), key_source }), &dropped)
+        ChatAnswer::Translated { body, headers, key_source, dropped } => {
+            with_dropped(render(Relayed::Whole { body, headers, key_source }), &dropped)
         }
         ChatAnswer::TranslatedStream { events, key_source, dropped } => {
             with_dropped(render(Relayed::Stream { events, headers: HeaderMap::new(), key_source }), &dropped)
