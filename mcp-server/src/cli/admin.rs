@@ -249,7 +249,7 @@ async fn migrate(config: &Config, from: Option<PathBuf>, to: Option<String>) -> 
     let done = core.migrate_vault(target, master).await.map_err(operator_failure)?;
     let c = &done.counts;
     eprintln!(
-        "Copied {} organization(s), {} member(s), {} API key(s), {} project(s), {} provider key(s), {} audit event(s) and {} usage row(s); \
+        "Copied {} organization(s), {} member(s), {} API key(s), {} project(s), {} provider key(s), {} audit event(s), {} usage row(s) and {} budget(s); \
          every count matches and all {} provider key(s) decrypt on PostgreSQL.",
         c.organizations,
         c.members,
@@ -258,6 +258,7 @@ async fn migrate(config: &Config, from: Option<PathBuf>, to: Option<String>) -> 
         c.provider_keys,
         c.audit_events,
         c.usage_rollups,
+        c.budgets,
         done.provider_keys_verified
     );
     eprintln!(

@@ -124,7 +124,7 @@ impl Server {
     }
 
     /// A new member with `role` and a key acting as them, over REST.
-    async fn member_key(&self, email: &str, role: &str) -> String {
+    pub(crate) async fn member_key(&self, email: &str, role: &str) -> String {
         let post = |path: &str, body: Value| {
             self.inner
                 .http

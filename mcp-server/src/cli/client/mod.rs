@@ -1,27 +1,29 @@
-//! Client commands (`keys`, `complete`, `api-keys`, `projects`, `usage`, `settings`): scripts'
-//! way into a running Converra, built on the SDK. They read `CONVERRA_API_KEY` and
-//! `CONVERRA_BASE_URL` through `Converra::from_env()`. Human tables by default, `--json` for
-//! scripts.
+//! Client commands (`keys`, `complete`, `api-keys`, `projects`, `usage`, `budgets`,
+//! `settings`): scripts' way into a running Converra, built on the SDK. They read
+//! `CONVERRA_API_KEY` and `CONVERRA_BASE_URL` through `Converra::from_env()`. Human tables by
+//! default, `--json` for scripts.
 //!
 //! Exit codes scripts can branch on: 0 ok, 1 other failure, 2 bad usage, 3 configuration,
 //! 4 unauthorized, 5 forbidden, 6 not found, 7 invalid input or conflict, 8 rate limited,
-//! 9 no provider key / allowance exhausted / AI disabled, 10 provider error or a key its provider
-//! rejected, 11 server or network.
+//! 9 no provider key / allowance exhausted / budget exceeded / AI disabled, 10 provider error or
+//! a key its provider rejected, 11 server or network.
 
 mod api_keys;
+mod budgets;
 mod complete;
 mod keys;
 mod projects;
 mod settings;
 mod table;
+mod usage;
 
 use clap::{Args, Subcommand};
-use converra::{Converra, ErrorCode, UsageQuery};
+use converra::{Converra, ErrorCode};
 
 use super::Failure;
 
 /// The client commands' names, whose help shows [`ENV_HELP`].
-pub const COMMANDS: [&str; 6] = ["keys", "complete", "api-keys", "projects", "usage", "settings"];
+pub const COMMANDS: [&str; 7] = ["keys", "complete", "api-keys", "projects", "usage", "budgets", "settings"];
 
 /// What every client command reads from the environment (shown in their `--help`).
 pub const ENV_HELP: &str = "\
@@ -54,11 +56,18 @@ pub enum ClientCommand {
         #[command(flatten)]
         output: Output,
     },
-    /// Token usage of a month, with the plan's allowance.
+    /// Token usage and cost of a month, with the forecast, the plan's allowance and the budgets.
     Usage {
         /// Calendar month (UTC), YYYY-MM [default: this month]
         #[arg(long)]
         month: Option<String>,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Budgets: monthly limits in dollars on the organization, a project, an API key or a member.
+    Budgets {
+        #[command(subcommand)]
+        command: budgets::BudgetsCommand,
         #[command(flatten)]
         output: Output,
     },
@@ -109,7 +118,7 @@ fn exit_code(code: Option<&ErrorCode>, status: Option<u16>) -> u8 {
         Some(C::NotFound) => 6,
         Some(C::ValidationError | C::Conflict | C::PayloadTooLarge | C::ApiKeyLimit) => 7,
         Some(C::RateLimited) => 8,
-        Some(C::NoProviderKey | C::AllowanceExhausted | C::AiDisabled) => 9,
+        Some(C::NoProviderKey | C::AllowanceExhausted | C::BudgetExceeded | C::AiDisabled) => 9,
         Some(C::ProviderError | C::KeyRejected) => 10,
         Some(C::Internal | C::Unavailable) | None => 11,
         Some(_) => exit_code(status.and_then(ErrorCode::for_status).as_ref(), None),
@@ -130,72 +139,8 @@ pub async fn run(command: ClientCommand) -> Result<(), Failure> {
             let json = args.output.json;
             settings::run(&client, args, json).await
         }
-        ClientCommand::Usage { month, output: Output { json } } => {
-            let report = client.usage().get(UsageQuery { month }).await.map_err(failure)?;
-            if json {
-                return table::print_json(&report);
-            }
-
-            println!(
-                "Usage in {}: {} completions, {} input and {} output tokens",
-                report.month, report.totals.requests, report.totals.input_tokens, report.totals.output_tokens
-            );
-            println!(
-                "Of the input, {} tokens read from the provider's cache and {} written to it; {} reasoning tokens",
-                report.totals.cache_read_tokens, report.totals.cache_write_tokens, report.totals.reasoning_tokens
-            );
-            let t = &report.totals;
-            match t.unpriced_requests {
-                0 => println!("Cost: {} by the price table", t.cost_text()),
-                n => println!(
-                    "Cost: at least {}; {n} completion(s) of models without a price are not in it (the operator's \
-                     `converra prices check` names them)",
-                    t.cost_text().trim_end_matches('+')
-                ),
-            }
-            let failed: Vec<_> = report.by_outcome.iter().filter(|g| g.key.as_deref() != Some("ok")).collect();
-            if !failed.is_empty() {
-                let attempts: u64 = report.by_outcome.iter().map(|g| g.totals.requests).sum();
-                let by: Vec<String> = failed
-                    .iter()
-                    .map(|g| format!("{} {}", g.key.as_deref().unwrap_or("unknown"), g.totals.requests))
-                    .collect();
-                let n: u64 = failed.iter().map(|g| g.totals.requests).sum();
-                println!("Failed: {n} of {attempts} attempts ({}), not in the totals above", by.join(", "));
-            }
-            match report.allowance {
-                Some(a) => {
-                    println!(
-                        "Allowance (platform key): {} of {} tokens used, {} remaining",
-                        a.used, a.limit, a.remaining
-                    )
-                }
-                None => println!("No platform allowance on this server: completions use your own provider keys only"),
-            }
-            for (title, groups) in [
-                ("PROVIDER", &report.by_provider),
-                ("MODEL", &report.by_model),
-                ("KEY SOURCE", &report.by_key_source),
-                ("PROJECT", &report.by_project),
-            ] {
-                println!();
-                let rows = groups
-                    .iter()
-                    .map(|g| {
-                        vec![
-                            g.key.clone().unwrap_or_else(|| "-".into()),
-                            g.totals.requests.to_string(),
-                            g.totals.input_tokens.to_string(),
-                            g.totals.output_tokens.to_string(),
-                            // A `+`: some of the group's completions had no price.
-                            g.totals.cost_text(),
-                        ]
-                    })
-                    .collect();
-                table::print(&[title, "REQUESTS", "INPUT", "OUTPUT", "COST"], rows);
-            }
-            Ok(())
-        }
+        ClientCommand::Usage { month, output: Output { json } } => usage::run(&client, month, json).await,
+        ClientCommand::Budgets { command, output } => budgets::run(&client, command, output.json).await,
     }
 }
 
@@ -207,6 +152,7 @@ mod tests {
     fn exit_codes_follow_the_code_and_newer_codes_their_status() {
         assert_eq!(exit_code(Some(&ErrorCode::KeyRejected), Some(422)), 10);
         assert_eq!(exit_code(Some(&ErrorCode::ApiKeyLimit), Some(409)), 7);
+        assert_eq!(exit_code(Some(&ErrorCode::BudgetExceeded), Some(402)), 9);
         assert_eq!(exit_code(Some(&ErrorCode::Unavailable), Some(503)), 11);
         assert_eq!(exit_code(None, Some(502)), 11);
         assert_eq!(exit_code(Some(&ErrorCode::Unknown("NEWER".into())), Some(404)), 6);
