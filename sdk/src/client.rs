@@ -14,7 +14,9 @@ use serde::de::DeserializeOwned;
 
 use crate::builder::{ConverraBuilder, default_http_client};
 use crate::error::{ApiError, Error, Result};
-use crate::resources::{ApiKeys, AuditEvents, Completions, Members, Projects, ProviderKeys, Settings, UsageReports};
+use crate::resources::{
+    ApiKeys, AuditEvents, Budgets, Completions, Members, Projects, ProviderKeys, Settings, UsageReports,
+};
 use crate::retry::{Failure, RetryRule};
 use crate::types::ErrorCode;
 use crate::types::Me;
@@ -211,6 +213,11 @@ impl Converra {
         UsageReports::new(self)
     }
 
+    /// Monthly budgets in dollars (`/api/v1/budgets`).
+    pub fn budgets(&self) -> Budgets<'_> {
+        Budgets::new(self)
+    }
+
     /// The organization's audit log (`/api/v1/audit-events`).
     pub fn audit_events(&self) -> AuditEvents<'_> {
         AuditEvents::new(self)
@@ -277,7 +284,12 @@ impl Converra {
 
     /// `DELETE`, expecting an empty answer (204).
     pub(crate) async fn delete(&self, segments: &[&str]) -> Result<()> {
-        let url = self.url(segments, &NoQuery)?;
+        self.delete_with(segments, &NoQuery).await
+    }
+
+    /// `DELETE` with `query` naming what to delete, expecting an empty answer (204).
+    pub(crate) async fn delete_with(&self, segments: &[&str], query: &impl Serialize) -> Result<()> {
+        let url = self.url(segments, query)?;
         self.send(Method::DELETE, url, None, false).await.map(drop)
     }
 

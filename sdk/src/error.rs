@@ -90,6 +90,8 @@ pub struct ApiError {
     pub environment: Option<crate::types::Environment>,
     /// `NO_PROVIDER_KEY`: the other environments that do have a key for the provider.
     pub other_environments: Vec<crate::types::Environment>,
+    /// `BUDGET_EXCEEDED`: the budget that refused the completion (its limit, spend and reset).
+    pub budget: Option<Box<crate::types::BudgetRefusal>>,
 }
 
 impl ApiError {
@@ -109,6 +111,7 @@ impl ApiError {
             provider: None,
             environment: None,
             other_environments: Vec::new(),
+            budget: None,
         }
     }
 
@@ -235,6 +238,7 @@ impl Error {
             provider: None,
             environment: None,
             other_environments: Vec::new(),
+            budget: None,
         }
         .into()
     }
@@ -259,6 +263,7 @@ impl Error {
             provider,
             environment,
             other_environments,
+            budget,
         } = detail;
         // The header wins; the body's field serves where there is none (a stream's error event).
         let retry_after = retry_after.or(seconds.map(Duration::from_secs));
@@ -276,6 +281,7 @@ impl Error {
             provider,
             environment,
             other_environments,
+            budget: budget.map(Box::new),
         }
         .into()
     }

@@ -207,6 +207,10 @@ async fn the_official_openai_python_client_works_with_only_base_url_and_key_chan
         "ok unknown model status: 400",
         "ok no provider key status: 409",
         "ok no provider key, streaming status: 409",
+        "ok budget exceeded status: 402",
+        "ok budget exceeded code: 'budget_exceeded'",
+        "ok budget exceeded type: 'insufficient_quota'",
+        "ok budget exceeded requests: 1",
         "all checks passed",
     ] {
         assert!(stdout.lines().any(|l| l == line), "missing `{line}` in:\n{stdout}");

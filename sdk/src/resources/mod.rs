@@ -6,6 +6,7 @@
 
 mod api_keys;
 mod audit_events;
+mod budgets;
 mod completions;
 mod members;
 mod projects;
@@ -15,6 +16,7 @@ mod usage;
 
 pub use api_keys::ApiKeys;
 pub use audit_events::AuditEvents;
+pub use budgets::Budgets;
 pub use completions::Completions;
 pub use members::Members;
 pub use projects::Projects;

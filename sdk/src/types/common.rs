@@ -64,6 +64,9 @@ pub struct ErrorDetail {
     /// For `NO_PROVIDER_KEY`: the other environments that do have a key for the provider.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub other_environments: Vec<super::Environment>,
+    /// For `BUDGET_EXCEEDED`: the budget that refused the completion.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<super::BudgetRefusal>,
 }
 
 /// `NO_PROVIDER_KEY`'s detail in a few words, the same on every face: "no test DeepSeek key; a
@@ -95,6 +98,7 @@ impl ErrorDetail {
             provider: None,
             environment: None,
             other_environments: Vec::new(),
+            budget: None,
         }
     }
 
@@ -131,6 +135,9 @@ pub enum ErrorCode {
     AllowanceExhausted,
     /// 409: AI features are turned off for the organization.
     AiDisabled,
+    /// 402: a budget (organization, project, API key or member) is spent for the month, or a
+    /// budget applies and the call's cost cannot be bounded; `budget` names it. Never retried.
+    BudgetExceeded,
     /// 502: the AI provider refused or failed the call.
     ProviderError,
     /// 422: a provider key tested on add or replace was refused by its provider (invalid,
@@ -151,7 +158,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code this version knows (all but [`ErrorCode::Unknown`]).
-    pub const KNOWN: [ErrorCode; 16] = [
+    pub const KNOWN: [ErrorCode; 17] = [
         Self::Unauthorized,
         Self::Forbidden,
         Self::NotFound,
@@ -161,6 +168,7 @@ impl ErrorCode {
         Self::RateLimited,
         Self::NoProviderKey,
         Self::AllowanceExhausted,
+        Self::BudgetExceeded,
         Self::AiDisabled,
         Self::ProviderError,
         Self::KeyRejected,
@@ -182,6 +190,7 @@ impl ErrorCode {
             Self::RateLimited => "RATE_LIMITED",
             Self::NoProviderKey => "NO_PROVIDER_KEY",
             Self::AllowanceExhausted => "ALLOWANCE_EXHAUSTED",
+            Self::BudgetExceeded => "BUDGET_EXCEEDED",
             Self::AiDisabled => "AI_DISABLED",
             Self::ProviderError => "PROVIDER_ERROR",
             Self::KeyRejected => "KEY_REJECTED",
@@ -205,6 +214,7 @@ impl ErrorCode {
             Self::RateLimited => "rate limited",
             Self::NoProviderKey => "no provider key",
             Self::AllowanceExhausted => "allowance exhausted",
+            Self::BudgetExceeded => "budget exceeded",
             Self::AiDisabled => "AI disabled",
             Self::ProviderError => "provider error",
             Self::KeyRejected => "key rejected",
@@ -222,7 +232,6 @@ impl ErrorCode {
         Some(match status {
             400 | 422 => Self::ValidationError,
             401 => Self::Unauthorized,
-            402 => Self::AllowanceExhausted,
             403 => Self::Forbidden,
             404 => Self::NotFound,
             409 => Self::Conflict,

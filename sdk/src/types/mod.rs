@@ -5,6 +5,7 @@
 
 mod access;
 mod audit;
+mod budgets;
 mod common;
 mod completions;
 mod connect;
@@ -15,6 +16,7 @@ mod vault;
 
 pub use access::*;
 pub use audit::*;
+pub use budgets::*;
 pub use common::*;
 pub use completions::*;
 pub use connect::*;

@@ -1,5 +1,5 @@
-//! Usage reports: a month's token totals by provider, model, key source, project and outcome,
-//! and the platform allowance.
+//! Usage reports: a month's token totals and cost by provider, model, key source, project, API
+//! key, member and outcome, the month's forecast, its budgets and the platform allowance.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -92,6 +92,13 @@ pub struct UsageReport {
     pub by_key_source: Vec<UsageGroup>,
     /// By project (no `key` for completions outside any project).
     pub by_project: Vec<UsageGroup>,
+    /// By the API key that made them (its id). Empty from a server that does not report it.
+    #[serde(default)]
+    pub by_api_key: Vec<UsageGroup>,
+    /// By the member whose API key made them (the member's id). Empty from a server that does
+    /// not report it.
+    #[serde(default)]
+    pub by_member: Vec<UsageGroup>,
     /// Every completion attempted, by outcome: `ok`, or the failure's code (`provider_error`,
     /// `invalid_key`, `rate_limited`, …). The others are counted in `requests` here only:
     /// `totals` and the other groupings are the completions that succeeded. Empty from a
@@ -102,6 +109,22 @@ pub struct UsageReport {
     /// platform key, so there is no allowance to spend.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allowance: Option<Allowance>,
+    /// For the current month: what it will cost at the rate spent so far.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forecast: Option<SpendForecast>,
+    /// The organization's budgets with the chosen month's spend against each (reserved spend
+    /// only for the current month).
+    #[serde(default)]
+    pub budgets: Vec<super::Budget>,
+}
+
+/// The month's cost at the rate spent so far: spent ÷ the part of the month gone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SpendForecast {
+    /// The forecast cost of the whole month, micro-dollars (of the priced completions).
+    pub cost_micro_usd: u64,
+    /// How much of the month has gone, in thousandths (500 = half).
+    pub elapsed_permille: u32,
 }
 
 #[cfg(test)]

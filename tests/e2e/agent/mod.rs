@@ -15,6 +15,7 @@
 //! the real Claude Code's tool loop through `/v1/messages`, on Anthropic, DeepSeek and OpenAI. `models.rs`: the models list and one
 //! model in Anthropic's shape when asked with `anthropic-version`. `budget.rs`: the process's
 //! budget of buffered request bytes, full: 503 with `retry-after` in each API's shape.
+//! `spend.rs`: a spent dollar budget's 402 in each API's shape, never retried.
 //! `streams.rs`: a `/v1/chat/completions` stream's keep-alive comments while the provider is
 //! silent (forwarded and translated), and a mid-stream error event with the key redacted.
 
@@ -31,6 +32,7 @@ mod models;
 mod provider_errors;
 mod responses;
 mod responses_translated;
+mod spend;
 mod streams;
 
 use converra::Provider;

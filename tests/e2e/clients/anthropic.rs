@@ -157,6 +157,10 @@ async fn the_official_anthropic_python_client_works_with_only_base_url_and_key_c
         "ok account beta requests: 1",
         "ok no deepseek key status: 409",
         "ok no deepseek key requests: 1",
+        "ok budget exceeded status: 402",
+        "ok budget exceeded requests: 1",
+        "ok budget exceeded type: 'billing_error'",
+        "ok budget exceeded code: 'BUDGET_EXCEEDED'",
         "all checks passed",
     ] {
         assert!(stdout.lines().any(|l| l == line), "missing `{line}` in:\n{stdout}");

@@ -14,6 +14,7 @@ import os
 import sys
 
 import anthropic
+import httpx
 from anthropic import Anthropic
 
 from check import check, raised
@@ -109,6 +110,12 @@ def main():
     check("account beta x-should-retry", e.response.headers.get("x-should-retry"), "false")
     e = refused("no deepseek key", client, counter, ask("deepseek-chat"), anthropic.ConflictError, 409, 1)
     check("no deepseek key code", e.body["error"]["code"], "NO_PROVIDER_KEY")
+    # A budget without room for the call: 402 `billing_error`, never retried.
+    budget = {"scope": "organization", "limit_micro_usd": 1}
+    httpx.put(f"{base}/api/v1/budgets", headers={"Authorization": f"Bearer {key}"}, json=budget).raise_for_status()
+    e = refused("budget exceeded", client, counter, ask(MODEL), anthropic.APIStatusError, 402, 1)
+    check("budget exceeded type", e.body["error"]["type"], "billing_error")
+    check("budget exceeded code", e.body["error"]["code"], "BUDGET_EXCEEDED")
 
     print("all checks passed", flush=True)
 

@@ -11,6 +11,7 @@ import asyncio
 import os
 import sys
 
+import httpx
 import openai
 from openai import AsyncOpenAI, OpenAI
 
@@ -155,6 +156,23 @@ def main():
         409,
         "no_provider_key",
     )
+
+    # A budget without room for the call: 402 `budget_exceeded`, the client's status error,
+    # sent once although the client may retry twice (a 402 is never retried).
+    budget = {"scope": "organization", "limit_micro_usd": 1}
+    httpx.put(f"{base}/api/v1/budgets", headers={"Authorization": f"Bearer {key}"}, json=budget).raise_for_status()
+    sent = []
+    counted = httpx.Client(event_hooks={"request": [sent.append]})
+    retrying = OpenAI(base_url=base + "/v1", api_key=key, max_retries=2, timeout=20, http_client=counted)
+    e = refused(
+        "budget exceeded",
+        lambda: retrying.chat.completions.create(model="openai/gpt-4o-mini", messages=[{"role": "user", "content": "x"}]),
+        openai.APIStatusError,
+        402,
+        "budget_exceeded",
+    )
+    check("budget exceeded type", e.type, "insufficient_quota")
+    check("budget exceeded requests", len(sent), 1)
 
     print("all checks passed", flush=True)
 

@@ -67,7 +67,7 @@ fn find<'a>(tools: &'a [Tool], name: &str) -> &'a Tool {
 }
 
 #[tokio::test]
-async fn initialize_names_the_server_and_lists_seven_tools_with_schemas_and_annotations() {
+async fn initialize_names_the_server_and_lists_eight_tools_with_schemas_and_annotations() {
     let app = spawn_app().await;
     let client = connect(&app, &app.api_key).await;
 
@@ -134,6 +134,7 @@ async fn initialize_names_the_server_and_lists_seven_tools_with_schemas_and_anno
     assert_eq!(hints("test_provider_key"), (Some(false), Some(false), Some(true)));
     assert_eq!(hints("add_provider_key"), (Some(false), Some(false), Some(false)));
     assert_eq!(hints("run_completion"), (Some(false), Some(false), Some(false)));
+    assert_eq!(hints("set_budget"), (Some(false), Some(false), Some(true)));
 
     // Parameters the model must see.
     let props = |name: &str| Value::Object((*find(&tools, name).input_schema).clone())["properties"].clone();
@@ -153,6 +154,9 @@ async fn initialize_names_the_server_and_lists_seven_tools_with_schemas_and_anno
     assert!(props("revoke_provider_key").get("id").is_some());
     assert!(props("resolve_provider_key").get("provider").is_some());
     assert!(props("get_usage").get("month").is_some());
+    for field in ["scope", "scope_id", "model", "limit_micro_usd", "threshold_percent"] {
+        assert!(props("set_budget").get(field).is_some(), "set_budget.{field}");
+    }
 
     let add_description = find(&tools, "add_provider_key").description.as_deref().unwrap();
     assert!(add_description.contains("RECOMMENDED: leave `api_key` out"), "{add_description}");
@@ -423,7 +427,7 @@ async fn http_requests_are_authenticated_and_rate_limited_like_rest() {
     assert_eq!(listed.status, 200, "{}", listed.text);
     assert!(listed.header("content-type").unwrap().starts_with("application/json"), "stateless JSON answers");
     assert!(listed.header("mcp-session-id").is_none(), "no sessions");
-    assert_eq!(listed.body["result"]["tools"].as_array().unwrap().len(), 7);
+    assert_eq!(listed.body["result"]["tools"].as_array().unwrap().len(), MCP_TOOLS.len());
     // tools/list is protocol traffic: it spends the protocol bucket (10× the plan's 60).
     assert_eq!(listed.header("x-ratelimit-limit"), Some("600"));
     assert!(listed.header("x-ratelimit-reset").is_some());

@@ -11,13 +11,14 @@ use serde_json::Value;
 use crate::app::TestApp;
 
 /// The MCP tools' names, sorted: part of the interface.
-pub const MCP_TOOLS: [&str; 7] = [
+pub const MCP_TOOLS: [&str; 8] = [
     "add_provider_key",
     "get_usage",
     "list_provider_keys",
     "resolve_provider_key",
     "revoke_provider_key",
     "run_completion",
+    "set_budget",
     "test_provider_key",
 ];
 

@@ -83,6 +83,18 @@ pub enum Error {
     AllowanceExhausted,
     #[error("AI features are turned off for this organization")]
     AiDisabled,
+    /// A budget that applies to the call has no room for its largest possible cost this month:
+    /// refused before anything is sent.
+    #[error(
+        "The {} budget of {} for this month has no room for this call: {} is spent or held by calls in flight, and this call may cost up to {}. Set a lower output cap (max_tokens), wait for it to reset at {}, or ask an admin to raise it",
+        .0.scope_text(), converra::usd_text(.0.limit_micro_usd), converra::usd_text(.0.spent_micro_usd),
+        converra::usd_text(.0.call_max_micro_usd.unwrap_or_default()), .0.resets_at
+    )]
+    BudgetExceeded(Box<converra::BudgetRefusal>),
+    /// A budget applies to the call and its cost cannot be bounded (`why`: its model has no
+    /// price, or a charge it may incur has no cap): refused, so that no call gets around a budget.
+    #[error("The {} budget applies to this call and its cost cannot be bounded: {why}", .refusal.scope_text())]
+    BudgetUnbounded { refusal: Box<converra::BudgetRefusal>, why: String },
     /// A field of an agent endpoint's request that cannot reach the resolved provider (not
     /// translated to its API, or not allowed on the platform key): named, and nothing is sent.
     #[error(
@@ -199,6 +211,7 @@ impl Error {
             Error::RateLimited(_) => ErrorCode::RateLimited,
             Error::NoProviderKey { .. } => ErrorCode::NoProviderKey,
             Error::AllowanceExhausted => ErrorCode::AllowanceExhausted,
+            Error::BudgetExceeded(_) | Error::BudgetUnbounded { .. } => ErrorCode::BudgetExceeded,
             Error::AiDisabled => ErrorCode::AiDisabled,
             Error::UnsupportedField { .. } => ErrorCode::UnsupportedField,
             Error::Provider { .. } => ErrorCode::ProviderError,
@@ -225,6 +238,9 @@ impl Error {
                 detail.provider = Some(*provider);
                 detail.environment = Some(*environment);
                 detail.other_environments = other_environments.clone();
+            }
+            Error::BudgetExceeded(refusal) | Error::BudgetUnbounded { refusal, .. } => {
+                detail.budget = Some((**refusal).clone());
             }
             Error::NotStored { status, host } => {
                 detail.provider_status = Some(*status);

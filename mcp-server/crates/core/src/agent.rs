@@ -104,6 +104,9 @@ impl Core {
                 cap = Some(limits.default_output_tokens);
                 sets.push((name, json_text(&limits.default_output_tokens)));
             }
+        } else {
+            // What a budget reserves for the answer (the request's own cap).
+            cap = view.number("max_completion_tokens")?.or(view.number("max_tokens")?);
         }
         // OpenAI's abuse monitoring asks for an end-user id; without one, the member's, hashed.
         if provider == Provider::Openai && !view.has("user") && !view.has("safety_identifier") {

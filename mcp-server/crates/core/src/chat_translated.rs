@@ -45,19 +45,24 @@ impl Core {
         let Admitted { provider, model } = admitted;
         // The allowance pays for at most this much output, one answer at a time (`n` > 1 is
         // refused by the translation).
-        let cap = (resolved.source == KeySource::Platform).then(|| {
+        let platform_cap = (resolved.source == KeySource::Platform).then(|| {
             let limits = self.providers.allowance();
             chat.max_tokens.unwrap_or(limits.default_output_tokens).min(limits.max_output_tokens)
         });
+        // What the allowance and budgets reserve for the answer: the cap it is sent with.
+        let cap = match provider {
+            Provider::Anthropic => Some(platform_cap.or(chat.max_tokens).unwrap_or(DEFAULT_MAX_TOKENS)),
+            _ => platform_cap.or(chat.max_tokens),
+        };
         let json_tool = chat.format == Format::JsonObject;
         let (api, body, headers) = match provider {
             Provider::Anthropic => {
-                let max_tokens = cap.or(chat.max_tokens).unwrap_or(DEFAULT_MAX_TOKENS);
+                let max_tokens = cap.unwrap_or(DEFAULT_MAX_TOKENS);
                 let version =
                     (HeaderName::from_static("anthropic-version"), HeaderValue::from_static(DEFAULT_ANTHROPIC_VERSION));
                 (Api::Messages, to_anthropic(&chat, &model, max_tokens)?, vec![version])
             }
-            _ => (Api::GenerateContent, to_gemini(&chat, cap.or(chat.max_tokens))?, Vec::new()),
+            _ => (Api::GenerateContent, to_gemini(&chat, cap)?, Vec::new()),
         };
         let input_estimate = prompt_tokens(view.prompt_size());
         // What an answer found unreadable, or a stream's failure, needs for the key's bookkeeping.

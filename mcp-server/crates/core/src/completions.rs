@@ -174,21 +174,34 @@ impl Core {
             // now could not be counted.
             return Err(Error::Unavailable);
         }
+        // One id for both reservations: the batch writing the call's usage settles both.
+        let id = ids::new_id("rsv");
         let mut reservation = None;
         if p.resolved.source == KeySource::Platform {
             let now = ids::unix_now();
             let held = AllowanceReservation {
-                id: ids::new_id("rsv"),
+                id: id.clone(),
                 org_id: caller.org_id.clone(),
                 month: ids::current_month(),
                 tokens: p.input_estimate + u64::from(p.chat.max_tokens.unwrap_or_default()),
-                expires_at: now + RESERVATION_TTL_SECS.max(self.providers.timeouts().response.as_secs() + 60),
+                expires_at: now + self.reservation_ttl(),
             };
-            let id = held.id.clone();
             if !self.store.reserve_allowance(held, caller.monthly_tokens, now).await? {
                 return Err(Error::AllowanceExhausted);
             }
-            reservation = Some(id);
+            reservation = Some(id.clone());
+        }
+        // Budgets apply to every key, the organization's own as well as the allowance.
+        match self.reserve_budgets(caller, p, &id).await {
+            Ok(true) => reservation = Some(id),
+            Ok(false) => {}
+            Err(refused) => {
+                if reservation.is_some() {
+                    // The allowance held above goes back now, not when it expires.
+                    self.store.release_reservation(&id).await?;
+                }
+                return Err(refused);
+            }
         }
         let bucket = UsageBucket {
             org_id: caller.org_id.clone(),
@@ -201,6 +214,11 @@ impl Core {
             status: "ok",
         };
         Ok(self.usage.meter(bucket, p.input_estimate, reservation))
+    }
+
+    /// How long a reservation outlives a call that never settles it (a crashed process).
+    pub(super) fn reservation_ttl(&self) -> u64 {
+        RESERVATION_TTL_SECS.max(self.providers.timeouts().response.as_secs() + 60)
     }
 
     /// A provider failure's side effect on the key: an answer that means the stored key itself

@@ -30,7 +30,8 @@ pub(super) struct Outbound {
     pub body: Vec<u8>,
     /// The client's headers the API allows (checked by the endpoint's rules).
     pub headers: Vec<(HeaderName, HeaderValue)>,
-    /// The output cap the call was sent with, when Converra set one (the platform key).
+    /// The output cap the call was sent with: Converra's on the platform key, else the
+    /// request's own, if any (what the allowance and budgets reserve for the answer).
     pub cap: Option<u32>,
     pub input_estimate: u64,
     pub stream: bool,

@@ -89,8 +89,7 @@ impl Core {
         let Route { provider, model, resolved, headers, .. } = route;
         let model_json = serde_json::to_string(&model).unwrap_or_default();
         let mut sets: Vec<(&str, String)> = vec![("model", model_json)];
-        let mut cap = None;
-        if resolved.source == KeySource::Platform {
+        let cap = if resolved.source == KeySource::Platform {
             // The allowance pays for at most this much output; thinking is part of it.
             let limits = self.providers.allowance();
             let clamped =
@@ -101,8 +100,11 @@ impl Core {
             {
                 sets.push(("thinking", view.thinking_with_budget(clamped.saturating_sub(1))));
             }
-            cap = Some(clamped);
-        }
+            Some(clamped)
+        } else {
+            // What a budget reserves for the answer (the request's own cap).
+            view.number("max_tokens")?
+        };
         let size = view.prompt_size();
         let sets: Vec<(&str, &str)> = sets.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let out = Outbound {

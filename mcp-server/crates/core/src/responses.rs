@@ -95,8 +95,7 @@ impl Core {
             }
         }
         let mut sets: Vec<(&str, String)> = vec![("model", json_string(&model))];
-        let mut cap = None;
-        if platform {
+        let cap = if platform {
             if let Some(tool) = view.account_tool() {
                 return Err(Error::UnsupportedField { field: format!("tools: {tool}"), provider });
             }
@@ -110,8 +109,11 @@ impl Core {
             if asked != Some(clamped) {
                 sets.push(("max_output_tokens", json_text(&clamped)));
             }
-            cap = Some(clamped);
-        }
+            Some(clamped)
+        } else {
+            // What a budget reserves for the answer (the request's own cap).
+            view.number("max_output_tokens")?
+        };
         // OpenAI's abuse monitoring asks for an end-user id; without one, the member's, hashed.
         if !view.has("safety_identifier") && !view.has("user") {
             sets.push(("safety_identifier", json_string(&member_hash(caller))));

@@ -28,7 +28,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use converra::{Allowance, UsageQuery, UsageReport};
+use converra::{Allowance, SpendForecast, UsageQuery, UsageReport, UsageTotals};
 use converra::{KeySource, Usage};
 
 use super::{Caller, Core, Error, Result, ids};
@@ -298,6 +298,11 @@ impl Drop for UsageRecorder {
 
 impl UsageRecorder {
     /// Starts the background writer (needs a tokio runtime).
+    /// The price table every completion is costed (and budgeted) by.
+    pub(crate) fn prices(&self) -> &PriceTable {
+        &self.pending.prices
+    }
+
     pub fn start(store: Store, metrics: Metrics, prices: Arc<PriceTable>) -> Self {
         let pending = Arc::new(Pending {
             store,
@@ -481,6 +486,28 @@ pub(crate) fn totals_of(u: Metered) -> Usage {
     Usage { input_tokens: u.input_tokens, output_tokens: u.output_tokens }
 }
 
+/// The month's cost at the rate spent so far (`now` in the month): spent ÷ the part gone.
+fn forecast(totals: &UsageTotals, now: time::OffsetDateTime) -> SpendForecast {
+    let days = u64::from(time::util::days_in_month(now.month(), now.year()));
+    let month_secs = days * 86_400;
+    let gone = (u64::from(now.day()) - 1) * 86_400
+        + u64::from(now.time().as_hms().0) * 3600
+        + u64::from(now.time().as_hms().1) * 60
+        + u64::from(now.time().as_hms().2);
+    let gone = gone.clamp(1, month_secs);
+    let cost = (u128::from(totals.cost_micro_usd) * u128::from(month_secs) / u128::from(gone)) as u64;
+    SpendForecast { cost_micro_usd: cost, elapsed_permille: (gone * 1000 / month_secs) as u32 }
+}
+
+/// The month a report asks for (`YYYY-MM`), the current one by default.
+pub(crate) fn month_of(query: UsageQuery) -> Result<String> {
+    let month = query.month.unwrap_or_else(ids::current_month);
+    if !valid_month(&month) {
+        return Err(Error::validation("month", "month must be a calendar month like 2026-11"));
+    }
+    Ok(month)
+}
+
 fn valid_month(month: &str) -> bool {
     let b = month.as_bytes();
     b.len() == 7
@@ -492,10 +519,7 @@ fn valid_month(month: &str) -> bool {
 impl Core {
     /// Monthly totals by provider, model, key source and project, with the plan's allowance.
     pub async fn usage(&self, caller: &Caller, query: UsageQuery) -> Result<UsageReport> {
-        let month = query.month.unwrap_or_else(ids::current_month);
-        if !valid_month(&month) {
-            return Err(Error::validation("month", "month must be a calendar month like 2026-11"));
-        }
+        let month = month_of(query)?;
         self.usage.flush().await;
         let org = &caller.org_id;
         let totals = self.store.usage_groups(org, &month, None).await?.pop().map(|g| g.totals).unwrap_or_default();
@@ -505,6 +529,10 @@ impl Core {
             by_model: self.store.usage_groups(org, &month, Some(UsageGroupBy::Model)).await?,
             by_key_source: self.store.usage_groups(org, &month, Some(UsageGroupBy::KeySource)).await?,
             by_project: self.store.usage_groups(org, &month, Some(UsageGroupBy::Project)).await?,
+            by_api_key: self.store.usage_groups(org, &month, Some(UsageGroupBy::ApiKey)).await?,
+            by_member: self.store.usage_groups(org, &month, Some(UsageGroupBy::Member)).await?,
+            forecast: (month == ids::current_month()).then(|| forecast(&totals, time::OffsetDateTime::now_utc())),
+            budgets: self.budgets(caller, &month).await?,
             by_outcome: self.store.usage_groups(org, &month, Some(UsageGroupBy::Outcome)).await?,
             allowance: self.providers.has_platform_keys().then(|| Allowance {
                 limit: caller.monthly_tokens,

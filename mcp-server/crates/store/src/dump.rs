@@ -4,10 +4,11 @@ use converra::{AuditEvent, Project};
 
 use super::sql::{Conn, FromRow, Row, Sql};
 use super::{Backend, Stale, Store, StoreResult, UsageCounts, UsageRow, VaultCounts, VaultDump};
-use super::{api_keys, audit, orgs, postgres, projects, provider_keys, sql, sqlite, vault};
+use super::{api_keys, audit, budgets, orgs, postgres, projects, provider_keys, sql, sqlite, vault};
 
 /// Every table, children first (the order rows are deleted in).
-static CLEAR: [Sql; 9] = [
+static CLEAR: [Sql; 10] = [
+    Sql::new("DELETE FROM budgets"),
     Sql::new("DELETE FROM usage_rollups"),
     Sql::new("DELETE FROM audit_events"),
     Sql::new("DELETE FROM provider_keys"),
@@ -23,7 +24,8 @@ static COUNTS: Sql = Sql::new(
     "SELECT (SELECT count(*) FROM organizations), (SELECT count(*) FROM members),
             (SELECT count(*) FROM api_keys), (SELECT count(*) FROM projects),
             (SELECT count(*) FROM provider_keys), (SELECT count(*) FROM data_keys),
-            (SELECT count(*) FROM audit_events), (SELECT count(*) FROM usage_rollups)",
+            (SELECT count(*) FROM audit_events), (SELECT count(*) FROM usage_rollups),
+            (SELECT count(*) FROM budgets)",
 );
 static META: Sql = Sql::new("SELECT key, value FROM meta ORDER BY key");
 static INSERT_META: Sql = Sql::new("INSERT INTO meta (key, value) VALUES ($1, $2)");
@@ -83,6 +85,7 @@ async fn read_all(c: &impl Conn) -> StoreResult<VaultDump> {
         provider_keys: c.query(&provider_keys::ALL, &[]).await?,
         audit_events: c.query::<(String, AuditEvent)>(&AUDIT, &[]).await?,
         usage: c.query(&USAGE, &[]).await?,
+        budgets: budgets::all(c).await?,
     })
 }
 
@@ -110,6 +113,9 @@ async fn write_all(c: &impl Conn, d: &VaultDump) -> StoreResult<()> {
     }
     for (org_id, e) in &d.audit_events {
         audit::insert_event(c, org_id, e).await?;
+    }
+    for (org_id, b) in &d.budgets {
+        budgets::insert(c, org_id, b).await?;
     }
     for u in &d.usage {
         let n = |v: u64| v as i64;
@@ -154,6 +160,7 @@ impl FromRow for VaultCounts {
             data_keys: r.u64(5)?,
             audit_events: r.u64(6)?,
             usage_rollups: r.u64(7)?,
+            budgets: r.u64(8)?,
         })
     }
 }

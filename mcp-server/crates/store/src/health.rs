@@ -92,9 +92,15 @@ async fn applied(c: &impl Conn, n: u64, event: Option<&OutboxEvent>) -> StoreRes
     if n == 1
         && let Some(e) = event
     {
-        c.execute(&INSERT_EVENT, &[&e.id, &e.body, &(e.created_at as i64), &i64::from(e.attempts)]).await?;
+        queue_event(c, e).await?;
     }
     Ok(n == 1)
+}
+
+/// Queues a webhook event in the outbox, in the caller's transaction.
+pub(super) async fn queue_event(c: &impl Conn, e: &OutboxEvent) -> StoreResult<()> {
+    c.execute(&INSERT_EVENT, &[&e.id, &e.body, &(e.created_at as i64), &i64::from(e.attempts)]).await?;
+    Ok(())
 }
 
 /// The `LIKE` pattern of every master-key report.

@@ -118,6 +118,7 @@ macro_rules! write {
 
 mod api_keys;
 mod audit;
+mod budgets;
 mod dump;
 mod health;
 mod key_lists;
@@ -128,6 +129,7 @@ mod relayed;
 mod sessions;
 mod usage;
 mod vault;
+pub use budgets::{Alert, BudgetRow, Spend, SpendHeld, SpendReservation, threshold_of};
 pub use relayed::RelayedObject;
 pub use sessions::{WebSessionRow, WebTokenKind, WebTokenRow};
 pub use usage::SeenModel;
@@ -154,6 +156,8 @@ struct Caches {
     projects: cache::Cached<(String, String), Option<Project>>,
     /// Every provider key of an organization, in listing order (filtered in memory).
     key_lists: cache::Cached<String, Arc<[Arc<ProviderKeyRow>]>>,
+    /// An organization's budgets (empty for most: then a completion checks none).
+    budgets: cache::Cached<String, Arc<[BudgetRow]>>,
 }
 
 impl Default for Caches {
@@ -164,6 +168,7 @@ impl Default for Caches {
             active_keys: cache::Cached::default(),
             projects: cache::Cached::default(),
             key_lists: cache::Cached::default(),
+            budgets: cache::Cached::default(),
         }
     }
 }

@@ -376,6 +376,7 @@ impl VaultDump {
             data_keys: n(self.data_keys.len()),
             audit_events: n(self.audit_events.len()),
             usage_rollups: n(self.usage.len()),
+            budgets: n(self.budgets.len()),
         }
     }
 }
@@ -387,6 +388,8 @@ pub enum UsageGroupBy {
     Model,
     KeySource,
     Project,
+    ApiKey,
+    Member,
     /// `ok` or the failure's code; the one grouping that counts failed completions too.
     Outcome,
 }
@@ -402,6 +405,7 @@ pub struct VaultCounts {
     pub data_keys: u64,
     pub audit_events: u64,
     pub usage_rollups: u64,
+    pub budgets: u64,
 }
 
 /// The result of a write that may not apply (a missing row, a refused change): only an
@@ -476,4 +480,6 @@ pub struct VaultDump {
     /// `(organization, event)`, oldest first.
     pub audit_events: Vec<(String, converra::AuditEvent)>,
     pub usage: Vec<UsageRow>,
+    /// `(organization, budget)`.
+    pub budgets: Vec<(String, super::BudgetRow)>,
 }

@@ -19,10 +19,12 @@ impl Stale {
     /// live health and re-test bookkeeping, which the batched tallies change without touching
     /// the active key of a slot. Whatever makes [`Stale::KEYS`] stale makes these stale too.
     pub const LISTS: Stale = Stale(8);
+    /// An organization's budgets.
+    pub const BUDGETS: Stale = Stale(16);
     /// Everything: after a lost notification, an unknown payload, another process's SQLite write.
-    pub const ALL: Stale = Stale(15);
+    pub const ALL: Stale = Stale(31);
     /// How many kinds there are (one generation each).
-    pub const KINDS: usize = 4;
+    pub const KINDS: usize = 5;
 
     pub const fn and(self, other: Stale) -> Stale {
         Stale(self.0 | other.0)
@@ -31,7 +33,9 @@ impl Stale {
     /// The single kinds in this set, with what they imply (a slot's key changed: so did a list).
     pub fn kinds(self) -> impl Iterator<Item = Stale> {
         let set = if self.0 & Stale::KEYS.0 != 0 { self.0 | Stale::LISTS.0 } else { self.0 };
-        [Stale::AUTH, Stale::KEYS, Stale::PROJECTS, Stale::LISTS].into_iter().filter(move |k| set & k.0 != 0)
+        [Stale::AUTH, Stale::KEYS, Stale::PROJECTS, Stale::LISTS, Stale::BUDGETS]
+            .into_iter()
+            .filter(move |k| set & k.0 != 0)
     }
 
     /// The generation slot of a single kind.

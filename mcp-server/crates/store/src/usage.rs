@@ -97,6 +97,9 @@ static BY_MODEL: Sql = totals_by!("model", " AND status = 'ok'");
 static BY_KEY_SOURCE: Sql = totals_by!("key_source", " AND status = 'ok'");
 /// "No project" is stored as '' (a key column cannot usefully hold NULL) and reported as null.
 static BY_PROJECT: Sql = totals_by!("nullif(project_id, '')", " AND status = 'ok'");
+static BY_API_KEY: Sql = totals_by!("api_key_id", " AND status = 'ok'");
+/// The member whose API key made the calls (null once the key is deleted with its member).
+static BY_MEMBER: Sql = totals_by!("(SELECT member_id FROM api_keys k WHERE k.id = usage_rollups.api_key_id)", " AND status = 'ok'");
 /// `ok` or the failure's code: the one grouping that counts failed completions too.
 static BY_OUTCOME: Sql = totals_by!("status", "");
 
@@ -163,8 +166,11 @@ impl Store {
                 c.execute(&ADD, &params).await?;
             }
             // Sent together: PostgreSQL pipelines them on the connection (one round trip).
-            futures_util::future::try_join_all(settled.iter().map(|id| async move { c.execute(&SETTLE, &[id]).await }))
-                .await?;
+            // A call's allowance and spend reservations share its id.
+            futures_util::future::try_join_all(settled.iter().flat_map(|id| {
+                [&SETTLE, &super::budgets::SETTLE].map(|sql| async move { c.execute(sql, &[id]).await })
+            }))
+            .await?;
             Ok(())
         })
     }
@@ -201,6 +207,17 @@ impl Store {
             Ok(Held(true))
         })?;
         Ok(held.0)
+    }
+
+    /// Releases a call's reservations (allowance and spend) that no usage will settle: the call
+    /// was refused after they were held.
+    pub async fn release_reservation(&self, id: &str) -> StoreResult<()> {
+        let id = id.to_owned();
+        write!(self, Stale::NONE, [], |c| async {
+            c.execute(&SETTLE, &[&id]).await?;
+            c.execute(&super::budgets::SETTLE, &[&id]).await?;
+            Ok(())
+        })
     }
 
     /// Tokens held by an organization's reservations for `month` that are unexpired at `now`.
@@ -242,6 +259,8 @@ impl Store {
             Some(UsageGroupBy::Model) => &BY_MODEL,
             Some(UsageGroupBy::KeySource) => &BY_KEY_SOURCE,
             Some(UsageGroupBy::Project) => &BY_PROJECT,
+            Some(UsageGroupBy::ApiKey) => &BY_API_KEY,
+            Some(UsageGroupBy::Member) => &BY_MEMBER,
             Some(UsageGroupBy::Outcome) => &BY_OUTCOME,
         };
         let (org_id, month) = (org_id.to_owned(), month.to_owned());

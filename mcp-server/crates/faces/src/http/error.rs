@@ -43,6 +43,7 @@ pub fn http_status_of(code: &ErrorCode) -> u16 {
         ErrorCode::RateLimited => 429,
         ErrorCode::NoProviderKey => 409,
         ErrorCode::AllowanceExhausted => 402,
+        ErrorCode::BudgetExceeded => 402,
         ErrorCode::AiDisabled => 409,
         ErrorCode::ProviderError => 502,
         ErrorCode::KeyRejected => 422,

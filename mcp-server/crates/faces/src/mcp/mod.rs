@@ -1,4 +1,4 @@
-//! The MCP face: the seven tools of `tools.rs` over Streamable HTTP at `/api/mcp` (in the same
+//! The MCP face: the eight tools of `tools.rs` over Streamable HTTP at `/api/mcp` (in the same
 //! axum app, behind the same API-key middleware as REST) and over stdio (`converra mcp`).
 //!
 //! HTTP is stateless with plain JSON answers: no session can carry one key's identity into
@@ -42,7 +42,8 @@ with: that member's role in one organization, in that key's environment (live or
 - Which provider keys exist and whether they work: list_provider_keys; check one with the provider: test_provider_key.
 - Which key a completion would use, and why: resolve_provider_key.
 - Run a prompt on a provider's model with the organization's key: run_completion.
-- Token usage and the plan's remaining monthly allowance: get_usage.
+- Token usage, spend in dollars, budgets and the plan's remaining monthly allowance: get_usage.
+- A monthly budget in dollars on the organization, a project, an API key or a member (admins): set_budget.
 - Store a key: call add_provider_key WITHOUT api_key; it answers with a one-time link (connect_link.url) for the \
 user to open in a browser, where they paste the key, so the secret never enters this conversation (in a terminal, \
 `converra keys add` does the same from stdin). Pass api_key only when the user has chosen to give the key here.

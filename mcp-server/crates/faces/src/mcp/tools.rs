@@ -1,4 +1,4 @@
-//! The seven tools. Each is a few lines over the same core function the REST route calls:
+//! The eight tools. Each is a few lines over the same core function the REST route calls:
 //! permissions, validation and resolution live in the core, once. Tool names, parameter and
 //! output schemas are part of the interface.
 //!
@@ -9,8 +9,8 @@
 use std::borrow::Cow;
 
 use converra::{
-    AddProviderKeyOrLink, Completion, CompletionRequest, List, ProviderKey, ProviderKeyFilter, ProviderKeyOrLink,
-    Resolution, ResolveQuery, TestResult, UsageQuery, UsageReport,
+    AddProviderKeyOrLink, Budget, Completion, CompletionRequest, List, ProviderKey, ProviderKeyFilter,
+    ProviderKeyOrLink, Resolution, ResolveQuery, SetBudget, TestResult, UsageQuery, UsageReport,
 };
 use rmcp::schemars::{self, JsonSchema};
 use rmcp::{Json, tool, tool_router};
@@ -160,7 +160,7 @@ impl ConverraMcp {
     }
 
     #[tool(
-        description = "Report the organization's completions for one calendar month (UTC; the current month unless `month` is given as `YYYY-MM`): request and token totals, broken down by provider, model, key source and project, and the plan's platform-token allowance (`limit`, `used`, `remaining`). Use it for questions about volume, spend or how much allowance is left.",
+        description = "Report the organization's completions for one calendar month (UTC; the current month unless `month` is given as `YYYY-MM`): request, token and cost totals (`cost_micro_usd`, 1,000,000 = 1 USD; `cost_known` is false when some models had no price), broken down by provider, model, key source, project, API key and member; this month's spend forecast; every budget with its limit, spend and reset time; and the plan's platform-token allowance (`limit`, `used`, `remaining`). Use it for questions about volume, spend, budgets or how much allowance is left.",
         title = "Get usage",
         annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
@@ -170,5 +170,18 @@ impl ConverraMcp {
         Parameters(query): Parameters<UsageQuery>,
     ) -> Result<Json<UsageReport>, ToolError> {
         Ok(Json(self.core.usage(&caller, query?).await?))
+    }
+
+    #[tool(
+        description = "Set (or replace) a monthly budget in USD micro-dollars (1,000,000 = 1 USD) on the organization, a project (optionally one `provider/model` of it), an API key or a member. Completions in its scope are refused with BUDGET_EXCEEDED (402) once the month's spend would pass the limit; at `threshold_percent` (80 by default) a `budget.threshold` webhook is sent once a month. Admins and owners only.",
+        title = "Set budget",
+        annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn set_budget(
+        &self,
+        Authenticated(caller): Authenticated,
+        Parameters(budget): Parameters<SetBudget>,
+    ) -> Result<Json<Budget>, ToolError> {
+        Ok(Json(self.core.set_budget(&caller, budget?).await?))
     }
 }

@@ -43,7 +43,7 @@ fn error_type(code: ErrorCode) -> &'static str {
         ErrorCode::NotFound => "not_found_error",
         ErrorCode::PayloadTooLarge => "request_too_large",
         ErrorCode::RateLimited => "rate_limit_error",
-        ErrorCode::AllowanceExhausted => "billing_error",
+        ErrorCode::AllowanceExhausted | ErrorCode::BudgetExceeded => "billing_error",
         ErrorCode::ProviderError | ErrorCode::Internal => "api_error",
         ErrorCode::Unavailable => "overloaded_error",
         // Every other code is the caller's to fix.

@@ -44,6 +44,7 @@ pub fn api_routes(core: Arc<Core>, v1_body_limit: usize) -> Router<Arc<Core>> {
         .route("/api/v1/provider-keys/{id}/test", post(r::test_provider_key))
         .route("/api/v1/completions", post(completions::create))
         .route("/api/v1/usage", get(completions::usage))
+        .route("/api/v1/budgets", get(r::list_budgets).put(r::set_budget).delete(r::delete_budget))
         .route("/api/v1/audit-events", get(r::audit_events))
         .route("/api/v1/settings/ai", get(r::get_ai_settings).put(r::update_ai_settings))
         .route_layer(auth::RequireApiKey::layer(core.clone(), auth::Rest))

@@ -51,7 +51,7 @@ pub(super) fn openai_error(e: &Error) -> OpenAiError {
             }
         }
         (None, ErrorCode::RateLimited) => "rate_limit_error",
-        (None, ErrorCode::AllowanceExhausted) => "insufficient_quota",
+        (None, ErrorCode::AllowanceExhausted | ErrorCode::BudgetExceeded) => "insufficient_quota",
         (None, ErrorCode::ProviderError | ErrorCode::Unavailable | ErrorCode::Internal) => "api_error",
         // Every other code is the caller's to fix.
         _ => "invalid_request_error",

@@ -188,6 +188,33 @@ pub async fn resolve_provider_key(
     Ok(axum::Json(core.explain_resolution(&caller, q.provider, q.project_id.as_deref()).await?))
 }
 
+// Budgets
+
+pub async fn list_budgets(
+    State(core): Core_,
+    Authenticated(caller): Authenticated,
+    Query(q): Query<converra::UsageQuery>,
+) -> Out<List<converra::Budget>> {
+    Ok(axum::Json(core.list_budgets(&caller, q).await?.into()))
+}
+
+pub async fn set_budget(
+    State(core): Core_,
+    Authenticated(caller): Authenticated,
+    Json(req): Json<converra::SetBudget>,
+) -> Out<converra::Budget> {
+    Ok(axum::Json(core.set_budget(&caller, req).await?))
+}
+
+pub async fn delete_budget(
+    State(core): Core_,
+    Authenticated(caller): Authenticated,
+    Query(target): Query<converra::BudgetTarget>,
+) -> ApiResult<StatusCode> {
+    core.delete_budget(&caller, target).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 // Audit and settings
 
 pub async fn audit_events(State(core): Core_, Authenticated(caller): Authenticated) -> Out<List<converra::AuditEvent>> {

@@ -9,6 +9,7 @@ mod health;
 mod operations;
 mod relayed;
 mod sessions;
+mod spend;
 mod vault;
 
 use converra::{Actor, Environment, KeyStatus, Plan, Provider, Role};

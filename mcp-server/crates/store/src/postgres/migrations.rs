@@ -294,6 +294,40 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE usage_rollups ADD COLUMN unpriced_requests BIGINT NOT NULL DEFAULT 0;
     UPDATE usage_rollups SET unpriced_requests = requests;
     "#,
+    // 13 (SQLite's 17): budgets, the spend reserved against them by calls in flight, and the
+    // thresholds announced this month.
+    r#"
+    CREATE TABLE budgets (
+        org_id            TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+        scope             TEXT NOT NULL CHECK (scope IN ('organization', 'project', 'api_key', 'member')),
+        scope_id          TEXT NOT NULL,   -- '' for the organization
+        model             TEXT NOT NULL,   -- `provider/model`, '' for every model
+        limit_micro_usd   BIGINT NOT NULL,
+        threshold_percent BIGINT NOT NULL,
+        updated_at        TEXT NOT NULL,
+        PRIMARY KEY (org_id, scope, scope_id, model)
+    );
+    CREATE TABLE spend_reservations (
+        id         TEXT PRIMARY KEY,
+        org_id     TEXT NOT NULL,
+        month      TEXT NOT NULL,
+        project_id TEXT NOT NULL,          -- '' outside any project
+        api_key_id TEXT NOT NULL,
+        member_id  TEXT NOT NULL,
+        model      TEXT NOT NULL,          -- `provider/model`
+        micro_usd  BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL         -- unix seconds
+    );
+    CREATE INDEX spend_reservations_org ON spend_reservations (org_id, month);
+    CREATE TABLE budget_alerts (
+        org_id   TEXT NOT NULL,
+        scope    TEXT NOT NULL,
+        scope_id TEXT NOT NULL,
+        model    TEXT NOT NULL,
+        month    TEXT NOT NULL,
+        PRIMARY KEY (org_id, scope, scope_id, model, month)
+    );
+    "#,
 ];
 
 #[cfg(test)]

@@ -1,0 +1,295 @@
+//! Budgets: admins set a monthly limit in dollars on the organization, a project (optionally
+//! one of its models), an API key or a member. Every completion is checked against the budgets
+//! it falls in before anything is sent: it reserves its largest possible cost (its prompt at
+//! the dearest input price, its output cap or the model's maximum output), which its usage
+//! settles, so concurrent calls on any replica never take a budget past its limit. A call
+//! whose cost has no bound (no price, an uncapped charge) is refused while a budget applies.
+//! The soft threshold is announced once a month (`budget.threshold` webhook, the Usage banner).
+
+use converra::{Budget, BudgetRefusal, BudgetScope, BudgetTarget, Provider, SetBudget};
+use converra_prices::Bound;
+use converra_store::{BudgetRow, OutboxEvent, Spend, SpendHeld, SpendReservation};
+use serde_json::json;
+
+use super::completions::{Prepared, parse_model};
+use crate::{Caller, Core, Error, Result, audit, ids};
+
+/// The threshold when an admin sets none.
+const DEFAULT_THRESHOLD_PERCENT: u8 = 80;
+/// The most a limit may be: far above any month's spend, far below the integers' end.
+const MAX_LIMIT_MICRO_USD: u64 = 1_000_000_000 * 1_000_000;
+
+/// A model's largest output when a call gives no cap: the longest any of the provider's current
+/// models writes (a budget must reserve what the call may cost, never less).
+fn max_output_tokens(provider: Provider) -> u64 {
+    match provider {
+        Provider::Openai => 128_000,
+        Provider::Anthropic => 64_000,
+        Provider::Gemini => 65_536,
+        Provider::Deepseek => 64_000,
+    }
+}
+
+/// The first day of the month after `month` (`YYYY-MM`), when its budgets start again.
+fn resets_at(month: &str) -> String {
+    let parsed = month.split_once('-').and_then(|(y, m)| Some((y.parse::<i32>().ok()?, m.parse::<u8>().ok()?)));
+    let (year, m) = parsed.unwrap_or((1970, 1));
+    let (year, m) = if m >= 12 { (year + 1, 1) } else { (year, m + 1) };
+    format!("{year:04}-{m:02}-01T00:00:00Z")
+}
+
+fn scope_of(row: &BudgetRow) -> BudgetScope {
+    row.scope.parse().unwrap_or(BudgetScope::Organization)
+}
+
+fn some(text: &str) -> Option<String> {
+    (!text.is_empty()).then(|| text.to_owned())
+}
+
+fn refusal(row: &BudgetRow, spent: u64, month: &str, call_max: Option<u64>) -> Box<BudgetRefusal> {
+    Box::new(BudgetRefusal {
+        scope: scope_of(row),
+        scope_id: some(&row.scope_id),
+        model: some(&row.model),
+        limit_micro_usd: row.limit_micro_usd,
+        spent_micro_usd: spent,
+        resets_at: resets_at(month),
+        call_max_micro_usd: call_max,
+    })
+}
+
+/// `budget.threshold`: a budget's settled spend reached its threshold this month (sent once).
+fn threshold_event(row: &BudgetRow, r: &SpendReservation, spend: Spend) -> OutboxEvent {
+    let id = ids::new_id("whe");
+    let body = json!({
+        "id": id,
+        "type": "budget.threshold",
+        "created_at": ids::now(),
+        "data": {
+            "organization_id": r.org_id,
+            "scope": row.scope,
+            "scope_id": some(&row.scope_id),
+            "model": some(&row.model),
+            "month": r.month,
+            "limit_micro_usd": row.limit_micro_usd,
+            "threshold_percent": row.threshold_percent,
+            "spent_micro_usd": spend.settled,
+        },
+    });
+    OutboxEvent { id, body: body.to_string(), created_at: ids::unix_now(), attempts: 0 }
+}
+
+/// How narrow a scope is: the narrowest budget is checked (and named) first.
+fn narrowness(row: &BudgetRow) -> u8 {
+    match (scope_of(row), row.model.is_empty()) {
+        (BudgetScope::ApiKey, _) => 0,
+        (BudgetScope::Member, _) => 1,
+        (BudgetScope::Project, false) => 2,
+        (BudgetScope::Project, true) => 3,
+        (BudgetScope::Organization, _) => 4,
+    }
+}
+
+impl Core {
+    /// The organization's budgets with the spend of the month asked for (everybody may read them).
+    pub async fn list_budgets(&self, caller: &Caller, query: converra::UsageQuery) -> Result<Vec<Budget>> {
+        self.usage.flush().await;
+        self.budgets(caller, &super::usage::month_of(query)?).await
+    }
+
+    /// The organization's budgets with `month`'s spend against each.
+    pub(crate) async fn budgets(&self, caller: &Caller, month: &str) -> Result<Vec<Budget>> {
+        let rows = self.store.budgets(&caller.org_id).await?;
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let spends = self.store.budget_spend(&caller.org_id, month, &rows, ids::unix_now()).await?;
+        Ok(rows.iter().zip(spends).map(|(row, spend)| budget(row, spend, month)).collect())
+    }
+
+    /// Sets (or replaces) the budget of a scope (and model). Admins only.
+    pub async fn set_budget(&self, caller: &Caller, req: SetBudget) -> Result<Budget> {
+        caller.require_admin()?;
+        let (scope_id, model) =
+            self.budget_target(caller, req.scope, req.scope_id.as_deref(), req.model.as_deref()).await?;
+        if req.limit_micro_usd > MAX_LIMIT_MICRO_USD {
+            return Err(Error::validation("limit_micro_usd", "limit_micro_usd may be at most 1,000,000,000 USD"));
+        }
+        let threshold_percent = req.threshold_percent.unwrap_or(DEFAULT_THRESHOLD_PERCENT);
+        if !(1..=100).contains(&threshold_percent) {
+            return Err(Error::validation("threshold_percent", "threshold_percent must be between 1 and 100"));
+        }
+        let row = BudgetRow {
+            scope: req.scope.as_str().to_owned(),
+            scope_id,
+            model,
+            limit_micro_usd: req.limit_micro_usd,
+            threshold_percent,
+            updated_at: ids::now(),
+        };
+        let event = audit::event(
+            &caller.org_id,
+            caller.actor(),
+            "budget.set",
+            "budget",
+            &row.scope,
+            json!({"scope_id": some(&row.scope_id), "model": some(&row.model), "limit_micro_usd": row.limit_micro_usd,
+                   "threshold_percent": threshold_percent}),
+        );
+        self.store.set_budget(&caller.org_id, row.clone(), event).await?;
+        let month = ids::current_month();
+        let spend =
+            self.store.budget_spend(&caller.org_id, &month, std::slice::from_ref(&row), ids::unix_now()).await?;
+        Ok(budget(&row, spend.first().copied().unwrap_or_default(), &month))
+    }
+
+    /// Removes the budget of a scope (and model). Admins only.
+    pub async fn delete_budget(&self, caller: &Caller, target: BudgetTarget) -> Result<()> {
+        caller.require_admin()?;
+        let (scope_id, model) =
+            self.budget_target(caller, target.scope, target.scope_id.as_deref(), target.model.as_deref()).await?;
+        let scope = target.scope.as_str();
+        let event = audit::event(
+            &caller.org_id,
+            caller.actor(),
+            "budget.deleted",
+            "budget",
+            scope,
+            json!({"scope_id": some(&scope_id), "model": some(&model)}),
+        );
+        if self.store.delete_budget(&caller.org_id, (scope, &scope_id, &model), event).await? {
+            Ok(())
+        } else {
+            Err(Error::NotFound("Budget"))
+        }
+    }
+
+    /// A budget's scope id and model as stored ('' for none), checked: the object exists in
+    /// the caller's organization (another's answers as missing), a model only on a project.
+    async fn budget_target(
+        &self,
+        caller: &Caller,
+        scope: BudgetScope,
+        scope_id: Option<&str>,
+        model: Option<&str>,
+    ) -> Result<(String, String)> {
+        let org = &caller.org_id;
+        let id = match (scope, scope_id) {
+            (BudgetScope::Organization, None) => String::new(),
+            (BudgetScope::Organization, Some(_)) => {
+                return Err(Error::validation("scope_id", "the organization's budget takes no scope_id"));
+            }
+            (_, None) => {
+                return Err(Error::validation(
+                    "scope_id",
+                    format!("a {} budget needs the {0}'s id in scope_id", scope.label()),
+                ));
+            }
+            (BudgetScope::Project, Some(id)) => {
+                let id = ids::shaped("prj", "Project", id)?;
+                self.store.project(org, id).await?.ok_or(Error::NotFound("Project"))?;
+                id.to_owned()
+            }
+            (BudgetScope::ApiKey, Some(id)) => {
+                let id = ids::shaped("key", "API key", id)?;
+                self.store.api_key(org, id).await?.ok_or(Error::NotFound("API key"))?;
+                id.to_owned()
+            }
+            (BudgetScope::Member, Some(id)) => {
+                let id = ids::shaped("mem", "Member", id)?;
+                self.store.member(org, id).await?.ok_or(Error::NotFound("Member"))?;
+                id.to_owned()
+            }
+        };
+        let model = match model {
+            None => String::new(),
+            Some(_) if scope != BudgetScope::Project => {
+                return Err(Error::validation("model", "a per-model limit is set on a project budget only"));
+            }
+            Some(model) => {
+                let (provider, name) = parse_model(model)?;
+                format!("{}/{name}", provider.as_str())
+            }
+        };
+        Ok((id, model))
+    }
+
+    /// Reserves `p`'s largest cost against every budget it falls in, as `id` (the meter's
+    /// reservation, settled with its usage). `Ok(false)` when no budget applies; a refusal
+    /// names the narrowest budget without room.
+    pub(super) async fn reserve_budgets(&self, caller: &Caller, p: &Prepared, id: &str) -> Result<bool> {
+        let all = self.store.budgets(&caller.org_id).await?;
+        if all.is_empty() {
+            return Ok(false);
+        }
+        let model = format!("{}/{}", p.provider.as_str(), p.chat.model);
+        let project = p.project_id.as_deref().unwrap_or("");
+        let mut applying: Vec<BudgetRow> = all
+            .iter()
+            .filter(|b| match scope_of(b) {
+                BudgetScope::Organization => true,
+                BudgetScope::Project => b.scope_id == project && (b.model.is_empty() || b.model == model),
+                BudgetScope::ApiKey => b.scope_id == caller.api_key_id,
+                BudgetScope::Member => b.scope_id == caller.member_id,
+            })
+            .cloned()
+            .collect();
+        if applying.is_empty() {
+            return Ok(false);
+        }
+        applying.sort_by_key(narrowness);
+        let month = ids::current_month();
+        let now = ids::unix_now();
+        let cap = p.chat.max_tokens.map_or(max_output_tokens(p.provider), u64::from);
+        let bound = Bound::new(p.provider, &p.chat.model, time::OffsetDateTime::now_utc(), p.input_estimate, cap);
+        let micro_usd = self.usage.prices().max_cost(&bound).map_err(|why| Error::BudgetUnbounded {
+            refusal: refusal(&applying[0], 0, &month, None),
+            why: why.to_string(),
+        })?;
+        let reservation = SpendReservation {
+            id: id.to_owned(),
+            org_id: caller.org_id.clone(),
+            month: month.clone(),
+            project_id: project.to_owned(),
+            api_key_id: caller.api_key_id.clone(),
+            member_id: caller.member_id.clone(),
+            model,
+            micro_usd,
+            expires_at: now + self.reservation_ttl(),
+        };
+        let alert = self.webhook.is_some().then_some(threshold_event as fn(&_, &_, _) -> _);
+        match self.store.reserve_spend(reservation, &applying, now, alert).await? {
+            SpendHeld::Held { .. } => Ok(true),
+            SpendHeld::Refused { budget, spend } => {
+                Err(Error::BudgetExceeded(refusal(&applying[budget], spend.total(), &month, Some(micro_usd))))
+            }
+        }
+    }
+}
+
+fn budget(row: &BudgetRow, spend: Spend, month: &str) -> Budget {
+    Budget {
+        scope: scope_of(row),
+        scope_id: some(&row.scope_id),
+        model: some(&row.model),
+        limit_micro_usd: row.limit_micro_usd,
+        threshold_percent: row.threshold_percent,
+        spent_micro_usd: spend.settled,
+        reserved_micro_usd: spend.reserved,
+        resets_at: resets_at(month),
+        over_threshold: spend.settled >= converra_store::threshold_of(row),
+        exhausted: spend.total() >= row.limit_micro_usd,
+        updated_at: row.updated_at.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_month_resets_on_the_first_of_the_next_and_december_on_new_year() {
+        assert_eq!(resets_at("2026-11"), "2026-12-01T00:00:00Z");
+        assert_eq!(resets_at("2026-12"), "2027-01-01T00:00:00Z");
+    }
+}
