@@ -23,7 +23,8 @@ async fn a_spent_budget_answers_402_in_openais_shape_and_anthropics_and_says_not
     assert_eq!(app.put("/api/v1/budgets", &app.api_key, budget).await.status, 200);
 
     // Capped at 100 tokens: it fits (at most 61 micro-dollars), runs and says what it cost.
-    let small = r#"{"model":"gpt-4o-mini","max_completion_tokens":100,"messages":[{"role":"user","content":"Say hi"}]}"#;
+    let small =
+        r#"{"model":"gpt-4o-mini","max_completion_tokens":100,"messages":[{"role":"user","content":"Say hi"}]}"#;
     let ok = post_chat(&app, small).await;
     assert_eq!(ok.status, 200, "{}", ok.text);
     assert!(ok.header("x-converra-cost-usd").is_some(), "{:?}", ok.headers);
@@ -38,7 +39,8 @@ async fn a_spent_budget_answers_402_in_openais_shape_and_anthropics_and_says_not
     assert!(message.starts_with("The organization budget of $0.010000 for this month has no room"), "{message}");
     assert_eq!(refused.header("x-should-retry"), Some("false"));
 
-    let claude = r#"{"model":"claude-sonnet-4-5","max_tokens":64000,"messages":[{"role":"user","content":"Write a novel"}]}"#;
+    let claude =
+        r#"{"model":"claude-sonnet-4-5","max_tokens":64000,"messages":[{"role":"user","content":"Write a novel"}]}"#;
     let headers = [("x-api-key", app.api_key.as_str()), ("anthropic-version", "2023-06-01")];
     let refused = post_with(&app, "/v1/messages", &headers, claude).await;
     assert_eq!(refused.status, 402, "{}", refused.text);

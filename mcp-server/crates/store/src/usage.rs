@@ -99,7 +99,8 @@ static BY_KEY_SOURCE: Sql = totals_by!("key_source", " AND status = 'ok'");
 static BY_PROJECT: Sql = totals_by!("nullif(project_id, '')", " AND status = 'ok'");
 static BY_API_KEY: Sql = totals_by!("api_key_id", " AND status = 'ok'");
 /// The member whose API key made the calls (null once the key is deleted with its member).
-static BY_MEMBER: Sql = totals_by!("(SELECT member_id FROM api_keys k WHERE k.id = usage_rollups.api_key_id)", " AND status = 'ok'");
+static BY_MEMBER: Sql =
+    totals_by!("(SELECT member_id FROM api_keys k WHERE k.id = usage_rollups.api_key_id)", " AND status = 'ok'");
 /// `ok` or the failure's code: the one grouping that counts failed completions too.
 static BY_OUTCOME: Sql = totals_by!("status", "");
 

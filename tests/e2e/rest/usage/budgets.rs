@@ -112,8 +112,12 @@ async fn the_narrowest_budget_that_refuses_is_named_and_every_budget_that_applie
     let (app, _mocks) = openai_ready().await;
     let project = id_of(&app.post("/api/v1/projects", &app.api_key, json!({"name": "agents"})).await.body);
     let (member_id, member_key) = app.member_key(&app.api_key, "dev@example.com", "member").await;
-    assert_eq!(set(&app, &app.api_key, json!({"scope": "organization", "limit_micro_usd": 1_000_000})).await.status, 200);
-    let on_project = json!({"scope": "project", "scope_id": project, "model": "openai/gpt-4o-mini", "limit_micro_usd": 6});
+    assert_eq!(
+        set(&app, &app.api_key, json!({"scope": "organization", "limit_micro_usd": 1_000_000})).await.status,
+        200
+    );
+    let on_project =
+        json!({"scope": "project", "scope_id": project, "model": "openai/gpt-4o-mini", "limit_micro_usd": 6});
     assert_eq!(set(&app, &app.api_key, on_project).await.status, 200);
     let on_member = json!({"scope": "member", "scope_id": member_id, "limit_micro_usd": 3});
     assert_eq!(set(&app, &app.api_key, on_member).await.status, 200);
@@ -141,7 +145,10 @@ async fn a_model_without_a_price_cannot_be_bounded_so_a_budget_refuses_it() {
     let ask = json!({"model": "deepseek/deepseek-reasoner", "messages": [{"role": "user", "content": "Say hi"}]});
     assert_eq!(app.post("/api/v1/completions", &app.api_key, ask.clone()).await.status, 200, "no budget: it runs");
 
-    assert_eq!(set(&app, &app.api_key, json!({"scope": "organization", "limit_micro_usd": 50_000_000})).await.status, 200);
+    assert_eq!(
+        set(&app, &app.api_key, json!({"scope": "organization", "limit_micro_usd": 50_000_000})).await.status,
+        200
+    );
     let refused = app.post("/api/v1/completions", &app.api_key, ask).await;
     refused.assert_error(
         402,
@@ -155,9 +162,11 @@ async fn a_model_without_a_price_cannot_be_bounded_so_a_budget_refuses_it() {
 async fn only_admins_set_budgets_on_objects_of_their_own_organization() {
     let (app, _mocks) = openai_ready().await;
     let (_, member_key) = app.member_key(&app.api_key, "dev@example.com", "member").await;
-    set(&app, &member_key, json!({"scope": "organization", "limit_micro_usd": 1}))
-        .await
-        .assert_error(403, "FORBIDDEN", "This action requires the admin or owner role");
+    set(&app, &member_key, json!({"scope": "organization", "limit_micro_usd": 1})).await.assert_error(
+        403,
+        "FORBIDDEN",
+        "This action requires the admin or owner role",
+    );
     let other = app.new_org("rival", converra::Plan::Free).await;
     let their_project = id_of(&app.post("/api/v1/projects", &other, json!({"name": "theirs"})).await.body);
     set(&app, &app.api_key, json!({"scope": "project", "scope_id": their_project, "limit_micro_usd": 1}))
@@ -166,9 +175,11 @@ async fn only_admins_set_budgets_on_objects_of_their_own_organization() {
     set(&app, &app.api_key, json!({"scope": "organization", "model": "openai/gpt-4o", "limit_micro_usd": 1}))
         .await
         .assert_error(400, "VALIDATION_ERROR", "a per-model limit is set on a project budget only");
-    set(&app, &app.api_key, json!({"scope": "member", "limit_micro_usd": 1}))
-        .await
-        .assert_error(400, "VALIDATION_ERROR", "a member budget needs the member's id in scope_id");
+    set(&app, &app.api_key, json!({"scope": "member", "limit_micro_usd": 1})).await.assert_error(
+        400,
+        "VALIDATION_ERROR",
+        "a member budget needs the member's id in scope_id",
+    );
     set(&app, &app.api_key, json!({"scope": "organization", "limit_micro_usd": 1, "threshold_percent": 0}))
         .await
         .assert_error(400, "VALIDATION_ERROR", "threshold_percent must be between 1 and 100");
@@ -179,6 +190,10 @@ async fn only_admins_set_budgets_on_objects_of_their_own_organization() {
     assert_eq!(app.get("/api/v1/budgets", &other).await.body["data"], json!([]));
     assert_eq!(app.delete("/api/v1/budgets?scope=organization", &member_key).await.status, 403);
     assert_eq!(app.delete("/api/v1/budgets?scope=organization", &app.api_key).await.status, 204);
-    app.delete("/api/v1/budgets?scope=organization", &app.api_key).await.assert_error(404, "NOT_FOUND", "Budget not found");
+    app.delete("/api/v1/budgets?scope=organization", &app.api_key).await.assert_error(
+        404,
+        "NOT_FOUND",
+        "Budget not found",
+    );
     assert_eq!(complete(&app, &member_key, 10, None).await.status, 200, "no budget left to refuse it");
 }
