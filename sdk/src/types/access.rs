@@ -198,6 +198,10 @@ pub struct ApiKey {
     pub revoked_at: Option<String>,
     /// When the key was created.
     pub created_at: String,
+    /// The project the key is bound to: its calls belong to that project (and its budget), and
+    /// naming another is refused. Absent: it may name any project of its organization.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project_id: Option<String>,
 }
 
 /// The answer to creating an API key: the only time the full secret is shown.
@@ -233,6 +237,10 @@ pub struct CreateApiKey {
     /// Create the key for another member (admins and owners only, for a lower role).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub member_id: Option<String>,
+    /// Bind the key to a project (`prj_…`): its calls belong to that project, and naming
+    /// another is refused. An agent given a bound key cannot bill another project.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project_id: Option<String>,
 }
 
 /// `GET /api/v1/me`: who the calling key is.
@@ -266,4 +274,7 @@ pub struct MeApiKey {
     pub name: String,
     /// Its environment.
     pub environment: Environment,
+    /// The project it is bound to, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project_id: Option<String>,
 }

@@ -474,6 +474,7 @@ async fn usage_from_before_the_roll_ups_is_kept_by_the_upgrade() {
          DROP TABLE relayed_objects; -- added by migration 13
          ALTER TABLE members DROP COLUMN first_signed_in_at; -- added by migration 15
          DROP TABLE budgets; DROP TABLE spend_reservations; DROP TABLE budget_alerts; -- added by migration 17
+         ALTER TABLE api_keys DROP COLUMN project_id;
          CREATE TABLE usage_events (
              id INTEGER PRIMARY KEY AUTOINCREMENT, org_id TEXT NOT NULL, project_id TEXT, api_key_id TEXT NOT NULL,
              provider TEXT NOT NULL, model TEXT NOT NULL, key_source TEXT NOT NULL, input_tokens INTEGER NOT NULL,

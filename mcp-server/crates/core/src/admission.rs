@@ -6,7 +6,8 @@
 //! 1. the organization's AI switch: `AI_DISABLED`;
 //! 2. the entry's own checks of its request that need no provider (REST's `validate`; an agent
 //!    wire passes none here, its body's top level was checked by the face's view);
-//! 3. the model, which names its provider (`parse_model`): `VALIDATION` on `model`;
+//! 3. the model, which names its provider (`parse_model`): `VALIDATION` on `model`; then the
+//!    project, a bound key's own (`Caller::project_for`): `FORBIDDEN` if it names another;
 //! 4. the entry's own checks of that provider (does its wire reach it, a field or header it
 //!    refuses), written in the entry, between [`Core::admit`] and [`Core::admitted_key`];
 //! 5. a key resolved (project, organization, the platform's allowance): `NO_PROVIDER_KEY`.

@@ -57,6 +57,7 @@ impl Core {
     ) -> Result<ChatAnswer> {
         // No checks of the request before the model: the face's view checked the top level.
         let admitted = self.admit(caller, &view.model, || Ok(()))?;
+        let project_id = caller.project_for(project_id)?;
         match admitted.provider {
             Provider::Anthropic | Provider::Gemini => self.translated_chat(caller, view, admitted, project_id).await,
             Provider::Openai | Provider::Deepseek => self.forward_chat(caller, view, admitted, project_id).await,

@@ -122,6 +122,7 @@ impl Core {
         // Unlike the agent wires, the request is checked here, after AI_DISABLED and before
         // the model; no provider refuses anything of it.
         let admitted = self.admit(caller, &req.model, || validate(&req))?;
+        let req = CompletionRequest { project_id: caller.project_for(req.project_id)?, ..req };
         let resolved = self.admitted_key(caller, &admitted, req.project_id.as_deref()).await?;
         let Admitted { provider, model } = admitted;
         let max_tokens = if resolved.source == KeySource::Platform {

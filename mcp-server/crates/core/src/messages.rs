@@ -82,6 +82,7 @@ impl Core {
         headers: &AnthropicHeaders,
         project_id: Option<String>,
     ) -> Result<Relayed> {
+        let project_id = caller.project_for(project_id)?;
         let route = self.messages_route(caller, view, headers, &project_id).await?;
         if route.wire == Wire::Translated {
             return self.translated_messages(caller, view, route, headers.beta.is_some(), project_id).await;
@@ -133,6 +134,7 @@ impl Core {
         headers: &AnthropicHeaders,
         project_id: Option<String>,
     ) -> Result<TokenCount> {
+        let project_id = caller.project_for(project_id)?;
         let Route { provider, model, resolved, wire, headers } =
             self.messages_route(caller, view, headers, &project_id).await?;
         let size = view.prompt_size();

@@ -70,6 +70,7 @@ impl Core {
     ) -> Result<Relayed> {
         // No checks of the request before the model: the face's view checked the top level.
         let admitted = self.admit(caller, &view.model, || Ok(()))?;
+        let project_id = caller.project_for(project_id)?;
         if !self.providers.serves(admitted.provider, Api::Responses) {
             return self.translated_responses(caller, view, endpoint, admitted.provider, project_id).await;
         }
@@ -214,6 +215,7 @@ impl Core {
     ) -> Result<Relayed> {
         // No checks of the request before the model: the face's view checked the top level.
         let admitted = self.admit(caller, &view.model, || Ok(()))?;
+        let project_id = caller.project_for(project_id)?;
         let resolved = self.openai_route(caller, &admitted, Api::Embeddings, &project_id).await?;
         let Admitted { provider, model } = admitted;
         let model_json = json_string(&model);

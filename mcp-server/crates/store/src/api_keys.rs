@@ -10,13 +10,13 @@ use super::{ApiKeyRow, AuthRow, MemberRow, NewAuditEvent, OrgRow, Stale, Store, 
 macro_rules! key_cols {
     () => {
         "k.id, k.lookup_id, k.org_id, k.member_id, k.name, k.environment, k.secret_hash, k.prefix, \
-         k.last_four, k.expires_at, k.last_used_at, k.revoked_at, k.created_at"
+         k.last_four, k.expires_at, k.last_used_at, k.revoked_at, k.created_at, k.project_id"
     };
 }
 
 static INSERT: Sql = Sql::new(
-    "INSERT INTO api_keys (id, lookup_id, org_id, member_id, name, environment, secret_hash, prefix, last_four, expires_at, last_used_at, revoked_at, created_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+    "INSERT INTO api_keys (id, lookup_id, org_id, member_id, name, environment, secret_hash, prefix, last_four, expires_at, last_used_at, revoked_at, created_at, project_id)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
 );
 /// The member's row is the lock that makes concurrent creations count one at a time.
 static LOCK_MEMBER: Sql = Sql::new("SELECT 1 FROM members WHERE id = $1 FOR UPDATE");
@@ -68,6 +68,7 @@ impl FromRow for ApiKeyRow {
             last_used_at: r.get(10)?,
             revoked_at: r.get(11)?,
             created_at: r.get(12)?,
+            project_id: r.get(13)?,
         })
     }
 }
@@ -77,7 +78,7 @@ struct Auth((ApiKeyRow, MemberRow, OrgRow));
 
 impl FromRow for Auth {
     fn from_row(r: &impl Row) -> StoreResult<Self> {
-        Ok(Auth((ApiKeyRow::from_row(r)?, MemberRow::from_row(&At(r, 13))?, OrgRow::from_row(&At(r, 19))?)))
+        Ok(Auth((ApiKeyRow::from_row(r)?, MemberRow::from_row(&At(r, 14))?, OrgRow::from_row(&At(r, 20))?)))
     }
 }
 
@@ -100,6 +101,7 @@ pub(super) async fn insert(c: &impl Conn, k: &ApiKeyRow) -> StoreResult<()> {
             &k.last_used_at,
             &k.revoked_at,
             &k.created_at,
+            &k.project_id,
         ],
     )
     .await?;

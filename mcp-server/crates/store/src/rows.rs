@@ -71,6 +71,8 @@ pub struct ApiKeyRow {
     pub last_used_at: Option<String>,
     pub revoked_at: Option<String>,
     pub created_at: String,
+    /// The project a bound key acts in (and only in); `None`: any project of its organization.
+    pub project_id: Option<String>,
 }
 
 impl ApiKeyRow {

@@ -22,6 +22,9 @@ pub enum ApiKeysCommand {
         /// Create it for another member, by member id (admins and owners)
         #[arg(long)]
         member: Option<String>,
+        /// Bind it to a project (prj_…): its calls belong to that project and its budget
+        #[arg(long)]
+        project: Option<String>,
     },
     /// List API keys (never their secrets).
     List,
@@ -39,6 +42,7 @@ fn rows(keys: &[ApiKey]) -> Vec<Vec<String>> {
                 k.id.clone(),
                 k.name.clone(),
                 k.environment.as_str().into(),
+                k.project_id.clone().unwrap_or_else(|| "any".into()),
                 format!("{}…{}", k.prefix, k.last_four),
                 k.last_used_at.clone().unwrap_or_else(|| "never".into()),
                 if k.revoked_at.is_some() {
@@ -53,16 +57,21 @@ fn rows(keys: &[ApiKey]) -> Vec<Vec<String>> {
 
 pub async fn run(client: &Converra, command: ApiKeysCommand, json: bool) -> Result<(), Failure> {
     match command {
-        ApiKeysCommand::Create { name, environment, expires_at, member } => {
+        ApiKeysCommand::Create { name, environment, expires_at, member, project } => {
             let created = client
                 .api_keys()
-                .create(CreateApiKey { name, environment, expires_at, member_id: member })
+                .create(CreateApiKey { name, environment, expires_at, member_id: member, project_id: project })
                 .await
                 .map_err(failure)?;
             if json {
                 return table::print_json(&created);
             }
-            eprintln!("Created API key {} ({}). It is shown only this once:", created.api_key.id, created.api_key.name);
+            let bound =
+                created.api_key.project_id.as_ref().map(|p| format!(", bound to project {p}")).unwrap_or_default();
+            eprintln!(
+                "Created API key {} ({}{bound}). It is shown only this once:",
+                created.api_key.id, created.api_key.name
+            );
             println!("{}", created.key.expose_secret());
             Ok(())
         }
@@ -71,7 +80,7 @@ pub async fn run(client: &Converra, command: ApiKeysCommand, json: bool) -> Resu
             if json {
                 table::print_json(&converra::List::from(keys))
             } else {
-                table::print(&["ID", "NAME", "ENV", "KEY", "LAST USED", "STATE"], rows(&keys));
+                table::print(&["ID", "NAME", "ENV", "PROJECT", "KEY", "LAST USED", "STATE"], rows(&keys));
                 Ok(())
             }
         }

@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 mod api_keys;
 mod audit;
 mod authentication;
+mod bound_keys;
 mod members;
 mod projects;
 mod rate_limits;

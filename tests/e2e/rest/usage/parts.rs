@@ -218,6 +218,7 @@ async fn usage_from_before_the_token_parts_were_counted_is_kept_by_the_upgrade_w
                 ALTER TABLE usage_rollups DROP COLUMN cost_micro_usd; -- SQLite's 16, PostgreSQL's 12
                 ALTER TABLE usage_rollups DROP COLUMN unpriced_requests;
                 DROP TABLE budgets; DROP TABLE spend_reservations; DROP TABLE budget_alerts; -- 17, 13
+                ALTER TABLE api_keys DROP COLUMN project_id;
 ";
     if app.database_url.is_some() {
         app.run_postgres_sql(&format!("{drop} UPDATE converra_schema SET version = 9;")).await;

@@ -21,6 +21,7 @@ fn to_wire(k: ApiKeyRow) -> ApiKey {
         last_used_at: k.last_used_at,
         revoked_at: k.revoked_at,
         created_at: k.created_at,
+        project_id: k.project_id,
     }
 }
 
@@ -31,6 +32,7 @@ pub(super) fn new_key(
     name: String,
     environment: converra::Environment,
     expires_at: Option<String>,
+    project_id: Option<String>,
 ) -> (ApiKeyRow, secrecy::SecretString) {
     let t = token::generate(environment);
     let row = ApiKeyRow {
@@ -47,6 +49,7 @@ pub(super) fn new_key(
         last_used_at: None,
         revoked_at: None,
         created_at: ids::now(),
+        project_id,
     };
     (row, t.token)
 }
@@ -80,14 +83,24 @@ impl Core {
             }
         };
         let environment = req.environment.unwrap_or(caller.environment);
-        let (row, token) = new_key(&caller.org_id, &member_id, name, environment, expires_at);
+        // A bound key acts only in its project: a key made by one binds to the same project.
+        let project_id = match caller.project_for(req.project_id)? {
+            None => None,
+            Some(id) => {
+                let id = ids::shaped("prj", "Project", &id)?;
+                self.store.project(&caller.org_id, id).await?.ok_or(Error::NotFound("Project"))?;
+                Some(id.to_owned())
+            }
+        };
+        let (row, token) = new_key(&caller.org_id, &member_id, name, environment, expires_at, project_id);
         let event = audit::event(
             &caller.org_id,
             caller.actor(),
             "api_key.created",
             "api_key",
             &row.id,
-            json!({"environment": environment.as_str(), "member_id": row.member_id, "last_four": row.last_four}),
+            json!({"environment": environment.as_str(), "member_id": row.member_id, "last_four": row.last_four,
+                   "project_id": row.project_id}),
         );
         if !self.store.insert_api_key(row.clone(), caller.api_key_limit, event).await? {
             return Err(Error::ApiKeyLimit { limit: caller.api_key_limit });

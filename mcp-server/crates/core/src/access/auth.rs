@@ -32,6 +32,8 @@ pub struct Caller {
     pub api_key_limit: u32,
     /// The organization's AI settings at the time of the request.
     pub ai: converra::AiSettings,
+    /// The project the API key is bound to: every call acts in it ([`Caller::project_for`]).
+    pub project_id: Option<String>,
 }
 
 impl Caller {
@@ -43,6 +45,7 @@ impl Caller {
         api_key_id: String,
         api_key_name: String,
         environment: Environment,
+        project_id: Option<String>,
     ) -> Self {
         let limits = super::plan_limits(org);
         Caller {
@@ -63,6 +66,20 @@ impl Caller {
             api_key_id,
             api_key_name,
             environment,
+            project_id,
+        }
+    }
+
+    /// The project a completion acts in: a bound key's own, whether or not it names it (so an
+    /// agent given the key cannot bill another project), else the one asked for, if any.
+    pub fn project_for(&self, asked: Option<String>) -> Result<Option<String>> {
+        match (&self.project_id, asked) {
+            (None, asked) => Ok(asked),
+            (Some(bound), None) => Ok(Some(bound.clone())),
+            (Some(bound), Some(asked)) if asked == *bound => Ok(Some(asked)),
+            (Some(_), Some(_)) => Err(Error::Forbidden(
+                "This API key is bound to a project and cannot act in another: leave the project out, or use a key of that project",
+            )),
         }
     }
 
@@ -196,7 +213,7 @@ impl Core {
                 }
             });
         }
-        Ok(Caller::acting(org, member, key.id.clone(), key.name.clone(), key.environment))
+        Ok(Caller::acting(org, member, key.id.clone(), key.name.clone(), key.environment, key.project_id.clone()))
     }
 }
 

@@ -89,6 +89,7 @@ impl Core {
                 id: caller.api_key_id.clone(),
                 name: caller.api_key_name.clone(),
                 environment: caller.environment,
+                project_id: caller.project_id.clone(),
             },
         }
     }

@@ -93,7 +93,7 @@ impl Core {
             created_at: now.clone(),
             first_signed_in_at: None,
         };
-        let (key, token) = super::api_keys::new_key(&org.id, &owner.id, "Default".into(), key_environment, None);
+        let (key, token) = super::api_keys::new_key(&org.id, &owner.id, "Default".into(), key_environment, None, None);
         let data_key = self.keyring.new_data_key(&org.id)?;
         let actor = audit::operator();
         let events = vec![

@@ -59,7 +59,8 @@ fn web_caller(org: &OrgRow, member: &MemberRow, key: Option<(&str, &str, Environ
         Some((id, name, env)) => (id.to_owned(), name.to_owned(), env),
         None => (format!("web:{}", member.id), "web sign-in".to_owned(), Environment::Live),
     };
-    Caller::acting(org, member, api_key_id, api_key_name, environment)
+    // The web face runs no completions: a session acts in no project.
+    Caller::acting(org, member, api_key_id, api_key_name, environment, None)
 }
 
 impl Core {

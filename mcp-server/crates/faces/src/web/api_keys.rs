@@ -23,6 +23,8 @@ use converra_core::{Core, Error};
 async fn api_keys_page(core: &Core, signed: &Signed, created: Markup, notice: &Option<Notice>) -> WebResult<Markup> {
     let keys = core.list_api_keys(&signed.caller).await?;
     let usual = core.usual_environment(&signed.caller).await?;
+    let projects = core.list_projects(&signed.caller).await?;
+    let project_name = |id: &str| projects.iter().find(|p| p.id == id).map_or(id.to_owned(), |p| p.name.clone());
     // A new nonce with every rendering: the form it is in creates one key at most.
     let nonce = random_token();
     let body = html! {
@@ -43,6 +45,14 @@ async fn api_keys_page(core: &Core, signed: &Signed, created: Markup, notice: &O
                         }
                     }
                 }
+                @if !projects.is_empty() {
+                    label for="key-project" { "Project" }
+                    select id="key-project" name="project_id" {
+                        option value="" { "Any project (named per request)" }
+                        @for p in &projects { option value=(p.id) { "Only " (p.name) } }
+                    }
+                    p.muted { "A key bound to a project can only act in it: its calls count against that project's budget." }
+                }
                 button type="submit" { "Create API Key" }
             }
         }
@@ -50,7 +60,8 @@ async fn api_keys_page(core: &Core, signed: &Signed, created: Markup, notice: &O
             thead { tr { th { "Name" } th { "Key" } th.wide { "Last used" } th { "" } } }
             tbody { @for k in keys.iter().filter(|k| k.revoked_at.is_none()) {
                 tr {
-                    td { (k.name) br; span.muted { (k.environment.as_str()) } }
+                    td { (k.name) br; span.muted { (k.environment.as_str())
+                        @if let Some(p) = &k.project_id { " · only " (project_name(p)) } } }
                     td.masked { (k.prefix) "…" (k.last_four) }
                     td.wide { (k.last_used_at.as_deref().map(when).unwrap_or_else(|| "never".into())) }
                     td { a.button.danger href=(paths::fill(API_KEY_REVOKE, &[&k.id])) { "Revoke" } }
@@ -69,6 +80,9 @@ pub async fn page(State(core): State<Arc<Core>>, signed: Signed, Flash(notice): 
 pub struct CreateForm {
     name: String,
     environment: Environment,
+    /// Empty: any project.
+    #[serde(default)]
+    project_id: String,
     #[serde(default)]
     nonce: String,
 }
@@ -80,7 +94,9 @@ pub async fn create(
     Extension(site): Extension<Arc<Site>>,
     f: SignedForm<CreateForm>,
 ) -> WebResult<Response> {
-    let req = CreateApiKey { name: f.form.name, environment: Some(f.form.environment), ..Default::default() };
+    let project_id = Some(f.form.project_id).filter(|p| !p.is_empty());
+    let req =
+        CreateApiKey { name: f.form.name, environment: Some(f.form.environment), project_id, ..Default::default() };
     let outcome = core.create_api_key_once(&f.caller, &f.form.nonce, req).await;
     let signed = Signed::new(f.caller, f.csrf);
     match outcome {

@@ -174,6 +174,7 @@ fn api_key(org_id: &str, member_id: &str) -> ApiKeyRow {
         last_used_at: None,
         revoked_at: None,
         created_at: now(),
+        project_id: None,
     }
 }
 

@@ -294,8 +294,8 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE usage_rollups ADD COLUMN unpriced_requests BIGINT NOT NULL DEFAULT 0;
     UPDATE usage_rollups SET unpriced_requests = requests;
     "#,
-    // 13 (SQLite's 17): budgets, the spend reserved against them by calls in flight, and the
-    // thresholds announced this month.
+    // 13 (SQLite's 17): budgets, the spend reserved against them by calls in flight, the
+    // thresholds announced this month, and API keys bound to a project.
     r#"
     CREATE TABLE budgets (
         org_id            TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
@@ -327,6 +327,7 @@ const MIGRATIONS: &[&str] = &[
         month    TEXT NOT NULL,
         PRIMARY KEY (org_id, scope, scope_id, model, month)
     );
+    ALTER TABLE api_keys ADD COLUMN project_id TEXT; -- a key bound to a project acts only in it
     "#,
 ];
 

@@ -312,8 +312,9 @@ const MIGRATIONS: &[&str] = &[
     UPDATE usage_rollups SET unpriced_requests = requests;
     "#,
     // 17: budgets (a monthly limit in micro-dollars per scope), the largest cost of each call in
-    // flight reserved against them (ephemeral, like the allowance's, so not dumped), and the
-    // thresholds announced this month.
+    // flight reserved against them (ephemeral, like the allowance's, so not dumped), the
+    // thresholds announced this month, and API keys bound to a project (whose budget they count
+    // against). No foreign key: a bound key outliving its project acts nowhere, never everywhere.
     r#"
     CREATE TABLE budgets (
         org_id            TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
@@ -345,6 +346,7 @@ const MIGRATIONS: &[&str] = &[
         month    TEXT NOT NULL,
         PRIMARY KEY (org_id, scope, scope_id, model, month)
     );
+    ALTER TABLE api_keys ADD COLUMN project_id TEXT; -- a key bound to a project acts only in it
     "#,
 ];
 
