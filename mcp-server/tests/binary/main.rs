@@ -9,6 +9,7 @@ use converra_test_kit::Binary;
 /// The binary under test: Cargo names it only to this package's own tests.
 const CONVERRA: Binary = Binary::new(env!("CARGO_BIN_EXE_converra"));
 
+mod budget_race;
 mod budgets;
 mod cli_client;
 mod configuration;
