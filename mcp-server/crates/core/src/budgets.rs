@@ -214,13 +214,13 @@ impl Core {
         Ok((id, model))
     }
 
-    /// Reserves `p`'s largest cost against every budget it falls in, as `id` (the meter's
-    /// reservation, settled with its usage). `Ok(false)` when no budget applies; a refusal
-    /// names the narrowest budget without room.
-    pub(super) async fn reserve_budgets(&self, caller: &Caller, p: &Prepared, id: &str) -> Result<bool> {
+    /// Reserves `p`'s largest cost against every budget it falls in, under the meter's
+    /// reservation id (settled with its usage; made here when the allowance held none). Nothing
+    /// when no budget applies; a refusal names the narrowest budget without room.
+    pub(super) async fn reserve_budgets(&self, caller: &Caller, p: &Prepared, id: &mut Option<String>) -> Result<()> {
         let all = self.store.budgets(&caller.org_id).await?;
         if all.is_empty() {
-            return Ok(false);
+            return Ok(());
         }
         let model = format!("{}/{}", p.provider.as_str(), p.chat.model);
         let project = p.project_id.as_deref().unwrap_or("");
@@ -235,7 +235,7 @@ impl Core {
             .cloned()
             .collect();
         if applying.is_empty() {
-            return Ok(false);
+            return Ok(());
         }
         applying.sort_by_key(narrowness);
         let month = ids::current_month();
@@ -247,7 +247,7 @@ impl Core {
             why: why.to_string(),
         })?;
         let reservation = SpendReservation {
-            id: id.to_owned(),
+            id: id.get_or_insert_with(|| ids::new_id("rsv")).clone(),
             org_id: caller.org_id.clone(),
             month: month.clone(),
             project_id: project.to_owned(),
@@ -259,7 +259,7 @@ impl Core {
         };
         let alert = self.webhook.is_some().then_some(threshold_event as fn(&_, &_, _) -> _);
         match self.store.reserve_spend(reservation, &applying, now, alert).await? {
-            SpendHeld::Held { .. } => Ok(true),
+            SpendHeld::Held { .. } => Ok(()),
             SpendHeld::Refused { budget, spend } => {
                 Err(Error::BudgetExceeded(refusal(&applying[budget], spend.total(), &month, Some(micro_usd))))
             }

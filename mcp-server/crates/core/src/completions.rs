@@ -175,11 +175,12 @@ impl Core {
             // now could not be counted.
             return Err(Error::Unavailable);
         }
-        // One id for both reservations: the batch writing the call's usage settles both.
-        let id = ids::new_id("rsv");
+        // One id for both reservations (made only when one is held): the batch writing the
+        // call's usage settles both.
         let mut reservation = None;
         if p.resolved.source == KeySource::Platform {
             let now = ids::unix_now();
+            let id = ids::new_id("rsv");
             let held = AllowanceReservation {
                 id: id.clone(),
                 org_id: caller.org_id.clone(),
@@ -190,19 +191,16 @@ impl Core {
             if !self.store.reserve_allowance(held, caller.monthly_tokens, now).await? {
                 return Err(Error::AllowanceExhausted);
             }
-            reservation = Some(id.clone());
+            reservation = Some(id);
         }
         // Budgets apply to every key, the organization's own as well as the allowance.
-        match self.reserve_budgets(caller, p, &id).await {
-            Ok(true) => reservation = Some(id),
-            Ok(false) => {}
-            Err(refused) => {
-                if reservation.is_some() {
-                    // The allowance held above goes back now, not when it expires.
-                    self.store.release_reservation(&id).await?;
-                }
-                return Err(refused);
+        let held = reservation.is_some();
+        if let Err(refused) = self.reserve_budgets(caller, p, &mut reservation).await {
+            if let (true, Some(id)) = (held, &reservation) {
+                // The allowance held above goes back now, not when it expires.
+                self.store.release_reservation(id).await?;
             }
+            return Err(refused);
         }
         let bucket = UsageBucket {
             org_id: caller.org_id.clone(),
