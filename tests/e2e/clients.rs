@@ -366,9 +366,13 @@ async fn the_openai_python_client_carries_an_agents_calls_whole_on_the_organizat
     }
     let usage = app.get("/api/v1/usage", &app.api_key).await;
     // Chat: four answers of 12 in and 5 out, the tool call 20 (8 cached) and 9 (3 reasoning);
-    // Responses: three of 30 (12 cached) and 9 (4 reasoning); embeddings: 2 in.
+    // Responses: three of 30 (12 cached) and 9 (4 reasoning); embeddings: 2 in. gpt-4o-mini
+    // (0.15 in, 0.075 cached, 0.60 out per million): 5 for each answer (4.8), 8 for the tool call
+    // (12 × 0.15 + 8 × 0.075 + 9 × 0.60 = 7.8), 9 for each Responses call (18 × 0.15 + 12 ×
+    // 0.075 + 9 × 0.60 = 9.0): 55; text-embedding-3-small has no price: unpriced, never 0.
     let expected = json!({"requests": 9, "input_tokens": 160, "output_tokens": 56, "cache_read_tokens": 44,
-        "cache_write_tokens": 0, "reasoning_tokens": 15});
+        "cache_write_tokens": 0, "reasoning_tokens": 15, "cost_micro_usd": 55, "unpriced_requests": 1,
+        "cost_known": false});
     assert_eq!(usage.body["totals"], expected, "{}", usage.text);
 }
 

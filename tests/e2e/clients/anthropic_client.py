@@ -14,10 +14,9 @@ import os
 import sys
 
 import anthropic
-import httpx
 from anthropic import Anthropic
 
-from check import check, raised
+from check import check, raised, set_budget
 
 MODEL = "claude-sonnet-4-5"
 HI = [{"role": "user", "content": "Say hello"}]
@@ -111,8 +110,7 @@ def main():
     e = refused("no deepseek key", client, counter, ask("deepseek-chat"), anthropic.ConflictError, 409, 1)
     check("no deepseek key code", e.body["error"]["code"], "NO_PROVIDER_KEY")
     # A budget without room for the call: 402 `billing_error`, never retried.
-    budget = {"scope": "organization", "limit_micro_usd": 1}
-    httpx.put(f"{base}/api/v1/budgets", headers={"Authorization": f"Bearer {key}"}, json=budget).raise_for_status()
+    set_budget(base, key, {"scope": "organization", "limit_micro_usd": 1})
     e = refused("budget exceeded", client, counter, ask(MODEL), anthropic.APIStatusError, 402, 1)
     check("budget exceeded type", e.body["error"]["type"], "billing_error")
     check("budget exceeded code", e.body["error"]["code"], "BUDGET_EXCEEDED")

@@ -11,11 +11,10 @@ import asyncio
 import os
 import sys
 
-import httpx
 import openai
 from openai import AsyncOpenAI, OpenAI
 
-from check import check, raised
+from check import check, raised, set_budget
 
 
 def refused(name, call, error_type, status, code):
@@ -159,10 +158,9 @@ def main():
 
     # A budget without room for the call: 402 `budget_exceeded`, the client's status error,
     # sent once although the client may retry twice (a 402 is never retried).
-    budget = {"scope": "organization", "limit_micro_usd": 1}
-    httpx.put(f"{base}/api/v1/budgets", headers={"Authorization": f"Bearer {key}"}, json=budget).raise_for_status()
+    set_budget(base, key, {"scope": "organization", "limit_micro_usd": 1})
     sent = []
-    counted = httpx.Client(event_hooks={"request": [sent.append]})
+    counted = openai.DefaultHttpxClient(event_hooks={"request": [sent.append]})
     retrying = OpenAI(base_url=base + "/v1", api_key=key, max_retries=2, timeout=20, http_client=counted)
     e = refused(
         "budget exceeded",

@@ -4,7 +4,7 @@
 //! rate-limited `tools/call` is a tool result the model can read, every tool's schemas are
 //! portable, and `logging/setLevel` is accepted.
 
-use converra_test_kit::mcp::{Client, connect};
+use converra_test_kit::mcp::{Client, MCP_TOOLS, connect};
 use converra_test_kit::spawn_app;
 use rmcp::model::{CallToolRequestParams, CallToolResult};
 use serde_json::Value;
@@ -24,7 +24,7 @@ async fn sessions_never_lock_a_free_plan_out_and_the_61st_tool_call_is_a_readabl
     for session in 0..20 {
         let client = connect(&app, &app.api_key).await;
         let tools = client.list_all_tools().await.unwrap_or_else(|e| panic!("session {session}: tools/list: {e}"));
-        assert_eq!(tools.len(), 7, "session {session}");
+        assert_eq!(tools.len(), MCP_TOOLS.len(), "session {session}");
         client.cancel().await.ok();
     }
     // The plan's 60 tool calls are all there; the 61st is a tool error with the wait in it.
@@ -79,7 +79,7 @@ async fn every_tool_schema_is_portable_and_logging_levels_are_accepted() {
     let app = spawn_app().await;
     let client = connect(&app, &app.api_key).await;
     let tools = client.list_all_tools().await.expect("tools/list");
-    assert_eq!(tools.len(), 7);
+    assert_eq!(tools.len(), MCP_TOOLS.len());
     let mut found = Vec::new();
     for tool in &tools {
         let input = Value::Object(tool.input_schema.as_ref().clone());
