@@ -247,7 +247,8 @@ async fn keys_are_added_tested_replaced_rolled_back_and_removed() {
     chrome.click("form[action$='/remove'] button").await;
     chrome.expect("Removed DeepSeek-Production. Now serving DeepSeek: your plan's monthly token allowance.").await;
 
-    // Usable at 375 px: no settings page scrolls sideways.
+    // Usable at 375 px: no settings page scrolls sideways (Usage with a spent budget's banner and row).
+    app.put("/api/v1/budgets", &app.api_key, json!({"scope": "organization", "limit_micro_usd": 0})).await;
     chrome.client.set_window_size(375, 900).await.unwrap();
     for page in ["integrations", "projects", "ai", "usage", "api-keys", "members"] {
         chrome.open(&format!("/settings/{page}")).await;

@@ -1,10 +1,12 @@
-//! The web face: its security rules over plain HTTP (`security.rs`, `connect.rs`, `pages.rs`, `forms.rs`,
-//! `members.rs`, run everywhere), and the pages in a real headless Chromium (`browser.rs`, ignored unless
-//! Chromium and chromedriver are installed). `Visitor` is a browser reduced to what the rules
-//! need: a cookie jar, no redirects followed, forms posted with their CSRF token.
+//! The web face: its security rules over plain HTTP (`security.rs`, `connect.rs`, `pages.rs`,
+//! `forms.rs`, `members.rs`, `budgets.rs`, run everywhere), and the pages in a real headless
+//! Chromium (`browser.rs`, ignored unless Chromium and chromedriver are installed). `Visitor` is
+//! a browser reduced to what the rules need: a cookie jar, no redirects followed, forms posted
+//! with their CSRF token.
 
 mod agents;
 mod browser;
+mod budgets;
 mod connect;
 mod details;
 mod environments;

@@ -99,7 +99,7 @@ fn at(router: Router<Arc<Core>>, path: &str, methods: MethodRouter<Arc<Core>>) -
 /// also answers a GET: with the page the form is on (or its confirmation), never an error.
 pub fn routes(site: Site) -> Router<Arc<Core>> {
     use paths::*;
-    let routes: [(&str, MethodRouter<Arc<Core>>); 28] = [
+    let routes: [(&str, MethodRouter<Arc<Core>>); 30] = [
         ("/", get(|| async { Redirect::to(INTEGRATIONS) })),
         ("/settings", get(|| async { Redirect::to(INTEGRATIONS) })),
         (SIGN_IN, get(sign_in::page).post(sign_in::with_api_key)),
@@ -117,6 +117,8 @@ pub fn routes(site: Site) -> Router<Arc<Core>> {
         (PROJECT_ADD_KEY, get(projects::add_key_page)),
         (AI_SETTINGS, get(ai_settings::page).post(ai_settings::update)),
         (USAGE, get(usage::page)),
+        (BUDGETS, get(usage::to_page).post(usage::set_budget)),
+        (BUDGET_REMOVE, get(usage::to_page).post(usage::remove_budget)),
         (API_KEYS, get(api_keys::page).post(api_keys::create)),
         (API_KEY_REVOKE, get(api_keys::revoke_page).post(api_keys::revoke)),
         (MEMBERS, get(members::page).post(members::add)),

@@ -19,6 +19,8 @@ pub const PROJECT_ADD_KEY: &str = "/settings/projects/{id}/keys/{provider}";
 
 pub const AI_SETTINGS: &str = "/settings/ai";
 pub const USAGE: &str = "/settings/usage";
+pub const BUDGETS: &str = "/settings/usage/budgets";
+pub const BUDGET_REMOVE: &str = "/settings/usage/budgets/remove";
 
 pub const API_KEYS: &str = "/settings/api-keys";
 pub const API_KEY_REVOKE: &str = "/settings/api-keys/{id}/revoke";
