@@ -1,14 +1,17 @@
 //! `/metrics`: a scripted scenario scraped afterwards, whose counters must match exactly what
-//! was sent; the token on the main listener, the separate address, off by default; bounded
-//! label cardinality under 10,000 unknown paths; no secret, key or email in the scrape; and
-//! the format read by a real parser (the Python `prometheus_client`).
+//! was sent; spend by organization and provider, and unpriced completions; the token on the
+//! main listener, the separate address, off by default; bounded label cardinality under 10,000
+//! unknown paths; no secret, key or email in the scrape; and the format read by a real parser
+//! (the Python `prometheus_client`).
 
 use std::time::Duration;
 
 use converra::{Plan, Provider};
 use converra_server::config::Config;
-use converra_test_kit::providers::{MockProviders, chat_path, insufficient_quota, valid_key};
-use converra_test_kit::{Options, TestApp, spawn_app, spawn_app_with};
+use converra_test_kit::providers::{
+    MockProviders, chat_path, insufficient_quota, invalid_key_answer, revoked_key, valid_key,
+};
+use converra_test_kit::{Options, TestApp, id_of, spawn_app, spawn_app_with};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 use wiremock::Mock;
@@ -73,8 +76,12 @@ async fn mcp_tool_call(app: &TestApp, tool: &str, arguments: Value) -> Value {
 }
 
 async fn chat(app: &TestApp, model: &str) -> u16 {
+    chat_as(app, &app.api_key, model).await
+}
+
+async fn chat_as(app: &TestApp, key: &str, model: &str) -> u16 {
     let body = json!({"model": model, "messages": [{"role": "user", "content": "Hi"}]});
-    app.post("/v1/chat/completions", &app.api_key, body).await.status
+    app.post("/v1/chat/completions", key, body).await.status
 }
 
 #[tokio::test]
@@ -179,7 +186,83 @@ async fn the_counters_match_a_scripted_scenario_exactly() {
     for secret in [app.api_key.as_str(), openai, platform, TOKEN, &email, "@"] {
         assert!(!text.contains(secret), "`{secret}` is in the scrape");
     }
-    for raw in ["prj_0000", "no-such-thing", "/no/such/page", "gpt-4o-mini", "claude-sonnet", app.org_id.as_str()] {
+    for raw in ["prj_0000", "no-such-thing", "/no/such/page", "gpt-4o-mini", "claude-sonnet"] {
+        assert!(!text.contains(raw), "`{raw}` is in the scrape:\n{text}");
+    }
+    // Spend: the two answers from OpenAI (5 micro-USD each) and the platform call (claude-sonnet-4-5:
+    // 12 × 3 + 5 × 15 = 111, the organization's spend whichever key paid); the refused call, none.
+    let spend = |provider: &str| {
+        let labels = format!(r#"organization="{}",provider="{provider}""#, app.org_id);
+        sample(&text, "converra_spend_micro_usd_total", &labels)
+    };
+    assert_eq!((spend("openai"), spend("anthropic")), (Some(10.0), Some(111.0)), "{text}");
+    // The organization is named by the spend series alone.
+    let naming_org: Vec<_> = text.lines().filter(|l| l.contains(app.org_id.as_str())).collect();
+    assert_eq!(naming_org.len(), 2, "{text}");
+    assert!(naming_org.iter().all(|l| l.starts_with("converra_spend_micro_usd_total{")), "{text}");
+}
+
+#[tokio::test]
+async fn spend_is_counted_by_organization_and_provider_and_unpriced_completions_by_provider() {
+    let mocks = MockProviders::start().await;
+    let app = app_with_metrics(&mocks, &[]).await;
+    let (openai, deepseek, dead) =
+        (valid_key(Provider::Openai), valid_key(Provider::Deepseek), revoked_key(Provider::Deepseek));
+    mocks.answer_text(Provider::Openai, openai, "gpt-4o-mini", "Hello!").await;
+    mocks.answer_text(Provider::Deepseek, deepseek, "deepseek-reasoner", "Hello!").await;
+    let refusal = invalid_key_answer(Provider::Deepseek, dead);
+    mocks.answer_chat(Provider::Deepseek, dead, "deepseek-reasoner", false, refusal).await;
+    let rival = app.new_org("rival", Plan::Pro).await;
+    // Each organization's id, and every key id (API and provider keys) none of its series may name.
+    let (mut orgs, mut key_ids) = (Vec::new(), Vec::new());
+    for caller in [app.api_key.as_str(), rival.as_str()] {
+        let me = app.get("/api/v1/me", caller).await;
+        orgs.push(me.body["organization"]["id"].as_str().expect("an organization id").to_owned());
+        key_ids.push(me.body["api_key"]["id"].as_str().expect("an API key id").to_owned());
+    }
+    for (caller, provider, secret) in [
+        (&app.api_key, Provider::Openai, openai),
+        (&app.api_key, Provider::Deepseek, deepseek),
+        (&rival, Provider::Openai, openai),
+        (&rival, Provider::Deepseek, dead),
+    ] {
+        key_ids.push(id_of(&app.add_provider_key(caller, provider, secret, json!({})).await));
+    }
+    let (ours, theirs) = (&orgs[0], &orgs[1]);
+    assert_eq!(ours, &app.org_id);
+
+    // Ours: two priced completions (gpt-4o-mini, 12 in and 5 out: 4.8 micro-USD, 5 each) and
+    // one unpriced (deepseek-reasoner has no row in the price table). Theirs: one priced, and
+    // one the provider refuses: it costs nothing, so it is neither spend nor unpriced.
+    assert_eq!(chat(&app, "gpt-4o-mini").await, 200);
+    assert_eq!(chat(&app, "gpt-4o-mini").await, 200);
+    assert_eq!(chat(&app, "deepseek/deepseek-reasoner").await, 200);
+    assert_eq!(chat_as(&app, &rival, "gpt-4o-mini").await, 200);
+    assert_eq!(chat_as(&app, &rival, "deepseek/deepseek-reasoner").await, 502);
+
+    let text = scrape(&app).await;
+    let spend = |org: &str, provider: &str| {
+        sample(&text, "converra_spend_micro_usd_total", &format!(r#"organization="{org}",provider="{provider}""#))
+    };
+    assert_eq!((spend(ours, "openai"), spend(theirs, "openai")), (Some(10.0), Some(5.0)), "{text}");
+    let unpriced =
+        |provider: &str| sample(&text, "converra_unpriced_completions_total", &format!(r#"provider="{provider}""#));
+    assert_eq!(unpriced("deepseek"), Some(1.0), "{text}");
+    let refused = r#"provider="deepseek",call="completion",outcome="invalid_key""#;
+    assert_eq!(sample(&text, "converra_provider_calls_total", refused), Some(1.0), "the refusal was sent:\n{text}");
+    // Those are all the series, and they carry only an organization and a provider: no model
+    // name, no API or provider key id.
+    let series = |name: &str| text.lines().filter(|l| l.starts_with(name)).collect::<Vec<_>>();
+    assert_eq!(series("converra_spend_micro_usd_total{").len(), 2, "{text}");
+    assert_eq!(series("converra_unpriced_completions_total{").len(), 1, "{text}");
+    for line in
+        series("converra_spend_micro_usd_total{").into_iter().chain(series("converra_unpriced_completions_total{"))
+    {
+        let labels = line.split_once('{').and_then(|(_, rest)| rest.split_once('}')).expect("labels").0;
+        let names: Vec<_> = labels.split(',').filter_map(|l| l.split_once('=')).map(|(name, _)| name).collect();
+        assert!(names == ["organization", "provider"] || names == ["provider"], "{line}");
+    }
+    for raw in key_ids.iter().map(String::as_str).chain(["gpt-4o-mini", "deepseek-reasoner"]) {
         assert!(!text.contains(raw), "`{raw}` is in the scrape:\n{text}");
     }
 }
@@ -318,6 +401,7 @@ async fn the_scrape_parses_with_the_python_prometheus_client() {
         "ok openmetrics converra_http_request_duration_seconds histogram",
         "ok openmetrics converra_provider_calls counter",
         "ok openmetrics converra_usage_pending_buckets gauge",
+        "ok openmetrics converra_spend_micro_usd counter",
         "ok prometheus converra_http_requests counter",
         "ok sample converra_http_requests_total face=openai route=/v1/chat/completions status=200 1",
         "ok sample converra_http_requests_total face=rest route=/api/v1/me status=200 1",

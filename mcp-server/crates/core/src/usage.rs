@@ -462,6 +462,7 @@ impl Meter {
         let bucket = UsageBucket { day: ids::current_day(), status, ..self.bucket.clone() };
         let latency_ms = self.started.elapsed().as_millis() as u64;
         self.cost = self.cost_of(&usage);
+        self.pending.metrics.spent(&bucket.org_id, bucket.provider, self.cost);
         let counts = UsageCounts::one(usage.input_tokens, usage.output_tokens, latency_ms)
             .with_parts(usage.cache_read_tokens, usage.cache_write_tokens, usage.reasoning_tokens)
             .with_cost(self.cost);

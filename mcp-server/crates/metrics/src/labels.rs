@@ -1,6 +1,7 @@
 //! The label values of every series: small closed sets (`&'static str`), so the cardinality of
-//! each family is bounded by construction. A label never holds a raw path, an id, a key, an
-//! email or provider text: requests carry their route *template*, or `unmatched`.
+//! each family is bounded by construction. A label never holds a raw path, a key, an email,
+//! a model name or provider text, nor an id but one: requests carry their route *template*, or
+//! `unmatched`; the spend series carry the organization's id, bounded by the tenants.
 
 use prometheus_client::encoding::EncodeLabelSet;
 
@@ -133,6 +134,14 @@ pub(crate) struct BucketLabels {
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub(crate) struct ProviderOnly {
+    pub provider: &'static str,
+}
+
+/// An organization's spend on a provider: the one label that is an id, since spend is
+/// watched per tenant and the tenants are few next to requests (never a key, member or model).
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct SpendLabels {
+    pub organization: String,
     pub provider: &'static str,
 }
 

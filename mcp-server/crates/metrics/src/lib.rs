@@ -1,13 +1,15 @@
 //! Prometheus metrics: the series, how they are recorded and their text exposition. A neutral
-//! module: the core records provider calls, rate-limit refusals, allowance and usage-writer
-//! lag through [`Metrics`]; the HTTP edge records requests (`http/metrics.rs`) and serves the
-//! scrape. No face is imported here, and nothing here reaches the store or the providers.
+//! module: the core records provider calls, rate-limit refusals, allowance, spend and
+//! usage-writer lag through [`Metrics`]; the HTTP edge records requests (`http/metrics.rs`)
+//! and serves the scrape. No face is imported here, and nothing here reaches the store or the
+//! providers.
 //!
 //! One registry per app (no global: every test app in a process counts its own), built only
 //! when `/metrics` is configured; otherwise [`Metrics`] is `None` inside and every recording
-//! call returns at its first branch. Recording allocates nothing (the edge layer boxes one future): each route's
-//! series are resolved once, on its first request, and reached after that by one lookup of
-//! the route template (see [`RouteSeries`]).
+//! call returns at its first branch. Recording allocates nothing (the edge layer boxes one
+//! future): each route's series are resolved once, on its first request, and reached after
+//! that by one lookup of the route template (see [`RouteSeries`]); each organization's spend
+//! series likewise, on its first priced completion, by one lookup of its id.
 
 pub mod labels;
 pub mod wait;
@@ -24,7 +26,8 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Metric, Registry, Unit};
 
 use labels::{
-    BucketLabels, ProviderCallLabels, ProviderLabels, ProviderOnly, RequestLabels, RouteLabels, StatusLabels,
+    BucketLabels, ProviderCallLabels, ProviderLabels, ProviderOnly, RequestLabels, RouteLabels, SpendLabels,
+    StatusLabels,
 };
 pub use labels::{Face, LimitBucket, ProviderCall, UNMATCHED};
 
@@ -100,6 +103,11 @@ struct Inner {
     provider_duration: Histograms<ProviderCallLabels>,
     rate_limited: Family<BucketLabels, Counter>,
     allowance: Family<ProviderOnly, Counter>,
+    spend: Family<SpendLabels, Counter>,
+    /// `spend`'s counters by organization, then provider (at most four), each resolved on the
+    /// organization's first priced completion: recording a cost copies no id after that.
+    spend_series: RwLock<HashMap<String, Vec<(&'static str, Counter)>>>,
+    unpriced: Family<ProviderOnly, Counter>,
     usage_pending: Gauge,
     usage_age: Gauge<f64, AtomicU64>,
     key_health: Family<StatusLabels, Gauge>,
@@ -144,6 +152,21 @@ impl Metrics {
                 &mut r,
                 "allowance_used_tokens",
                 "Platform-allowance tokens counted (input and output), by provider, all organizations together",
+                None,
+                Family::default(),
+            ),
+            spend: registered(
+                &mut r,
+                "spend_micro_usd",
+                "Completions' cost by the price table, in micro-USD, by organization and provider",
+                None,
+                Family::default(),
+            ),
+            spend_series: RwLock::default(),
+            unpriced: registered(
+                &mut r,
+                "unpriced_completions",
+                "Completions whose model the price table has no price for (not in the spend), by provider",
                 None,
                 Family::default(),
             ),
@@ -231,6 +254,39 @@ impl Metrics {
         }
     }
 
+    /// A completion on `provider` for `organization` was costed by the price table: its cost
+    /// (micro-USD) is added to the organization's spend, or, `None` (no price), it is counted as
+    /// unpriced. A cost of 0 (a call the provider refused) records nothing, not even a series.
+    pub fn spent(&self, organization: &str, provider: &'static str, cost: Option<u64>) {
+        let Some(inner) = &self.0 else { return };
+        let micro_usd = match cost {
+            Some(0) => return,
+            Some(micro_usd) => micro_usd,
+            None => {
+                inner.unpriced.get_or_create(&ProviderOnly { provider }).inc();
+                return;
+            }
+        };
+        let series = inner.spend_series.read().unwrap_or_else(PoisonError::into_inner);
+        if let Some(counter) = series.get(organization).and_then(|of_org| counter_of(of_org, provider)) {
+            counter.inc_by(micro_usd);
+            return;
+        }
+        drop(series);
+        let mut series = inner.spend_series.write().unwrap_or_else(PoisonError::into_inner);
+        let of_org = series.entry(organization.to_owned()).or_default();
+        let counter = match counter_of(of_org, provider) {
+            Some(counter) => counter.clone(),
+            None => {
+                let counter =
+                    inner.spend.get_or_create_owned(&SpendLabels { organization: organization.to_owned(), provider });
+                of_org.push((provider, counter.clone()));
+                counter
+            }
+        };
+        counter.inc_by(micro_usd);
+    }
+
     /// The usage writer's backlog, set before each scrape.
     pub fn set_usage_lag(&self, pending_buckets: usize, oldest: Duration) {
         if let Some(inner) = &self.0 {
@@ -253,6 +309,11 @@ impl Metrics {
         prometheus_client::encoding::text::encode(&mut text, &inner.registry).ok()?;
         Some(text)
     }
+}
+
+/// The counter of `provider` among one organization's spend series.
+fn counter_of<'a>(series: &'a [(&'static str, Counter)], provider: &str) -> Option<&'a Counter> {
+    series.iter().find(|(p, _)| *p == provider).map(|(_, counter)| counter)
 }
 
 /// The content type of [`Metrics::encode`]'s text.
@@ -329,7 +390,33 @@ mod tests {
         let off = Metrics::default();
         assert!(off.route(Some("/api/v1/me"), "/api/v1/me").is_none());
         off.rate_limited(LimitBucket::Plan);
+        off.spent("org_a", "openai", Some(5));
         assert!(off.encode().is_none());
+    }
+
+    #[test]
+    fn spend_is_counted_by_organization_and_provider_and_unpriced_completions_by_provider() {
+        let m = Metrics::enabled();
+        m.spent("org_a", "openai", Some(5));
+        m.spent("org_a", "openai", Some(7));
+        m.spent("org_a", "anthropic", Some(111));
+        m.spent("org_b", "openai", Some(5));
+        m.spent("org_b", "gemini", Some(0));
+        m.spent("org_a", "deepseek", None);
+        m.spent("org_b", "deepseek", None);
+        let text = m.encode().unwrap();
+        for series in [
+            r#"converra_spend_micro_usd_total{organization="org_a",provider="openai"} 12"#,
+            r#"converra_spend_micro_usd_total{organization="org_a",provider="anthropic"} 111"#,
+            r#"converra_spend_micro_usd_total{organization="org_b",provider="openai"} 5"#,
+            r#"converra_unpriced_completions_total{provider="deepseek"} 2"#,
+        ] {
+            assert!(text.lines().any(|l| l == series), "{series}:\n{text}");
+        }
+        let lines = |name: &str| text.lines().filter(|l| l.starts_with(name)).count();
+        assert_eq!(lines("converra_spend_micro_usd_total{"), 3, "a refused call (cost 0) adds no series:\n{text}");
+        assert_eq!(lines("converra_unpriced_completions_total{"), 1, "{text}");
+        assert!(text.contains("# TYPE converra_spend_micro_usd counter"), "{text}");
     }
 
     #[test]
