@@ -2,9 +2,11 @@
 //! completion flags it and its error names the key's health; every face lists it; the
 //! background re-test turns it green when the mock recovers; a local webhook receiver gets
 //! both events, signed, and checks them the way `docs/webhooks.md` tells users to. A 403 does
-//! not flag; a key older than the organization's rotation period is `rotation_due`.
+//! not flag; a key older than the organization's rotation period is `rotation_due`; a budget's
+//! threshold is announced through the same webhook (`budget_threshold.rs`).
 
 mod flagged;
+mod budget_threshold;
 mod forbidden;
 mod lease;
 mod rotation;
