@@ -127,6 +127,7 @@ impl Core {
             input_estimate: prompt_tokens(size),
             stream: view.stream,
             relay_usage_only: view.include_usage,
+            charges: if view.has("web_search_options") { vec![("web_search".to_owned(), None)] } else { Vec::new() },
         };
         Ok(ChatAnswer::Forwarded(self.relay(caller, out).await?))
     }

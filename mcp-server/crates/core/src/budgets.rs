@@ -214,6 +214,16 @@ impl Core {
         Ok((id, model))
     }
 
+    /// The provider-run tools a call may use (`tools`, read by the wire), read only while the
+    /// organization has a budget: an agent's tool list is long, and only a budget needs it.
+    pub(super) async fn hosted_charges(
+        &self,
+        caller: &Caller,
+        tools: impl FnOnce() -> Vec<(String, Option<u64>)>,
+    ) -> Result<Vec<(String, Option<u64>)>> {
+        Ok(if self.store.budgets(&caller.org_id).await?.is_empty() { Vec::new() } else { tools() })
+    }
+
     /// Reserves `p`'s largest cost against every budget it falls in, under the meter's
     /// reservation id (settled with its usage; made here when the allowance held none). Nothing
     /// when no budget applies; a refusal names the narrowest budget without room.
@@ -241,7 +251,11 @@ impl Core {
         let month = ids::current_month();
         let now = ids::unix_now();
         let cap = p.chat.max_tokens.map_or(max_output_tokens(p.provider), u64::from);
-        let bound = Bound::new(p.provider, &p.chat.model, time::OffsetDateTime::now_utc(), p.input_estimate, cap);
+        let charges: Vec<(&str, Option<u64>)> = p.charges.iter().map(|(name, cap)| (name.as_str(), *cap)).collect();
+        let bound = Bound {
+            charges: &charges,
+            ..Bound::new(p.provider, &p.chat.model, time::OffsetDateTime::now_utc(), p.input_estimate, cap)
+        };
         let micro_usd = self.usage.prices().max_cost(&bound).map_err(|why| Error::BudgetUnbounded {
             refusal: refusal(&applying[0], 0, &month, None),
             why: why.to_string(),

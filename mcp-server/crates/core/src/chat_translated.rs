@@ -80,6 +80,7 @@ impl Core {
             input_estimate,
             stream: chat.stream,
             relay_usage_only: true,
+            charges: Vec::new(),
         };
         let (asked, created, dropped) = (view.model.clone().into_owned(), ids::unix_now(), chat.dropped);
         match self.relay(caller, out).await? {

@@ -91,6 +91,8 @@ pub(super) struct Prepared {
     pub(super) key_source: KeySourceInfo,
     /// Estimated tokens of the prompt as sent (system instructions and every message).
     pub(super) input_estimate: u64,
+    /// Provider-run tools billed per use, with their caps (`None`: uncapped), for budgets.
+    pub(super) charges: Vec<(String, Option<u64>)>,
 }
 
 fn validate(req: &CompletionRequest) -> Result<()> {
@@ -162,6 +164,7 @@ impl Core {
             project_id: req.project_id,
             key_source,
             input_estimate: estimate_tokens(prompt_bytes as u64),
+            charges: Vec::new(),
         })
     }
 

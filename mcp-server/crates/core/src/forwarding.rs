@@ -37,6 +37,9 @@ pub(super) struct Outbound {
     pub stream: bool,
     /// Whether a usage-only event goes to the client (OpenAI's, when the client asked for it).
     pub relay_usage_only: bool,
+    /// The provider-run tools the call may use, billed per use, with their caps (read only
+    /// while a budget applies: what it must reserve for them, `Core::hosted_charges`).
+    pub charges: Vec<(String, Option<u64>)>,
 }
 
 /// A forwarded answer, for the face to render: the provider's own bytes and the headers of its
@@ -71,9 +74,21 @@ pub(super) fn cost_only(headers: &HeaderMap) -> HeaderMap {
 impl Core {
     /// Sends `out` with the resolved key, metered, and relays the answer.
     pub(super) async fn relay(self: &Arc<Self>, caller: &Caller, out: Outbound) -> Result<Relayed> {
-        let Outbound { provider, api, model, resolved, project_id, body, headers, cap, input_estimate, stream, .. } =
-            out;
-        let p = prepared(caller, provider, model, resolved, project_id, cap, input_estimate);
+        let Outbound {
+            provider,
+            api,
+            model,
+            resolved,
+            project_id,
+            body,
+            headers,
+            cap,
+            input_estimate,
+            stream,
+            charges,
+            ..
+        } = out;
+        let p = Prepared { charges, ..prepared(caller, provider, model, resolved, project_id, cap, input_estimate) };
         let secret = self
             .secret_for(provider, &p.resolved)
             .await?
@@ -190,5 +205,6 @@ pub(super) fn prepared(
         resolved,
         project_id,
         input_estimate,
+        charges: Vec::new(),
     }
 }

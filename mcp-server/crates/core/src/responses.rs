@@ -133,6 +133,7 @@ impl Core {
             input_estimate: prompt_tokens(size),
             stream: view.stream && endpoint == ResponsesEndpoint::Create,
             relay_usage_only: true,
+            charges: self.hosted_charges(caller, || view.hosted_tools()).await?,
         };
         self.relay(caller, out).await
     }
@@ -231,6 +232,7 @@ impl Core {
             input_estimate: estimate_tokens(view.input_bytes()),
             stream: false,
             relay_usage_only: true,
+            charges: Vec::new(),
         };
         self.relay(caller, out).await
     }

@@ -5,8 +5,8 @@
 //! not flag; a key older than the organization's rotation period is `rotation_due`; a budget's
 //! threshold is announced through the same webhook (`budget_threshold.rs`).
 
-mod flagged;
 mod budget_threshold;
+mod flagged;
 mod forbidden;
 mod lease;
 mod rotation;

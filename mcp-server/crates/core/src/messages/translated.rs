@@ -72,6 +72,7 @@ impl Core {
             input_estimate: prompt_tokens(view.prompt_size()),
             stream: view.stream,
             relay_usage_only: true,
+            charges: Vec::new(),
         };
         let id = new_id("msg");
         Ok(match self.relay(caller, out).await? {

@@ -72,6 +72,37 @@ impl<'a> MessagesView<'a> {
         size
     }
 
+    /// The tools Anthropic runs and bills per use beyond tokens, by their price-table charge
+    /// name, each with its cap on uses (`max_uses`; `None`: uncapped, so the call's cost has no
+    /// bound). The tools the client runs itself (its own, `bash`, `text_editor`, `computer`,
+    /// `memory`) are not among them.
+    pub fn server_tools(&self) -> Vec<(String, Option<u64>)> {
+        #[derive(Deserialize)]
+        struct Tool {
+            #[serde(rename = "type", default)]
+            kind: Option<String>,
+            #[serde(default)]
+            max_uses: Option<u64>,
+        }
+        let Some(tools) = self.members.get("tools").and_then(|raw| serde_json::from_str::<Vec<Tool>>(raw.get()).ok())
+        else {
+            return Vec::new();
+        };
+        const CLIENT_RUN: [&str; 5] = ["custom", "bash_", "text_editor_", "computer_", "memory_"];
+        tools
+            .into_iter()
+            .filter_map(|t| t.kind.map(|kind| (kind, t.max_uses)))
+            .filter(|(kind, _)| !CLIENT_RUN.iter().any(|c| kind.starts_with(c)))
+            .map(|(kind, cap)| {
+                match ["web_search", "web_fetch"].into_iter().find(|n| kind.starts_with(&format!("{n}_"))) {
+                    Some(name) => (name.to_owned(), cap),
+                    // Code execution bills container time: no cap on uses bounds it.
+                    None => (kind, None),
+                }
+            })
+            .collect()
+    }
+
     /// The body to send upstream: the client's bytes with `sets` spliced in (see
     /// `openai::splice`).
     pub fn spliced(&self, sets: &[(&str, &str)]) -> Vec<u8> {
@@ -99,6 +130,15 @@ mod tests {
         let out = view.spliced(&[("max_tokens", "16384"), ("thinking", &thinking)]);
         let expected = String::from_utf8(sent.to_vec()).unwrap().replace("64000", "16384").replace("60000", "16383");
         assert_eq!(String::from_utf8(out).unwrap(), expected);
+    }
+
+    #[test]
+    fn the_tools_anthropic_runs_are_named_by_their_charge_with_their_caps() {
+        let sent = br#"{"model":"claude-x","messages":[],"tools":[{"name":"read","input_schema":{}},{"type":"bash_20250124","name":"bash"},{"type":"web_search_20250305","name":"web_search","max_uses":5},{"type":"web_fetch_20250910","name":"web_fetch"},{"type":"code_execution_20250825","name":"code_execution"}]}"#;
+        let tools = MessagesView::parse(sent).unwrap().server_tools();
+        let expected = [("web_search", Some(5)), ("web_fetch", None), ("code_execution_20250825", None)];
+        assert_eq!(tools, expected.map(|(n, c)| (n.to_owned(), c)));
+        assert!(MessagesView::parse(br#"{"model":"claude-x","messages":[]}"#).unwrap().server_tools().is_empty());
     }
 
     #[test]

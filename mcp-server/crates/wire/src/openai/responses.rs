@@ -118,6 +118,21 @@ impl<'a> ResponsesView<'a> {
     /// the client's own functions and the tools an agent runs itself; a remote MCP server is
     /// the client's own unless it is one of the account's connectors.
     pub fn account_tool(&self) -> Option<String> {
+        self.provider_run_tools().into_iter().next()
+    }
+
+    /// The tools OpenAI runs and bills per call beyond tokens (those of [`Self::account_tool`]),
+    /// by their price-table charge name, each with its cap on calls: `max_tool_calls` caps a
+    /// search; `None` (uncapped, or billed by container time) means the call's cost has no bound.
+    pub fn hosted_tools(&self) -> Vec<(String, Option<u64>)> {
+        let cap = self.number("max_tool_calls").ok().flatten().map(u64::from);
+        let charge =
+            |kind: String| if kind.starts_with("web_search") { ("web_search".to_owned(), cap) } else { (kind, None) };
+        self.provider_run_tools().into_iter().map(charge).collect()
+    }
+
+    /// The `type` of every tool the provider runs, in order.
+    fn provider_run_tools(&self) -> Vec<String> {
         #[derive(Deserialize)]
         struct Tool {
             #[serde(rename = "type", default)]
@@ -127,14 +142,19 @@ impl<'a> ResponsesView<'a> {
             #[serde(default)]
             connector_id: Option<Value>,
         }
-        let raw = self.members.get("tools")?;
-        let tools: Vec<Tool> = serde_json::from_str(raw.get()).ok()?;
-        tools.into_iter().find_map(|t| {
-            let kind = t.kind.unwrap_or_default();
-            let own = CLIENT_TOOLS.contains(&kind.as_str())
-                || (kind == "mcp" && t.server_url.is_some() && t.connector_id.is_none());
-            (!own).then_some(kind)
-        })
+        let Some(tools) = self.members.get("tools").and_then(|raw| serde_json::from_str::<Vec<Tool>>(raw.get()).ok())
+        else {
+            return Vec::new();
+        };
+        tools
+            .into_iter()
+            .filter_map(|t| {
+                let kind = t.kind.unwrap_or_default();
+                let own = CLIENT_TOOLS.contains(&kind.as_str())
+                    || (kind == "mcp" && t.server_url.is_some() && t.connector_id.is_none());
+                (!own).then_some(kind)
+            })
+            .collect()
     }
 
     /// What the prompt's size is estimated from: `instructions` and `input`, with each attached
@@ -388,6 +408,17 @@ mod tests {
         let delta = r#"{"type":"response.output_text.delta","item_id":"msg_1","delta":"Hello","sequence_number":4}"#;
         assert_eq!(read_event(delta).produced, 5);
         assert_eq!(read_event("not json"), EventRead::default());
+    }
+
+    #[test]
+    fn the_tools_openai_runs_are_named_by_their_charge_and_a_search_is_capped_by_max_tool_calls() {
+        let hosted = |body: &str| ResponsesView::parse(body.as_bytes()).unwrap().hosted_tools();
+        let tools = r#""tools":[{"type":"function","name":"f"},{"type":"web_search"},{"type":"code_interpreter","container":{"type":"auto"}}]"#;
+        let expected = [("web_search", None), ("code_interpreter", None)].map(|(n, c)| (n.to_owned(), c));
+        assert_eq!(hosted(&format!(r#"{{"model":"gpt-5",{tools}}}"#)), expected);
+        let capped = hosted(&format!(r#"{{"model":"gpt-5","max_tool_calls":3,{tools}}}"#));
+        assert_eq!(capped[0], ("web_search".to_owned(), Some(3)));
+        assert!(hosted(r#"{"model":"gpt-5","tools":[{"type":"function","name":"f"}]}"#).is_empty());
     }
 
     #[test]
