@@ -30,7 +30,9 @@
 //! streams: `BENCH_STREAMS` (concurrent slow streams, default 5,000; 0 skips the stream tests),
 //! `BENCH_STREAM_SECONDS` (chunks per stream, one per `BENCH_STREAM_INTERVAL_MS`, default 30 and
 //! 1,000), `BENCH_STREAM_TTFT` (streams for the time-to-first-token test, default 100);
-//! `BENCH_AGENT_CONCURRENCY` (connections for the 64 KiB agent request, default 16).
+//! `BENCH_AGENT_CONCURRENCY` (connections for the 64 KiB agent request, default 16);
+//! `BENCH_BUDGET=1` gives each benchmarked organization a budget too large to refuse anything,
+//! so that every completion reserves its cost against it (the budgets' cost on the hot path).
 
 #![allow(clippy::unwrap_used, reason = "test code: a panic is the failure report")]
 
@@ -77,6 +79,13 @@ async fn add_provider_key(converra: &Converra) {
     let body = json!({"provider": Provider::Openai.as_str(), "name": "bench", "api_key": "sk-proj-BENCHkey0123456789abcdefwxyz"});
     let (status, _) = converra.server.post("/api/v1/provider-keys", &converra.key, body).await;
     assert_eq!(status, 201, "provider key added");
+    if std::env::var("BENCH_BUDGET").is_ok_and(|v| v == "1") {
+        // $1,000,000 a month: never refuses, always reserves.
+        let budget = Some(json!({"scope": "organization", "limit_micro_usd": 1_000_000_000_000_u64}));
+        let (status, answer) =
+            converra.server.call(reqwest::Method::PUT, "/api/v1/budgets", &converra.key, budget).await;
+        assert_eq!(status, 200, "budget set: {answer}");
+    }
 }
 
 /// The store a benchmarked Converra runs on: SQLite in `dir`, or a PostgreSQL database.
