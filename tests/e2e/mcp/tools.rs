@@ -15,7 +15,7 @@ fn text_of(result: &CallToolResult) -> String {
 }
 
 /// The structured answer of a successful call (its text copy says the same).
-fn ok(result: CallToolResult) -> Value {
+pub(super) fn ok(result: CallToolResult) -> Value {
     assert_ne!(result.is_error, Some(true), "tool error: {}", text_of(&result));
     let structured = result.structured_content.clone().expect("structuredContent");
     assert!(structured.is_object(), "structured content is an object: {structured}");
@@ -25,13 +25,13 @@ fn ok(result: CallToolResult) -> Value {
 }
 
 /// The REST error body carried by a tool error.
-fn tool_error(result: CallToolResult) -> Value {
+pub(super) fn tool_error(result: CallToolResult) -> Value {
     assert_eq!(result.is_error, Some(true), "expected a tool error, got {result:?}");
     assert!(result.structured_content.is_none(), "errors carry no structured content");
     serde_json::from_str(&text_of(&result)).unwrap_or_else(|_| panic!("error text is JSON: {}", text_of(&result)))
 }
 
-fn assert_tool_error(result: CallToolResult, code: &str, message: &str) -> Value {
+pub(super) fn assert_tool_error(result: CallToolResult, code: &str, message: &str) -> Value {
     let body = tool_error(result);
     assert_eq!(body["error"]["code"], code, "{body}");
     assert_eq!(body["error"]["message"], message, "{body}");

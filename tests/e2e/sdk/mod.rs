@@ -15,6 +15,7 @@ use converra_test_kit::{Options, TestApp, app_with_mocks, rfc3339, spawn_app, sp
 use futures_util::StreamExt;
 use secrecy::ExposeSecret;
 
+mod budgets;
 mod errors;
 mod examples;
 mod resources;

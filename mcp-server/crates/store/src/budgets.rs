@@ -46,6 +46,14 @@ static INSERT: Sql = Sql::new(
        updated_at = excluded.updated_at",
 );
 static DELETE: Sql = Sql::new("DELETE FROM budgets WHERE org_id = $1 AND scope = $2 AND scope_id = $3 AND model = $4");
+/// A deleted project's budgets.
+pub(super) static OF_PROJECT: Sql =
+    Sql::new("DELETE FROM budgets WHERE org_id = $1 AND scope = 'project' AND scope_id = $2");
+/// A removed member's budgets, and those of the API keys removed with them (run before them).
+pub(super) static OF_MEMBER: Sql = Sql::new(
+    "DELETE FROM budgets WHERE org_id = $1 AND ((scope = 'member' AND scope_id = $2)
+       OR (scope = 'api_key' AND scope_id IN (SELECT id FROM api_keys WHERE member_id = $2)))",
+);
 static PRUNE: Sql = Sql::new("DELETE FROM spend_reservations WHERE org_id = $1 AND expires_at <= $2");
 static RESERVE: Sql = Sql::new(
     "INSERT INTO spend_reservations (id, org_id, month, project_id, api_key_id, member_id, model, micro_usd, expires_at)

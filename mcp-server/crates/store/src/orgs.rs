@@ -259,9 +259,10 @@ impl Store {
         audit: NewAuditEvent,
     ) -> StoreResult<MemberChange> {
         let (org_id, id) = (org_id.to_owned(), id.to_owned());
-        write!(self, Stale::AUTH, [audit], |c| async {
+        write!(self, Stale::AUTH.and(Stale::BUDGETS), [audit], |c| async {
             let outcome = owner_rule(c, &org_id, &id, false, may_touch_owner).await?;
             if outcome == MemberChange::Done {
+                c.execute(&super::budgets::OF_MEMBER, &[&org_id, &id]).await?;
                 c.execute(&DELETE_MEMBER, &[&org_id, &id]).await?;
             }
             Ok(outcome)

@@ -44,10 +44,12 @@ impl Store {
         Ok(found)
     }
 
-    /// Deletes a project and, by cascade, its provider keys. Returns whether it existed.
+    /// Deletes a project and, by cascade, its provider keys, and its budgets. Returns whether it
+    /// existed.
     pub async fn delete_project(&self, org_id: &str, id: &str, audit: NewAuditEvent) -> StoreResult<bool> {
         let (org_id, id) = (org_id.to_owned(), id.to_owned());
-        write!(self, Stale::PROJECTS.and(Stale::KEYS), [audit], |c| async {
+        write!(self, Stale::PROJECTS.and(Stale::KEYS).and(Stale::BUDGETS), [audit], |c| async {
+            c.execute(&super::budgets::OF_PROJECT, &[&org_id, &id]).await?;
             Ok(c.execute(&DELETE, &[&org_id, &id]).await? == 1)
         })
     }

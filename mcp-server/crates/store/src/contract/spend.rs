@@ -6,8 +6,13 @@
 
 use std::sync::Arc;
 
-use super::{contract, create_org, event, id};
-use crate::{BudgetRow, OutboxEvent, Spend, SpendHeld, SpendReservation, Store, UsageBatch, UsageBucket, UsageCounts};
+use super::{api_key, contract, create_org, event, id, member};
+use converra::{Project, Role};
+
+use crate::{
+    BudgetRow, MemberChange, OutboxEvent, Spend, SpendHeld, SpendReservation, Store, UsageBatch, UsageBucket,
+    UsageCounts,
+};
 
 contract!(
     a_reservation_is_held_only_while_every_budget_it_falls_in_has_room,
@@ -16,6 +21,7 @@ contract!(
     the_threshold_is_announced_once_a_month_on_settled_spend,
     concurrent_reservations_on_two_handles_never_overshoot_a_budget,
     budgets_are_set_replaced_and_deleted_per_organization,
+    a_deleted_project_or_removed_member_takes_its_budgets_along,
 );
 
 const MONTH: &str = "2026-11";
@@ -205,4 +211,26 @@ async fn budgets_are_set_replaced_and_deleted_per_organization(store: Store) {
     let again = event(org, "budget.deleted", "organization");
     assert!(!store.delete_budget(org, ("organization", "", ""), again).await.unwrap());
     assert_eq!(store.budgets(org).await.unwrap().len(), 1);
+}
+
+async fn a_deleted_project_or_removed_member_takes_its_budgets_along(store: Store) {
+    let a = create_org(&store, "acme").await;
+    let org = &a.org.id;
+    let project = Project { id: id("prj"), name: "agents".into(), created_at: "2026-11-01T00:00:00Z".into() };
+    store.insert_project(org, project.clone(), event(org, "project.created", &project.id)).await.unwrap();
+    let dev = member(org, "dev@acme.example", Role::Member);
+    store.insert_member(dev.clone(), event(org, "member.created", &dev.id)).await.unwrap();
+    let key = api_key(org, &dev.id);
+    store.insert_api_key(key.clone(), 10, event(org, "api_key.created", &key.id)).await.unwrap();
+    for (scope, scope_id) in
+        [("project", &project.id), ("member", &dev.id), ("api_key", &key.id), ("member", &a.owner.id)]
+    {
+        store.set_budget(org, budget(scope, scope_id, "", 5), event(org, "budget.set", scope)).await.unwrap();
+    }
+    assert!(store.delete_project(org, &project.id, event(org, "project.deleted", &project.id)).await.unwrap());
+    let gone = store.delete_member(org, &dev.id, false, event(org, "member.removed", &dev.id)).await.unwrap();
+    assert_eq!(gone, MemberChange::Done);
+    let left: Vec<_> =
+        store.budgets(org).await.unwrap().iter().map(|b| (b.scope.clone(), b.scope_id.clone())).collect();
+    assert_eq!(left, [("member".to_owned(), a.owner.id.clone())], "only the owner's budget is left");
 }
