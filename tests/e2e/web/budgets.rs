@@ -128,7 +128,7 @@ async fn the_banner_says_when_spend_passes_a_threshold_and_when_a_budget_is_spen
     assert_eq!(report["budgets"][0]["spent_micro_usd"], 5, "{report}");
     let owner = signed_in(&app, &app.api_key).await;
     let page = owner.get(PATH).await;
-    let banner = r#"<p class="notice error budget-banner" role="alert">The organization budget has reached 5% of its $0.000100 limit.</p>"#;
+    let banner = r#"<p class="notice warn budget-banner" role="status">The organization budget has reached 5% of its $0.000100 limit.</p>"#;
     assert!(page.body.contains(banner), "{}", page.body);
     assert!(page.body.contains("Past 5%"), "{}", page.body);
     assert!(page.body.contains(r#"<p id="forecast">Forecast for the month: <strong>$"#), "{}", page.body);
@@ -152,4 +152,34 @@ async fn the_banner_says_when_spend_passes_a_threshold_and_when_a_budget_is_spen
     assert!(set.body.contains("Spent: completions refused"), "{}", set.body);
     let refused = app.post("/api/v1/completions", &app.api_key, ask).await;
     refused.assert_code(402, "BUDGET_EXCEEDED");
+}
+
+/// In a real browser: an admin sets a budget from the Usage page's form, spends past its
+/// threshold, and the page shows the banner, the spend, the budget's row and the forecast.
+#[tokio::test]
+#[ignore = "needs Chromium and chromedriver, installed by .ci/run"]
+async fn in_a_browser_an_admin_sets_a_budget_and_the_usage_page_warns_when_its_threshold_is_passed() {
+    let mocks = MockProviders::start().await;
+    let app = spawn_app_with(Options { base_urls: mocks.base_urls(), ..Default::default() }).await;
+    let key = valid_key(Provider::Openai);
+    app.add_provider_key(&app.api_key, Provider::Openai, key, json!(null)).await;
+    mocks.answer_text(Provider::Openai, key, "gpt-4o-mini", "Hi.").await;
+    let chrome = converra_test_kit::browser::Chrome::start(&app, 1280).await;
+    chrome.sign_in_with_key(&app.api_key).await;
+    chrome.open(PATH).await;
+    chrome.fill("#budget-limit", "0.0001").await;
+    chrome.find("#budget-threshold").await.clear().await.unwrap();
+    chrome.fill("#budget-threshold", "4").await;
+    chrome.click("#set-budget button[type=submit]").await;
+    chrome.expect("Set the organization budget: $0.000100 a month, warning at 4%.").await;
+
+    // One completion of 5 micro-dollars: 5 % of the limit, past its 4 %.
+    let ask = json!({"model": "openai/gpt-4o-mini", "max_tokens": 10, "messages": [{"role": "user", "content": "Hi"}]});
+    assert_eq!(app.post("/api/v1/completions", &app.api_key, ask).await.status, 200);
+    chrome.open(PATH).await;
+    let page = chrome.expect("The organization budget has reached 5% of its $0.000100 limit.").await;
+    assert!(page.contains("Forecast for the month:"), "{page}");
+    assert!(page.contains("$0.000005"), "the spend is shown: {page}");
+    chrome.shot("usage-budget-threshold").await;
+    chrome.close().await;
 }

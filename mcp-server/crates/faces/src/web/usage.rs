@@ -109,7 +109,7 @@ fn budget_banner(b: &Budget, names: &Names) -> Markup {
                 (when(&b.resets_at)) "."
             }
         } @else if b.over_threshold {
-            p.notice.error.budget-banner role="alert" {
+            p.notice.warn.budget-banner role="status" {
                 "The " (scope) " budget has reached " (percent_spent(b)) "% of its " (limit) " limit."
             }
         }
@@ -217,10 +217,10 @@ fn budgets_section(signed: &Signed, names: &Names, budgets: &[Budget], admin: bo
                     tbody { @for b in budgets {
                         tr {
                             td { (names.scope(b)) }
-                            td { span.muted { "Limit: " } (usd_text(b.limit_micro_usd)) }
-                            td { span.muted { "Spent: " } (usd_text(b.spent_micro_usd)) }
-                            td { span.muted { "Reserved: " } (usd_text(b.reserved_micro_usd)) }
-                            td { span.muted { "Warns at: " } (b.threshold_percent) "%" }
+                            td { span.muted.narrow-only { "Limit: " } (usd_text(b.limit_micro_usd)) }
+                            td { span.muted.narrow-only { "Spent: " } (usd_text(b.spent_micro_usd)) }
+                            td { span.muted.narrow-only { "Reserved: " } (usd_text(b.reserved_micro_usd)) }
+                            td { span.muted.narrow-only { "Warns at: " } (b.threshold_percent) "%" }
                             td { (status(b)) }
                             @if admin { td {
                                 form.inline method="post" action=(BUDGET_REMOVE) {
