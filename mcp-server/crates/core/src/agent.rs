@@ -1,4 +1,4 @@
-//! Agent traffic (DESIGN "Agent traffic"): a provider's own API carried whole, with every rule
+//! Agent traffic: a provider's own API carried whole, with every rule
 //! of the other faces (resolution, `AI_DISABLED`, the allowance, key health, usage). Here,
 //! `POST /v1/chat/completions`: to OpenAI and DeepSeek the client's body is forwarded as
 //! written, only top-level values spliced (the model's `provider/` prefix removed; on a stream,

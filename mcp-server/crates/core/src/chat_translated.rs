@@ -1,6 +1,5 @@
-//! `POST /v1/chat/completions` for a model of another wire (DESIGN "Agent traffic",
-//! translated): the client's body read and refused by name where it cannot be carried
-//! (`converra_wire::openai::translate`), rebuilt as an Anthropic Messages or Gemini `generateContent`
+//! `POST /v1/chat/completions` for a model of another wire, translated: the client's body read
+//! and refused by name where it cannot be carried (`converra_wire::openai::translate`), rebuilt as an Anthropic Messages or Gemini `generateContent`
 //! body, and sent through the one forwarding path (`forwarding.rs`), so resolution, key
 //! health, the allowance, usage in the provider's own figures and audit hold exactly as on a
 //! forwarded call. The answer comes back in OpenAI's shapes: a whole `chat.completion`, or the

@@ -252,10 +252,7 @@ impl Core {
     /// Runs a completion with the key resolution picks.
     pub async fn complete(&self, caller: &Caller, req: CompletionRequest) -> Result<Completion> {
         let p = self.prepare(caller, req).await?;
-        let secret = self
-            .secret_for(p.provider, &p.resolved)
-            .await?
-            .ok_or_else(|| Error::no_provider_key(p.provider, caller.environment))?;
+        let secret = self.secret_for(p.provider, &p.resolved, caller.environment).await?;
         let mut meter = self.meter(caller, &p).await?;
         let answer = match self.provider_complete(p.provider, &secret, &p.chat).await {
             Ok(answer) => answer,
@@ -290,10 +287,7 @@ impl Core {
         req: CompletionRequest,
     ) -> Result<CompletionStream> {
         let p = self.prepare(caller, req).await?;
-        let secret = self
-            .secret_for(p.provider, &p.resolved)
-            .await?
-            .ok_or_else(|| Error::no_provider_key(p.provider, caller.environment))?;
+        let secret = self.secret_for(p.provider, &p.resolved, caller.environment).await?;
         let mut meter = self.meter(caller, &p).await?;
         let events = match self.provider_stream(p.provider, &secret, &p.chat).await {
             Ok(events) => events,

@@ -15,7 +15,7 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 
 use super::completions::Prepared;
 use super::vault::ResolvedKey;
-use super::{Caller, Core, Error, Result};
+use super::{Caller, Core, Result};
 use converra_providers::{Api, ChatRequest, Target};
 
 /// A checked request, ready to go upstream.
@@ -89,10 +89,7 @@ impl Core {
             ..
         } = out;
         let p = Prepared { charges, ..prepared(caller, provider, model, resolved, project_id, cap, input_estimate) };
-        let secret = self
-            .secret_for(provider, &p.resolved)
-            .await?
-            .ok_or_else(|| Error::no_provider_key(provider, caller.environment))?;
+        let secret = self.secret_for(provider, &p.resolved, caller.environment).await?;
         let mut meter = self.meter(caller, &p).await?;
         // Gemini's URL names the model.
         let target = Target { api, model: &p.chat.model };

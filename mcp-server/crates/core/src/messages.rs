@@ -1,4 +1,4 @@
-//! Agent traffic on Anthropic's Messages API (DESIGN "Agent traffic"): `POST /v1/messages`, what
+//! Agent traffic on Anthropic's Messages API: `POST /v1/messages`, what
 //! Claude Code and the Anthropic SDKs send, and `POST /v1/messages/count_tokens`. A Claude model
 //! goes to the resolved Anthropic key, a DeepSeek model to DeepSeek's own Anthropic-compatible
 //! endpoint: forwarded as written (`forwarding.rs`), only top-level values spliced — the model's
@@ -6,7 +6,7 @@
 //! allowance's maximum with `thinking.budget_tokens` kept below it. From the client's headers
 //! only `anthropic-version` and `anthropic-beta` go on, the beta list unchanged; a beta that
 //! opens provider-stored account resources (files, skills, code execution, MCP client) is
-//! refused, since no such object's creation is ever relayed for a member (DESIGN's tenant rule).
+//! refused, since no such object's creation is ever relayed for a member (tenants never share provider-side state).
 //! An OpenAI model is translated (`messages/translated.rs`): the request into a Chat
 //! Completions body, the answer back into Anthropic's. Gemini's models are not carried here:
 //! `UNSUPPORTED_FIELD` naming `model`. The organization's tone is never applied.
@@ -150,10 +150,7 @@ impl Core {
         let model_json = serde_json::to_string(&model).unwrap_or_default();
         let body = view.spliced(&[("model", &model_json)]);
         let p = prepared(caller, provider, model, resolved, project_id, None, estimate);
-        let secret = self
-            .secret_for(provider, &p.resolved)
-            .await?
-            .ok_or_else(|| Error::no_provider_key(provider, caller.environment))?;
+        let secret = self.secret_for(provider, &p.resolved, caller.environment).await?;
         match self.provider_forward(provider, Api::CountTokens, &secret, &headers, body).await {
             Ok(answer) => {
                 self.provider_answered(&p).await;

@@ -1,4 +1,4 @@
-//! Agent traffic on OpenAI's other APIs (DESIGN "Agent traffic"): `POST /v1/responses` and
+//! Agent traffic on OpenAI's other APIs: `POST /v1/responses` and
 //! `/v1/responses/compact` (Codex, the OpenAI Agents SDK) and `POST /v1/embeddings`, forwarded
 //! to OpenAI as written (`forwarding.rs`), only top-level values spliced: the model's
 //! `provider/` prefix removed; `safety_identifier` (a hash of the member) when the client sent

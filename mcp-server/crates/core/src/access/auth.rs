@@ -143,7 +143,7 @@ fn bearer(header: &[u8]) -> Result<&str, AuthError> {
 impl Core {
     /// Authenticates a request and takes one unit of the key's plan bucket.
     ///
-    /// Every failure is a 401 with the spec's exact message; the rate limit is checked only
+    /// Every failure is a 401 with its fixed message (`AuthError::message`: clients match on it); the rate limit is checked only
     /// for a valid key, so nobody can drain another key's bucket.
     pub async fn authenticate(&self, authorization: Option<&[u8]>) -> Result<(Caller, RateLimitInfo)> {
         self.authenticate_for(authorization, Bucket::Plan).await

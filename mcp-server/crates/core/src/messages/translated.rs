@@ -1,4 +1,4 @@
-//! `/v1/messages` on an OpenAI model (DESIGN "Agent traffic": OpenAI translated). The request
+//! `/v1/messages` on an OpenAI model (translated to OpenAI's Chat Completions). The request
 //! becomes a Chat Completions body (`converra_wire::anthropic::to_chat`: what is not carried refused by
 //! name, the advisory fields left out and named) and goes through the one forwarding path
 //! (`forwarding.rs`: the resolved OpenAI key, its health, the allowance, usage from OpenAI's own

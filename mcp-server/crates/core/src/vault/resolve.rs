@@ -2,10 +2,10 @@
 //! plan's allowance) → `NO_PROVIDER_KEY`. The environment always comes from the caller's API
 //! key, so a test key never spends a live provider key.
 
-use converra::{KeySource, Provider, Resolution, Role};
+use converra::{Environment, KeySource, Provider, Resolution, Role};
 use secrecy::SecretString;
 
-use crate::{Caller, Core, Result};
+use crate::{Caller, Core, Error, Result};
 use converra_store::ProviderKeyRow;
 
 /// The key a completion would use.
@@ -69,11 +69,17 @@ impl Core {
         Ok(Resolution { source: resolved.source, key_id: resolved.row.map(|r| r.id.clone()), masked, reason })
     }
 
-    /// The secret for a resolved key (the platform's own key for the platform source).
-    pub(crate) async fn secret_for(&self, provider: Provider, resolved: &ResolvedKey) -> Result<Option<SecretString>> {
+    /// The secret for a resolved key (the platform's own key for the platform source);
+    /// `NO_PROVIDER_KEY` in `environment` when the platform's went away since resolution.
+    pub(crate) async fn secret_for(
+        &self,
+        provider: Provider,
+        resolved: &ResolvedKey,
+        environment: Environment,
+    ) -> Result<SecretString> {
         match &resolved.row {
-            Some(row) => Ok(Some(self.open_provider_key(row).await?)),
-            None => Ok(self.providers.platform_key(provider).cloned()),
+            Some(row) => self.open_provider_key(row).await,
+            None => self.providers.platform_key(provider).cloned().ok_or(Error::no_provider_key(provider, environment)),
         }
     }
 }
