@@ -219,7 +219,9 @@ impl Store {
     /// Holds `r.micro_usd` against every budget in `budgets` (those its call falls in) if each
     /// keeps spent + reserved + this within its limit; atomically, under one lock per
     /// organization, so concurrent calls on any number of replicas never overshoot. Records the
-    /// thresholds it crosses first this month. Expired reservations are deleted on the way.
+    /// thresholds it crosses first this month. Expired reservations count for nothing, and are
+    /// deleted when it refuses. Committed without waiting for the disk: a crash that loses it
+    /// ends its call too.
     ///
     /// `alert` builds the `budget.threshold` webhook event, queued in the same transaction as
     /// the mark that it was sent (so a crash loses neither); `None` without a webhook.
@@ -231,15 +233,17 @@ impl Store {
         alert: Option<Alert>,
     ) -> StoreResult<SpendHeld> {
         let budgets = budgets.to_vec();
-        write!(self, Stale::NONE, [], |c| async {
-            c.lock(&format!("spend/{}", r.org_id)).await?;
+        write!(ephemeral self, Stale::NONE, [], |c| async {
+            c.lock_ephemeral(&format!("spend/{}", r.org_id)).await?;
             let now = now as i64;
-            c.execute(&PRUNE, &[&r.org_id, &now]).await?;
             let mut crossed = Vec::new();
             for (i, b) in budgets.iter().enumerate() {
                 let spend: Spend = c.query_one(&SPENT, &spend_params(&r.org_id, &r.month, b, &now)).await?;
                 let after = spend.total().saturating_add(r.micro_usd);
                 if after > b.limit_micro_usd {
+                    // Expired reservations (of calls whose process died) count for nothing;
+                    // they are deleted here, where a budget is nearly spent, not on every call.
+                    c.execute(&PRUNE, &[&r.org_id, &now]).await?;
                     return Ok(SpendHeld::Refused { budget: i, spend });
                 }
                 // Announced on settled spend, never on an estimate a call may not reach.

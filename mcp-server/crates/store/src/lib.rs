@@ -78,13 +78,23 @@ macro_rules! read {
 /// transaction, the other replicas are told on commit what it made stale (`$stale`), and it
 /// commits; a change that did not apply is rolled back. Then, committed or not, this
 /// process's cached reads of `$stale` are stale. Captures must be owned, as for `read!`.
+///
+/// `write!(ephemeral …)` is for rows a crash may lose because the crash ends what they stand
+/// for (the reservations of calls in flight): its commit does not wait for the disk (SQLite's
+/// `synchronous=OFF` for that transaction; on PostgreSQL the body's `Conn::lock_ephemeral`).
 macro_rules! write {
-    ($self:ident, $stale:expr, $audit:expr, |$c:ident| $body:expr) => {{
+    (ephemeral $self:ident, $stale:expr, $audit:expr, |$c:ident| $body:expr) => {
+        write!(@ false, $self, $stale, $audit, |$c| $body)
+    };
+    ($self:ident, $stale:expr, $audit:expr, |$c:ident| $body:expr) => {
+        write!(@ true, $self, $stale, $audit, |$c| $body)
+    };
+    (@ $durable:expr, $self:ident, $stale:expr, $audit:expr, |$c:ident| $body:expr) => {{
         let (stale, audit): ($crate::Stale, _) = ($stale, $audit);
         let result = async {
             match &*$self.backend {
                 $crate::Backend::Sqlite(b) => {
-                    b.write(move |tx| {
+                    b.write($durable, move |tx| {
                         let $c = &$crate::sqlite::Conn(tx);
                         $crate::sql::ready(async {
                             let out: $crate::StoreResult<_> = $body.await;

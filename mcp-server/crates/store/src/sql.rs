@@ -208,6 +208,10 @@ pub(crate) trait Conn {
     /// advisory lock; SQLite's write transaction already excludes every other writer.
     async fn lock(&self, name: &str) -> StoreResult<()>;
 
+    /// [`Conn::lock`] in a transaction of rows a crash may lose (`write!(ephemeral …)`):
+    /// PostgreSQL also commits it without waiting for its WAL to reach the disk.
+    async fn lock_ephemeral(&self, name: &str) -> StoreResult<()>;
+
     /// Tells every other replica, on commit, which cached reads `stale` makes stale.
     /// PostgreSQL notifies inside the transaction; SQLite has no notifications (its watch
     /// polls `data_version`).

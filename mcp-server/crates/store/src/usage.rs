@@ -195,8 +195,8 @@ impl Store {
     /// ends (`Conn::lock`: SQLite's write transaction already is one); the check is one
     /// statement, so one snapshot.
     pub async fn reserve_allowance(&self, r: AllowanceReservation, limit: u64, now: u64) -> StoreResult<bool> {
-        let held = write!(self, Stale::NONE, [], |c| async {
-            c.lock(&format!("allowance/{}", r.org_id)).await?;
+        let held = write!(ephemeral self, Stale::NONE, [], |c| async {
+            c.lock_ephemeral(&format!("allowance/{}", r.org_id)).await?;
             c.execute(&PRUNE_RESERVATIONS, &[&r.org_id, &(now as i64)]).await?;
             let taken: i64 = c.query_one(&TAKEN, &[&r.org_id, &r.month]).await?;
             if (taken as u64).saturating_add(r.tokens) > limit {
@@ -214,7 +214,7 @@ impl Store {
     /// was refused after they were held.
     pub async fn release_reservation(&self, id: &str) -> StoreResult<()> {
         let id = id.to_owned();
-        write!(self, Stale::NONE, [], |c| async {
+        write!(ephemeral self, Stale::NONE, [], |c| async {
             c.execute(&SETTLE, &[&id]).await?;
             c.execute(&super::budgets::SETTLE, &[&id]).await?;
             Ok(())

@@ -173,6 +173,15 @@ impl<C: deadpool_postgres::GenericClient + Sync> sql::Conn for Conn<'_, C> {
         Ok(())
     }
 
+    async fn lock_ephemeral(&self, name: &str) -> StoreResult<()> {
+        // `set_config(…, true)` is `SET LOCAL`: in the same statement, no round trip more.
+        static LOCK: Sql = Sql::new(
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0)), set_config('synchronous_commit', 'off', true)",
+        );
+        self.execute(&LOCK, &[&name]).await?;
+        Ok(())
+    }
+
     async fn notify(&self, stale: Stale) -> StoreResult<()> {
         static NOTIFY: Sql = Sql::new("SELECT pg_notify($1, $2)");
         if stale != Stale::NONE {

@@ -74,19 +74,30 @@ impl Sqlite {
 
     /// Runs `f` in an immediate transaction (taking the write lock at once, so two writers
     /// never deadlock upgrading a read) and commits if its outcome applied; a change that did
-    /// not apply is rolled back.
-    pub(super) async fn write<T, F>(&self, f: F) -> StoreResult<T>
+    /// not apply is rolled back. Not `durable`: the commit does not wait for the disk (the
+    /// next durable commit's `fsync` covers it, since the WAL is written in order).
+    pub(super) async fn write<T, F>(&self, durable: bool, f: F) -> StoreResult<T>
     where
         T: Applied + Send + 'static,
         F: FnOnce(&Transaction<'_>) -> StoreResult<T> + Send + 'static,
     {
         self.run(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let out = f(&tx)?;
-            if out.applied() {
-                tx.commit()?;
+            if !durable {
+                // The safety level cannot change inside a transaction.
+                c.pragma_update(None, "synchronous", "OFF")?;
             }
-            Ok(out)
+            let outcome = (|| {
+                let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let out = f(&tx)?;
+                if out.applied() {
+                    tx.commit()?;
+                }
+                Ok(out)
+            })();
+            if !durable {
+                c.pragma_update(None, "synchronous", "FULL")?;
+            }
+            outcome
         })
         .await
     }
@@ -153,6 +164,10 @@ impl sql::Conn for Conn<'_> {
     }
 
     async fn lock(&self, _name: &str) -> StoreResult<()> {
+        Ok(())
+    }
+
+    async fn lock_ephemeral(&self, _name: &str) -> StoreResult<()> {
         Ok(())
     }
 
