@@ -160,7 +160,11 @@ impl Store {
     /// Marks a key revoked. Returns false if it was already revoked or does not exist.
     pub async fn revoke_api_key(&self, org_id: &str, id: &str, at: &str, audit: NewAuditEvent) -> StoreResult<bool> {
         let (org_id, id, at) = (org_id.to_owned(), id.to_owned(), at.to_owned());
-        write!(self, Stale::AUTH, [audit], |c| async { Ok(c.execute(&REVOKE, &[&org_id, &id, &at]).await? == 1) })
+        write!(self, Stale::AUTH.and(Stale::BUDGETS), [audit], |c| async {
+            // A revoked key makes no more calls: its budget goes (the key stays listed).
+            c.execute(&super::budgets::OF_API_KEY, &[&org_id, &id]).await?;
+            Ok(c.execute(&REVOKE, &[&org_id, &id, &at]).await? == 1)
+        })
     }
 
     /// Records when a key was last used (the core throttles how often). No cached query reads

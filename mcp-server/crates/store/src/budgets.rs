@@ -49,6 +49,9 @@ static DELETE: Sql = Sql::new("DELETE FROM budgets WHERE org_id = $1 AND scope =
 /// A deleted project's budgets.
 pub(super) static OF_PROJECT: Sql =
     Sql::new("DELETE FROM budgets WHERE org_id = $1 AND scope = 'project' AND scope_id = $2");
+/// A revoked API key's budgets.
+pub(super) static OF_API_KEY: Sql =
+    Sql::new("DELETE FROM budgets WHERE org_id = $1 AND scope = 'api_key' AND scope_id = $2");
 /// A removed member's budgets, and those of the API keys removed with them (run before them).
 pub(super) static OF_MEMBER: Sql = Sql::new(
     "DELETE FROM budgets WHERE org_id = $1 AND ((scope = 'member' AND scope_id = $2)

@@ -1,8 +1,8 @@
 //! Spend reservations against budgets: held only while every budget the call falls in keeps
 //! settled + reserved + this within its limit (the first without room named), scoped by
 //! project, API key, member and model, settled by the usage batch that writes the call's cost,
-//! announced once a month at the threshold of settled spend, and never overshooting under
-//! concurrent callers on two handles (replicas).
+//! announced once a month at the threshold of settled spend, never overshooting under
+//! concurrent callers on two handles (replicas), and gone with what they limit.
 
 use std::sync::Arc;
 
@@ -21,7 +21,7 @@ contract!(
     the_threshold_is_announced_once_a_month_on_settled_spend,
     concurrent_reservations_on_two_handles_never_overshoot_a_budget,
     budgets_are_set_replaced_and_deleted_per_organization,
-    a_deleted_project_or_removed_member_takes_its_budgets_along,
+    a_deleted_project_removed_member_or_revoked_key_takes_its_budgets_along,
 );
 
 const MONTH: &str = "2026-11";
@@ -213,7 +213,7 @@ async fn budgets_are_set_replaced_and_deleted_per_organization(store: Store) {
     assert_eq!(store.budgets(org).await.unwrap().len(), 1);
 }
 
-async fn a_deleted_project_or_removed_member_takes_its_budgets_along(store: Store) {
+async fn a_deleted_project_removed_member_or_revoked_key_takes_its_budgets_along(store: Store) {
     let a = create_org(&store, "acme").await;
     let org = &a.org.id;
     let project = Project { id: id("prj"), name: "agents".into(), created_at: "2026-11-01T00:00:00Z".into() };
@@ -222,14 +222,23 @@ async fn a_deleted_project_or_removed_member_takes_its_budgets_along(store: Stor
     store.insert_member(dev.clone(), event(org, "member.created", &dev.id)).await.unwrap();
     let key = api_key(org, &dev.id);
     store.insert_api_key(key.clone(), 10, event(org, "api_key.created", &key.id)).await.unwrap();
-    for (scope, scope_id) in
-        [("project", &project.id), ("member", &dev.id), ("api_key", &key.id), ("member", &a.owner.id)]
-    {
+    let owners = api_key(org, &a.owner.id);
+    store.insert_api_key(owners.clone(), 10, event(org, "api_key.created", &owners.id)).await.unwrap();
+    let scopes = [
+        ("project", &project.id),
+        ("member", &dev.id),
+        ("api_key", &key.id),
+        ("api_key", &owners.id),
+        ("member", &a.owner.id),
+    ];
+    for (scope, scope_id) in scopes {
         store.set_budget(org, budget(scope, scope_id, "", 5), event(org, "budget.set", scope)).await.unwrap();
     }
     assert!(store.delete_project(org, &project.id, event(org, "project.deleted", &project.id)).await.unwrap());
     let gone = store.delete_member(org, &dev.id, false, event(org, "member.removed", &dev.id)).await.unwrap();
     assert_eq!(gone, MemberChange::Done);
+    let revoked = event(org, "api_key.revoked", &owners.id);
+    assert!(store.revoke_api_key(org, &owners.id, "2026-11-02T00:00:00Z", revoked).await.unwrap());
     let left: Vec<_> =
         store.budgets(org).await.unwrap().iter().map(|b| (b.scope.clone(), b.scope_id.clone())).collect();
     assert_eq!(left, [("member".to_owned(), a.owner.id.clone())], "only the owner's budget is left");
