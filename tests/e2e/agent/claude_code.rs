@@ -7,7 +7,8 @@
 //! one provider key: on Anthropic and on DeepSeek's Anthropic-compatible endpoint, forwarded as
 //! sent (the kit's `messages_script` plays the model; Claude Code's own `anthropic-beta` list
 //! arrives whole); on an OpenAI model, translated to Chat Completions and OpenAI's scripted
-//! chunks (the `Read` call, then the text) back into the Messages events Claude Code parses.
+//! chunks (the `Read` call, then the text) back into the Messages events Claude Code parses. And
+//! a spent budget: Claude Code shows Converra's refusal, and nothing reaches the provider.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -237,4 +238,24 @@ async fn claude_code_runs_a_tool_loop_on_an_openai_model_translated_on_the_organ
     // Nothing reached Anthropic: the organization has no key there, and none was needed.
     session.assert_untouched(Provider::Anthropic).await;
     session.assert_usage(calls.len(), (30, 7)).await;
+}
+
+/// A spent budget: Converra refuses Claude Code's first call with 402 `billing_error` before the
+/// provider sees it, and Claude Code shows Converra's message (it does not retry).
+#[tokio::test]
+#[ignore = "needs Claude Code (npm), installed by .ci/run"]
+async fn claude_code_shows_a_spent_budgets_message_and_nothing_reaches_the_provider() {
+    let session = Session::start(Provider::Anthropic).await;
+    session.play_the_model("/v1/messages").await;
+    let app = &session.org.app;
+    let budget = json!({"scope": "organization", "limit_micro_usd": 1});
+    assert_eq!(app.put("/api/v1/budgets", &app.api_key, budget).await.status, 200);
+
+    let home = tempfile::tempdir().unwrap();
+    let out =
+        run(session.command(home.path(), ("claude-sonnet-4-5", "claude-haiku-4-5")), Duration::from_secs(180)).await;
+    let said = both(&out);
+    assert!(!out.status.success(), "{said}");
+    assert!(said.contains("The organization budget of $0.000001 for this month has no room for this call"), "{said}");
+    session.assert_untouched(Provider::Anthropic).await;
 }
