@@ -37,8 +37,9 @@ pub struct AccountRef {
 }
 
 /// Hosted tools that run on the provider account without billing or storing there: the
-/// client's own functions and the tools an agent runs itself (Codex's shell and patch tools).
-const CLIENT_TOOLS: [&str; 5] = ["function", "custom", "local_shell", "shell", "apply_patch"];
+/// client's own functions (alone or grouped in a `namespace`, as Codex sends them) and the tools
+/// an agent runs itself (Codex's shell and patch tools).
+const CLIENT_TOOLS: [&str; 6] = ["function", "custom", "namespace", "local_shell", "shell", "apply_patch"];
 
 /// Names in `input` or `tools` whose presence means a closer look (an escape may hide a name).
 const ACCOUNT_NEEDLES: [&str; 5] = ["file_id", "item_reference", "vector_store_ids", "container", "\\u"];
@@ -419,6 +420,9 @@ mod tests {
         let capped = hosted(&format!(r#"{{"model":"gpt-5","max_tool_calls":3,{tools}}}"#));
         assert_eq!(capped[0], ("web_search".to_owned(), Some(3)));
         assert!(hosted(r#"{"model":"gpt-5","tools":[{"type":"function","name":"f"}]}"#).is_empty());
+        let grouped =
+            r#"{"model":"gpt-5","tools":[{"type":"namespace","name":"mcp","tools":[{"type":"function","name":"f"}]}]}"#;
+        assert!(hosted(grouped).is_empty(), "a namespace groups the client's own functions");
     }
 
     #[test]
