@@ -239,9 +239,14 @@ impl Store {
         write!(ephemeral self, Stale::NONE, [], |c| async {
             c.lock_ephemeral(&format!("spend/{}", r.org_id)).await?;
             let now = now as i64;
+            // Every budget's spend at once: PostgreSQL pipelines them (one round trip under the lock).
+            let (org_id, month, at) = (&r.org_id, &r.month, &now);
+            let spends = futures_util::future::try_join_all(budgets.iter().map(|b| async move {
+                c.query_one::<Spend>(&SPENT, &spend_params(org_id, month, b, at)).await
+            }))
+            .await?;
             let mut crossed = Vec::new();
-            for (i, b) in budgets.iter().enumerate() {
-                let spend: Spend = c.query_one(&SPENT, &spend_params(&r.org_id, &r.month, b, &now)).await?;
+            for (i, (b, spend)) in budgets.iter().zip(spends).enumerate() {
                 let after = spend.total().saturating_add(r.micro_usd);
                 if after > b.limit_micro_usd {
                     // Expired reservations (of calls whose process died) count for nothing;
