@@ -173,7 +173,13 @@ impl BudgetRefusal {
 
 /// Micro-dollars as dollars to the micro-dollar: `$1.250000`.
 pub fn usd_text(micro: u64) -> String {
-    format!("${}.{:06}", micro / 1_000_000, micro % 1_000_000)
+    format!("${}", usd_decimal(micro))
+}
+
+/// Micro-dollars as a decimal number of dollars, without the sign: `1.250000` (the
+/// `X-Converra-Cost-Usd` header's form).
+pub fn usd_decimal(micro: u64) -> String {
+    format!("{}.{:06}", micro / 1_000_000, micro % 1_000_000)
 }
 
 /// Dollars written by a person (`50`, `12.5`, `$0.25`) as micro-dollars; `None` when it is not

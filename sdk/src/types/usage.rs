@@ -49,9 +49,8 @@ impl UsageTotals {
     /// The cost in dollars to the micro-dollar (agents' calls cost fractions of a cent), with
     /// a `+` when some completions had no price: `$0.000241`, `$1.250000+`.
     pub fn cost_text(&self) -> String {
-        let micro = self.cost_micro_usd;
         let more = if self.cost_known { "" } else { "+" };
-        format!("${}.{:06}{more}", micro / 1_000_000, micro % 1_000_000)
+        format!("{}{more}", super::usd_text(self.cost_micro_usd))
     }
 }
 

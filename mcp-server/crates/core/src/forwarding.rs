@@ -109,7 +109,7 @@ impl Core {
             let mut headers = answer.headers;
             if let Some(cost) = meter.cost() {
                 // The body stays the provider's: the cost rides beside it, in dollars.
-                let usd = format!("{}.{:06}", cost / 1_000_000, cost % 1_000_000);
+                let usd = converra::usd_decimal(cost);
                 headers.insert(COST_USD, HeaderValue::try_from(usd).expect("digits and a dot are a header value"));
             }
             return Ok(Relayed::Whole { body: answer.body, headers, key_source: p.key_source });
