@@ -56,11 +56,10 @@ impl Core {
         project_id: Option<String>,
     ) -> Result<ChatAnswer> {
         // No checks of the request before the model: the face's view checked the top level.
-        let admitted = self.admit(caller, &view.model, || Ok(()))?;
-        let project_id = caller.project_for(project_id)?;
+        let admitted = self.admit(caller, &view.model, project_id, || Ok(()))?;
         match admitted.provider {
-            Provider::Anthropic | Provider::Gemini => self.translated_chat(caller, view, admitted, project_id).await,
-            Provider::Openai | Provider::Deepseek => self.forward_chat(caller, view, admitted, project_id).await,
+            Provider::Anthropic | Provider::Gemini => self.translated_chat(caller, view, admitted).await,
+            Provider::Openai | Provider::Deepseek => self.forward_chat(caller, view, admitted).await,
         }
     }
 
@@ -69,12 +68,11 @@ impl Core {
         caller: &Caller,
         view: &ChatView<'_>,
         admitted: Admitted,
-        project_id: Option<String>,
     ) -> Result<ChatAnswer> {
         // Forwarded, nothing of the body is refused before the key: `n` is refused after it,
         // and only on the platform key.
-        let resolved = self.admitted_key(caller, &admitted, project_id.as_deref()).await?;
-        let Admitted { provider, model } = admitted;
+        let resolved = self.admitted_key(caller, &admitted).await?;
+        let Admitted { provider, model, project_id } = admitted;
         let model_json = json_string(&model);
         let mut sets: Vec<(&str, String)> = vec![("model", model_json)];
         if view.stream && !view.include_usage {

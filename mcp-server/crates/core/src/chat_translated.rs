@@ -35,13 +35,12 @@ impl Core {
         caller: &Caller,
         view: &ChatView<'_>,
         admitted: Admitted,
-        project_id: Option<String>,
     ) -> Result<ChatAnswer> {
         // Unlike a forwarded chat, what the translation cannot carry is refused before the key
         // is resolved (an `UNSUPPORTED_FIELD` comes before a `NO_PROVIDER_KEY`).
         let chat = view.translated(admitted.provider)?;
-        let resolved = self.admitted_key(caller, &admitted, project_id.as_deref()).await?;
-        let Admitted { provider, model } = admitted;
+        let resolved = self.admitted_key(caller, &admitted).await?;
+        let Admitted { provider, model, project_id } = admitted;
         // The allowance pays for at most this much output, one answer at a time (`n` > 1 is
         // refused by the translation).
         let platform_cap = (resolved.source == KeySource::Platform).then(|| {

@@ -123,10 +123,9 @@ impl Core {
     async fn prepare(&self, caller: &Caller, req: CompletionRequest) -> Result<Prepared> {
         // Unlike the agent wires, the request is checked here, after AI_DISABLED and before
         // the model; no provider refuses anything of it.
-        let admitted = self.admit(caller, &req.model, || validate(&req))?;
-        let req = CompletionRequest { project_id: caller.project_for(req.project_id)?, ..req };
-        let resolved = self.admitted_key(caller, &admitted, req.project_id.as_deref()).await?;
-        let Admitted { provider, model } = admitted;
+        let admitted = self.admit(caller, &req.model, req.project_id.clone(), || validate(&req))?;
+        let resolved = self.admitted_key(caller, &admitted).await?;
+        let Admitted { provider, model, project_id } = admitted;
         let max_tokens = if resolved.source == KeySource::Platform {
             // The allowance pays for at most this much output, and the provider is told so.
             let limits = self.providers.allowance();
@@ -161,7 +160,7 @@ impl Core {
             provider,
             chat,
             resolved,
-            project_id: req.project_id,
+            project_id,
             key_source,
             input_estimate: estimate_tokens(prompt_bytes as u64),
             charges: Vec::new(),

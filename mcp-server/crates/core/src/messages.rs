@@ -18,6 +18,7 @@ use std::sync::Arc;
 use converra::{KeySource, KeySourceInfo, Provider};
 use http::{HeaderName, HeaderValue};
 
+use super::admission::Admitted;
 use super::agent::prompt_tokens;
 use super::forwarding::{Outbound, Relayed, prepared};
 use super::vault::ResolvedKey;
@@ -70,6 +71,8 @@ struct Route {
     wire: Wire,
     /// The client's headers to send on (forwarded only).
     headers: Vec<(HeaderName, HeaderValue)>,
+    /// The project the call acts in.
+    project_id: Option<String>,
 }
 
 impl Core {
@@ -82,12 +85,11 @@ impl Core {
         headers: &AnthropicHeaders,
         project_id: Option<String>,
     ) -> Result<Relayed> {
-        let project_id = caller.project_for(project_id)?;
-        let route = self.messages_route(caller, view, headers, &project_id).await?;
+        let route = self.messages_route(caller, view, headers, project_id).await?;
         if route.wire == Wire::Translated {
-            return self.translated_messages(caller, view, route, headers.beta.is_some(), project_id).await;
+            return self.translated_messages(caller, view, route, headers.beta.is_some()).await;
         }
-        let Route { provider, model, resolved, headers, .. } = route;
+        let Route { provider, model, resolved, headers, project_id, .. } = route;
         let model_json = serde_json::to_string(&model).unwrap_or_default();
         let mut sets: Vec<(&str, String)> = vec![("model", model_json)];
         let cap = if resolved.source == KeySource::Platform {
@@ -135,9 +137,8 @@ impl Core {
         headers: &AnthropicHeaders,
         project_id: Option<String>,
     ) -> Result<TokenCount> {
-        let project_id = caller.project_for(project_id)?;
-        let Route { provider, model, resolved, wire, headers } =
-            self.messages_route(caller, view, headers, &project_id).await?;
+        let Route { provider, model, resolved, wire, headers, project_id } =
+            self.messages_route(caller, view, headers, project_id).await?;
         let size = view.prompt_size();
         let estimate = prompt_tokens(size);
         if wire == Wire::Translated {
@@ -197,10 +198,10 @@ impl Core {
         caller: &Caller,
         view: &MessagesView<'_>,
         headers: &AnthropicHeaders,
-        project_id: &Option<String>,
+        project_id: Option<String>,
     ) -> Result<Route> {
         // No checks of the request before the model: the face's view checked the top level.
-        let admitted = self.admit(caller, &view.model, || Ok(()))?;
+        let admitted = self.admit(caller, &view.model, project_id, || Ok(()))?;
         let provider = admitted.provider;
         // This wire's own checks of the provider, before the key: the model's provider is
         // reached, no account-resource field or beta.
@@ -224,10 +225,11 @@ impl Core {
             }
             upstream.push((HeaderName::from_static("anthropic-beta"), beta.clone()));
         }
-        let resolved = self.admitted_key(caller, &admitted, project_id.as_deref()).await?;
+        let resolved = self.admitted_key(caller, &admitted).await?;
         if wire == Wire::Translated {
             upstream.clear();
         }
-        Ok(Route { provider, model: admitted.model, resolved, wire, headers: upstream })
+        let Admitted { model, project_id, .. } = admitted;
+        Ok(Route { provider, model, resolved, wire, headers: upstream, project_id })
     }
 }

@@ -69,17 +69,16 @@ impl Core {
         project_id: Option<String>,
     ) -> Result<Relayed> {
         // No checks of the request before the model: the face's view checked the top level.
-        let admitted = self.admit(caller, &view.model, || Ok(()))?;
-        let project_id = caller.project_for(project_id)?;
+        let admitted = self.admit(caller, &view.model, project_id, || Ok(()))?;
         if !self.providers.serves(admitted.provider, Api::Responses) {
-            return self.translated_responses(caller, view, endpoint, admitted.provider, project_id).await;
+            return self.translated_responses(caller, view, endpoint, admitted).await;
         }
         let api = match endpoint {
             ResponsesEndpoint::Create => Api::Responses,
             ResponsesEndpoint::Compact => Api::ResponsesCompact,
         };
-        let resolved = self.openai_route(caller, &admitted, api, &project_id).await?;
-        let Admitted { provider, model } = admitted;
+        let resolved = self.openai_route(caller, &admitted, api).await?;
+        let Admitted { provider, model, project_id } = admitted;
         let platform = resolved.source == KeySource::Platform;
         if let Some(found) = view.account_ref()? {
             if platform {
@@ -145,9 +144,9 @@ impl Core {
         caller: &Caller,
         view: &ResponsesView<'_>,
         endpoint: ResponsesEndpoint,
-        provider: Provider,
-        project_id: Option<String>,
+        admitted: Admitted,
     ) -> Result<Relayed> {
+        let Admitted { provider, project_id, .. } = admitted;
         if endpoint == ResponsesEndpoint::Compact {
             return Err(Error::UnsupportedField { field: "model".into(), provider });
         }
@@ -215,10 +214,9 @@ impl Core {
         project_id: Option<String>,
     ) -> Result<Relayed> {
         // No checks of the request before the model: the face's view checked the top level.
-        let admitted = self.admit(caller, &view.model, || Ok(()))?;
-        let project_id = caller.project_for(project_id)?;
-        let resolved = self.openai_route(caller, &admitted, Api::Embeddings, &project_id).await?;
-        let Admitted { provider, model } = admitted;
+        let admitted = self.admit(caller, &view.model, project_id, || Ok(()))?;
+        let resolved = self.openai_route(caller, &admitted, Api::Embeddings).await?;
+        let Admitted { provider, model, project_id } = admitted;
         let model_json = json_string(&model);
         let out = Outbound {
             provider,
@@ -249,17 +247,11 @@ impl Core {
 
     /// The rest of the rules a forwarded request to one of these APIs passes once admitted
     /// (`admission.rs`): the model's provider serves the API, then a key resolved.
-    async fn openai_route(
-        &self,
-        caller: &Caller,
-        admitted: &Admitted,
-        api: Api,
-        project_id: &Option<String>,
-    ) -> Result<ResolvedKey> {
+    async fn openai_route(&self, caller: &Caller, admitted: &Admitted, api: Api) -> Result<ResolvedKey> {
         if !self.providers.serves(admitted.provider, api) {
             return Err(Error::UnsupportedField { field: "model".into(), provider: admitted.provider });
         }
-        self.admitted_key(caller, admitted, project_id.as_deref()).await
+        self.admitted_key(caller, admitted).await
     }
 
     /// Records a stored object an answer created (a response's id) for the caller on the key

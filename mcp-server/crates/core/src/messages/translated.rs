@@ -37,9 +37,8 @@ impl Core {
         view: &MessagesView<'_>,
         route: Route,
         beta: bool,
-        project_id: Option<String>,
     ) -> Result<Relayed> {
-        let Route { provider, model, resolved, .. } = route;
+        let Route { provider, model, resolved, project_id, .. } = route;
         let ToOpenAi { mut body, mut dropped, end_user } = to_chat(view, model.clone(), provider)?;
         if beta {
             dropped.push("anthropic-beta");
