@@ -6,6 +6,7 @@ pub mod access;
 mod admission;
 mod agent;
 pub mod audit;
+mod batch_writer;
 mod budgets;
 mod chat_translated;
 pub mod completions;

@@ -126,6 +126,20 @@ struct Pending {
     prices: Arc<PriceTable>,
 }
 
+impl crate::batch_writer::Batched for Pending {
+    fn wake(&self) -> &tokio::sync::Notify {
+        &self.wake
+    }
+
+    fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    fn write_pending(&self) -> impl std::future::Future<Output = bool> + Send {
+        self.write()
+    }
+}
+
 impl Pending {
     /// Writes the batch that failed before (if any), then everything counted since. Returns
     /// whether nothing is left waiting.
@@ -297,12 +311,12 @@ impl Drop for UsageRecorder {
 }
 
 impl UsageRecorder {
-    /// Starts the background writer (needs a tokio runtime).
     /// The price table every completion is costed (and budgeted) by.
     pub(crate) fn prices(&self) -> &PriceTable {
         &self.pending.prices
     }
 
+    /// Starts the background writer (needs a tokio runtime).
     pub fn start(store: Store, metrics: Metrics, prices: Arc<PriceTable>) -> Self {
         let pending = Arc::new(Pending {
             store,
@@ -315,25 +329,7 @@ impl UsageRecorder {
             metrics,
             prices,
         });
-        let writer = pending.clone();
-        tokio::spawn(async move {
-            // `Some` while a batch the store refused waits: retried without waiting to be woken.
-            let mut retry: Option<Duration> = None;
-            loop {
-                if retry.is_none() {
-                    writer.wake.notified().await;
-                }
-                let closed = writer.closed.load(Ordering::Acquire);
-                if !closed {
-                    tokio::time::sleep(retry.unwrap_or(BATCH_WINDOW)).await;
-                }
-                let written = writer.write().await;
-                if closed {
-                    return;
-                }
-                retry = (!written).then(|| retry.map_or(BATCH_WINDOW, |after| (after * 2).min(RETRY_MAX)));
-            }
-        });
+        crate::batch_writer::spawn_writer(pending.clone(), BATCH_WINDOW, RETRY_MAX);
         Self { pending }
     }
 

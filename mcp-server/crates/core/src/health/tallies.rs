@@ -131,6 +131,20 @@ impl Shared {
     }
 }
 
+impl crate::batch_writer::Batched for Shared {
+    fn wake(&self) -> &tokio::sync::Notify {
+        &self.wake
+    }
+
+    fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    fn write_pending(&self) -> impl std::future::Future<Output = bool> + Send {
+        self.write()
+    }
+}
+
 impl HealthTallies {
     /// Starts the writer (needs a tokio runtime).
     pub(crate) fn start(store: Store) -> Self {
@@ -141,25 +155,7 @@ impl HealthTallies {
             wake: tokio::sync::Notify::new(),
             closed: AtomicBool::new(false),
         });
-        let writer = shared.clone();
-        tokio::spawn(async move {
-            // `Some` while refused tallies wait: retried without waiting to be woken.
-            let mut retry: Option<Duration> = None;
-            loop {
-                if retry.is_none() {
-                    writer.wake.notified().await;
-                }
-                let closed = writer.closed.load(Ordering::Acquire);
-                if !closed {
-                    tokio::time::sleep(retry.unwrap_or(WINDOW)).await;
-                }
-                let written = writer.write().await;
-                if closed {
-                    return;
-                }
-                retry = (!written).then(|| retry.map_or(WINDOW, |after| (after * 2).min(RETRY_MAX)));
-            }
-        });
+        crate::batch_writer::spawn_writer(shared.clone(), WINDOW, RETRY_MAX);
         Self { shared }
     }
 
