@@ -9,7 +9,7 @@ use secrecy::ExposeSecret;
 use tokio::net::{TcpListener, TcpSocket};
 
 use crate::config::{self, Config, PublicUrl};
-use converra_adapters::rate_limit::Buckets;
+use converra_adapters::Counters;
 use converra_core::access::Bootstrap;
 use converra_core::vault::Keyring;
 use converra_core::{Core, Error};
@@ -64,13 +64,15 @@ async fn open_at(config: &Config, public_url: PublicUrl) -> Result<Opened, Start
     let previous = config.previous_master_key.as_ref().map(config::load_previous_master_key).transpose()?;
     let keyring = Keyring::open(&store, master, previous).await?;
     let providers = Providers::new(config.providers.clone());
-    let buckets = match &config.redis_url {
-        Some(url) => Buckets::redis(url).map_err(StartError::Redis)?,
-        None => Buckets::local(),
+    // Without Redis, this process counts budgets alone only beside SQLite: replicas on
+    // PostgreSQL reserve them in the database.
+    let counters = match &config.redis_url {
+        Some(url) => Counters::redis(url).map_err(StartError::Redis)?,
+        None => Counters::local(config.database_url.is_none()),
     };
     let metrics = if config.metrics_enabled() { Metrics::enabled() } else { Metrics::default() };
     let prices = std::sync::Arc::new(config::prices::from_env()?);
-    let core = Core::new(store, keyring, providers, buckets, config.health.clone(), metrics, prices);
+    let core = Core::new(store, keyring, providers, counters, config.health.clone(), metrics, prices);
     core.set_public_url(public_url.base);
     Ok(Opened { core, created_master_key })
 }

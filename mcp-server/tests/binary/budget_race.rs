@@ -1,6 +1,7 @@
 //! A budget under concurrency, across two replicas of the real binary on one PostgreSQL and one
 //! Redis: twenty calls raced through both at once, each reserving its largest cost before it is
-//! sent, and only those that fit are sent; the month's spend ends within the limit.
+//! sent, and only those that fit are sent; the month's spend ends within the limit. The race is
+//! decided in Redis; with Redis gone, the database decides the next one the same way.
 
 use std::time::Duration;
 
@@ -16,7 +17,7 @@ use crate::CONVERRA;
 #[tokio::test]
 #[ignore = "needs PostgreSQL (CONVERRA_TEST_DATABASE_URL) and redis-server, installed and started by .ci/run"]
 async fn racing_calls_on_two_replicas_never_take_a_budget_past_its_limit() {
-    let redis = PrivateRedis::start();
+    let mut redis = PrivateRedis::start();
     // A slow OpenAI: every call is still in flight while the others reserve.
     let provider = MockServer::start().await;
     Mock::given(method("POST"))
@@ -77,6 +78,19 @@ async fn racing_calls_on_two_replicas_never_take_a_budget_past_its_limit() {
     }
     assert_eq!(budgets["data"][0]["spent_micro_usd"], 35, "7 calls of 5: {budgets}");
     assert_eq!(budgets["data"][0]["reserved_micro_usd"], 0, "every reservation settled: {budgets}");
+    let counted = redis.keys("converra:spent:*");
+    assert_eq!(counted.len(), 1, "the organization's budget is counted in Redis: {counted:?}");
+
+    // Redis stops: the replicas reserve in the database instead, and 15 left has room for two.
+    redis.stop();
+    let calls = (0..4).map(|i| {
+        let replica = if i % 2 == 0 { &a } else { &b };
+        replica.post("/api/v1/completions", &owner, ask.clone())
+    });
+    let answers = futures_util::future::join_all(calls).await;
+    let passed = answers.iter().filter(|(status, _)| *status == 200).count();
+    assert_eq!(passed, 2, "without Redis the database holds the reservations: {answers:?}");
+    assert_eq!(provider.received_requests().await.unwrap().len(), 9);
     a.finish();
     b.finish();
 }

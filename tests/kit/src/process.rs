@@ -309,6 +309,16 @@ impl PrivateRedis {
         }
     }
 
+    /// The names of the keys matching `pattern` (`redis-cli --scan`).
+    pub fn keys(&self, pattern: &str) -> Vec<String> {
+        let out = Command::new("redis-cli")
+            .args(["-p", &self.port.to_string(), "--scan", "--pattern", pattern])
+            .output()
+            .expect("redis-cli is installed with redis-server");
+        assert!(out.status.success(), "redis-cli: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect()
+    }
+
     /// Freezes the server (`SIGSTOP`): connections are still accepted by the kernel and
     /// nothing is answered, as with a partition or an overloaded host.
     pub fn pause(&self) {

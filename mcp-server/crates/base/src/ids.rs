@@ -63,8 +63,14 @@ pub fn current_day() -> String {
 
 /// The current allowance period, `YYYY-MM` in UTC.
 pub fn current_month() -> String {
-    let now = OffsetDateTime::now_utc();
-    format!("{:04}-{:02}", now.year(), u8::from(now.month()))
+    month_of(OffsetDateTime::now_utc())
+}
+
+/// `at`'s month, `YYYY-MM` (written out by hand: every budgeted call asks).
+pub fn month_of(at: OffsetDateTime) -> String {
+    let (year, month) = (at.year().clamp(0, 9999) as u32, u8::from(at.month()) as u32);
+    let digits = [year / 1000, year / 100 % 10, year / 10 % 10, year % 10, 10, month / 10, month % 10];
+    digits.iter().map(|d| if *d == 10 { '-' } else { char::from(b'0' + *d as u8) }).collect()
 }
 
 /// Whether `id` has the shape [`new_id`] gives it: `prefix_` and 32 lowercase hex digits.
@@ -83,6 +89,13 @@ pub fn shaped<'a>(prefix: &str, kind: &'static str, id: &'a str) -> crate::Resul
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_month_is_four_digits_a_dash_and_two() {
+        let at = |y, m| OffsetDateTime::new_utc(time::Date::from_calendar_date(y, m, 6).unwrap(), time::Time::MIDNIGHT);
+        assert_eq!(month_of(at(2026, time::Month::December)), "2026-12");
+        assert_eq!(month_of(at(987, time::Month::March)), "0987-03");
+    }
 
     #[test]
     fn every_formatted_time_is_utc_whole_seconds_so_text_order_is_time_order() {

@@ -7,6 +7,7 @@
 //! The soft threshold is announced once a month (`budget.threshold` webhook, the Usage banner).
 
 use converra::{Budget, BudgetRefusal, BudgetScope, BudgetTarget, Provider, SetBudget};
+use converra_adapters::spend::{Ask, Hold, Limit, Period, Reserved, SpendLedger};
 use converra_prices::Bound;
 use converra_store::{BudgetRow, OutboxEvent, Spend, SpendHeld, SpendReservation};
 use serde_json::json;
@@ -59,24 +60,33 @@ fn refusal(row: &BudgetRow, spent: u64, month: &str, call_max: Option<u64>) -> B
 }
 
 /// `budget.threshold`: a budget's settled spend reached its threshold this month (sent once).
-fn threshold_event(row: &BudgetRow, r: &SpendReservation, spend: Spend) -> OutboxEvent {
+fn threshold_event(row: &BudgetRow, org_id: &str, month: &str, settled: u64) -> OutboxEvent {
     let id = ids::new_id("whe");
     let body = json!({
         "id": id,
         "type": "budget.threshold",
         "created_at": ids::now(),
         "data": {
-            "organization_id": r.org_id,
+            "organization_id": org_id,
             "scope": row.scope,
             "scope_id": some(&row.scope_id),
             "model": some(&row.model),
-            "month": r.month,
+            "month": month,
             "limit_micro_usd": row.limit_micro_usd,
             "threshold_percent": row.threshold_percent,
-            "spent_micro_usd": spend.settled,
+            "spent_micro_usd": settled,
         },
     });
     OutboxEvent { id, body: body.to_string(), created_at: ids::unix_now(), attempts: 0 }
+}
+
+/// A budget's name in the running spend: a changed budget (a new limit, or deleted and set
+/// again) is a new one there, counted afresh from the database.
+fn ledger_key(row: &BudgetRow) -> String {
+    let parts = [&row.scope, "/", &row.scope_id, "/", &row.model, "@", &row.updated_at];
+    let mut key = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+    parts.iter().for_each(|p| key.push_str(p));
+    key
 }
 
 /// How narrow a scope is: the narrowest budget is checked (and named) first.
@@ -103,7 +113,15 @@ impl Core {
         if rows.is_empty() {
             return Ok(Vec::new());
         }
-        let spends = self.store.budget_spend(&caller.org_id, month, &rows, ids::unix_now()).await?;
+        let mut spends = self.store.budget_spend(&caller.org_id, month, &rows, ids::unix_now()).await?;
+        if let Some(ledger) = &self.spend {
+            let keys: Vec<String> = rows.iter().map(ledger_key).collect();
+            let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+            let held = ledger.held(Period { org_id: &caller.org_id, month }, &keys).await;
+            for (spend, held) in spends.iter_mut().zip(held) {
+                spend.reserved = spend.reserved.saturating_add(held);
+            }
+        }
         Ok(rows.iter().zip(spends).map(|(row, spend)| budget(row, spend, month)).collect())
     }
 
@@ -224,17 +242,24 @@ impl Core {
         Ok(if self.store.budgets(&caller.org_id).await?.is_empty() { Vec::new() } else { tools() })
     }
 
-    /// Reserves `p`'s largest cost against every budget it falls in, under the meter's
-    /// reservation id (settled with its usage; made here when the allowance held none). Nothing
-    /// when no budget applies; a refusal names the narrowest budget without room.
-    pub(super) async fn reserve_budgets(&self, caller: &Caller, p: &Prepared, id: &mut Option<String>) -> Result<()> {
+    /// Reserves `p`'s largest cost against every budget it falls in: in the running spend
+    /// when there is one (see `converra_adapters::spend`), else (or while Redis has no answer)
+    /// in the database under the meter's reservation id (settled with its usage; made here when
+    /// the allowance held none). Nothing when no budget applies; a refusal names the narrowest
+    /// budget without room. The hold returned is settled by the call's meter.
+    pub(super) async fn reserve_budgets(
+        &self,
+        caller: &Caller,
+        p: &Prepared,
+        id: &mut Option<String>,
+    ) -> Result<Option<Hold>> {
         let all = self.store.budgets(&caller.org_id).await?;
         if all.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
         let model = format!("{}/{}", p.provider.as_str(), p.chat.model);
         let project = p.project_id.as_deref().unwrap_or("");
-        let mut applying: Vec<BudgetRow> = all
+        let mut applying: Vec<&BudgetRow> = all
             .iter()
             .filter(|b| match scope_of(b) {
                 BudgetScope::Organization => true,
@@ -242,24 +267,28 @@ impl Core {
                 BudgetScope::ApiKey => b.scope_id == caller.api_key_id,
                 BudgetScope::Member => b.scope_id == caller.member_id,
             })
-            .cloned()
             .collect();
         if applying.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
-        applying.sort_by_key(narrowness);
-        let month = ids::current_month();
-        let now = ids::unix_now();
+        applying.sort_by_key(|b| narrowness(b));
+        let clock = time::OffsetDateTime::now_utc();
+        let (month, now) = (ids::month_of(clock), clock.unix_timestamp().max(0) as u64);
         let cap = p.chat.max_tokens.map_or(max_output_tokens(p.provider), u64::from);
         let charges: Vec<(&str, Option<u64>)> = p.charges.iter().map(|(name, cap)| (name.as_str(), *cap)).collect();
-        let bound = Bound {
-            charges: &charges,
-            ..Bound::new(p.provider, &p.chat.model, time::OffsetDateTime::now_utc(), p.input_estimate, cap)
-        };
+        let bound = Bound { charges: &charges, ..Bound::new(p.provider, &p.chat.model, clock, p.input_estimate, cap) };
         let micro_usd = self.usage.prices().max_cost(&bound).map_err(|why| Error::BudgetUnbounded {
-            refusal: refusal(&applying[0], 0, &month, None),
+            refusal: refusal(applying[0], 0, &month, None),
             why: why.to_string(),
         })?;
+        let expires_at = now + self.reservation_ttl();
+        if let Some(ledger) = &self.spend {
+            let ask = Ask { micro_usd, now, expires_at, generation: self.store.budgets_generation() };
+            if let Some(held) = self.hold_spend(ledger, caller, &applying, &month, ask).await? {
+                return Ok(Some(held));
+            }
+        }
+        let applying: Vec<BudgetRow> = applying.into_iter().cloned().collect();
         let reservation = SpendReservation {
             id: id.get_or_insert_with(|| ids::new_id("rsv")).clone(),
             org_id: caller.org_id.clone(),
@@ -269,13 +298,83 @@ impl Core {
             member_id: caller.member_id.clone(),
             model,
             micro_usd,
-            expires_at: now + self.reservation_ttl(),
+            expires_at,
         };
-        let alert = self.webhook.is_some().then_some(threshold_event as fn(&_, &_, _) -> _);
+        let alert: Option<converra_store::Alert> =
+            self.webhook.is_some().then_some(|b, r, spend| threshold_event(b, &r.org_id, &r.month, spend.settled));
         match self.store.reserve_spend(reservation, &applying, now, alert).await? {
-            SpendHeld::Held { .. } => Ok(()),
+            SpendHeld::Held { .. } => Ok(None),
             SpendHeld::Refused { budget, spend } => {
                 Err(Error::BudgetExceeded(refusal(&applying[budget], spend.total(), &month, Some(micro_usd))))
+            }
+        }
+    }
+
+    /// [`Core::reserve_budgets`] in the running spend: the hold, or `None` when the ledger
+    /// cannot answer (the database reserves instead). A budget it does not know yet is seeded
+    /// from the database (this process's usage written first, so that it is in the count).
+    async fn hold_spend(
+        &self,
+        ledger: &SpendLedger,
+        caller: &Caller,
+        applying: &[&BudgetRow],
+        month: &str,
+        ask: Ask,
+    ) -> Result<Option<Hold>> {
+        let keys: Vec<String> = applying.iter().map(|b| ledger_key(b)).collect();
+        let limits: Vec<Limit> =
+            keys.iter().zip(applying).map(|(key, b)| Limit { key, limit: b.limit_micro_usd }).collect();
+        let period = Period { org_id: &caller.org_id, month };
+        // A seed is read once; another call may reseed meanwhile, so this tries twice more.
+        for _ in 0..3 {
+            match ledger.reserve(period, &limits, ask).await {
+                Reserved::Held { settled, hold } => {
+                    self.announce_thresholds(caller, applying, &keys, month, &settled).await;
+                    return Ok(Some(hold));
+                }
+                Reserved::Refused { index, settled, held } => {
+                    let spent = settled.saturating_add(held);
+                    return Err(Error::BudgetExceeded(refusal(applying[index], spent, month, Some(ask.micro_usd))));
+                }
+                Reserved::Unseeded(missing) => {
+                    // Read before the spend, so that a write meanwhile has it read again.
+                    let generation = self.store.budgets_generation();
+                    self.usage.flush().await;
+                    let rows: Vec<BudgetRow> = missing.iter().map(|i| applying[*i].clone()).collect();
+                    let spends = self.store.budget_spend(&caller.org_id, month, &rows, ask.now).await?;
+                    let seeds: Vec<(&str, u64)> =
+                        missing.iter().zip(spends).map(|(i, spend)| (keys[*i].as_str(), spend.total())).collect();
+                    ledger.seed(period, &seeds, generation).await;
+                }
+                Reserved::Unavailable => return Ok(None),
+            }
+        }
+        Ok(None)
+    }
+
+    /// Announces each budget whose settled spend (as the ledger read it) reached its threshold,
+    /// once a month: the database decides which caller is first, and this process remembers.
+    async fn announce_thresholds(
+        &self,
+        caller: &Caller,
+        applying: &[&BudgetRow],
+        keys: &[String],
+        month: &str,
+        settled: &[u64],
+    ) {
+        let announced = |memo: &str| self.announced.lock().unwrap_or_else(|p| p.into_inner()).contains(memo);
+        for ((b, key), settled) in applying.iter().zip(keys).zip(settled) {
+            let memo = format!("{}/{month}/{key}", caller.org_id);
+            if *settled < converra_store::threshold_of(b) || announced(&memo) {
+                continue;
+            }
+            let event = self.webhook.is_some().then(|| threshold_event(b, &caller.org_id, month, *settled));
+            match self.store.announce_threshold(&caller.org_id, b, month, event).await {
+                Ok(_) => {
+                    self.announced.lock().unwrap_or_else(|p| p.into_inner()).insert(memo);
+                }
+                // The call goes on; the next one announces it.
+                Err(error) => tracing::warn!(%error, "a budget's threshold could not be recorded"),
             }
         }
     }

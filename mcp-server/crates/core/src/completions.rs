@@ -197,13 +197,16 @@ impl Core {
         }
         // Budgets apply to every key, the organization's own as well as the allowance.
         let held = reservation.is_some();
-        if let Err(refused) = self.reserve_budgets(caller, p, &mut reservation).await {
-            if let (true, Some(id)) = (held, &reservation) {
-                // The allowance held above goes back now, not when it expires.
-                self.store.release_reservation(id).await?;
+        let hold = match self.reserve_budgets(caller, p, &mut reservation).await {
+            Ok(hold) => hold,
+            Err(refused) => {
+                if let (true, Some(id)) = (held, &reservation) {
+                    // The allowance held above goes back now, not when it expires.
+                    self.store.release_reservation(id).await?;
+                }
+                return Err(refused);
             }
-            return Err(refused);
-        }
+        };
         let bucket = UsageBucket {
             org_id: caller.org_id.clone(),
             day: String::new(),
@@ -214,7 +217,7 @@ impl Core {
             key_source: p.resolved.source.as_str(),
             status: "ok",
         };
-        Ok(self.usage.meter(bucket, p.input_estimate, reservation))
+        Ok(self.usage.meter(bucket, p.input_estimate, reservation, hold))
     }
 
     /// How long a reservation outlives a call that never settles it (a crashed process).

@@ -37,7 +37,7 @@ pub use responses::ResponsesEndpoint;
 
 use converra::HealthStatus;
 
-use converra_adapters::rate_limit::Buckets;
+use converra_adapters::Counters;
 use converra_metrics::Metrics;
 use converra_providers::Providers;
 use converra_store::Store;
@@ -60,6 +60,11 @@ pub struct Core {
     /// or sends, never a request's `Host`. Set once at start by `app.rs`.
     public_url: std::sync::OnceLock<String>,
     pub(crate) metrics: Metrics,
+    /// The budgets' running spend (see `budgets.rs`); `None`: reserved in the database.
+    pub(crate) spend: Option<converra_adapters::spend::SpendLedger>,
+    /// The budget thresholds this process has seen announced (`org/month/budget`), so that a
+    /// budget past its threshold asks the database once, not on every call.
+    pub(crate) announced: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 impl Core {
@@ -72,7 +77,7 @@ impl Core {
         store: Store,
         keyring: vault::Keyring,
         providers: Providers,
-        buckets: Buckets,
+        counters: Counters,
         health: health::HealthConfig,
         metrics: Metrics,
         prices: Arc<converra_prices::PriceTable>,
@@ -85,7 +90,9 @@ impl Core {
             health,
             keyring,
             providers,
-            limits: access::RateLimits::new(buckets),
+            limits: access::RateLimits::new(counters.rate_limits),
+            spend: counters.spend,
+            announced: Default::default(),
             last_used: access::LastUsed::default(),
             public_url: std::sync::OnceLock::new(),
             usage: usage::UsageRecorder::start(store.clone(), metrics.clone(), prices),

@@ -32,6 +32,7 @@ use converra::{Allowance, SpendForecast, UsageQuery, UsageReport, UsageTotals};
 use converra::{KeySource, Usage};
 
 use super::{Caller, Core, Error, Result, ids};
+use converra_adapters::spend::Hold;
 use converra_metrics::Metrics;
 use converra_prices::{Call, PriceTable};
 use converra_providers::Metered;
@@ -351,7 +352,13 @@ impl UsageRecorder {
     }
 
     /// A meter for one completion about to be dispatched; `bucket.status` is set when it ends.
-    pub(crate) fn meter(&self, bucket: UsageBucket, input_estimate: u64, reservation: Option<String>) -> Meter {
+    pub(crate) fn meter(
+        &self,
+        bucket: UsageBucket,
+        input_estimate: u64,
+        reservation: Option<String>,
+        hold: Option<Hold>,
+    ) -> Meter {
         Meter {
             pending: self.pending.clone(),
             bucket,
@@ -360,6 +367,7 @@ impl UsageRecorder {
             input_estimate,
             streamed_bytes: 0,
             reservation,
+            hold,
             counted: false,
             cost: None,
         }
@@ -379,6 +387,8 @@ pub(crate) struct Meter {
     input_estimate: u64,
     streamed_bytes: u64,
     reservation: Option<String>,
+    /// What the call holds against its budgets in the running spend, settled when counted.
+    hold: Option<Hold>,
     counted: bool,
     /// What the call cost once counted; `None` before, or when its model has no price.
     cost: Option<u64>,
@@ -466,6 +476,9 @@ impl Meter {
             self.pending.metrics.allowance_used(bucket.provider, usage.input_tokens + usage.output_tokens);
         }
         self.pending.count(bucket, counts, self.reservation.take());
+        if let Some(hold) = self.hold.take() {
+            hold.settle(self.cost);
+        }
     }
 }
 

@@ -181,6 +181,14 @@ impl Store {
         Ok(rows)
     }
 
+    /// How many times the budgets may have changed under this process: moved by its own budget
+    /// writes and by any other process's (which may have spent against them); `None` while
+    /// the change watch is not confirming. A count of spend read from the database is good
+    /// while this stays the same.
+    pub fn budgets_generation(&self) -> Option<u64> {
+        self.generation(Stale::BUDGETS)
+    }
+
     /// Sets (or replaces) a budget.
     pub async fn set_budget(&self, org_id: &str, b: BudgetRow, audit: NewAuditEvent) -> StoreResult<()> {
         let org_id = org_id.to_owned();
@@ -278,6 +286,30 @@ impl Store {
             ];
             c.execute(&RESERVE, &params).await?;
             Ok(SpendHeld::Held { crossed })
+        })
+    }
+}
+
+impl Store {
+    /// Marks `b`'s threshold announced for `month`, once: the first caller gets `true` and
+    /// queues `event` (its `budget.threshold` webhook, if any) in the same transaction, so a
+    /// crash loses neither. For reservations counted outside the database (see
+    /// `converra_adapters::spend`), which learn of a crossing from the settled spend they read.
+    pub async fn announce_threshold(
+        &self,
+        org_id: &str,
+        b: &BudgetRow,
+        month: &str,
+        event: Option<super::OutboxEvent>,
+    ) -> StoreResult<bool> {
+        let key = [org_id, &b.scope, &b.scope_id, &b.model, month].map(str::to_owned);
+        write!(self, Stale::NONE, [], |c| async {
+            let params: [&dyn super::sql::Value; 5] = [&key[0], &key[1], &key[2], &key[3], &key[4]];
+            let first = c.execute(&ALERT, &params).await? == 1;
+            if let (true, Some(event)) = (first, &event) {
+                super::health::queue_event(c, event).await?;
+            }
+            Ok(first)
         })
     }
 }

@@ -9,9 +9,8 @@ mod redis;
 
 use std::time::Duration;
 
-use secrecy::SecretString;
-
 pub use local::{ADDRESS_BUCKETS, LocalBuckets};
+pub(crate) use redis::script;
 
 /// A bucket of `limit` per minute admits `limit` at once, then one every `PERIOD / limit`.
 const PERIOD: Duration = Duration::from_secs(60);
@@ -50,11 +49,9 @@ impl Buckets {
         Buckets::Local(LocalBuckets::default())
     }
 
-    /// Buckets in the Redis at `url` (checked here; connected in the background, at once when
-    /// called inside a Tokio runtime, else on first use).
-    pub fn redis(url: &SecretString) -> Result<Self, String> {
-        let redis = redis::RedisBuckets::new(url).map_err(|e| format!("CONVERRA_REDIS_URL is not usable: {e}"))?;
-        Ok(Buckets::Redis(redis))
+    /// Buckets in Redis, over `link` (which must load [`script`]).
+    pub(crate) fn redis(link: crate::redis_link::RedisLink) -> Self {
+        Buckets::Redis(redis::RedisBuckets::new(link))
     }
 
     /// Takes one request from `owner`'s bucket `name` of `per_minute`.

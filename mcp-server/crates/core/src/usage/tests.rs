@@ -63,11 +63,11 @@ async fn usage_the_store_refused_is_written_once_it_answers_with_no_completion_a
     let (store, raw) = refusing_store(&dir).await;
     let recorder = UsageRecorder::start(store.clone(), Metrics::default(), shipped());
     for _ in 0..3 {
-        drop(recorder.meter(bucket("gpt-4o-mini"), 10, None));
+        drop(recorder.meter(bucket("gpt-4o-mini"), 10, None, None));
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
     // Counted while the first batch is refused: waits behind it.
-    drop(recorder.meter(bucket("gpt-4o-mini"), 10, None));
+    drop(recorder.meter(bucket("gpt-4o-mini"), 10, None, None));
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(recorder.lag().0, 2, "both kept in memory");
 
@@ -84,11 +84,11 @@ async fn while_the_store_refuses_usage_memory_is_bounded_and_then_new_completion
     let (store, raw) = refusing_store(&dir).await;
     let recorder = UsageRecorder::start(store.clone(), Metrics::default(), shipped());
     for n in 0..MAX_WAITING_BUCKETS - 1 {
-        drop(recorder.meter(UsageBucket { api_key_id: format!("key-{n}"), ..bucket("gpt-4o-mini") }, 10, None));
+        drop(recorder.meter(UsageBucket { api_key_id: format!("key-{n}"), ..bucket("gpt-4o-mini") }, 10, None, None));
     }
     assert!(!recorder.flush().await, "the store refused the batch");
     assert!(!recorder.full());
-    drop(recorder.meter(bucket("one-more"), 10, None));
+    drop(recorder.meter(bucket("one-more"), 10, None, None));
     assert!(recorder.full(), "as much waits as memory may hold");
 
     raw.execute_batch("ALTER TABLE batches_away RENAME TO usage_batches").unwrap();
@@ -103,21 +103,21 @@ async fn an_organization_holds_a_bounded_number_of_model_names_a_month_and_only_
     let recorder = UsageRecorder::start(store.clone(), Metrics::default(), shipped());
     let month = ids::current_month();
     // A failed call does not bring its name.
-    recorder.meter(bucket("not-a-model"), 10, None).refused("invalid_key");
+    recorder.meter(bucket("not-a-model"), 10, None, None).refused("invalid_key");
     assert!(recorder.flush().await);
     assert_eq!(store.usage_models("org_outage", &month).await.unwrap(), [OTHER_MODEL]);
     // Successes bring names up to the bound; later new names are counted as one other row.
     for n in 0..MAX_MODELS_PER_MONTH + 3 {
-        drop(recorder.meter(bucket(&format!("model-{n:03}")), 10, None));
+        drop(recorder.meter(bucket(&format!("model-{n:03}")), 10, None, None));
     }
     assert!(recorder.flush().await);
     // A name already held keeps its row, failed or not.
-    recorder.meter(bucket("model-000"), 10, None).refused("invalid_key");
+    recorder.meter(bucket("model-000"), 10, None, None).refused("invalid_key");
     assert!(recorder.flush().await);
     // Another replica (its own memory) reads the names held: no room for a new one.
     let replica = UsageRecorder::start(store.clone(), Metrics::default(), shipped());
-    drop(replica.meter(bucket("dated-2026-12-01"), 10, None));
-    drop(replica.meter(bucket("model-001"), 10, None));
+    drop(replica.meter(bucket("dated-2026-12-01"), 10, None, None));
+    drop(replica.meter(bucket("model-001"), 10, None, None));
     assert!(replica.flush().await);
 
     let mut names = store.usage_models("org_outage", &month).await.unwrap();
@@ -144,11 +144,11 @@ async fn a_meter_counts_the_parts_the_provider_reported_and_the_old_settle_count
         cache_write_tokens: 2,
         reasoning_tokens: 3,
     };
-    assert_eq!(recorder.meter(bucket("gpt-4o-mini"), 10, None).settle_metered(Some(reported), "ok"), reported);
+    assert_eq!(recorder.meter(bucket("gpt-4o-mini"), 10, None, None).settle_metered(Some(reported), "ok"), reported);
     // The totals alone (callers that know no parts), and an estimate: no parts.
     let totals = Usage { input_tokens: 5, output_tokens: 1 };
-    assert_eq!(recorder.meter(bucket("gpt-4o-mini"), 10, None).settle(Some(totals), "ok"), totals);
-    let estimated = recorder.meter(bucket("gpt-4o-mini"), 10, None).settle_metered(None, "ok");
+    assert_eq!(recorder.meter(bucket("gpt-4o-mini"), 10, None, None).settle(Some(totals), "ok"), totals);
+    let estimated = recorder.meter(bucket("gpt-4o-mini"), 10, None, None).settle_metered(None, "ok");
     assert_eq!(estimated, Metered { input_tokens: 10, ..Metered::default() });
     assert!(recorder.flush().await);
 
@@ -169,15 +169,17 @@ async fn each_completion_is_costed_by_the_price_table_or_counted_as_unpriced() {
     // gpt-4o-mini: input 0.15, cache read 0.075, output 0.60 USD per million tokens, that is
     // micro-USD per token. 1,000 prompt tokens of which 400 cached, 200 out:
     // 600 × 0.15 + 400 × 0.075 + 200 × 0.6 = 90 + 30 + 120 = 240 micro-USD.
-    let mut meter = recorder.meter(bucket("gpt-4o-mini"), 10, None);
+    let mut meter = recorder.meter(bucket("gpt-4o-mini"), 10, None, None);
     let usage = Metered { input_tokens: 1000, output_tokens: 200, cache_read_tokens: 400, ..Metered::default() };
     meter.settle_metered(Some(usage), "ok");
     // 3 in, 1 out: 0.45 + 0.6 = 1.05, rounded once: 1.
-    recorder.meter(bucket("gpt-4o-mini"), 10, None).settle(Some(Usage { input_tokens: 3, output_tokens: 1 }), "ok");
     recorder
-        .meter(bucket("gpt-4o-mini-2024-07-18"), 10, None)
+        .meter(bucket("gpt-4o-mini"), 10, None, None)
+        .settle(Some(Usage { input_tokens: 3, output_tokens: 1 }), "ok");
+    recorder
+        .meter(bucket("gpt-4o-mini-2024-07-18"), 10, None, None)
         .settle(Some(Usage { input_tokens: 5, output_tokens: 5 }), "ok");
-    recorder.meter(bucket("gpt-4o-mini"), 10, None).refused("invalid_key");
+    recorder.meter(bucket("gpt-4o-mini"), 10, None, None).refused("invalid_key");
     assert!(recorder.flush().await);
 
     let month = ids::current_month();

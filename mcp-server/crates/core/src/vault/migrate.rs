@@ -47,7 +47,7 @@ impl Core {
             target.clone(),
             keyring,
             self.providers.clone(),
-            converra_adapters::rate_limit::Buckets::local(),
+            converra_adapters::Counters::local(false),
             Default::default(),
             converra_metrics::Metrics::default(),
             // Nothing is costed on the copy: it only proves every key decrypts there.
