@@ -88,16 +88,13 @@ impl Hold {
     }
 
     /// Takes the hold back and counts what the call cost (`None`: no price when counted, so
-    /// the hold's own amount is counted). Never waits: Redis is told from a task.
+    /// the hold's own amount is counted). Never waits: Redis is told from a task, with the
+    /// settlements of every call that ended in the same millisecond.
     pub fn settle(self, cost: Option<u64>) {
         let cost = cost.unwrap_or(self.micro_usd);
         match self.of {
             HoldOf::Local { ledger, org_id, id } => ledger.settle(&org_id, id, cost),
-            HoldOf::Redis(hold) => {
-                if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-                    runtime.spawn(async move { hold.settle(cost).await });
-                }
-            }
+            HoldOf::Redis(hold) => hold.settle(cost),
         }
     }
 }

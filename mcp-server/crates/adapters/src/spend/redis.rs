@@ -7,6 +7,7 @@
 //! `held:` (what calls in flight hold). Each hold is remembered under its call's id (`holds:`,
 //! a hash, with `expiry:` ordering them by when they are freed should their call never settle).
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::{Ask, Hold, HoldOf, Limit, Period, Reserved};
@@ -17,6 +18,9 @@ use crate::redis_link::RedisLink;
 pub const SEED_TTL: Duration = Duration::from_secs(60);
 /// How long the held counters and the holds outlive their last use (past any month's end).
 const KEEP_SECS: u64 = 40 * 86_400;
+/// Settlements wait this long to go to Redis together: one script call for all the calls that
+/// ended meanwhile, not one each (their holds count a moment longer, never less).
+const SETTLE_WINDOW: Duration = Duration::from_millis(1);
 
 /// KEYS: `expiry`, `holds`, then each budget's `spent` and `held`. ARGV: now, id, cost,
 /// expires_at, KEEP_SECS, then each budget's limit. Returns `{1, settled…}` when held,
@@ -72,18 +76,26 @@ redis.call('EXPIRE', KEYS[2], ARGV[5])
 return {1, unpack(spent)}
 "#;
 
-/// KEYS: `expiry`, `holds`, then each budget's `spent`. ARGV: id, cost. Takes the hold back
-/// (unless it was freed as expired) and adds the cost to each seeded `spent`.
+/// ARGV: settlements one after another, each `expiry`, `holds`, the hold's id, the cost, how
+/// many budgets, their `spent` keys. Takes each hold back (unless it was freed as expired) and
+/// adds its cost to each seeded `spent`. (Its keys are in ARGV, since one call carries the
+/// settlements of many organizations: a single Redis, not a cluster.)
 const SETTLE: &str = r#"
-local h = redis.call('HGET', KEYS[2], ARGV[1])
-if h then
-  local d = cjson.decode(h)
-  for _, k in ipairs(d.held) do redis.call('DECRBY', k, d.cost) end
-  redis.call('HDEL', KEYS[2], ARGV[1])
-  redis.call('ZREM', KEYS[1], ARGV[1])
-end
-for i = 3, #KEYS do
-  if redis.call('EXISTS', KEYS[i]) == 1 then redis.call('INCRBY', KEYS[i], ARGV[2]) end
+local i = 1
+while i <= #ARGV do
+  local expiry, holds, id, cost, m = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], tonumber(ARGV[i + 4])
+  local h = redis.call('HGET', holds, id)
+  if h then
+    local d = cjson.decode(h)
+    for _, k in ipairs(d.held) do redis.call('DECRBY', k, d.cost) end
+    redis.call('HDEL', holds, id)
+    redis.call('ZREM', expiry, id)
+  end
+  for j = 1, m do
+    local k = ARGV[i + 4 + j]
+    if redis.call('EXISTS', k) == 1 then redis.call('INCRBY', k, cost) end
+  end
+  i = i + 5 + m
 end
 return 1
 "#;
@@ -109,7 +121,18 @@ struct Scripts {
 #[derive(Clone)]
 pub struct RedisLedger {
     link: RedisLink,
-    scripts: std::sync::Arc<Scripts>,
+    scripts: Arc<Scripts>,
+    /// Settlements waiting for the next call of the settle script.
+    settles: Arc<Mutex<Vec<Settlement>>>,
+}
+
+/// One call's settlement, as the settle script reads it.
+struct Settlement {
+    expiry: String,
+    holds: String,
+    id: String,
+    cost: u64,
+    spent: Vec<String>,
 }
 
 fn key(kind: &str, period: Period<'_>, budget: &str) -> String {
@@ -119,7 +142,7 @@ fn key(kind: &str, period: Period<'_>, budget: &str) -> String {
 impl RedisLedger {
     pub(super) fn new(link: RedisLink) -> Self {
         let [reserve, settle, seed] = [RESERVE, SETTLE, SEED].map(redis::Script::new);
-        Self { link, scripts: std::sync::Arc::new(Scripts { reserve, settle, seed }) }
+        Self { link, scripts: Arc::new(Scripts { reserve, settle, seed }), settles: Arc::default() }
     }
 
     pub(super) async fn reserve(&self, period: Period<'_>, limits: &[Limit<'_>], ask: Ask) -> Reserved {
@@ -193,15 +216,46 @@ pub(super) struct RedisHold {
 }
 
 impl RedisHold {
-    pub(super) async fn settle(self, cost: u64) {
+    /// Queues the settlement; the first of a window starts the task that sends them.
+    pub(super) fn settle(self, cost: u64) {
         let period = Period { org_id: &self.org_id, month: &self.month };
-        let mut call = self.ledger.scripts.settle.prepare_invoke();
-        call.key(key("expiry", period, "")).key(key("holds", period, ""));
-        for k in &self.keys {
-            call.key(key("spent", period, k));
+        let settlement = Settlement {
+            expiry: key("expiry", period, ""),
+            holds: key("holds", period, ""),
+            spent: self.keys.iter().map(|k| key("spent", period, k)).collect(),
+            id: self.id,
+            cost,
+        };
+        let first = {
+            let mut pending = self.ledger.settles.lock().unwrap_or_else(|p| p.into_inner());
+            pending.push(settlement);
+            pending.len() == 1
+        };
+        if first && let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let ledger = self.ledger;
+            runtime.spawn(async move {
+                tokio::time::sleep(SETTLE_WINDOW).await;
+                ledger.send_settlements().await;
+            });
         }
-        call.arg(&self.id).arg(cost);
-        // Unanswered, the hold expires and the next seed counts the cost from the database.
-        let _: Option<u64> = self.ledger.link.invoke(&call).await;
+    }
+}
+
+impl RedisLedger {
+    /// Sends every settlement queued so far in one script call. Unanswered, their holds expire
+    /// and the next seed counts their cost from the database.
+    async fn send_settlements(&self) {
+        let pending = std::mem::take(&mut *self.settles.lock().unwrap_or_else(|p| p.into_inner()));
+        if pending.is_empty() {
+            return;
+        }
+        let mut call = self.scripts.settle.prepare_invoke();
+        for s in &pending {
+            call.arg(&s.expiry).arg(&s.holds).arg(&s.id).arg(s.cost).arg(s.spent.len());
+            for k in &s.spent {
+                call.arg(k);
+            }
+        }
+        let _: Option<u64> = self.link.invoke(&call).await;
     }
 }
