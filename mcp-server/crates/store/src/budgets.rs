@@ -1,6 +1,7 @@
 //! Budgets and the spend reserved against them. A budget row limits the month's cost of one
 //! scope (the organization, a project, an API key, a member; optionally one model of a
-//! project). A completion checked by budgets reserves its largest possible cost first
+//! project). A completion checked by budgets reserves its largest possible cost first, in the
+//! adapters' running spend when there is one (seeded from [`Store::budget_spend`]), else here
 //! (`spend_reservations`, settled with its usage batch like an allowance reservation), so
 //! concurrent calls on any replica overshoot a limit by nothing: the check and the insert
 //! run under one lock per organization. `budget_alerts` remembers which thresholds were
