@@ -339,7 +339,11 @@ impl Core {
                 Reserved::Unseeded(missing) => {
                     // Read before the spend, so that a write meanwhile has it read again.
                     let generation = self.store.budgets_generation();
-                    self.usage.flush().await;
+                    if !self.usage.flush().await {
+                        // The store lacks this process's latest usage: a seed read now would
+                        // forget spend the ledger counted, so the store reserves this call.
+                        return Ok(None);
+                    }
                     let rows: Vec<BudgetRow> = missing.iter().map(|i| applying[*i].clone()).collect();
                     let spends = self.store.budget_spend(&caller.org_id, month, &rows, ask.now).await?;
                     let seeds: Vec<(&str, u64)> =

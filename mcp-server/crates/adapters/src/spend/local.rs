@@ -18,6 +18,9 @@ type HashMap<K, V> = foldhash::HashMap<K, V>;
 #[derive(Default)]
 pub struct LocalLedger {
     orgs: Mutex<HashMap<String, Org>>,
+    /// The last hold's number: unique across organizations and months, so that a call that
+    /// straddles a month's end settles nothing of another's.
+    last_hold: std::sync::atomic::AtomicU64,
 }
 
 /// One organization's month.
@@ -28,7 +31,6 @@ struct Org {
     budgets: HashMap<Arc<str>, Entry>,
     /// By hold number.
     holds: HashMap<u64, Held>,
-    next_hold: u64,
 }
 
 struct Entry {
@@ -90,13 +92,14 @@ impl LocalLedger {
         self.orgs.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// `org_id`'s counters for `month`, started afresh when the month turns.
+    /// `org_id`'s counters, started afresh when the month turns (a call still in the month
+    /// before, a moment late, counts in the new one: never back).
     fn org<'m>(orgs: &'m mut HashMap<String, Org>, period: Period<'_>) -> &'m mut Org {
         if !orgs.contains_key(period.org_id) {
             orgs.insert(period.org_id.to_owned(), Org::default());
         }
         let org = orgs.get_mut(period.org_id).unwrap_or_else(|| unreachable!("inserted above"));
-        if org.month != period.month {
+        if period.month > org.month.as_str() {
             *org = Org { month: period.month.to_owned(), ..Org::default() };
         }
         org
@@ -138,17 +141,20 @@ impl LocalLedger {
             settled.push(entry.settled());
             keys.push(entry.key.clone());
         }
-        org.next_hold += 1;
-        let id = org.next_hold;
+        let id = this.last_hold.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
         org.holds.insert(id, Held { keys, micro_usd: ask.micro_usd, expires_at: ask.expires_at });
         let of = HoldOf::Local { ledger: this.clone(), org_id: period.org_id.to_owned(), id };
-        Reserved::Held { settled, hold: Hold { micro_usd: ask.micro_usd, of } }
+        Reserved::Held { settled, hold: Hold { micro_usd: ask.micro_usd, of: Some(of) } }
     }
 
     pub(super) fn seed(&self, period: Period<'_>, seeds: &[(&str, u64)], generation: Option<u64>) {
         let now = converra_base::ids::unix_now();
         let mut orgs = self.orgs();
         let org = Self::org(&mut orgs, period);
+        if org.month != period.month {
+            // A month already over: its spend is not this month's.
+            return;
+        }
         for (key, settled) in seeds {
             if !org.budgets.contains_key(*key) {
                 let key: Arc<str> = Arc::from(*key);
@@ -165,7 +171,8 @@ impl LocalLedger {
     pub(super) fn settle(&self, org_id: &str, id: u64, cost: u64) {
         let mut orgs = self.orgs();
         let Some(org) = orgs.get_mut(org_id) else { return };
-        // Gone when it expired, or when the month turned mid-call: the next seed counts it.
+        // Gone when it expired (a stream that outlived it) or when the month turned mid-call:
+        // the next seed counts its cost from the database.
         let Some(held) = org.release(id) else { return };
         for key in &held.keys {
             if let Some(entry) = org.budgets.get_mut(key)
@@ -250,6 +257,31 @@ mod tests {
             ready(ledger.reserve(PERIOD, &limits(50), moved)),
             Reserved::Refused { index: 1, settled: 40, held: 7 }
         ));
+    }
+
+    #[test]
+    fn a_hold_dropped_unsettled_is_taken_back_at_no_cost() {
+        let ledger = SpendLedger::local();
+        ready(ledger.seed(PERIOD, &[(KEYS[0], 0), (KEYS[1], 0)], Some(1)));
+        drop(held(ready(ledger.reserve(PERIOD, &limits(10), ask(10)))));
+        let (settled, _) = held(ready(ledger.reserve(PERIOD, &limits(10), ask(10))));
+        assert_eq!(settled, [0, 0]);
+    }
+
+    #[test]
+    fn a_call_that_straddles_the_months_end_settles_nothing_of_the_new_months() {
+        let ledger = SpendLedger::local();
+        ready(ledger.seed(PERIOD, &[(KEYS[0], 0), (KEYS[1], 0)], Some(1)));
+        let (_, december) = held(ready(ledger.reserve(PERIOD, &limits(50), ask(7))));
+        let january = Period { month: "2027-01", ..PERIOD };
+        ready(ledger.seed(january, &[(KEYS[0], 0), (KEYS[1], 0)], Some(1)));
+        let (_, _first) = held(ready(ledger.reserve(january, &limits(50), ask(7))));
+        december.settle(Some(5));
+        assert_eq!(ready(ledger.held(january, &[KEYS[1]])), [7], "January's hold stays held");
+        // A late seed of the month gone by changes nothing of the new one's.
+        ready(ledger.seed(PERIOD, &[(KEYS[0], 0), (KEYS[1], 49)], Some(1)));
+        let (settled, _) = held(ready(ledger.reserve(january, &limits(50), ask(7))));
+        assert_eq!(settled, [0, 0]);
     }
 
     #[test]

@@ -11,7 +11,9 @@
 //! elsewhere since the last seed (a second process, or, while a seed is read, calls not yet
 //! written by their usage batch) are missing from the count until the next seed — so a budget
 //! can be overshot by what such calls cost in one seed's life, besides what is in flight.
-//! Within one process (or every replica sharing Redis) it is exact.
+//! Within one process, and between Redis's seeds for every replica sharing it, it is exact; a
+//! seed read while another replica's usage is still in its batch (or, in Redis, a settlement
+//! lost with a connection) misses that much until the next one.
 
 mod local;
 mod redis;
@@ -64,15 +66,26 @@ pub enum Reserved {
     Unavailable,
 }
 
-/// A call's held cost, settled by [`Hold::settle`] when the call is counted.
+/// A call's held cost, settled by [`Hold::settle`] when the call is counted. Dropped unsettled
+/// (the call never went out: its request was cancelled first), it is taken back at no cost.
 pub struct Hold {
     micro_usd: u64,
-    of: HoldOf,
+    /// `None` once settled.
+    of: Option<HoldOf>,
 }
 
 enum HoldOf {
     Local { ledger: Arc<LocalLedger>, org_id: String, id: u64 },
     Redis(redis::RedisHold),
+}
+
+impl HoldOf {
+    fn settle(self, cost: u64) {
+        match self {
+            HoldOf::Local { ledger, org_id, id } => ledger.settle(&org_id, id, cost),
+            HoldOf::Redis(hold) => hold.settle(cost),
+        }
+    }
 }
 
 impl std::fmt::Debug for Hold {
@@ -90,11 +103,18 @@ impl Hold {
     /// Takes the hold back and counts what the call cost (`None`: no price when counted, so
     /// the hold's own amount is counted). Never waits: Redis is told from a task, with the
     /// settlements of every call that ended in the same millisecond.
-    pub fn settle(self, cost: Option<u64>) {
+    pub fn settle(mut self, cost: Option<u64>) {
         let cost = cost.unwrap_or(self.micro_usd);
-        match self.of {
-            HoldOf::Local { ledger, org_id, id } => ledger.settle(&org_id, id, cost),
-            HoldOf::Redis(hold) => hold.settle(cost),
+        if let Some(of) = self.of.take() {
+            of.settle(cost);
+        }
+    }
+}
+
+impl Drop for Hold {
+    fn drop(&mut self) {
+        if let Some(of) = self.of.take() {
+            of.settle(0);
         }
     }
 }

@@ -157,6 +157,14 @@ impl RedisLedger {
             call.arg(l.limit);
         }
         let Some(answer) = self.link.invoke::<Vec<u64>>(&call).await else {
+            // A late answer may have held it all the same: taken back with the next settlements.
+            self.queue(Settlement {
+                expiry: key("expiry", period, ""),
+                holds: key("holds", period, ""),
+                id,
+                cost: 0,
+                spent: Vec::new(),
+            });
             return Reserved::Unavailable;
         };
         match answer.split_first() {
@@ -164,13 +172,13 @@ impl RedisLedger {
                 settled: settled.to_vec(),
                 hold: Hold {
                     micro_usd: ask.micro_usd,
-                    of: HoldOf::Redis(RedisHold {
+                    of: Some(HoldOf::Redis(RedisHold {
                         ledger: self.clone(),
                         org_id: period.org_id.to_owned(),
                         month: period.month.to_owned(),
                         id,
                         keys: limits.iter().map(|l| l.key.to_owned()).collect(),
-                    }),
+                    })),
                 },
             },
             Some((0, [index, settled, held])) => {
@@ -201,8 +209,9 @@ impl RedisLedger {
         for k in keys {
             get.arg(key("held", period, k));
         }
-        let held: Option<Vec<Option<u64>>> = self.link.query(&get).await;
-        held.map_or_else(|| vec![0; keys.len()], |h| h.into_iter().map(Option::unwrap_or_default).collect())
+        let held: Option<Vec<Option<i64>>> = self.link.query(&get).await;
+        let clamp = |h: Option<i64>| h.unwrap_or_default().max(0) as u64;
+        held.map_or_else(|| vec![0; keys.len()], |h| h.into_iter().map(clamp).collect())
     }
 }
 
@@ -226,22 +235,29 @@ impl RedisHold {
             id: self.id,
             cost,
         };
+        self.ledger.queue(settlement);
+    }
+}
+
+impl RedisLedger {
+    /// Queues a settlement; the first of a window starts the task that sends them (without a
+    /// runtime to run it, nothing is queued: the hold expires instead).
+    fn queue(&self, settlement: Settlement) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
         let first = {
-            let mut pending = self.ledger.settles.lock().unwrap_or_else(|p| p.into_inner());
+            let mut pending = self.settles.lock().unwrap_or_else(|p| p.into_inner());
             pending.push(settlement);
             pending.len() == 1
         };
-        if first && let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            let ledger = self.ledger;
+        if first {
+            let ledger = self.clone();
             runtime.spawn(async move {
                 tokio::time::sleep(SETTLE_WINDOW).await;
                 ledger.send_settlements().await;
             });
         }
     }
-}
 
-impl RedisLedger {
     /// Sends every settlement queued so far in one script call. Unanswered, their holds expire
     /// and the next seed counts their cost from the database.
     async fn send_settlements(&self) {
