@@ -99,7 +99,8 @@ impl Core {
                 used_at: None,
             })
             .await?;
-        Ok(SecretString::from(format!("{}/sign-in/link/{}", self.public_url(), token.expose_secret())))
+        let path = converra_base::links::fill(converra_base::links::SIGN_IN_LINK, &[token.expose_secret()]);
+        Ok(SecretString::from(format!("{}{path}", self.public_url())))
     }
 
     /// Spends one sign-in attempt of `client` (an address, `None` when unknown; IPv6 by its

@@ -58,7 +58,11 @@ impl Core {
             })
             .await?;
         Ok(ConnectLink {
-            url: format!("{}/connect/{}", self.public_url(), token.expose_secret()),
+            url: format!(
+                "{}{}",
+                self.public_url(),
+                converra_base::links::fill(converra_base::links::CONNECT, &[token.expose_secret()])
+            ),
             expires_at: unix_to_text(now + LINK_SECS),
             provider: req.provider,
             name,

@@ -27,21 +27,5 @@ impl BodyLimit {
 /// What a log line shows for a request's path: the paths whose last segment is a secret token
 /// (the web face's login and connect links) are shown as their templates.
 pub fn loggable_path(path: &str) -> &str {
-    if path.starts_with("/connect/") {
-        "/connect/{token}"
-    } else if path.starts_with("/sign-in/link/") {
-        "/sign-in/link/{token}"
-    } else {
-        path
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn a_token_in_a_links_path_never_reaches_a_log_line() {
-        assert_eq!(super::loggable_path("/connect/abcDEF123_-"), "/connect/{token}");
-        assert_eq!(super::loggable_path("/sign-in/link/abcDEF123_-"), "/sign-in/link/{token}");
-        assert_eq!(super::loggable_path("/settings/integrations"), "/settings/integrations");
-    }
+    converra_base::links::template_of(path)
 }

@@ -99,6 +99,7 @@ fn at(router: Router<Arc<Core>>, path: &str, methods: MethodRouter<Arc<Core>>) -
 /// also answers a GET: with the page the form is on (or its confirmation), never an error.
 pub fn routes(site: Site) -> Router<Arc<Core>> {
     use paths::*;
+    let connect_rest = format!("{CONNECT}/{{*rest}}");
     let routes: [(&str, MethodRouter<Arc<Core>>); 30] = [
         ("/", get(|| async { Redirect::to(INTEGRATIONS) })),
         ("/settings", get(|| async { Redirect::to(INTEGRATIONS) })),
@@ -130,7 +131,7 @@ pub fn routes(site: Site) -> Router<Arc<Core>> {
         // Any other address under the web's own prefixes is a page that says so.
         ("/settings/{*rest}", any(|| async { WebError::NoPage })),
         ("/sign-in/{*rest}", any(|| async { WebError::NoPage })),
-        ("/connect/{token}/{*rest}", any(|| async { WebError::NoPage })),
+        (&connect_rest, any(|| async { WebError::NoPage })),
     ];
     let pages = routes.into_iter().fold(Router::new(), |router, (path, methods)| at(router, path, methods));
     let set = |name, value| SetResponseHeaderLayer::overriding(name, HeaderValue::from_static(value));

@@ -1,10 +1,10 @@
 //! Every web address, written once: the router mounts these, and every link, form action and
 //! redirect uses the same constant (a `{…}` segment filled in with [`fill`]).
 
+pub use converra_base::links::{CONNECT, SIGN_IN_LINK, fill};
+
 pub const SIGN_IN: &str = "/sign-in";
-pub const SIGN_IN_LINK: &str = "/sign-in/link/{token}";
 pub const SIGN_OUT: &str = "/sign-out";
-pub const CONNECT: &str = "/connect/{token}";
 
 pub const INTEGRATIONS: &str = "/settings/integrations";
 pub const PROVIDER_KEYS: &str = "/settings/integrations/keys";
@@ -32,25 +32,3 @@ pub const MEMBER_SIGN_IN_LINK: &str = "/settings/members/{id}/sign-in-link";
 
 pub const STYLE: &str = "/assets/style.css";
 pub const COPY_SCRIPT: &str = "/assets/copy.js";
-
-/// `route` with its `{…}` segments replaced by `values`, in order: the address of one thing.
-pub fn fill(route: &str, values: &[&str]) -> String {
-    let mut values = values.iter();
-    let segments: Vec<&str> = route
-        .split('/')
-        .map(|segment| if segment.starts_with('{') { values.next().copied().unwrap_or(segment) } else { segment })
-        .collect();
-    segments.join("/")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fill_replaces_each_placeholder_in_order() {
-        assert_eq!(fill(PROJECT_ADD_KEY, &["prj_1", "openai"]), "/settings/projects/prj_1/keys/openai");
-        assert_eq!(fill(SIGN_IN_LINK, &["abc"]), "/sign-in/link/abc");
-        assert_eq!(fill(API_KEYS, &[]), API_KEYS);
-    }
-}
