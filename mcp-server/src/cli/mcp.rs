@@ -44,6 +44,6 @@ pub async fn run(config: &Config, args: McpArgs) -> Result<(), Failure> {
     })?;
     tracing::info!(organization = %caller.org_id, api_key = %caller.api_key_id, "serving MCP over stdio");
     let result = app::serve_mcp_stdio(core.clone(), key).await.map_err(Failure::runtime);
-    core.flush_usage().await;
+    core.spend().flush_usage().await;
     result
 }

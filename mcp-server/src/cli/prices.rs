@@ -26,7 +26,7 @@ pub async fn run(config: &Config, command: PricesCommand) -> Result<(), Failure>
     let PricesCommand::Check { month, json } = command;
     let table = crate::config::prices::from_env().map_err(Failure::config)?;
     let core = app::open(config).await.map_err(Failure::config)?.core;
-    let check = core.check_prices(&table, month.as_deref()).await.map_err(Failure::runtime)?;
+    let check = core.spend().check_prices(&table, month.as_deref()).await.map_err(Failure::runtime)?;
     if json {
         let unpriced: Vec<_> = check
             .unpriced

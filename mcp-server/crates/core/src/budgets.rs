@@ -9,11 +9,11 @@
 use converra::{Budget, BudgetRefusal, BudgetScope, BudgetTarget, Provider, SetBudget};
 use converra_adapters::spend::{Ask, Hold, Limit, Period, Reserved, SpendLedger};
 use converra_prices::Bound;
-use converra_store::{BudgetRow, OutboxEvent, Spend, SpendHeld, SpendReservation};
+use converra_store::{BudgetRow, OutboxEvent, Spend as BudgetSpend, SpendHeld, SpendReservation};
 use serde_json::json;
 
 use super::completions::{Prepared, parse_model};
-use crate::{Caller, Core, Error, Result, audit, ids};
+use crate::{Caller, Error, Result, Spend, audit, ids};
 
 /// The threshold when an admin sets none.
 const DEFAULT_THRESHOLD_PERCENT: u8 = 80;
@@ -100,7 +100,7 @@ fn narrowness(row: &BudgetRow) -> u8 {
     }
 }
 
-impl Core {
+impl Spend {
     /// The organization's budgets with the spend of the month asked for (everybody may read them).
     pub async fn list_budgets(&self, caller: &Caller, query: converra::UsageQuery) -> Result<Vec<Budget>> {
         self.usage.flush().await;
@@ -114,7 +114,7 @@ impl Core {
             return Ok(Vec::new());
         }
         let mut spends = self.store.budget_spend(&caller.org_id, month, &rows, ids::unix_now()).await?;
-        if let Some(ledger) = &self.spend {
+        if let Some(ledger) = &self.ledger {
             let keys: Vec<String> = rows.iter().map(ledger_key).collect();
             let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
             let held = ledger.held(Period { org_id: &caller.org_id, month }, &keys).await;
@@ -281,8 +281,8 @@ impl Core {
             refusal: refusal(applying[0], 0, &month, None),
             why: why.to_string(),
         })?;
-        let expires_at = now + self.reservation_ttl();
-        if let Some(ledger) = &self.spend {
+        let expires_at = now + self.reservation_ttl;
+        if let Some(ledger) = &self.ledger {
             let ask = Ask { micro_usd, now, expires_at, generation: self.store.budgets_generation() };
             if let Some(held) = self.hold_spend(ledger, caller, &applying, &month, ask).await? {
                 return Ok(Some(held));
@@ -301,7 +301,7 @@ impl Core {
             expires_at,
         };
         let alert: Option<converra_store::Alert> =
-            self.webhook.is_some().then_some(|b, r, spend| threshold_event(b, &r.org_id, &r.month, spend.settled));
+            self.webhook.then_some(|b, r, spend| threshold_event(b, &r.org_id, &r.month, spend.settled));
         match self.store.reserve_spend(reservation, &applying, now, alert).await? {
             SpendHeld::Held { .. } => Ok(None),
             SpendHeld::Refused { budget, spend } => {
@@ -310,7 +310,7 @@ impl Core {
         }
     }
 
-    /// [`Core::reserve_budgets`] in the running spend: the hold, or `None` when the ledger
+    /// [`Spend::reserve_budgets`] in the running spend: the hold, or `None` when the ledger
     /// cannot answer (the database reserves instead). A budget it does not know yet is seeded
     /// from the database (this process's usage written first, so that it is in the count).
     async fn hold_spend(
@@ -372,7 +372,7 @@ impl Core {
             if *settled < converra_store::threshold_of(b) || announced(&memo) {
                 continue;
             }
-            let event = self.webhook.is_some().then(|| threshold_event(b, &caller.org_id, month, *settled));
+            let event = self.webhook.then(|| threshold_event(b, &caller.org_id, month, *settled));
             match self.store.announce_threshold(&caller.org_id, b, month, event).await {
                 Ok(_) => {
                     self.announced.lock().unwrap_or_else(|p| p.into_inner()).insert(memo);
@@ -384,7 +384,7 @@ impl Core {
     }
 }
 
-fn budget(row: &BudgetRow, spend: Spend, month: &str) -> Budget {
+fn budget(row: &BudgetRow, spend: BudgetSpend, month: &str) -> Budget {
     Budget {
         scope: scope_of(row),
         scope_id: some(&row.scope_id),

@@ -19,10 +19,6 @@ use super::{Caller, Core, Error, Result, ids};
 use converra_providers::{ChatEvent, ChatRequest, ProviderFailure};
 use converra_store::{AllowanceReservation, UsageBucket};
 
-/// How long a platform call's reservation holds its tokens if it is never settled (the process
-/// died mid-call); stretched to outlast a longer configured whole-response timeout.
-pub const RESERVATION_TTL_SECS: u64 = 15 * 60;
-
 /// A streamed completion, started: which key pays beside its chunks (as a relayed stream's
 /// `Relayed::Stream` has it), not inside them; each face puts it where its wire wants it.
 pub struct CompletionStream {
@@ -172,7 +168,7 @@ impl Core {
     /// estimated prompt plus its output cap; if that does not fit in what is left of the
     /// month's allowance (with every other call in flight), it is refused, never shortened.
     pub(super) async fn meter(&self, caller: &Caller, p: &Prepared) -> Result<Meter> {
-        if self.usage.full() {
+        if self.spend.usage.full() {
             // The store has refused usage so long that memory holds all it may: a call served
             // now could not be counted.
             return Err(Error::Unavailable);
@@ -188,7 +184,7 @@ impl Core {
                 org_id: caller.org_id.clone(),
                 month: ids::current_month(),
                 tokens: p.input_estimate + u64::from(p.chat.max_tokens.unwrap_or_default()),
-                expires_at: now + self.reservation_ttl(),
+                expires_at: now + self.spend.reservation_ttl,
             };
             if !self.store.reserve_allowance(held, caller.monthly_tokens, now).await? {
                 return Err(Error::AllowanceExhausted);
@@ -197,7 +193,7 @@ impl Core {
         }
         // Budgets apply to every key, the organization's own as well as the allowance.
         let held = reservation.is_some();
-        let hold = match self.reserve_budgets(caller, p, &mut reservation).await {
+        let hold = match self.spend.reserve_budgets(caller, p, &mut reservation).await {
             Ok(hold) => hold,
             Err(refused) => {
                 if let (true, Some(id)) = (held, &reservation) {
@@ -217,12 +213,7 @@ impl Core {
             key_source: p.resolved.source.as_str(),
             status: "ok",
         };
-        Ok(self.usage.meter(bucket, p.input_estimate, reservation, hold))
-    }
-
-    /// How long a reservation outlives a call that never settles it (a crashed process).
-    pub(super) fn reservation_ttl(&self) -> u64 {
-        RESERVATION_TTL_SECS.max(self.providers.timeouts().response.as_secs() + 60)
+        Ok(self.spend.usage.meter(bucket, p.input_estimate, reservation, hold))
     }
 
     /// A provider failure's side effect on the key: an answer that means the stored key itself

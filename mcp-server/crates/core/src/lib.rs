@@ -19,6 +19,7 @@ mod operations;
 mod prices;
 mod responses;
 pub mod settings;
+mod spend;
 pub mod usage;
 pub mod vault;
 
@@ -34,6 +35,7 @@ pub use messages::{AnthropicHeaders, TokenCount};
 pub use operations::BackupSummary;
 pub use prices::{PriceCheck, UnpricedModel};
 pub use responses::ResponsesEndpoint;
+pub use spend::Spend;
 
 use converra::HealthStatus;
 
@@ -49,7 +51,6 @@ pub struct Core {
     pub(crate) providers: Providers,
     pub(crate) limits: access::RateLimits,
     pub(crate) last_used: access::LastUsed,
-    pub(crate) usage: usage::UsageRecorder,
     pub(crate) health: health::HealthConfig,
     pub(crate) tallies: health::HealthTallies,
     pub(crate) webhook: Option<converra_adapters::webhooks::Webhook>,
@@ -60,11 +61,8 @@ pub struct Core {
     /// or sends, never a request's `Host`. Set once at start by `app.rs`.
     public_url: std::sync::OnceLock<String>,
     pub(crate) metrics: Metrics,
-    /// The budgets' running spend (see `budgets.rs`); `None`: reserved in the database.
-    pub(crate) spend: Option<converra_adapters::spend::SpendLedger>,
-    /// The budget thresholds this process has seen announced (`org/month/budget`), so that a
-    /// budget past its threshold asks the database once, not on every call.
-    pub(crate) announced: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// Usage, costs and budgets (`spend.rs`).
+    pub(crate) spend: Spend,
 }
 
 impl Core {
@@ -83,19 +81,21 @@ impl Core {
         prices: Arc<converra_prices::PriceTable>,
     ) -> Arc<Self> {
         store.watch_changes();
+        let webhook =
+            health.webhook.clone().map(|(url, secret)| converra_adapters::webhooks::Webhook::new(url, secret));
+        let usage = usage::UsageRecorder::start(store.clone(), metrics.clone(), prices);
+        let spend = Spend::new(store.clone(), usage, counters.spend, &providers, webhook.is_some());
         Arc::new(Self {
-            webhook: health.webhook.clone().map(|(url, secret)| converra_adapters::webhooks::Webhook::new(url, secret)),
+            webhook,
+            spend,
             replica: health::Replica::new(),
             tallies: health::HealthTallies::start(store.clone()),
             health,
             keyring,
             providers,
             limits: access::RateLimits::new(counters.rate_limits),
-            spend: counters.spend,
-            announced: Default::default(),
             last_used: access::LastUsed::default(),
             public_url: std::sync::OnceLock::new(),
-            usage: usage::UsageRecorder::start(store.clone(), metrics.clone(), prices),
             store,
             metrics,
         })
@@ -121,7 +121,7 @@ impl Core {
         if !self.metrics.is_enabled() {
             return;
         }
-        let (pending, oldest) = self.usage.lag();
+        let (pending, oldest) = self.spend.usage.lag();
         self.metrics.set_usage_lag(pending, oldest);
         match self.key_health_counts().await {
             Ok(counts) => {

@@ -122,7 +122,7 @@ impl Core {
             input_estimate: prompt_tokens(size),
             stream: view.stream,
             relay_usage_only: true,
-            charges: self.hosted_charges(caller, || view.server_tools()).await?,
+            charges: self.spend.hosted_charges(caller, || view.server_tools()).await?,
         };
         self.relay(caller, out).await
     }

@@ -8,7 +8,7 @@ use converra_prices::PriceTable;
 use time::{Date, Month, OffsetDateTime, Time};
 
 use crate::usage::OTHER_MODEL;
-use crate::{Core, Error, Result};
+use crate::{Error, Result, Spend};
 
 /// A model of the month's successful calls that `prices` does not price, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,7 +33,7 @@ pub struct PriceCheck {
     pub other_requests: u64,
 }
 
-impl Core {
+impl Spend {
     /// Checks `month`'s (`YYYY-MM`, this month by default) models against `prices` at the
     /// instant their calls were priced: now for the current month, its last second for another.
     pub async fn check_prices(&self, prices: &PriceTable, month: Option<&str>) -> Result<PriceCheck> {

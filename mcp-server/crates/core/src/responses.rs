@@ -132,7 +132,7 @@ impl Core {
             input_estimate: prompt_tokens(size),
             stream: view.stream && endpoint == ResponsesEndpoint::Create,
             relay_usage_only: true,
-            charges: self.hosted_charges(caller, || view.hosted_tools()).await?,
+            charges: self.spend.hosted_charges(caller, || view.hosted_tools()).await?,
         };
         self.relay(caller, out).await
     }

@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 use converra::{Allowance, SpendForecast, UsageQuery, UsageReport, UsageTotals};
 use converra::{KeySource, Usage};
 
-use super::{Caller, Core, Error, Result, ids};
+use super::{Caller, Error, Result, Spend, ids};
 use converra_adapters::spend::Hold;
 use converra_metrics::Metrics;
 use converra_prices::{Call, PriceTable};
@@ -526,7 +526,7 @@ fn valid_month(month: &str) -> bool {
         && matches!(month[5..].parse::<u8>(), Ok(1..=12))
 }
 
-impl Core {
+impl Spend {
     /// Monthly totals by provider, model, key source and project, with the plan's allowance.
     pub async fn usage(&self, caller: &Caller, query: UsageQuery) -> Result<UsageReport> {
         let month = month_of(query)?;
@@ -544,7 +544,7 @@ impl Core {
             forecast: (month == ids::current_month()).then(|| forecast(&totals, time::OffsetDateTime::now_utc())),
             budgets: self.budgets(caller, &month).await?,
             by_outcome: self.store.usage_groups(org, &month, Some(UsageGroupBy::Outcome)).await?,
-            allowance: self.providers.has_platform_keys().then(|| Allowance {
+            allowance: self.platform_keys.then(|| Allowance {
                 limit: caller.monthly_tokens,
                 used,
                 remaining: caller.monthly_tokens.saturating_sub(used),

@@ -43,7 +43,8 @@ pub async fn read(core: &Core, caller: &Caller, uri: &str) -> Result<ResourceCon
     } else if uri == AI_SETTINGS {
         serde_json::to_value(core.ai_settings(caller).await.map_err(ReadError::Core)?).unwrap_or_default()
     } else if let Some(month) = uri.strip_prefix(USAGE_PREFIX) {
-        let report = core.usage(caller, UsageQuery { month: Some(month.to_owned()) }).await.map_err(ReadError::Core)?;
+        let report =
+            core.spend().usage(caller, UsageQuery { month: Some(month.to_owned()) }).await.map_err(ReadError::Core)?;
         serde_json::to_value(report).unwrap_or_default()
     } else {
         return Err(ReadError::Unknown);

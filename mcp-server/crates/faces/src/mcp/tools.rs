@@ -169,7 +169,7 @@ impl ConverraMcp {
         Authenticated(caller): Authenticated,
         Parameters(query): Parameters<UsageQuery>,
     ) -> Result<Json<UsageReport>, ToolError> {
-        Ok(Json(self.core.usage(&caller, query?).await?))
+        Ok(Json(self.core.spend().usage(&caller, query?).await?))
     }
 
     #[tool(
@@ -182,6 +182,6 @@ impl ConverraMcp {
         Authenticated(caller): Authenticated,
         Parameters(budget): Parameters<SetBudget>,
     ) -> Result<Json<Budget>, ToolError> {
-        Ok(Json(self.core.set_budget(&caller, budget?).await?))
+        Ok(Json(self.core.spend().set_budget(&caller, budget?).await?))
     }
 }

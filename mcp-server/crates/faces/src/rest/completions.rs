@@ -55,5 +55,5 @@ pub async fn usage(
     Authenticated(caller): Authenticated,
     Query(q): Query<UsageQuery>,
 ) -> ApiResult<axum::Json<converra::UsageReport>> {
-    Ok(axum::Json(core.usage(&caller, q).await?))
+    Ok(axum::Json(core.spend().usage(&caller, q).await?))
 }

@@ -195,7 +195,7 @@ pub async fn list_budgets(
     Authenticated(caller): Authenticated,
     Query(q): Query<converra::UsageQuery>,
 ) -> Out<List<converra::Budget>> {
-    Ok(axum::Json(core.list_budgets(&caller, q).await?.into()))
+    Ok(axum::Json(core.spend().list_budgets(&caller, q).await?.into()))
 }
 
 pub async fn set_budget(
@@ -203,7 +203,7 @@ pub async fn set_budget(
     Authenticated(caller): Authenticated,
     Json(req): Json<converra::SetBudget>,
 ) -> Out<converra::Budget> {
-    Ok(axum::Json(core.set_budget(&caller, req).await?))
+    Ok(axum::Json(core.spend().set_budget(&caller, req).await?))
 }
 
 pub async fn delete_budget(
@@ -211,7 +211,7 @@ pub async fn delete_budget(
     Authenticated(caller): Authenticated,
     Query(target): Query<converra::BudgetTarget>,
 ) -> ApiResult<StatusCode> {
-    core.delete_budget(&caller, target).await?;
+    core.spend().delete_budget(&caller, target).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -248,7 +248,7 @@ async fn usage_page(
     typed: Option<&BudgetForm>,
 ) -> WebResult<Markup> {
     let query = UsageQuery { month: query.month.filter(|m| !m.is_empty()) };
-    let report = core.usage(&signed.caller, query).await?;
+    let report = core.spend().usage(&signed.caller, query).await?;
     let admin = signed.caller.require_admin().is_ok();
     let names = Names::of(core, &signed.caller).await?;
     let this_month = report.month == converra_base::ids::current_month();
@@ -344,7 +344,7 @@ pub async fn set_budget(
     f: SignedForm<BudgetForm>,
 ) -> WebResult<Response> {
     let outcome = match f.caller.require_admin().and_then(|()| f.form.request()) {
-        Ok(req) => core.set_budget(&f.caller, req).await,
+        Ok(req) => core.spend().set_budget(&f.caller, req).await,
         Err(e) => Err(e),
     };
     match outcome {
@@ -380,7 +380,7 @@ pub async fn remove_budget(
     let target = BudgetTarget { scope: f.form.scope, scope_id: given(&f.form.scope_id), model: given(&f.form.model) };
     let names = Names::of(&core, &f.caller).await?;
     let scope = names.scope_words(target.scope, target.scope_id.as_deref(), target.model.as_deref());
-    match core.delete_budget(&f.caller, target).await {
+    match core.spend().delete_budget(&f.caller, target).await {
         Ok(()) => Ok(flash::redirect(&site, USAGE, Notice::ok(format!("Removed the {scope} budget.")))),
         Err(e) => refused(&core, Signed::new(f.caller, f.csrf), &e, None).await,
     }
