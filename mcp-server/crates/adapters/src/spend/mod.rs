@@ -1,19 +1,19 @@
 //! The budgets' running spend, where a call's reservation is checked and held in one step
 //! without a database write: in Redis, shared by every replica (one script call per call), or
 //! in this process (the embedded default). The database stays the truth: each budget's settled
-//! spend is seeded from it and seeded again when another process wrote to it (this process's
-//! ledger, beside SQLite) or once its seed has expired (Redis, every minute), which folds in what no counter here saw (another process on the same SQLite file, a replica
-//! whose settlement could not reach Redis). Between seeds the counters move with every call:
-//! a hold adds the call's largest cost, its settlement takes the hold back and adds what the
-//! call cost. A hold whose process died mid-call expires and is freed.
+//! spend is seeded from it, and seeded again when another process wrote to it (this process's
+//! ledger, beside SQLite) or once the seed has expired (Redis, every minute), which folds in
+//! what no counter here saw (another process on the same SQLite file, a replica whose
+//! settlement could not reach Redis). Between seeds the counters move with every call: a hold
+//! adds the call's largest cost, its settlement takes the hold back and adds what the call
+//! cost. A hold whose process died mid-call expires and is freed.
 //!
-//! What this costs in exactness, against a reservation in the database: calls counted
-//! elsewhere since the last seed (a second process, or, while a seed is read, calls not yet
-//! written by their usage batch) are missing from the count until the next seed — so a budget
-//! can be overshot by what such calls cost in one seed's life, besides what is in flight.
-//! Within one process, and between Redis's seeds for every replica sharing it, it is exact; a
-//! seed read while another replica's usage is still in its batch (or, in Redis, a settlement
-//! lost with a connection) misses that much until the next one.
+//! What this costs in exactness, against a reservation in the database: within one process,
+//! and among the replicas sharing Redis between seeds, it is exact; spend counted elsewhere
+//! since the last seed (a second process's calls, another replica's usage still in its batch
+//! when the seed was read, a settlement lost with a Redis connection) is missing from the count
+//! until the next seed, so a budget can be overshot by what such calls cost in one seed's life,
+//! besides what is in flight.
 
 mod local;
 mod redis;
