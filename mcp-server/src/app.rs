@@ -212,7 +212,7 @@ impl App {
             tracing::warn!(error = %e, "the metrics listener failed");
         }
         self.core.spend().flush_usage().await;
-        self.core.flush_health().await;
+        self.core.health().flush().await;
         self.core.stop_background().await;
         Ok(())
     }

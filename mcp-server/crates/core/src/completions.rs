@@ -221,7 +221,7 @@ impl Core {
     /// failure is reported as is, never retried with another key.
     pub(super) async fn provider_failed(&self, p: &Prepared, failure: ProviderFailure) -> Error {
         let health = match &p.resolved.row {
-            Some(row) => self.key_failed(row, failure.status).await,
+            Some(row) => self.health.key_failed(row, failure.status).await,
             None => None,
         };
         Error::Provider {
@@ -236,9 +236,9 @@ impl Core {
     /// A success clears a flagged key at once; otherwise it is only tallied.
     pub(super) async fn provider_answered(&self, p: &Prepared) {
         if let Some(row) = &p.resolved.row
-            && self.key_succeeded(row)
+            && self.health.key_succeeded(row)
         {
-            self.key_recovered(row).await;
+            self.health.key_recovered(row).await;
         }
     }
 
@@ -310,10 +310,10 @@ impl Core {
                 Ok(ChatEvent::Done { finish_reason, usage }) => {
                     let usage = totals_of(meter.settle_metered(Some(usage), "ok"));
                     if let Some(row) = &p.resolved.row
-                        && core.key_succeeded(row)
+                        && core.health.key_succeeded(row)
                     {
                         let (core, row) = (core.clone(), row.clone());
-                        tokio::spawn(async move { core.key_recovered(&row).await });
+                        tokio::spawn(async move { core.health.key_recovered(&row).await });
                     }
                     Ok(chunk(String::new(), Some(finish_reason), Some(usage)))
                 }

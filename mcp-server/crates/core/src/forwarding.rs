@@ -145,10 +145,10 @@ impl Core {
                 if let Some(usage) = frame.usage {
                     meter.settle_metered(Some(usage), "ok");
                     if let Some(row) = &p.resolved.row
-                        && core.key_succeeded(row)
+                        && core.health.key_succeeded(row)
                     {
                         let (core, row) = (core.clone(), row.clone());
-                        tokio::spawn(async move { core.key_recovered(&row).await });
+                        tokio::spawn(async move { core.health.key_recovered(&row).await });
                     }
                 }
                 let bytes = (!frame.usage_only || relay_usage).then_some(frame.bytes);

@@ -51,8 +51,8 @@ pub struct Core {
     pub(crate) providers: Providers,
     pub(crate) limits: access::RateLimits,
     pub(crate) last_used: access::LastUsed,
-    pub(crate) health: health::HealthConfig,
-    pub(crate) tallies: health::HealthTallies,
+    /// Key health (`health/`).
+    pub(crate) health: health::Health,
     pub(crate) webhook: Option<converra_adapters::webhooks::Webhook>,
     /// This process among the replicas: the background lease's holder, which reports the
     /// master-key version it runs with.
@@ -89,8 +89,7 @@ impl Core {
             webhook,
             spend,
             replica: health::Replica::new(),
-            tallies: health::HealthTallies::start(store.clone()),
-            health,
+            health: health::Health::new(store.clone(), health),
             keyring,
             providers,
             limits: access::RateLimits::new(counters.rate_limits),
@@ -123,7 +122,7 @@ impl Core {
         }
         let (pending, oldest) = self.spend.usage.lag();
         self.metrics.set_usage_lag(pending, oldest);
-        match self.key_health_counts().await {
+        match self.health.key_health_counts().await {
             Ok(counts) => {
                 for (status, n) in [
                     (HealthStatus::Unknown, counts.unknown),

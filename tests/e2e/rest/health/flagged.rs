@@ -23,7 +23,7 @@ async fn a_key_that_runs_dry_mid_traffic_is_flagged_everywhere_then_turns_green_
 
     // In credit: completions work and the key is not flagged.
     assert_eq!(complete(&app).await.status, 200);
-    app.core.flush_health().await;
+    app.core.health().flush().await;
     let key = &listed(&app, "").await[0];
     assert_eq!(key["health"]["status"], "ok", "{key}");
     assert!(key["health"]["last_success_at"].is_string(), "{key}");
@@ -65,7 +65,7 @@ async fn a_key_that_runs_dry_mid_traffic_is_flagged_everywhere_then_turns_green_
     assert!(key.get("last_test").is_none(), "live health is not the manual test: {key}");
     assert_eq!(listed(&app, "?health=failing").await.len(), 1);
     assert_eq!(listed(&app, "?health=healthy").await.len(), 0);
-    let counts = app.core.key_health_counts().await.unwrap();
+    let counts = app.core.health().key_health_counts().await.unwrap();
     assert_eq!((counts.quota_exceeded, counts.ok, counts.invalid_key), (1, 0, 0), "the metrics' counts");
 
     // MCP: the list and the tool error.

@@ -22,7 +22,7 @@ async fn a_403_in_traffic_is_the_last_error_but_does_not_flag_the_key() {
     let failed = complete(&app).await;
     failed.assert_error(502, "PROVIDER_ERROR", "Permission denied");
     assert!(failed.body["error"].get("health").is_none(), "an unflagged key has no health sentence: {}", failed.text);
-    app.core.flush_health().await;
+    app.core.health().flush().await;
     let key = &listed(&app, "").await[0];
     assert_eq!(key["health"]["status"], "unknown", "{key}");
     assert_eq!(key["health"]["last_error"], "permission_denied", "{key}");

@@ -55,15 +55,10 @@ pub(super) fn backoff(first: Duration, max: Duration, attempts: u32) -> u64 {
 }
 
 impl Core {
-    /// Seconds until the next re-test of a key that failed `attempts` re-tests.
-    pub(super) fn retest_delay(&self, attempts: u32) -> u64 {
-        backoff(self.health.retest_first, self.health.retest_max, attempts)
-    }
-
     /// Starts the background health work of a serving process (`serve`); stops when the core
     /// is dropped or [`Core::stop_background`] is called.
     pub fn start_background(self: &Arc<Self>) {
-        let interval = self.health.interval;
+        let interval = self.health.config.interval;
         let core = Arc::downgrade(self);
         tokio::spawn(async move {
             let mut round: u64 = 0;
@@ -91,7 +86,7 @@ impl Core {
 
     async fn background_round(&self, interval: Duration, round: u64) {
         // Whole seconds, rounded up: the store compares unix seconds.
-        let ttl = (interval * 3).max(self.health.lease).as_secs_f64().ceil() as u64;
+        let ttl = (interval * 3).max(self.health.config.lease).as_secs_f64().ceil() as u64;
         // Every replica, holding the lease or not, says which master key it runs with.
         let (id, version) = (&self.replica.id, self.keyring.master_version());
         if let Err(e) = self.store.report_master_key_version(id, version, ids::unix_now(), ttl).await {
@@ -101,7 +96,7 @@ impl Core {
         if !self.hold(&lease).await {
             return;
         }
-        if self.health.retest && !self.retest_due(&lease).await {
+        if self.health.config.retest && !self.retest_due(&lease).await {
             return;
         }
         if round.is_multiple_of(ROTATION_EVERY) {
@@ -149,13 +144,13 @@ impl Core {
         };
         tracing::info!(provider_key_id = %row.id, status = status.as_str(), "re-tested a failing provider key");
         if (status == KeyStatus::Ok || flags(status) && row.health.status != Some(status))
-            && self.observe(row, status, "retest").await
+            && self.health.observe(row, status, "retest").await
         {
             return;
         }
         // Still failing (or the provider could not tell): try again later, less often.
         let attempts = row.health.retest_attempts + 1;
-        let next = ids::unix_now() + self.retest_delay(attempts);
+        let next = ids::unix_now() + self.health.retest_delay(attempts);
         if let Err(e) = self.store.schedule_retest(&row.id, Some(next), attempts).await {
             tracing::warn!(provider_key_id = %row.id, error = %e, "cannot schedule the next re-test");
         }
@@ -215,6 +210,13 @@ impl Core {
                 tracing::warn!(event_id = %event.id, error = %e, "cannot update the webhook outbox");
             }
         }
+    }
+}
+
+impl super::Health {
+    /// Seconds until the next re-test of a key that failed `attempts` re-tests.
+    pub(super) fn retest_delay(&self, attempts: u32) -> u64 {
+        backoff(self.config.retest_first, self.config.retest_max, attempts)
     }
 }
 

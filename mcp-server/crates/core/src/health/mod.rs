@@ -25,7 +25,33 @@ pub(crate) use background::Replica;
 pub(crate) use tallies::HealthTallies;
 
 use super::{Core, ids};
-use converra_store::{HealthChange, ProviderKeyRow};
+use converra_store::{HealthChange, ProviderKeyRow, Store};
+
+/// The key-health service: owns the tallies of live outcomes and the operator's health
+/// configuration, flags and clears keys, and counts them. The faces reach it as
+/// `core.health()`; the completions and the vault report outcomes to it. The background work
+/// (`background.rs`) runs on the core, since a re-test needs the vault and the providers.
+pub struct Health {
+    pub(crate) store: Store,
+    pub(crate) config: HealthConfig,
+    pub(crate) tallies: HealthTallies,
+    /// The operator's webhook is configured: a status change queues its event.
+    webhook: bool,
+}
+
+impl Health {
+    /// Starts the tally writer, so it must be called inside a tokio runtime.
+    pub(crate) fn new(store: Store, config: HealthConfig) -> Self {
+        Self { tallies: HealthTallies::start(store.clone()), webhook: config.webhook.is_some(), store, config }
+    }
+}
+
+impl Core {
+    /// Key health: counts, and the tallies' flush.
+    pub fn health(&self) -> &Health {
+        &self.health
+    }
+}
 
 /// How the background health work runs (operator configuration, `CONVERRA_KEY_RETEST*`,
 /// `CONVERRA_KEY_HEALTH_INTERVAL_MS`, `CONVERRA_WEBHOOK_*`).
@@ -141,7 +167,7 @@ fn sentence(row: &ProviderKeyRow, health: &KeyHealth, status: KeyStatus) -> Stri
     )
 }
 
-impl Core {
+impl Health {
     /// A live call with a stored key failed with `status`. Flags the key (a status change,
     /// written at once) or tallies the failure; returns the key's health in a sentence when it
     /// is flagged, for the error's `health` field.
@@ -167,7 +193,7 @@ impl Core {
     }
 
     /// A live call with a stored key succeeded. Returns whether the key was flagged (the
-    /// caller then awaits [`Core::key_recovered`]); otherwise the success is only tallied.
+    /// caller then awaits [`Health::key_recovered`]); otherwise the success is only tallied.
     pub(crate) fn key_succeeded(&self, row: &ProviderKeyRow) -> bool {
         if row.health.status.is_some_and(flags) {
             return true;
@@ -195,9 +221,9 @@ impl Core {
             status,
             at: ids::format_time(time::OffsetDateTime::now_utc()),
             last_success_at: self.tallies.last_success(&row.id),
-            retest_at: (flags(status) && self.health.retest).then(|| now + self.retest_delay(0)),
+            retest_at: (flags(status) && self.config.retest).then(|| now + self.retest_delay(0)),
         };
-        let event = self.webhook.as_ref().map(|_| events::health_changed(row, status, &change.at, reason));
+        let event = self.webhook.then(|| events::health_changed(row, status, &change.at, reason));
         match self.store.set_key_health(&row.org_id, &row.id, change, event).await {
             Ok(changed) => {
                 if changed {
@@ -227,7 +253,7 @@ impl Core {
     }
 
     /// Writes the tallied failures and successes now (shutdown, tests).
-    pub async fn flush_health(&self) {
+    pub async fn flush(&self) {
         self.tallies.flush().await;
     }
 }

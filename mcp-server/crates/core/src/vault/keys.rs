@@ -91,7 +91,7 @@ fn key_detail(
 impl Core {
     /// A key as `caller` may see it, with its health in the caller's organization.
     fn view(&self, row: &ProviderKeyRow, caller: &Caller) -> ProviderKey {
-        let health = health::view(row, caller.ai.key_rotation_days, self.tallies.pending_failures(&row.id));
+        let health = health::view(row, caller.ai.key_rotation_days, self.health.tallies.pending_failures(&row.id));
         view(row, caller.role, health)
     }
 
@@ -327,7 +327,7 @@ impl Core {
             return Err(Error::NotFound("Provider key"));
         }
         // A test is evidence about the key too: a pass clears a flag, a rejection sets one.
-        self.observe(&row, outcome.status, "test").await;
+        self.health.observe(&row, outcome.status, "test").await;
         Ok(TestResult {
             status: record.status,
             message: record.message,
