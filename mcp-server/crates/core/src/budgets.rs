@@ -83,10 +83,7 @@ fn threshold_event(row: &BudgetRow, org_id: &str, month: &str, settled: u64) -> 
 /// A budget's name in the running spend: a changed budget (a new limit, or deleted and set
 /// again) is a new one there, counted afresh from the database.
 fn ledger_key(row: &BudgetRow) -> String {
-    let parts = [&row.scope, "/", &row.scope_id, "/", &row.model, "@", &row.updated_at];
-    let mut key = String::with_capacity(parts.iter().map(|p| p.len()).sum());
-    parts.iter().for_each(|p| key.push_str(p));
-    key
+    [row.scope.as_str(), "/", &row.scope_id, "/", &row.model, "@", &row.updated_at].concat()
 }
 
 /// How narrow a scope is: the narrowest budget is checked (and named) first.

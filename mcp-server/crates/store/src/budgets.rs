@@ -264,14 +264,10 @@ impl Store {
                     return Ok(SpendHeld::Refused { budget: i, spend });
                 }
                 // Announced on settled spend, never on an estimate a call may not reach.
-                if spend.settled >= threshold_of(b) {
-                    let key: [&dyn super::sql::Value; 5] = [&r.org_id, &b.scope, &b.scope_id, &b.model, &r.month];
-                    if c.execute(&ALERT, &key).await? == 1 {
-                        crossed.push(i);
-                        if let Some(alert) = alert {
-                            super::health::queue_event(c, &alert(b, &r, spend)).await?;
-                        }
-                    }
+                if spend.settled >= threshold_of(b)
+                    && mark_announced(c, &r.org_id, b, &r.month, || alert.map(|alert| alert(b, &r, spend))).await?
+                {
+                    crossed.push(i);
                 }
             }
             let params: [&dyn super::sql::Value; 9] = [
@@ -289,9 +285,7 @@ impl Store {
             Ok(SpendHeld::Held { crossed })
         })
     }
-}
 
-impl Store {
     /// Marks `b`'s threshold announced for `month`, once: the first caller gets `true` and
     /// queues `event` (its `budget.threshold` webhook, if any) in the same transaction, so a
     /// crash loses neither. For reservations counted outside the database (see
@@ -303,16 +297,28 @@ impl Store {
         month: &str,
         event: Option<super::OutboxEvent>,
     ) -> StoreResult<bool> {
-        let key = [org_id, &b.scope, &b.scope_id, &b.model, month].map(str::to_owned);
-        write!(self, Stale::NONE, [], |c| async {
-            let params: [&dyn super::sql::Value; 5] = [&key[0], &key[1], &key[2], &key[3], &key[4]];
-            let first = c.execute(&ALERT, &params).await? == 1;
-            if let (true, Some(event)) = (first, &event) {
-                super::health::queue_event(c, event).await?;
-            }
-            Ok(first)
-        })
+        let (org_id, b, month) = (org_id.to_owned(), b.clone(), month.to_owned());
+        write!(self, Stale::NONE, [], |c| mark_announced(c, &org_id, &b, &month, || event))
     }
+}
+
+/// Marks `b`'s threshold announced for `month` unless it was; the first to mark it queues the
+/// event `event` builds (if any) in the same transaction. Returns whether this was the first.
+async fn mark_announced(
+    c: &impl Conn,
+    org_id: &String,
+    b: &BudgetRow,
+    month: &String,
+    event: impl FnOnce() -> Option<super::OutboxEvent>,
+) -> StoreResult<bool> {
+    let key: [&dyn super::sql::Value; 5] = [org_id, &b.scope, &b.scope_id, &b.model, month];
+    if c.execute(&ALERT, &key).await? != 1 {
+        return Ok(false);
+    }
+    if let Some(event) = event() {
+        super::health::queue_event(c, &event).await?;
+    }
+    Ok(true)
 }
 
 /// Every organization's budgets (`converra admin migrate`).

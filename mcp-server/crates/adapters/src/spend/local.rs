@@ -47,6 +47,12 @@ impl Entry {
         self.settled.map_or(0, |(s, _, _)| s)
     }
 
+    /// Its settled and held spend when `cost` more does not fit in `limit`.
+    fn over(&self, cost: u64, limit: u64) -> Option<(u64, u64)> {
+        let settled = self.settled();
+        (settled.saturating_add(self.held).saturating_add(cost) > limit).then_some((settled, self.held))
+    }
+
     fn fresh(&self, now: u64, generation: Option<u64>) -> bool {
         self.settled.is_some_and(|(_, at, seen)| seen == generation && now.saturating_sub(at) <= SEED_TTL_SECS)
     }
@@ -62,9 +68,8 @@ impl Org {
     /// The first budget of `limits` without room for `cost` more: its index, settled, held.
     fn over(&self, limits: &[Limit<'_>], cost: u64) -> Option<(usize, u64, u64)> {
         limits.iter().enumerate().find_map(|(i, l)| {
-            let entry = self.budgets.get(l.key)?;
-            let settled = entry.settled();
-            (settled.saturating_add(entry.held).saturating_add(cost) > l.limit).then_some((i, settled, entry.held))
+            let (settled, held) = self.budgets.get(l.key)?.over(cost, l.limit)?;
+            Some((i, settled, held))
         })
     }
 
@@ -113,11 +118,7 @@ impl LocalLedger {
         for (i, l) in limits.iter().enumerate() {
             match org.budgets.get(l.key).filter(|e| e.fresh(ask.now, ask.generation)) {
                 None => unseeded.push(i),
-                Some(e)
-                    if over.is_none() && e.settled().saturating_add(e.held).saturating_add(ask.micro_usd) > l.limit =>
-                {
-                    over = Some((i, e.settled(), e.held));
-                }
+                Some(e) if over.is_none() => over = e.over(ask.micro_usd, l.limit).map(|(s, h)| (i, s, h)),
                 Some(_) => {}
             }
         }

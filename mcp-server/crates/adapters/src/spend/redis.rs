@@ -106,9 +106,12 @@ for i = 1, #KEYS do redis.call('SET', KEYS[i], ARGV[i + 1], 'NX', 'EX', ARGV[1])
 return 1
 "#;
 
+/// The ledger's scripts: reserve, settle, seed.
+const SCRIPTS: [&str; 3] = [RESERVE, SETTLE, SEED];
+
 /// The scripts, loaded on every connection of the link.
 pub(crate) fn scripts() -> Vec<redis::Script> {
-    [RESERVE, SETTLE, SEED].into_iter().map(redis::Script::new).collect()
+    SCRIPTS.into_iter().map(redis::Script::new).collect()
 }
 
 /// The ledger's scripts, by what they do.
@@ -135,13 +138,26 @@ struct Settlement {
     spent: Vec<String>,
 }
 
+impl Settlement {
+    /// Hold `id`'s settlement at no cost yet, adding to the `spent` of `budgets`.
+    fn new<'k>(period: Period<'_>, id: String, budgets: impl Iterator<Item = &'k str>) -> Self {
+        Settlement {
+            expiry: key("expiry", period, ""),
+            holds: key("holds", period, ""),
+            spent: budgets.map(|b| key("spent", period, b)).collect(),
+            id,
+            cost: 0,
+        }
+    }
+}
+
 fn key(kind: &str, period: Period<'_>, budget: &str) -> String {
     format!("converra:{kind}:{}:{}:{budget}", period.org_id, period.month)
 }
 
 impl RedisLedger {
     pub(super) fn new(link: RedisLink) -> Self {
-        let [reserve, settle, seed] = [RESERVE, SETTLE, SEED].map(redis::Script::new);
+        let [reserve, settle, seed] = SCRIPTS.map(redis::Script::new);
         Self { link, scripts: Arc::new(Scripts { reserve, settle, seed }), settles: Arc::default() }
     }
 
@@ -158,13 +174,7 @@ impl RedisLedger {
         }
         let Some(answer) = self.link.invoke::<Vec<u64>>(&call).await else {
             // A late answer may have held it all the same: taken back with the next settlements.
-            self.queue(Settlement {
-                expiry: key("expiry", period, ""),
-                holds: key("holds", period, ""),
-                id,
-                cost: 0,
-                spent: Vec::new(),
-            });
+            self.queue(Settlement::new(period, id, std::iter::empty()));
             return Reserved::Unavailable;
         };
         match answer.split_first() {
@@ -174,10 +184,7 @@ impl RedisLedger {
                     micro_usd: ask.micro_usd,
                     of: Some(HoldOf::Redis(RedisHold {
                         ledger: self.clone(),
-                        org_id: period.org_id.to_owned(),
-                        month: period.month.to_owned(),
-                        id,
-                        keys: limits.iter().map(|l| l.key.to_owned()).collect(),
+                        settlement: Settlement::new(period, id, limits.iter().map(|l| l.key)),
                     })),
                 },
             },
@@ -218,24 +225,13 @@ impl RedisLedger {
 /// A call's hold in Redis.
 pub(super) struct RedisHold {
     ledger: RedisLedger,
-    org_id: String,
-    month: String,
-    id: String,
-    keys: Vec<String>,
+    settlement: Settlement,
 }
 
 impl RedisHold {
     /// Queues the settlement; the first of a window starts the task that sends them.
     pub(super) fn settle(self, cost: u64) {
-        let period = Period { org_id: &self.org_id, month: &self.month };
-        let settlement = Settlement {
-            expiry: key("expiry", period, ""),
-            holds: key("holds", period, ""),
-            spent: self.keys.iter().map(|k| key("spent", period, k)).collect(),
-            id: self.id,
-            cost,
-        };
-        self.ledger.queue(settlement);
+        self.ledger.queue(Settlement { cost, ..self.settlement });
     }
 }
 
